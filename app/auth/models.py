@@ -1,0 +1,57 @@
+"""Users, their role and scope, and their API tokens (stored hashed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.database import UTCDateTime
+from app.extensions import db
+from app.places.models import Clinic
+
+ROLES = ("doctor", "reviewer", "finance", "admin")
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+    __table_args__ = (
+        CheckConstraint("role IN ('doctor', 'reviewer', 'finance', 'admin')", name="role_known"),
+        # A doctor belongs to one clinic; reviewers and finance to a district.
+        CheckConstraint("role <> 'doctor' OR clinic_id IS NOT NULL", name="doctor_has_clinic"),
+        CheckConstraint(
+            "role NOT IN ('reviewer', 'finance') OR district_code IS NOT NULL",
+            name="district_staff_have_district",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(String(60), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(10))
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinic.id"))
+    district_code: Mapped[str | None] = mapped_column(ForeignKey("district.code"))
+    town_code: Mapped[str | None] = mapped_column(ForeignKey("town.code"))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    clinic: Mapped[Clinic | None] = relationship()
+
+    @property
+    def is_active(self) -> bool:  # flask-login
+        return self.active
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    # sha256 of the token: a leaked database does not leak usable tokens.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()

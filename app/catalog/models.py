@@ -1,0 +1,52 @@
+"""The catalogue of drugs, materials and service items, with price history.
+
+A visit uses the price valid on its date (``valid_from`` ≤ d ≤ ``valid_to``,
+both inclusive, open ``valid_to``); prices never come from the client.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+
+
+class CatalogItem(db.Model):
+    __tablename__ = "catalog_item"
+    __table_args__ = (
+        CheckConstraint("kind IN ('diagnosis', 'drug', 'service', 'material')", name="kind_known"),
+        CheckConstraint("insurance_class IN ('A', 'B', 'C')", name="class_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(30), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))
+    unit: Mapped[str] = mapped_column(String(20))
+    insurance_class: Mapped[str] = mapped_column(String(1))
+    # Pinyin initials of the name (阿莫西林胶囊 → "amxljn") for keyboard search.
+    pinyin: Mapped[str] = mapped_column(String(100), default="", index=True)
+
+    prices: Mapped[list[ItemPrice]] = relationship(
+        back_populates="item", order_by="ItemPrice.valid_from"
+    )
+
+
+class ItemPrice(db.Model):
+    __tablename__ = "item_price"
+    __table_args__ = (
+        UniqueConstraint("item_id", "valid_from"),
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("catalog_item.id"), index=True)
+    price: Mapped[int]  # fen
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+    item: Mapped[CatalogItem] = relationship(back_populates="prices")

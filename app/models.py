@@ -1,0 +1,29 @@
+"""Every model, imported in dependency order so metadata is complete for Alembic."""
+
+from app.auth.models import ApiToken, User
+from app.catalog.models import CatalogItem, ItemPrice
+from app.people.models import Resident
+from app.places.models import Clinic, District, Town, Village
+from app.policy.models import PolicyVersion
+from app.settlement.models import Statement, StatementEvent
+from app.visits.models import FundUsage, IdempotencyKey, ReceiptCounter, Visit, VisitLine
+
+__all__ = [
+    "ApiToken",
+    "CatalogItem",
+    "Clinic",
+    "District",
+    "FundUsage",
+    "IdempotencyKey",
+    "ItemPrice",
+    "PolicyVersion",
+    "ReceiptCounter",
+    "Resident",
+    "Statement",
+    "StatementEvent",
+    "Town",
+    "User",
+    "Village",
+    "Visit",
+    "VisitLine",
+]

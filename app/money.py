@@ -1,0 +1,110 @@
+"""Money: integer fen inside the system, two-decimal yuan strings at its edges.
+
+Guarantees:
+
+* every amount the system stores or computes is an ``int`` of fen (分);
+* :func:`round_fen` is the one place where a fractional amount becomes fen, and it
+  rounds ROUND_HALF_UP — the "四舍五入" of the medical-insurance settlement rules
+  and of GB/T 8170 — never banker's rounding, never ``float``;
+* yuan strings are parsed exactly (``Decimal``) and refused, not rounded, when they
+  carry more than two decimals; they are always written with exactly two.
+
+This module imports nothing from the application.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+FEN_PER_YUAN = 100
+QUANTITY_SCALE = 1000  # quantities are stored as integer thousandths (up to 3 decimals)
+
+
+class MoneyFormatError(ValueError):
+    """A yuan string, ratio or quantity that cannot be read exactly."""
+
+
+def round_fen(value: Decimal) -> int:
+    """Round an exact fractional amount of fen to whole fen, half up."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _decimal(text: str | int | Decimal, what: str) -> Decimal:
+    if isinstance(text, bool) or isinstance(text, float):
+        # A float has already lost the exact value the user typed.
+        raise MoneyFormatError(f"{what} must be given as a string, not a number")
+    try:
+        value = Decimal(str(text).strip())
+    except InvalidOperation:
+        raise MoneyFormatError(f"{what} is not a number: {text!r}") from None
+    if not value.is_finite():
+        raise MoneyFormatError(f"{what} is not a number: {text!r}")
+    return value
+
+
+def exact_int(value: Decimal) -> int:
+    """An integral ``Decimal`` as ``int``; refuses (never truncates) a fraction."""
+    if value != value.to_integral_value():
+        raise MoneyFormatError(f"{value} is not a whole number of units")
+    return int(value)
+
+
+def _places(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+def parse_yuan(text: str | int | Decimal, *, allow_negative: bool = False) -> int:
+    """``"12.50"`` → ``1250``. More than two decimals is an error, not a rounding."""
+    value = _decimal(text, "amount")
+    if _places(value.normalize()) > 2:
+        raise MoneyFormatError(f"amount has more than two decimals: {text!r}")
+    if value < 0 and not allow_negative:
+        raise MoneyFormatError(f"amount must not be negative: {text!r}")
+    return exact_int(value * FEN_PER_YUAN)
+
+
+def format_yuan(fen: int) -> str:
+    """``1250`` → ``"12.50"``; ``-5`` → ``"-0.05"``. Integer arithmetic only."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), FEN_PER_YUAN)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+def parse_ratio(text: str | int | Decimal, *, max_places: int = 4) -> Decimal:
+    """A share between 0 and 1 inclusive, e.g. ``"0.70"``."""
+    value = _decimal(text, "ratio")
+    if _places(value.normalize()) > max_places:
+        raise MoneyFormatError(f"ratio has more than {max_places} decimals: {text!r}")
+    if not Decimal(0) <= value <= Decimal(1):
+        raise MoneyFormatError(f"ratio must be between 0 and 1: {text!r}")
+    return value
+
+
+def parse_quantity(text: str | int | Decimal) -> int:
+    """A positive quantity with at most three decimals → integer thousandths."""
+    value = _decimal(text, "quantity")
+    if _places(value.normalize()) > 3:
+        raise MoneyFormatError(f"quantity has more than three decimals: {text!r}")
+    if value <= 0:
+        raise MoneyFormatError(f"quantity must be greater than zero: {text!r}")
+    return exact_int(value * QUANTITY_SCALE)
+
+
+def format_quantity(milli: int) -> str:
+    """``12000`` → ``"12"``; ``1500`` → ``"1.5"``."""
+    whole, frac = divmod(milli, QUANTITY_SCALE)
+    if frac == 0:
+        return str(whole)
+    return f"{whole}.{frac:03d}".rstrip("0")
+
+
+def line_amount(unit_price_fen: int, quantity_milli: int) -> int:
+    """``round(unit_price × quantity)`` exactly: the product is formed in ``Decimal``."""
+    return round_fen(Decimal(unit_price_fen) * Decimal(quantity_milli) / QUANTITY_SCALE)
+
+
+def apply_ratio(fen: int, ratio: Decimal) -> int:
+    """``round(fen × ratio)`` exactly."""
+    return round_fen(Decimal(fen) * ratio)

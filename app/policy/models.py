@@ -1,0 +1,72 @@
+"""Policy versions per district. Immutable once a visit has used one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.money import exact_int
+from app.policy.rules import Policy
+
+RATIO_SCALE = 10000  # ratios are stored as integer ten-thousandths (0.70 → 7000)
+
+
+class PolicyVersion(db.Model):
+    __tablename__ = "policy_version"
+    __table_args__ = (
+        UniqueConstraint("district_code", "effective_from"),
+        CheckConstraint(
+            "registration_fee >= 0 AND injection_fee >= 0 AND fund_deductible >= 0 "
+            "AND fund_annual_cap >= 0 AND (fund_visit_cap IS NULL OR fund_visit_cap >= 0)",
+            name="money_not_negative",
+        ),
+        CheckConstraint(
+            "fund_ratio BETWEEN 0 AND 10000 AND class_b_selfpay_ratio BETWEEN 0 AND 10000",
+            name="ratios_in_range",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"), index=True)
+    effective_from: Mapped[dt.date] = mapped_column(Date)
+    registration_fee: Mapped[int]
+    injection_fee: Mapped[int]
+    fund_ratio: Mapped[int]
+    fund_deductible: Mapped[int]
+    fund_annual_cap: Mapped[int]
+    fund_visit_cap: Mapped[int | None]
+    class_b_selfpay_ratio: Mapped[int]
+    class_b_selfpay_backstopped: Mapped[bool]
+    require_insured: Mapped[bool]
+    source: Mapped[str] = mapped_column(String(200), default="")
+
+    def to_policy(self) -> Policy:
+        return Policy(
+            registration_fee=self.registration_fee,
+            injection_fee=self.injection_fee,
+            fund_ratio=Decimal(self.fund_ratio) / RATIO_SCALE,
+            fund_deductible=self.fund_deductible,
+            fund_annual_cap=self.fund_annual_cap,
+            fund_visit_cap=self.fund_visit_cap,
+            class_b_selfpay_ratio=Decimal(self.class_b_selfpay_ratio) / RATIO_SCALE,
+            class_b_selfpay_backstopped=self.class_b_selfpay_backstopped,
+            require_insured=self.require_insured,
+        )
+
+    @staticmethod
+    def columns_for(policy: Policy) -> dict[str, int | bool | None]:
+        return {
+            "registration_fee": policy.registration_fee,
+            "injection_fee": policy.injection_fee,
+            "fund_ratio": exact_int(policy.fund_ratio * RATIO_SCALE),
+            "fund_deductible": policy.fund_deductible,
+            "fund_annual_cap": policy.fund_annual_cap,
+            "fund_visit_cap": policy.fund_visit_cap,
+            "class_b_selfpay_ratio": exact_int(policy.class_b_selfpay_ratio * RATIO_SCALE),
+            "class_b_selfpay_backstopped": policy.class_b_selfpay_backstopped,
+            "require_insured": policy.require_insured,
+        }

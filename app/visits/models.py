@@ -1,0 +1,176 @@
+"""Recorded visits, their lines, receipt counters, fund usage and idempotency keys.
+
+Invariants enforced by the database, not only by the engine:
+
+* ``ck_visit_identity``: ``total = patient + fund + fiscal``;
+* ``ck_visit_total_parts``: ``total = lines_total + registration + injection_fee``;
+* ``ck_visit_patient_parts``: ``patient = registration + injection_fee + copay + self_pay``;
+* ``ck_visit_scope_parts``: ``lines_total = in_scope + self_pay`` and
+  ``in_scope = fund + fiscal + copay``;
+* ``ck_visit_not_negative``: every part ≥ 0;
+* receipt numbers are unique, and ``(clinic, year, seq)`` is unique — the
+  sequence comes from :class:`ReceiptCounter`, incremented under a lock in the
+  visit's own transaction, so it is gapless;
+* an idempotency key is unique per user.
+
+Visits are never updated in place except to be voided (reason, actor, time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.database import UTCDateTime
+from app.extensions import db
+from app.places.models import Clinic
+
+
+class Visit(db.Model):
+    __tablename__ = "visit"
+    __table_args__ = (
+        CheckConstraint("total = patient + fund + fiscal", name="identity"),
+        CheckConstraint("total = lines_total + registration + injection_fee", name="total_parts"),
+        CheckConstraint(
+            "patient = registration + injection_fee + copay + self_pay", name="patient_parts"
+        ),
+        CheckConstraint(
+            "lines_total = in_scope + self_pay AND in_scope = fund + fiscal + copay",
+            name="scope_parts",
+        ),
+        CheckConstraint(
+            "total >= 0 AND lines_total >= 0 AND in_scope >= 0 AND self_pay >= 0 AND fund >= 0 "
+            "AND fiscal >= 0 AND copay >= 0 AND registration >= 0 AND injection_fee >= 0 "
+            "AND patient >= 0 AND fund_base >= 0 AND deductible_applied >= 0",
+            name="not_negative",
+        ),
+        CheckConstraint("programme OR fiscal = 0", name="fiscal_only_in_programme"),
+        CheckConstraint(
+            "(voided_at IS NULL) = (void_reason IS NULL)", name="void_has_reason"
+        ),
+        UniqueConstraint("clinic_id", "year", "receipt_seq"),
+        Index("ix_visit_clinic_month", "clinic_id", "month"),
+        Index("ix_visit_resident_year", "resident_id", "year"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
+    patient_id_number: Mapped[str] = mapped_column(String(18), index=True)
+    visited_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Asia/Shanghai calendar of visited_at, stored so months and days aggregate in SQL.
+    visit_date: Mapped[dt.date] = mapped_column(Date)
+    month: Mapped[str] = mapped_column(String(7))
+    year: Mapped[int]
+    receipt_seq: Mapped[int]
+    receipt_number: Mapped[str] = mapped_column(String(40), unique=True)
+
+    policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_version.id"))
+    programme: Mapped[bool]
+    insured: Mapped[bool]
+    reasons: Mapped[str] = mapped_column(String(200), default="")  # comma-separated codes
+    injection: Mapped[bool]
+
+    lines_total: Mapped[int]
+    registration: Mapped[int]
+    injection_fee: Mapped[int]
+    in_scope: Mapped[int]
+    self_pay: Mapped[int]
+    fund_base: Mapped[int]
+    deductible_applied: Mapped[int]
+    fund: Mapped[int]
+    fiscal: Mapped[int]
+    copay: Mapped[int]
+    patient: Mapped[int]
+    total: Mapped[int]
+
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    void_reason: Mapped[str | None] = mapped_column(String(200))
+
+    clinic: Mapped[Clinic] = relationship()
+    lines: Mapped[list[VisitLine]] = relationship(
+        back_populates="visit", order_by="VisitLine.line_no", cascade="all, delete-orphan"
+    )
+
+    @property
+    def voided(self) -> bool:
+        return self.voided_at is not None
+
+    @property
+    def reason_codes(self) -> list[str]:
+        return [r for r in self.reasons.split(",") if r]
+
+
+class VisitLine(db.Model):
+    __tablename__ = "visit_line"
+    __table_args__ = (
+        UniqueConstraint("visit_id", "line_no"),
+        CheckConstraint("amount = in_scope + self_pay", name="amount_parts"),
+        CheckConstraint(
+            "quantity > 0 AND unit_price >= 0 AND amount >= 0 AND in_scope >= 0 "
+            "AND self_pay >= 0 AND fund_base >= 0",
+            name="not_negative",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), index=True)
+    line_no: Mapped[int]
+    item_id: Mapped[int] = mapped_column(ForeignKey("catalog_item.id"), index=True)
+    # What the catalogue said at the visit: the record does not change if it does.
+    item_code: Mapped[str] = mapped_column(String(30))
+    item_name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))
+    unit: Mapped[str] = mapped_column(String(20))
+    insurance_class: Mapped[str] = mapped_column(String(1))
+    quantity: Mapped[int]  # thousandths
+    unit_price: Mapped[int]
+    amount: Mapped[int]
+    in_scope: Mapped[int]
+    self_pay: Mapped[int]
+    fund_base: Mapped[int]
+
+    visit: Mapped[Visit] = relationship(back_populates="lines")
+
+
+class ReceiptCounter(db.Model):
+    """Last receipt number used per clinic and year; locked while incremented."""
+
+    __tablename__ = "receipt_counter"
+
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(default=0)
+
+
+class FundUsage(db.Model):
+    """A person's fund paid and deductible used in a calendar year, across clinics."""
+
+    __tablename__ = "fund_usage"
+    __table_args__ = (
+        CheckConstraint("fund_paid >= 0 AND deductible_used >= 0", name="not_negative"),
+    )
+
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    fund_paid: Mapped[int] = mapped_column(default=0)
+    deductible_used: Mapped[int] = mapped_column(default=0)
+
+
+class IdempotencyKey(db.Model):
+    """A client's key for one submission: a retry returns the first visit."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

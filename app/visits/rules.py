@@ -1,0 +1,296 @@
+"""The split engine: who pays what for one visit (SPEC §3).
+
+Guarantees, for every result of :func:`compute_split`:
+
+* ``total = patient + fund + fiscal`` exactly, with
+  ``total = Σ line amounts + registration + injection`` and every part ≥ 0
+  (the same identity is a CHECK constraint on the ``visit`` table);
+* ``fund`` never exceeds the per-visit cap nor what is left of the annual cap;
+* the result depends only on the arguments: no database, no clock, no Flask.
+
+All money is integer fen; the only rounding is :func:`app.money.round_fen`
+(ROUND_HALF_UP), applied once per line amount, once per class-B covered part
+and once to the fund share.  The fiscal backstop is the exact remainder, so the
+identity holds by construction rather than by luck.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from app.errors import InvalidInput, Problem
+from app.money import apply_ratio, line_amount
+from app.policy.rules import Policy
+
+ONE = 1000  # a quantity of exactly 1, in thousandths
+
+
+class Kind(StrEnum):
+    DIAGNOSIS = "diagnosis"
+    DRUG = "drug"
+    SERVICE = "service"
+    MATERIAL = "material"
+
+
+class InsuranceClass(StrEnum):
+    A = "A"  # 甲类
+    B = "B"  # 乙类
+    C = "C"  # 丙类 / 自费
+
+
+class Reason(StrEnum):
+    """Why a visit is not a programme visit (or not insured). Stable codes."""
+
+    NO_POLICY = "no_policy"
+    UNKNOWN_RESIDENT = "unknown_resident"
+    OTHER_DISTRICT = "other_district"
+    NOT_VILLAGE_HUKOU = "not_village_hukou"
+    CLINIC_NOT_IN_PROGRAMME = "clinic_not_in_programme"
+    NOT_INSURED = "not_insured"
+
+
+# --- eligibility -------------------------------------------------------------
+
+
+def clinic_in_programme(joined_on: dt.date | None, left_on: dt.date | None, day: dt.date) -> bool:
+    """In the programme on ``day`` when joined_on ≤ day and (no left_on or day < left_on)."""
+    return joined_on is not None and joined_on <= day and (left_on is None or day < left_on)
+
+
+def insurance_active(
+    insurance_type: str | None,
+    insured_from: dt.date | None,
+    insured_to: dt.date | None,
+    day: dt.date,
+) -> bool:
+    """Enrolled (``resident`` or ``employee``) on ``day``; both dates inclusive."""
+    if insurance_type not in ("resident", "employee") or insured_from is None:
+        return False
+    return insured_from <= day and (insured_to is None or day <= insured_to)
+
+
+@dataclass(frozen=True)
+class PatientFacts:
+    """What the register says about the patient on the visit date."""
+
+    known: bool
+    hukou_district: str | None = None
+    hukou_kind: str | None = None  # "village" | "community"
+    insured: bool = False
+
+
+@dataclass(frozen=True)
+class ClinicFacts:
+    district: str
+    in_programme: bool
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    programme: bool
+    insured: bool
+    reasons: tuple[Reason, ...]
+
+
+def assess_eligibility(
+    policy: Policy | None, patient: PatientFacts, clinic: ClinicFacts
+) -> Eligibility:
+    """SPEC §3.2, with every failing condition listed (not just the first)."""
+    reasons: list[Reason] = []
+    if policy is None:
+        reasons.append(Reason.NO_POLICY)
+    if not patient.known:
+        reasons.append(Reason.UNKNOWN_RESIDENT)
+    else:
+        if patient.hukou_district != clinic.district:
+            reasons.append(Reason.OTHER_DISTRICT)
+        elif patient.hukou_kind != "village":
+            reasons.append(Reason.NOT_VILLAGE_HUKOU)
+    if not clinic.in_programme:
+        reasons.append(Reason.CLINIC_NOT_IN_PROGRAMME)
+    insured = patient.known and patient.insured
+    if not insured and patient.known:
+        reasons.append(Reason.NOT_INSURED)
+    require_insured = policy.require_insured if policy else True
+    blocking = [r for r in reasons if r is not Reason.NOT_INSURED or require_insured]
+    return Eligibility(programme=not blocking, insured=insured, reasons=tuple(reasons))
+
+
+# --- lines -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineInput:
+    """One priced line as the engine sees it: the price is the catalogue's."""
+
+    item: str
+    kind: Kind
+    insurance_class: InsuranceClass
+    unit_price: int  # fen, from the catalogue on the visit date
+    quantity: int  # thousandths
+
+
+def line_problems(lines: list[LineInput]) -> list[Problem]:
+    """Meaning checks on the lines; each problem names ``lines[i].field``."""
+    problems: list[Problem] = []
+    if not lines:
+        problems.append(Problem("lines", "a visit needs at least one line"))
+    diagnosis_seen = False
+    for i, line in enumerate(lines):
+        if line.quantity <= 0:
+            problems.append(Problem(f"lines[{i}].quantity", "must be greater than zero"))
+        if line.unit_price < 0:
+            problems.append(Problem(f"lines[{i}].item", "has a negative price"))
+        if line.kind is Kind.DIAGNOSIS:
+            if diagnosis_seen:
+                problems.append(
+                    Problem(f"lines[{i}].item", "only one diagnosis line per visit", "second_diagnosis")
+                )
+            diagnosis_seen = True
+            if line.quantity != ONE:
+                problems.append(Problem(f"lines[{i}].quantity", "the diagnosis fee is quantity 1"))
+    return problems
+
+
+@dataclass(frozen=True)
+class YearUsage:
+    """The person's fund use so far this calendar year (all clinics)."""
+
+    fund_paid: int = 0
+    deductible_used: int = 0
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    item: str
+    kind: Kind
+    insurance_class: InsuranceClass
+    unit_price: int
+    quantity: int
+    amount: int
+    in_scope: int
+    self_pay: int
+    fund_base: int  # what of this line the fund's ratio applies to
+
+
+@dataclass(frozen=True)
+class Split:
+    """The computed visit. Money in fen. ``copay`` is zero on programme visits."""
+
+    programme: bool
+    insured: bool
+    lines: tuple[PricedLine, ...]
+    lines_total: int
+    registration: int
+    injection: int
+    in_scope: int
+    self_pay: int
+    fund_base: int
+    deductible_applied: int
+    fund: int
+    fiscal: int
+    copay: int
+    patient: int
+    total: int
+    usage_after: YearUsage = field(default_factory=YearUsage)
+
+
+def price_line(line: LineInput, policy: Policy | None) -> PricedLine:
+    """Amount, in-scope and self-pay parts of one line (SPEC §3.1, §3.3)."""
+    amount = line_amount(line.unit_price, line.quantity)
+    if line.kind is Kind.DIAGNOSIS:
+        in_scope, fund_base = amount, amount
+    elif line.kind is Kind.SERVICE or line.insurance_class is InsuranceClass.C:
+        in_scope, fund_base = 0, 0
+    elif line.insurance_class is InsuranceClass.A:
+        in_scope, fund_base = amount, amount
+    else:  # class B drug or material
+        if policy is None:  # no programme and no fund: the split of B is moot
+            b_covered, backstopped = amount, True
+        else:
+            b_covered = apply_ratio(amount, 1 - policy.class_b_selfpay_ratio)
+            backstopped = policy.class_b_selfpay_backstopped
+        fund_base = b_covered
+        in_scope = amount if backstopped else b_covered
+    return PricedLine(
+        item=line.item,
+        kind=line.kind,
+        insurance_class=line.insurance_class,
+        unit_price=line.unit_price,
+        quantity=line.quantity,
+        amount=amount,
+        in_scope=in_scope,
+        self_pay=amount - in_scope,
+        fund_base=fund_base,
+    )
+
+
+def compute_split(
+    policy: Policy | None,
+    eligibility: Eligibility,
+    lines: list[LineInput],
+    injection: bool,
+    usage: YearUsage,
+) -> Split:
+    """SPEC §3.3–3.5. Raises :class:`InvalidInput` when the lines break a rule."""
+    problems = line_problems(lines)
+    if problems:
+        raise InvalidInput(problems)
+    if eligibility.programme and policy is None:
+        raise ValueError("a programme visit needs a policy")
+
+    priced = tuple(price_line(line, policy) for line in lines)
+    lines_total = sum(p.amount for p in priced)
+    in_scope = sum(p.in_scope for p in priced)
+    self_pay = sum(p.self_pay for p in priced)
+    fund_base = sum(p.fund_base for p in priced)
+
+    fund = 0
+    deductible_applied = 0
+    if policy is not None and eligibility.insured:
+        deductible_left = max(0, policy.fund_deductible - usage.deductible_used)
+        deductible_applied = min(fund_base, deductible_left)
+        fund = apply_ratio(fund_base - deductible_applied, policy.fund_ratio)
+        if policy.fund_visit_cap is not None:
+            fund = min(fund, policy.fund_visit_cap)
+        fund = max(0, min(fund, policy.fund_annual_cap - usage.fund_paid))
+        # The fund base is never more than in_scope (b_covered ≤ amount), and the
+        # ratio is ≤ 1, so the fund can never exceed what is in scope.
+        fund = min(fund, in_scope)
+
+    if eligibility.programme:
+        assert policy is not None
+        registration = policy.registration_fee
+        injection_fee = policy.injection_fee if injection else 0
+        fiscal = in_scope - fund  # the district pays whatever the fund did not
+        copay = 0
+    else:
+        registration = injection_fee = fiscal = 0
+        copay = in_scope - fund
+
+    patient = registration + injection_fee + copay + self_pay
+    total = lines_total + registration + injection_fee
+    assert total == patient + fund + fiscal
+    return Split(
+        programme=eligibility.programme,
+        insured=eligibility.insured,
+        lines=priced,
+        lines_total=lines_total,
+        registration=registration,
+        injection=injection_fee,
+        in_scope=in_scope,
+        self_pay=self_pay,
+        fund_base=fund_base,
+        deductible_applied=deductible_applied,
+        fund=fund,
+        fiscal=fiscal,
+        copay=copay,
+        patient=patient,
+        total=total,
+        usage_after=YearUsage(
+            fund_paid=usage.fund_paid + fund,
+            deductible_used=usage.deductible_used + deductible_applied,
+        ),
+    )

@@ -1,0 +1,155 @@
+"""Plain data the renderers print.
+
+This module is the contract between the application (which computes every
+figure with SQL and the split engine) and the ReportLab renderers in this
+package.  It holds only frozen dataclasses of ``str``/``int``/``bool`` values:
+no Flask, no SQLAlchemy, nothing that reads a database or a clock.
+
+Money is always an ``int`` of fen; the renderers format it with
+:func:`reports.format.yuan`.  Dates and times arrive already formatted in
+Asia/Shanghai local time (``"2026-10-31"``, ``"2026-10-31 14:05"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The figures of a statement (or of one of its days), SPEC §5."""
+
+    visits: int = 0
+    programme_visits: int = 0
+    injections: int = 0
+    total: int = 0
+    in_scope: int = 0
+    fund: int = 0
+    fiscal: int = 0
+    registration: int = 0
+    injection: int = 0
+    copay: int = 0
+    self_pay: int = 0
+    patient: int = 0
+
+
+@dataclass(frozen=True)
+class DayRow:
+    date: str
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    code: str
+    name: str
+    unit: str
+    quantity: str  # already formatted, e.g. "12" or "1.5"
+    amount: int
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    action: str  # a Chinese label, e.g. "提交"
+    actor: str
+    at: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StatementDocument:
+    """A clinic's monthly statement (月结算单)."""
+
+    district_code: str
+    district_name: str
+    town_name: str
+    clinic_code: str
+    clinic_name: str
+    month: str  # "2026-10"
+    status: str  # "open" | "submitted" | "reviewed" | "paid"
+    status_label: str  # Chinese, e.g. "已提交"
+    generated_at: str
+    figures: Figures
+    days: tuple[DayRow, ...] = ()
+    items: tuple[ItemRow, ...] = ()
+    history: tuple[HistoryRow, ...] = ()
+
+    @property
+    def draft(self) -> bool:
+        """An open month can still change: the print carries a 草稿 mark."""
+        return self.status == "open"
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    clinic_code: str
+    clinic_name: str
+    town_name: str
+    status: str
+    status_label: str
+    visits: int
+    programme_visits: int
+    total: int
+    fund: int
+    fiscal: int  # the backstop due to the clinic
+    paid: int | None = None  # None until finance records the payment
+    paid_on: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class SummaryTotals:
+    visits: int
+    programme_visits: int
+    total: int
+    fund: int
+    fiscal: int
+    paid: int
+    outstanding: int  # fiscal not yet paid
+
+
+@dataclass(frozen=True)
+class DistrictSummaryDocument:
+    """The district summary for a month: what the finance bureau pays from."""
+
+    district_code: str
+    district_name: str
+    month: str
+    generated_at: str
+    rows: tuple[SummaryRow, ...]
+    totals: SummaryTotals
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    name: str
+    unit: str
+    insurance_class: str  # "A" | "B" | "C"
+    quantity: str
+    unit_price: int
+    amount: int
+
+
+@dataclass(frozen=True)
+class ReceiptDocument:
+    """The patient's receipt for one visit (收费凭证)."""
+
+    receipt_number: str
+    clinic_code: str
+    clinic_name: str
+    visited_at: str
+    patient_name: str  # masked
+    patient_id_number: str  # masked
+    programme: bool
+    injection: bool
+    lines: tuple[ReceiptLine, ...]
+    total: int
+    fund: int
+    fiscal: int
+    registration: int
+    injection_fee: int
+    copay: int
+    self_pay: int
+    patient: int
+    voided: bool = False
+    eligibility_notes: tuple[str, ...] = field(default_factory=tuple)
