@@ -33,7 +33,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.database import configure_engine
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    migrate.init_app(
+        app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True
+    )
     login_manager.init_app(app)
     csrf.init_app(app)
     _init_babel(app)

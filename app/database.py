@@ -104,9 +104,6 @@ def insert_missing(session: Session, model: type, values: dict[str, Any]) -> Non
 def locked(session: Session, model: type[T], **key: Any) -> T | None:
     """The row with ``key``, locked for this transaction and freshly read."""
     stmt = (
-        select(model)
-        .filter_by(**key)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        select(model).filter_by(**key).with_for_update().execution_options(populate_existing=True)
     )
     return session.scalars(stmt).one_or_none()

@@ -74,26 +74,50 @@ def build_world(now: dt.datetime, policy: Policy = DEFAULT_POLICY) -> World:
         s.add_all(
             [
                 Village(code="440114100201", name="大涡村", kind="village", town_code="440114100"),
-                Village(code="440114100202", name="炭步社区", kind="community", town_code="440114100"),
+                Village(
+                    code="440114100202", name="炭步社区", kind="community", town_code="440114100"
+                ),
                 Village(code="440114101201", name="瑞岭村", kind="village", town_code="440114101"),
                 Village(code="440112100201", name="九龙村", kind="village", town_code="440112100"),
             ]
         )
         s.flush()
-        clinic = Clinic(code="HD001", name="大涡村卫生站", village_code="440114100201",
-                        insurance_code="H44011400001", joined_on=dt.date(2016, 1, 1))
-        other = Clinic(code="HD002", name="瑞岭村卫生站", village_code="440114101201",
-                       insurance_code="H44011400002", joined_on=dt.date(2016, 1, 1))
-        outside = Clinic(code="HD003", name="炭步社区卫生站", village_code="440114100202",
-                         insurance_code="H44011400003", joined_on=None)
+        clinic = Clinic(
+            code="HD001",
+            name="大涡村卫生站",
+            village_code="440114100201",
+            insurance_code="H44011400001",
+            joined_on=dt.date(2016, 1, 1),
+        )
+        other = Clinic(
+            code="HD002",
+            name="瑞岭村卫生站",
+            village_code="440114101201",
+            insurance_code="H44011400002",
+            joined_on=dt.date(2016, 1, 1),
+        )
+        outside = Clinic(
+            code="HD003",
+            name="炭步社区卫生站",
+            village_code="440114100202",
+            insurance_code="H44011400003",
+            joined_on=None,
+        )
         s.add_all([clinic, other, outside])
         for code, name, kind, unit, cls, price in CATALOG:
-            item = CatalogItem(code=code, name=name, kind=kind, unit=unit,
-                               insurance_class=cls, pinyin="")
+            item = CatalogItem(
+                code=code, name=name, kind=kind, unit=unit, insurance_class=cls, pinyin=""
+            )
             item.prices.append(ItemPrice(price=price, valid_from=dt.date(2016, 1, 1)))
             s.add(item)
-        s.add(PolicyVersion(district_code=HUADU, effective_from=dt.date(2026, 1, 1),
-                            source="tests", **PolicyVersion.columns_for(policy)))
+        s.add(
+            PolicyVersion(
+                district_code=HUADU,
+                effective_from=dt.date(2026, 1, 1),
+                source="tests",
+                **PolicyVersion.columns_for(policy),
+            )
+        )
         residents = {
             "insured_village": ("440114", "100201", "张三", "resident", dt.date(2026, 1, 1)),
             "insured_community": ("440114", "100202", "李四", "employee", dt.date(2026, 1, 1)),
@@ -105,13 +129,18 @@ def build_world(now: dt.datetime, policy: Policy = DEFAULT_POLICY) -> World:
         for serial, (label, (district, village, name, ins, since)) in enumerate(residents.items()):
             number = make_id_number(district, dt.date(1960 + serial, 3, 7), 100 + serial)
             ids[label] = number
-            s.add(Resident(
-                id_number=number, name=name, sex="M" if int(number[16]) % 2 else "F",
-                birth_date=dt.date(1960 + serial, 3, 7),
-                hukou_village_code=district + village, insurance_type=ins,
-                insured_from=since,
-                insured_to=dt.date(2025, 12, 31) if label == "expired_village" else None,
-            ))
+            s.add(
+                Resident(
+                    id_number=number,
+                    name=name,
+                    sex="M" if int(number[16]) % 2 else "F",
+                    birth_date=dt.date(1960 + serial, 3, 7),
+                    hukou_village_code=district + village,
+                    insurance_type=ins,
+                    insured_from=since,
+                    insured_to=dt.date(2025, 12, 31) if label == "expired_village" else None,
+                )
+            )
         ids["unknown"] = make_id_number("440114", dt.date(1990, 1, 1), 999)
     world = World(clinic=clinic, other_clinic=other, outside_clinic=outside, ids=ids)
     users = [

@@ -47,9 +47,7 @@ class Visit(db.Model):
             name="not_negative",
         ),
         CheckConstraint("programme OR fiscal = 0", name="fiscal_only_in_programme"),
-        CheckConstraint(
-            "(voided_at IS NULL) = (void_reason IS NULL)", name="void_has_reason"
-        ),
+        CheckConstraint("(voided_at IS NULL) = (void_reason IS NULL)", name="void_has_reason"),
         UniqueConstraint("clinic_id", "year", "receipt_seq"),
         Index("ix_visit_clinic_month", "clinic_id", "month"),
         Index("ix_visit_resident_year", "resident_id", "year"),

@@ -146,7 +146,9 @@ def line_problems(lines: list[LineInput]) -> list[Problem]:
         if line.kind is Kind.DIAGNOSIS:
             if diagnosis_seen:
                 problems.append(
-                    Problem(f"lines[{i}].item", "only one diagnosis line per visit", "second_diagnosis")
+                    Problem(
+                        f"lines[{i}].item", "only one diagnosis line per visit", "second_diagnosis"
+                    )
                 )
             diagnosis_seen = True
             if line.quantity != ONE:

@@ -1,0 +1,169 @@
+"""Read-only questions about visits and patients; nothing here writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from app.auth.access import require_clinic_visible
+from app.auth.models import User
+from app.errors import InvalidInput, NotFound, Problem
+from app.extensions import db
+from app.localtime import start_of_local_day
+from app.money import format_yuan
+from app.people.models import Resident
+from app.people.rules import mask_id_number, mask_name, parse_id_number
+from app.places.models import Clinic, Village
+from app.policy.queries import policy_for
+from app.visits.models import FundUsage, Visit
+from app.visits.rules import (
+    ClinicFacts,
+    Eligibility,
+    PatientFacts,
+    assess_eligibility,
+    clinic_in_programme,
+    insurance_active,
+)
+
+
+@dataclass(frozen=True)
+class PatientEligibility:
+    id_number: str
+    resident: Resident | None
+    village: Village | None
+    clinic: Clinic
+    day: dt.date
+    eligibility: Eligibility
+    fund_paid: int
+    fund_cap: int | None
+
+    @property
+    def cap_left(self) -> int | None:
+        if self.fund_cap is None or not self.eligibility.insured:
+            return None
+        return max(0, self.fund_cap - self.fund_paid)
+
+    def as_json(self) -> dict[str, Any]:
+        r, v = self.resident, self.village
+        return {
+            "id_number": mask_id_number(self.id_number),
+            "name": mask_name(r.name) if r else None,
+            "registered": r is not None,
+            "sex": r.sex if r else None,
+            "hukou_village": (
+                {"code": v.code, "name": v.name, "kind": v.kind, "town": v.town.name,
+                 "district": v.town.district_code}
+                if v else None
+            ),
+            "insurance": (
+                {
+                    "type": r.insurance_type,
+                    "insured_from": r.insured_from.isoformat() if r.insured_from else None,
+                    "insured_to": r.insured_to.isoformat() if r.insured_to else None,
+                    "active": self.eligibility.insured,
+                }
+                if r else None
+            ),
+            "clinic": self.clinic.code,
+            "date": self.day.isoformat(),
+            "programme": self.eligibility.programme,
+            "reasons": [str(x) for x in self.eligibility.reasons],
+            "fund_year": {
+                "year": self.day.year,
+                "paid": format_yuan(self.fund_paid),
+                "cap": format_yuan(self.fund_cap) if self.fund_cap is not None else None,
+                "left": format_yuan(self.cap_left) if self.cap_left is not None else None,
+            },
+        }
+
+
+def clinic_by_code(code: str, field: str = "clinic") -> Clinic:
+    clinic = db.session.scalar(select(Clinic).where(Clinic.code == code))
+    if clinic is None:
+        raise InvalidInput(Problem(field, f"unknown clinic {code!r}", "unknown_clinic"))
+    return clinic
+
+
+def patient_eligibility(
+    id_number: str, clinic: Clinic, day: dt.date, actor: User
+) -> PatientEligibility:
+    """Who the patient is and whether a visit on ``day`` at ``clinic`` is a programme visit.
+
+    An ID number that is valid but not registered is not an error (SPEC §3.4).
+    """
+    require_clinic_visible(actor, clinic)
+    number = parse_id_number(id_number, "id_number").value
+    resident = db.session.scalar(select(Resident).where(Resident.id_number == number))
+    village = resident.hukou_village if resident else None
+    version = policy_for(clinic.district_code, day)
+    policy = version.to_policy() if version else None
+    facts = PatientFacts(known=False)
+    if resident is not None and village is not None:
+        facts = PatientFacts(
+            known=True,
+            hukou_district=village.town.district_code,
+            hukou_kind=village.kind,
+            insured=insurance_active(
+                resident.insurance_type, resident.insured_from, resident.insured_to, day
+            ),
+        )
+    eligibility = assess_eligibility(
+        policy,
+        facts,
+        ClinicFacts(clinic.district_code, clinic_in_programme(clinic.joined_on, clinic.left_on, day)),
+    )
+    paid = 0
+    if resident is not None:
+        usage = db.session.get(FundUsage, (resident.id, day.year))
+        paid = usage.fund_paid if usage else 0
+    return PatientEligibility(
+        id_number=number,
+        resident=resident,
+        village=village,
+        clinic=clinic,
+        day=day,
+        eligibility=eligibility,
+        fund_paid=paid,
+        fund_cap=version.fund_annual_cap if version else None,
+    )
+
+
+def visit_for(visit_id: int, actor: User) -> Visit:
+    visit = db.session.get(Visit, visit_id)
+    if visit is None:
+        raise NotFound(Problem("visit", f"no visit {visit_id}"))
+    require_clinic_visible(actor, visit.clinic, "visit")
+    return visit
+
+
+def visits_between(
+    clinic: Clinic,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+    include_voided: bool = True,
+) -> tuple[list[Visit], int]:
+    """A clinic's visits in a date range (Asia/Shanghai, inclusive), newest first."""
+    where = [Visit.clinic_id == clinic.id]
+    if date_from:
+        where.append(Visit.visited_at >= start_of_local_day(date_from))
+    if date_to:
+        where.append(Visit.visited_at < start_of_local_day(date_to + dt.timedelta(days=1)))
+    if not include_voided:
+        where.append(Visit.voided_at.is_(None))
+    total = db.session.scalar(select(func.count()).select_from(Visit).where(*where)) or 0
+    rows = db.session.scalars(
+        select(Visit)
+        .where(*where)
+        .options(selectinload(Visit.lines))
+        .order_by(Visit.visited_at.desc(), Visit.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return list(rows), total
