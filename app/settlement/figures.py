@@ -1,0 +1,140 @@
+"""Statement figures, aggregated in SQL from the recorded visits (SPEC §5).
+
+Guarantee: every figure is a ``SUM``/``COUNT`` over the non-voided visits
+selected — never a loop over visits in Python — so a statement equals the sum
+of its visits to the fen, however many there are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Case, ColumnElement, case, func, select
+
+from app.extensions import db
+from app.money import format_yuan
+from app.visits.models import Visit, VisitLine
+
+MONEY_FIELDS = (
+    "total", "in_scope", "fund", "fiscal", "registration", "injection", "copay", "self_pay",
+    "patient",
+)
+COUNT_FIELDS = ("visits", "programme_visits", "injections")
+
+
+@dataclass(frozen=True)
+class Figures:
+    visits: int = 0
+    programme_visits: int = 0
+    injections: int = 0
+    total: int = 0
+    in_scope: int = 0
+    fund: int = 0
+    fiscal: int = 0
+    registration: int = 0
+    injection: int = 0
+    copay: int = 0
+    self_pay: int = 0
+    patient: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        """Counts as integers, money as two-decimal yuan strings (SPEC §6)."""
+        values = asdict(self)
+        return {k: (format_yuan(v) if k in MONEY_FIELDS else v) for k, v in values.items()}
+
+    def __add__(self, other: Figures) -> Figures:
+        a, b = asdict(self), asdict(other)
+        return Figures(**{k: a[k] + b[k] for k in a})
+
+
+def _flag(condition: ColumnElement[bool]) -> Case[int]:
+    return case((condition, 1), else_=0)
+
+
+def _aggregates() -> list[Any]:
+    return [
+        func.count(Visit.id).label("visits"),
+        func.coalesce(func.sum(_flag(Visit.programme)), 0).label("programme_visits"),
+        func.coalesce(func.sum(_flag(Visit.injection)), 0).label("injections"),
+        func.coalesce(func.sum(Visit.total), 0).label("total"),
+        func.coalesce(func.sum(Visit.in_scope), 0).label("in_scope"),
+        func.coalesce(func.sum(Visit.fund), 0).label("fund"),
+        func.coalesce(func.sum(Visit.fiscal), 0).label("fiscal"),
+        func.coalesce(func.sum(Visit.registration), 0).label("registration"),
+        func.coalesce(func.sum(Visit.injection_fee), 0).label("injection"),
+        func.coalesce(func.sum(Visit.copay), 0).label("copay"),
+        func.coalesce(func.sum(Visit.self_pay), 0).label("self_pay"),
+        func.coalesce(func.sum(Visit.patient), 0).label("patient"),
+    ]
+
+
+def _figures(row: Any) -> Figures:
+    return Figures(**{name: int(row._mapping[name]) for name in Figures.__dataclass_fields__})
+
+
+def month_figures(clinic_id: int, month: str) -> Figures:
+    row = db.session.execute(
+        select(*_aggregates()).where(
+            Visit.clinic_id == clinic_id, Visit.month == month, Visit.voided_at.is_(None)
+        )
+    ).one()
+    return _figures(row)
+
+
+def day_figures(clinic_id: int, day: dt.date) -> Figures:
+    """One Asia/Shanghai day at a clinic: the doctor's daily close (日结)."""
+    row = db.session.execute(
+        select(*_aggregates()).where(
+            Visit.clinic_id == clinic_id, Visit.visit_date == day, Visit.voided_at.is_(None)
+        )
+    ).one()
+    return _figures(row)
+
+
+def figures_by_day(clinic_id: int, month: str) -> list[tuple[dt.date, Figures]]:
+    rows = db.session.execute(
+        select(Visit.visit_date, *_aggregates())
+        .where(Visit.clinic_id == clinic_id, Visit.month == month, Visit.voided_at.is_(None))
+        .group_by(Visit.visit_date)
+        .order_by(Visit.visit_date)
+    ).all()
+    return [(row.visit_date, _figures(row)) for row in rows]
+
+
+def figures_by_clinic(clinic_ids: list[int], month: str) -> dict[int, Figures]:
+    rows = db.session.execute(
+        select(Visit.clinic_id, *_aggregates())
+        .where(Visit.clinic_id.in_(clinic_ids), Visit.month == month, Visit.voided_at.is_(None))
+        .group_by(Visit.clinic_id)
+    ).all()
+    return {row.clinic_id: _figures(row) for row in rows}
+
+
+@dataclass(frozen=True)
+class ItemFigures:
+    code: str
+    name: str
+    unit: str
+    quantity: int  # thousandths
+    amount: int
+
+
+def item_figures(clinic_id: int, month: str) -> list[ItemFigures]:
+    rows = db.session.execute(
+        select(
+            VisitLine.item_code,
+            func.min(VisitLine.item_name).label("name"),
+            func.min(VisitLine.unit).label("unit"),
+            func.sum(VisitLine.quantity).label("quantity"),
+            func.sum(VisitLine.amount).label("amount"),
+        )
+        .join(Visit, Visit.id == VisitLine.visit_id)
+        .where(Visit.clinic_id == clinic_id, Visit.month == month, Visit.voided_at.is_(None))
+        .group_by(VisitLine.item_code)
+        .order_by(VisitLine.item_code)
+    ).all()
+    return [
+        ItemFigures(r.item_code, r.name, r.unit, int(r.quantity), int(r.amount)) for r in rows
+    ]
