@@ -1,0 +1,49 @@
+# Two commands on a fresh clone: `make run` and `make test` (see README.md).
+VENV    ?= .venv
+PYTHON  ?= python3
+BIN     := $(VENV)/bin
+HOST    ?= 127.0.0.1
+PORT    ?= 5000
+PYTEST_ARGS ?=
+export FLASK_APP := app
+
+.PHONY: install translations migrate seed run test lint bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Each area keeps its own message catalog; Flask-Babel merges them at run time.
+translations: $(VENV)/.installed
+	@for dir in app/*/translations; do \
+	  if ls $$dir/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
+	    $(BIN)/pybabel compile --use-fuzzy -q -d $$dir || exit 1; \
+	  fi; \
+	done
+
+install: $(VENV)/.installed translations
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+seed: migrate
+	$(BIN)/flask demo seed --if-empty
+
+run: seed
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check app reports tests bench
+
+test: install lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) instance test-artifacts .pytest_cache .ruff_cache
