@@ -15,11 +15,14 @@ class Resident(db.Model):
     __tablename__ = "resident"
     __table_args__ = (
         CheckConstraint("length(id_number) = 18", name="id_number_18"),
-        CheckConstraint("insurance_type IN ('resident', 'employee', 'none')",
-                        name="insurance_type_known"),
+        CheckConstraint(
+            "insurance_type IN ('resident', 'employee', 'none')", name="insurance_type_known"
+        ),
         CheckConstraint("sex IN ('M', 'F')", name="sex_known"),
-        CheckConstraint("insured_to IS NULL OR insured_from IS NULL OR insured_to >= insured_from",
-                        name="insured_period_ordered"),
+        CheckConstraint(
+            "insured_to IS NULL OR insured_from IS NULL OR insured_to >= insured_from",
+            name="insured_period_ordered",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -54,8 +54,9 @@ class Clinic(db.Model):
 
     __tablename__ = "clinic"
     __table_args__ = (
-        CheckConstraint("left_on IS NULL OR joined_on IS NULL OR left_on > joined_on",
-                        name="left_after_joined"),
+        CheckConstraint(
+            "left_on IS NULL OR joined_on IS NULL OR left_on > joined_on", name="left_after_joined"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -52,9 +52,7 @@ _KNOWN = {"district", "effective_from", "fund_visit_cap", *_MONEY_KEYS, *_RATIO_
 
 def read_policy(doc: Mapping[str, Any]) -> tuple[PolicyFile | None, list[Problem]]:
     """Check a parsed policy file; money and ratios must be quoted strings."""
-    problems: list[Problem] = [
-        Problem(key, "unknown key") for key in sorted(set(doc) - _KNOWN)
-    ]
+    problems: list[Problem] = [Problem(key, "unknown key") for key in sorted(set(doc) - _KNOWN)]
     values: dict[str, Any] = {}
 
     district = doc.get("district")
@@ -102,9 +100,7 @@ def read_policy(doc: Mapping[str, Any]) -> tuple[PolicyFile | None, list[Problem
     return PolicyFile(district, effective_from, Policy(**values)), []
 
 
-def applicable_version(
-    versions: list[tuple[dt.date, V]], day: dt.date
-) -> V | None:
+def applicable_version(versions: list[tuple[dt.date, V]], day: dt.date) -> V | None:
     """The version with the latest ``effective_from`` ≤ ``day`` (SPEC §2), or None."""
     best: tuple[dt.date, V] | None = None
     for effective_from, version in versions:

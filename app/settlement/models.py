@@ -24,9 +24,7 @@ class Statement(db.Model):
     __tablename__ = "statement"
     __table_args__ = (
         UniqueConstraint("clinic_id", "month"),
-        CheckConstraint(
-            "status IN ('open', 'submitted', 'reviewed', 'paid')", name="status_known"
-        ),
+        CheckConstraint("status IN ('open', 'submitted', 'reviewed', 'paid')", name="status_known"),
         CheckConstraint(
             "status = 'open' OR (visits IS NOT NULL AND fiscal IS NOT NULL)",
             name="frozen_figures_stored",
