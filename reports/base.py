@@ -24,6 +24,7 @@ from xml.sax.saxutils import escape
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle, StyleSheet1
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -70,6 +71,14 @@ def text(value: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escape(value), style)
 
 
+def text_fields(values: Sequence[str], style: ParagraphStyle, gap: int = 4) -> Paragraph:
+    """Several escaped user texts on one line, ``gap`` spaces apart.
+
+    Paragraph collapses runs of spaces, so the gap is made of &nbsp;.
+    """
+    return Paragraph(("&nbsp;" * gap).join(escape(v) for v in values), style)
+
+
 class NumberedCanvas(Canvas):
     """A canvas that defers each page so the footer can say "共 y 页"."""
 
@@ -83,7 +92,7 @@ class NumberedCanvas(Canvas):
         self._draw_footer = draw_footer
         self._deferred_pages: list[dict[str, Any]] = []
 
-    def showPage(self) -> None:  # noqa: N802 - ReportLab's name
+    def showPage(self) -> None:
         self._deferred_pages.append(dict(self.__dict__))
         self._startPage()
 
@@ -122,9 +131,6 @@ class Renderer:
     def story(self) -> list[Flowable]:
         raise NotImplementedError
 
-    def decorate_page(self, canvas: Canvas) -> None:
-        """Drawn under the page content (watermarks)."""
-
     def stamp_page(self, canvas: Canvas) -> None:
         """Drawn over the page content (void stamps)."""
 
@@ -149,23 +155,21 @@ class Renderer:
         )
         frame_height = g.height - g.top - g.bottom
         first = Frame(g.left, g.bottom, g.frame_width, frame_height, id="first")
-        later = Frame(
-            g.left, g.bottom, g.frame_width, frame_height - g.running_header, id="later"
-        )
+        later = Frame(g.left, g.bottom, g.frame_width, frame_height - g.running_header, id="later")
         doc.addPageTemplates(
             [
                 PageTemplate(
                     id="first",
                     frames=[first],
                     onPage=self._on_first_page,
-                    onPageEnd=self.stamp_page,
+                    onPageEnd=self._on_page_end,
                     autoNextPageTemplate="later",
                 ),
                 PageTemplate(
                     id="later",
                     frames=[later],
                     onPage=self._on_later_page,
-                    onPageEnd=self.stamp_page,
+                    onPageEnd=self._on_page_end,
                 ),
             ]
         )
@@ -173,15 +177,21 @@ class Renderer:
         return buffer.getvalue()
 
     def _on_first_page(self, canvas: Canvas, doc: BaseDocTemplate) -> None:
-        self.decorate_page(canvas)
+        pass  # the title is in the story
+
+    def _on_page_end(self, canvas: Canvas, doc: BaseDocTemplate) -> None:
+        self.stamp_page(canvas)
 
     def _on_later_page(self, canvas: Canvas, doc: BaseDocTemplate) -> None:
-        self.decorate_page(canvas)
         g = self.geometry
         left, right = self.running_header()
+        size = 8.5
+        room = g.frame_width - stringWidth(right, self.font, size) - 10 * mm
+        if stringWidth(left, self.font, size) > room:
+            left = ""  # a long clinic name wins: it identifies the sheet
         y = g.height - g.top - 5 * mm
         canvas.saveState()
-        canvas.setFont(self.font, 8.5)
+        canvas.setFont(self.font, size)
         canvas.setFillColor(MUTED)
         canvas.drawString(g.left, y, left)
         canvas.drawRightString(g.width - g.right, y, right)
@@ -204,6 +214,22 @@ class Renderer:
         canvas.restoreState()
 
     # -- building blocks --------------------------------------------------
+
+    def table(
+        self,
+        rows: Sequence[Sequence[Cell]],
+        col_widths: Sequence[float],
+        commands: Sequence[tuple[Any, ...]] = (),
+        **options: Any,
+    ) -> Table:
+        """A Table whose plain-string cells (even empty ones) use the CJK font.
+
+        Without the FONTNAME command ReportLab sets Helvetica for every cell,
+        which then lands in the PDF unembedded.
+        """
+        table = Table(rows, colWidths=list(col_widths), **options)
+        table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), self.font), *commands]))
+        return table
 
     def cell(self, value: str) -> Paragraph:
         return text(value, self.styles["cell"])
@@ -257,7 +283,10 @@ class Renderer:
 
     def signature_block(self, roles: Sequence[str], width: float) -> Flowable:
         """Signature lines (制表人 / 审核人 / 财政局…), each with a 日期 line."""
-        label_width = 24 * mm
+        size = 10
+        # Right-aligned labels in equal cells: the longest one still leaves a
+        # gap after the previous signature line.
+        label_width = max(stringWidth(f"{role}：", self.font, size) for role in roles) + 8 * mm
         line_width = width / len(roles) - label_width
         sign_row: list[str] = []
         date_row: list[str] = []
@@ -271,7 +300,7 @@ class Renderer:
         )
         style: list[tuple[Any, ...]] = [
             ("FONTNAME", (0, 0), (-1, -1), self.font),
-            ("FONTSIZE", (0, 0), (-1, -1), 10),
+            ("FONTSIZE", (0, 0), (-1, -1), size),
             ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
             ("ALIGN", (0, 0), (-1, -1), "RIGHT"),
         ]

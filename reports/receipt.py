@@ -8,11 +8,13 @@ page so it cannot be passed off as valid.
 
 from __future__ import annotations
 
+from typing import Any
+
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A5
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, Spacer, Table
 
 from reports.base import PageGeometry, Renderer, text
 from reports.data import ReceiptDocument
@@ -94,16 +96,14 @@ class ReceiptRenderer(Renderer):
         if d.injection:
             cells[0].append(text("含注射", self.styles["badge"]))
             widths.append(18 * mm)
-        badge = Table(cells, colWidths=widths)
-        style = [
+        style: list[tuple[Any, ...]] = [
             ("BACKGROUND", (0, 0), (0, 0), fill),
             ("TOPPADDING", (0, 0), (-1, -1), 1.5),
             ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
         ]
         if d.injection:
             style.append(("BACKGROUND", (1, 0), (1, 0), ACCENT))
-        badge.setStyle(TableStyle(style))
-        return badge
+        return self.table(cells, widths, style)
 
     def header_block(self) -> Table:
         d = self.doc
@@ -123,23 +123,21 @@ class ReceiptRenderer(Renderer):
                 text(d.patient_id_number, s["body"]),
             ],
         ]
-        table = Table(rows, colWidths=[16 * mm, 40 * mm, 19 * mm, 51 * mm])
-        table.setStyle(
-            TableStyle(
-                [
-                    ("SPAN", (2, 0), (3, 0)),
-                    ("ALIGN", (2, 0), (3, 0), "RIGHT"),
-                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                    ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),
-                    ("LINEABOVE", (0, 0), (-1, 0), 0.8, ACCENT),
-                    ("LINEBELOW", (0, -1), (-1, -1), 0.8, ACCENT),
-                    ("TOPPADDING", (0, 0), (-1, -1), 2.5),
-                    ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
-                    ("LEFTPADDING", (0, 0), (-1, -1), 2),
-                ]
-            )
+        return self.table(
+            rows,
+            [16 * mm, 40 * mm, 19 * mm, 51 * mm],
+            [
+                ("SPAN", (2, 0), (3, 0)),
+                ("ALIGN", (2, 0), (3, 0), "RIGHT"),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),
+                ("LINEABOVE", (0, 0), (-1, 0), 0.8, ACCENT),
+                ("LINEBELOW", (0, -1), (-1, -1), 0.8, ACCENT),
+                ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+                ("LEFTPADDING", (0, 0), (-1, -1), 2),
+            ],
         )
-        return table
 
     def line_table(self) -> Table:
         d = self.doc
@@ -171,42 +169,38 @@ class ReceiptRenderer(Renderer):
             ["患者支付", yuan(d.patient), "患者自付（共付）", yuan(d.copay)],
             ["医疗总费用", yuan(d.total), "患者自费", yuan(d.self_pay)],
         ]
-        table = Table(rows, colWidths=[26 * mm, 32 * mm, 34 * mm, 34 * mm])
-        table.setStyle(
-            TableStyle(
-                [
-                    ("FONTNAME", (0, 0), (-1, -1), self.font),
-                    ("FONTSIZE", (0, 0), (-1, -1), 9),
-                    ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-                    ("ALIGN", (3, 0), (3, -1), "RIGHT"),
-                    ("BACKGROUND", (0, 0), (0, -1), HEADER_FILL),
-                    ("BACKGROUND", (2, 0), (2, -1), HEADER_FILL),
-                    ("BACKGROUND", (0, 2), (1, 2), TOTAL_FILL),
-                    ("GRID", (0, 0), (-1, -1), 0.4, RULE),
-                    ("BOX", (0, 0), (-1, -1), 0.8, colors.black),
-                    ("TOPPADDING", (0, 0), (-1, -1), 2.5),
-                    ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-                ]
-            )
+        return self.table(
+            rows,
+            [26 * mm, 32 * mm, 34 * mm, 34 * mm],
+            [
+                ("FONTNAME", (0, 0), (-1, -1), self.font),
+                ("FONTSIZE", (0, 0), (-1, -1), 9),
+                ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+                ("ALIGN", (3, 0), (3, -1), "RIGHT"),
+                ("BACKGROUND", (0, 0), (0, -1), HEADER_FILL),
+                ("BACKGROUND", (2, 0), (2, -1), HEADER_FILL),
+                ("BACKGROUND", (0, 2), (1, 2), TOTAL_FILL),
+                ("GRID", (0, 0), (-1, -1), 0.4, RULE),
+                ("BOX", (0, 0), (-1, -1), 0.8, colors.black),
+                ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+            ],
         )
-        return table
 
     def amount_due(self) -> Table:
         d = self.doc
         # "只需" is the programme's promise; a non-programme visit pays in full.
         lead = "本次您只需支付" if d.programme else "本次您需支付"
         line = text(f"{lead} {yuan(d.patient)} 元", self.styles["amount_due"])
-        box = Table([[line]], colWidths=[self.geometry.frame_width])
-        box.setStyle(
-            TableStyle(
-                [
-                    ("BOX", (0, 0), (-1, -1), 1.2, PROGRAMME_GREEN if d.programme else MUTED),
-                    ("TOPPADDING", (0, 0), (-1, -1), 5),
-                    ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
-                ]
-            )
+        return self.table(
+            [[line]],
+            [self.geometry.frame_width],
+            [
+                ("BOX", (0, 0), (-1, -1), 1.2, PROGRAMME_GREEN if d.programme else MUTED),
+                ("TOPPADDING", (0, 0), (-1, -1), 5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
+            ],
         )
-        return box
 
 
 def render_receipt(doc: ReceiptDocument) -> bytes:

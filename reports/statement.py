@@ -14,7 +14,7 @@ from dataclasses import fields
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, Table
 
 from reports.base import PageGeometry, Renderer, text
 from reports.data import Figures, StatementDocument
@@ -30,10 +30,18 @@ def sum_figures(rows: tuple[Figures, ...]) -> Figures:
     return Figures(**{f.name: sum(getattr(r, f.name) for r in rows) for f in fields(Figures)})
 
 
-def draw_watermark(canvas: Canvas, font: str, label: str, size: float = 150) -> None:
-    width, height = canvas._pagesize
+def draw_watermark(
+    canvas: Canvas, pagesize: tuple[float, float], font: str, label: str, size: float = 150
+) -> None:
+    """A large diagonal mark drawn *over* the content, translucent.
+
+    Over, not under: table header fills and row stripes are opaque and would
+    hide a mark drawn underneath exactly where the figures are.
+    """
+    width, height = pagesize
     canvas.saveState()
     canvas.setFillColor(WATERMARK_GREY)
+    canvas.setFillAlpha(0.28)
     canvas.setFont(font, size)
     canvas.translate(width / 2, height / 2)
     canvas.rotate(40)
@@ -65,9 +73,9 @@ class StatementRenderer(Renderer):
     def footer_note(self) -> str:
         return f"生成时间：{self.doc.generated_at}    金额单位：元"
 
-    def decorate_page(self, canvas: Canvas) -> None:
+    def stamp_page(self, canvas: Canvas) -> None:
         if self.doc.draft:
-            draw_watermark(canvas, self.font, "草稿")
+            draw_watermark(canvas, self.geometry.pagesize, self.font, "草稿")
 
     def story(self) -> list[Flowable]:
         d = self.doc
@@ -106,20 +114,18 @@ class StatementRenderer(Renderer):
             [text(a, s["label"]), text(b, s["body"]), text(c, s["label"]), text(e, s["body"])]
             for a, b, c, e in pairs
         ]
-        table = Table(rows, colWidths=[22 * mm, 73 * mm, 24 * mm, 61 * mm])
-        table.setStyle(
-            TableStyle(
-                [
-                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                    ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),
-                    ("LINEABOVE", (0, 0), (-1, 0), 0.8, ACCENT),
-                    ("LINEBELOW", (0, -1), (-1, -1), 0.8, ACCENT),
-                    ("TOPPADDING", (0, 0), (-1, -1), 3),
-                    ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-                ]
-            )
+        return self.table(
+            rows,
+            [22 * mm, 73 * mm, 24 * mm, 61 * mm],
+            [
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),
+                ("LINEABOVE", (0, 0), (-1, 0), 0.8, ACCENT),
+                ("LINEBELOW", (0, -1), (-1, -1), 0.8, ACCENT),
+                ("TOPPADDING", (0, 0), (-1, -1), 3),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+            ],
         )
-        return table
 
     def summary_table(self) -> Table:
         f = self.doc.figures
@@ -140,34 +146,40 @@ class StatementRenderer(Renderer):
             ("患者支付合计（元）", yuan(f.patient)),
         ]
         rows = [[a, b, c, e] for (a, b), (c, e) in zip(left, right, strict=True)]
-        table = Table(rows, colWidths=[40 * mm, 45 * mm, 50 * mm, 45 * mm])
-        table.setStyle(
-            TableStyle(
-                [
-                    ("FONTNAME", (0, 0), (-1, -1), self.font),
-                    ("FONTSIZE", (0, 0), (-1, -1), 9.5),
-                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                    ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-                    ("ALIGN", (3, 0), (3, -1), "RIGHT"),
-                    ("BACKGROUND", (0, 0), (0, -1), HEADER_FILL),
-                    ("BACKGROUND", (2, 0), (2, -1), HEADER_FILL),
-                    # The backstop is what the district pays: make it stand out.
-                    ("BACKGROUND", (2, 0), (3, 0), TOTAL_FILL),
-                    ("FONTSIZE", (3, 0), (3, 0), 11),
-                    ("GRID", (0, 0), (-1, -1), 0.4, RULE),
-                    ("BOX", (0, 0), (-1, -1), 0.8, "black"),
-                    ("TOPPADDING", (0, 0), (-1, -1), 3.5),
-                    ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-                ]
-            )
+        return self.table(
+            rows,
+            [40 * mm, 45 * mm, 50 * mm, 45 * mm],
+            [
+                ("FONTNAME", (0, 0), (-1, -1), self.font),
+                ("FONTSIZE", (0, 0), (-1, -1), 9.5),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+                ("ALIGN", (3, 0), (3, -1), "RIGHT"),
+                ("BACKGROUND", (0, 0), (0, -1), HEADER_FILL),
+                ("BACKGROUND", (2, 0), (2, -1), HEADER_FILL),
+                # The backstop is what the district pays: make it stand out.
+                ("BACKGROUND", (2, 0), (3, 0), TOTAL_FILL),
+                ("FONTSIZE", (3, 0), (3, 0), 11),
+                ("GRID", (0, 0), (-1, -1), 0.4, RULE),
+                ("BOX", (0, 0), (-1, -1), 0.8, "black"),
+                ("TOPPADDING", (0, 0), (-1, -1), 3.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ],
         )
-        return table
 
     def day_table(self) -> Flowable:
         days = self.doc.days
         if not days:
             return text("本月无就诊记录。", self.styles["body"])
-        header = ["日期", "就诊人次", "项目内人次", "医疗总费用", "医保基金", "区财政兜底", "患者支付"]
+        header = [
+            "日期",
+            "就诊人次",
+            "项目内人次",
+            "医疗总费用",
+            "医保基金",
+            "区财政兜底",
+            "患者支付",
+        ]
 
         def line(label: str, f: Figures) -> list[str]:
             return [

@@ -20,7 +20,8 @@ STRIPE_FILL = colors.HexColor("#f7f7f7")
 ACCENT = colors.HexColor("#1f4e79")
 PROGRAMME_GREEN = colors.HexColor("#2e7d32")
 VOID_RED = colors.HexColor("#c62828")
-WATERMARK_GREY = colors.HexColor("#d9d9d9")
+WATERMARK_GREY = colors.HexColor("#8c8c8c")
+GRID_GREY = colors.HexColor("#d0d0d0")
 
 
 def stylesheet(font: str, cell_size: float = 8.5) -> StyleSheet1:

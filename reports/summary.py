@@ -21,14 +21,15 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, TableStyle
 
-from reports.base import PageGeometry, Renderer, text
+from reports.base import PageGeometry, Renderer, text, text_fields
 from reports.data import DistrictSummaryDocument, SummaryRow
 from reports.format import count, yuan
-from reports.styles import ACCENT, MUTED
+from reports.styles import ACCENT, GRID_GREY, MUTED
 
 BARS_PER_CHART = 24  # one chart per landscape page at a legible bar pitch
 BAR_PITCH = 5.5 * mm
-CATEGORY_LABEL_WIDTH = 52 * mm
+MAX_LABEL_WIDTH = 60 * mm
+LABEL_SIZE = 8
 
 
 class SummaryMismatch(ValueError):
@@ -70,9 +71,7 @@ def check_totals(doc: DistrictSummaryDocument) -> None:
 
 
 class SummaryRenderer(Renderer):
-    geometry = PageGeometry(
-        landscape(A4), left=12 * mm, right=12 * mm, top=12 * mm, bottom=18 * mm
-    )
+    geometry = PageGeometry(landscape(A4), left=12 * mm, right=12 * mm, top=12 * mm, bottom=18 * mm)
 
     def __init__(self, doc: DistrictSummaryDocument) -> None:
         super().__init__()
@@ -95,11 +94,17 @@ class SummaryRenderer(Renderer):
         by_status = "，".join(f"{label} {n} 个" for label, n in statuses.items())
         story: list[Flowable] = [
             text(self.title(), s["title"]),
-            text(
-                f"区划代码：{d.district_code}    结算月份：{d.month}    生成时间：{d.generated_at}",
+            text_fields(
+                (
+                    f"区划代码：{d.district_code}",
+                    f"结算月份：{d.month}",
+                    f"生成时间：{d.generated_at}",
+                ),
                 s["subtitle"],
             ),
-            text(f"卫生站共 {len(d.rows)} 个" + (f"（{by_status}）" if by_status else ""), s["small"]),
+            text(
+                f"卫生站共 {len(d.rows)} 个" + (f"（{by_status}）" if by_status else ""), s["small"]
+            ),
             Spacer(1, 2 * mm),
             self.clinic_table(),
         ]
@@ -159,7 +164,7 @@ class SummaryRenderer(Renderer):
         table = self.data_table(
             header,
             rows,
-            (24, 42, 24, 16, 16, 18, 24, 22, 25, 22, 21, 19),
+            (22, 39, 18, 16, 16, 18, 24, 22, 25, 22, 21, 30),
             numeric_from=4,
             total=total,
             total_span=4,
@@ -179,14 +184,16 @@ class SummaryRenderer(Renderer):
         rows = self.doc.rows
         if not rows:
             return []
+        names = [self._category(r) for r in rows]
+        label_width = max(stringWidth(n, self.font, LABEL_SIZE) for n in names) + 6 * mm
         values = [r.fiscal for r in rows]
-        step = axis_step(max(max(values), 0))
+        step = axis_step(max(max(values), 0) - min(min(values), 0))
         high = max(step, -(-max(values) // step) * step)
         low = min(0, (min(values) // step) * step)
         flowables: list[Flowable] = []
         for start in range(0, len(rows), BARS_PER_CHART):
             chunk = rows[start : start + BARS_PER_CHART]
-            drawing = self.chart(chunk, low, high, step)
+            drawing = self.chart(chunk, low, high, step, label_width)
             if start == 0:
                 heading = Paragraph("区财政兜底应付金额（按卫生站，元）", self.styles["heading"])
                 flowables.append(KeepTogether([heading, drawing]))
@@ -194,15 +201,20 @@ class SummaryRenderer(Renderer):
                 flowables.append(drawing)
         return flowables
 
-    def chart(self, rows: Sequence[SummaryRow], low: int, high: int, step: int) -> Drawing:
+    def chart(
+        self, rows: Sequence[SummaryRow], low: int, high: int, step: int, label_width: float
+    ) -> Drawing:
         width = self.geometry.frame_width
         axis_room = 12 * mm
         height = len(rows) * BAR_PITCH + axis_room + 4 * mm
         drawing = Drawing(width, height)
+        # The renderer's initial state would otherwise select Helvetica, which
+        # then sits unembedded in the PDF.
+        drawing.initialFontName = self.font
         chart = HorizontalBarChart()
-        chart.x = CATEGORY_LABEL_WIDTH
+        chart.x = label_width
         chart.y = axis_room
-        chart.width = width - CATEGORY_LABEL_WIDTH - 28 * mm  # room for bar labels
+        chart.width = width - label_width - 28 * mm  # room for bar labels
         chart.height = len(rows) * BAR_PITCH
         chart.data = [[r.fiscal for r in rows]]
         chart.barSpacing = 0
@@ -210,9 +222,10 @@ class SummaryRenderer(Renderer):
         chart.bars[0].fillColor = ACCENT
         chart.bars[0].strokeColor = None
         chart.categoryAxis.categoryNames = [self._category(r) for r in rows]
+        chart.categoryAxis.joinAxisMode = "left"  # labels stay left of a negative bar
         chart.categoryAxis.reverseDirection = 1  # first clinic at the top, as in the table
         chart.categoryAxis.labels.fontName = self.font
-        chart.categoryAxis.labels.fontSize = 8
+        chart.categoryAxis.labels.fontSize = LABEL_SIZE
         chart.categoryAxis.labels.boxAnchor = "e"
         chart.categoryAxis.labels.dx = -3
         chart.valueAxis.valueMin = low
@@ -222,8 +235,8 @@ class SummaryRenderer(Renderer):
         chart.valueAxis.labels.fontName = self.font
         chart.valueAxis.labels.fontSize = 8
         chart.valueAxis.visibleGrid = 1
-        chart.valueAxis.gridStrokeColor = MUTED
-        chart.valueAxis.gridStrokeWidth = 0.2
+        chart.valueAxis.gridStrokeColor = GRID_GREY
+        chart.valueAxis.gridStrokeWidth = 0.4
         chart.barLabelFormat = yuan
         chart.barLabels.fontName = self.font
         chart.barLabels.fontSize = 7.5
@@ -245,10 +258,10 @@ class SummaryRenderer(Renderer):
 
     def _category(self, row: SummaryRow) -> str:
         label = f"{row.clinic_name}"
-        limit = CATEGORY_LABEL_WIDTH - 6 * mm
-        if stringWidth(label, self.font, 8) <= limit:
+        limit = MAX_LABEL_WIDTH - 6 * mm
+        if stringWidth(label, self.font, LABEL_SIZE) <= limit:
             return label
-        while label and stringWidth(label + "…", self.font, 8) > limit:
+        while label and stringWidth(label + "…", self.font, LABEL_SIZE) > limit:
             label = label[:-1]
         return label + "…"
 
