@@ -26,7 +26,8 @@ from app import create_app
 from app.extensions import db
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
-TEMPLATE_DB = "yiyuan_test_template"
+# One template per test run, so two runs on one server never drop each other's.
+TEMPLATE_DB = f"yiyuan_test_template_{os.getpid()}"
 
 
 class FixedClock:
@@ -65,7 +66,7 @@ def _pg_admin_engine() -> Any:
 
 
 @pytest.fixture(scope="session")
-def pg_template() -> str:
+def pg_template() -> Iterator[str]:
     if not PG_URL:
         pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (set by .ci/run)")
     admin = _pg_admin_engine()
@@ -73,8 +74,10 @@ def pg_template() -> str:
         conn.execute(text(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
         conn.execute(text(f"CREATE DATABASE {TEMPLATE_DB}"))
     _migrate(make_url(PG_URL).set(database=TEMPLATE_DB).render_as_string(hide_password=False))
+    yield TEMPLATE_DB
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
     admin.dispose()
-    return TEMPLATE_DB
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

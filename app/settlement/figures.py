@@ -138,3 +138,23 @@ def item_figures(clinic_id: int, month: str) -> list[ItemFigures]:
     return [
         ItemFigures(r.item_code, r.name, r.unit, int(r.quantity), int(r.amount)) for r in rows
     ]
+
+
+def figures_by_month(clinic_id: int, months: list[str]) -> dict[str, Figures]:
+    """Live figures of several months of one clinic, one grouped query."""
+    rows = db.session.execute(
+        select(Visit.month, *_aggregates())
+        .where(Visit.clinic_id == clinic_id, Visit.month.in_(months), Visit.voided_at.is_(None))
+        .group_by(Visit.month)
+    ).all()
+    return {row.month: _figures(row) for row in rows}
+
+
+FIGURE_FIELDS = COUNT_FIELDS + MONEY_FIELDS
+
+
+def stored_figures(row: Any) -> Figures | None:
+    """The figures frozen on a statement row, or None while it is open."""
+    if getattr(row, "visits", None) is None:
+        return None
+    return Figures(**{name: int(getattr(row, name)) for name in FIGURE_FIELDS})

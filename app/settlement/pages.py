@@ -1,20 +1,488 @@
-"""Settlement pages (stub until built)."""
+"""Settlement pages: the doctor's months, the reviewer's board, the finance summary.
 
-from flask import Blueprint
+Thin: every view reads a query or calls one operation with the logged-in user
+and the app's clock; a refused operation comes back as a flashed message on
+the page it was started from.  No script is needed on any page (old clinic
+PCs): sorting is done by the server, the charts are inline SVG.
+"""
 
-bp = Blueprint("settlement", __name__, template_folder="templates")
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
+
+from app import clock
+from app.auth.models import User
+from app.errors import DomainError, InvalidInput, Problem
+from app.extensions import db
+from app.localtime import format_local, local_date, month_of
+from app.money import MoneyFormatError, format_quantity, format_yuan, parse_yuan
+from app.places.models import District
+from app.settlement import documents, exports
+from app.settlement.api import MIMETYPES, file_response
+from app.settlement.chart import Bar, bar_chart, column_chart
+from app.settlement.figures import FIGURE_FIELDS, Figures
+from app.settlement.operations import (
+    BatchPayment,
+    pay_reviewed_statements,
+    pay_statement,
+    return_statement,
+    review_statement,
+    submit_statement,
+)
+from app.settlement.queries import (
+    clinic_months,
+    district_summary,
+    paid_by_month,
+    previous_months,
+    statement_view,
+)
+from app.settlement.rules import Payment, Status, allowed_actions, first_day_after
+
+bp = Blueprint(
+    "settlement",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/settlement",
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STATUS_LABELS = {
+    "open": _l("Open"),
+    "submitted": _l("Submitted"),
+    "reviewed": _l("Reviewed"),
+    "paid": _l("Paid"),
+}
+ACTION_LABELS = {
+    "submit": _l("Submitted"),
+    "review": _l("Reviewed"),
+    "return": _l("Returned"),
+    "pay": _l("Paid"),
+}
+FIGURE_LABELS = {
+    "visits": _l("Visits"),
+    "programme_visits": _l("Programme visits"),
+    "injections": _l("Injections"),
+    "total": _l("Total charges"),
+    "in_scope": _l("In scope"),
+    "fund": _l("Insurance fund"),
+    "fiscal": _l("District backstop"),
+    "registration": _l("Registration fees"),
+    "injection": _l("Injection fees"),
+    "copay": _l("Patient co-payment"),
+    "self_pay": _l("Patient self-pay"),
+    "patient": _l("Paid by patients"),
+}
+# Messages for the refusals a page user meets, by error code; anything else
+# shows the operation's own (English) message.
+ERROR_MESSAGES = {
+    "illegal_transition": _l("This statement is %(status)s; that step is not possible now."),
+    "month_not_ended": _l(
+        "%(month)s has not ended yet; it can be submitted from %(date)s (Beijing time)."
+    ),
+    "figures_changed": _l(
+        "The month changed while you were looking (a visit was recorded or voided). "
+        "Check the figures again."
+    ),
+    "amount_mismatch": _l("The amount must equal the backstop due."),
+    "required": _l("Please fill in: %(field)s."),
+    "future": _l("The payment date is in the future."),
+    "before_month_end": _l("The payment date is before the end of the month."),
+    "batch_changed": _l("The reviewed statements changed since you looked; check the list again."),
+    "none": _l("There is no reviewed statement to pay."),
+    "scope": _l("This is outside your area."),
+    "role": _l("Your role cannot do this."),
+    "bad_amount": _l("The amount is not a valid yuan amount, e.g. 123.45."),
+}
+FIELD_LABELS = {
+    "reason": _l("reason"),
+    "reference": _l("payment reference"),
+    "paid_on": _l("payment date"),
+    "amount": _l("amount"),
+}
+SORT_KEYS: dict[str, Callable[[Any], Any]] = {
+    "clinic": lambda line: line.clinic.code,
+    "name": lambda line: line.clinic.name,
+    "town": lambda line: line.clinic.village.town.name,
+    "status": lambda line: list(Status).index(Status(line.status)),
+    "visits": lambda line: line.figures.visits,
+    "programme_visits": lambda line: line.figures.programme_visits,
+    "total": lambda line: line.figures.total,
+    "fund": lambda line: line.figures.fund,
+    "fiscal": lambda line: line.figures.fiscal,
+    "paid": lambda line: line.paid.amount if line.paid else -1,
+}
+
+
+def role_required(*roles: str) -> Callable[[F], F]:
+    def decorator(view: F) -> F:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if current_user.role not in roles:
+                abort(403, _("This page is not for your role."))
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def _user() -> User:
+    user: User = current_user  # type: ignore[assignment]
+    return user
+
+
+def _now() -> dt.datetime:
+    return clock()()
+
+
+def money(fen: int | None) -> str:
+    return "" if fen is None else f"¥{format_yuan(fen)}"
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {
+        "money": money,
+        "status_label": lambda s: STATUS_LABELS.get(s, s),
+        "action_label": lambda a: ACTION_LABELS.get(a, a),
+        "figure_labels": FIGURE_LABELS,
+        "figure_fields": FIGURE_FIELDS,
+        "quantity": format_quantity,
+        "local_time": format_local,
+    }
+
+
+def settling_month(now: dt.datetime) -> str:
+    """The month being settled: the one before the current Asia/Shanghai month."""
+    first = local_date(now).replace(day=1)
+    return month_of(dt.datetime.combine(first - dt.timedelta(days=1), dt.time(12), dt.UTC))
+
+
+def _month_arg(default: str) -> str:
+    month = request.args.get("month", "").strip()
+    return month or default
+
+
+def _error_text(exc: DomainError) -> str:
+    problem = exc.problems[0]
+    template = ERROR_MESSAGES.get(problem.code)
+    if template is None:
+        return exc.message
+    params: dict[str, Any] = {
+        "status": "",
+        "month": request.view_args.get("month", "") if request.view_args else "",
+        "date": "",
+        "field": FIELD_LABELS.get(problem.field, problem.field),
+    }
+    args = request.view_args or {}
+    if problem.code == "illegal_transition" and "clinic" in args:
+        current = statement_view(args["clinic"], args["month"], _user()).status
+        params["status"] = STATUS_LABELS.get(current, current)
+    if problem.code == "month_not_ended":
+        params["date"] = first_day_after(params["month"]).isoformat()
+    return str(template) % params
+
+
+def _run(action: Callable[[], Any], success: str, back: str) -> BaseResponse:
+    """Run one operation; flash the outcome and go back to ``back``."""
+    try:
+        action()
+    except DomainError as exc:
+        if exc.status == 403:
+            raise
+        flash(_error_text(exc), "error")
+    else:
+        flash(success, "ok")
+    return redirect(back)
+
+
+# --- doctor ----------------------------------------------------------------------
 
 
 @bp.route("/statements")
+@role_required("doctor")
 def months() -> str:
-    return "months"
+    user = _user()
+    clinic = user.clinic
+    assert clinic is not None
+    now = _now()
+    current = month_of(now)
+    # The running month, the month being settled, and every month with a statement
+    # (any month with a visit has one): not a wall of empty months to submit.
+    lines = clinic_months(clinic, previous_months(current, 2))
+    running = statement_view(clinic.code, current, user)
+    return render_template(
+        "settlement/months.html",
+        clinic=clinic,
+        lines=lines,
+        current=current,
+        running=running,
+        submit_from=first_day_after(current),
+        settling=settling_month(now),
+        today=local_date(now),
+    )
+
+
+@bp.route("/statements/<clinic>/<month>/submit", methods=["GET", "POST"])
+@role_required("doctor")
+def submit(clinic: str, month: str) -> Any:
+    user = _user()
+    view = statement_view(clinic, month, user)
+    back = url_for(".statement", clinic=clinic, month=month)
+    if request.method == "POST":
+        try:
+            expected = Figures(**{n: int(request.form[n]) for n in FIGURE_FIELDS})
+        except (KeyError, ValueError):
+            abort(400)
+        return _run(
+            lambda: submit_statement(clinic, month, user, _now(), expected),
+            _("%(month)s submitted. The month is now closed for changes.", month=month),
+            back,
+        )
+    return render_template("settlement/confirm_submit.html", view=view)
+
+
+# --- shared: one clinic's month ------------------------------------------------------
+
+
+@bp.route("/statements/<clinic>/<month>")
+@role_required("doctor", "reviewer", "finance", "admin")
+def statement(clinic: str, month: str) -> str:
+    user = _user()
+    view = statement_view(clinic, month, user)
+    now = _now()
+    return render_template(
+        "settlement/statement.html",
+        view=view,
+        actions=[a.value for a in allowed_actions(view.status, user.role)],
+        month_ended=local_date(now) >= first_day_after(month),
+        today=local_date(now),
+        submit_from=first_day_after(month),
+    )
+
+
+@bp.route("/statements/<clinic>/<month>/review", methods=["POST"])
+@role_required("reviewer")
+def review(clinic: str, month: str) -> BaseResponse:
+    reason = request.form.get("reason", "")
+    return _run(
+        lambda: review_statement(clinic, month, _user(), _now(), reason),
+        _("%(clinic)s %(month)s reviewed.", clinic=clinic, month=month),
+        _back_to_board(clinic, month),
+    )
+
+
+@bp.route("/statements/<clinic>/<month>/return", methods=["POST"])
+@role_required("reviewer")
+def return_(clinic: str, month: str) -> BaseResponse:
+    reason = request.form.get("reason", "")
+    return _run(
+        lambda: return_statement(clinic, month, reason, _user(), _now()),
+        _("%(clinic)s %(month)s returned to the clinic.", clinic=clinic, month=month),
+        _back_to_board(clinic, month),
+    )
+
+
+def _parse_amount(text: str) -> int:
+    try:
+        return parse_yuan(text.strip().lstrip("¥"))
+    except MoneyFormatError as exc:
+        raise InvalidInput(Problem("amount", str(exc), "bad_amount")) from None
+
+
+def _parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(Problem("paid_on", "not a date (YYYY-MM-DD)", "required")) from None
+
+
+@bp.route("/statements/<clinic>/<month>/pay", methods=["POST"])
+@role_required("finance")
+def pay(clinic: str, month: str) -> BaseResponse:
+    form = request.form
+
+    def record() -> None:
+        payment = Payment(
+            _parse_date(form.get("paid_on", "")),
+            form.get("reference", ""),
+            _parse_amount(form.get("amount", "")),
+        )
+        pay_statement(clinic, month, payment, _user(), _now())
+
+    back = form.get("back") == "finance"
+    return _run(
+        record,
+        _("Payment to %(clinic)s for %(month)s recorded.", clinic=clinic, month=month),
+        url_for(".finance", month=month)
+        if back
+        else url_for(".statement", clinic=clinic, month=month),
+    )
+
+
+def _back_to_board(clinic: str, month: str) -> str:
+    if request.form.get("back") == "board":
+        return url_for(".board", month=month)
+    return url_for(".statement", clinic=clinic, month=month)
+
+
+@bp.route("/statements/<clinic>/<month>.<ext>")
+@role_required("doctor", "reviewer", "finance", "admin")
+def download(clinic: str, month: str, ext: str) -> Response:
+    if ext not in MIMETYPES:
+        abort(404)
+    view = statement_view(clinic, month, _user())
+    if ext == "pdf":
+        body = documents.statement_pdf(view, _now())
+    elif ext == "csv":
+        body = exports.statement_csv(view)
+    else:
+        body = exports.statement_xlsx(view)
+    return file_response(body, ext, documents.statement_filename(view, ext))
+
+
+# --- reviewer --------------------------------------------------------------------------
+
+
+def _district(user: User) -> str:
+    if not user.district_code:
+        abort(403, _("Your account has no district."))
+    return user.district_code
 
 
 @bp.route("/board")
+@role_required("reviewer", "finance", "admin")
 def board() -> str:
-    return "board"
+    user = _user()
+    now = _now()
+    month = _month_arg(settling_month(now))
+    district = request.args.get("district") or _district_or_first(user)
+    summary = district_summary(district, month, user)
+    sort = request.args.get("sort", "clinic")
+    if sort not in SORT_KEYS:
+        sort = "clinic"
+    descending = request.args.get("dir") == "desc"
+    lines = sorted(summary.lines, key=SORT_KEYS[sort], reverse=descending)
+    return render_template(
+        "settlement/board.html",
+        summary=summary,
+        lines=lines,
+        month=month,
+        sort=sort,
+        descending=descending,
+        can_review=user.role == "reviewer",
+    )
+
+
+def _district_or_first(user: User) -> str:
+    if user.role == "admin":
+        first = db.session.scalar(select(District.code).order_by(District.code))
+        if first is None:
+            abort(404)
+        return first
+    return _district(user)
+
+
+# --- finance ---------------------------------------------------------------------------
 
 
 @bp.route("/finance")
+@role_required("finance", "admin")
 def finance() -> str:
-    return "finance"
+    user = _user()
+    now = _now()
+    month = _month_arg(settling_month(now))
+    district = request.args.get("district") or _district_or_first(user)
+    summary = district_summary(district, month, user)
+    months = previous_months(month, 12)
+    paid = paid_by_month(district, months, user.town_code)
+    monthly_chart = column_chart(
+        [Bar(m[2:], paid[m]) for m in months],
+        _("Backstop paid per month (yuan)"),
+    )
+    clinic_chart = bar_chart(
+        [
+            Bar(
+                f"{line.clinic.code} {line.clinic.name}",
+                line.paid.amount if line.paid else 0,
+                line.figures.fiscal,
+            )
+            for line in summary.lines
+        ],
+        _("%(month)s: paid (dark) and due (light) per clinic (yuan)", month=month),
+    )
+    return render_template(
+        "settlement/finance.html",
+        summary=summary,
+        month=month,
+        today=local_date(now),
+        monthly_chart=monthly_chart,
+        clinic_chart=clinic_chart,
+        can_pay=user.role == "finance",
+    )
+
+
+@bp.route("/finance/<month>/pay-all", methods=["GET", "POST"])
+@role_required("finance")
+def pay_all(month: str) -> Any:
+    user = _user()
+    district = _district(user)
+    summary = district_summary(district, month, user)
+    if request.method == "POST":
+        form = request.form
+
+        def record() -> None:
+            try:
+                count = int(form.get("count", ""))
+            except ValueError:
+                raise InvalidInput(Problem("count", "not a number", "required")) from None
+            batch = BatchPayment(
+                _parse_date(form.get("paid_on", "")),
+                form.get("reference", ""),
+                count,
+                _parse_amount(form.get("amount", "")),
+            )
+            pay_reviewed_statements(district, month, batch, user, _now())
+
+        return _run(
+            record,
+            _("Payments for %(month)s recorded.", month=month),
+            url_for(".finance", month=month),
+        )
+    return render_template(
+        "settlement/confirm_pay_all.html",
+        summary=summary,
+        month=month,
+        today=local_date(_now()),
+    )
+
+
+@bp.route("/finance/<month>.<ext>")
+@role_required("finance", "reviewer", "admin")
+def summary_download(month: str, ext: str) -> Response:
+    if ext not in MIMETYPES:
+        abort(404)
+    user = _user()
+    summary = district_summary(
+        request.args.get("district") or _district_or_first(user), month, user
+    )
+    if ext == "pdf":
+        body = documents.summary_pdf(summary, _now())
+    elif ext == "csv":
+        body = exports.summary_csv(summary)
+    else:
+        body = exports.summary_xlsx(summary)
+    return file_response(body, ext, documents.summary_filename(summary, ext))

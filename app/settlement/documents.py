@@ -1,0 +1,114 @@
+"""The printed statement and district summary, built from the database.
+
+Turns :mod:`app.settlement.queries` views into the plain data of
+:mod:`reports.data` — int fen, Asia/Shanghai text — and hands it to the
+ReportLab renderers.  The figures are the same objects the JSON, CSV and XLSX
+are made from, so every surface prints the same numbers to the fen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+
+from app.localtime import format_local
+from app.money import format_quantity
+from app.settlement.figures import Figures
+from app.settlement.queries import DistrictSummary, StatementView
+from reports import data as doc
+from reports import render_district_summary, render_statement
+
+STATUS_LABELS = {
+    "open": "未提交",
+    "submitted": "已提交",
+    "reviewed": "已审核",
+    "paid": "已拨付",
+}
+ACTION_LABELS = {"submit": "提交", "review": "审核", "return": "退回", "pay": "拨付"}
+
+
+def _figures(f: Figures) -> doc.Figures:
+    return doc.Figures(**asdict(f))
+
+
+def statement_document(view: StatementView, now: dt.datetime) -> doc.StatementDocument:
+    clinic = view.clinic
+    town = clinic.village.town
+    return doc.StatementDocument(
+        district_code=town.district_code,
+        district_name=town.district.name,
+        town_name=town.name,
+        clinic_code=clinic.code,
+        clinic_name=clinic.name,
+        month=view.month,
+        status=view.status,
+        status_label=STATUS_LABELS[view.status],
+        generated_at=format_local(now),
+        figures=_figures(view.figures),
+        days=tuple(doc.DayRow(day.isoformat(), _figures(f)) for day, f in view.days),
+        items=tuple(
+            doc.ItemRow(i.code, i.name, i.unit, format_quantity(i.quantity), i.amount)
+            for i in view.items
+        ),
+        history=tuple(
+            doc.HistoryRow(
+                ACTION_LABELS.get(h.action, h.action), h.actor, format_local(h.at), h.reason
+            )
+            for h in view.history
+        ),
+    )
+
+
+def summary_document(summary: DistrictSummary, now: dt.datetime) -> doc.DistrictSummaryDocument:
+    t = summary.totals
+    name = summary.district.name + (f"{summary.town.name}" if summary.town else "")
+    return doc.DistrictSummaryDocument(
+        district_code=summary.district.code,
+        district_name=name,
+        month=summary.month,
+        generated_at=format_local(now),
+        rows=tuple(
+            doc.SummaryRow(
+                clinic_code=line.clinic.code,
+                clinic_name=line.clinic.name,
+                town_name=line.clinic.village.town.name,
+                status=line.status,
+                status_label=STATUS_LABELS[line.status],
+                visits=line.figures.visits,
+                programme_visits=line.figures.programme_visits,
+                total=line.figures.total,
+                fund=line.figures.fund,
+                fiscal=line.figures.fiscal,
+                paid=line.paid.amount if line.paid else None,
+                paid_on=line.paid.paid_on.isoformat() if line.paid else "",
+                reference=line.paid.reference if line.paid else "",
+            )
+            for line in summary.lines
+        ),
+        totals=doc.SummaryTotals(
+            visits=t.visits,
+            programme_visits=t.programme_visits,
+            total=t.total,
+            fund=t.fund,
+            fiscal=t.fiscal,
+            paid=summary.paid,
+            outstanding=summary.outstanding,
+        ),
+    )
+
+
+def statement_pdf(view: StatementView, now: dt.datetime) -> bytes:
+    return render_statement(statement_document(view, now))
+
+
+def summary_pdf(summary: DistrictSummary, now: dt.datetime) -> bytes:
+    return render_district_summary(summary_document(summary, now))
+
+
+def statement_filename(view: StatementView, ext: str) -> str:
+    return f"{view.clinic.code}-{view.month}.{ext}"
+
+
+def summary_filename(summary: DistrictSummary, ext: str) -> str:
+    scope = summary.town.code if summary.town else summary.district.code
+    return f"{scope}-{summary.month}-summary.{ext}"

@@ -1,0 +1,173 @@
+"""CSV and XLSX of a statement and of a district summary.
+
+Guarantees: the exported figures are the same :class:`Figures` the JSON and
+the PDF are built from; money is written as exact two-decimal yuan (text in
+CSV, a number formatted ``0.00`` in XLSX, from ``Decimal`` never ``float``
+arithmetic); CSV is UTF-8 with a BOM so Excel on a Chinese Windows opens it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from app.money import format_quantity, format_yuan
+from app.settlement.documents import STATUS_LABELS
+from app.settlement.figures import COUNT_FIELDS, FIGURE_FIELDS, Figures
+from app.settlement.queries import DistrictSummary, StatementView
+
+FIGURE_LABELS = {
+    "visits": "就诊人次",
+    "programme_visits": "项目内人次",
+    "injections": "注射人次",
+    "total": "医疗总费用",
+    "in_scope": "项目内费用",
+    "fund": "医保基金支付",
+    "fiscal": "区财政兜底",
+    "registration": "患者挂号费",
+    "injection": "患者注射费",
+    "copay": "患者共付",
+    "self_pay": "患者自费",
+    "patient": "患者支付合计",
+}
+ITEM_HEADER = ["编码", "名称", "单位", "数量", "金额"]
+SUMMARY_HEADER = (
+    ["卫生站编码", "卫生站", "镇（街）", "状态"]
+    + [FIGURE_LABELS[n] for n in FIGURE_FIELDS]
+    + ["已拨付", "拨付日期", "拨付凭证号"]
+)
+MONEY_FORMAT = "0.00"
+
+
+def _text(name: str, value: int) -> str:
+    return str(value) if name in COUNT_FIELDS else format_yuan(value)
+
+
+def _cell(name: str, value: int) -> int | Decimal:
+    # Decimal from the exact yuan string: openpyxl writes it as a number cell.
+    return value if name in COUNT_FIELDS else Decimal(format_yuan(value))
+
+
+def _figure_row(f: Figures, cell: Any) -> list[Any]:
+    return [cell(n, getattr(f, n)) for n in FIGURE_FIELDS]
+
+
+def _csv(rows: list[list[Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerows(rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _statement_rows(view: StatementView, cell: Any, money: Any) -> dict[str, list[list[Any]]]:
+    f = view.figures
+    head = [
+        ["卫生站编码", view.clinic.code],
+        ["卫生站", view.clinic.name],
+        ["结算月份", view.month],
+        ["状态", STATUS_LABELS[view.status]],
+    ]
+    summary = [["项目", "字段", "数值"]] + [
+        [FIGURE_LABELS[n], n, cell(n, getattr(f, n))] for n in FIGURE_FIELDS
+    ]
+    days = [["日期"] + [FIGURE_LABELS[n] for n in FIGURE_FIELDS]]
+    days += [[day.isoformat(), *_figure_row(df, cell)] for day, df in view.days]
+    days.append(["合计", *_figure_row(sum((df for _, df in view.days), Figures()), cell)])
+    items = [ITEM_HEADER]
+    items += [
+        [i.code, i.name, i.unit, format_quantity(i.quantity), money(i.amount)] for i in view.items
+    ]
+    items.append(["合计", "", "", "", money(sum(i.amount for i in view.items))])
+    return {"head": head, "summary": summary, "days": days, "items": items}
+
+
+def statement_csv(view: StatementView) -> bytes:
+    """Sections separated by a blank line: header, summary, days, items."""
+    parts = _statement_rows(view, _text, format_yuan)
+    rows: list[list[Any]] = []
+    for name in ("head", "summary", "days", "items"):
+        if rows:
+            rows.append([])
+        rows += parts[name]
+    return _csv(rows)
+
+
+def _sheet(wb: Workbook, title: str, rows: list[list[Any]], first: bool = False) -> None:
+    ws = wb.active if first else wb.create_sheet()
+    assert ws is not None
+    ws.title = title
+    for row in rows:
+        ws.append(row)
+    for cells in ws.iter_rows():
+        for c in cells:
+            if isinstance(c.value, Decimal):
+                c.number_format = MONEY_FORMAT
+    header_fill = PatternFill("solid", fgColor="EEF2F6")
+    for c in ws[1]:
+        c.font = Font(bold=True)
+        c.fill = header_fill
+    for i in range(1, ws.max_column + 1):
+        ws.column_dimensions[get_column_letter(i)].width = 14
+    ws.freeze_panes = "A2"
+
+
+def _xlsx(wb: Workbook) -> bytes:
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def statement_xlsx(view: StatementView) -> bytes:
+    """Sheets 汇总 (header + figures), 逐日 (days), 项目 (items)."""
+    parts = _statement_rows(view, _cell, lambda fen: Decimal(format_yuan(fen)))
+    wb = Workbook()
+    _sheet(wb, "汇总", parts["summary"] + [[]] + parts["head"], first=True)
+    _sheet(wb, "逐日", parts["days"])
+    _sheet(wb, "项目", parts["items"])
+    return _xlsx(wb)
+
+
+def _summary_rows(summary: DistrictSummary, cell: Any, money: Any) -> list[list[Any]]:
+    rows: list[list[Any]] = [SUMMARY_HEADER]
+    for line in summary.lines:
+        rows.append(
+            [
+                line.clinic.code,
+                line.clinic.name,
+                line.clinic.village.town.name,
+                STATUS_LABELS[line.status],
+                *_figure_row(line.figures, cell),
+                money(line.paid.amount) if line.paid else "",
+                line.paid.paid_on.isoformat() if line.paid else "",
+                line.paid.reference if line.paid else "",
+            ]
+        )
+    rows.append(
+        ["合计", "", "", "", *_figure_row(summary.totals, cell), money(summary.paid), "", ""]
+    )
+    # What is still owed: the backstop of the month less what has been paid.
+    owed: list[Any] = ["" for _ in FIGURE_FIELDS]
+    owed[FIGURE_FIELDS.index("fiscal")] = money(summary.outstanding)
+    rows.append(["未拨付", "", "", "", *owed, "", "", ""])
+    return rows
+
+
+def summary_csv(summary: DistrictSummary) -> bytes:
+    return _csv(_summary_rows(summary, _text, format_yuan))
+
+
+def summary_xlsx(summary: DistrictSummary) -> bytes:
+    wb = Workbook()
+    _sheet(
+        wb,
+        summary.month,
+        _summary_rows(summary, _cell, lambda f: Decimal(format_yuan(f))),
+        first=True,
+    )
+    return _xlsx(wb)

@@ -1,0 +1,279 @@
+"""Moving monthly statements through their life cycle: the only writers of statements.
+
+Guarantees:
+
+* every transition is one unit of work that takes the statement row lock for
+  the clinic-month (:func:`app.database.locked`, ``SELECT … FOR UPDATE`` on
+  PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) — the same lock
+  :func:`app.visits.operations.record_visit` and ``void_visit`` take — so a
+  visit either commits before a submit and is counted, or sees the month
+  frozen and is refused; the statement's stored figures always equal the sum
+  of the visits that exist;
+* on submit the figures are computed by SQL aggregation in the same
+  transaction, after the lock, and stored on the row; on return they are
+  cleared and the month reopens;
+* every transition writes a :class:`StatementEvent` (actor, time, reason);
+* a payment is recorded only for exactly the backstop due; the batch payment
+  of all reviewed clinics is all-or-nothing (one bank batch, one reference)
+  and pays exactly the count and total the finance user confirmed.
+
+Each operation takes its actor and clock as arguments and writes nothing when
+it refuses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.access import can_see_district, require_clinic_visible
+from app.auth.models import User
+from app.database import insert_missing, locked, unit_of_work
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from app.localtime import local_date, parse_month
+from app.money import format_yuan
+from app.places.models import Clinic, Town, Village
+from app.settlement.figures import FIGURE_FIELDS, Figures, month_figures
+from app.settlement.models import Statement, StatementEvent
+from app.settlement.rules import (
+    Action,
+    Payment,
+    Status,
+    check_payment,
+    clean_reason,
+    next_status,
+    require_month_ended,
+    require_role_for,
+)
+
+
+def require_month(month: str) -> str:
+    if parse_month(month) is None:
+        raise InvalidInput(Problem("month", f"not a month (YYYY-MM): {month!r}", "bad_month"))
+    return month
+
+
+def find_clinic(session: Session, code: str) -> Clinic:
+    clinic = session.scalar(select(Clinic).where(Clinic.code == code))
+    if clinic is None:
+        raise NotFound(Problem("clinic", f"unknown clinic {code!r}", "unknown_clinic"))
+    return clinic
+
+
+def _locked_statement(session: Session, clinic: Clinic, month: str) -> Statement:
+    """The clinic-month statement row, created if missing, locked for this transaction.
+
+    This is the lock record_visit/void_visit take: it closes the race between
+    a visit being saved and its month being submitted (or returned).
+    """
+    insert_missing(session, Statement, {"clinic_id": clinic.id, "month": month, "status": "open"})
+    statement = locked(session, Statement, clinic_id=clinic.id, month=month)
+    assert statement is not None
+    return statement
+
+
+def _event(
+    session: Session,
+    statement: Statement,
+    action: Action,
+    source: str,
+    actor: User,
+    now: dt.datetime,
+    reason: str = "",
+) -> None:
+    session.add(
+        StatementEvent(
+            statement_id=statement.id,
+            action=action.value,
+            from_status=source,
+            to_status=statement.status,
+            actor_id=actor.id,
+            at=now,
+            reason=reason,
+        )
+    )
+
+
+def submit_statement(
+    clinic_code: str,
+    month: str,
+    actor: User,
+    now: dt.datetime,
+    expected: Figures | None = None,
+) -> Statement:
+    """The doctor confirms his clinic's month: its figures are frozen with it.
+
+    ``expected`` are the figures the doctor was shown; when given and the
+    visits have changed since (a visit saved from another terminal), nothing
+    is submitted and the doctor is asked to look again.
+    """
+    require_month(month)
+    require_role_for(Action.SUBMIT, actor.role)
+    require_month_ended(month, local_date(now))
+    with unit_of_work() as session:
+        clinic = find_clinic(session, clinic_code)
+        require_clinic_visible(actor, clinic)
+        statement = _locked_statement(session, clinic, month)
+        source = statement.status
+        target = next_status(Action.SUBMIT, source)
+        # Computed after the lock: every visit of the month has committed or
+        # will be refused, so these are the figures of the visits that exist.
+        figures = month_figures(clinic.id, month)
+        if expected is not None and expected != figures:
+            raise Conflict(
+                Problem(
+                    "figures",
+                    f"the month changed while you were looking: now {figures.visits} visits, "
+                    f"backstop {format_yuan(figures.fiscal)}; check the figures again",
+                    "figures_changed",
+                )
+            )
+        for name in FIGURE_FIELDS:
+            setattr(statement, name, getattr(figures, name))
+        statement.status = target.value
+        _event(session, statement, Action.SUBMIT, source, actor, now)
+    return statement
+
+
+def review_statement(
+    clinic_code: str, month: str, actor: User, now: dt.datetime, reason: str = ""
+) -> Statement:
+    """A reviewer of the clinic's district (or town) approves the submitted figures."""
+    require_month(month)
+    require_role_for(Action.REVIEW, actor.role)
+    reason = clean_reason(Action.REVIEW, reason)
+    with unit_of_work() as session:
+        clinic = find_clinic(session, clinic_code)
+        require_clinic_visible(actor, clinic)
+        statement = _locked_statement(session, clinic, month)
+        source = statement.status
+        statement.status = next_status(Action.REVIEW, source).value
+        _event(session, statement, Action.REVIEW, source, actor, now, reason)
+    return statement
+
+
+def return_statement(
+    clinic_code: str, month: str, reason: str, actor: User, now: dt.datetime
+) -> Statement:
+    """A reviewer sends the month back to the doctor: it reopens, figures cleared."""
+    require_month(month)
+    require_role_for(Action.RETURN, actor.role)
+    reason = clean_reason(Action.RETURN, reason)
+    with unit_of_work() as session:
+        clinic = find_clinic(session, clinic_code)
+        require_clinic_visible(actor, clinic)
+        statement = _locked_statement(session, clinic, month)
+        source = statement.status
+        statement.status = next_status(Action.RETURN, source).value
+        for name in FIGURE_FIELDS:
+            setattr(statement, name, None)
+        _event(session, statement, Action.RETURN, source, actor, now, reason)
+    return statement
+
+
+def pay_statement(
+    clinic_code: str, month: str, payment: Payment, actor: User, now: dt.datetime
+) -> Statement:
+    """Finance records the payment of one clinic's backstop; only the exact amount due."""
+    require_month(month)
+    require_role_for(Action.PAY, actor.role)
+    with unit_of_work() as session:
+        clinic = find_clinic(session, clinic_code)
+        require_clinic_visible(actor, clinic)
+        statement = _locked_statement(session, clinic, month)
+        source = statement.status
+        target = next_status(Action.PAY, source)
+        assert statement.fiscal is not None  # frozen figures: ck_statement_frozen_figures_stored
+        problems = check_payment(payment, statement.fiscal, local_date(now), month)
+        if problems:
+            raise InvalidInput(problems)
+        _record_payment(session, statement, target, payment, actor, now)
+    return statement
+
+
+def _record_payment(
+    session: Session,
+    statement: Statement,
+    target: Status,
+    payment: Payment,
+    actor: User,
+    now: dt.datetime,
+) -> None:
+    source = statement.status
+    statement.paid_on = payment.paid_on
+    statement.payment_reference = payment.reference.strip()
+    statement.paid_amount = payment.amount
+    statement.status = target.value
+    _event(session, statement, Action.PAY, source, actor, now, statement.payment_reference)
+
+
+@dataclass(frozen=True)
+class BatchPayment:
+    """What the finance user confirmed: this many clinics, this total, one transfer."""
+
+    paid_on: dt.date
+    reference: str
+    count: int
+    amount: int  # fen, the sum of the backstop due of every reviewed clinic
+
+
+def pay_reviewed_statements(
+    district_code: str, month: str, batch: BatchPayment, actor: User, now: dt.datetime
+) -> list[Statement]:
+    """Pay every reviewed statement of the district (or the actor's town) for a month.
+
+    All or nothing: one bank batch carries one reference, so either every
+    statement the finance user confirmed is marked paid or none is.  If a
+    statement was reviewed or returned since the confirmation was shown, the
+    count or total no longer match and nothing is written.
+    """
+    require_month(month)
+    require_role_for(Action.PAY, actor.role)
+    if not can_see_district(actor, district_code):
+        raise Forbidden(
+            Problem("district", f"district {district_code} is outside your scope", "scope")
+        )
+    with unit_of_work() as session:
+        query = (
+            select(Statement)
+            .join(Clinic, Clinic.id == Statement.clinic_id)
+            .join(Village, Village.code == Clinic.village_code)
+            .join(Town, Town.code == Village.town_code)
+            .where(
+                Town.district_code == district_code,
+                Statement.month == month,
+                Statement.status == Status.REVIEWED.value,
+            )
+            .order_by(Statement.id)  # one lock order: concurrent batches cannot deadlock
+            .with_for_update(of=Statement)
+            .execution_options(populate_existing=True)
+        )
+        if actor.town_code is not None:
+            query = query.where(Town.code == actor.town_code)
+        statements = list(session.scalars(query))
+        total = sum(s.fiscal or 0 for s in statements)
+        if not statements:
+            raise Conflict(Problem("count", f"no reviewed statement to pay for {month}", "none"))
+        if len(statements) != batch.count or total != batch.amount:
+            raise Conflict(
+                Problem(
+                    "amount",
+                    f"the reviewed statements changed: now {len(statements)} clinics, "
+                    f"{format_yuan(total)}; check them again",
+                    "batch_changed",
+                )
+            )
+        today = local_date(now)
+        for statement in statements:
+            assert statement.fiscal is not None
+            payment = Payment(batch.paid_on, batch.reference, statement.fiscal)
+            problems = check_payment(payment, statement.fiscal, today, month)
+            if problems:
+                raise InvalidInput(problems)
+            _record_payment(
+                session, statement, next_status(Action.PAY, statement.status), payment, actor, now
+            )
+    return statements

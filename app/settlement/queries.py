@@ -1,0 +1,406 @@
+"""Read-only views of statements and district summaries; nothing here writes.
+
+Guarantees:
+
+* an open month's figures are computed live from the visits (SQL
+  aggregation); a frozen month's figures are the ones stored at submit, and
+  :func:`verify_statement` proves they still equal the live aggregation;
+* the district summary lists every clinic that was in the programme on at
+  least one day of the month (with or without visits) plus any other clinic
+  of the district with a statement row for the month (it had visits — fund
+  only, no backstop — or submitted an empty month), so the list is the same
+  before and after submission; its totals are the sums of its
+  rows and ``outstanding`` is the backstop not yet paid;
+* scope is checked here as in the operations: a doctor sees only his clinic,
+  reviewers and finance only their district (or town).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+
+from app.auth.access import can_see_district, require_clinic_visible
+from app.auth.models import User
+from app.errors import Forbidden, NotFound, Problem
+from app.extensions import db
+from app.localtime import local, month_bounds
+from app.money import format_quantity, format_yuan
+from app.places.models import Clinic, District, Town, Village
+from app.settlement.figures import (
+    FIGURE_FIELDS,
+    Figures,
+    ItemFigures,
+    figures_by_clinic,
+    figures_by_day,
+    figures_by_month,
+    item_figures,
+    month_figures,
+    stored_figures,
+)
+from app.settlement.models import Statement, StatementEvent
+from app.settlement.operations import find_clinic, require_month
+from app.settlement.rules import Status, compare_figures
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    action: str
+    from_status: str
+    to_status: str
+    actor: str
+    at: dt.datetime
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "from": self.from_status,
+            "to": self.to_status,
+            "actor": self.actor,
+            "at": local(self.at).isoformat(),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Paid:
+    paid_on: dt.date
+    reference: str
+    amount: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "paid_on": self.paid_on.isoformat(),
+            "reference": self.reference,
+            "amount": format_yuan(self.amount),
+        }
+
+
+def _paid(statement: Statement | None) -> Paid | None:
+    if statement is None or statement.paid_on is None or statement.paid_amount is None:
+        return None
+    return Paid(statement.paid_on, statement.payment_reference or "", statement.paid_amount)
+
+
+@dataclass(frozen=True)
+class StatementView:
+    clinic: Clinic
+    month: str
+    status: str
+    figures: Figures
+    frozen: bool
+    days: list[tuple[dt.date, Figures]]
+    items: list[ItemFigures]
+    history: list[HistoryEntry]
+    paid: Paid | None
+
+    def as_json(self) -> dict[str, Any]:
+        """SPEC §6: counts as integers, money as yuan strings, quantities as decimals."""
+        return {
+            "clinic": self.clinic.code,
+            "name": self.clinic.name,
+            "month": self.month,
+            "status": self.status,
+            "figures": self.figures.as_json(),
+            "days": [{"date": day.isoformat(), **f.as_json()} for day, f in self.days],
+            "items": [
+                {
+                    "code": i.code,
+                    "name": i.name,
+                    "unit": i.unit,
+                    "quantity": format_quantity(i.quantity),
+                    "amount": format_yuan(i.amount),
+                }
+                for i in self.items
+            ],
+            "history": [h.as_json() for h in self.history],
+            "payment": self.paid.as_json() if self.paid else None,
+        }
+
+
+def _statement_row(clinic_id: int, month: str) -> Statement | None:
+    return db.session.scalar(
+        select(Statement).where(Statement.clinic_id == clinic_id, Statement.month == month)
+    )
+
+
+def _history(statement: Statement | None) -> list[HistoryEntry]:
+    if statement is None:
+        return []
+    rows = db.session.execute(
+        select(StatementEvent, User)
+        .join(User, User.id == StatementEvent.actor_id)
+        .where(StatementEvent.statement_id == statement.id)
+        .order_by(StatementEvent.id)
+    ).all()
+    return [
+        HistoryEntry(
+            e.action, e.from_status, e.to_status, u.display_name or u.username, e.at, e.reason
+        )
+        for e, u in rows
+    ]
+
+
+def visible_clinic(clinic_code: str, viewer: User | None) -> Clinic:
+    """The clinic, if ``viewer`` may see it; ``None`` is the server operator (CLI)."""
+    clinic = find_clinic(db.session(), clinic_code)
+    if viewer is not None:
+        require_clinic_visible(viewer, clinic)
+    return clinic
+
+
+def statement_view(clinic_code: str, month: str, viewer: User | None) -> StatementView:
+    require_month(month)
+    clinic = visible_clinic(clinic_code, viewer)
+    statement = _statement_row(clinic.id, month)
+    stored = stored_figures(statement) if statement is not None else None
+    return StatementView(
+        clinic=clinic,
+        month=month,
+        status=statement.status if statement else Status.OPEN.value,
+        figures=stored if stored is not None else month_figures(clinic.id, month),
+        frozen=stored is not None,
+        # A frozen month's visits cannot change, so its breakdowns stay live.
+        days=figures_by_day(clinic.id, month),
+        items=item_figures(clinic.id, month),
+        history=_history(statement),
+        paid=_paid(statement),
+    )
+
+
+# --- the district summary --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    clinic: Clinic
+    status: str
+    figures: Figures
+    paid: Paid | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "clinic": self.clinic.code,
+            "name": self.clinic.name,
+            "town": self.clinic.village.town.name,
+            "status": self.status,
+            "figures": self.figures.as_json(),
+            "paid": format_yuan(self.paid.amount) if self.paid else None,
+            "paid_on": self.paid.paid_on.isoformat() if self.paid else None,
+            "reference": self.paid.reference if self.paid else None,
+        }
+
+
+@dataclass(frozen=True)
+class DistrictSummary:
+    district: District
+    month: str
+    town: Town | None
+    lines: list[SummaryLine]
+    totals: Figures = field(default_factory=Figures)
+
+    @property
+    def paid(self) -> int:
+        return sum(line.paid.amount for line in self.lines if line.paid)
+
+    @property
+    def outstanding(self) -> int:
+        """Backstop of the month not yet paid, whatever the statement's state."""
+        return self.totals.fiscal - self.paid
+
+    @property
+    def payable(self) -> list[SummaryLine]:
+        return [line for line in self.lines if line.status == Status.REVIEWED.value]
+
+    @property
+    def payable_amount(self) -> int:
+        return sum(line.figures.fiscal for line in self.payable)
+
+    def count(self, status: str) -> int:
+        return sum(1 for line in self.lines if line.status == status)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "district": self.district.code,
+            "name": self.district.name,
+            "town": self.town.code if self.town else None,
+            "month": self.month,
+            "rows": [line.as_json() for line in self.lines],
+            "totals": {**self.totals.as_json(), "paid": format_yuan(self.paid)},
+            "outstanding": format_yuan(self.outstanding),
+            "ready_to_pay": {
+                "clinics": len(self.payable),
+                "amount": format_yuan(self.payable_amount),
+            },
+            "statuses": {s.value: self.count(s.value) for s in Status},
+        }
+
+
+def _district_clinics(district_code: str, month: str, town_code: str | None) -> list[Clinic]:
+    start, end = month_bounds(month)
+    # Any clinic with a statement row for the month (every month with a visit
+    # has one) is listed too, so the list does not change when a month is submitted.
+    with_statement = select(Statement.clinic_id).where(Statement.month == month)
+    query = (
+        select(Clinic)
+        .join(Village, Village.code == Clinic.village_code)
+        .join(Town, Town.code == Village.town_code)
+        .where(
+            Town.district_code == district_code,
+            or_(
+                # In the programme on at least one day of the month.
+                and_(
+                    Clinic.joined_on.is_not(None),
+                    Clinic.joined_on < end,
+                    or_(Clinic.left_on.is_(None), Clinic.left_on > start),
+                ),
+                Clinic.id.in_(with_statement),
+            ),
+        )
+        .order_by(Clinic.code)
+    )
+    if town_code is not None:
+        query = query.where(Town.code == town_code)
+    return list(db.session.scalars(query))
+
+
+def district_summary(district_code: str, month: str, viewer: User | None) -> DistrictSummary:
+    """The month's summary as ``viewer`` may see it (``None``: the CLI operator)."""
+    require_month(month)
+    district = db.session.get(District, district_code)
+    if district is None:
+        raise NotFound(Problem("district", f"unknown district {district_code!r}", "unknown"))
+    if viewer is not None and not can_see_district(viewer, district_code):
+        raise Forbidden(
+            Problem("district", f"district {district_code} is outside your scope", "scope")
+        )
+    town_code = viewer.town_code if viewer is not None else None
+    town = db.session.get(Town, town_code) if town_code else None
+    clinics = _district_clinics(district_code, month, town_code)
+    ids = [c.id for c in clinics]
+    statements = {
+        s.clinic_id: s
+        for s in db.session.scalars(
+            select(Statement).where(Statement.clinic_id.in_(ids), Statement.month == month)
+        )
+    }
+    live_ids = [i for i in ids if stored_figures(statements.get(i)) is None]
+    live = figures_by_clinic(live_ids, month) if live_ids else {}
+    lines = []
+    for clinic in clinics:
+        statement = statements.get(clinic.id)
+        stored = stored_figures(statement) if statement is not None else None
+        lines.append(
+            SummaryLine(
+                clinic=clinic,
+                status=statement.status if statement else Status.OPEN.value,
+                figures=stored if stored is not None else live.get(clinic.id, Figures()),
+                paid=_paid(statement),
+            )
+        )
+    totals = sum((line.figures for line in lines), Figures())
+    return DistrictSummary(district, month, town, lines, totals)
+
+
+# --- months, charts, verification ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthLine:
+    month: str
+    status: str
+    figures: Figures
+    paid: Paid | None
+
+
+def clinic_months(clinic: Clinic, months: list[str]) -> list[MonthLine]:
+    """The given months of one clinic, newest first, plus every month with a statement."""
+    statements = {
+        s.month: s
+        for s in db.session.scalars(select(Statement).where(Statement.clinic_id == clinic.id))
+    }
+    wanted = sorted(set(months) | set(statements), reverse=True)
+    live_months = [m for m in wanted if stored_figures(statements.get(m)) is None]
+    live = figures_by_month(clinic.id, live_months) if live_months else {}
+    lines = []
+    for month in wanted:
+        statement = statements.get(month)
+        stored = stored_figures(statement) if statement is not None else None
+        lines.append(
+            MonthLine(
+                month=month,
+                status=statement.status if statement else Status.OPEN.value,
+                figures=stored if stored is not None else live.get(month, Figures()),
+                paid=_paid(statement),
+            )
+        )
+    return lines
+
+
+def paid_by_month(district_code: str, months: list[str], town_code: str | None) -> dict[str, int]:
+    """Backstop paid per settlement month (fen) in a district or town."""
+    query = (
+        select(Statement.month, func.sum(Statement.paid_amount).label("paid"))
+        .join(Clinic, Clinic.id == Statement.clinic_id)
+        .join(Village, Village.code == Clinic.village_code)
+        .join(Town, Town.code == Village.town_code)
+        .where(
+            Town.district_code == district_code,
+            Statement.month.in_(months),
+            Statement.status == Status.PAID.value,
+        )
+        .group_by(Statement.month)
+    )
+    if town_code is not None:
+        query = query.where(Town.code == town_code)
+    found = {row.month: int(row.paid) for row in db.session.execute(query)}
+    return {month: found.get(month, 0) for month in months}
+
+
+def previous_months(month: str, count: int) -> list[str]:
+    """``count`` months ending with ``month``, oldest first."""
+    year, mon = (int(p) for p in month.split("-"))
+    out = []
+    for _ in range(count):
+        out.append(f"{year:04d}-{mon:02d}")
+        year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
+    return out[::-1]
+
+
+@dataclass(frozen=True)
+class Verification:
+    clinic: str
+    month: str
+    status: str
+    checked: bool  # False while open: nothing is stored yet to check
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_statement(clinic_code: str, month: str) -> Verification:
+    """Prove a frozen statement's stored figures equal the live SQL figures to the fen."""
+    require_month(month)
+    clinic = find_clinic(db.session(), clinic_code)
+    statement = _statement_row(clinic.id, month)
+    stored = stored_figures(statement) if statement is not None else None
+    status = statement.status if statement else Status.OPEN.value
+    if stored is None:
+        return Verification(clinic.code, month, status, False, [])
+    live = month_figures(clinic.id, month)
+    problems = compare_figures(
+        {n: getattr(stored, n) for n in FIGURE_FIELDS},
+        {n: getattr(live, n) for n in FIGURE_FIELDS},
+    )
+    paid = statement is not None and statement.status == Status.PAID.value
+    if paid and statement is not None and statement.paid_amount != live.fiscal:
+        problems.append(
+            Problem("paid_amount", f"paid {statement.paid_amount} but due {live.fiscal}")
+        )
+    return Verification(clinic.code, month, status, True, problems)

@@ -1,0 +1,184 @@
+"""Settlement pages through the browser session (server-rendered, Chinese by default)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from flask import Flask, g
+from flask.testing import FlaskClient
+from flask_babel import refresh
+
+from app.visits.models import Visit
+from tests.conftest import FixedClock
+from tests.factories import World
+from tests.integration.test_settlement import SEPT, advance, api, record, september, world
+
+__all__ = ["september", "world"]  # fixtures shared with test_settlement
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def login(client: FlaskClient, username: str) -> None:
+    page = client.get("/login")
+    token = CSRF.search(page.get_data(as_text=True))
+    assert token
+    response = client.post(
+        "/login",
+        data={"username": username, "password": "secret-pass", "csrf_token": token.group(1)},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    # The ``app`` fixture keeps one app context pushed, so ``g`` outlives requests
+    # and would keep the CSRF token of the session login just cleared.
+    g.pop("csrf_token", None)
+
+
+def csrf(client: FlaskClient, url: str) -> str:
+    found = CSRF.search(client.get(url).get_data(as_text=True))
+    assert found
+    return found.group(1)
+
+
+def test_doctor_sees_months_and_submits_after_confirming(
+    client: FlaskClient, world: World, september: list[Visit], clock: FixedClock
+) -> None:
+    record(world, clock(), at=None)  # October, the running month
+    login(client, "doctor")
+    page = client.get("/statements").get_data(as_text=True)
+    assert "月结算" in page and "大涡村卫生站" in page
+    assert "本月" in page and "2026-11-01" in page  # running month; when it can be submitted
+    assert 'data-month="2026-09"' in page and "¥11.10" in page
+    confirm = client.get(f"/statements/HD001/{SEPT}/submit").get_data(as_text=True)
+    assert "¥11.10" in confirm and "提交" in confirm
+    token = CSRF.search(confirm)
+    assert token
+    hidden = dict(re.findall(r'type="hidden" name="(\w+)" value="(-?\d+)"', confirm))
+    # A visit recorded meanwhile (another terminal): the confirmation is stale.
+    record(world, clock(), at=dt.datetime(2026, 9, 30, 2, 0, tzinfo=dt.UTC))
+    stale = client.post(
+        f"/statements/HD001/{SEPT}/submit",
+        data={**hidden, "csrf_token": token.group(1)},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "重新核对" in stale
+    assert api(client, world, "doctor", "get").get_json()["status"] == "open"
+    confirm = client.get(f"/statements/HD001/{SEPT}/submit").get_data(as_text=True)
+    hidden = dict(re.findall(r'type="hidden" name="(\w+)" value="(-?\d+)"', confirm))
+    done = client.post(
+        f"/statements/HD001/{SEPT}/submit",
+        data={**hidden, "csrf_token": CSRF.search(confirm).group(1)},  # type: ignore[union-attr]
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "已提交" in done
+    assert api(client, world, "doctor", "get").get_json()["status"] == "submitted"
+    # The running month cannot be submitted yet, and the pages say so.
+    running = client.get("/statements/HD001/2026-10").get_data(as_text=True)
+    assert "2026-11-01" in running and 'id="submit"' not in running
+    # Files come with the session too.
+    pdf = client.get(f"/statements/HD001/{SEPT}.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert client.get("/statements/HD002/2026-09").status_code == 403
+    assert client.get("/board").status_code == 403
+
+
+def test_reviewer_board_sorts_reviews_and_returns(
+    client: FlaskClient, world: World, september: list[Visit], clock: FixedClock
+) -> None:
+    record(world, clock(), clinic="HD002", doctor="doctor2", injection=False)
+    advance(client, world, "submitted")
+    advance(client, world, "submitted", clinic="HD002")
+    login(client, "reviewer")
+    board = client.get(f"/board?month={SEPT}").get_data(as_text=True)
+    assert "已提交" in board and "瑞岭村卫生站" in board
+    order = re.findall(r'data-clinic="(HD\d+)"', board)
+    assert order == ["HD001", "HD002"]
+    by_fiscal = client.get(f"/board?month={SEPT}&sort=fiscal&dir=asc").get_data(as_text=True)
+    assert re.findall(r'data-clinic="(HD\d+)"', by_fiscal) == ["HD002", "HD001"]
+    detail = client.get(f"/statements/HD001/{SEPT}").get_data(as_text=True)
+    assert "逐日" in detail and "阿莫西林胶囊" in detail and "2026-09-21" in detail
+    token = CSRF.search(detail).group(1)  # type: ignore[union-attr]
+    no_reason = client.post(
+        f"/statements/HD001/{SEPT}/return",
+        data={"csrf_token": token, "reason": ""},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "原因" in no_reason
+    client.post(
+        f"/statements/HD002/{SEPT}/return",
+        data={"csrf_token": token, "reason": "注射费有误"},
+        follow_redirects=True,
+    )
+    assert api(client, world, "doctor2", "get", "HD002").get_json()["status"] == "open"
+    client.post(
+        f"/statements/HD001/{SEPT}/review",
+        data={"csrf_token": token, "back": "board"},
+    )
+    assert api(client, world, "doctor", "get").get_json()["status"] == "reviewed"
+    again = client.post(
+        f"/statements/HD001/{SEPT}/review", data={"csrf_token": token}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "已审核" in again and "不能" in again  # illegal now, said in Chinese
+
+
+def test_finance_pays_one_and_all(
+    app: Flask, client: FlaskClient, world: World, september: list[Visit], clock: FixedClock
+) -> None:
+    record(world, clock(), clinic="HD002", doctor="doctor2")
+    advance(client, world, "reviewed")
+    advance(client, world, "reviewed", clinic="HD002")
+    login(client, "finance")
+    page = client.get("/finance").get_data(as_text=True)  # defaults to the month being settled
+    assert "2026-09" in page and "<svg" in page and "<script" not in page
+    assert "¥16.65" in page
+    token = CSRF.search(page).group(1)  # type: ignore[union-attr]
+    wrong = client.post(
+        f"/statements/HD001/{SEPT}/pay",
+        data={
+            "csrf_token": token,
+            "paid_on": "2026-10-15",
+            "reference": "R1",
+            "amount": "11",
+            "back": "finance",
+        },
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "应付兜底" in wrong or "兜底" in wrong
+    client.post(
+        f"/statements/HD001/{SEPT}/pay",
+        data={
+            "csrf_token": token,
+            "paid_on": "2026-10-15",
+            "reference": "R1",
+            "amount": "11.10",
+            "back": "finance",
+        },
+    )
+    assert api(client, world, "finance", "get").get_json()["status"] == "paid"
+    confirm = client.get(f"/finance/{SEPT}/pay-all").get_data(as_text=True)
+    assert "<td>HD002</td>" in confirm and "<td>HD001</td>" not in confirm
+    assert "¥5.55" in confirm
+    client.post(
+        f"/finance/{SEPT}/pay-all",
+        data={
+            "csrf_token": token,
+            "count": "1",
+            "paid_on": "2026-10-15",
+            "reference": "BATCH",
+            "amount": "5.55",
+        },
+    )
+    assert api(client, world, "finance", "get", "HD002").get_json()["status"] == "paid"
+    page = client.get(f"/finance?month={SEPT}").get_data(as_text=True)
+    assert 'id="outstanding">¥0.00' in page
+    for ext in ("pdf", "csv", "xlsx"):
+        assert client.get(f"/finance/{SEPT}.{ext}").status_code == 200
+    assert client.get(f"/finance/{SEPT}.doc").status_code == 404
+
+
+@pytest.mark.parametrize("username", ["reviewer", "finance"])
+def test_english_on_request(client: FlaskClient, world: World, username: str) -> None:
+    login(client, username)
+    refresh()  # Flask-Babel caches the locale in the fixture's long-lived app context
+    page = client.get(f"/board?month={SEPT}&lang=en").get_data(as_text=True)
+    assert "Clinic statements" in page and "District backstop" in page
