@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from app.auth.operations import create_user, issue_token
 from app.catalog.models import CatalogItem, ItemPrice
 from app.database import unit_of_work
+from app.money import parse_ratio
 from app.people.models import Resident
 from app.people.rules import make_id_number
 from app.places.models import Clinic, District, Town, Village
 from app.policy.models import PolicyVersion
 from app.policy.rules import Policy
-from app.money import parse_ratio
 
 HUADU = "440114"
 HUANGPU = "440112"

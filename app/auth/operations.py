@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 
 from sqlalchemy import select
@@ -19,6 +20,8 @@ from app.database import unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
 from app.extensions import db
 from app.places.models import Clinic, District, Town
+
+_USERNAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
 def _token_hash(token: str) -> str:
@@ -39,6 +42,18 @@ def create_user(
     problems: list[Problem] = []
     if not username or len(username) > 60:
         problems.append(Problem("username", "must be 1 to 60 characters"))
+    elif not _USERNAME.match(username):
+        problems.append(Problem("username", "may hold only letters, digits, '.', '_' and '-'"))
+    if len(display_name) > 60:
+        problems.append(Problem("display_name", "must be at most 60 characters"))
+    # A scope option the role does not use is refused, not silently dropped:
+    # a reviewer created with --clinic would otherwise see the whole district.
+    if role == "doctor" and (district_code or town_code):
+        problems.append(Problem("district", "a doctor's scope is his clinic; give only the clinic"))
+    if role in ("reviewer", "finance") and clinic_code:
+        problems.append(Problem("clinic", f"a {role} has a district (and town), not a clinic"))
+    if role == "admin" and (clinic_code or district_code or town_code):
+        problems.append(Problem("role", "an admin sees every district; give no clinic or district"))
     if len(password) < 8:
         problems.append(Problem("password", "must be at least 8 characters"))
     if role not in ROLES:

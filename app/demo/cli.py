@@ -1,6 +1,57 @@
-"""CLI (stub until built)."""
+"""``flask demo seed``: a demo district with three months of visits (see :mod:`app.demo.seed`)."""
+
+from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
 
-demo_cli = AppGroup("demo")
+from app import clock
+from app.demo.seed import (
+    PASSWORD,
+    SeedOptions,
+    database_is_empty,
+    identity_violations,
+    seed_demo,
+)
+from app.errors import DomainError
+from app.imports.operations import ImportRejected
+from app.policy.operations import PolicyRefused, PolicyRejected
+
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+@demo_cli.command("seed")
+@click.option("--if-empty", is_flag=True, help="do nothing when a district already exists")
+@click.option("--residents", default=3000, show_default=True, type=click.IntRange(1, 200_000))
+@click.option(
+    "--days",
+    type=click.IntRange(1, 400),
+    help="visits for the last N days (default: the two months before this one, and this one)",
+)
+@click.option("--seed", "seed", default=20160101, show_default=True, help="random seed")
+def seed_command(if_empty: bool, residents: int, days: int | None, seed: int) -> None:
+    """Load the Huadu demo district: places, clinics, catalogue, people, policy, users, visits."""
+    if not database_is_empty():
+        if if_empty:
+            click.echo("demo seed: the database already has a district; nothing to do")
+            return
+        click.echo("demo seed: the database is not empty; seed a fresh one", err=True)
+        raise SystemExit(1)
+    options = SeedOptions(residents=residents, days=days, seed=seed)
+    try:
+        report = seed_demo(options, clock()(), echo=click.echo)
+    except (ImportRejected, PolicyRejected, PolicyRefused) as exc:
+        for line in exc.lines():
+            click.echo(line, err=True)
+        raise SystemExit(1) from None
+    except DomainError as exc:
+        click.echo(f"demo seed: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo(
+        f"visits: {report.visits} recorded ({report.voided} voided) "
+        f"from {report.first_day} to {report.last_day}; "
+        f"{identity_violations()} break total = patient + fund + fiscal"
+    )
+    click.echo(f"users (password {PASSWORD}):")
+    for username, role, scope in report.users:
+        click.echo(f"  {username:<16} {role:<9} {scope}")

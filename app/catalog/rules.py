@@ -1,0 +1,22 @@
+"""Catalogue rules: the pinyin initials a doctor types to find an item.
+
+Guarantees: :func:`pinyin_initials` is lowercase ASCII letters and digits only,
+deterministic for a given name (阿莫西林胶囊 → ``amxljn``, 0.9%氯化钠注射液 →
+``09lhnzsy``).  Pure: no Flask, no SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import re
+
+_KEEP = re.compile(r"[^a-z0-9]")
+
+
+def pinyin_initials(name: str) -> str:
+    """First letter of each character's pinyin; other characters kept if ASCII alphanumeric."""
+    # Imported here: pypinyin loads its dictionaries on import, which only the
+    # catalogue import needs, not every web request.
+    from pypinyin import Style, lazy_pinyin
+
+    letters = "".join(lazy_pinyin(name, style=Style.FIRST_LETTER))
+    return _KEEP.sub("", letters.lower())[:100]

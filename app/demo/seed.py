@@ -1,0 +1,346 @@
+"""A believable Huadu-like district to try the system with: ``flask demo seed``.
+
+Everything goes in through the same doors as real data — villages, clinics,
+the catalogue and the generated residents through the CSV import operations,
+the policy through :func:`app.policy.operations.load_policy_file`, users
+through :func:`app.auth.operations.create_user`, and visits through
+:func:`app.visits.operations.record_visit` / ``void_visit`` — so the demo
+database obeys every rule and constraint a real one does.
+
+Deterministic for a given seed, day and options (one ``random.Random``).  Each
+step is its own unit of work; a failed seed leaves what earlier steps wrote, so
+seed a fresh database.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from app.auth.models import User
+from app.auth.operations import create_user
+from app.catalog.models import CatalogItem, ItemPrice
+from app.demo.names import random_name
+from app.extensions import db
+from app.imports.operations import ImportSummary, import_bytes, import_file
+from app.localtime import SHANGHAI, local_date
+from app.people.models import Resident
+from app.people.rules import make_id_number
+from app.places.models import Clinic, District, Village
+from app.policy.operations import PolicyLoad, load_policy_file
+from app.visits.models import Visit
+
+DATA = Path(__file__).resolve().parent / "data"
+PASSWORD = "demo1234"
+HOME_DISTRICT = "440114"  # 花都区
+OTHER_DISTRICT = "440112"  # 黄埔区: patients from outside the district
+DIAGNOSIS = "DX001"
+VOID_REASONS = ("录入错误", "患者取消就诊", "重复录入")
+
+
+@dataclass(frozen=True)
+class SeedOptions:
+    residents: int = 3000
+    days: int | None = None  # None: the two full months before this one, and this month
+    # Weights of 0, 1, 2, 3 … visits per clinic and day: ~1.1 on average, which
+    # keeps three months of 20 clinics near 2,000 visits and the seed under a
+    # minute on SQLite (each visit goes through record_visit, ~20 ms).
+    visits_per_clinic_day: tuple[int, ...] = (3, 4, 2, 1)
+    seed: int = 20160101
+
+
+@dataclass
+class SeedReport:
+    imports: list[ImportSummary] = field(default_factory=list)
+    policy: PolicyLoad | None = None
+    users: list[tuple[str, str, str]] = field(default_factory=list)  # name, role, scope
+    visits: int = 0
+    voided: int = 0
+    first_day: dt.date | None = None
+    last_day: dt.date | None = None
+
+
+def database_is_empty() -> bool:
+    return db.session.scalar(select(func.count()).select_from(District)) == 0
+
+
+def seed_demo(
+    options: SeedOptions, now: dt.datetime, echo: Callable[[str], None] = lambda _: None
+) -> SeedReport:
+    """Build the demo district; ``now`` is the clock (visits are recorded up to it)."""
+    rng = random.Random(options.seed)
+    report = SeedReport()
+    for kind in ("villages", "clinics", "catalog"):
+        report.imports.append(import_file(kind, DATA / f"{kind}.csv", source=f"{kind}.csv"))
+        echo(str(report.imports[-1]))
+    residents_csv = residents_file(rng, options.residents)
+    report.imports.append(import_bytes("residents", residents_csv, source="residents.csv"))
+    echo(str(report.imports[-1]))
+    report.policy = load_policy_file(DATA / "policy.toml", source="policy.toml")
+    echo(str(report.policy))
+
+    doctors = _create_users(report)
+    echo(f"users: {len(report.users)} created, password {PASSWORD}")
+    _record_visits(rng, options, now, doctors, report, echo)
+    return report
+
+
+# --- residents -----------------------------------------------------------------
+
+
+def residents_file(rng: random.Random, count: int) -> bytes:
+    """A residents.csv of ``count`` people, ~5% with hukou in the other district."""
+    villages = list(db.session.execute(select(Village.code, Village.kind)))
+    home = [code for code, _ in villages if code.startswith(HOME_DISTRICT)]
+    other = [code for code, _ in villages if code.startswith(OTHER_DISTRICT)]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["id_number", "name", "hukou_village_code", "insurance_type", "insured_from", "insured_to"]
+    )
+    seen: set[str] = set()
+    while len(seen) < count:
+        village = rng.choice(other) if rng.random() < 0.05 else rng.choice(home)
+        birth = dt.date(1935, 1, 1) + dt.timedelta(days=rng.randrange(89 * 365))
+        male = rng.random() < 0.5
+        # The 17th digit's parity is the sex (GB 11643): odd for men.
+        serial = rng.randrange(50) * 20 + rng.randrange(5) * 2 + (1 if male else 0)
+        # The ID's region is where the person was registered at birth: the hukou district.
+        number = make_id_number(village[:6], birth, serial)
+        if number in seen:
+            continue
+        seen.add(number)
+        insurance, insured_from, insured_to = _insurance(rng, birth)
+        writer.writerow(
+            [number, random_name(rng, male), village, insurance, insured_from, insured_to]
+        )
+    return out.getvalue().encode("utf-8")
+
+
+def _insurance(rng: random.Random, birth: dt.date) -> tuple[str, str, str]:
+    roll = rng.random()
+    if roll < 0.08:
+        return "none", "", ""
+    working_age = 1966 <= birth.year <= 2004
+    kind = "employee" if working_age and roll < 0.35 else "resident"
+    start = max(dt.date(2016, 1, 1), birth)
+    insured_from = dt.date(rng.randint(start.year, 2025), 1, 1)
+    # A few lapsed enrolments: insured, but not on the visit date.
+    insured_to = "2025-12-31" if rng.random() < 0.03 else ""
+    return kind, insured_from.isoformat(), insured_to
+
+
+# --- users -----------------------------------------------------------------------
+
+
+def _create_users(report: SeedReport) -> dict[str, User]:
+    """The named demo users, and one doctor per clinic (``doc_<CODE>``) who records its visits."""
+    clinics = list(db.session.scalars(select(Clinic).order_by(Clinic.code)))
+    first, second = clinics[0], clinics[len(clinics) // 3]
+    town = first.village.town_code
+    named: list[tuple[str, str, dict[str, str], str]] = [
+        ("doctor", "doctor", {"clinic_code": first.code}, f"{first.name}医生"),
+        ("doctor2", "doctor", {"clinic_code": second.code}, f"{second.name}医生"),
+        ("reviewer", "reviewer", {"district_code": HOME_DISTRICT}, "区卫健局审核员"),
+        (
+            "town_reviewer",
+            "reviewer",
+            {"district_code": HOME_DISTRICT, "town_code": town},
+            "镇卫生院审核员",
+        ),
+        ("finance", "finance", {"district_code": HOME_DISTRICT}, "区财政局"),
+        ("admin", "admin", {}, "区卫健局管理员"),
+    ]
+    for username, role, scope, display in named:
+        create_user(username, PASSWORD, role, display_name=display, **scope)
+        report.users.append((username, role, " ".join(scope.values()) or "all"))
+    doctors: dict[str, User] = {}
+    for clinic in clinics:
+        username = f"doc_{clinic.code}"
+        doctors[clinic.code] = create_user(
+            username, PASSWORD, "doctor", clinic_code=clinic.code, display_name=f"{clinic.name}医生"
+        )
+        report.users.append((username, "doctor", clinic.code))
+    return doctors
+
+
+# --- visits ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Item:
+    code: str
+    unit: str
+    price: int  # fen, today's
+
+
+def _demo_days(options: SeedOptions, today: dt.date) -> list[dt.date]:
+    if options.days is not None:
+        start = today - dt.timedelta(days=options.days - 1)
+    else:
+        month = today.replace(day=1)
+        for _ in range(2):
+            month = (month - dt.timedelta(days=1)).replace(day=1)
+        start = month
+    return [start + dt.timedelta(days=n) for n in range((today - start).days + 1)]
+
+
+def _catalogue(today: dt.date) -> dict[str, _Item]:
+    rows = db.session.execute(
+        select(CatalogItem.code, CatalogItem.unit, ItemPrice.price)
+        .join(ItemPrice, ItemPrice.item_id == CatalogItem.id)
+        .where(
+            ItemPrice.valid_from <= today,
+            (ItemPrice.valid_to.is_(None)) | (ItemPrice.valid_to >= today),
+        )
+    )
+    return {code: _Item(code, unit, price) for code, unit, price in rows}
+
+
+# How many of one unit a village doctor dispenses at most.
+_MAX_QUANTITY = {"片": 36, "粒": 36, "袋": 9, "贴": 10, "支": 6, "瓶": 2}
+
+
+def _drug_lines(rng: random.Random, oral: list[_Item]) -> list[tuple[str, int]]:
+    """Drugs worth about 18 yuan together (Huadu 2016: ~18.5 a visit), one to four of them."""
+    target = max(500, int(rng.gauss(1800, 600)))  # fen
+    lines: list[tuple[str, int]] = []
+    amount = 0
+    for item in rng.sample(oral, 4):
+        if amount >= target * 0.85:
+            break
+        cap = _MAX_QUANTITY.get(item.unit, 2)
+        quantity = max(1, min(cap, round((target - amount) / max(item.price, 1))))
+        if item.unit in ("片", "粒"):
+            quantity = max(6, quantity - quantity % 6)  # whole days of three doses
+        lines.append((item.code, quantity))
+        amount += quantity * item.price
+    return lines
+
+
+def _visit_lines(
+    rng: random.Random, items: dict[str, _Item], injection: bool
+) -> list[tuple[str, int]]:
+    oral = [i for c, i in items.items() if c.startswith("Y")]
+    injectable = [i for c, i in items.items() if c.startswith("Z") and c >= "Z004"]
+    lines: list[tuple[str, int]] = [(DIAGNOSIS, 1)]
+    lines += _drug_lines(rng, oral)
+    if injection:
+        if rng.random() < 0.25:  # an infusion
+            lines += [("F004", 1), (rng.choice(("Z001", "Z002", "Z003")), 1), ("C002", 1)]
+            lines.append((rng.choice(injectable).code, rng.randint(1, 2)))
+        else:
+            lines += [("F001", 1), (rng.choice(injectable).code, 1), ("C001", 1)]
+    roll = rng.random()
+    if roll < 0.10:
+        lines.append(("F010", 1))  # 测血压
+    elif roll < 0.15:
+        lines += [("F011", 1), ("C009", 1)]  # 血糖测定 + 试纸
+    elif roll < 0.18:
+        lines += [("F006", 1), ("C003", 1), ("C004", 2)]  # 换药
+    # Only codes the catalogue prices today (a demo catalogue edited by hand may lack some).
+    return [(code, qty) for code, qty in lines if code in items]
+
+
+def _patients(rng: random.Random) -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
+    by_village: dict[str, list[str]] = {}
+    by_town: dict[str, list[str]] = {}
+    everyone: list[str] = []
+    for number, village in db.session.execute(
+        select(Resident.id_number, Resident.hukou_village_code).order_by(Resident.id_number)
+    ):
+        by_village.setdefault(village, []).append(number)
+        by_town.setdefault(village[:9], []).append(number)
+        everyone.append(number)
+    return by_village, by_town, everyone
+
+
+def _pick_patient(
+    rng: random.Random,
+    village_code: str,
+    patients: tuple[dict[str, list[str]], dict[str, list[str]], list[str]],
+) -> str:
+    by_village, by_town, everyone = patients
+    roll = rng.random()
+    if roll < 0.01:  # a visitor not in the register (valid ID, unknown resident)
+        birth = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(60 * 365))
+        return make_id_number("445281", birth, rng.randrange(1000))
+    pool = (
+        by_village.get(village_code)
+        if roll < 0.75
+        else by_town.get(village_code[:9])
+        if roll < 0.93
+        else None
+    )
+    return rng.choice(pool or everyone)
+
+
+def _record_visits(
+    rng: random.Random,
+    options: SeedOptions,
+    now: dt.datetime,
+    doctors: dict[str, User],
+    report: SeedReport,
+    echo: Callable[[str], None],
+) -> None:
+    # Imported here: the visits package is the newest part of the app, and the
+    # rest of the demo (imports, policy, users) must not depend on it to load.
+    from app.visits.operations import LineRequest, VisitRequest, record_visit, void_visit
+
+    today = local_date(now)
+    days = _demo_days(options, today)
+    items = _catalogue(today)
+    patients = _patients(rng)
+    # Plain values: every recorded visit commits, which expires loaded objects.
+    clinics = list(
+        db.session.execute(select(Clinic.code, Clinic.village_code).order_by(Clinic.code))
+    )
+    report.first_day, report.last_day = days[0], days[-1]
+    counts = range(len(options.visits_per_clinic_day))
+    for day in days:
+        for clinic_code, village_code in clinics:
+            doctor = doctors[clinic_code]
+            for _ in range(rng.choices(counts, options.visits_per_clinic_day)[0]):
+                local_time = dt.datetime.combine(day, dt.time(8, 0), SHANGHAI) + dt.timedelta(
+                    minutes=rng.randrange(10 * 60)
+                )
+                visited_at = local_time.astimezone(dt.UTC)
+                if visited_at > now:
+                    continue
+                injection = rng.random() < 0.20
+                request = VisitRequest(
+                    clinic=clinic_code,
+                    patient_id_number=_pick_patient(rng, village_code, patients),
+                    injection=injection,
+                    lines=tuple(
+                        LineRequest(item=code, quantity=str(qty))
+                        for code, qty in _visit_lines(rng, items, injection)
+                    ),
+                    visited_at=visited_at,
+                )
+                visit, _ = record_visit(request, actor=doctor, now=now)
+                report.visits += 1
+                if rng.random() < 0.01:
+                    void_visit(visit.id, rng.choice(VOID_REASONS), actor=doctor, now=now)
+                    report.voided += 1
+        if day.day == 1 or day == days[-1]:
+            echo(f"visits: {report.visits} recorded up to {day.isoformat()}")
+
+
+def identity_violations() -> int:
+    """Visits whose shares do not add up (always 0: the database CHECK forbids it)."""
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Visit)
+            .where(Visit.total != Visit.patient + Visit.fund + Visit.fiscal)
+        )
+        or 0
+    )

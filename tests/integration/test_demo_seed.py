@@ -1,0 +1,84 @@
+"""``flask demo seed``: a small variant, through the real import, policy, user and visit paths."""
+
+from __future__ import annotations
+
+import random
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from app.auth.models import User
+from app.catalog.models import CatalogItem
+from app.demo.seed import DATA, residents_file
+from app.extensions import db
+from app.people.models import Resident
+from app.places.models import Clinic, District, Village
+from app.policy.models import PolicyVersion
+from app.visits.models import Visit
+
+
+def count(model: type, *where: object) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def test_demo_seed(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo", "seed", "--residents", "200", "--days", "10"])
+    db.session.rollback()
+    assert result.exit_code == 0, result.output
+    assert "0 break total = patient + fund + fiscal" in result.stdout
+    assert "password demo1234" in result.stdout
+
+    assert count(District) == 2
+    assert count(Village) >= 30
+    assert count(Village, Village.kind == "community") >= 5
+    assert count(Village, Village.code.startswith("440112")) >= 2
+    assert count(Clinic) == 20
+    assert count(Clinic, Clinic.left_on.is_not(None)) == 1
+    assert count(Clinic, Clinic.joined_on.is_(None)) == 1
+    assert count(Resident) == 200
+    assert count(CatalogItem) >= 150
+    assert count(CatalogItem, CatalogItem.kind == "diagnosis") == 1
+    diagnosis = db.session.scalar(select(CatalogItem).where(CatalogItem.kind == "diagnosis"))
+    assert diagnosis is not None and diagnosis.code == "DX001" and diagnosis.pinyin == "ybzlf"
+    assert count(PolicyVersion) == 1
+    for username in ("doctor", "doctor2", "reviewer", "finance", "admin", "doc_HD0101"):
+        assert count(User, User.username == username) == 1, username
+
+    visits = count(Visit)
+    assert 20 <= visits <= 6000
+    assert count(Visit, Visit.programme.is_(True), Visit.fiscal > 0) > 0
+    assert count(Visit, Visit.injection.is_(True)) > 0
+    # The identity, for every visit (the CHECK constraint guarantees it; prove it).
+    assert count(Visit, Visit.total != Visit.patient + Visit.fund + Visit.fiscal) == 0
+    totals = db.session.execute(
+        select(func.sum(Visit.total), func.sum(Visit.patient + Visit.fund + Visit.fiscal))
+    ).one()
+    assert totals[0] == totals[1] and totals[0] > 0
+    # Every visit was recorded by a doctor of its own clinic.
+    recorded_elsewhere = db.session.scalar(
+        select(func.count())
+        .select_from(Visit)
+        .join(User, User.id == Visit.recorded_by_id)
+        .where((User.role != "doctor") | (User.clinic_id != Visit.clinic_id))
+    )
+    assert recorded_elsewhere == 0
+    db.session.rollback()
+
+    again = runner.invoke(args=["demo", "seed", "--if-empty"])
+    assert again.exit_code == 0 and "nothing to do" in again.stdout
+    refused = runner.invoke(args=["demo", "seed"])
+    assert refused.exit_code == 1 and "not empty" in refused.stderr
+    db.session.rollback()
+    assert count(Visit) == visits
+
+
+def test_generated_residents_are_deterministic(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    runner.invoke(args=["import-data", "villages", str(DATA / "villages.csv")])
+    db.session.rollback()
+    first = residents_file(random.Random(7), 100)
+    assert first == residents_file(random.Random(7), 100)
+    lines = first.decode().splitlines()
+    assert len(lines) == 101
+    assert len({line.split(",")[0] for line in lines[1:]}) == 100

@@ -1,0 +1,216 @@
+"""``flask policy load|show`` and :func:`app.policy.queries.policy_for`, on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from click.testing import Result
+from flask import Flask
+from sqlalchemy import func, select
+
+from app.auth.models import User
+from app.database import unit_of_work
+from app.extensions import db
+from app.places.models import District
+from app.policy.models import PolicyVersion
+from app.policy.queries import policy_for
+from app.visits.operations import LineRequest, VisitRequest, record_visit
+from tests.conftest import FixedClock
+from tests.factories import HUADU, build_world
+
+POLICY = """\
+district = "440114"
+effective_from = 2026-01-01
+registration_fee = "1.00"          # patient, every programme visit
+injection_fee = "1.00"             # patient, when the visit includes an injection
+fund_ratio = "0.70"                # share of the fund base the insurance fund pays
+fund_deductible = "0.00"           # per person per calendar year
+fund_annual_cap = "600.00"         # fund payment per person per calendar year
+# fund_visit_cap = "30.00"         # optional cap per visit; omit the key for none
+class_b_selfpay_ratio = "0.10"     # 乙类先行自付
+class_b_selfpay_backstopped = true # programme: the district also pays that part
+require_insured = true             # programme needs an active insurance enrolment
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "policy.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(app: Flask, *args: str) -> Result:
+    result = app.test_cli_runner().invoke(args=["policy", *args])
+    db.session.rollback()
+    return result
+
+
+def versions() -> list[tuple[dt.date, int, int | None]]:
+    rows = db.session.execute(
+        select(
+            PolicyVersion.effective_from, PolicyVersion.fund_ratio, PolicyVersion.fund_visit_cap
+        ).order_by(PolicyVersion.effective_from)
+    )
+    result = [tuple(row) for row in rows]
+    db.session.rollback()
+    return result  # type: ignore[return-value]
+
+
+def add_district() -> None:
+    with unit_of_work() as s:
+        s.add(District(code=HUADU, name="花都区"))
+
+
+def test_load_then_reload_identical(app: Flask, tmp_path: Path) -> None:
+    add_district()
+    path = write(tmp_path, POLICY)
+    result = run(app, "load", str(path))
+    assert result.exit_code == 0, result.output
+    assert "policy 440114 from 2026-01-01: added" in result.stdout
+    assert versions() == [(dt.date(2026, 1, 1), 7000, None)]
+
+    again = run(app, "load", str(path))
+    assert again.exit_code == 0
+    assert "policy 440114 from 2026-01-01: unchanged" in again.stdout
+    assert versions() == [(dt.date(2026, 1, 1), 7000, None)]
+
+
+def test_unused_version_may_be_updated(app: Flask, tmp_path: Path) -> None:
+    add_district()
+    run(app, "load", str(write(tmp_path, POLICY)))
+    changed = POLICY.replace('fund_ratio = "0.70"', 'fund_ratio = "0.75"').replace(
+        '# fund_visit_cap = "30.00"', 'fund_visit_cap = "30.00"'
+    )
+    result = run(app, "load", str(write(tmp_path, changed)))
+    assert result.exit_code == 0, result.output
+    assert "updated" in result.stdout
+    assert versions() == [(dt.date(2026, 1, 1), 7500, 3000)]
+
+
+def test_problems_name_the_key(app: Flask, tmp_path: Path) -> None:
+    add_district()
+    bad = (
+        POLICY.replace('fund_ratio = "0.70"', 'fund_ratio = "1.5"')
+        .replace('injection_fee = "1.00"', "injection_fee = 1.00")
+        .replace("require_insured = true", 'require_insured = "yes"')
+        + 'colour = "red"\n'
+    )
+    path = write(tmp_path, bad)
+    result = run(app, "load", str(path))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{path}: colour: unknown key",
+        f'{path}: injection_fee: must be yuan in quotes, e.g. "1.00"',
+        f"{path}: fund_ratio: ratio must be between 0 and 1: '1.5'",
+        f"{path}: require_insured: must be true or false",
+    ]
+    assert versions() == []
+
+
+def test_bad_toml_and_unknown_district(app: Flask, tmp_path: Path) -> None:
+    path = write(tmp_path, "district = \n")
+    result = run(app, "load", str(path))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"{path}: toml: ")
+
+    path = write(tmp_path, POLICY)  # no district in the database yet
+    result = run(app, "load", str(path))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{path}: district: unknown district 440114; import villages first"
+    ]
+    assert versions() == []
+
+    result = run(app, "load", str(tmp_path / "missing.toml"))
+    assert result.exit_code == 1 and "missing.toml: file: " in result.stderr
+
+
+def _record_one_visit(clock: FixedClock) -> None:
+    world = build_world(clock.now)
+    doctor = db.session.scalar(select(User).where(User.username == "doctor"))
+    assert doctor is not None
+    record_visit(
+        VisitRequest(
+            clinic=world.clinic.code,
+            patient_id_number=world.ids["insured_village"],
+            lines=(LineRequest("DX001", "1"), LineRequest("AMX01", "12")),
+        ),
+        actor=doctor,
+        now=clock.now,
+    )
+    db.session.rollback()
+
+
+def test_used_version_is_immutable(app: Flask, tmp_path: Path, clock: FixedClock) -> None:
+    _record_one_visit(clock)  # priced with the factory's 2026-01-01 version (the same policy)
+    used = db.session.scalar(select(PolicyVersion))
+    assert used is not None
+    version_id = used.id
+    db.session.rollback()
+
+    identical = run(app, "load", str(write(tmp_path, POLICY)))
+    assert identical.exit_code == 0 and "unchanged" in identical.stdout
+
+    changed = write(tmp_path, POLICY.replace('fund_ratio = "0.70"', 'fund_ratio = "0.80"'))
+    result = run(app, "load", str(changed))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{changed}: effective_from: the version of 440114 from 2026-01-01 was used by "
+        "1 visit(s) and cannot change (fund_ratio); load the change as a new version "
+        "with a later effective_from"
+    ]
+    version = db.session.get(PolicyVersion, version_id)
+    assert version is not None and version.fund_ratio == 7000
+    db.session.rollback()
+
+
+def test_a_change_is_a_later_version(app: Flask, tmp_path: Path, clock: FixedClock) -> None:
+    _record_one_visit(clock)  # 2026-10-15
+    on_visit_day = write(
+        tmp_path,
+        POLICY.replace("2026-01-01", "2026-10-15").replace('"0.70"', '"0.80"'),
+        "october.toml",
+    )
+    result = run(app, "load", str(on_visit_day))
+    assert result.exit_code == 1
+    assert "visits up to 2026-10-15 were already priced" in result.stderr
+    assert len(versions()) == 1
+
+    later = write(
+        tmp_path,
+        POLICY.replace("2026-01-01", "2026-10-16").replace('"0.70"', '"0.80"'),
+        "later.toml",
+    )
+    result = run(app, "load", str(later))
+    assert result.exit_code == 0, result.output
+    assert versions() == [(dt.date(2026, 1, 1), 7000, None), (dt.date(2026, 10, 16), 8000, None)]
+
+    shown = run(app, "show", "--district", HUADU)
+    assert shown.exit_code == 0
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith("440114 from 2026-01-01") and "1 visits, locked" in lines[0]
+    assert "fund_ratio=0.70" in lines[1]
+    assert lines[3].startswith("440114 from 2026-10-16") and "0 visits)" in lines[3]
+    assert "fund_ratio=0.80" in lines[4]
+
+
+def test_policy_for_picks_the_latest_version_in_force(app: Flask, tmp_path: Path) -> None:
+    add_district()
+    run(app, "load", str(write(tmp_path, POLICY)))
+    run(app, "load", str(write(tmp_path, POLICY.replace("2026-01-01", "2026-07-01"), "july.toml")))
+    assert policy_for(HUADU, dt.date(2025, 12, 31)) is None
+    first = policy_for(HUADU, dt.date(2026, 1, 1))
+    assert first is not None and first.effective_from == dt.date(2026, 1, 1)
+    june = policy_for(HUADU, dt.date(2026, 6, 30))
+    assert june is not None and june.effective_from == dt.date(2026, 1, 1)
+    july = policy_for(HUADU, dt.date(2026, 7, 1))
+    assert july is not None and july.effective_from == dt.date(2026, 7, 1)
+    assert policy_for("440112", dt.date(2026, 7, 1)) is None
+    assert db.session.scalar(select(func.count()).select_from(PolicyVersion)) == 2
+
+
+def test_show_without_versions(app: Flask) -> None:
+    result = run(app, "show", "--district", "440112")
+    assert result.exit_code == 0
+    assert "no policy version" in result.stdout
