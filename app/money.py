@@ -14,6 +14,7 @@ This module imports nothing from the application.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 FEN_PER_YUAN = 100
@@ -29,14 +30,24 @@ def round_fen(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+# Plain decimal notation in ASCII digits: ``Decimal`` alone would also take
+# "1e3", "NaN", "1_000" and full-width "１２", none of which a clinic means.
+_PLAIN_DECIMAL = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
+
+
 def _decimal(text: str | int | Decimal, what: str) -> Decimal:
-    if isinstance(text, bool) or isinstance(text, float):
+    if isinstance(text, bool | float):
         # A float has already lost the exact value the user typed.
         raise MoneyFormatError(f"{what} must be given as a string, not a number")
-    try:
-        value = Decimal(str(text).strip())
-    except InvalidOperation:
-        raise MoneyFormatError(f"{what} is not a number: {text!r}") from None
+    if isinstance(text, Decimal):
+        value = text
+    elif isinstance(text, int) or (isinstance(text, str) and _PLAIN_DECIMAL.match(text.strip())):
+        try:
+            value = Decimal(str(text).strip())
+        except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
+            raise MoneyFormatError(f"{what} is not a number: {text!r}") from None
+    else:
+        raise MoneyFormatError(f"{what} is not a number: {text!r}")
     if not value.is_finite():
         raise MoneyFormatError(f"{what} is not a number: {text!r}")
     return value

@@ -1,8 +1,41 @@
-"""Visit API (stub until built)."""
+"""Visit API (SPEC §6): quote, record, void, list and read visits; patient eligibility.
 
-from flask_smorest import Blueprint
+Thin by design: a schema checks the shape of the request, one operation or
+query does the work (and checks the meaning, raising domain errors that name
+the field), a schema shapes the answer.  The actor is the bearer-token user,
+the clock the app's; nothing here commits.
+"""
 
-from app.auth.api_auth import authenticate_bearer
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from app import clock
+from app.auth.access import require_clinic_visible
+from app.auth.api_auth import api_user, authenticate_bearer
+from app.auth.models import User
+from app.errors import InvalidInput, Problem
+from app.localtime import local_date
+from app.places.models import Clinic
+from app.visits.operations import VisitRequest, quote_visit, record_visit, void_visit
+from app.visits.present import quote_json, visit_json
+from app.visits.queries import clinic_by_code, patient_eligibility, visit_for, visits_between
+from app.visits.schemas import (
+    ApiErrorSchema,
+    EligibilityArgsSchema,
+    IdempotencyHeaderSchema,
+    PatientEligibilitySchema,
+    QuoteSchema,
+    VisitInSchema,
+    VisitListArgsSchema,
+    VisitPageSchema,
+    VisitSchema,
+    VoidInSchema,
+)
 
 blp = Blueprint("visits_api", __name__, url_prefix="/visits", description="Visits")
 residents_blp = Blueprint(
@@ -11,3 +44,162 @@ residents_blp = Blueprint(
 
 blp.before_request(authenticate_bearer)
 residents_blp.before_request(authenticate_bearer)
+
+# A visit id beyond a 32-bit integer cannot exist; the route answers 404 for it
+# rather than letting the database fail on an out-of-range parameter.
+VISIT_ID = "<int(max=2147483647):visit_id>"
+
+
+@blp.before_request
+def _require_json_body() -> None:
+    """A POST body must be JSON; anything else is refused naming the header."""
+    if request.method == "POST" and not request.is_json:
+        abort(
+            415,
+            message="the request body must be JSON",
+            messages={"headers": {"Content-Type": ["must be application/json"]}},
+        )
+
+
+def _errors(*codes: int) -> Any:
+    """Document the error answers of an endpoint (all share one JSON shape)."""
+
+    def decorate(func: Any) -> Any:
+        descriptions = {
+            401: "No or an invalid bearer token",
+            403: "Outside the user's role or scope",
+            404: "No such visit",
+            409: "Conflicts with the current state (frozen month, reused key, voided)",
+            415: "The body is not JSON",
+            422: "Invalid input; `errors` names each failing field",
+        }
+        for code in reversed(codes):
+            func = blp.alt_response(code, schema=ApiErrorSchema, description=descriptions[code])(
+                func
+            )
+        return func
+
+    return decorate
+
+
+def _clinic_in_scope(code: str | None, actor: User) -> Clinic:
+    """The clinic a read is about: named, or the doctor's own by default."""
+    if code is None:
+        if actor.role == "doctor" and actor.clinic is not None:
+            return actor.clinic
+        raise InvalidInput(Problem("clinic", "is required", "required"))
+    return clinic_by_code(code)
+
+
+@blp.route("/quote")
+class VisitQuote(MethodView):
+    @blp.arguments(VisitInSchema)
+    @blp.response(200, QuoteSchema)
+    @_errors(401, 403, 415, 422)
+    def post(self, visit_request: VisitRequest) -> dict[str, Any]:
+        """Price a visit without saving it
+
+        The same pricing path as recording, so the saved visit matches the
+        quote to the fen (given the same time and year-to-date fund use).
+        """
+        return quote_json(quote_visit(visit_request, api_user(), clock()()))
+
+
+@blp.route("")
+class Visits(MethodView):
+    @blp.arguments(VisitListArgsSchema, location="query", unknown="raise")
+    @blp.response(200, VisitPageSchema)
+    @_errors(401, 403, 422)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List a clinic's visits, newest first
+
+        `clinic` is required except for a doctor, whose own clinic is the
+        default. Voided visits are included (flagged `voided`).
+        """
+        actor = api_user()
+        clinic = _clinic_in_scope(args.get("clinic"), actor)
+        require_clinic_visible(actor, clinic)
+        visits, total = visits_between(
+            clinic,
+            args.get("date_from"),
+            args.get("date_to"),
+            page=args["page"],
+            per_page=args["per_page"],
+        )
+        return {
+            "items": [visit_json(v) for v in visits],
+            "page": args["page"],
+            "per_page": args["per_page"],
+            "total": total,
+        }
+
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
+    @blp.arguments(VisitInSchema)
+    @blp.response(201, VisitSchema, description="The visit was recorded")
+    @blp.alt_response(
+        200,
+        schema=VisitSchema,
+        description=(
+            "A replay: the `Idempotency-Key` was already used with this same body, "
+            "so the visit recorded the first time is returned and nothing is written"
+        ),
+    )
+    @_errors(401, 403, 409, 415, 422)
+    def post(self, headers: dict[str, Any], visit_request: VisitRequest) -> Any:
+        """Record a visit
+
+        Recorded by a doctor at his own clinic. `visited_at` defaults to now;
+        an earlier time is accepted in a month still open for the clinic, a
+        future time is refused. Send an `Idempotency-Key` so a retried
+        submission returns the first visit (200) instead of recording a
+        second one; the first submission answers 201.
+        """
+        visit, created = record_visit(
+            visit_request, api_user(), clock()(), headers.get("idempotency_key")
+        )
+        return visit_json(visit), 201 if created else 200
+
+
+@blp.route(f"/{VISIT_ID}")
+class VisitById(MethodView):
+    @blp.response(200, VisitSchema)
+    @_errors(401, 403, 404)
+    def get(self, visit_id: int) -> dict[str, Any]:
+        """Read one visit"""
+        return visit_json(visit_for(visit_id, api_user()))
+
+
+@blp.route(f"/{VISIT_ID}/void")
+class VisitVoid(MethodView):
+    @blp.arguments(VoidInSchema)
+    @blp.response(200, VisitSchema)
+    @_errors(401, 403, 404, 409, 415, 422)
+    def post(self, body: dict[str, Any], visit_id: int) -> dict[str, Any]:
+        """Void a visit of an open month
+
+        Its fund share and deductible go back to the person's year. A voided
+        visit stays on record (flagged, with reason, actor and time); voiding
+        it again is a 409.
+        """
+        return visit_json(void_visit(visit_id, body["reason"], api_user(), clock()()))
+
+
+@residents_blp.route("/<id_number>/eligibility")
+class ResidentEligibility(MethodView):
+    @residents_blp.arguments(EligibilityArgsSchema, location="query", unknown="raise")
+    @residents_blp.response(200, PatientEligibilitySchema)
+    @residents_blp.alt_response(401, schema=ApiErrorSchema, description="No or an invalid token")
+    @residents_blp.alt_response(403, schema=ApiErrorSchema, description="Clinic outside scope")
+    @residents_blp.alt_response(422, schema=ApiErrorSchema, description="Invalid input")
+    def get(self, args: dict[str, Any], id_number: str) -> dict[str, Any]:
+        """Who the patient is and whether a visit would be a programme visit
+
+        A valid ID number that is not in the register is not an error: the
+        answer says `registered: false` with reason `unknown_resident`.
+        `date` defaults to today (Asia/Shanghai); `clinic` is required
+        except for a doctor, whose own clinic is the default.
+        """
+        actor = api_user()
+        clinic = _clinic_in_scope(args.get("clinic"), actor)
+        day = args.get("date") or local_date(clock()())
+        return patient_eligibility(id_number, clinic, day, actor).as_json()

@@ -61,6 +61,7 @@ from app.visits.rules import (
 )
 
 MAX_LINES = 60
+EARLIEST_VISIT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class Quote:
     usage: YearUsage
     split: Split
     hukou_village: Village | None = field(default=None)
+    injection: bool = False  # given, whether or not a fee is charged for it
 
     @property
     def year(self) -> int:
@@ -127,6 +129,10 @@ def _visited_at(request: VisitRequest, now: dt.datetime) -> dt.datetime:
         raise InvalidInput(Problem("visited_at", "needs a time zone, e.g. +08:00"))
     if visited_at > now:
         raise InvalidInput(Problem("visited_at", "is in the future", "future"))
+    # A floor against typos (and against dates whose UTC or Shanghai reading
+    # falls outside what datetime can hold); the programme itself began in 2016.
+    if visited_at < EARLIEST_VISIT:
+        raise InvalidInput(Problem("visited_at", "is before 2000", "too_early"))
     return visited_at.astimezone(dt.UTC)
 
 
@@ -256,6 +262,7 @@ def _price_visit(
         usage=usage,
         split=split,
         hukou_village=village,
+        injection=request.injection,
     )
 
 

@@ -54,7 +54,7 @@ def quote_json(quote: Quote) -> dict[str, Any]:
             "insured": split.insured,
             "reasons": [str(r) for r in quote.eligibility.reasons],
         },
-        "injection": split.injection > 0,
+        "injection": quote.injection,
         "lines": [
             {
                 "item": item.code,

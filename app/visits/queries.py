@@ -114,7 +114,9 @@ def patient_eligibility(
     eligibility = assess_eligibility(
         policy,
         facts,
-        ClinicFacts(clinic.district_code, clinic_in_programme(clinic.joined_on, clinic.left_on, day)),
+        ClinicFacts(
+            clinic.district_code, clinic_in_programme(clinic.joined_on, clinic.left_on, day)
+        ),
     )
     paid = 0
     if resident is not None:

@@ -25,6 +25,10 @@ from app.money import apply_ratio, line_amount
 from app.policy.rules import Policy
 
 ONE = 1000  # a quantity of exactly 1, in thousandths
+# Bounds that no village-clinic visit comes near; they keep a typo (or a hostile
+# client) from producing amounts the integer money columns cannot hold.
+MAX_QUANTITY = 9_999_999  # 9999.999 units on one line
+MAX_AMOUNT = 100_000_000  # 1,000,000.00 yuan for one line or one visit
 
 
 class Kind(StrEnum):
@@ -141,6 +145,10 @@ def line_problems(lines: list[LineInput]) -> list[Problem]:
     for i, line in enumerate(lines):
         if line.quantity <= 0:
             problems.append(Problem(f"lines[{i}].quantity", "must be greater than zero"))
+        elif line.quantity > MAX_QUANTITY:
+            problems.append(Problem(f"lines[{i}].quantity", "must be at most 9999.999"))
+        elif line_amount(max(line.unit_price, 0), line.quantity) > MAX_AMOUNT:
+            problems.append(Problem(f"lines[{i}].quantity", "the line amount is implausibly large"))
         if line.unit_price < 0:
             problems.append(Problem(f"lines[{i}].item", "has a negative price"))
         if line.kind is Kind.DIAGNOSIS:
@@ -245,6 +253,8 @@ def compute_split(
 
     priced = tuple(price_line(line, policy) for line in lines)
     lines_total = sum(p.amount for p in priced)
+    if lines_total > MAX_AMOUNT:
+        raise InvalidInput(Problem("lines", "the visit total is implausibly large"))
     in_scope = sum(p.in_scope for p in priced)
     self_pay = sum(p.self_pay for p in priced)
     fund_base = sum(p.fund_base for p in priced)

@@ -1,0 +1,175 @@
+"""Concurrent visits of one person at two clinics (SPEC §3.6), on both databases.
+
+Several threads, each with its own app context (so its own session and
+connection), record visits for ONE person at HD001 and HD002 at the same
+moment under a low annual cap.  Whatever the interleaving, the fund never
+pays past the cap, the person's year row equals the sum over the visits, every
+visit satisfies the identity and receipt numbers stay gapless per clinic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from app.auth.models import User
+from app.auth.operations import create_user
+from app.extensions import db
+from app.people.models import Resident
+from app.visits.models import FundUsage, IdempotencyKey, Visit
+from app.visits.operations import LineRequest, VisitRequest, record_visit, void_visit
+from tests.conftest import FixedClock
+from tests.factories import DEFAULT_POLICY, World, build_world
+
+THREADS = 6
+VISITS_PER_THREAD = 5
+CAP = 3000  # 30.00 yuan: binds after two worked-example visits (12.15 each)
+
+LINES = (
+    LineRequest("DX001", "1"),
+    LineRequest("AMX01", "12"),
+    LineRequest("FFGC1", "1"),
+    LineRequest("HY001", "1"),
+)
+
+
+@pytest.fixture
+def world(app: Flask, clock: FixedClock) -> World:
+    world = build_world(clock(), policy=dataclasses.replace(DEFAULT_POLICY, fund_annual_cap=CAP))
+    for i in range(THREADS):
+        create_user(f"racer{i}", "secret-pass", "doctor", clinic_code=("HD001", "HD002")[i % 2])
+    return world
+
+
+def run_threads(
+    app: Flask, work: Callable[[int], None], count: int = THREADS
+) -> list[BaseException]:
+    """Run ``work(i)`` in ``count`` threads started together; return what they raised."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def target(i: int) -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                work(i)
+            except BaseException as exc:  # reported by the test, not lost in the thread
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
+    return errors
+
+
+def user(username: str) -> User:
+    actor = db.session.scalar(select(User).where(User.username == username))
+    assert actor is not None
+    return actor
+
+
+def check_books(person_id_number: str) -> dict[str, Any]:
+    """The invariants, read back from the database; returns a summary."""
+    db.session.rollback()
+    resident = db.session.scalar(select(Resident).where(Resident.id_number == person_id_number))
+    assert resident is not None
+    visits = list(db.session.scalars(select(Visit).order_by(Visit.id)))
+    live = [v for v in visits if v.voided_at is None and v.resident_id == resident.id]
+    fund_sum = sum(v.fund for v in live)
+    assert fund_sum <= CAP
+    usage = db.session.get(FundUsage, (resident.id, 2026))
+    assert usage is not None and usage.fund_paid == fund_sum
+    assert usage.deductible_used == sum(v.deductible_applied for v in live)
+    seqs: dict[int, list[int]] = defaultdict(list)
+    for visit in visits:
+        assert visit.total == visit.patient + visit.fund + visit.fiscal
+        assert visit.total == visit.lines_total + visit.registration + visit.injection_fee
+        assert min(visit.patient, visit.fund, visit.fiscal) >= 0
+        seqs[visit.clinic_id].append(visit.receipt_seq)
+        assert visit.receipt_number.endswith(f"-2026-{visit.receipt_seq:06d}")
+    for clinic_seqs in seqs.values():
+        assert sorted(clinic_seqs) == list(range(1, len(clinic_seqs) + 1))
+    return {
+        "visits": len(visits),
+        "fund": fund_sum,
+        "per_clinic": {k: len(v) for k, v in seqs.items()},
+    }
+
+
+def test_one_person_two_clinics_never_passes_the_cap(
+    app: Flask, world: World, clock: FixedClock
+) -> None:
+    person = world.ids["insured_village"]
+
+    def work(i: int) -> None:
+        actor = user(f"racer{i}")
+        clinic = ("HD001", "HD002")[i % 2]
+        for _ in range(VISITS_PER_THREAD):
+            request = VisitRequest(clinic, person, injection=True, lines=LINES)
+            _visit, created = record_visit(request, actor, clock())
+            assert created
+
+    errors = run_threads(app, work)
+    assert errors == []
+    books = check_books(person)
+    assert books["visits"] == THREADS * VISITS_PER_THREAD
+    assert books["fund"] == CAP  # 12.15 + 12.15 + 5.70, then nothing
+    assert sorted(books["per_clinic"].values()) == [15, 15]
+    funds = sorted(v.fund for v in db.session.scalars(select(Visit)))
+    assert funds == [0] * 27 + [570, 1215, 1215]
+    fiscal = {v.fund + v.fiscal for v in db.session.scalars(select(Visit))}
+    assert fiscal == {1770}  # the district backstops exactly what the cap leaves
+
+
+def test_voids_and_visits_race(app: Flask, world: World, clock: FixedClock) -> None:
+    """Half the threads void while the others record: the year row stays the sum."""
+    person = world.ids["insured_village"]
+    first: list[int] = []
+    for n in range(THREADS // 2):
+        actor = user(f"racer{n * 2}")  # HD001 doctors
+        visit, _ = record_visit(VisitRequest("HD001", person, True, LINES), actor, clock())
+        first.append(visit.id)
+    db.session.rollback()
+
+    def work(i: int) -> None:
+        actor = user(f"racer{i}")
+        if i % 2 == 0:  # an HD001 doctor voids one of the first visits
+            void_visit(first[i // 2], "entered twice", actor, clock())
+        else:
+            for _ in range(2):
+                record_visit(VisitRequest("HD002", person, True, LINES), actor, clock())
+
+    assert run_threads(app, work) == []
+    books = check_books(person)
+    assert books["visits"] == THREADS // 2 + (THREADS // 2) * 2
+
+
+def test_one_idempotency_key_from_many_threads_records_once(
+    app: Flask, world: World, clock: FixedClock
+) -> None:
+    person = world.ids["insured_village"]
+    results: list[tuple[int, bool]] = []
+
+    def work(_i: int) -> None:
+        request = VisitRequest("HD001", person, injection=True, lines=LINES)
+        visit, created = record_visit(request, user("doctor"), clock(), "retry-storm")
+        results.append((visit.id, created))
+
+    assert run_threads(app, work) == []
+    assert len({visit_id for visit_id, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    books = check_books(person)
+    assert books["visits"] == 1 and books["fund"] == 1215
+    assert len(list(db.session.scalars(select(IdempotencyKey)))) == 1
