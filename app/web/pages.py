@@ -1,31 +1,67 @@
-"""The web shell: login, logout, the language switch and the home page by role."""
+"""The web shell: login, logout, the language switch, the home page by role, errors.
+
+Guarantees:
+
+* a failed login says only that the username *or* the password is wrong —
+  never which — and keeps the typed username;
+* every form carries a CSRF token (Flask-WTF's CSRFProtect is on for every
+  page); an expired or missing token is answered with a page (or JSON for the
+  terminal's scripts) that says what to do, in the user's language;
+* redirects after login and after a language switch never leave the site;
+* the template filters ``yuan`` (¥ and two decimals, :func:`app.money.format_yuan`)
+  and ``shanghai`` (Asia/Shanghai time) are the one way pages show money and times.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
 from app.auth.models import User
 from app.auth.operations import user_for_password
 from app.extensions import db, login_manager
+from app.localtime import format_local
+from app.money import format_yuan
 
-bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/static/web")
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/web",
+)
 
 login_manager.login_view = "web.login"
+
+STATUS_TEXT = {
+    400: _l("The request could not be understood."),
+    401: _l("Please log in."),
+    403: _l("You do not have access to this page or record."),
+    404: _l("This page or record does not exist."),
+    405: _l("This action is not allowed here."),
+    409: _l("This clashes with what has already been recorded."),
+    415: _l("The request could not be understood."),
+    422: _l("Some of what was entered cannot be accepted."),
+    500: _l("Something went wrong on the server. Please try again."),
+}
 
 
 @login_manager.user_loader
@@ -38,29 +74,72 @@ def _unauthorized() -> Response:
     return redirect(url_for("web.login", next=request.full_path))
 
 
+@bp.app_context_processor
+def _shell_globals() -> dict[str, Any]:
+    return {"get_locale": get_locale}
+
+
+@bp.app_template_filter("yuan")
+def yuan_filter(fen: int | None) -> str:
+    """``1250`` → ``¥12.50``."""
+    return "" if fen is None else "¥" + format_yuan(fen)
+
+
+@bp.app_template_filter("yuan_plain")
+def yuan_plain_filter(fen: int | None) -> str:
+    """``1250`` → ``12.50`` (where the words already say 元)."""
+    return "" if fen is None else format_yuan(fen)
+
+
+@bp.app_template_filter("shanghai")
+def shanghai_filter(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return format_local(moment, fmt)
+
+
 def render_error(status: int, message: str) -> str:
-    return render_template("error.html", status=status, message=message)
+    return render_template(
+        "error.html",
+        status=status,
+        explanation=STATUS_TEXT.get(status, STATUS_TEXT[500]),
+        message=message,
+    )
+
+
+@bp.app_errorhandler(CSRFError)
+def _csrf_error(exc: CSRFError) -> Any:
+    """The form's security token is missing or stale (a very old tab, a new login)."""
+    text = _("This form has expired. Reload the page and try again; nothing was saved.")
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        return jsonify(ok=False, errors={"_": text}), 400
+    return render_template("error.html", status=400, explanation=text, message=""), 400
 
 
 def _safe_next(target: str | None) -> str | None:
     if not target:
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/"):
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None  # never redirect off-site
     return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
+    if request.method == "GET" and current_user.is_authenticated:
+        return redirect(url_for("web.home"))
     error = None
     username = ""
     if request.method == "POST":
-        username = request.form.get("username", "").strip()
+        username = request.form.get("username", "").strip()[:60]
         user = user_for_password(username, request.form.get("password", ""))
         if user is None:
+            # One message for both cases: which part was wrong is not told.
             error = _("Wrong username or password.")
         else:
+            lang = session.get("lang")
+            session.clear()  # a fresh session (and CSRF token) for the new user
+            if lang:
+                session["lang"] = lang
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or url_for("web.home"))
     return render_template("login.html", error=error, username=username), (401 if error else 200)
@@ -69,8 +148,12 @@ def login() -> Any:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Response:
+    lang = session.get("lang")
     logout_user()
-    flash(_("You have logged out."))
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You have logged out."), "info")
     return redirect(url_for("web.login"))
 
 

@@ -1,0 +1,85 @@
+"""The patient's receipt for a recorded visit: a :class:`ReceiptDocument` and its PDF.
+
+Guarantees: every figure on the receipt is the visit's own stored figure (the
+receipt never re-prices); the patient's name and ID number are masked
+(:func:`mask_name`, :func:`mask_id_number`); the time is Asia/Shanghai; the
+reasons a visit is not a programme visit are in the reader's words (the
+printed receipt is rendered under the Chinese locale).
+"""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from app.extensions import db
+from app.localtime import format_local
+from app.money import format_quantity
+from app.people.models import Resident
+from app.people.rules import mask_id_number, mask_name
+from app.visits.models import Visit
+from reports.data import ReceiptDocument, ReceiptLine
+
+# Why a visit is not a programme visit (app.visits.rules.Reason), in words.
+REASON_WORDS = {
+    "no_policy": _l("The one-yuan programme is not in force in this district on this day"),
+    "unknown_resident": _l("Not in the district's resident register"),
+    "other_district": _l("Household registration is in another district"),
+    "not_village_hukou": _l("Household registration is in an urban community, not a village"),
+    "clinic_not_in_programme": _l("This clinic is not in the programme on this day"),
+    "not_insured": _l("No active medical insurance on this day"),
+}
+
+
+def reason_words(codes: list[str]) -> list[str]:
+    return [str(REASON_WORDS[code]) if code in REASON_WORDS else code for code in codes]
+
+
+def masked_patient_name(visit: Visit) -> str:
+    """The masked name of the visit's patient; a stand-in when not in the register."""
+    if visit.resident_id is None:
+        return _("(not registered)")
+    resident = db.session.get(Resident, visit.resident_id)
+    return mask_name(resident.name) if resident else _("(not registered)")
+
+
+def receipt_document(visit: Visit) -> ReceiptDocument:
+    """The receipt of ``visit`` as plain data, for the HTML page and the PDF alike."""
+    return ReceiptDocument(
+        receipt_number=visit.receipt_number,
+        clinic_code=visit.clinic.code,
+        clinic_name=visit.clinic.name,
+        visited_at=format_local(visit.visited_at),
+        patient_name=masked_patient_name(visit),
+        patient_id_number=mask_id_number(visit.patient_id_number),
+        programme=visit.programme,
+        injection=visit.injection,
+        lines=tuple(
+            ReceiptLine(
+                name=line.item_name,
+                unit=line.unit,
+                insurance_class=line.insurance_class,
+                quantity=format_quantity(line.quantity),
+                unit_price=line.unit_price,
+                amount=line.amount,
+            )
+            for line in visit.lines
+        ),
+        total=visit.total,
+        fund=visit.fund,
+        fiscal=visit.fiscal,
+        registration=visit.registration,
+        injection_fee=visit.injection_fee,
+        copay=visit.copay,
+        self_pay=visit.self_pay,
+        patient=visit.patient,
+        voided=visit.voided,
+        eligibility_notes=tuple(reason_words(visit.reason_codes)),
+    )
+
+
+def receipt_pdf(visit: Visit) -> bytes:
+    """The receipt as PDF bytes (call under the Chinese locale: the print is Chinese)."""
+    from reports.receipt import render_receipt
+
+    return render_receipt(receipt_document(visit))

@@ -1,0 +1,395 @@
+/* The new-visit page, enhanced: patient panel, catalogue search with the keyboard,
+   and the live split.  Without this script the form still works: every button
+   posts the form and the server re-renders it.  All figures come from the
+   server (visits.quote = the API's quote); nothing is priced here. */
+(function () {
+  "use strict";
+  var form = document.getElementById("visit-form");
+  if (!form || !window.fetch || !window.JSON) return;
+
+  var S = JSON.parse(document.getElementById("terminal-strings").textContent);
+  function $(sel) { return form.querySelector(sel); }
+  var idInput = $("#id_number"), idError = $("#id_number-error"), panel = $("#patient-panel");
+  var q = $("#q"), list = $("#q-results"), qError = $("#q-error");
+  var body = $("#lines-body"), linesError = $("#lines-error"), empty = $("#lines-empty");
+  var tpl = document.getElementById("line-template");
+  var injection = $("#injection"), visitedAt = $("#visited_at"), visitedAtError = $("#visited_at-error");
+  var save = $("#save"), status = $("#split-status"), due = $("#due");
+  var csrf = $("input[name=csrf_token]").value;
+  var saveLabel = save.textContent;
+
+  function fmt(text, vars) {
+    return text.replace(/%\((\w+)\)s/g, function (m, k) { return vars[k]; });
+  }
+  function normId(v) { return (v || "").replace(/\s+/g, "").toUpperCase(); }
+
+  function getJSON(url, opts) {
+    opts = opts || {};
+    var headers = { "Accept": "application/json" };
+    if (opts.body) { headers["Content-Type"] = "application/json"; headers["X-CSRFToken"] = csrf; }
+    return fetch(url, {
+      method: opts.body ? "POST" : "GET", credentials: "same-origin",
+      headers: headers, body: opts.body ? JSON.stringify(opts.body) : undefined
+    }).then(function (r) {
+      if ((r.headers.get("Content-Type") || "").indexOf("application/json") < 0) {
+        throw { login: true };
+      }
+      return r.json().then(function (data) {
+        if (r.status === 401) throw { login: true };
+        return data;
+      });
+    });
+  }
+
+  function netFail(err) {
+    status.textContent = err && err.login ? S.loginAgain : S.offline;
+  }
+
+  function setError(el, input, text) {
+    if (!el) return;
+    el.textContent = text || "";
+    if (input) {
+      if (text) { input.setAttribute("aria-invalid", "true"); input.setAttribute("aria-describedby", el.id); }
+      else { input.removeAttribute("aria-invalid"); }
+    }
+  }
+
+  /* --- patient ------------------------------------------------------------ */
+  var patientOk = !!panel.querySelector(".patient");
+  var lastLooked = patientOk ? normId(idInput.value) : "";
+  var lookupTimer = null, lookupSeq = 0;
+
+  function lookup(moveOn) {
+    clearTimeout(lookupTimer);
+    var v = normId(idInput.value);
+    idInput.value = v;
+    if (!v) return;
+    var seq = ++lookupSeq;
+    lastLooked = v;
+    getJSON(form.dataset.patientUrl + "?id_number=" + encodeURIComponent(v)).then(function (d) {
+      if (seq !== lookupSeq) return;
+      if (d.ok) {
+        panel.innerHTML = d.html;
+        panel.classList.remove("stale");
+        setError(idError, idInput, "");
+        patientOk = true;
+        requote();
+        if (moveOn) q.focus();
+      } else {
+        patientOk = false;
+        panel.innerHTML = "";
+        setError(idError, idInput, d.errors.id_number || d.errors._ || "");
+        clearSplit(S.needPatient);
+        idInput.focus();
+        idInput.select();
+      }
+    }).catch(netFail);
+  }
+
+  idInput.addEventListener("keydown", function (e) {
+    if (e.key === "Enter") { e.preventDefault(); lookup(true); }
+  });
+  idInput.addEventListener("input", function () {
+    if (/x/.test(idInput.value)) idInput.value = idInput.value.replace(/x/g, "X");
+    var v = normId(idInput.value);
+    if (v !== lastLooked) {
+      patientOk = false;
+      panel.classList.add("stale");
+      clearSplit(S.needPatient);
+    }
+    clearTimeout(lookupTimer);
+    if (v.length === 18 && v !== lastLooked) {
+      lookupTimer = setTimeout(function () { lookup(false); }, 400);
+    }
+  });
+
+  /* --- catalogue search ------------------------------------------------------ */
+  var results = [], active = -1, searchTimer = null, searchSeq = 0, shownFor = "";
+
+  function closeList() {
+    shownFor = "";
+    list.hidden = true;
+    list.innerHTML = "";
+    q.setAttribute("aria-expanded", "false");
+    q.removeAttribute("aria-activedescendant");
+  }
+
+  function renderList() {
+    list.innerHTML = "";
+    if (!results.length) {
+      var none = document.createElement("li");
+      none.className = "none";
+      none.textContent = S.noMatch;
+      list.appendChild(none);
+    }
+    results.forEach(function (it, i) {
+      var li = document.createElement("li");
+      li.id = "q-opt-" + i;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", i === active ? "true" : "false");
+      var name = document.createElement("span");
+      name.className = "opt-name";
+      name.textContent = it.name;
+      var meta = document.createElement("span");
+      meta.className = "opt-meta";
+      meta.textContent = it.code + " · " + (it.kind === "drug" || it.kind === "material" ? it.class_label : it.kind_label);
+      var price = document.createElement("span");
+      price.className = "opt-price";
+      price.textContent = "¥" + it.price + "/" + it.unit;
+      li.appendChild(name); li.appendChild(meta); li.appendChild(price);
+      li.addEventListener("mousedown", function (e) { e.preventDefault(); pick(i); });
+      list.appendChild(li);
+    });
+    list.hidden = false;
+    q.setAttribute("aria-expanded", "true");
+    if (active >= 0) {
+      q.setAttribute("aria-activedescendant", "q-opt-" + active);
+      var el = document.getElementById("q-opt-" + active);
+      if (el && el.scrollIntoView) el.scrollIntoView({ block: "nearest" });
+    } else {
+      q.removeAttribute("aria-activedescendant");
+    }
+  }
+
+  function search() {
+    clearTimeout(searchTimer);
+    searchTimer = null;
+    var text = q.value.trim();
+    var seq = ++searchSeq;
+    if (!text) { closeList(); return Promise.resolve(); }
+    return getJSON(form.dataset.itemsUrl + "?q=" + encodeURIComponent(text)).then(function (d) {
+      if (seq !== searchSeq) return;
+      shownFor = text;
+      results = d.items || [];
+      active = results.length ? 0 : -1;
+      renderList();
+    }).catch(netFail);
+  }
+
+  function pick(i) {
+    var item = results[i];
+    if (!item) return;
+    q.value = "";
+    shownFor = "";
+    results = [];
+    closeList();
+    addLine(item);
+  }
+
+  q.addEventListener("input", function () {
+    setError(qError, null, "");
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(search, 120);
+  });
+  q.addEventListener("keydown", function (e) {
+    var open = !list.hidden && results.length;
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      if (!open) { search(); return; }
+      var n = results.length;
+      active = e.key === "ArrowDown" ? (active + 1) % n : (active - 1 + n) % n;
+      renderList();
+    } else if (e.key === "Enter") {
+      e.preventDefault();
+      if (!q.value.trim()) { closeList(); injection.focus(); return; }
+      if (searchTimer || shownFor !== q.value.trim()) {
+        // What is listed is not (yet) for what was typed: ask, then pick.
+        search().then(function () { if (active >= 0) pick(active); });
+      } else if (active >= 0) {
+        pick(active);
+      }
+    } else if (e.key === "Escape") {
+      closeList();
+    }
+  });
+  q.addEventListener("blur", function () { setTimeout(closeList, 150); });
+
+  /* --- lines --------------------------------------------------------------------- */
+  function rows() { return Array.prototype.slice.call(body.querySelectorAll("tr.line")); }
+
+  function reindex() {
+    rows().forEach(function (tr, i) {
+      tr.querySelector("button.remove").value = String(i);
+      tr.querySelector("[data-error-for=item]").id = "lines-" + i + "-item-error";
+      tr.querySelector("[data-error-for=quantity]").id = "lines-" + i + "-quantity-error";
+    });
+    empty.hidden = rows().length > 0;
+  }
+
+  function addLine(item) {
+    var existing = rows().filter(function (tr) { return tr.dataset.code === item.code; })[0];
+    if (existing) {
+      var had = existing.querySelector("input[name=quantity]");
+      had.focus();
+      had.select();
+      return;
+    }
+    var tr = tpl.content.querySelector("tr").cloneNode(true);
+    tr.dataset.code = item.code;
+    tr.dataset.kind = item.kind;
+    tr.querySelector("input[name=item]").value = item.code;
+    tr.querySelector(".item-name").textContent = item.name;
+    tr.querySelector(".code").textContent = item.code;
+    tr.querySelector(".cls").textContent =
+      item.kind === "drug" || item.kind === "material" ? item.class_label : item.kind_label;
+    tr.querySelector(".price").textContent = "¥" + item.price;
+    tr.querySelector(".amount").textContent = "";
+    tr.querySelector(".unit").textContent = item.unit;
+    var qty = tr.querySelector("input[name=quantity]");
+    qty.value = "1";
+    qty.readOnly = item.kind === "diagnosis";
+    qty.setAttribute("aria-label", fmt(S.quantityOf, { name: item.name }));
+    var rm = tr.querySelector("button.remove");
+    rm.setAttribute("aria-label", S.remove + " " + item.name);
+    body.appendChild(tr);
+    reindex();
+    setError(linesError, null, "");
+    requote();
+    if (qty.readOnly) { q.focus(); } else { qty.focus(); qty.select(); }
+  }
+
+  body.addEventListener("click", function (e) {
+    var rm = e.target.closest ? e.target.closest("button.remove") : null;
+    if (!rm) return;
+    e.preventDefault();
+    rm.closest("tr").remove();
+    reindex();
+    requote();
+    q.focus();
+  });
+  body.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && e.target.name === "quantity") { e.preventDefault(); q.focus(); }
+  });
+  body.addEventListener("input", function (e) {
+    if (e.target.name === "quantity") scheduleQuote(300);
+  });
+
+  injection.addEventListener("change", function () { requote(); });
+  injection.addEventListener("keydown", function (e) {
+    if (e.key === "Enter") { e.preventDefault(); save.focus(); }
+  });
+  if (visitedAt) visitedAt.addEventListener("change", function () { requote(); });
+
+  /* --- the split ------------------------------------------------------------------ */
+  var quoteTimer = null, quoteSeq = 0;
+  var cells = ["patient", "registration", "injection", "copay", "selfpay", "fund", "fiscal", "total"];
+
+  function setCell(name, yuan) {
+    var el = document.getElementById("t-" + name);
+    if (el) el.textContent = yuan === null ? "—" : "¥" + yuan;
+  }
+
+  function clearSplit(message) {
+    cells.forEach(function (c) { setCell(c, null); });
+    due.hidden = true;
+    status.textContent = message || "";
+  }
+
+  function scheduleQuote(delay) {
+    clearTimeout(quoteTimer);
+    quoteTimer = setTimeout(requote, delay);
+  }
+
+  function clearLineErrors() {
+    Array.prototype.forEach.call(body.querySelectorAll(".field-error"), function (p) { p.textContent = ""; });
+    Array.prototype.forEach.call(body.querySelectorAll("input[aria-invalid]"), function (i) { i.removeAttribute("aria-invalid"); });
+    setError(linesError, null, "");
+    setError(visitedAtError, visitedAt, "");
+  }
+
+  function showErrors(errors) {
+    var all = rows();
+    Object.keys(errors).forEach(function (key) {
+      var m = /^lines-(\d+)-(item|quantity)$/.exec(key);
+      if (m && all[+m[1]]) {
+        var tr = all[+m[1]];
+        setError(tr.querySelector("[data-error-for=" + m[2] + "]"),
+                 m[2] === "quantity" ? tr.querySelector("input[name=quantity]") : null, errors[key]);
+      } else if (key === "id_number") {
+        patientOk = false;
+        setError(idError, idInput, errors[key]);
+      } else if (key === "lines") {
+        setError(linesError, null, errors[key]);
+      } else if (key === "visited_at") {
+        setError(visitedAtError, visitedAt, errors[key]);
+      } else {
+        status.textContent = errors[key];
+      }
+    });
+  }
+
+  function requote() {
+    clearTimeout(quoteTimer);
+    var all = rows();
+    empty.hidden = all.length > 0;
+    if (!patientOk) { clearSplit(S.needPatient); return; }
+    if (!all.length) { clearSplit(S.needLines); return; }
+    var payload = {
+      id_number: normId(idInput.value),
+      injection: injection.checked,
+      visited_at: visitedAt ? visitedAt.value : "",
+      lines: all.map(function (tr) {
+        return { item: tr.dataset.code, quantity: tr.querySelector("input[name=quantity]").value };
+      })
+    };
+    var seq = ++quoteSeq;
+    status.textContent = S.updating;
+    getJSON(form.dataset.quoteUrl, { body: payload }).then(function (d) {
+      if (seq !== quoteSeq) return;
+      clearLineErrors();
+      if (!d.ok) { clearSplit(""); showErrors(d.errors || {}); return; }
+      var t = d.quote.totals;
+      setCell("patient", t.patient.total);
+      setCell("registration", t.patient.registration);
+      setCell("injection", t.patient.injection);
+      setCell("copay", t.patient.copay);
+      setCell("selfpay", t.patient.self_pay);
+      setCell("fund", t.fund);
+      setCell("fiscal", t.fiscal);
+      setCell("total", t.total);
+      due.textContent = fmt(d.quote.programme ? S.programmeDue : S.due, { amount: t.patient.total });
+      due.hidden = false;
+      status.textContent = "";
+      all.forEach(function (tr, i) {
+        var line = d.quote.lines[i];
+        if (!line) return;
+        tr.querySelector(".price").textContent = "¥" + line.unit_price;
+        tr.querySelector(".amount").textContent = "¥" + line.amount;
+      });
+    }).catch(function (err) { if (seq === quoteSeq) netFail(err); });
+  }
+
+  /* --- buttons and saving ---------------------------------------------------------- */
+  var submitting = false, lastButton = null;
+  form.addEventListener("click", function (e) {
+    var b = e.target.closest ? e.target.closest("button") : null;
+    if (!b) return;
+    lastButton = b;
+    if (b.id === "lookup") { e.preventDefault(); lookup(true); }
+  });
+  form.addEventListener("submit", function (e) {
+    var sub = e.submitter || lastButton;
+    lastButton = null;
+    if (submitting) { e.preventDefault(); return; }
+    if (sub && sub.id === "save") {
+      // One save per page: a second click does nothing (the server's token
+      // would make it harmless anyway).
+      submitting = true;
+      save.textContent = S.saving;
+      save.setAttribute("aria-busy", "true");
+      setTimeout(function () { save.disabled = true; }, 0);
+      return;
+    }
+    if (!sub || sub.id === "lookup") { e.preventDefault(); lookup(true); }
+  });
+  window.addEventListener("pageshow", function (e) {
+    if (e.persisted) {
+      submitting = false;
+      save.disabled = false;
+      save.removeAttribute("aria-busy");
+      save.textContent = saveLabel;
+    }
+  });
+
+  if (idInput.value && !patientOk) lookup(false);
+})();
