@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 translations: $(VENV)/.installed
 	@for dir in app/*/translations; do \
 	  if ls $$dir/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-	    $(BIN)/pybabel compile --use-fuzzy -q -d $$dir || exit 1; \
+	    $(BIN)/pybabel -q compile -d $$dir || exit 1; \
 	  fi; \
 	done
 
