@@ -63,6 +63,7 @@ class SeedReport:
     users: list[tuple[str, str, str]] = field(default_factory=list)  # name, role, scope
     visits: int = 0
     voided: int = 0
+    settled: list[str] = field(default_factory=list)  # one line per month settled
     first_day: dt.date | None = None
     last_day: dt.date | None = None
 
@@ -89,6 +90,8 @@ def seed_demo(
     doctors = _create_users(report)
     echo(f"users: {len(report.users)} created, password {PASSWORD}")
     _record_visits(rng, options, now, doctors, report, echo)
+    if options.days is None:
+        _settle_history(now, doctors, report, echo)
     return report
 
 
@@ -344,3 +347,67 @@ def identity_violations() -> int:
         )
         or 0
     )
+
+
+# --- settlement history ------------------------------------------------------------
+
+
+def _settle_history(
+    now: dt.datetime, doctors: dict[str, User], report: SeedReport, echo: Callable[[str], None]
+) -> None:
+    """Give the demo a past: the oldest month paid, last month waiting for review.
+
+    Every step goes through the settlement operations with a plausible clock:
+    doctors submit on the 2nd of the next month, the district reviews on the
+    5th and finance pays on the 20th.  The first clinic (the ``doctor`` user's)
+    keeps last month open so the demo can show a doctor submitting.
+    """
+    from app.settlement.figures import month_figures
+    from app.settlement.operations import (
+        BatchPayment,
+        pay_reviewed_statements,
+        review_statement,
+        submit_statement,
+    )
+
+    today = local_date(now)
+    this_month = today.replace(day=1)
+    last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
+    oldest = (last_month - dt.timedelta(days=1)).replace(day=1)
+    reviewer = db.session.scalar(select(User).where(User.username == "reviewer"))
+    finance = db.session.scalar(select(User).where(User.username == "finance"))
+    assert reviewer is not None and finance is not None
+    clinics = sorted(doctors)
+
+    def at(day: dt.date, hour: int) -> dt.datetime:
+        moment = dt.datetime.combine(day, dt.time(hour), SHANGHAI).astimezone(dt.UTC)
+        return min(moment, now)
+
+    for month_start in (oldest, last_month):
+        month = f"{month_start:%Y-%m}"
+        next_month = (month_start + dt.timedelta(days=32)).replace(day=1)
+        submit_at, review_at, pay_on = (
+            at(next_month + dt.timedelta(days=1), 17),
+            at(next_month + dt.timedelta(days=4), 10),
+            next_month + dt.timedelta(days=19),
+        )
+        keep_open = clinics[:1] if month_start == last_month else []
+        for code in clinics:
+            if code not in keep_open:
+                submit_statement(code, month, doctors[code], submit_at)
+        if month_start != oldest or pay_on > today:
+            report.settled.append(f"{month}: submitted by {len(clinics) - len(keep_open)} clinics")
+            continue
+        due = 0
+        for code in clinics:
+            review_statement(code, month, reviewer, review_at)
+            clinic_id = doctors[code].clinic_id
+            assert clinic_id is not None
+            due += month_figures(clinic_id, month).fiscal
+        batch = BatchPayment(
+            paid_on=pay_on, reference=f"HDCZ-{month_start:%Y%m}-001", count=len(clinics), amount=due
+        )
+        pay_reviewed_statements(HOME_DISTRICT, month, batch, finance, at(pay_on, 15))
+        report.settled.append(f"{month}: submitted, reviewed and paid for {len(clinics)} clinics")
+    for line in report.settled:
+        echo(f"settlement: {line}")

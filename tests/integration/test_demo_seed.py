@@ -82,3 +82,31 @@ def test_generated_residents_are_deterministic(app: Flask) -> None:
     lines = first.decode().splitlines()
     assert len(lines) == 101
     assert len({line.split(",")[0] for line in lines[1:]}) == 100
+
+
+def test_demo_seed_settles_history(app: Flask, clock: object) -> None:
+    """The full-calendar seed leaves the oldest month paid and last month to review.
+
+    Few visits keep it quick; the history goes through the settlement operations.
+    """
+    from app.demo.seed import SeedOptions, seed_demo
+    from app.settlement.models import Statement
+
+    now = app.config["CLOCK"]()  # 2026-10-15 in Shanghai: August paid, September submitted
+    report = seed_demo(SeedOptions(residents=60, visits_per_clinic_day=(6, 1)), now)
+    db.session.rollback()
+    assert report.visits > 0
+    assert count(Statement, Statement.month == "2026-08", Statement.status == "paid") == 20
+    paid = db.session.scalar(
+        select(func.sum(Statement.paid_amount)).where(Statement.month == "2026-08")
+    )
+    due = db.session.scalar(
+        select(func.sum(Visit.fiscal)).where(Visit.month == "2026-08", Visit.voided_at.is_(None))
+    )
+    assert paid == due and paid > 0
+    assert count(Statement, Statement.month == "2026-09", Statement.status == "submitted") == 19
+    first = db.session.scalar(select(Clinic).order_by(Clinic.code))
+    assert first is not None
+    # The demo doctor's clinic keeps September open, for the demo to submit.
+    kept_open = Statement.month == "2026-09", Statement.clinic_id == first.id
+    assert count(Statement, *kept_open, Statement.status != "open") == 0
