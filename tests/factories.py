@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from app.auth.operations import create_user, issue_token
 from app.catalog.models import CatalogItem, ItemPrice
+from app.catalog.rules import pinyin_initials
 from app.database import unit_of_work
 from app.money import parse_ratio
 from app.people.models import Resident
@@ -106,7 +107,12 @@ def build_world(now: dt.datetime, policy: Policy = DEFAULT_POLICY) -> World:
         s.add_all([clinic, other, outside])
         for code, name, kind, unit, cls, price in CATALOG:
             item = CatalogItem(
-                code=code, name=name, kind=kind, unit=unit, insurance_class=cls, pinyin=""
+                code=code,
+                name=name,
+                kind=kind,
+                unit=unit,
+                insurance_class=cls,
+                pinyin=pinyin_initials(name),  # as the catalogue import fills it
             )
             item.prices.append(ItemPrice(price=price, valid_from=dt.date(2016, 1, 1)))
             s.add(item)

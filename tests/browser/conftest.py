@@ -25,12 +25,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.catalog.models import CatalogItem
-from app.database import unit_of_work
 from app.extensions import db
 from tests.factories import World, build_world
 
@@ -46,16 +43,6 @@ CHROMIUM_ARGS = [
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 START = dt.datetime(2026, 10, 15, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
-PINYIN = {
-    "DX001": "ybzlf",
-    "AMX01": "amxljn",
-    "FFGC1": "ffgcp",
-    "HY001": "hy",
-    "VC001": "wsscp",
-    "ZS001": "jrzs",
-    "MZ001": "yymq",
-    "BSJ01": "blfhsjn",
-}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -109,9 +96,6 @@ def live_server(chromium_path: Path, sqlite_template: Path, tmp_path: Path) -> I
     )
     with app.app_context():
         world = build_world(clock())
-        with unit_of_work() as s:
-            for item in s.scalars(select(CatalogItem)):
-                item.pinyin = PINYIN.get(item.code, "")
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)

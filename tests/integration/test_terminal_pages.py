@@ -17,8 +17,6 @@ from flask import Flask, g
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app.catalog.models import CatalogItem
-from app.database import unit_of_work
 from app.extensions import db
 from app.people.rules import make_id_number
 from app.visits.models import Visit
@@ -30,25 +28,11 @@ from tests.factories import World, build_world
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGS = [ROOT / "app/visits/translations", ROOT / "app/web/translations"]
 
-PINYIN = {
-    "DX001": "ybzlf",
-    "AMX01": "amxljn",
-    "FFGC1": "ffgcp",
-    "HY001": "hy",
-    "VC001": "wsscp",
-    "ZS001": "jrzs",
-    "MZ001": "yymq",
-    "BSJ01": "blfhsjn",
-}
 WORKED_LINES = [("DX001", "1"), ("AMX01", "12"), ("FFGC1", "1"), ("HY001", "1")]
 
 
 def seed(now: Any) -> World:
-    world = build_world(now)
-    with unit_of_work() as s:
-        for item in s.scalars(select(CatalogItem)):
-            item.pinyin = PINYIN.get(item.code, "")
-    return world
+    return build_world(now)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.errors import InvalidInput
-from app.money import parse_ratio
 from app.policy.rules import Policy
 from app.visits.rules import (
     MAX_QUANTITY,
@@ -29,20 +28,11 @@ from app.visits.rules import (
     compute_split,
     insurance_active,
 )
+from tests.factories import DEFAULT_POLICY
 
 HUADU = "440114"
 
-POLICY = Policy(
-    registration_fee=100,
-    injection_fee=100,
-    fund_ratio=parse_ratio("0.70"),
-    fund_deductible=0,
-    fund_annual_cap=60000,
-    fund_visit_cap=None,
-    class_b_selfpay_ratio=parse_ratio("0.10"),
-    class_b_selfpay_backstopped=True,
-    require_insured=True,
-)
+POLICY = DEFAULT_POLICY  # the SPEC §2 example policy
 
 D, A, B, C = Kind.DIAGNOSIS, InsuranceClass.A, InsuranceClass.B, InsuranceClass.C
 
