@@ -14,7 +14,7 @@ from dataclasses import fields
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph, Table
+from reportlab.platypus import CondPageBreak, Flowable, Paragraph, Table
 
 from reports.base import PageGeometry, Renderer, text
 from reports.data import Figures, StatementDocument
@@ -85,17 +85,21 @@ class StatementRenderer(Renderer):
             story.append(
                 text("草稿 —— 本月尚未提交，数字仍可能变动，不能作为拨付依据", s["subtitle"])
             )
+        # A section heading starts a new page rather than end one without its table.
+        keep = CondPageBreak(35 * mm)
         story += [
             self.header_block(),
             Paragraph("一、结算汇总", s["heading"]),
             self.summary_table(),
+            keep,
             Paragraph("二、逐日明细", s["heading"]),
             self.day_table(),
+            keep,
             Paragraph("三、诊疗项目明细", s["heading"]),
             self.item_table(),
         ]
         if d.history:
-            story += [Paragraph("四、状态记录", s["heading"]), self.history_table()]
+            story += [keep, Paragraph("四、状态记录", s["heading"]), self.history_table()]
         story.append(
             self.signature_block(("制表人", "审核人", "财政局审核"), self.geometry.frame_width)
         )
