@@ -38,6 +38,7 @@ run: seed
 
 lint: install
 	$(BIN)/ruff check app reports tests bench
+	$(BIN)/mypy
 
 test: install lint
 	$(BIN)/pytest $(PYTEST_ARGS)

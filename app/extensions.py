@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeAlias
+
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -25,6 +27,13 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# The mapped base every model derives from: Flask-SQLAlchemy's ``db.Model`` at
+# run time, which type checkers cannot see through, so they are shown ``Base``.
+if TYPE_CHECKING:
+    Model: TypeAlias = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

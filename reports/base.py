@@ -18,7 +18,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -41,7 +41,7 @@ from reportlab.platypus import (
 from reports.fonts import cjk_font_name
 from reports.styles import HEADER_FILL, MUTED, RULE, STRIPE_FILL, TOTAL_FILL, stylesheet
 
-Cell = str | Flowable
+Cell: TypeAlias = str | Flowable
 
 
 @dataclass(frozen=True)

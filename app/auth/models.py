@@ -9,13 +9,13 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import UTCDateTime
-from app.extensions import db
+from app.extensions import Model
 from app.places.models import Clinic
 
 ROLES = ("doctor", "reviewer", "finance", "admin")
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "user_account"
     __table_args__ = (
         CheckConstraint("role IN ('doctor', 'reviewer', 'finance', 'admin')", name="role_known"),
@@ -44,7 +44,7 @@ class User(UserMixin, db.Model):
         return self.active
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     __tablename__ = "api_token"
 
     id: Mapped[int] = mapped_column(primary_key=True)

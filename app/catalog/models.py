@@ -11,10 +11,10 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 
 
-class CatalogItem(db.Model):
+class CatalogItem(Model):
     __tablename__ = "catalog_item"
     __table_args__ = (
         CheckConstraint("kind IN ('diagnosis', 'drug', 'service', 'material')", name="kind_known"),
@@ -35,7 +35,7 @@ class CatalogItem(db.Model):
     )
 
 
-class ItemPrice(db.Model):
+class ItemPrice(Model):
     __tablename__ = "item_price"
     __table_args__ = (
         UniqueConstraint("item_id", "valid_from"),

@@ -7,11 +7,11 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.places.models import Village
 
 
-class Resident(db.Model):
+class Resident(Model):
     __tablename__ = "resident"
     __table_args__ = (
         CheckConstraint("length(id_number) = 18", name="id_number_18"),

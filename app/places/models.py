@@ -7,10 +7,10 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 
 
-class District(db.Model):
+class District(Model):
     __tablename__ = "district"
     __table_args__ = (CheckConstraint("length(code) = 6", name="code_6_digits"),)
 
@@ -18,7 +18,7 @@ class District(db.Model):
     name: Mapped[str] = mapped_column(String(60))
 
 
-class Town(db.Model):
+class Town(Model):
     __tablename__ = "town"
 
     code: Mapped[str] = mapped_column(String(12), primary_key=True)
@@ -28,7 +28,7 @@ class Town(db.Model):
     district: Mapped[District] = relationship()
 
 
-class Village(db.Model):
+class Village(Model):
     """An administrative village (行政村) or an urban community (社区)."""
 
     __tablename__ = "village"
@@ -49,7 +49,7 @@ class Village(db.Model):
         return self.town.district_code
 
 
-class Clinic(db.Model):
+class Clinic(Model):
     """A village clinic (村卫生站); in the programme while joined_on ≤ d < left_on."""
 
     __tablename__ = "clinic"

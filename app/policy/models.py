@@ -8,14 +8,14 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.money import exact_int
 from app.policy.rules import Policy
 
 RATIO_SCALE = 10000  # ratios are stored as integer ten-thousandths (0.70 → 7000)
 
 
-class PolicyVersion(db.Model):
+class PolicyVersion(Model):
     __tablename__ = "policy_version"
     __table_args__ = (
         UniqueConstraint("district_code", "effective_from"),

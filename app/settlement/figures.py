@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Case, ColumnElement, case, func, select
+from sqlalchemy import Case, ColumnExpressionArgument, case, func, select
 
 from app.extensions import db
 from app.money import format_yuan
@@ -49,7 +49,7 @@ class Figures:
         return Figures(**{k: a[k] + b[k] for k in a})
 
 
-def _flag(condition: ColumnElement[bool]) -> Case[int]:
+def _flag(condition: ColumnExpressionArgument[bool]) -> Case[int]:
     return case((condition, 1), else_=0)
 
 

@@ -14,13 +14,13 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstrai
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import UTCDateTime
-from app.extensions import db
+from app.extensions import Model
 from app.places.models import Clinic
 
 STATUSES = ("open", "submitted", "reviewed", "paid")
 
 
-class Statement(db.Model):
+class Statement(Model):
     __tablename__ = "statement"
     __table_args__ = (
         UniqueConstraint("clinic_id", "month"),
@@ -64,7 +64,7 @@ class Statement(db.Model):
     )
 
 
-class StatementEvent(db.Model):
+class StatementEvent(Model):
     """One transition: who moved the statement, when, from what to what, and why."""
 
     __tablename__ = "statement_event"

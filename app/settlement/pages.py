@@ -140,7 +140,7 @@ def role_required(*roles: str) -> Callable[[F], F]:
 
 
 def _user() -> User:
-    user: User = current_user  # type: ignore[assignment]
+    user: User = current_user
     return user
 
 

@@ -24,11 +24,11 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import UTCDateTime
-from app.extensions import db
+from app.extensions import Model
 from app.places.models import Clinic
 
 
-class Visit(db.Model):
+class Visit(Model):
     __tablename__ = "visit"
     __table_args__ = (
         CheckConstraint("total = patient + fund + fiscal", name="identity"),
@@ -104,7 +104,7 @@ class Visit(db.Model):
         return [r for r in self.reasons.split(",") if r]
 
 
-class VisitLine(db.Model):
+class VisitLine(Model):
     __tablename__ = "visit_line"
     __table_args__ = (
         UniqueConstraint("visit_id", "line_no"),
@@ -136,7 +136,7 @@ class VisitLine(db.Model):
     visit: Mapped[Visit] = relationship(back_populates="lines")
 
 
-class ReceiptCounter(db.Model):
+class ReceiptCounter(Model):
     """Last receipt number used per clinic and year; locked while incremented."""
 
     __tablename__ = "receipt_counter"
@@ -146,7 +146,7 @@ class ReceiptCounter(db.Model):
     last_seq: Mapped[int] = mapped_column(default=0)
 
 
-class FundUsage(db.Model):
+class FundUsage(Model):
     """A person's fund paid and deductible used in a calendar year, across clinics."""
 
     __tablename__ = "fund_usage"
@@ -160,7 +160,7 @@ class FundUsage(db.Model):
     deductible_used: Mapped[int] = mapped_column(default=0)
 
 
-class IdempotencyKey(db.Model):
+class IdempotencyKey(Model):
     """A client's key for one submission: a retry returns the first visit."""
 
     __tablename__ = "idempotency_key"

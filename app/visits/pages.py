@@ -207,7 +207,7 @@ def _signed_in() -> Any:
 
 def _doctor() -> tuple[User, Clinic]:
     """The signed-in doctor and his clinic; anyone else gets a 403."""
-    user: User = current_user  # type: ignore[assignment]
+    user: User = current_user
     if user.role != "doctor" or user.clinic is None:
         raise Forbidden(Problem("_", "only a clinic's doctor records visits", "role"))
     return user, user.clinic

@@ -167,7 +167,7 @@ def set_language(code: str) -> Response:
 @bp.route("/")
 @login_required
 def home() -> Response:
-    user: User = current_user  # type: ignore[assignment]
+    user: User = current_user
     if user.role == "doctor":
         return redirect(url_for("visits.new_visit"))
     if user.role == "finance":
