@@ -11,6 +11,7 @@ from app.demo.seed import (
     SeedOptions,
     database_is_empty,
     identity_violations,
+    sample_patients,
     seed_demo,
 )
 from app.errors import DomainError
@@ -52,6 +53,21 @@ def seed_command(if_empty: bool, residents: int, days: int | None, seed: int) ->
         f"from {report.first_day} to {report.last_day}; "
         f"{identity_violations()} break total = patient + fund + fiscal"
     )
+    click.echo("patients to try at HD0101 (flask demo patients --clinic CODE for others):")
+    for sample in sample_patients("HD0101"):
+        click.echo(f"  {sample.id_number}  {sample.name}  {sample.case}")
     click.echo(f"users (password {PASSWORD}):")
     for username, role, scope in report.users:
         click.echo(f"  {username:<16} {role:<9} {scope}")
+
+
+@demo_cli.command("patients")
+@click.option("--clinic", "clinic_code", default="HD0101", show_default=True)
+def patients_command(clinic_code: str) -> None:
+    """Registered people to try at a clinic, one per eligibility case (full ID numbers)."""
+    samples = sample_patients(clinic_code)
+    if not samples:
+        click.echo(f"demo patients: no clinic {clinic_code!r} or no residents", err=True)
+        raise SystemExit(1)
+    for sample in samples:
+        click.echo(f"{sample.id_number}  {sample.name}  {sample.village}  {sample.case}")

@@ -411,3 +411,58 @@ def _settle_history(
         report.settled.append(f"{month}: submitted, reviewed and paid for {len(clinics)} clinics")
     for line in report.settled:
         echo(f"settlement: {line}")
+
+
+# --- patients to try --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SamplePatient:
+    case: str
+    id_number: str
+    name: str
+    village: str
+
+
+def sample_patients(clinic_code: str) -> list[SamplePatient]:
+    """One registered person per eligibility case, for trying the demo at a clinic."""
+    from app.places.models import Town
+
+    clinic = db.session.scalar(select(Clinic).where(Clinic.code == clinic_code))
+    if clinic is None:
+        return []
+    district = clinic.district_code
+    cases = [
+        (
+            "一元看病 (insured, village hukou)",
+            Village.kind == "village",
+            Town.district_code == district,
+            Resident.insurance_type != "none",
+        ),
+        (
+            "非项目: community hukou",
+            Village.kind == "community",
+            Town.district_code == district,
+            Resident.insurance_type != "none",
+        ),
+        (
+            "非项目: not insured",
+            Village.kind == "village",
+            Town.district_code == district,
+            Resident.insurance_type == "none",
+        ),
+        ("非项目: other district", Town.district_code != district),
+    ]
+    samples: list[SamplePatient] = []
+    for case, *where in cases:
+        row = db.session.execute(
+            select(Resident.id_number, Resident.name, Village.name)
+            .join(Village, Village.code == Resident.hukou_village_code)
+            .join(Town, Town.code == Village.town_code)
+            .where(*where)
+            .order_by(Resident.id)
+            .limit(1)
+        ).first()
+        if row is not None:
+            samples.append(SamplePatient(case, row[0], row[1], row[2]))
+    return samples

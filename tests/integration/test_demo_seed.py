@@ -107,6 +107,22 @@ def test_demo_seed_settles_history(app: Flask, clock: object) -> None:
     assert count(Statement, Statement.month == "2026-09", Statement.status == "submitted") == 19
     first = db.session.scalar(select(Clinic).order_by(Clinic.code))
     assert first is not None
+    # Patients to try, one per eligibility case, each really eligible or not.
+    result = app.test_cli_runner().invoke(args=["demo", "patients", "--clinic", first.code])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4 and lines[0].split()[3] == "一元看病"
+    assert all(line.split()[3].startswith("非项目") for line in lines[1:])
+    from app.localtime import local_date
+    from app.visits.queries import patient_eligibility
+
+    admin = db.session.scalar(select(User).where(User.username == "admin"))
+    assert admin is not None
+    verdicts = [
+        patient_eligibility(line.split()[0], first, local_date(now), admin).eligibility.programme
+        for line in lines
+    ]
+    assert verdicts == [True, False, False, False]
     # The demo doctor's clinic keeps September open, for the demo to submit.
     kept_open = Statement.month == "2026-09", Statement.clinic_id == first.id
     assert count(Statement, *kept_open, Statement.status != "open") == 0
