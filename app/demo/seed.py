@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from app.auth.models import User
 from app.auth.operations import create_user
@@ -432,29 +432,16 @@ def sample_patients(clinic_code: str) -> list[SamplePatient]:
     if clinic is None:
         return []
     district = clinic.district_code
-    cases = [
-        (
-            "一元看病 (insured, village hukou)",
-            Village.kind == "village",
-            Town.district_code == district,
-            Resident.insurance_type != "none",
-        ),
-        (
-            "非项目: community hukou",
-            Village.kind == "community",
-            Town.district_code == district,
-            Resident.insurance_type != "none",
-        ),
-        (
-            "非项目: not insured",
-            Village.kind == "village",
-            Town.district_code == district,
-            Resident.insurance_type == "none",
-        ),
-        ("非项目: other district", Town.district_code != district),
+    in_district = Town.district_code == district
+    insured = Resident.insurance_type != "none"
+    cases: list[tuple[str, list[ColumnElement[bool]]]] = [
+        ("一元看病 (insured, village hukou)", [Village.kind == "village", in_district, insured]),
+        ("非项目: community hukou", [Village.kind == "community", in_district, insured]),
+        ("非项目: not insured", [Village.kind == "village", in_district, ~insured]),
+        ("非项目: other district", [Town.district_code != district]),
     ]
     samples: list[SamplePatient] = []
-    for case, *where in cases:
+    for case, where in cases:
         row = db.session.execute(
             select(Resident.id_number, Resident.name, Village.name)
             .join(Village, Village.code == Resident.hukou_village_code)
