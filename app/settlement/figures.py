@@ -18,7 +18,14 @@ from app.money import format_yuan
 from app.visits.models import Visit, VisitLine
 
 MONEY_FIELDS = (
-    "total", "in_scope", "fund", "fiscal", "registration", "injection", "copay", "self_pay",
+    "total",
+    "in_scope",
+    "fund",
+    "fiscal",
+    "registration",
+    "injection",
+    "copay",
+    "self_pay",
     "patient",
 )
 COUNT_FIELDS = ("visits", "programme_visits", "injections")
@@ -135,9 +142,7 @@ def item_figures(clinic_id: int, month: str) -> list[ItemFigures]:
         .group_by(VisitLine.item_code)
         .order_by(VisitLine.item_code)
     ).all()
-    return [
-        ItemFigures(r.item_code, r.name, r.unit, int(r.quantity), int(r.amount)) for r in rows
-    ]
+    return [ItemFigures(r.item_code, r.name, r.unit, int(r.quantity), int(r.amount)) for r in rows]
 
 
 def figures_by_month(clinic_id: int, months: list[str]) -> dict[str, Figures]:

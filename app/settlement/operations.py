@@ -33,9 +33,10 @@ from app.auth.access import can_see_district, require_clinic_visible
 from app.auth.models import User
 from app.database import insert_missing, locked, unit_of_work
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
-from app.localtime import local_date, parse_month
+from app.localtime import local_date
 from app.money import format_yuan
 from app.places.models import Clinic, Town, Village
+from app.places.queries import clinic_by_code
 from app.settlement.figures import FIGURE_FIELDS, Figures, month_figures
 from app.settlement.models import Statement, StatementEvent
 from app.settlement.rules import (
@@ -45,22 +46,10 @@ from app.settlement.rules import (
     check_payment,
     clean_reason,
     next_status,
+    require_month,
     require_month_ended,
     require_role_for,
 )
-
-
-def require_month(month: str) -> str:
-    if parse_month(month) is None:
-        raise InvalidInput(Problem("month", f"not a month (YYYY-MM): {month!r}", "bad_month"))
-    return month
-
-
-def find_clinic(session: Session, code: str) -> Clinic:
-    clinic = session.scalar(select(Clinic).where(Clinic.code == code))
-    if clinic is None:
-        raise NotFound(Problem("clinic", f"unknown clinic {code!r}", "unknown_clinic"))
-    return clinic
 
 
 def _locked_statement(session: Session, clinic: Clinic, month: str) -> Statement:
@@ -114,7 +103,7 @@ def submit_statement(
     require_role_for(Action.SUBMIT, actor.role)
     require_month_ended(month, local_date(now))
     with unit_of_work() as session:
-        clinic = find_clinic(session, clinic_code)
+        clinic = clinic_by_code(clinic_code, missing=NotFound)
         require_clinic_visible(actor, clinic)
         statement = _locked_statement(session, clinic, month)
         source = statement.status
@@ -146,7 +135,7 @@ def review_statement(
     require_role_for(Action.REVIEW, actor.role)
     reason = clean_reason(Action.REVIEW, reason)
     with unit_of_work() as session:
-        clinic = find_clinic(session, clinic_code)
+        clinic = clinic_by_code(clinic_code, missing=NotFound)
         require_clinic_visible(actor, clinic)
         statement = _locked_statement(session, clinic, month)
         source = statement.status
@@ -163,7 +152,7 @@ def return_statement(
     require_role_for(Action.RETURN, actor.role)
     reason = clean_reason(Action.RETURN, reason)
     with unit_of_work() as session:
-        clinic = find_clinic(session, clinic_code)
+        clinic = clinic_by_code(clinic_code, missing=NotFound)
         require_clinic_visible(actor, clinic)
         statement = _locked_statement(session, clinic, month)
         source = statement.status
@@ -181,7 +170,7 @@ def pay_statement(
     require_month(month)
     require_role_for(Action.PAY, actor.role)
     with unit_of_work() as session:
-        clinic = find_clinic(session, clinic_code)
+        clinic = clinic_by_code(clinic_code, missing=NotFound)
         require_clinic_visible(actor, clinic)
         statement = _locked_statement(session, clinic, month)
         source = statement.status

@@ -30,6 +30,7 @@ from app.extensions import db
 from app.localtime import local, month_bounds
 from app.money import format_quantity, format_yuan
 from app.places.models import Clinic, District, Town, Village
+from app.places.queries import clinic_by_code
 from app.settlement.figures import (
     FIGURE_FIELDS,
     Figures,
@@ -42,8 +43,7 @@ from app.settlement.figures import (
     stored_figures,
 )
 from app.settlement.models import Statement, StatementEvent
-from app.settlement.operations import find_clinic, require_month
-from app.settlement.rules import Status, compare_figures
+from app.settlement.rules import Status, compare_figures, require_month
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def _history(statement: Statement | None) -> list[HistoryEntry]:
 
 def visible_clinic(clinic_code: str, viewer: User | None) -> Clinic:
     """The clinic, if ``viewer`` may see it; ``None`` is the server operator (CLI)."""
-    clinic = find_clinic(db.session(), clinic_code)
+    clinic = clinic_by_code(clinic_code, missing=NotFound)
     if viewer is not None:
         require_clinic_visible(viewer, clinic)
     return clinic
@@ -387,7 +387,7 @@ class Verification:
 def verify_statement(clinic_code: str, month: str) -> Verification:
     """Prove a frozen statement's stored figures equal the live SQL figures to the fen."""
     require_month(month)
-    clinic = find_clinic(db.session(), clinic_code)
+    clinic = clinic_by_code(clinic_code, missing=NotFound)
     statement = _statement_row(clinic.id, month)
     stored = stored_figures(statement) if statement is not None else None
     status = statement.status if statement else Status.OPEN.value

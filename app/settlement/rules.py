@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from app.errors import Conflict, Forbidden, InvalidInput, Problem
+from app.localtime import parse_month
 
 MAX_REASON = 300
 MAX_REFERENCE = 60
@@ -167,3 +168,9 @@ def compare_figures(stored: Mapping[str, int], live: Mapping[str, int]) -> list[
         for name in live
         if stored.get(name) != live[name]
     ]
+
+
+def require_month(month: str) -> str:
+    if parse_month(month) is None:
+        raise InvalidInput(Problem("month", f"not a month (YYYY-MM): {month!r}", "bad_month"))
+    return month

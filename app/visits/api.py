@@ -21,9 +21,10 @@ from app.auth.models import User
 from app.errors import InvalidInput, Problem
 from app.localtime import local_date
 from app.places.models import Clinic
+from app.places.queries import clinic_by_code
 from app.visits.operations import VisitRequest, quote_visit, record_visit, void_visit
 from app.visits.present import quote_json, visit_json
-from app.visits.queries import clinic_by_code, patient_eligibility, visit_for, visits_between
+from app.visits.queries import patient_eligibility, visit_for, visits_between
 from app.visits.schemas import (
     ApiErrorSchema,
     EligibilityArgsSchema,

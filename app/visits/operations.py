@@ -41,23 +41,19 @@ from app.money import MoneyFormatError, parse_quantity
 from app.people.models import Resident
 from app.people.rules import parse_id_number
 from app.places.models import Clinic, Village
+from app.places.queries import clinic_by_code
 from app.policy.models import PolicyVersion
-from app.policy.queries import policy_for
 from app.settlement.models import Statement
 from app.visits.models import FundUsage, IdempotencyKey, ReceiptCounter, Visit, VisitLine
+from app.visits.queries import patient_standing
 from app.visits.rules import (
-    ClinicFacts,
     Eligibility,
     InsuranceClass,
     Kind,
     LineInput,
-    PatientFacts,
     Split,
     YearUsage,
-    assess_eligibility,
-    clinic_in_programme,
     compute_split,
-    insurance_active,
 )
 
 MAX_LINES = 60
@@ -114,13 +110,6 @@ class Quote:
 
 
 # --- shared pricing path -------------------------------------------------------
-
-
-def _clinic(session: Session, code: str) -> Clinic:
-    clinic = session.scalar(select(Clinic).where(Clinic.code == code))
-    if clinic is None:
-        raise InvalidInput(Problem("clinic", f"unknown clinic {code!r}", "unknown_clinic"))
-    return clinic
 
 
 def _visited_at(request: VisitRequest, now: dt.datetime) -> dt.datetime:
@@ -193,27 +182,6 @@ def _line_inputs(
     return inputs, tuple(items)
 
 
-def _patient_facts(
-    session: Session, id_number: str, day: dt.date
-) -> tuple[Resident | None, Village | None, PatientFacts]:
-    resident = session.scalar(select(Resident).where(Resident.id_number == id_number))
-    if resident is None:
-        return None, None, PatientFacts(known=False)
-    village = resident.hukou_village
-    return (
-        resident,
-        village,
-        PatientFacts(
-            known=True,
-            hukou_district=village.town.district_code,
-            hukou_kind=village.kind,
-            insured=insurance_active(
-                resident.insurance_type, resident.insured_from, resident.insured_to, day
-            ),
-        ),
-    )
-
-
 def _price_visit(
     session: Session,
     request: VisitRequest,
@@ -225,17 +193,9 @@ def _price_visit(
     id_number = parse_id_number(request.patient_id_number, "patient_id_number").value
     day = local_date(visited_at)
     lines, items = _line_inputs(session, request, day)
-    resident, village, patient = _patient_facts(session, id_number, day)
-    version = policy_for(clinic.district_code, day)
+    standing = patient_standing(id_number, clinic, day)
+    resident, version = standing.resident, standing.policy_version
     policy = version.to_policy() if version else None
-    eligibility = assess_eligibility(
-        policy,
-        patient,
-        ClinicFacts(
-            district=clinic.district_code,
-            in_programme=clinic_in_programme(clinic.joined_on, clinic.left_on, day),
-        ),
-    )
     usage = YearUsage()
     if resident is not None:
         year = local(visited_at).year
@@ -250,18 +210,18 @@ def _price_visit(
             row = session.get(FundUsage, (resident.id, year))
         if row is not None:
             usage = YearUsage(fund_paid=row.fund_paid, deductible_used=row.deductible_used)
-    split = compute_split(policy, eligibility, lines, request.injection, usage)
+    split = compute_split(policy, standing.eligibility, lines, request.injection, usage)
     return Quote(
         clinic=clinic,
         visited_at=visited_at,
         id_number=id_number,
         resident=resident,
         policy_version=version,
-        eligibility=eligibility,
+        eligibility=standing.eligibility,
         items=items,
         usage=usage,
         split=split,
-        hukou_village=village,
+        hukou_village=standing.village,
         injection=request.injection,
     )
 
@@ -272,7 +232,7 @@ def _price_visit(
 def quote_visit(request: VisitRequest, actor: User, now: dt.datetime) -> Quote:
     """Price a visit without saving it (the terminal's live split, the API quote)."""
     session = db.session()
-    clinic = _clinic(session, request.clinic)
+    clinic = clinic_by_code(request.clinic)
     require_clinic_visible(actor, clinic)
     return _price_visit(session, request, clinic, _visited_at(request, now), lock_usage=False)
 
@@ -348,7 +308,7 @@ def _record(
             earlier = _replay(session, actor, idempotency_key, fingerprint)
             if earlier is not None:
                 return earlier, False
-        clinic = _clinic(session, request.clinic)
+        clinic = clinic_by_code(request.clinic)
         require_doctor_of(actor, clinic)
         visited_at = _visited_at(request, now)
         month = month_of(visited_at)

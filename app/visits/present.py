@@ -16,8 +16,16 @@ from app.visits.operations import Quote
 
 
 def _totals(
-    *, total: int, in_scope: int, self_pay: int, fund: int, fiscal: int,
-    registration: int, injection: int, copay: int, patient: int,
+    *,
+    total: int,
+    in_scope: int,
+    self_pay: int,
+    fund: int,
+    fiscal: int,
+    registration: int,
+    injection: int,
+    copay: int,
+    patient: int,
 ) -> dict[str, Any]:
     y = format_yuan
     return {
@@ -71,9 +79,15 @@ def quote_json(quote: Quote) -> dict[str, Any]:
             for line, item in zip(split.lines, quote.items, strict=True)
         ],
         "totals": _totals(
-            total=split.total, in_scope=split.in_scope, self_pay=split.self_pay,
-            fund=split.fund, fiscal=split.fiscal, registration=split.registration,
-            injection=split.injection, copay=split.copay, patient=split.patient,
+            total=split.total,
+            in_scope=split.in_scope,
+            self_pay=split.self_pay,
+            fund=split.fund,
+            fiscal=split.fiscal,
+            registration=split.registration,
+            injection=split.injection,
+            copay=split.copay,
+            patient=split.patient,
         ),
         "fund_year": {
             "paid_before": format_yuan(quote.usage.fund_paid),
@@ -116,9 +130,15 @@ def visit_json(visit: Visit) -> dict[str, Any]:
             for line in visit.lines
         ],
         "totals": _totals(
-            total=visit.total, in_scope=visit.in_scope, self_pay=visit.self_pay,
-            fund=visit.fund, fiscal=visit.fiscal, registration=visit.registration,
-            injection=visit.injection_fee, copay=visit.copay, patient=visit.patient,
+            total=visit.total,
+            in_scope=visit.in_scope,
+            self_pay=visit.self_pay,
+            fund=visit.fund,
+            fiscal=visit.fiscal,
+            registration=visit.registration,
+            injection=visit.injection_fee,
+            copay=visit.copay,
+            patient=visit.patient,
         ),
         "voided": visit.voided,
         "void": (

@@ -11,13 +11,14 @@ from sqlalchemy.orm import selectinload
 
 from app.auth.access import require_clinic_visible
 from app.auth.models import User
-from app.errors import InvalidInput, NotFound, Problem
+from app.errors import NotFound, Problem
 from app.extensions import db
 from app.localtime import start_of_local_day
 from app.money import format_yuan
 from app.people.models import Resident
 from app.people.rules import mask_id_number, mask_name, parse_id_number
 from app.places.models import Clinic, Village
+from app.policy.models import PolicyVersion
 from app.policy.queries import policy_for
 from app.visits.models import FundUsage, Visit
 from app.visits.rules import (
@@ -55,9 +56,15 @@ class PatientEligibility:
             "registered": r is not None,
             "sex": r.sex if r else None,
             "hukou_village": (
-                {"code": v.code, "name": v.name, "kind": v.kind, "town": v.town.name,
-                 "district": v.town.district_code}
-                if v else None
+                {
+                    "code": v.code,
+                    "name": v.name,
+                    "kind": v.kind,
+                    "town": v.town.name,
+                    "district": v.town.district_code,
+                }
+                if v
+                else None
             ),
             "insurance": (
                 {
@@ -66,7 +73,8 @@ class PatientEligibility:
                     "insured_to": r.insured_to.isoformat() if r.insured_to else None,
                     "active": self.eligibility.insured,
                 }
-                if r else None
+                if r
+                else None
             ),
             "clinic": self.clinic.code,
             "date": self.day.isoformat(),
@@ -81,11 +89,43 @@ class PatientEligibility:
         }
 
 
-def clinic_by_code(code: str, field: str = "clinic") -> Clinic:
-    clinic = db.session.scalar(select(Clinic).where(Clinic.code == code))
-    if clinic is None:
-        raise InvalidInput(Problem(field, f"unknown clinic {code!r}", "unknown_clinic"))
-    return clinic
+@dataclass(frozen=True)
+class PatientStanding:
+    """The register's facts about a patient at a clinic on a day, and the verdict."""
+
+    resident: Resident | None
+    village: Village | None
+    policy_version: PolicyVersion | None
+    eligibility: Eligibility
+
+
+def patient_standing(id_number: str, clinic: Clinic, day: dt.date) -> PatientStanding:
+    """Eligibility (SPEC §3.2) of a normalised ID number; the one place its facts are gathered.
+
+    Both the eligibility lookup and the pricing of a visit use this, so what the
+    terminal shows before a visit is what the visit is priced with.
+    """
+    resident = db.session.scalar(select(Resident).where(Resident.id_number == id_number))
+    village = resident.hukou_village if resident else None
+    facts = PatientFacts(known=False)
+    if resident is not None and village is not None:
+        facts = PatientFacts(
+            known=True,
+            hukou_district=village.town.district_code,
+            hukou_kind=village.kind,
+            insured=insurance_active(
+                resident.insurance_type, resident.insured_from, resident.insured_to, day
+            ),
+        )
+    version = policy_for(clinic.district_code, day)
+    eligibility = assess_eligibility(
+        version.to_policy() if version else None,
+        facts,
+        ClinicFacts(
+            clinic.district_code, clinic_in_programme(clinic.joined_on, clinic.left_on, day)
+        ),
+    )
+    return PatientStanding(resident, village, version, eligibility)
 
 
 def patient_eligibility(
@@ -97,38 +137,19 @@ def patient_eligibility(
     """
     require_clinic_visible(actor, clinic)
     number = parse_id_number(id_number, "id_number").value
-    resident = db.session.scalar(select(Resident).where(Resident.id_number == number))
-    village = resident.hukou_village if resident else None
-    version = policy_for(clinic.district_code, day)
-    policy = version.to_policy() if version else None
-    facts = PatientFacts(known=False)
-    if resident is not None and village is not None:
-        facts = PatientFacts(
-            known=True,
-            hukou_district=village.town.district_code,
-            hukou_kind=village.kind,
-            insured=insurance_active(
-                resident.insurance_type, resident.insured_from, resident.insured_to, day
-            ),
-        )
-    eligibility = assess_eligibility(
-        policy,
-        facts,
-        ClinicFacts(
-            clinic.district_code, clinic_in_programme(clinic.joined_on, clinic.left_on, day)
-        ),
-    )
+    standing = patient_standing(number, clinic, day)
     paid = 0
-    if resident is not None:
-        usage = db.session.get(FundUsage, (resident.id, day.year))
+    if standing.resident is not None:
+        usage = db.session.get(FundUsage, (standing.resident.id, day.year))
         paid = usage.fund_paid if usage else 0
+    version = standing.policy_version
     return PatientEligibility(
         id_number=number,
-        resident=resident,
-        village=village,
+        resident=standing.resident,
+        village=standing.village,
         clinic=clinic,
         day=day,
-        eligibility=eligibility,
+        eligibility=standing.eligibility,
         fund_paid=paid,
         fund_cap=version.fund_annual_cap if version else None,
     )
