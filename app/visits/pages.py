@@ -44,7 +44,6 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app import clock
@@ -54,7 +53,6 @@ from app.errors import DomainError, Forbidden, Problem
 from app.extensions import db
 from app.localtime import SHANGHAI, local_date
 from app.money import format_yuan
-from app.people.models import Resident
 from app.people.rules import mask_id_number, mask_name
 from app.places.models import Clinic
 from app.settlement.figures import day_figures
@@ -68,7 +66,13 @@ from app.visits.operations import (
     void_visit,
 )
 from app.visits.present import quote_json
-from app.visits.queries import PatientEligibility, patient_eligibility, visit_for, visits_between
+from app.visits.queries import (
+    PatientEligibility,
+    masked_names,
+    patient_eligibility,
+    visit_for,
+    visits_between,
+)
 from app.visits.receipts import REASON_WORDS, reason_words, receipt_document, receipt_pdf
 
 bp = Blueprint(
@@ -570,7 +574,7 @@ def today() -> str:
     page_no = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
     per_page = int(current_app.config.get("PAGE_SIZE", 50))
     visits, total = visits_between(clinic, day, day, page=page_no, per_page=per_page)
-    names = _masked_names([v.resident_id for v in visits if v.resident_id])
+    names = masked_names([v.resident_id for v in visits if v.resident_id])
     return render_template(
         "visits/today.html",
         clinic=clinic,
@@ -583,15 +587,6 @@ def today() -> str:
         total=total,
         mask_id_number=mask_id_number,
     )
-
-
-def _masked_names(resident_ids: list[int]) -> dict[int, str]:
-    if not resident_ids:
-        return {}
-    rows = db.session.execute(
-        select(Resident.id, Resident.name).where(Resident.id.in_(set(resident_ids)))
-    )
-    return {rid: mask_name(name) for rid, name in rows}
 
 
 @bp.route("/visits/<int(max=2147483647):visit_id>/void", methods=["GET", "POST"])
@@ -615,7 +610,7 @@ def void(visit_id: int) -> Any:
             return redirect(url_for("visits.today"), code=303)
     elif visit.voided:
         errors = {"_": _("This visit is already voided.")}
-    names = _masked_names([visit.resident_id] if visit.resident_id else [])
+    names = masked_names([visit.resident_id] if visit.resident_id else [])
     return (
         render_template(
             "visits/void.html",

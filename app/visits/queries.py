@@ -190,3 +190,13 @@ def visits_between(
         .offset((page - 1) * per_page)
     )
     return list(rows), total
+
+
+def masked_names(resident_ids: list[int]) -> dict[int, str]:
+    """Masked names of residents by id, in one query (for visit lists)."""
+    if not resident_ids:
+        return {}
+    rows = db.session.execute(
+        select(Resident.id, Resident.name).where(Resident.id.in_(set(resident_ids)))
+    )
+    return {rid: mask_name(name) for rid, name in rows}
