@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 HOST    ?= 127.0.0.1
 PORT    ?= 5000
 PYTEST_ARGS ?=
-export FLASK_APP := app
+export FLASK_APP := app.factory
 
 .PHONY: install translations migrate seed run test lint bench clean
 

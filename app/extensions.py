@@ -1,4 +1,4 @@
-"""Extensions, created unbound and bound in :func:`app.create_app`."""
+"""Extensions, created unbound and bound in :func:`app.factory.create_app`."""
 
 from __future__ import annotations
 

@@ -20,9 +20,9 @@ from decimal import Decimal
 
 from sqlalchemy import insert, select
 
-from app import create_app
 from app.auth.models import User
 from app.extensions import db
+from app.factory import create_app
 from app.policy.rules import Policy
 from app.visits.models import Visit
 from app.visits.operations import LineRequest, VisitRequest, record_visit
@@ -84,8 +84,10 @@ def bench_record(url: str, n: int = 300) -> None:
             )
             record_visit(request, doctor, now)
         elapsed = time.perf_counter() - start
-        print(f"record_visit ({db.engine.dialect.name}): {n / elapsed:,.0f} visits/s "
-              f"({elapsed / n * 1000:.1f} ms each, one process)")
+        print(
+            f"record_visit ({db.engine.dialect.name}): {n / elapsed:,.0f} visits/s "
+            f"({elapsed / n * 1000:.1f} ms each, one process)"
+        )
 
 
 def bench_month(url: str, visits: int = 100_000) -> None:
@@ -103,18 +105,40 @@ def bench_month(url: str, visits: int = 100_000) -> None:
         rows = []
         for i in range(visits):
             fund, fiscal, patient = 1215, 555, 700
-            rows.append({
-                "clinic_id": clinic_id, "resident_id": None, "patient_id_number": "x" * 18,
-                "visited_at": now, "visit_date": now.date(), "month": "2026-10", "year": 2026,
-                "receipt_seq": i + 1, "receipt_number": f"B-{i}", "policy_version_id": None,
-                "programme": True, "insured": True, "reasons": "", "injection": i % 5 == 0,
-                "lines_total": 2270, "registration": 100, "injection_fee": 100,
-                "in_scope": 1770, "self_pay": 500, "fund_base": 1735, "deductible_applied": 0,
-                "fund": fund, "fiscal": fiscal, "copay": 0, "patient": patient, "total": 2470,
-                "recorded_by_id": doctor_id, "recorded_at": now,
-            })
+            rows.append(
+                {
+                    "clinic_id": clinic_id,
+                    "resident_id": None,
+                    "patient_id_number": "x" * 18,
+                    "visited_at": now,
+                    "visit_date": now.date(),
+                    "month": "2026-10",
+                    "year": 2026,
+                    "receipt_seq": i + 1,
+                    "receipt_number": f"B-{i}",
+                    "policy_version_id": None,
+                    "programme": True,
+                    "insured": True,
+                    "reasons": "",
+                    "injection": i % 5 == 0,
+                    "lines_total": 2270,
+                    "registration": 100,
+                    "injection_fee": 100,
+                    "in_scope": 1770,
+                    "self_pay": 500,
+                    "fund_base": 1735,
+                    "deductible_applied": 0,
+                    "fund": fund,
+                    "fiscal": fiscal,
+                    "copay": 0,
+                    "patient": patient,
+                    "total": 2470,
+                    "recorded_by_id": doctor_id,
+                    "recorded_at": now,
+                }
+            )
         for chunk in range(0, visits, 10_000):
-            db.session.execute(insert(Visit), rows[chunk:chunk + 10_000])
+            db.session.execute(insert(Visit), rows[chunk : chunk + 10_000])
         db.session.commit()
         del rows
         tracemalloc.start()
@@ -125,8 +149,10 @@ def bench_month(url: str, visits: int = 100_000) -> None:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert figures.visits == visits and per_clinic[clinic_id].fiscal == 555 * visits
-        print(f"month figures over {visits:,} visits ({db.engine.dialect.name}): "
-              f"{elapsed * 1000:.0f} ms, peak Python memory {peak / 1024:.0f} KiB")
+        print(
+            f"month figures over {visits:,} visits ({db.engine.dialect.name}): "
+            f"{elapsed * 1000:.0f} ms, peak Python memory {peak / 1024:.0f} KiB"
+        )
 
 
 def main() -> None:

@@ -22,8 +22,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from app import create_app
 from app.extensions import db
+from app.factory import create_app
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 # One template per test run, so two runs on one server never drop each other's.

@@ -14,9 +14,9 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app import clock
 from app.auth.models import ROLES, User
 from app.auth.operations import create_user, issue_token
+from app.clock import clock
 from app.errors import DomainError
 from app.extensions import db
 

@@ -12,9 +12,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
-from app import clock
 from app.auth.api_auth import authenticate_bearer
 from app.catalog.queries import MAX_QUERY, MAX_RESULTS, search_items
+from app.clock import clock
 from app.localtime import local_date
 from app.money import format_yuan
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app import clock
+from app.clock import clock
 from app.demo.seed import (
     PASSWORD,
     SeedOptions,

@@ -11,8 +11,8 @@ from typing import Any
 from flask import Response
 from flask_smorest import Blueprint
 
-from app import clock
 from app.auth.api_auth import api_user, authenticate_bearer
+from app.clock import clock
 from app.errors import InvalidInput, Problem
 from app.money import MoneyFormatError, parse_yuan
 from app.settlement import documents, exports

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from app import clock
+from app.clock import clock
 from app.errors import DomainError
 from app.settlement.documents import (
     statement_filename,

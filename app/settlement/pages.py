@@ -20,8 +20,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from app import clock
 from app.auth.models import User
+from app.clock import clock
 from app.errors import DomainError, InvalidInput, Problem
 from app.extensions import db
 from app.localtime import format_local, local_date, month_of

@@ -14,10 +14,10 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from app import clock
 from app.auth.access import require_clinic_visible
 from app.auth.api_auth import api_user, authenticate_bearer
 from app.auth.models import User
+from app.clock import clock
 from app.errors import InvalidInput, Problem
 from app.localtime import local_date
 from app.places.models import Clinic

@@ -46,9 +46,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app import clock
 from app.auth.models import User
 from app.catalog.queries import ItemOffer, diagnosis_offer, offers_for, search_items
+from app.clock import clock
 from app.errors import DomainError, Forbidden, Problem
 from app.extensions import db
 from app.localtime import SHANGHAI, local_date

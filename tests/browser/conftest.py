@@ -27,8 +27,8 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from app import create_app
 from app.extensions import db
+from app.factory import create_app
 from tests.factories import World, build_world
 
 CHROMIUM = Path("/usr/bin/chromium")

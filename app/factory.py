@@ -1,0 +1,91 @@
+"""The application factory: :func:`create_app` builds the app from settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_smorest import Api
+
+from app.clock import utc_now
+from app.config import ROOT, settings_from_env
+from app.extensions import babel, csrf, db, login_manager, migrate
+from app.fields import ErrorSchema
+from app.web.errors import register_error_handlers
+
+
+class _Api(Api):
+    # Every documented error response uses the body the handlers really send.
+    ERROR_SCHEMA = ErrorSchema
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(settings_from_env())
+    if overrides:
+        app.config.update(overrides)
+    app.config.setdefault("CLOCK", utc_now)
+    (ROOT / "instance").mkdir(exist_ok=True)
+
+    from app import models  # noqa: F401  (every model registered before migrate)
+    from app.database import configure_engine
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True
+    )
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    _init_babel(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+    _register_api(app)
+    _register_pages(app)
+    _register_cli(app)
+    register_error_handlers(app)
+    return app
+
+
+def _init_babel(app: Flask) -> None:
+    from app.web.i18n import select_locale, translation_directories
+
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", translation_directories())
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Shanghai")
+
+
+def _register_api(app: Flask) -> None:
+    from app.catalog.api import blp as catalog_blp
+    from app.settlement.api import blp as settlement_blp
+    from app.visits.api import blp as visits_blp
+    from app.visits.api import residents_blp
+    from app.web.api_docs import register_api_docs
+
+    api = _Api(app)  # one per app: the OpenAPI spec belongs to the app
+    for blp in (visits_blp, residents_blp, catalog_blp, settlement_blp):
+        csrf.exempt(blp)
+        api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")
+    api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    api.spec.options["security"] = [{"bearer": []}]
+    register_api_docs(app)
+
+
+def _register_pages(app: Flask) -> None:
+    from app.settlement.pages import bp as settlement_pages
+    from app.visits.pages import bp as visit_pages
+    from app.web.pages import bp as web_pages
+
+    app.register_blueprint(web_pages)
+    app.register_blueprint(visit_pages)
+    app.register_blueprint(settlement_pages)
+
+
+def _register_cli(app: Flask) -> None:
+    from app.auth.cli import users_cli
+    from app.demo.cli import demo_cli
+    from app.imports.cli import import_data
+    from app.policy.cli import policy_cli
+    from app.settlement.cli import statements_cli
+
+    for command in (users_cli, demo_cli, import_data, policy_cli, statements_cli):
+        app.cli.add_command(command)
