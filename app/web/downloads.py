@@ -25,9 +25,8 @@ MIMETYPES: dict[str, str] = {
 
 def download(body: bytes, kind: Kind, filename: str, *, inline: bool = False) -> Response:
     """``body`` as a file named ``filename`` (which should end in ``.kind``)."""
-    response = Response(body, mimetype=MIMETYPES[kind])
-    if kind == "csv":
-        response.charset = "utf-8"
+    content_type = "text/csv; charset=utf-8" if kind == "csv" else MIMETYPES[kind]
+    response = Response(body, content_type=content_type)
     ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "")
     disposition = "inline" if inline else "attachment"
     response.headers["Content-Disposition"] = (
