@@ -28,7 +28,7 @@ from tests.factories import build_world
 def test_single_migration_head(app: Flask) -> None:
     env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"]}
     result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "db", "heads"],
+        [sys.executable, "-m", "flask", "--app", "app.factory", "db", "heads"],
         cwd=ROOT,
         env=env,
         capture_output=True,
