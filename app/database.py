@@ -65,7 +65,8 @@ def configure_engine(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        # How long a writer waits for another's lock is the driver's ``timeout``
+        # (DB_STATEMENT_TIMEOUT, see app.config.engine_options).
         cursor.close()
 
     @event.listens_for(engine, "begin")

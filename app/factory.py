@@ -8,10 +8,11 @@ from flask import Flask
 from flask_smorest import Api
 
 from app.clock import utc_now
-from app.config import ROOT, settings_from_env
-from app.extensions import babel, csrf, db, login_manager, migrate
+from app.config import ROOT, engine_options, settings_from_env
+from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 from app.fields import ErrorSchema
 from app.web.errors import register_error_handlers
+from app.web.security import init_security
 
 
 class _Api(Api):
@@ -25,6 +26,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
     app.config.setdefault("CLOCK", utc_now)
+    # Timeouts depend on the database actually used (overrides may change it).
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    )
     (ROOT / "instance").mkdir(exist_ok=True)
 
     from app import models  # noqa: F401  (every model registered before migrate)
@@ -36,6 +41,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     login_manager.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
+    init_security(app)
     _init_babel(app)
     with app.app_context():
         configure_engine(db.engine)

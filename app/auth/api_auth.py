@@ -11,6 +11,7 @@ from werkzeug.exceptions import Unauthorized
 
 from app.auth.models import User
 from app.auth.operations import user_for_token
+from app.clock import clock
 
 
 def authenticate_bearer() -> None:
@@ -19,9 +20,9 @@ def authenticate_bearer() -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization: Bearer <token> is required")
-    user = user_for_token(token.strip())
+    user = user_for_token(token.strip(), clock()())
     if user is None:
-        raise Unauthorized("the API token is not valid")
+        raise Unauthorized("the API token is not valid (unknown, revoked or expired)")
     g.api_user = user
 
 

@@ -11,14 +11,17 @@ import sys
 from typing import NoReturn
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.auth.models import ROLES, User
-from app.auth.operations import create_user, issue_token
+from app.auth.operations import create_user, deactivate_user, issue_token, revoke_token
+from app.auth.queries import tokens_of
 from app.clock import clock
 from app.errors import DomainError
 from app.extensions import db
+from app.localtime import format_local
 
 users_cli = AppGroup("users", help="User accounts and API tokens.")
 
@@ -68,13 +71,65 @@ def create_command(
 
 @users_cli.command("token")
 @click.argument("username")
-def token_command(username: str) -> None:
+@click.option(
+    "--days",
+    type=int,
+    default=None,
+    help="Days until the token expires (default: API_TOKEN_DAYS, 90).",
+)
+@click.option("--no-expiry", is_flag=True, help="A token that never expires (use sparingly).")
+def token_command(username: str, days: int | None, no_expiry: bool) -> None:
     """Print a new API token for USERNAME (shown once; only its hash is kept)."""
+    valid_days = None if no_expiry else (days or current_app.config["API_TOKEN_DAYS"])
     try:
-        token = issue_token(username, clock()())
+        token = issue_token(username, clock()(), valid_days)
     except DomainError as exc:
         _fail(exc)
     click.echo(token)
+
+
+@users_cli.command("tokens")
+@click.argument("username")
+def tokens_command(username: str) -> None:
+    """List USERNAME's API tokens: id, issued, expires, last used, state."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        _fail(DomainError(f"no user {username!r}", "username"))
+    now = clock()()
+    for row in tokens_of(user):
+        if row.revoked_at is not None:
+            state = f"revoked {format_local(row.revoked_at)}"
+        elif row.expires_at is not None and row.expires_at <= now:
+            state = "expired"
+        else:
+            state = "active"
+        click.echo(
+            f"{row.id:>6}  issued {format_local(row.created_at)}"
+            f"  expires {format_local(row.expires_at) or 'never':<16}"
+            f"  last used {format_local(row.last_used_at) or 'never':<16}  {state}"
+        )
+
+
+@users_cli.command("revoke-token")
+@click.argument("token_id", type=int)
+def revoke_token_command(token_id: int) -> None:
+    """Revoke the token TOKEN_ID (the id `flask users tokens` shows)."""
+    try:
+        row = revoke_token(token_id, clock()())
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"revoked token {row.id} of {row.user.username}")
+
+
+@users_cli.command("deactivate")
+@click.argument("username")
+def deactivate_command(username: str) -> None:
+    """Deactivate USERNAME: no more logins, every token revoked, sessions ended."""
+    try:
+        user = deactivate_user(username, clock()())
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"deactivated {user.username}")
 
 
 @users_cli.command("list")

@@ -1,8 +1,15 @@
-"""Creating users and API tokens; checking passwords and tokens.
+"""Users, API tokens and login sessions: creating, checking, ending.
 
-Tokens are random (``secrets.token_urlsafe``) and only their SHA-256 is
-stored, so the database never holds a usable credential; passwords are hashed
-with werkzeug's salted scrypt/pbkdf2.
+Guarantees:
+
+* tokens and session keys are random (``secrets.token_urlsafe``) and only
+  their SHA-256 is stored, so the database never holds a usable credential;
+  passwords are hashed with werkzeug's salted scrypt;
+* a wrong password and an unknown (or deactivated) user cost the same: both
+  run one password-hash check, so usernames cannot be told apart by timing;
+* a token stops working when it is revoked, when it expires, or when its user
+  is deactivated; a login session ends on logout, after the idle or absolute
+  timeout, or on deactivation, and an ended session never comes back.
 """
 
 from __future__ import annotations
@@ -11,11 +18,12 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.auth.models import ROLES, ApiToken, User
+from app.auth.models import ROLES, ApiToken, LoginSession, User
 from app.database import unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
 from app.extensions import db
@@ -88,19 +96,36 @@ def create_user(
     return user
 
 
-def issue_token(username: str, now: dt.datetime) -> str:
-    """A new API token for the user; the plain token is returned once, never stored."""
+def issue_token(username: str, now: dt.datetime, valid_days: int | None = 90) -> str:
+    """A new API token for the user; the plain token is returned once, never stored.
+
+    ``valid_days`` of None issues a token that never expires (an explicit
+    administrator's choice, shown as such by ``flask users tokens``).
+    """
+    if valid_days is not None and valid_days < 1:
+        raise InvalidInput(Problem("days", "must be at least 1"))
     with unit_of_work() as session:
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
             raise NotFound(Problem("username", f"no user {username!r}"))
+        if not user.active:
+            raise InvalidInput(Problem("username", f"user {username!r} is deactivated"))
         token = secrets.token_urlsafe(32)
-        session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), created_at=now))
+        expires = now + dt.timedelta(days=valid_days) if valid_days is not None else None
+        session.add(
+            ApiToken(
+                user_id=user.id, token_hash=_token_hash(token), created_at=now, expires_at=expires
+            )
+        )
     return token
 
 
-def user_for_token(token: str) -> User | None:
-    """The active user a bearer token belongs to, or None."""
+# Recording the last use costs a write; once a minute per token is plenty.
+_TOUCH_EVERY = dt.timedelta(minutes=1)
+
+
+def user_for_token(token: str, now: dt.datetime) -> User | None:
+    """The active user a live (unrevoked, unexpired) bearer token belongs to, or None."""
     row = db.session.scalar(
         select(ApiToken).where(
             ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None)
@@ -108,12 +133,127 @@ def user_for_token(token: str) -> User | None:
     )
     if row is None or not row.user.active:
         return None
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= _TOUCH_EVERY:
+        with unit_of_work() as session:
+            session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+        row = db.session.get(ApiToken, row.id) or row
     return row.user
+
+
+def revoke_token(token_id: int, now: dt.datetime) -> ApiToken:
+    """Revoke one token by its id (as ``flask users tokens`` lists it)."""
+    with unit_of_work() as session:
+        row = session.get(ApiToken, token_id)
+        if row is None:
+            raise NotFound(Problem("token", f"no token {token_id}"))
+        if row.revoked_at is None:
+            row.revoked_at = now
+    return row
+
+
+_dummy_hash: str | None = None
+
+
+def _equal_cost_miss(password: str) -> None:
+    """Spend what a real password check costs, for an unknown or inactive user."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = generate_password_hash(secrets.token_hex(16))
+    check_password_hash(_dummy_hash, password)
 
 
 def user_for_password(username: str, password: str) -> User | None:
     """The user when the password is right; None either way it is wrong."""
     user = db.session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+    if user is None or not user.active:
+        _equal_cost_miss(password)
+        return None
+    if not check_password_hash(user.password_hash, password):
         return None
     return user
+
+
+def deactivate_user(username: str, now: dt.datetime) -> User:
+    """Deactivate a user: no login, every token revoked, every session ended."""
+    with unit_of_work() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound(Problem("username", f"no user {username!r}"))
+        user.active = False
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        session.execute(
+            update(LoginSession)
+            .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+            .values(ended_at=now, end_reason="deactivated")
+        )
+    return user
+
+
+# --- login sessions -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    idle: dt.timedelta
+    absolute: dt.timedelta
+
+
+def start_login_session(user: User, now: dt.datetime) -> str:
+    """A new server-side session for ``user``; the key goes in the cookie, only once."""
+    key = secrets.token_urlsafe(32)
+    with unit_of_work() as session:
+        session.add(
+            LoginSession(
+                key_hash=_token_hash(key), user_id=user.id, started_at=now, last_seen_at=now
+            )
+        )
+    return key
+
+
+def resume_login_session(key: str, now: dt.datetime, limits: SessionLimits) -> User | None:
+    """The user of a live session, which this request keeps alive; None once it has ended.
+
+    A session past its idle or absolute limit is ended here, with the reason,
+    so it cannot be revived by a later request with an older clock.
+    """
+    row = db.session.scalar(select(LoginSession).where(LoginSession.key_hash == _token_hash(key)))
+    if row is None or row.ended_at is not None:
+        return None
+    reason = None
+    if now - row.started_at >= limits.absolute:
+        reason = "absolute_timeout"
+    elif now - row.last_seen_at >= limits.idle:
+        reason = "idle_timeout"
+    elif not row.user.active:
+        reason = "deactivated"
+    if reason is not None:
+        with unit_of_work() as session:
+            session.execute(
+                update(LoginSession)
+                .where(LoginSession.id == row.id, LoginSession.ended_at.is_(None))
+                .values(ended_at=now, end_reason=reason)
+            )
+        return None
+    if now - row.last_seen_at >= _TOUCH_EVERY:
+        with unit_of_work() as session:
+            session.execute(
+                update(LoginSession).where(LoginSession.id == row.id).values(last_seen_at=now)
+            )
+    user = db.session.get(User, row.user_id)
+    return user
+
+
+def end_login_session(key: str, now: dt.datetime, reason: str = "logout") -> None:
+    """End a session (logout): its cookie is worthless from now on."""
+    with unit_of_work() as session:
+        session.execute(
+            update(LoginSession)
+            .where(LoginSession.key_hash == _token_hash(key), LoginSession.ended_at.is_(None))
+            .values(ended_at=now, end_reason=reason)
+        )

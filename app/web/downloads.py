@@ -30,7 +30,7 @@ def download(body: bytes, kind: Kind, filename: str, *, inline: bool = False) ->
     ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "")
     disposition = "inline" if inline else "attachment"
     response.headers["Content-Disposition"] = (
-        f'{disposition}; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(filename)}'
+        f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
     )
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -35,13 +35,18 @@ def register_error_handlers(app: Flask) -> None:
             return _http_error_json(exc)
         from app.web.pages import render_error
 
-        return render_error(exc.code or 500, exc.description or exc.name), exc.code
+        return render_error(exc.code or 500, exc.description or exc.name), exc.code, _headers(exc)
+
+
+def _headers(exc: HTTPException) -> dict[str, str]:
+    """The error's own headers (``Allow`` on a 405, ``Retry-After`` …) but not its body type."""
+    return {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
 
 
 def _http_error_json(exc: HTTPException) -> Any:
     """An HTTP error as the same JSON a :class:`DomainError` gives: fields by dotted path."""
     body: dict[str, Any] = {"status": exc.code, "error": exc.name, "message": exc.description}
-    headers: dict[str, str] = {}
+    headers = _headers(exc)
     data = getattr(exc, "data", None)  # webargs / smorest: {"messages": {location: …}}
     errors: dict[str, list[str]] = {}
     if data and "messages" in data:

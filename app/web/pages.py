@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -36,8 +37,15 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
 from app.auth.models import User
-from app.auth.operations import user_for_password
-from app.extensions import db, login_manager
+from app.auth.operations import (
+    SessionLimits,
+    end_login_session,
+    resume_login_session,
+    start_login_session,
+    user_for_password,
+)
+from app.clock import clock
+from app.extensions import limiter, login_manager
 from app.localtime import format_local
 from app.money import format_yuan
 
@@ -58,15 +66,35 @@ STATUS_TEXT = {
     404: _l("This page or record does not exist."),
     405: _l("This action is not allowed here."),
     409: _l("This clashes with what has already been recorded."),
+    413: _l("What was sent is too large."),
     415: _l("The request could not be understood."),
     422: _l("Some of what was entered cannot be accepted."),
+    428: _l("The request is missing a required header."),
+    429: _l("Too many attempts. Please wait a few minutes and try again."),
     500: _l("Something went wrong on the server. Please try again."),
+    503: _l("The system is busy. Nothing was saved; please try again in a moment."),
 }
+
+
+def _session_limits() -> SessionLimits:
+    config = current_app.config
+    return SessionLimits(
+        idle=dt.timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
+        absolute=dt.timedelta(hours=config["SESSION_ABSOLUTE_HOURS"]),
+    )
 
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+    """The user of this browser's live server-side session (see auth.operations)."""
+    key = session.get("sid")
+    if not key:
+        return None
+    user = resume_login_session(key, clock()(), _session_limits())
+    if user is None or str(user.id) != user_id:
+        session.pop("sid", None)
+        return None
+    return user
 
 
 @login_manager.unauthorized_handler
@@ -123,7 +151,27 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+def _login_username() -> str:
+    return "user:" + request.form.get("username", "").strip().lower()[:60]
+
+
+def _login_failed(response: Response) -> bool:
+    # Only failed attempts count: a clinic that logs in every morning is never throttled.
+    return response.status_code == 401
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
+    methods=["POST"],
+    deduct_when=_login_failed,
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_USER"],
+    key_func=_login_username,
+    methods=["POST"],
+    deduct_when=_login_failed,
+)
 def login() -> Any:
     if request.method == "GET" and current_user.is_authenticated:
         return redirect(url_for("web.home"))
@@ -140,6 +188,7 @@ def login() -> Any:
             session.clear()  # a fresh session (and CSRF token) for the new user
             if lang:
                 session["lang"] = lang
+            session["sid"] = start_login_session(user, clock()())
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or url_for("web.home"))
     return render_template("login.html", error=error, username=username), (401 if error else 200)
@@ -149,6 +198,8 @@ def login() -> Any:
 @login_required
 def logout() -> Response:
     lang = session.get("lang")
+    if session.get("sid"):
+        end_login_session(session["sid"], clock()())
     logout_user()
     session.clear()
     if lang:

@@ -152,7 +152,7 @@ def test_token(app: Flask, clock: FixedClock) -> None:
     assert result.exit_code == 0, result.output
     token = result.stdout.strip()
     assert len(token) >= 40
-    owner = user_for_token(token)
+    owner = user_for_token(token, clock.now)
     assert owner is not None and owner.username == "reviewer"
     stored = db.session.scalar(select(func.count()).select_from(ApiToken))
     assert stored == (tokens_before or 0) + 1
