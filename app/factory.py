@@ -96,3 +96,10 @@ def _register_cli(app: Flask) -> None:
 
     for command in (users_cli, demo_cli, import_data, policy_cli, statements_cli):
         app.cli.add_command(command)
+    # Backups belong with the other database commands of Flask-Migrate's group.
+    from flask_migrate.cli import db as db_group
+
+    from app.maintenance.cli import backup_command, restore_command
+
+    db_group.add_command(backup_command)
+    db_group.add_command(restore_command)
