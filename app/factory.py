@@ -12,6 +12,7 @@ from app.config import ROOT, engine_options, settings_from_env
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 from app.fields import ErrorSchema
 from app.web.errors import register_error_handlers
+from app.web.requestlog import init_request_log
 from app.web.security import init_security
 
 
@@ -43,6 +44,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     init_security(app)
+    init_request_log(app)
     _init_babel(app)
     with app.app_context():
         configure_engine(db.engine)

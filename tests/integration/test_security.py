@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import os
 import re
 import shutil
@@ -383,3 +385,30 @@ def test_a_database_that_stays_locked_answers_503_not_a_hang(
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+# --- the request log -----------------------------------------------------------------
+
+
+def test_each_request_is_one_json_log_line_without_personal_data(
+    world: World, client: FlaskClient
+) -> None:
+    lines: list[dict[str, object]] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(json.loads(record.getMessage()))
+
+    number = world.ids["insured_village"]
+    handler = Collect()
+    logging.getLogger("yiyuan.requests").addHandler(handler)
+    try:
+        client.get(f"/api/v1/residents/{number}/eligibility", headers=world.auth("doctor"))
+        client.get(f"/api/v1/catalog/items?q={number}", headers=world.auth("doctor"))
+    finally:
+        logging.getLogger("yiyuan.requests").removeHandler(handler)
+    assert len(lines) == 2
+    assert lines[0]["user"] == "doctor" and lines[0]["method"] == "GET"
+    assert lines[0]["route"] == "/api/v1/residents/<id_number>/eligibility"
+    assert set(lines[0]) == {"time", "user", "method", "route", "status", "duration_ms"}
+    assert number not in json.dumps(lines) and number[:14] not in json.dumps(lines)
