@@ -233,4 +233,16 @@ def render_statement(doc: StatementDocument) -> bytes:
     return StatementRenderer(doc).render()
 
 
-__all__ = ["StatementMismatch", "render_statement"]
+def write_statement(doc: StatementDocument, path: str) -> int:
+    """Render ``doc`` into the file ``path``; the bytes written.
+
+    A top-level function of plain data, so a process pool can run it: the
+    PDF is written by the worker and never travels back to the parent.
+    """
+    data = render_statement(doc)
+    with open(path, "wb") as out:
+        out.write(data)
+    return len(data)
+
+
+__all__ = ["StatementMismatch", "render_statement", "write_statement"]

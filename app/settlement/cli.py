@@ -2,10 +2,19 @@
 
 The CLI runs as the server's operator: it reads every clinic of the district
 and writes nothing to the database.
+
+``render`` reads the statements a batch of clinics at a time (a constant
+number of queries per batch) and renders the PDFs in worker processes; at
+most a few batches are in flight, so memory stays flat however many clinics
+the district has.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import click
@@ -14,17 +23,18 @@ from flask.cli import AppGroup
 from app.clock import clock
 from app.errors import DomainError
 from app.settlement.documents import (
+    statement_document,
     statement_filename,
-    statement_pdf,
     summary_filename,
     summary_pdf,
 )
 from app.settlement.queries import (
     DistrictSummary,
+    district_statements,
     district_summary,
-    statement_view,
     verify_statement,
 )
+from reports.statement import write_statement
 
 statements_cli = AppGroup("statements", help="Monthly statements and district summaries.")
 
@@ -46,31 +56,62 @@ def _summary(district: str, month: str) -> DistrictSummary:
     type=click.Path(file_okay=False, path_type=Path),
     help="folder to write the PDFs into (created if missing)",
 )
-def render(district: str, month: str, out_dir: Path) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=lambda: os.cpu_count() or 1,
+    show_default="the number of CPUs",
+    help="processes rendering PDFs; 1 renders in this process",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="clinics read from the database at a time",
+)
+def render(district: str, month: str, out_dir: Path, workers: int, batch: int) -> None:
     """Write every clinic's statement PDF and the district summary PDF."""
     summary = _summary(district, month)
     now = clock()()
     out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    with click.progressbar(
-        summary.lines,
-        label=f"{district} {month}",
-        item_show_func=lambda line: line.clinic.code if line else "",
-    ) as lines:
-        for line in lines:
-            view = statement_view(line.clinic.code, month, None)
-            path = out_dir / statement_filename(view, "pdf")
-            path.write_bytes(statement_pdf(view, now))
-            written.append(path)
+    statements = district_statements(district, month, None, batch=batch)
+    written: list[str] = []
+    with click.progressbar(length=len(summary.lines), label=f"{district} {month}") as bar:
+        if workers == 1:
+            for views in statements:
+                for view in views:
+                    path = out_dir / statement_filename(view, "pdf")
+                    written.append(path.name)
+                    write_statement(statement_document(view, now), str(path))
+                    bar.update(1)
+        else:
+            # spawn: a worker starts clean, with no copy of this process's
+            # database connections, and imports only the renderer.
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                pending: deque[Future[int]] = deque()
+                for views in statements:
+                    for view in views:
+                        path = out_dir / statement_filename(view, "pdf")
+                        written.append(path.name)
+                        document = statement_document(view, now)
+                        pending.append(pool.submit(write_statement, document, str(path)))
+                    # Bounded: the parent never holds more than a few batches.
+                    while len(pending) > 2 * batch:
+                        pending.popleft().result()
+                        bar.update(1)
+                while pending:
+                    pending.popleft().result()
+                    bar.update(1)
     path = out_dir / summary_filename(summary, "pdf")
     path.write_bytes(summary_pdf(summary, now))
-    written.append(path)
     click.echo(
         f"Wrote {len(summary.lines)} clinic statements and the district summary "
         f"to {out_dir.resolve()}"
     )
-    for path in written:
-        click.echo(f"  {path.name}")
+    for name in [*written, path.name]:
+        click.echo(f"  {name}")
 
 
 @statements_cli.command("verify")
