@@ -8,9 +8,13 @@ Invariants enforced by the database, not only by the engine:
 * ``ck_visit_scope_parts``: ``lines_total = in_scope + self_pay`` and
   ``in_scope = fund + fiscal + copay``;
 * ``ck_visit_not_negative``: every part ≥ 0;
-* receipt numbers are unique, and ``(clinic, year, seq)`` is unique — the
-  sequence comes from :class:`ReceiptCounter`, incremented under a lock in the
-  visit's own transaction, so it is gapless;
+* ``(clinic, year, seq)`` is unique — the sequence comes from
+  :class:`ReceiptCounter`, incremented under a lock in the visit's own
+  transaction, so it is gapless; the receipt number is made of the clinic's
+  (unique) code, the year and that sequence, so it is unique by construction
+  and needs no index of its own;
+* visit, line and idempotency-key ids are 64-bit on PostgreSQL (a province
+  records ≈ 10 M visits and ≈ 30 M lines a month);
 * an idempotency key is unique per user.
 
 Visits are never updated in place except to be voided (reason, actor, time).
@@ -20,12 +24,25 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import UTCDateTime
 from app.extensions import Model
 from app.places.models import Clinic
+
+# 64-bit on PostgreSQL; SQLite's INTEGER PRIMARY KEY is already 64-bit (and
+# only that exact spelling is the rowid).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Visit(Model):
@@ -49,21 +66,25 @@ class Visit(Model):
         CheckConstraint("programme OR fiscal = 0", name="fiscal_only_in_programme"),
         CheckConstraint("(voided_at IS NULL) = (void_reason IS NULL)", name="void_has_reason"),
         UniqueConstraint("clinic_id", "year", "receipt_seq"),
+        # The doctor's month and a clinic's statement.
         Index("ix_visit_clinic_month", "clinic_id", "month"),
-        Index("ix_visit_resident_year", "resident_id", "year"),
+        # The doctor's today page and daily close.
+        Index("ix_visit_clinic_visited_at", "clinic_id", "visited_at"),
+        # The month close: the month's id range (its lines) and all its clinics.
+        Index("ix_visit_month_id", "month", "id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
-    patient_id_number: Mapped[str] = mapped_column(String(18), index=True)
+    patient_id_number: Mapped[str] = mapped_column(String(18))
     visited_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     # Asia/Shanghai calendar of visited_at, stored so months and days aggregate in SQL.
     visit_date: Mapped[dt.date] = mapped_column(Date)
     month: Mapped[str] = mapped_column(String(7))
     year: Mapped[int]
     receipt_seq: Mapped[int]
-    receipt_number: Mapped[str] = mapped_column(String(40), unique=True)
+    receipt_number: Mapped[str] = mapped_column(String(40))
 
     policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_version.id"))
     programme: Mapped[bool]
@@ -116,8 +137,9 @@ class VisitLine(Model):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), index=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # uq_visit_line_visit_id_line_no leads with visit_id: it is the lookup index.
+    visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("visit.id"))
     line_no: Mapped[int]
     item_id: Mapped[int] = mapped_column(ForeignKey("catalog_item.id"), index=True)
     # What the catalogue said at the visit: the record does not change if it does.
@@ -166,9 +188,10 @@ class IdempotencyKey(Model):
     __tablename__ = "idempotency_key"
     __table_args__ = (UniqueConstraint("user_id", "key"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     key: Mapped[str] = mapped_column(String(100))
     request_hash: Mapped[str] = mapped_column(String(64))
-    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("visit.id"))
+    # Keys older than the retention window are purged by created_at.
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
