@@ -95,8 +95,9 @@ def _register_cli(app: Flask) -> None:
     from app.imports.cli import import_data
     from app.policy.cli import policy_cli
     from app.settlement.cli import statements_cli
+    from app.visits.maintenance import visits_cli
 
-    for command in (users_cli, demo_cli, import_data, policy_cli, statements_cli):
+    for command in (users_cli, demo_cli, import_data, policy_cli, statements_cli, visits_cli):
         app.cli.add_command(command)
     # Backups belong with the other database commands of Flask-Migrate's group.
     from flask_migrate.cli import db as db_group
