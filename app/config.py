@@ -94,6 +94,8 @@ def settings_from_env() -> dict[str, Any]:
         "LOGIN_LIMIT_PER_USER": os.environ.get("LOGIN_LIMIT_PER_USER", "5/minute;20/hour"),
         "LOGIN_LIMIT_PER_ADDRESS": os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "30/minute;200/hour"),
         "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 30),
+        # The insurance platform adapter: "simulator" or "package.module:ClassName".
+        "INSURANCE_PLATFORM": os.environ.get("INSURANCE_PLATFORM", "simulator"),
         "PAGE_SIZE": 50,
         # Days an Idempotency-Key is kept; `flask visits purge-keys` deletes older ones.
         "IDEMPOTENCY_KEY_DAYS": int(os.environ.get("IDEMPOTENCY_KEY_DAYS", "30")),

@@ -94,10 +94,20 @@ def _register_cli(app: Flask) -> None:
     from app.demo.cli import demo_cli
     from app.imports.cli import import_data
     from app.policy.cli import policy_cli
+    from app.reconcile.cli import reconcile_cli
     from app.settlement.cli import statements_cli
     from app.visits.maintenance import visits_cli
 
-    for command in (users_cli, demo_cli, import_data, policy_cli, statements_cli, visits_cli):
+    commands = (
+        users_cli,
+        demo_cli,
+        import_data,
+        policy_cli,
+        statements_cli,
+        visits_cli,
+        reconcile_cli,
+    )
+    for command in commands:
         app.cli.add_command(command)
     # Backups belong with the other database commands of Flask-Migrate's group.
     from flask_migrate.cli import db as db_group

@@ -5,6 +5,7 @@ from app.catalog.models import CatalogItem, ItemPrice
 from app.people.models import Resident
 from app.places.models import Clinic, District, Town, Village
 from app.policy.models import PolicyVersion
+from app.reconcile.models import FundAdjustment, FundFile, FundFinding, FundSettlement
 from app.settlement.models import Statement, StatementEvent
 from app.visits.models import FundUsage, IdempotencyKey, ReceiptCounter, Visit, VisitLine
 
@@ -13,6 +14,10 @@ __all__ = [
     "CatalogItem",
     "Clinic",
     "District",
+    "FundAdjustment",
+    "FundFile",
+    "FundFinding",
+    "FundSettlement",
     "FundUsage",
     "IdempotencyKey",
     "ItemPrice",

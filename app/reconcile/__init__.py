@@ -1,0 +1,1 @@
+"""Reconciliation with the medical-insurance fund's real settlements (SPEC §7)."""

@@ -1,0 +1,133 @@
+"""The fund's settlement files and rows, the findings of a reconciliation, and adjustments.
+
+Invariants enforced by the database:
+
+* a settlement file is stored once per district, month and content digest
+  (re-importing the same file changes nothing), and a settlement id once;
+* ``ck_fund_adjustment_not_zero``: an adjustment moves money (the sum of a
+  visit's adjustments is ``fund_computed - fund_paid`` of its last finding);
+* adjustments are append-only: a correction is a new adjustment, never an
+  edit (the audit log records each one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.database import UTCDateTime
+from app.extensions import Model
+from app.places.models import Clinic
+
+
+class FundFile(Model):
+    __tablename__ = "fund_file"
+    __table_args__ = (UniqueConstraint("district_code", "month", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"))
+    month: Mapped[str] = mapped_column(String(7))
+    filename: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int]
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+
+# 64-bit on PostgreSQL (a province settles ~10 M visits a month); SQLite's
+# INTEGER PRIMARY KEY is already 64-bit and must stay spelled INTEGER.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class FundSettlement(Model):
+    """One settlement (or reversal) as the fund reported it; money in fen."""
+
+    __tablename__ = "fund_settlement"
+    __table_args__ = (Index("ix_fund_settlement_visit_key", "insurance_code", "mdtrt_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("fund_file.id"), index=True)
+    line: Mapped[int]
+    insurance_code: Mapped[str] = mapped_column(String(30))
+    setl_id: Mapped[str] = mapped_column(String(40), unique=True)
+    mdtrt_id: Mapped[str] = mapped_column(String(40))
+    certno: Mapped[str] = mapped_column(String(18))
+    setl_time: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    medfee_sumamt: Mapped[int]
+    inscp_scp_amt: Mapped[int]
+    act_pay_dedc: Mapped[int]
+    hifp_pay: Mapped[int]
+    fund_pay_sumamt: Mapped[int]
+    psn_cash_pay: Mapped[int]
+
+
+class FundFinding(Model):
+    """The outcome of the last reconciliation of a district-month, per visit or row.
+
+    Findings are a report, recomputed on every import for the month; money
+    moves only through :class:`FundAdjustment`.
+    """
+
+    __tablename__ = "fund_finding"
+    __table_args__ = (Index("ix_fund_finding_month", "district_code", "month", "outcome"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"))
+    month: Mapped[str] = mapped_column(String(7))
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinic.id"))
+    visit_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("visit.id"))
+    receipt_number: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(String(30))
+    fund_computed: Mapped[int]
+    fund_paid: Mapped[int]
+    backstopped: Mapped[bool]
+    setl_ids: Mapped[str] = mapped_column(String(400), default="")
+
+    clinic: Mapped[Clinic | None] = relationship()
+
+    @property
+    def difference(self) -> int:
+        return self.fund_computed - self.fund_paid
+
+
+class FundAdjustment(Model):
+    """A change of the backstop for one visit, on one clinic's statement (SPEC §7).
+
+    ``amount`` > 0: the district owes the clinic more (the fund paid less than
+    computed); < 0: less.  ``statement_month`` is the statement it is settled
+    on, ``belongs_to`` the month of the visit.
+    """
+
+    __tablename__ = "fund_adjustment"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="not_zero"),
+        Index("ix_fund_adjustment_statement", "clinic_id", "statement_month"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    statement_month: Mapped[str] = mapped_column(String(7))
+    belongs_to: Mapped[str] = mapped_column(String(7))
+    visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("visit.id"), index=True)
+    receipt_number: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(String(30))
+    fund_computed: Mapped[int]
+    fund_paid: Mapped[int]
+    amount: Mapped[int]
+    file_id: Mapped[int] = mapped_column(ForeignKey("fund_file.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    clinic: Mapped[Clinic] = relationship()

@@ -1,0 +1,348 @@
+"""Importing the fund's settlement detail and booking what it changes: the only writers here.
+
+Guarantees:
+
+* an import is one unit of work: the file, its rows, the month's findings and
+  any adjustments are written together, or nothing is (a bad row rejects the
+  whole file with every problem listed);
+* importing the same file again changes nothing (its digest is stored per
+  district and month); a settlement id already imported with the same figures
+  is skipped, with different figures it is refused;
+* adjustments are booked as deltas against what was already booked for the
+  visit (:func:`app.reconcile.rules.adjustment_delta`), so any number of
+  imports and re-runs converge on ``Σ adjustments = fund_computed - fund_paid``
+  for every programme visit — never a double booking;
+* an adjustment is placed on a statement under that statement's row lock (the
+  same lock payment takes), so it can never land on a statement being paid at
+  that moment; a visit and the patient's share are never changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from app.auth.models import User
+from app.database import insert_missing, locked, unit_of_work
+from app.errors import InvalidInput, NotFound, Problem
+from app.localtime import parse_month
+from app.places.models import Clinic, District, Town, Village
+from app.reconcile.files import FileProblem, SettlementFileRejected, read_settlement_file
+from app.reconcile.models import FundAdjustment, FundFile, FundFinding, FundSettlement
+from app.reconcile.rules import (
+    Finding,
+    RecordedVisit,
+    SettlementRow,
+    adjustment_delta,
+    reconcile,
+    statement_month_for,
+)
+from app.settlement.models import Statement
+from app.visits.models import Visit
+
+_ROW_FIELDS = (
+    "insurance_code",
+    "setl_id",
+    "mdtrt_id",
+    "certno",
+    "setl_time",
+    "medfee_sumamt",
+    "inscp_scp_amt",
+    "act_pay_dedc",
+    "hifp_pay",
+    "fund_pay_sumamt",
+    "psn_cash_pay",
+)
+
+
+@dataclass
+class ReconcileResult:
+    district: str
+    month: str
+    file_id: int
+    already_imported: bool = False
+    rows: int = 0
+    skipped_rows: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    adjustments: int = 0
+    adjustment_total: int = 0  # fen: + the district owes more, − less
+
+
+def _row_values(row: SettlementRow) -> dict[str, object]:
+    return {name: getattr(row, name) for name in _ROW_FIELDS}
+
+
+def _district_clinics(session: Session, district: str) -> dict[str, Clinic]:
+    clinics = session.scalars(
+        select(Clinic)
+        .join(Village, Village.code == Clinic.village_code)
+        .join(Town, Town.code == Village.town_code)
+        .where(Town.district_code == district, Clinic.insurance_code.isnot(None))
+    ).all()
+    # A clinic without an insurance code cannot be settled by the fund at all.
+    return {c.insurance_code or "": c for c in clinics}
+
+
+def _new_rows(
+    session: Session, rows: list[SettlementRow], source: str
+) -> tuple[list[SettlementRow], int]:
+    """Rows not imported before; a settlement id seen before must carry the same figures."""
+    existing: dict[str, FundSettlement] = {}
+    ids = [r.setl_id for r in rows]
+    for start in range(0, len(ids), 1000):
+        for stored in session.scalars(
+            select(FundSettlement).where(FundSettlement.setl_id.in_(ids[start : start + 1000]))
+        ):
+            existing[stored.setl_id] = stored
+    fresh: list[SettlementRow] = []
+    problems: list[FileProblem] = []
+    for row in rows:
+        known = existing.get(row.setl_id)
+        if known is None:
+            fresh.append(row)
+        elif any(getattr(known, n) != getattr(row, n) for n in _ROW_FIELDS):
+            problems.append(
+                FileProblem(
+                    row.line, "setl_id", "already imported with different figures (file mixed up?)"
+                )
+            )
+    if problems:
+        raise SettlementFileRejected(source, problems)
+    return fresh, len(rows) - len(fresh)
+
+
+def _recorded(visit: Visit, clinic: Clinic) -> RecordedVisit:
+    return RecordedVisit(
+        visit_id=visit.id,
+        clinic_code=clinic.code,
+        insurance_code=clinic.insurance_code or "",
+        receipt_number=visit.receipt_number,
+        id_number=visit.patient_id_number,
+        visit_date=visit.visit_date,
+        programme=visit.programme,
+        insured=visit.insured,
+        voided=visit.voided_at is not None,
+        lines_total=visit.lines_total,
+        deductible_applied=visit.deductible_applied,
+        fund=visit.fund,
+    )
+
+
+def _stored_row(row: FundSettlement) -> SettlementRow:
+    return SettlementRow(line=row.line, **{n: getattr(row, n) for n in _ROW_FIELDS})
+
+
+def _lock_statement(session: Session, clinic_id: int, month: str) -> Statement:
+    # The clinic-month statement row is the lock payment takes too: an
+    # adjustment never lands on a statement while it is being paid.
+    insert_missing(session, Statement, {"clinic_id": clinic_id, "month": month, "status": "open"})
+    statement = locked(session, Statement, clinic_id=clinic_id, month=month)
+    assert statement is not None
+    return statement
+
+
+def _place(session: Session, clinic_id: int, belongs_to: str) -> str:
+    """Lock and return the month of the statement an adjustment goes on."""
+    while True:
+        statuses = dict(
+            session.execute(
+                select(Statement.month, Statement.status).where(
+                    Statement.clinic_id == clinic_id, Statement.month >= belongs_to
+                )
+            ).all()
+        )
+        month = statement_month_for(belongs_to, statuses)
+        statement = _lock_statement(session, clinic_id, month)
+        if statement.status == statuses.get(month, "open"):
+            return month
+        # Its status changed between the read and the lock (paid meanwhile): place again.
+
+
+def import_settlement_file(
+    data: bytes,
+    source: str,
+    district: str,
+    month: str,
+    actor: User | None,
+    now: dt.datetime,
+) -> ReconcileResult:
+    """Import one settlement detail file of ``district`` for ``month`` and reconcile the month."""
+    problems = []
+    if parse_month(month) is None:
+        problems.append(Problem("month", "must be YYYY-MM", "bad_month"))
+    if len(data) == 0:
+        problems.append(Problem("file", "the file is empty", "empty"))
+    if problems:
+        raise InvalidInput(problems)
+    digest = hashlib.sha256(data).hexdigest()
+    rows = read_settlement_file(data, source)  # every problem, before anything is written
+    with unit_of_work() as session:
+        if session.get(District, district) is None:
+            raise NotFound(Problem("district", f"unknown district {district!r}"))
+        previous = session.scalar(
+            select(FundFile).where(
+                FundFile.district_code == district,
+                FundFile.month == month,
+                FundFile.sha256 == digest,
+            )
+        )
+        if previous is not None:
+            return ReconcileResult(district, month, previous.id, already_imported=True)
+        fresh, skipped = _new_rows(session, rows, source)
+        stored = FundFile(
+            district_code=district,
+            month=month,
+            filename=source[-200:],
+            sha256=digest,
+            rows=len(rows),
+            imported_at=now,
+            imported_by_id=actor.id if actor else None,
+        )
+        session.add(stored)
+        session.flush()
+        if fresh:
+            session.execute(
+                insert(FundSettlement),
+                [{"file_id": stored.id, "line": r.line, **_row_values(r)} for r in fresh],
+            )
+        result = _reconcile_month(session, district, month, stored.id, actor, now)
+        result.rows, result.skipped_rows = len(rows), skipped
+        return result
+
+
+def _reconcile_month(
+    session: Session,
+    district: str,
+    month: str,
+    file_id: int,
+    actor: User | None,
+    now: dt.datetime,
+) -> ReconcileResult:
+    clinics = _district_clinics(session, district)
+    by_id = {c.id: c for c in clinics.values()}
+    month_files = select(FundFile.id).where(
+        FundFile.district_code == district, FundFile.month == month
+    )
+    month_rows = session.scalars(
+        select(FundSettlement).where(FundSettlement.file_id.in_(month_files))
+    ).all()
+    # The visits: the month's own, and any (of another month) that a row names.
+    visits = list(
+        session.scalars(select(Visit).where(Visit.clinic_id.in_(list(by_id)), Visit.month == month))
+    )
+    named = {
+        (clinics[r.insurance_code].id, r.mdtrt_id)
+        for r in month_rows
+        if r.insurance_code in clinics
+    }
+    have = {(v.clinic_id, v.receipt_number) for v in visits}
+    missing = list(named - have)
+    for start in range(0, len(missing), 500):
+        chunk = missing[start : start + 500]
+        visits += session.scalars(
+            select(Visit).where(tuple_(Visit.clinic_id, Visit.receipt_number).in_(chunk))
+        ).all()
+    # Every row ever imported for these visits (a reversal may come in a later file).
+    row_keys = [(by_id[v.clinic_id].insurance_code, v.receipt_number) for v in visits]
+    rows: dict[int, FundSettlement] = {r.id: r for r in month_rows}
+    for start in range(0, len(row_keys), 500):
+        keys = row_keys[start : start + 500]
+        for r in session.scalars(
+            select(FundSettlement).where(
+                tuple_(FundSettlement.insurance_code, FundSettlement.mdtrt_id).in_(keys)
+            )
+        ):
+            rows[r.id] = r
+    findings = reconcile(
+        [_recorded(v, by_id[v.clinic_id]) for v in visits],
+        [_stored_row(r) for r in rows.values()],
+    )
+    session.execute(
+        delete(FundFinding).where(FundFinding.district_code == district, FundFinding.month == month)
+    )
+    code_to_id = {c.code: c.id for c in clinics.values()}
+    if findings:
+        session.execute(
+            insert(FundFinding), [_finding_values(f, district, month, code_to_id) for f in findings]
+        )
+    result = ReconcileResult(district, month, file_id)
+    counts: dict[str, int] = defaultdict(int)
+    for finding in findings:
+        counts[finding.outcome.value] += 1
+    result.outcomes = dict(counts)
+    _book_adjustments(session, findings, {v.id: v for v in visits}, file_id, actor, now, result)
+    return result
+
+
+def _finding_values(
+    finding: Finding, district: str, month: str, code_to_id: dict[str, int]
+) -> dict[str, object]:
+    return {
+        "district_code": district,
+        "month": month,
+        "clinic_id": code_to_id.get(finding.clinic_code or ""),
+        "visit_id": finding.visit_id,
+        "receipt_number": finding.receipt_number[:40],
+        "outcome": finding.outcome.value,
+        "reason": finding.reason.value,
+        "fund_computed": finding.fund_computed,
+        "fund_paid": finding.fund_paid,
+        "backstopped": finding.backstopped,
+        "setl_ids": ",".join(finding.setl_ids)[:400],
+    }
+
+
+def _book_adjustments(
+    session: Session,
+    findings: list[Finding],
+    visits: dict[int, Visit],
+    file_id: int,
+    actor: User | None,
+    now: dt.datetime,
+    result: ReconcileResult,
+) -> None:
+    candidates = [f for f in findings if f.backstopped and f.visit_id is not None]
+    booked: dict[int, int] = {}
+    ids = [f.visit_id for f in candidates if f.visit_id is not None]
+    for start in range(0, len(ids), 1000):
+        booked.update(
+            session.execute(
+                select(FundAdjustment.visit_id, func.sum(FundAdjustment.amount))
+                .where(FundAdjustment.visit_id.in_(ids[start : start + 1000]))
+                .group_by(FundAdjustment.visit_id)
+            ).all()
+        )
+    placed: dict[tuple[int, str], str] = {}
+    for finding in candidates:
+        assert finding.visit_id is not None
+        delta = adjustment_delta(finding, booked.get(finding.visit_id, 0))
+        if delta == 0:
+            continue
+        visit = visits[finding.visit_id]
+        key = (visit.clinic_id, visit.month)
+        if key not in placed:
+            placed[key] = _place(session, visit.clinic_id, visit.month)
+        session.add(
+            FundAdjustment(
+                clinic_id=visit.clinic_id,
+                statement_month=placed[key],
+                belongs_to=visit.month,
+                visit_id=visit.id,
+                receipt_number=visit.receipt_number,
+                outcome=finding.outcome.value,
+                reason=finding.reason.value,
+                fund_computed=finding.fund_computed,
+                fund_paid=finding.fund_paid,
+                amount=delta,
+                file_id=file_id,
+                created_at=now,
+                created_by_id=actor.id if actor else None,
+            )
+        )
+        result.adjustments += 1
+        result.adjustment_total += delta

@@ -1,0 +1,175 @@
+"""Read-only views of a district-month's reconciliation and of a statement's adjustments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import case, func, select
+
+from app.extensions import db
+from app.places.models import Clinic, Town, Village
+from app.reconcile.models import FundAdjustment, FundFile, FundFinding
+from app.reconcile.platform import PlatformVisit
+from app.visits.models import Visit
+
+
+@dataclass(frozen=True)
+class OutcomeLine:
+    outcome: str
+    reason: str
+    count: int
+    fund_computed: int
+    fund_paid: int
+
+    @property
+    def difference(self) -> int:
+        return self.fund_computed - self.fund_paid
+
+
+@dataclass(frozen=True)
+class ClinicLine:
+    clinic: str
+    name: str
+    findings: int
+    differing: int
+    difference: int  # Σ (computed − paid) over backstopped findings
+    adjusted: int  # adjustments booked on this month's statement
+    fiscal: int  # the backstop as recorded (unreconciled)
+
+    @property
+    def reconciled_fiscal(self) -> int:
+        return self.fiscal + self.adjusted
+
+
+@dataclass
+class Reconciliation:
+    district: str
+    month: str
+    files: Sequence[FundFile]
+    outcomes: list[OutcomeLine] = field(default_factory=list)
+    clinics: list[ClinicLine] = field(default_factory=list)
+    biggest: Sequence[FundFinding] = field(default_factory=list)
+
+    @property
+    def backstop_effect(self) -> int:
+        return sum(c.adjusted for c in self.clinics)
+
+
+def reconciliation(district: str, month: str, biggest: int = 20) -> Reconciliation:
+    """Counts and sums per outcome and per clinic, the biggest differences first."""
+    files = db.session.scalars(
+        select(FundFile)
+        .where(FundFile.district_code == district, FundFile.month == month)
+        .order_by(FundFile.imported_at)
+    ).all()
+    report = Reconciliation(district, month, files)
+    where = (FundFinding.district_code == district, FundFinding.month == month)
+    for outcome, reason, count, computed, paid in db.session.execute(
+        select(
+            FundFinding.outcome,
+            FundFinding.reason,
+            func.count(),
+            func.sum(FundFinding.fund_computed),
+            func.sum(FundFinding.fund_paid),
+        )
+        .where(*where)
+        .group_by(FundFinding.outcome, FundFinding.reason)
+        .order_by(FundFinding.outcome, FundFinding.reason)
+    ):
+        report.outcomes.append(OutcomeLine(outcome, reason, count, computed or 0, paid or 0))
+
+    adjusted = (
+        select(FundAdjustment.clinic_id, func.sum(FundAdjustment.amount).label("amount"))
+        .where(FundAdjustment.statement_month == month)
+        .group_by(FundAdjustment.clinic_id)
+        .subquery()
+    )
+    fiscal = (
+        select(Visit.clinic_id, func.sum(Visit.fiscal).label("fiscal"))
+        .where(Visit.month == month, Visit.voided_at.is_(None))
+        .group_by(Visit.clinic_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(
+            Clinic.code,
+            Clinic.name,
+            func.count(FundFinding.id),
+            func.sum(case((FundFinding.outcome != "matched", 1), else_=0)),
+            func.sum(
+                case(
+                    (FundFinding.backstopped, FundFinding.fund_computed - FundFinding.fund_paid),
+                    else_=0,
+                )
+            ),
+            func.coalesce(func.max(adjusted.c.amount), 0),
+            func.coalesce(func.max(fiscal.c.fiscal), 0),
+        )
+        .join(FundFinding, FundFinding.clinic_id == Clinic.id)
+        .outerjoin(adjusted, adjusted.c.clinic_id == Clinic.id)
+        .outerjoin(fiscal, fiscal.c.clinic_id == Clinic.id)
+        .where(*where)
+        .group_by(Clinic.code, Clinic.name)
+        .order_by(Clinic.code)
+    ).all()
+    report.clinics = [ClinicLine(*row) for row in rows]
+    report.biggest = db.session.scalars(
+        select(FundFinding)
+        .where(*where, FundFinding.outcome != "matched")
+        .order_by(
+            func.abs(FundFinding.fund_computed - FundFinding.fund_paid).desc(), FundFinding.id
+        )
+        .limit(biggest)
+    ).all()
+    return report
+
+
+def statement_adjustments(clinic_id: int, month: str) -> Sequence[FundAdjustment]:
+    """The adjustments settled on a clinic's statement of ``month``, oldest first."""
+    return db.session.scalars(
+        select(FundAdjustment)
+        .where(FundAdjustment.clinic_id == clinic_id, FundAdjustment.statement_month == month)
+        .order_by(FundAdjustment.id)
+    ).all()
+
+
+def adjustment_total(clinic_id: int, month: str) -> int:
+    total = db.session.scalar(
+        select(func.coalesce(func.sum(FundAdjustment.amount), 0)).where(
+            FundAdjustment.clinic_id == clinic_id, FundAdjustment.statement_month == month
+        )
+    )
+    return int(total or 0)
+
+
+def platform_visits(district: str, month: str) -> list[PlatformVisit]:
+    """The month's recorded, unvoided insured visits of a district, as the platform sees them."""
+    rows = db.session.execute(
+        select(Visit, Clinic.insurance_code)
+        .join(Clinic, Clinic.id == Visit.clinic_id)
+        .join(Village, Village.code == Clinic.village_code)
+        .join(Town, Town.code == Village.town_code)
+        .where(
+            Town.district_code == district,
+            Visit.month == month,
+            Visit.voided_at.is_(None),
+            Visit.insured,
+            Clinic.insurance_code.isnot(None),
+        )
+        .order_by(Visit.id)
+    ).all()
+    return [
+        PlatformVisit(
+            insurance_code=code or "",
+            receipt_number=v.receipt_number,
+            id_number=v.patient_id_number,
+            visited_at=v.visited_at,
+            lines_total=v.lines_total,
+            in_scope=v.in_scope,
+            deductible_applied=v.deductible_applied,
+            fund=v.fund,
+            patient=v.patient,
+        )
+        for v, code in rows
+    ]

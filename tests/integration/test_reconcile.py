@@ -1,0 +1,177 @@
+"""Reconciliation end to end on SQLite and PostgreSQL (SPEC §7, issue 12).
+
+Visits are recorded through ``record_visit``; the simulated insurance
+platform settles them with one of every kind of disagreement and writes a GBK
+settlement file; ``flask reconcile import`` matches it, keeps every outcome
+with both figures and a reason, and books the backstop's adjustments — on the
+visit's own statement while it is unpaid, else on the next open one.  A
+recorded visit (and so the patient's share) never changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from app.auth.models import User
+from app.extensions import db
+from app.reconcile.models import FundAdjustment, FundFinding
+from app.reconcile.platform import Disagreements, SimulatedPlatform, settlement_csv
+from app.reconcile.queries import platform_visits, reconciliation
+from app.settlement.operations import pay_statement, review_statement, submit_statement
+from app.settlement.rules import Payment
+from app.visits.models import Visit
+from app.visits.operations import LineRequest, VisitRequest, record_visit
+from tests.conftest import FixedClock
+from tests.factories import World, build_world
+
+LINES = (LineRequest("DX001", "1"), LineRequest("AMX01", "12"), LineRequest("FFGC1", "1"))
+OCT = "2026-10"
+
+
+def user(name: str) -> User:
+    found = db.session.scalar(select(User).where(User.username == name))
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def world(app: Flask, clock: FixedClock) -> World:
+    world = build_world(clock())
+    for day in range(1, 13):  # twelve programme visits and two non-programme ones in October
+        at = dt.datetime(2026, 10, day, 2, 0, tzinfo=dt.UTC)
+        record_visit(
+            VisitRequest("HD001", world.ids["insured_village"], day % 2 == 0, LINES, at),
+            user("doctor"),
+            clock(),
+        )
+    for day in (3, 4):
+        at = dt.datetime(2026, 10, day, 3, 0, tzinfo=dt.UTC)
+        record_visit(
+            VisitRequest("HD001", world.ids["insured_community"], False, LINES, at),
+            user("doctor"),
+            clock(),
+        )
+    return world
+
+
+def visit_rows() -> list[tuple[object, ...]]:
+    rows = db.session.execute(
+        select(Visit.id, Visit.total, Visit.patient, Visit.fund, Visit.fiscal).order_by(Visit.id)
+    ).all()
+    return [tuple(r) for r in rows]
+
+
+def import_file(app: Flask, path: Path, month: str = OCT) -> str:
+    result = app.test_cli_runner().invoke(
+        args=["reconcile", "import", str(path), "--district", "440114", "--month", month]
+    )
+    db.session.rollback()
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def simulate(app: Flask, path: Path, **bent: int) -> None:
+    args = ["reconcile", "simulate", "--district", "440114", "--month", OCT, "--out", str(path)]
+    for name, count in bent.items():
+        args += [f"--{name}", str(count)]
+    result = app.test_cli_runner().invoke(args=[*args, "--encoding", "gbk"])
+    assert result.exit_code == 0, result.output
+
+
+def adjustments_by_visit() -> dict[int, int]:
+    return dict(
+        db.session.execute(
+            select(FundAdjustment.visit_id, func.sum(FundAdjustment.amount)).group_by(
+                FundAdjustment.visit_id
+            )
+        ).all()
+    )
+
+
+def test_every_kind_of_difference_is_explained_and_the_backstop_follows_the_fund(
+    app: Flask, world: World, tmp_path: Path
+) -> None:
+    before = visit_rows()
+    path = tmp_path / "oct.csv"
+    simulate(app, path, lapsed=1, price=1, rejected=1, reversed=1, duplicate=1, unknown=1)
+    out = import_file(app, path)
+    assert "adjustments booked: 4" in out  # lapsed, price, rejected, reversed; not duplicate
+
+    report = reconciliation("440114", OCT)
+    outcomes = {(o.outcome, o.reason): o.count for o in report.outcomes}
+    assert outcomes[("different", "insurance_lapsed")] == 1
+    assert outcomes[("different", "price_difference")] == 1
+    assert outcomes[("not_settled", "never_settled")] == 1
+    assert outcomes[("not_settled", "reversed")] == 1
+    assert outcomes[("duplicate", "duplicate_settlement")] == 1
+    assert outcomes[("unknown", "no_such_receipt")] == 1
+    assert outcomes[("matched", "equal")] == 14 - 5  # the two non-programme visits match too
+    assert sum(outcomes.values()) == 14 + 1
+
+    # Σ adjustments of every programme visit = computed − actually paid, to the fen.
+    findings = db.session.scalars(select(FundFinding).where(FundFinding.visit_id.isnot(None)))
+    booked = adjustments_by_visit()
+    for finding in findings:
+        expected = finding.fund_computed - finding.fund_paid if finding.backstopped else 0
+        if finding.outcome == "duplicate":
+            expected = 0  # paid twice: the fund recovers its extra payment, not the district
+        assert booked.get(finding.visit_id, 0) == expected, finding.reason
+    assert report.backstop_effect == sum(booked.values()) > 0
+    (clinic,) = report.clinics
+    assert clinic.reconciled_fiscal == clinic.fiscal + report.backstop_effect
+    assert abs(report.biggest[0].difference) >= abs(report.biggest[-1].difference)
+
+    assert visit_rows() == before  # no visit, no patient share was touched
+
+    # The same file again changes nothing.
+    assert "already imported" in import_file(app, path)
+    assert adjustments_by_visit() == booked
+
+
+def test_a_paid_months_late_reversal_goes_on_the_next_open_statement(
+    app: Flask, world: World, clock: FixedClock, tmp_path: Path
+) -> None:
+    first = tmp_path / "oct.csv"
+    simulate(app, first)  # everything settled as computed
+    import_file(app, first)
+    assert adjustments_by_visit() == {}
+
+    clock.now = dt.datetime(2026, 11, 2, 2, 0, tzinfo=dt.UTC)
+    statement = submit_statement("HD001", OCT, user("doctor"), clock())
+    review_statement("HD001", OCT, user("reviewer"), clock())
+    due = statement.fiscal
+    assert due is not None
+    pay_statement("HD001", OCT, Payment(clock().date(), "BANK-1", due), user("finance"), clock())
+
+    # In November the fund reverses one October settlement.
+    platform = SimulatedPlatform(Disagreements())
+    settled = platform.run_month(platform_visits("440114", OCT), OCT)
+    target = next(r for r in settled)
+    later = settlement_csv([*settled, platform.reverse(target.setl_id)])
+    second = tmp_path / "oct-reversal.csv"
+    second.write_bytes(later)
+    out = import_file(app, second)
+    assert "1 already known" not in out and "adjustments booked: 1" in out
+    (adjustment,) = db.session.scalars(select(FundAdjustment)).all()
+    assert adjustment.belongs_to == OCT and adjustment.statement_month == "2026-11"
+    assert adjustment.reason == "reversed" and adjustment.amount == adjustment.fund_computed > 0
+
+
+def test_a_bad_file_imports_nothing(app: Flask, world: World, tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    simulate(app, path, lapsed=1)
+    text = path.read_bytes().decode("gbk").splitlines()
+    text[3] = text[3].replace("2026-10", "2026/10")
+    path.write_bytes("\n".join(text).encode("gbk"))
+    result = app.test_cli_runner().invoke(
+        args=["reconcile", "import", str(path), "--district", "440114", "--month", OCT]
+    )
+    assert result.exit_code != 0
+    assert f"{path}:4: setl_time:" in result.output
+    assert db.session.scalar(select(func.count()).select_from(FundFinding)) == 0
+    assert adjustments_by_visit() == {}
