@@ -88,6 +88,8 @@ def settings_from_env() -> dict[str, Any]:
         # Bodies are small JSON and forms; uploads (imports) have their own limit.
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024),
         "MAX_JSON_DEPTH": _int("MAX_JSON_DEPTH", 20),
+        # The fund's settlement detail for a district-month (finance's upload).
+        "MAX_UPLOAD_LENGTH": _int("MAX_UPLOAD_LENGTH", 64 * 1024 * 1024),
         # Login throttling (Flask-Limiter).  memory:// is per process; with
         # several gunicorn workers use a shared store, e.g. redis://host:6379.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),

@@ -80,6 +80,7 @@ def _register_api(app: Flask) -> None:
 
 
 def _register_pages(app: Flask) -> None:
+    from app.reconcile.pages import bp as reconcile_pages
     from app.settlement.pages import bp as settlement_pages
     from app.visits.pages import bp as visit_pages
     from app.web.pages import bp as web_pages
@@ -87,6 +88,7 @@ def _register_pages(app: Flask) -> None:
     app.register_blueprint(web_pages)
     app.register_blueprint(visit_pages)
     app.register_blueprint(settlement_pages)
+    app.register_blueprint(reconcile_pages)
 
 
 def _register_cli(app: Flask) -> None:

@@ -26,8 +26,9 @@ reconcile_cli = AppGroup("reconcile", help="Reconciliation with the insurance fu
 def import_command(file: Path, district: str, month: str) -> None:
     """Import FILE (CSV or XLSX, UTF-8 or GBK) and reconcile the month; all or nothing."""
     try:
-        result = import_settlement_file(file.read_bytes(), str(file), district, month, None,
-                                        clock()())  # fmt: skip
+        result = import_settlement_file(
+            file.read_bytes(), str(file), district, month, None, clock()()
+        )
     except SettlementFileRejected as exc:
         for line in exc.lines():
             click.echo(line, err=True)

@@ -34,8 +34,14 @@ from app.reconcile.rules import SettlementRow
 from app.reconcile.schemas import COLUMNS, SettlementRowSchema
 
 _XLSX_MAGIC = b"PK\x03\x04"
-_MONEY = ("medfee_sumamt", "inscp_scp_amt", "act_pay_dedc", "hifp_pay", "fund_pay_sumamt",
-          "psn_cash_pay")  # fmt: skip
+_MONEY = (
+    "medfee_sumamt",
+    "inscp_scp_amt",
+    "act_pay_dedc",
+    "hifp_pay",
+    "fund_pay_sumamt",
+    "psn_cash_pay",
+)
 
 
 @dataclass(frozen=True)

@@ -158,10 +158,16 @@ class SimulatedPlatform:
         d = self.disagreements
         chooser = random.Random(d.seed)
         insured = [v for v in visits if v.fund > 0]
-        chosen = chooser.sample(insured, min(len(insured), d.lapsed + d.price + d.rejected
-                                             + d.reversed + d.duplicate))  # fmt: skip
-        plan = (["lapsed"] * d.lapsed + ["price"] * d.price + ["rejected"] * d.rejected
-                + ["reversed"] * d.reversed + ["duplicate"] * d.duplicate)  # fmt: skip
+        chosen = chooser.sample(
+            insured, min(len(insured), d.lapsed + d.price + d.rejected + d.reversed + d.duplicate)
+        )
+        plan = (
+            ["lapsed"] * d.lapsed
+            + ["price"] * d.price
+            + ["rejected"] * d.rejected
+            + ["reversed"] * d.reversed
+            + ["duplicate"] * d.duplicate
+        )
         for visit, bend in zip(chosen, plan, strict=False):
             self._bent[visit.receipt_number] = bend
         for visit in insured:

@@ -11,14 +11,20 @@ recorded visit (and so the patient's share) never changes.
 from __future__ import annotations
 
 import datetime as dt
+import io
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask import Flask, g
+from flask.testing import FlaskClient
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.extensions import db
+from app.money import format_yuan
 from app.reconcile.models import FundAdjustment, FundFinding
 from app.reconcile.platform import Disagreements, SimulatedPlatform, settlement_csv
 from app.reconcile.queries import platform_visits, reconciliation
@@ -175,3 +181,106 @@ def test_a_bad_file_imports_nothing(app: Flask, world: World, tmp_path: Path) ->
     assert f"{path}:4: setl_time:" in result.output
     assert db.session.scalar(select(func.count()).select_from(FundFinding)) == 0
     assert adjustments_by_visit() == {}
+
+
+# --- the pages ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pages(app: Flask, world: World) -> World:
+    @app.before_request
+    def _fresh_g() -> None:  # each request gets its own g, as in a browser
+        for name in ("csrf_token", "_login_user", "_flask_babel"):
+            g.pop(name, None)
+
+    return world
+
+
+def page_client(app: Flask, username: str) -> tuple[FlaskClient, str]:
+    client = app.test_client()
+    token = csrf_from(client.get("/login").text)
+    r = client.post(
+        "/login", data={"csrf_token": token, "username": username, "password": "secret-pass"}
+    )
+    assert r.status_code == 302
+    return client, csrf_from(client.get("/reconcile?month=2026-10").text)
+
+
+def csrf_from(html: str) -> str:
+    m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert m, "page carries no CSRF token"
+    return m.group(1)
+
+
+def test_finance_uploads_the_file_and_sees_every_difference(
+    app: Flask, pages: World, tmp_path: Path
+) -> None:
+    path = tmp_path / "oct.csv"
+    simulate(app, path, lapsed=1, price=1, reversed=1)
+    client, csrf = page_client(app, "finance")
+    empty = client.get("/reconcile?month=2026-10")
+    assert "本月尚未导入医保结算明细" in empty.text
+
+    r = client.post(
+        "/reconcile/upload",
+        data={"csrf_token": csrf, "month": OCT, "file": (io.BytesIO(path.read_bytes()), "oct.csv")},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 302
+    page = client.get(r.location).text
+    assert "已导入" in page and "医保平台认定未参保或参保失效" in page and "结算已冲销" in page
+    effect = re.search(r'id="backstop-effect">¥([\d.]+)<', page)
+    assert effect and effect.group(1) == format_yuan(sum(adjustments_by_visit().values()))
+
+    pdf = client.get("/reconcile/2026-10.pdf")
+    assert pdf.status_code == 200 and pdf.headers["Cache-Control"] == "no-store"
+    out = tmp_path / "r.pdf"
+    out.write_bytes(pdf.data)
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True).stdout
+    assert "医保基金结算对账表" in text and "结算已冲销" in text
+    book = load_workbook(io.BytesIO(client.get("/reconcile/2026-10.xlsx").data))
+    clinics = book.worksheets[1]
+    row = [c.value for c in next(clinics.iter_rows(min_row=2))]
+    # Money is a number in the sheet (two decimals), the same figure as on the page.
+    assert row[0] == "HD001" and f"{row[4]:.2f}" == format_yuan(
+        sum(adjustments_by_visit().values())
+    )
+
+    # The same file again: nothing changes, and the clerk is told so.
+    again = client.post(
+        "/reconcile/upload",
+        data={"csrf_token": csrf, "month": OCT, "file": (io.BytesIO(path.read_bytes()), "oct.csv")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "该文件已导入过" in again.text
+
+
+def test_a_rejected_upload_lists_its_lines_and_other_roles_only_read(
+    app: Flask, pages: World
+) -> None:
+    client, csrf = page_client(app, "finance")
+    bad = "fixmedins_code,setl_id\nH1,S1\n".encode("gbk")
+    r = client.post(
+        "/reconcile/upload",
+        data={"csrf_token": csrf, "month": OCT, "file": (io.BytesIO(bad), "bad.csv")},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 200 and "文件未导入" in r.text and "bad.csv:1: mdtrt_id" in r.text
+    assert db.session.scalar(select(func.count()).select_from(FundFinding)) == 0
+
+    reviewer, csrf2 = page_client(app, "reviewer")
+    assert reviewer.get("/reconcile?month=2026-10").status_code == 200
+    denied = reviewer.post(
+        "/reconcile/upload",
+        data={"csrf_token": csrf2, "month": OCT, "file": (io.BytesIO(bad), "bad.csv")},
+        content_type="multipart/form-data",
+    )
+    assert denied.status_code == 403
+    doctor = app.test_client()
+    token = csrf_from(doctor.get("/login").text)
+    doctor.post(
+        "/login", data={"csrf_token": token, "username": "doctor", "password": "secret-pass"}
+    )
+    assert doctor.get("/reconcile?month=2026-10").status_code == 403
+    assert reviewer.get("/reconcile?month=9999-99").status_code == 400

@@ -66,10 +66,19 @@ def row(n: int, fund: int = 1215, setl: str | None = None, **changes: object) ->
 
 def reversal(of: SettlementRow, setl: str) -> SettlementRow:
     return SettlementRow(
-        of.line + 100, of.insurance_code, setl, of.mdtrt_id, of.certno,
-        of.setl_time + dt.timedelta(days=2), -of.medfee_sumamt, -of.inscp_scp_amt,
-        -of.act_pay_dedc, -of.hifp_pay, -of.fund_pay_sumamt, -of.psn_cash_pay,
-    )  # fmt: skip
+        of.line + 100,
+        of.insurance_code,
+        setl,
+        of.mdtrt_id,
+        of.certno,
+        of.setl_time + dt.timedelta(days=2),
+        -of.medfee_sumamt,
+        -of.inscp_scp_amt,
+        -of.act_pay_dedc,
+        -of.hifp_pay,
+        -of.fund_pay_sumamt,
+        -of.psn_cash_pay,
+    )
 
 
 def by_receipt(findings: list) -> dict[str, tuple[Outcome, Reason, int, int, bool]]:  # type: ignore[type-arg]

@@ -1,0 +1,25 @@
+"""The finance clerk's upload form (Flask-WTF: CSRF, file and month checked on the server)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import StringField
+from wtforms.validators import InputRequired, Regexp
+
+MONTH = r"^20\d{2}-(0[1-9]|1[0-2])$"
+
+
+class SettlementUploadForm(FlaskForm):
+    month = StringField(
+        _l("Month settled"),
+        validators=[InputRequired(), Regexp(MONTH, message=_l("Enter a month as 2026-10."))],
+    )
+    file = FileField(
+        _l("Settlement detail file"),
+        validators=[
+            FileRequired(_l("Choose the file from the insurance platform.")),
+            FileAllowed(["csv", "xlsx"], _l("A CSV or XLSX file.")),
+        ],
+    )

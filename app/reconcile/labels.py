@@ -1,0 +1,42 @@
+"""Words for the reconciliation's outcomes and reasons, keyed by their codes.
+
+Pages, PDFs and spreadsheets all take their words from here (translated with
+Flask-Babel), never from the codes' English spelling.
+"""
+
+from __future__ import annotations
+
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+
+OUTCOMES: dict[str, LazyString] = {
+    "matched": _l("Matched"),
+    "different": _l("Different fund amount"),
+    "unknown": _l("Settled by the fund, not recorded here"),
+    "not_settled": _l("Recorded here, not settled by the fund"),
+    "duplicate": _l("Settled twice"),
+}
+
+REASONS: dict[str, LazyString] = {
+    "equal": _l("Equal"),
+    "price_difference": _l("The fund priced the visit differently"),
+    "insurance_lapsed": _l("Not insured on the platform"),
+    "deductible_difference": _l("Deductible counted differently"),
+    "cap_or_ratio_difference": _l("Cap or ratio applied differently"),
+    "never_settled": _l("Never settled"),
+    "reversed": _l("Settlement reversed"),
+    "duplicate_settlement": _l("Duplicate settlement"),
+    "no_such_receipt": _l("No such receipt number here"),
+    "unknown_clinic": _l("Not a clinic of this district"),
+    "id_mismatch": _l("ID number differs"),
+    "date_mismatch": _l("Date differs"),
+    "voided_here": _l("Voided here"),
+}
+
+
+def outcome_label(code: str) -> str:
+    return str(OUTCOMES.get(code, code))
+
+
+def reason_label(code: str) -> str:
+    return str(REASONS.get(code, code))

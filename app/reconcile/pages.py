@@ -1,0 +1,136 @@
+"""The reconciliation pages: the report for a district-month, the upload, the downloads.
+
+Finance uploads the fund's settlement detail; finance, reviewers and the
+administrator read the report of their district.  The upload is the same
+operation as ``flask reconcile import`` (all or nothing); a rejected file
+shows every ``FILE:LINE`` problem and imports nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from app.auth.models import User
+from app.clock import clock
+from app.errors import DomainError
+from app.extensions import db
+from app.localtime import local_date, parse_month
+from app.money import format_yuan
+from app.places.models import District
+from app.reconcile import documents
+from app.reconcile.files import SettlementFileRejected
+from app.reconcile.forms import SettlementUploadForm
+from app.reconcile.labels import outcome_label, reason_label
+from app.reconcile.operations import import_settlement_file
+from app.reconcile.queries import reconciliation
+from app.web.access import role_required
+from app.web.downloads import download
+
+bp = Blueprint("reconcile", __name__, template_folder="templates", url_prefix="/reconcile")
+
+READERS = ("finance", "reviewer", "admin")
+
+
+def _district(user: User) -> District:
+    code = user.district_code
+    if user.role == "admin":
+        code = request.args.get("district") or db.session.scalar(
+            select(District.code).order_by(District.code)
+        )
+    district = db.session.get(District, code or "")
+    if district is None:
+        abort(404)
+    return district
+
+
+def _month(now: dt.datetime) -> str:
+    month = request.args.get("month", "").strip()
+    if not month:
+        first = local_date(now).replace(day=1)
+        return f"{first - dt.timedelta(days=1):%Y-%m}"  # last month: the one being settled
+    if parse_month(month) is None or not "2000-01" <= month <= "2099-12":
+        abort(400, _("Enter a month as 2026-10."))
+    return month
+
+
+@bp.route("")
+@role_required(*READERS)
+def report() -> str:
+    user: User = current_user
+    now = clock()()
+    district, month = _district(user), _month(now)
+    form = SettlementUploadForm(month=month)
+    return _render(district, month, form, problems=[])
+
+
+def _render(district: District, month: str, form: SettlementUploadForm, problems: list[str]) -> str:
+    return render_template(
+        "reconcile/report.html",
+        district=district,
+        month=month,
+        report=reconciliation(district.code, month),
+        form=form,
+        problems=problems,
+        can_upload=current_user.role == "finance",
+        outcome_label=outcome_label,
+        reason_label=reason_label,
+        yuan=format_yuan,
+    )
+
+
+@bp.route("/upload", methods=["POST"])
+@role_required("finance")
+def upload() -> Response | str:
+    # A district-month of settlements is far bigger than any other request body.
+    request.max_content_length = current_app.config["MAX_UPLOAD_LENGTH"]
+    user: User = current_user
+    district = _district(user)
+    form = SettlementUploadForm()
+    if not form.validate_on_submit():
+        month = form.month.data if parse_month(form.month.data or "") else _month(clock()())
+        return _render(district, month, form, problems=[])
+    month = form.month.data or ""
+    upload = form.file.data
+    try:
+        result = import_settlement_file(
+            upload.read(), upload.filename or "upload", district.code, month, user, clock()()
+        )
+    except SettlementFileRejected as exc:
+        return _render(district, month, form, problems=exc.lines())
+    except DomainError as exc:
+        return _render(district, month, form, problems=[exc.message])
+    if result.already_imported:
+        flash(_("This file was already imported; nothing changed."), "info")
+    else:
+        flash(
+            _(
+                "Imported %(rows)d settlements; %(count)d adjustments change the backstop "
+                "by %(amount)s yuan.",
+                rows=result.rows,
+                count=result.adjustments,
+                amount=format_yuan(result.adjustment_total),
+            ),
+            "success",
+        )
+    return redirect(url_for("reconcile.report", month=month))
+
+
+@bp.route("/<month>.<any(pdf, xlsx):kind>")
+@role_required(*READERS)
+def report_file(month: str, kind: str) -> Response:
+    if parse_month(month) is None:
+        abort(404)
+    user: User = current_user
+    district = _district(user)
+    data = reconciliation(district.code, month)
+    now = clock()()
+    body = (
+        documents.pdf(data, district, now) if kind == "pdf" else documents.xlsx(data, district, now)
+    )
+    return download(body, "pdf" if kind == "pdf" else "xlsx", documents.filename(data, kind))
