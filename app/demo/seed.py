@@ -31,6 +31,7 @@ from app.demo.names import random_name
 from app.extensions import db
 from app.imports.operations import ImportSummary, import_bytes, import_file
 from app.localtime import SHANGHAI, local_date
+from app.money import format_yuan
 from app.people.models import Resident
 from app.people.rules import make_id_number
 from app.places.models import Clinic, District, Village
@@ -64,6 +65,7 @@ class SeedReport:
     visits: int = 0
     voided: int = 0
     settled: list[str] = field(default_factory=list)  # one line per month settled
+    reconciled: str = ""  # what the fund's simulated settlement of last month changed
     first_day: dt.date | None = None
     last_day: dt.date | None = None
 
@@ -92,6 +94,7 @@ def seed_demo(
     _record_visits(rng, options, now, doctors, report, echo)
     if options.days is None:
         _settle_history(now, doctors, report, echo)
+        _reconcile_last_month(now, report, echo)
     return report
 
 
@@ -411,6 +414,36 @@ def _settle_history(
         report.settled.append(f"{month}: submitted, reviewed and paid for {len(clinics)} clinics")
     for line in report.settled:
         echo(f"settlement: {line}")
+
+
+def _reconcile_last_month(
+    now: dt.datetime, report: SeedReport, echo: Callable[[str], None]
+) -> None:
+    """Import the simulated fund's settlement of last month, with one of every difference.
+
+    Finance then sees, on 医保对账, a lapsed insurance, a price the platform
+    counted lower, a rejected, a reversed and a duplicated settlement and one
+    the clinic never recorded — and last month's backstop following them.
+    """
+    from app.reconcile.operations import import_settlement_file
+    from app.reconcile.platform import Disagreements, SimulatedPlatform, settlement_csv
+    from app.reconcile.queries import platform_visits
+
+    this_month = local_date(now).replace(day=1)
+    month = f"{this_month - dt.timedelta(days=1):%Y-%m}"
+    finance = db.session.scalar(select(User).where(User.username == "finance"))
+    platform = SimulatedPlatform(
+        Disagreements(lapsed=2, price=2, rejected=1, reversed=1, duplicate=1, unknown=1)
+    )
+    rows = platform.run_month(platform_visits(HOME_DISTRICT, month), month)
+    result = import_settlement_file(
+        settlement_csv(rows, "gbk"), f"医保结算明细-{month}.csv", HOME_DISTRICT, month, finance, now
+    )
+    report.reconciled = (
+        f"{month}: {result.rows} fund settlements, {result.adjustments} adjustments of the "
+        f"backstop ({format_yuan(result.adjustment_total)} yuan)"
+    )
+    echo(f"reconciliation: {report.reconciled}")
 
 
 # --- patients to try --------------------------------------------------------------

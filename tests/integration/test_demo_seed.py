@@ -105,6 +105,13 @@ def test_demo_seed_settles_history(app: Flask, clock: object) -> None:
     )
     assert paid == due and paid > 0
     assert count(Statement, Statement.month == "2026-09", Statement.status == "submitted") == 19
+    # September's fund settlement is reconciled, with one of every kind of difference.
+    from app.reconcile.queries import reconciliation
+
+    outcomes = {o.reason for o in reconciliation("440114", "2026-09").outcomes}
+    assert {"insurance_lapsed", "price_difference", "never_settled", "reversed"} <= outcomes
+    assert {"duplicate_settlement", "no_such_receipt", "equal"} <= outcomes
+    assert "2026-09" in report.reconciled and "adjustments" in report.reconciled
     first = db.session.scalar(select(Clinic).order_by(Clinic.code))
     assert first is not None
     # Patients to try, one per eligibility case, each really eligible or not.
