@@ -7,7 +7,7 @@ PORT    ?= 5000
 PYTEST_ARGS ?=
 export FLASK_APP := app.factory
 
-.PHONY: install translations migrate seed run test lint bench clean
+.PHONY: install translations migrate seed run dev test lint bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,14 @@ migrate: install
 seed: migrate
 	$(BIN)/flask demo seed --if-empty
 
+# Production server (gunicorn.conf.py: workers and threads from WEB_CONCURRENCY /
+# THREADS, sized from the CPU count by default).
 run: seed
-	$(BIN)/flask run --host $(HOST) --port $(PORT)
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT)
+
+# Flask's debug server: reloads on code changes, static files served as edited.
+dev: seed
+	$(BIN)/flask run --debug --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check app reports tests bench

@@ -101,4 +101,9 @@ def settings_from_env() -> dict[str, Any]:
         "PAGE_SIZE": 50,
         # Days an Idempotency-Key is kept; `flask visits purge-keys` deletes older ones.
         "IDEMPOTENCY_KEY_DAYS": int(os.environ.get("IDEMPOTENCY_KEY_DAYS", "30")),
+        # Serving (app/web/serving.py): content-hashed static files built here and
+        # cached by browsers for a year; how many proxies in front set X-Forwarded-*.
+        "STATIC_HASHED": _bool("STATIC_HASHED", True),
+        "STATIC_BUILD_DIR": os.environ.get("STATIC_BUILD_DIR") or str(INSTANCE / "assets"),
+        "PROXY_COUNT": _int("PROXY_COUNT", 0),
     }

@@ -14,6 +14,7 @@ from app.fields import ErrorSchema
 from app.web.errors import register_error_handlers
 from app.web.requestlog import init_request_log
 from app.web.security import init_security
+from app.web.serving import init_serving
 
 
 class _Api(Api):
@@ -53,6 +54,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _register_pages(app)
     _register_cli(app)
     register_error_handlers(app)
+    init_serving(app)  # last: it serves the static folders registered above
     return app
 
 
@@ -83,8 +85,10 @@ def _register_pages(app: Flask) -> None:
     from app.reconcile.pages import bp as reconcile_pages
     from app.settlement.pages import bp as settlement_pages
     from app.visits.pages import bp as visit_pages
+    from app.web.health import bp as health
     from app.web.pages import bp as web_pages
 
+    app.register_blueprint(health)
     app.register_blueprint(web_pages)
     app.register_blueprint(visit_pages)
     app.register_blueprint(settlement_pages)
