@@ -40,6 +40,9 @@ max_requests_jitter = 200
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
+# No gunicornc control socket: its default path is one per user, so two servers on
+# one machine (a test beside `make run`) would take each other's.
+control_socket_disable = True
 # Worker heartbeats on a RAM disk: a slow disk must not get healthy workers killed.
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
