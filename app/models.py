@@ -3,10 +3,10 @@
 from app.auth.models import ApiToken, User
 from app.catalog.models import CatalogItem, ItemPrice
 from app.people.models import Resident
+from app.periods.models import Statement, StatementEvent
 from app.places.models import Clinic, District, Town, Village
 from app.policy.models import PolicyVersion
 from app.reconcile.models import FundAdjustment, FundFile, FundFinding, FundSettlement
-from app.settlement.models import Statement, StatementEvent
 from app.visits.models import FundUsage, IdempotencyKey, ReceiptCounter, Visit, VisitLine
 
 __all__ = [

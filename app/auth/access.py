@@ -41,6 +41,12 @@ def can_see_district(user: User, district_code: str) -> bool:
     )
 
 
-def require_role(user: User, *roles: str, field: str = "_") -> None:
+def require_role(user: User, *roles: str, field: str = "_", doing: str | None = None) -> None:
+    """The one role check: pages (through :func:`app.web.access.role_required`), API and operations.
+
+    ``doing`` names what is refused (``"submit a statement"``) for a clearer message.
+    """
     if user.role not in roles:
-        raise Forbidden(Problem(field, f"needs the role {' or '.join(roles)}", "role"))
+        wanted = " or ".join(roles)
+        message = f"only a {wanted} may {doing}" if doing else f"needs the role {wanted}"
+        raise Forbidden(Problem(field, message, "role"))

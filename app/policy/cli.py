@@ -9,7 +9,8 @@ from app.errors import DomainError
 from app.money import format_yuan
 from app.policy.models import RATIO_SCALE
 from app.policy.operations import PolicyRefused, PolicyRejected, load_policy_file
-from app.policy.queries import policy_versions, visits_per_version
+from app.policy.queries import policy_versions
+from app.policy.usage import visits_per_version
 
 policy_cli = AppGroup("policy", help="Programme policy versions per district.")
 

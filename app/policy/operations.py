@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.database import locked, unit_of_work
 from app.errors import Conflict, InvalidInput, Problem
 from app.places.models import District
 from app.policy.models import PolicyVersion
 from app.policy.rules import PolicyFile, read_policy
-from app.visits.models import Visit
+from app.policy.usage import last_priced_day, visits_priced_with
 
 
 class PolicyRejected(InvalidInput):
@@ -117,9 +117,7 @@ def load_policy(policy_file: PolicyFile, *, source: str) -> PolicyLoad:
             current = {key: getattr(version, key) for key in columns}
             if current == columns:
                 return PolicyLoad(version.id, district_code, effective_from, "unchanged")
-            used = session.scalar(
-                select(func.count()).select_from(Visit).where(Visit.policy_version_id == version.id)
-            )
+            used = visits_priced_with(session, version.id)
             if used:
                 changed = ", ".join(k for k in columns if current[k] != columns[k])
                 raise PolicyRefused(
@@ -138,11 +136,7 @@ def load_policy(policy_file: PolicyFile, *, source: str) -> PolicyLoad:
             session.flush()
             return PolicyLoad(version.id, district_code, effective_from, "updated")
 
-        last_priced = session.scalar(
-            select(func.max(Visit.visit_date))
-            .join(PolicyVersion, PolicyVersion.id == Visit.policy_version_id)
-            .where(PolicyVersion.district_code == district_code)
-        )
+        last_priced = last_priced_day(session, district_code)
         if last_priced is not None and effective_from <= last_priced:
             raise PolicyRefused(
                 source,

@@ -1,81 +1,10 @@
 """Monthly statements per clinic and their transition history.
 
-A statement row exists for every clinic-month that has had a visit (created
-by the first visit, under the lock that also closes the submit race) or a
-transition.  While ``open`` its figures are computed live from the visits;
-on submit they are stored, and a check proves they still match.
+The rows are defined in :mod:`app.periods.models`, below both visits and
+settlement, because the clinic-month row is the lock that recording a visit
+and moving a statement both take; settlement names them here as its own.
 """
 
-from __future__ import annotations
+from app.periods.models import STATUSES, Statement, StatementEvent
 
-import datetime as dt
-
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
-
-from app.database import UTCDateTime
-from app.extensions import Model
-from app.places.models import Clinic
-
-STATUSES = ("open", "submitted", "reviewed", "paid")
-
-
-class Statement(Model):
-    __tablename__ = "statement"
-    __table_args__ = (
-        UniqueConstraint("clinic_id", "month"),
-        CheckConstraint("status IN ('open', 'submitted', 'reviewed', 'paid')", name="status_known"),
-        CheckConstraint(
-            "status = 'open' OR (visits IS NOT NULL AND fiscal IS NOT NULL)",
-            name="frozen_figures_stored",
-        ),
-        CheckConstraint(
-            "status <> 'paid' OR (paid_on IS NOT NULL AND paid_amount = fiscal)",
-            name="paid_in_full",
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
-    month: Mapped[str] = mapped_column(String(7))
-    status: Mapped[str] = mapped_column(String(10), default="open")
-
-    # Figures frozen at submit (NULL while open).
-    visits: Mapped[int | None]
-    programme_visits: Mapped[int | None]
-    injections: Mapped[int | None]
-    total: Mapped[int | None]
-    in_scope: Mapped[int | None]
-    fund: Mapped[int | None]
-    fiscal: Mapped[int | None]
-    registration: Mapped[int | None]
-    injection: Mapped[int | None]
-    copay: Mapped[int | None]
-    self_pay: Mapped[int | None]
-    patient: Mapped[int | None]
-
-    paid_on: Mapped[dt.date | None] = mapped_column(Date)
-    payment_reference: Mapped[str | None] = mapped_column(String(60))
-    paid_amount: Mapped[int | None]
-
-    clinic: Mapped[Clinic] = relationship()
-    events: Mapped[list[StatementEvent]] = relationship(
-        back_populates="statement", order_by="StatementEvent.id"
-    )
-
-
-class StatementEvent(Model):
-    """One transition: who moved the statement, when, from what to what, and why."""
-
-    __tablename__ = "statement_event"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    statement_id: Mapped[int] = mapped_column(ForeignKey("statement.id"), index=True)
-    action: Mapped[str] = mapped_column(String(10))
-    from_status: Mapped[str] = mapped_column(String(10))
-    to_status: Mapped[str] = mapped_column(String(10))
-    actor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    reason: Mapped[str] = mapped_column(String(300), default="")
-
-    statement: Mapped[Statement] = relationship(back_populates="events")
+__all__ = ["STATUSES", "Statement", "StatementEvent"]

@@ -3,8 +3,8 @@
 Guarantees:
 
 * every transition is one unit of work that takes the statement row lock for
-  the clinic-month (:func:`app.database.locked`, ``SELECT … FOR UPDATE`` on
-  PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) — the same lock
+  the clinic-month (:func:`app.periods.operations.lock_clinic_month`, ``SELECT …
+  FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) — the same lock
   :func:`app.visits.operations.record_visit` and ``void_visit`` take — so a
   visit either commits before a submit and is counted, or sees the month
   frozen and is refused; the statement's stored figures always equal the sum
@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.access import can_see_district, require_clinic_visible
+from app.auth.access import can_see_district, require_clinic_visible, require_role
 from app.auth.models import User
-from app.database import insert_missing, locked, unit_of_work
+from app.database import unit_of_work
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from app.localtime import local_date
 from app.money import format_yuan
+from app.periods.operations import lock_clinic_month
 from app.places.models import Clinic, Town, Village
 from app.places.queries import clinic_by_code
 from app.settlement.figures import FIGURE_FIELDS, Figures, month_figures
@@ -48,20 +49,12 @@ from app.settlement.rules import (
     next_status,
     require_month,
     require_month_ended,
-    require_role_for,
+    role_for,
 )
 
 
-def _locked_statement(session: Session, clinic: Clinic, month: str) -> Statement:
-    """The clinic-month statement row, created if missing, locked for this transaction.
-
-    This is the lock record_visit/void_visit take: it closes the race between
-    a visit being saved and its month being submitted (or returned).
-    """
-    insert_missing(session, Statement, {"clinic_id": clinic.id, "month": month, "status": "open"})
-    statement = locked(session, Statement, clinic_id=clinic.id, month=month)
-    assert statement is not None
-    return statement
+def _require_role(actor: User, action: Action) -> None:
+    require_role(actor, role_for(action), doing=f"{action.value} a statement")
 
 
 def _event(
@@ -100,12 +93,12 @@ def submit_statement(
     is submitted and the doctor is asked to look again.
     """
     require_month(month)
-    require_role_for(Action.SUBMIT, actor.role)
+    _require_role(actor, Action.SUBMIT)
     require_month_ended(month, local_date(now))
     with unit_of_work() as session:
         clinic = clinic_by_code(clinic_code, missing=NotFound)
         require_clinic_visible(actor, clinic)
-        statement = _locked_statement(session, clinic, month)
+        statement = lock_clinic_month(session, clinic, month)
         source = statement.status
         target = next_status(Action.SUBMIT, source)
         # Computed after the lock: every visit of the month has committed or
@@ -132,12 +125,12 @@ def review_statement(
 ) -> Statement:
     """A reviewer of the clinic's district (or town) approves the submitted figures."""
     require_month(month)
-    require_role_for(Action.REVIEW, actor.role)
+    _require_role(actor, Action.REVIEW)
     reason = clean_reason(Action.REVIEW, reason)
     with unit_of_work() as session:
         clinic = clinic_by_code(clinic_code, missing=NotFound)
         require_clinic_visible(actor, clinic)
-        statement = _locked_statement(session, clinic, month)
+        statement = lock_clinic_month(session, clinic, month)
         source = statement.status
         statement.status = next_status(Action.REVIEW, source).value
         _event(session, statement, Action.REVIEW, source, actor, now, reason)
@@ -149,12 +142,12 @@ def return_statement(
 ) -> Statement:
     """A reviewer sends the month back to the doctor: it reopens, figures cleared."""
     require_month(month)
-    require_role_for(Action.RETURN, actor.role)
+    _require_role(actor, Action.RETURN)
     reason = clean_reason(Action.RETURN, reason)
     with unit_of_work() as session:
         clinic = clinic_by_code(clinic_code, missing=NotFound)
         require_clinic_visible(actor, clinic)
-        statement = _locked_statement(session, clinic, month)
+        statement = lock_clinic_month(session, clinic, month)
         source = statement.status
         statement.status = next_status(Action.RETURN, source).value
         for name in FIGURE_FIELDS:
@@ -168,11 +161,11 @@ def pay_statement(
 ) -> Statement:
     """Finance records the payment of one clinic's backstop; only the exact amount due."""
     require_month(month)
-    require_role_for(Action.PAY, actor.role)
+    _require_role(actor, Action.PAY)
     with unit_of_work() as session:
         clinic = clinic_by_code(clinic_code, missing=NotFound)
         require_clinic_visible(actor, clinic)
-        statement = _locked_statement(session, clinic, month)
+        statement = lock_clinic_month(session, clinic, month)
         source = statement.status
         target = next_status(Action.PAY, source)
         assert statement.fiscal is not None  # frozen figures: ck_statement_frozen_figures_stored
@@ -220,7 +213,7 @@ def pay_reviewed_statements(
     count or total no longer match and nothing is written.
     """
     require_month(month)
-    require_role_for(Action.PAY, actor.role)
+    _require_role(actor, Action.PAY)
     if not can_see_district(actor, district_code):
         raise Forbidden(
             Problem("district", f"district {district_code} is outside your scope", "scope")

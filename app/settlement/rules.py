@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.errors import Conflict, Forbidden, InvalidInput, Problem
+from app.errors import Conflict, InvalidInput, Problem
 from app.localtime import parse_month
 
 MAX_REASON = 300
@@ -90,10 +90,9 @@ def next_status(action: Action, current: Status | str) -> Status:
     return transition.target
 
 
-def require_role_for(action: Action, role: str) -> None:
-    needed = TRANSITIONS[action].role
-    if role != needed:
-        raise Forbidden(Problem("_", f"only a {needed} may {action.value} a statement", "role"))
+def role_for(action: Action) -> str:
+    """The one role that may take ``action`` (checked by :func:`app.auth.access.require_role`)."""
+    return TRANSITIONS[action].role
 
 
 def clean_reason(action: Action, reason: str | None) -> str:

@@ -40,10 +40,10 @@ from app.localtime import local, local_date, month_of
 from app.money import MoneyFormatError, parse_quantity
 from app.people.models import Resident
 from app.people.rules import parse_id_number
+from app.periods.operations import lock_open_month
 from app.places.models import Clinic, Village
 from app.places.queries import clinic_by_code
 from app.policy.models import PolicyVersion
-from app.settlement.models import Statement
 from app.visits.models import FundUsage, IdempotencyKey, ReceiptCounter, Visit, VisitLine
 from app.visits.queries import patient_standing
 from app.visits.rules import (
@@ -237,27 +237,6 @@ def quote_visit(request: VisitRequest, actor: User, now: dt.datetime) -> Quote:
     return _price_visit(session, request, clinic, _visited_at(request, now), lock_usage=False)
 
 
-def _open_statement(session: Session, clinic: Clinic, month: str, field_name: str) -> Statement:
-    """Lock the clinic-month statement row; refuse when the month is frozen.
-
-    Submitting a month takes the same row lock, so a visit either commits
-    before the submit (and is counted) or sees the month frozen and is refused.
-    """
-    insert_missing(session, Statement, {"clinic_id": clinic.id, "month": month, "status": "open"})
-    statement = locked(session, Statement, clinic_id=clinic.id, month=month)
-    assert statement is not None
-    if statement.status != "open":
-        raise Conflict(
-            Problem(
-                field_name,
-                f"{month} of clinic {clinic.code} is {statement.status}; "
-                "its visits can no longer change",
-                "month_frozen",
-            )
-        )
-    return statement
-
-
 def _replay(session: Session, actor: User, key: str, fingerprint: str) -> Visit | None:
     row = session.scalar(
         select(IdempotencyKey).where(
@@ -312,7 +291,7 @@ def _record(
         require_doctor_of(actor, clinic)
         visited_at = _visited_at(request, now)
         month = month_of(visited_at)
-        _open_statement(session, clinic, month, "visited_at")
+        lock_open_month(session, clinic, month, "visited_at")
         quote = _price_visit(session, request, clinic, visited_at, lock_usage=True)
         split = quote.split
         year = quote.year
@@ -406,7 +385,7 @@ def void_visit(visit_id: int, reason: str, actor: User, now: dt.datetime) -> Vis
             raise NotFound(Problem("visit", f"no visit {visit_id}"))
         clinic = visit.clinic
         require_doctor_of(actor, clinic, "visit")
-        _open_statement(session, clinic, visit.month, "visit")
+        lock_open_month(session, clinic, visit.month, "visit")
         visit = locked(session, Visit, id=visit_id)
         assert visit is not None
         if visit.voided_at is not None:

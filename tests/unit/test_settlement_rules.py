@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.auth.access import require_role
 from app.errors import Conflict, Forbidden, InvalidInput
 from app.settlement.chart import Bar, bar_chart, column_chart, tick_step
 from app.settlement.rules import (
@@ -23,7 +25,7 @@ from app.settlement.rules import (
     first_day_after,
     next_status,
     require_month_ended,
-    require_role_for,
+    role_for,
 )
 
 LEGAL = {
@@ -53,10 +55,12 @@ def test_each_action_belongs_to_one_role() -> None:
         Action.RETURN: "reviewer",
         Action.PAY: "finance",
     }
-    require_role_for(Action.PAY, "finance")
+    assert role_for(Action.PAY) == "finance"
+    require_role(SimpleNamespace(role="finance"), role_for(Action.PAY))
     for role in ("doctor", "reviewer", "admin"):
-        with pytest.raises(Forbidden):
-            require_role_for(Action.PAY, role)
+        with pytest.raises(Forbidden) as refused:
+            require_role(SimpleNamespace(role=role), role_for(Action.PAY), doing="pay a statement")
+        assert refused.value.message == "only a finance may pay a statement"
     assert allowed_actions("submitted", "reviewer") == [Action.REVIEW, Action.RETURN]
     assert allowed_actions("open", "doctor") == [Action.SUBMIT]
     assert allowed_actions("paid", "finance") == []
