@@ -1,0 +1,385 @@
+"""The pure rules of "policy delivery 2.0" (政策直达 2.0): check once, up front; trust earns speed.
+
+Four parts, each a pure function of plain values (no Flask, no SQLAlchemy,
+no clock — times and histories are passed in), each driven by the district's
+versioned policy (:class:`OversightPolicy`), never by a literal:
+
+* :func:`run_checks` — the checks at recording (事前审核).  Every rule is
+  ``off``, ``warn`` or ``block``; a hit names its rule, its severity and the
+  inputs that made it fire, so the hit can be stored with the visit and
+  explained in Chinese by its code.
+* :func:`peer_flags` — risk flags against the district's other clinics with
+  robust statistics: the modified z-score ``0.6745 · (x − median) / MAD``
+  (Iglewicz & Hoaglin), so one extreme clinic cannot hide itself by inflating
+  a mean and a standard deviation.  Exact arithmetic (``Fraction``) throughout.
+* :func:`trust` — credit-first (信用优先): a clinic whose last K statements
+  were accepted without correction and that has no flag this month is
+  trusted, and says why (or why not).
+* :func:`draw_sample` — the review worklist of an untrusted statement: every
+  visit a rule or flag points at, every visit above a value threshold, and a
+  seeded, reproducible random percentage of the rest (the openIMIS pattern).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from fractions import Fraction
+
+# --- policy ---------------------------------------------------------------------------
+
+
+class Severity(StrEnum):
+    OFF = "off"
+    WARN = "warn"
+    BLOCK = "block"
+
+
+class Rule(StrEnum):
+    QUANTITY_OVER_MAX = "quantity_over_max"
+    FREQUENT_VISITS = "frequent_visits"
+    SPLIT_VISIT = "split_visit"
+    EARLY_REFILL = "early_refill"
+    INJECTION_WITHOUT_INJECTABLE = "injection_without_injectable"
+    INJECTABLE_WITHOUT_INJECTION = "injectable_without_injection"
+    UNSUITED_ITEM = "unsuited_item"
+    LATE_ENTRY = "late_entry"
+
+
+@dataclass(frozen=True)
+class OversightPolicy:
+    """A district's oversight settings, part of its policy version (SPEC §2, issue 11)."""
+
+    severities: Mapping[Rule, Severity] = field(default_factory=dict)
+    frequent_visits_max: int = 4  # more than this many visits …
+    frequent_visits_days: int = 7  # … in this many days, at any clinic
+    late_entry_hours: int = 72  # recorded this long after the visit
+    # Peer flags: |modified z| above this flags a figure (3.5 is the usual cut).
+    flag_threshold: Fraction = Fraction(7, 2)
+    flag_min_peers: int = 5  # fewer clinics than this: no comparison
+    trusted_after_months: int = 3  # K clean statements in a row
+    sample_percent: int = 5  # of the visits not otherwise on the worklist
+    sample_above: int = 10000  # fen: every visit whose total is above this
+    auto_submit_day: int | None = None  # day D of the next month; None: never
+
+    def severity(self, rule: Rule) -> Severity:
+        return self.severities.get(rule, Severity.OFF)
+
+
+# --- checks at recording ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    item: str
+    name: str
+    quantity: int  # thousandths
+    max_per_visit: int | None  # thousandths; None: no maximum
+    units_per_day: int | None  # thousandths of a unit a day; None: not a supply
+    injectable: bool
+    sex: str | None  # "M" or "F" when the item suits only one sex
+    min_age: int | None
+    max_age: int | None
+
+
+@dataclass(frozen=True)
+class CheckInput:
+    lines: Sequence[CheckLine]
+    injection: bool
+    sex: str | None  # the patient's, from the ID number
+    birth_date: dt.date | None
+    visit_date: dt.date  # Asia/Shanghai
+    visited_at: dt.datetime
+    recorded_at: dt.datetime
+    # The person's other (unvoided) visits: their dates, at any clinic, recent first …
+    recent_visit_dates: Sequence[dt.date] = ()
+    # … how many of them were at this clinic on this day …
+    same_clinic_same_day: int = 0
+    # … and, per item, the day the last supply of it runs out.
+    supply_until: Mapping[str, dt.date] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A rule that fired: what, how severe, and the inputs behind it."""
+
+    rule: Rule
+    severity: Severity
+    subject: str = ""  # the item code it is about, if any
+    facts: Mapping[str, str] = field(default_factory=dict)
+
+
+def age_on(birth: dt.date, day: dt.date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def _supply_days(line: CheckLine) -> int:
+    """Whole days a quantity lasts at the daily use (rounded up: a part day still counts)."""
+    assert line.units_per_day
+    return -(-line.quantity // line.units_per_day)
+
+
+def supply_end(line: CheckLine, day: dt.date) -> dt.date | None:
+    """The day a supply dispensed on ``day`` runs out (None when the item is not a supply)."""
+    if not line.units_per_day:
+        return None
+    return day + dt.timedelta(days=_supply_days(line))
+
+
+def run_checks(policy: OversightPolicy, visit: CheckInput) -> list[Hit]:
+    """Every rule that fires on this visit, in rule order; rules set to ``off`` never fire."""
+    hits: list[Hit] = []
+
+    def fire(rule: Rule, subject: str = "", **facts: object) -> None:
+        severity = policy.severity(rule)
+        if severity is not Severity.OFF:
+            hits.append(Hit(rule, severity, subject, {k: str(v) for k, v in facts.items()}))
+
+    for line in visit.lines:
+        if line.max_per_visit is not None and line.quantity > line.max_per_visit:
+            fire(
+                Rule.QUANTITY_OVER_MAX,
+                line.item,
+                quantity=line.quantity,
+                maximum=line.max_per_visit,
+            )
+
+    window_start = visit.visit_date - dt.timedelta(days=policy.frequent_visits_days - 1)
+    in_window = sum(1 for d in visit.recent_visit_dates if window_start <= d <= visit.visit_date)
+    if in_window + 1 > policy.frequent_visits_max:
+        fire(
+            Rule.FREQUENT_VISITS,
+            visits=in_window + 1,
+            days=policy.frequent_visits_days,
+            maximum=policy.frequent_visits_max,
+        )
+
+    if visit.same_clinic_same_day > 0:
+        fire(Rule.SPLIT_VISIT, earlier=visit.same_clinic_same_day)
+
+    for line in visit.lines:
+        until = visit.supply_until.get(line.item)
+        if line.units_per_day and until is not None and until > visit.visit_date:
+            fire(
+                Rule.EARLY_REFILL,
+                line.item,
+                until=until.isoformat(),
+                days_left=(until - visit.visit_date).days,
+            )
+
+    injectables = [line.item for line in visit.lines if line.injectable]
+    if visit.injection and not injectables:
+        fire(Rule.INJECTION_WITHOUT_INJECTABLE)
+    if injectables and not visit.injection:
+        fire(Rule.INJECTABLE_WITHOUT_INJECTION, injectables[0])
+
+    age = age_on(visit.birth_date, visit.visit_date) if visit.birth_date else None
+    for line in visit.lines:
+        if line.sex and visit.sex and line.sex != visit.sex:
+            fire(Rule.UNSUITED_ITEM, line.item, sex=visit.sex, item_sex=line.sex)
+        elif age is not None and line.min_age is not None and age < line.min_age:
+            fire(Rule.UNSUITED_ITEM, line.item, age=age, min_age=line.min_age)
+        elif age is not None and line.max_age is not None and age > line.max_age:
+            fire(Rule.UNSUITED_ITEM, line.item, age=age, max_age=line.max_age)
+
+    late = visit.recorded_at - visit.visited_at
+    if late >= dt.timedelta(hours=policy.late_entry_hours):
+        fire(
+            Rule.LATE_ENTRY, hours=int(late.total_seconds() // 3600), limit=policy.late_entry_hours
+        )
+    return hits
+
+
+def blocking(hits: Iterable[Hit]) -> list[Hit]:
+    return [h for h in hits if h.severity is Severity.BLOCK]
+
+
+def warnings(hits: Iterable[Hit]) -> list[Hit]:
+    return [h for h in hits if h.severity is Severity.WARN]
+
+
+# --- risk flags against peers ------------------------------------------------------------
+
+
+class Figure(StrEnum):
+    COST_PER_VISIT = "cost_per_visit"
+    FUND_PER_VISIT = "fund_per_visit"
+    FISCAL_PER_VISIT = "fiscal_per_visit"
+    INJECTION_RATE = "injection_rate"
+    VISITS_PER_RESIDENT = "visits_per_resident"
+    WARNING_SHARE = "warning_share"
+    LATE_SHARE = "late_share"
+    VOID_SHARE = "void_share"
+    COMPLAINT_SHARE = "complaint_share"  # patients who said they paid more than the receipt
+
+
+@dataclass(frozen=True)
+class ClinicMonth:
+    """A clinic's month, as counts and sums (the ratios are derived here, exactly)."""
+
+    clinic: str
+    visits: int  # unvoided
+    total: int  # fen
+    fund: int
+    fiscal: int
+    injections: int
+    residents: int  # registered residents of the clinic's village
+    warned: int  # visits recorded with a warning
+    late: int  # visits entered late
+    voided: int
+    complaints: int = 0
+
+    def figure(self, which: Figure) -> Fraction | None:
+        def ratio(part: int, whole: int) -> Fraction | None:
+            return Fraction(part, whole) if whole else None
+
+        recorded = self.visits + self.voided
+        return {
+            Figure.COST_PER_VISIT: ratio(self.total, self.visits),
+            Figure.FUND_PER_VISIT: ratio(self.fund, self.visits),
+            Figure.FISCAL_PER_VISIT: ratio(self.fiscal, self.visits),
+            Figure.INJECTION_RATE: ratio(self.injections, self.visits),
+            Figure.VISITS_PER_RESIDENT: ratio(self.visits, self.residents),
+            Figure.WARNING_SHARE: ratio(self.warned, self.visits),
+            Figure.LATE_SHARE: ratio(self.late, self.visits),
+            Figure.VOID_SHARE: ratio(self.voided, recorded),
+            Figure.COMPLAINT_SHARE: ratio(self.complaints, self.visits),
+        }[which]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A clinic's figure far from its peers': which, how far, against what."""
+
+    clinic: str
+    figure: Figure
+    value: Fraction
+    median: Fraction
+    mad: Fraction
+    score: Fraction  # the modified z-score (signed)
+    peers: int
+
+
+def median(values: Sequence[Fraction]) -> Fraction:
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0:
+        raise ValueError("median of nothing")
+    middle = n // 2
+    return ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+# 0.6745 is the 0.75 quantile of the standard normal: it scales the MAD to a
+# standard deviation for normal data (Iglewicz & Hoaglin, 1993).
+_Z_SCALE = Fraction(6745, 10000)
+
+
+def peer_flags(months: Sequence[ClinicMonth], policy: OversightPolicy) -> list[Flag]:
+    """Every clinic figure whose modified z-score is beyond the policy's threshold."""
+    flags: list[Flag] = []
+    for which in Figure:
+        values = {m.clinic: v for m in months if (v := m.figure(which)) is not None}
+        if len(values) < policy.flag_min_peers:
+            continue
+        mid = median(list(values.values()))
+        mad = median([abs(v - mid) for v in values.values()])
+        if mad == 0:
+            # Most clinics identical (e.g. no complaints anywhere): anyone off that
+            # value stands out, scored against the mean absolute deviation instead.
+            mean_ad = sum((abs(v - mid) for v in values.values()), Fraction(0)) / len(values)
+            if mean_ad == 0:
+                continue
+            spread = mean_ad * Fraction(1253314, 1000000)  # ≈ sqrt(pi/2)
+            scale = Fraction(1)
+        else:
+            spread, scale = mad, _Z_SCALE
+        for clinic, value in values.items():
+            score = scale * (value - mid) / spread
+            if abs(score) > policy.flag_threshold:
+                flags.append(Flag(clinic, which, value, mid, mad, score, len(values)))
+    return sorted(flags, key=lambda f: (-abs(f.score), f.clinic, f.figure))
+
+
+# --- credit-first ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PastStatement:
+    month: str
+    accepted_clean: bool  # reviewed and paid without a return or a disallowed visit
+
+
+@dataclass(frozen=True)
+class TrustDecision:
+    trusted: bool
+    reasons: tuple[str, ...]  # codes, e.g. ("clean_months:3",) or ("flagged:cost_per_visit",)
+
+
+def trust(
+    history: Sequence[PastStatement], flags: Sequence[Flag], policy: OversightPolicy
+) -> TrustDecision:
+    """Credit-first: K clean statements in a row, just before this one, and no flag now."""
+    k = policy.trusted_after_months
+    recent = sorted(history, key=lambda s: s.month)[-k:] if k else []
+    reasons: list[str] = []
+    if len(recent) < k:
+        reasons.append(f"history_short:{len(recent)}")
+    dirty = [s.month for s in recent if not s.accepted_clean]
+    reasons += [f"corrected:{m}" for m in dirty]
+    reasons += [f"flagged:{f.figure.value}" for f in flags]
+    if reasons:
+        return TrustDecision(False, tuple(reasons))
+    return TrustDecision(True, (f"clean_months:{k}", "no_flags"))
+
+
+# --- sampled review -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SampleCandidate:
+    visit_id: int
+    total: int  # fen
+    pointed: tuple[str, ...] = ()  # the rules or flags pointing at it
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    visit_id: int
+    why: tuple[str, ...]  # "rule:split_visit", "above:10000", "random"
+
+
+def sample_seed(district: str, month: str, clinic: str, salt: str) -> int:
+    """A seed anyone can recompute from the statement and the policy's salt: reproducible."""
+    digest = hashlib.sha256(f"{district}|{month}|{clinic}|{salt}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def draw_sample(
+    candidates: Sequence[SampleCandidate], policy: OversightPolicy, seed: int
+) -> list[WorkItem]:
+    """The review worklist: pointed-at visits, big visits, and a seeded random share."""
+    items: dict[int, list[str]] = {}
+    for c in candidates:
+        why = [f"rule:{p}" for p in c.pointed]
+        if c.total > policy.sample_above:
+            why.append(f"above:{policy.sample_above}")
+        if why:
+            items[c.visit_id] = why
+    rest = sorted(c.visit_id for c in candidates if c.visit_id not in items)
+    count = -(-len(rest) * policy.sample_percent // 100)  # round up: never zero of many
+    for visit_id in random.Random(seed).sample(rest, min(count, len(rest))):
+        items[visit_id] = ["random"]
+    return [WorkItem(v, tuple(why)) for v, why in sorted(items.items())]
+
+
+def auto_submit_due(month: str, today: dt.date, policy: OversightPolicy) -> bool:
+    """Whether an unconfirmed statement of ``month`` is submitted by the system today."""
+    if policy.auto_submit_day is None:
+        return False
+    year, mon = int(month[:4]), int(month[5:7])
+    next_year, next_mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
+    return today >= dt.date(next_year, next_mon, policy.auto_submit_day)

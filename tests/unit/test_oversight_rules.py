@@ -1,0 +1,228 @@
+"""Policy delivery 2.0's pure rules on worked cases (issue 11)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.oversight.rules import (
+    CheckInput,
+    CheckLine,
+    ClinicMonth,
+    Figure,
+    OversightPolicy,
+    PastStatement,
+    Rule,
+    SampleCandidate,
+    Severity,
+    auto_submit_due,
+    blocking,
+    draw_sample,
+    median,
+    peer_flags,
+    run_checks,
+    sample_seed,
+    supply_end,
+    trust,
+    warnings,
+)
+
+DAY = dt.date(2026, 10, 15)
+AT = dt.datetime(2026, 10, 15, 2, 0, tzinfo=dt.UTC)
+EVERYTHING_WARNS = OversightPolicy(severities=dict.fromkeys(Rule, Severity.WARN))
+
+
+def line(item: str = "AMX01", quantity: int = 12_000, **changes: object) -> CheckLine:
+    values: dict[str, object] = {
+        "item": item,
+        "name": item,
+        "quantity": quantity,
+        "max_per_visit": 36_000,
+        "units_per_day": 3_000,  # three capsules a day
+        "injectable": False,
+        "sex": None,
+        "min_age": None,
+        "max_age": None,
+    }
+    values.update(changes)
+    return CheckLine(**values)  # type: ignore[arg-type]
+
+
+def visit(*lines: CheckLine, **changes: object) -> CheckInput:
+    values: dict[str, object] = {
+        "lines": lines or (line(),),
+        "injection": False,
+        "sex": "M",
+        "birth_date": dt.date(1960, 3, 7),
+        "visit_date": DAY,
+        "visited_at": AT,
+        "recorded_at": AT,
+    }
+    values.update(changes)
+    return CheckInput(**values)  # type: ignore[arg-type]
+
+
+def rules(hits: list) -> list[tuple[Rule, str]]:  # type: ignore[type-arg]
+    return [(h.rule, h.subject) for h in hits]
+
+
+def test_a_clean_visit_fires_nothing() -> None:
+    assert run_checks(EVERYTHING_WARNS, visit()) == []
+
+
+def test_each_rule_fires_on_its_case_with_its_facts() -> None:
+    p = EVERYTHING_WARNS
+    too_much = run_checks(p, visit(line(quantity=40_000)))
+    assert rules(too_much) == [(Rule.QUANTITY_OVER_MAX, "AMX01")]
+    assert too_much[0].facts == {"quantity": "40000", "maximum": "36000"}
+
+    often = visit(recent_visit_dates=[DAY - dt.timedelta(days=d) for d in (1, 2, 4, 6)])
+    assert rules(run_checks(p, often)) == [(Rule.FREQUENT_VISITS, "")]
+    # The fifth visit in 7 days fires; visits outside the window do not count.
+    spread = visit(recent_visit_dates=[DAY - dt.timedelta(days=d) for d in (1, 2, 4, 7)])
+    assert run_checks(p, spread) == []
+
+    assert rules(run_checks(p, visit(same_clinic_same_day=1))) == [(Rule.SPLIT_VISIT, "")]
+
+    refill = visit(supply_until={"AMX01": DAY + dt.timedelta(days=2)})
+    hits = run_checks(p, refill)
+    assert rules(hits) == [(Rule.EARLY_REFILL, "AMX01")] and hits[0].facts["days_left"] == "2"
+    assert run_checks(p, visit(supply_until={"AMX01": DAY})) == []  # ran out today: fine
+
+    assert rules(run_checks(p, visit(injection=True))) == [(Rule.INJECTION_WITHOUT_INJECTABLE, "")]
+    shot = line("ZSY01", 1_000, injectable=True, units_per_day=None, max_per_visit=None)
+    assert rules(run_checks(p, visit(shot))) == [(Rule.INJECTABLE_WITHOUT_INJECTION, "ZSY01")]
+    assert run_checks(p, visit(shot, injection=True)) == []
+
+    for_women = line("YD01", 1_000, sex="F", units_per_day=None)
+    assert rules(run_checks(p, visit(for_women))) == [(Rule.UNSUITED_ITEM, "YD01")]
+    for_children = line("ET01", 1_000, max_age=12, units_per_day=None)
+    hit = run_checks(p, visit(for_children))
+    assert rules(hit) == [(Rule.UNSUITED_ITEM, "ET01")] and hit[0].facts["age"] == "66"
+
+    late = visit(recorded_at=AT + dt.timedelta(hours=72))
+    assert rules(run_checks(p, late)) == [(Rule.LATE_ENTRY, "")]
+    assert run_checks(p, visit(recorded_at=AT + dt.timedelta(hours=71, minutes=59))) == []
+
+
+def test_severity_comes_from_the_policy_and_off_never_fires() -> None:
+    policy = OversightPolicy(
+        severities={Rule.SPLIT_VISIT: Severity.BLOCK, Rule.LATE_ENTRY: Severity.WARN}
+    )
+    hits = run_checks(
+        policy,
+        visit(
+            line(quantity=40_000),  # quantity_over_max is off in this policy
+            same_clinic_same_day=1,
+            recorded_at=AT + dt.timedelta(days=5),
+        ),
+    )
+    assert [h.rule for h in blocking(hits)] == [Rule.SPLIT_VISIT]
+    assert [h.rule for h in warnings(hits)] == [Rule.LATE_ENTRY]
+
+
+def test_a_supply_lasts_whole_days_rounded_up() -> None:
+    assert supply_end(line(quantity=12_000), DAY) == DAY + dt.timedelta(days=4)
+    assert supply_end(line(quantity=13_000), DAY) == DAY + dt.timedelta(days=5)
+    assert supply_end(line(units_per_day=None), DAY) is None
+
+
+# --- peer flags ---------------------------------------------------------------------------
+
+
+def month(clinic: str, total: int, visits: int = 100, **changes: int) -> ClinicMonth:
+    values = {
+        "clinic": clinic, "visits": visits, "total": total, "fund": total // 2,
+        "fiscal": total // 4, "injections": 20, "residents": 1000, "warned": 2,
+        "late": 1, "voided": 1,
+    }  # fmt: skip
+    values.update(changes)
+    return ClinicMonth(**values)  # type: ignore[arg-type]
+
+
+def test_one_clinic_far_from_its_peers_is_flagged_with_how_far_and_against_what() -> None:
+    months = [month(f"C{i}", 2_000_00 + i * 1_000) for i in range(9)]
+    months.append(month("OUT", 6_000_00, injections=70))
+    flags = peer_flags(months, OversightPolicy())
+    flagged = {(f.clinic, f.figure) for f in flags}
+    assert ("OUT", Figure.COST_PER_VISIT) in flagged
+    assert ("OUT", Figure.INJECTION_RATE) in flagged
+    assert {f.clinic for f in flags} == {"OUT"}
+    cost = next(f for f in flags if f.figure is Figure.COST_PER_VISIT)
+    assert cost.value == 6000 and cost.median == 2045  # the middle of the ten
+    assert cost.peers == 10 and cost.score > Fraction(7, 2)
+
+
+def test_a_mean_and_sd_would_hide_what_the_median_and_mad_show() -> None:
+    # Two extreme clinics inflate the standard deviation enough to hide each
+    # other from a z-score of 3; the MAD is not moved by them.
+    months = [month(f"C{i}", 2_000_00 + (i % 3) * 1_000) for i in range(8)]
+    months += [month("X1", 9_000_00), month("X2", 9_500_00)]
+    values = [Fraction(m.total, m.visits) for m in months]
+    mean = sum(values, Fraction(0)) / len(values)
+    sd = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    assert all(abs(float(v - mean)) / sd < 3 for v in values)
+    flagged = {f.clinic for f in peer_flags(months, OversightPolicy())}
+    assert flagged == {"X1", "X2"}
+
+
+def test_no_comparison_with_too_few_peers_and_none_when_all_agree() -> None:
+    assert peer_flags([month(f"C{i}", 2_000_00) for i in range(4)], OversightPolicy()) == []
+    assert peer_flags([month(f"C{i}", 2_000_00) for i in range(8)], OversightPolicy()) == []
+
+
+def test_when_most_clinics_have_no_complaint_one_that_has_many_stands_out() -> None:
+    months = [month(f"C{i}", 2_000_00) for i in range(9)] + [month("Z", 2_000_00, complaints=5)]
+    (flag,) = peer_flags(months, OversightPolicy())
+    assert flag.clinic == "Z" and flag.figure is Figure.COMPLAINT_SHARE and flag.mad == 0
+
+
+@given(st.lists(st.fractions(min_value=0, max_value=1000), min_size=1, max_size=30))
+def test_median_is_the_middle(values: list[Fraction]) -> None:
+    m = median(values)
+    assert sum(v < m for v in values) <= len(values) // 2
+    assert sum(v > m for v in values) <= len(values) // 2
+
+
+# --- trust, sampling, auto-submit ------------------------------------------------------------
+
+
+def test_trust_needs_k_clean_months_in_a_row_and_no_flag_now() -> None:
+    policy = OversightPolicy(trusted_after_months=3)
+    clean = [PastStatement(f"2026-0{m}", True) for m in (6, 7, 8)]
+    assert trust(clean, [], policy).trusted
+    assert trust(clean, [], policy).reasons == ("clean_months:3", "no_flags")
+    returned = [*clean[:2], PastStatement("2026-08", False)]
+    assert trust(returned, [], policy).reasons == ("corrected:2026-08",)
+    assert trust(clean[:2], [], policy).reasons == ("history_short:2",)
+    # An older correction no longer counts once K clean months follow it.
+    assert trust([PastStatement("2026-05", False), *clean], [], policy).trusted
+    months = [month(f"C{i}", 2_000_00 + i * 1_000) for i in range(9)] + [month("OUT", 6_000_00)]
+    flags = [f for f in peer_flags(months, OversightPolicy()) if f.clinic == "OUT"]
+    assert not trust(clean, flags, policy).trusted
+
+
+def test_the_sample_is_reproducible_and_holds_every_pointed_and_big_visit() -> None:
+    policy = OversightPolicy(sample_percent=10, sample_above=10_000)
+    candidates = [SampleCandidate(i, 2_000) for i in range(1, 101)]
+    candidates[4] = SampleCandidate(5, 2_000, ("split_visit",))
+    candidates[9] = SampleCandidate(10, 12_000)
+    seed = sample_seed("440114", "2026-10", "HD001", "salt")
+    first = draw_sample(candidates, policy, seed)
+    assert first == draw_sample(list(reversed(candidates)), policy, seed)  # order-independent
+    why = {item.visit_id: item.why for item in first}
+    assert why[5] == ("rule:split_visit",) and why[10] == ("above:10000",)
+    assert sum(1 for w in why.values() if w == ("random",)) == 10  # 10 % of 98, rounded up
+    other = draw_sample(candidates, policy, sample_seed("440114", "2026-10", "HD002", "salt"))
+    assert {i.visit_id for i in other} != set(why)
+
+
+def test_auto_submit_from_day_d_of_the_next_month() -> None:
+    policy = OversightPolicy(auto_submit_day=5)
+    assert not auto_submit_due("2026-10", dt.date(2026, 11, 4), policy)
+    assert auto_submit_due("2026-10", dt.date(2026, 11, 5), policy)
+    assert auto_submit_due("2026-12", dt.date(2027, 1, 5), policy)
+    assert not auto_submit_due("2026-10", dt.date(2026, 12, 30), OversightPolicy())
