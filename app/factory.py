@@ -82,6 +82,7 @@ def _register_api(app: Flask) -> None:
 
 
 def _register_pages(app: Flask) -> None:
+    from app.oversight.pages import bp as verify_pages
     from app.reconcile.pages import bp as reconcile_pages
     from app.settlement.pages import bp as settlement_pages
     from app.visits.pages import bp as visit_pages
@@ -93,6 +94,7 @@ def _register_pages(app: Flask) -> None:
     app.register_blueprint(visit_pages)
     app.register_blueprint(settlement_pages)
     app.register_blueprint(reconcile_pages)
+    app.register_blueprint(verify_pages)
 
 
 def _register_cli(app: Flask) -> None:

@@ -2,6 +2,7 @@
 
 from app.auth.models import ApiToken, User
 from app.catalog.models import CatalogItem, ItemPrice
+from app.oversight.models import ReceiptCode, ReceiptFeedback
 from app.people.models import Resident
 from app.periods.models import Statement, StatementEvent
 from app.places.models import Clinic, District, Town, Village
@@ -22,7 +23,9 @@ __all__ = [
     "IdempotencyKey",
     "ItemPrice",
     "PolicyVersion",
+    "ReceiptCode",
     "ReceiptCounter",
+    "ReceiptFeedback",
     "Resident",
     "Statement",
     "StatementEvent",

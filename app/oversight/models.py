@@ -1,0 +1,41 @@
+"""Receipt verification codes and the patients' answers (社会监督).
+
+Invariants: a visit has at most one code and a code names one visit (both
+unique); codes are random, never derived from the visit, so they cannot be
+enumerated; answers are append-only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.database import UTCDateTime
+from app.extensions import Model
+from app.visits.models import Visit
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class ReceiptCode(Model):
+    __tablename__ = "receipt_code"
+
+    visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("visit.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    visit: Mapped[Visit] = relationship()
+
+
+class ReceiptFeedback(Model):
+    """A patient's answer to "were you asked to pay more than this?"."""
+
+    __tablename__ = "receipt_feedback"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("visit.id"), index=True)
+    asked_more: Mapped[bool]
+    said_paid: Mapped[int | None]  # fen the patient says he paid, when he says more
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,94 @@
+"""The public receipt check (issue 11 §5): no login, nothing personal, one question, throttled."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask, g
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.auth.models import User
+from app.extensions import db
+from app.oversight.codes import ALPHABET, grouped, new_code, normalise
+from app.oversight.models import ReceiptFeedback
+from app.oversight.operations import receipt_code_for
+from app.oversight.queries import complaints_by_clinic
+from app.visits.operations import LineRequest, VisitRequest, record_visit, void_visit
+from tests.conftest import FixedClock
+from tests.factories import World, build_world
+
+LINES = (LineRequest("DX001", "1"), LineRequest("AMX01", "12"), LineRequest("HY001", "1"))
+
+
+@pytest.fixture
+def world(app: Flask, clock: FixedClock) -> World:
+    @app.before_request
+    def _fresh_g() -> None:
+        for name in ("csrf_token", "_login_user", "_flask_babel"):
+            g.pop(name, None)
+
+    return build_world(clock())
+
+
+def doctor() -> User:
+    found = db.session.scalar(select(User).where(User.username == "doctor"))
+    assert found is not None
+    return found
+
+
+def csrf_from(html: str) -> str:
+    m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert m
+    return m.group(1)
+
+
+def test_codes_are_random_readable_and_forgiving_to_type() -> None:
+    codes = {new_code() for _ in range(2000)}
+    assert len(codes) == 2000 and all(len(c) == 12 and set(c) <= set(ALPHABET) for c in codes)
+    code = "ABCD0EFGH1JK"
+    assert grouped(code) == "ABCD-0EFG-H1JK"
+    assert normalise("abcd-oefg h1jk") == code  # lower case, O for 0, dashes and spaces
+    assert normalise("ABCD-0EFG-H1J") is None and normalise("ABCD-0EFG-H1JU") is None
+
+
+def test_a_patient_checks_his_receipt_and_answers(
+    app: Flask, world: World, client: FlaskClient, clock: FixedClock
+) -> None:
+    visit, _ = record_visit(
+        VisitRequest("HD001", world.ids["insured_village"], True, LINES), doctor(), clock()
+    )
+    code = receipt_code_for(visit.id, clock())
+    assert receipt_code_for(visit.id, clock()) == code  # one code per visit
+
+    page = client.get(f"/v/{grouped(code).lower()}")
+    assert page.status_code == 200
+    text = page.text
+    assert visit.receipt_number in text and "大涡村卫生站" in text
+    assert "¥7.00" in text and "由医保基金和区财政为您支付" in text  # patient 1+1+5
+    assert "张三" not in text and world.ids["insured_village"] not in text
+    assert world.ids["insured_village"][-4:] not in text
+    assert page.headers["Cache-Control"] == "no-store"
+
+    r = client.post(
+        f"/v/{code}",
+        data={"csrf_token": csrf_from(text), "asked_more": "yes", "said_paid": "20"},
+    )
+    assert r.status_code == 302
+    assert "卫健局将会核查" in client.get(r.location).text
+    (answer,) = db.session.scalars(select(ReceiptFeedback)).all()
+    assert answer.asked_more and answer.said_paid == 2000 and answer.visit_id == visit.id
+    assert complaints_by_clinic("2026-10") == {world.clinic.id: 1}
+
+    void_visit(visit.id, "录入错误", doctor(), clock())
+    assert "此收据已作废" in client.get(f"/v/{code}").text
+
+
+def test_unknown_codes_look_like_typos_and_guessing_is_throttled(
+    app: Flask, world: World, client: FlaskClient
+) -> None:
+    app.config["VERIFY_LIMIT"] = "5/minute"
+    answers = [client.get(f"/v/{new_code()}").status_code for _ in range(6)]
+    assert answers == [404] * 5 + [429]
+    assert client.get("/v/not-a-code").status_code == 429  # the limit is per address
