@@ -6,7 +6,7 @@ Guarantees:
   never a loop over visits in Python — so a statement equals the sum of its
   visits to the fen, however many there are;
 * :func:`month_close` gives every clinic's month (totals, per day, per item)
-  in two queries whatever the number of clinics, and holds only the grouped
+  in three queries whatever the number of clinics, and holds only the grouped
   rows in memory (clinics × days and clinics × items), never a visit; a
   clinic's totals are the sum of its per-day sums, so the days printed always
   add up to the statement.
@@ -182,25 +182,29 @@ class MonthFigures:
     items: list[ItemFigures] = field(default_factory=list)
 
 
-def _month_lines(month: str) -> Any:
-    """The month's visits' lines, bounded by the month's first and last visit id.
+def _month_id_range(month: str) -> tuple[int, int] | None:
+    """The month's first and last visit id (the ``(month, id)`` index answers it).
 
     Ids grow with time, so a month's lines sit in one id range of visit_line:
-    the bound turns "every line ever, joined" into a range of one index (the
-    join still decides which lines belong to the month).
+    the bound turns "every line ever, joined" into a range of one index, and
+    passed as values (not a subquery) it lets the planner size the join.
     """
-    in_month = (Visit.month == month, Visit.voided_at.is_(None))
-    low = select(func.min(Visit.id)).where(*in_month).scalar_subquery()
-    high = select(func.max(Visit.id)).where(*in_month).scalar_subquery()
-    return VisitLine.visit_id.between(low, high)
+    low, high = db.session.execute(
+        select(func.min(Visit.id), func.max(Visit.id)).where(Visit.month == month)
+    ).one()
+    return None if low is None else (int(low), int(high))
 
 
-def month_close(clinic_ids: Sequence[int] | None, month: str) -> dict[int, MonthFigures]:
-    """Every listed clinic's month (``None``: every clinic) in two queries.
+def month_close(
+    clinic_ids: Sequence[int] | None, month: str, items: bool = True
+) -> dict[int, MonthFigures]:
+    """Every listed clinic's month (``None``: every clinic) in three queries.
 
     One ``GROUP BY clinic, day`` over the visits gives the days and, summed,
-    the totals; one ``GROUP BY clinic, item`` over the lines gives the items.
-    A clinic without a visit in the month is absent from the answer.
+    the totals; one ``GROUP BY clinic, item`` over the lines of the month's
+    id range gives the items.  A clinic without a visit in the month is
+    absent from the answer.  ``items=False`` leaves the items out (and the
+    lines unread): totals and days only.
     """
     where: list[Any] = [Visit.month == month, Visit.voided_at.is_(None)]
     if clinic_ids is not None:
@@ -214,19 +218,23 @@ def month_close(clinic_ids: Sequence[int] | None, month: str) -> dict[int, Month
         .group_by(Visit.clinic_id, Visit.visit_date)
         .order_by(Visit.clinic_id, Visit.visit_date)
     )
-    names = list(Figures.__dataclass_fields__)
+    # _aggregates() lists the figures in Figures' field order.
+    width = len(FIGURE_FIELDS)
     totals: dict[int, list[int]] = {}
     for row in days:
         values = [int(v) for v in row[2:]]
         out.setdefault(row.clinic_id, MonthFigures()).days.append(
             (row.visit_date, Figures(*values))
         )
-        total = totals.setdefault(row.clinic_id, [0] * len(names))
+        total = totals.setdefault(row.clinic_id, [0] * width)
         for index, value in enumerate(values):
             total[index] += value
     for clinic_id, total in totals.items():
         out[clinic_id].figures = Figures(*total)
-    items = db.session.execute(
+    id_range = _month_id_range(month) if items else None
+    if id_range is None:
+        return out
+    rows = db.session.execute(
         select(
             Visit.clinic_id,
             VisitLine.item_code,
@@ -236,11 +244,11 @@ def month_close(clinic_ids: Sequence[int] | None, month: str) -> dict[int, Month
             func.sum(VisitLine.amount).label("amount"),
         )
         .join(Visit, Visit.id == VisitLine.visit_id)
-        .where(*where, _month_lines(month))
+        .where(*where, VisitLine.visit_id.between(*id_range))
         .group_by(Visit.clinic_id, VisitLine.item_code)
         .order_by(Visit.clinic_id, VisitLine.item_code)
     )
-    for r in items:
+    for r in rows:
         out.setdefault(r.clinic_id, MonthFigures()).items.append(
             ItemFigures(r.item_code, r.name, r.unit, int(r.quantity), int(r.amount))
         )
