@@ -110,6 +110,7 @@ class Renderer:
 
     geometry: ClassVar[PageGeometry]
     cell_size: ClassVar[float] = 8.5
+    cell_padding: ClassVar[float] = 3  # LEFTPADDING and RIGHTPADDING of data_table
 
     def __init__(self) -> None:
         self.font = cjk_font_name()
@@ -231,7 +232,18 @@ class Renderer:
         table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), self.font), *commands]))
         return table
 
-    def cell(self, value: str) -> Paragraph:
+    def cell(self, value: str, width: float | None = None) -> Cell:
+        """User text in a table cell ``width`` points wide (padding included).
+
+        Text that fits on one line is drawn as a plain string: nothing of it
+        is parsed as markup, and it skips the Paragraph's parse, wrap and
+        layout — most of a statement's rendering time.  Longer text (or an
+        unknown width) becomes an escaped Paragraph, which wraps.
+        """
+        if width is not None and "\n" not in value:
+            room = width - 2 * self.cell_padding
+            if stringWidth(value, self.font, self.cell_size) <= room:
+                return value
         return text(value, self.styles["cell"])
 
     def data_table(
@@ -263,8 +275,8 @@ class Renderer:
             ("BOX", (0, 0), (-1, -1), 0.8, colors.black),
             ("TOPPADDING", (0, 0), (-1, -1), 2),
             ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
-            ("LEFTPADDING", (0, 0), (-1, -1), 3),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+            ("LEFTPADDING", (0, 0), (-1, -1), self.cell_padding),
+            ("RIGHTPADDING", (0, 0), (-1, -1), self.cell_padding),
         ]
         if numeric_from is not None:
             style.append(("ALIGN", (numeric_from, 1), (-1, -1), "RIGHT"))

@@ -206,26 +206,41 @@ class StatementRenderer(Renderer):
         items = self.doc.items
         if not items:
             return text("本月无诊疗项目。", self.styles["body"])
+        widths = (32, 78, 18, 22, 30)
+        code, name, unit = (w * mm for w in widths[:3])
         rows = [
-            [self.cell(i.code), self.cell(i.name), self.cell(i.unit), i.quantity, yuan(i.amount)]
+            [
+                self.cell(i.code, code),
+                self.cell(i.name, name),
+                self.cell(i.unit, unit),
+                i.quantity,
+                yuan(i.amount),
+            ]
             for i in items
         ]
         total = ["合计", "", "", "", yuan(sum(i.amount for i in items))]
         return self.data_table(
             ["编码", "名称", "单位", "数量", "金额（元）"],
             rows,
-            (32, 78, 18, 22, 30),
+            widths,
             numeric_from=3,
             total=total,
             total_span=4,
         )
 
     def history_table(self) -> Flowable:
+        widths = (22, 40, 34, 84)
+        action, actor, _, reason = (w * mm for w in widths)
         rows = [
-            [self.cell(h.action), self.cell(h.actor), h.at, self.cell(h.reason)]
+            [
+                self.cell(h.action, action),
+                self.cell(h.actor, actor),
+                h.at,
+                self.cell(h.reason, reason),
+            ]
             for h in self.doc.history
         ]
-        return self.data_table(["操作", "操作人", "时间", "原因"], rows, (22, 40, 34, 84), None)
+        return self.data_table(["操作", "操作人", "时间", "原因"], rows, widths, None)
 
 
 def render_statement(doc: StatementDocument) -> bytes:
