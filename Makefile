@@ -49,8 +49,11 @@ lint: install
 test: install lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# SCALE = tiny | district (100 k visits) | city (1 M) | province (10 M); see docs/benchmarks.md.
+SCALE ?= district
 bench: install
 	$(BIN)/python -m bench.run
+	SCALE=$(SCALE) $(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) instance test-artifacts .pytest_cache .ruff_cache
