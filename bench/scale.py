@@ -101,12 +101,11 @@ def peak_memory(fn: Callable[[], Any]) -> float:
     return peak / 1e6
 
 
-def _database(url: str, scale: str) -> str:
-    """A fresh database for the scale (PostgreSQL) or the given file (SQLite)."""
+def _database(url: str, name: str) -> str:
+    """A fresh database ``name`` on the server of ``url`` (PostgreSQL), or ``url`` (SQLite)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         return url
-    name = f"yiyuan_bench_{scale}"
     admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -142,8 +141,13 @@ def run(
     pdfs: int = 20,
     budget: float = 900.0,
     workers: int = 2,
+    database: str | None = None,
 ) -> Report:
-    """Generate ``scale`` into a fresh database and measure every figure."""
+    """Generate ``scale`` into a fresh database and measure every figure.
+
+    On PostgreSQL the database is ``database`` (default ``yiyuan_bench_<scale>``),
+    dropped and created on the server ``url`` names, and left for inspection.
+    """
     from flask_migrate import upgrade
 
     from app.auth.models import User
@@ -157,7 +161,7 @@ def run(
     from reports import render_statement
     from reports.fonts import cjk_font_name
 
-    url = _database(url, scale)
+    url = _database(url, database or f"yiyuan_bench_{scale}")
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     now = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
     with app.app_context():

@@ -4,9 +4,12 @@ measurement runs.  Never a timing assertion: the machine is shared."""
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from bench.scale import run
 
@@ -19,7 +22,17 @@ def test_bench_runs_at_tiny_scale(backend: str, tmp_path: Path) -> None:
         url = os.environ.get("TEST_DATABASE_URL", "")
         if not url:
             pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (set by .ci/run)")
-    report = run(url, "tiny", rounds=2, pdfs=2)
+    name = f"yiyuan_bench_test_{uuid.uuid4().hex[:12]}"
+    try:
+        report = run(url, "tiny", rounds=2, pdfs=2, database=name)
+    finally:
+        if backend == "postgresql":
+            admin = create_engine(
+                make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+            )
+            with admin.connect() as conn:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            admin.dispose()
     assert report.generated.complete and report.generated.visits == 2_000
     assert report.generated.lines > report.generated.visits
     names = [r.what for r in report.results]
