@@ -2,8 +2,21 @@
 
 Integration tests take the ``app`` fixture, which is parametrised over SQLite
 and, when ``TEST_DATABASE_URL`` names a PostgreSQL server, PostgreSQL.  Each
-database is migrated once per session into a template; every test gets a fresh
-copy (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL).
+database is prepared once per session (once per xdist worker) as two
+templates: the migrated, empty schema, and the same schema holding the factory
+world (:func:`tests.factories.build_world`).  Every test gets a fresh copy (a
+file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL): of the
+world template when it asks for the ``world`` fixture (directly or through
+another fixture), of the empty one otherwise (imports, demo seed, CLI loads).
+
+On such a copy ``build_world`` (and so every ``world`` fixture) hands back
+the World the template was seeded with (same ids, same API tokens), its
+clinics loaded in the test's own session, so a test reads it exactly as if it
+had built it.  Tests marked ``one_database`` check output that
+does not depend on the database (PDF rendering) and run on SQLite only.
+
+Passwords are hashed with one round of PBKDF2 here
+(``app.auth.operations.PASSWORD_HASH_METHOD``); the application keeps scrypt.
 """
 
 from __future__ import annotations
@@ -13,6 +26,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +36,29 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import app.auth.operations as auth_operations
 from app.extensions import db
 from app.factory import create_app
+from tests.factories import DEFAULT_POLICY, SEEDED, SeededWorld, World, build_world
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
-# One template per test run, so two runs on one server never drop each other's.
-TEMPLATE_DB = f"yiyuan_test_template_{os.getpid()}"
+# Per run and per xdist worker, so neither two runs on one server nor two
+# workers of one run ever drop (or copy while seeding) each other's templates.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+TEMPLATE_PREFIX = f"yiyuan_test_{WORKER}_{os.getpid()}"
+# 2026-10-15 10:00 in Shanghai: a weekday in an open month (the clock fixture's start).
+START = dt.datetime(2026, 10, 15, 2, 0, tzinfo=dt.UTC)
+TEST_CONFIG: dict[str, Any] = {"TESTING": True, "SECRET_KEY": "test"}
+# A cheap hash: every world holds eight users, and scrypt costs ~0.2 s a password.
+auth_operations.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database" in metafunc.fixturenames:
+        kinds = ["sqlite", "postgresql"]
+        if metafunc.definition.get_closest_marker("one_database"):
+            kinds = ["sqlite"]
+        metafunc.parametrize("database", kinds, indirect=True)
 
 
 class FixedClock:
@@ -43,21 +74,45 @@ class FixedClock:
         self.now += dt.timedelta(**kwargs)
 
 
-def _migrate(url: str) -> None:
+@dataclass(frozen=True)
+class Templates:
+    """One database's two templates: SQLite file paths or PostgreSQL database names."""
+
+    empty: str
+    world: str
+    seeded: SeededWorld = field(compare=False)
+
+
+def _prepare(url: str, *, migrate: bool, seed: bool) -> SeededWorld | None:
     from flask_migrate import upgrade
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+    seeded = None
     with app.app_context():
-        upgrade()
+        if migrate:
+            upgrade()
+        if seed:
+            seeded = SeededWorld.of(build_world(START), START, DEFAULT_POLICY)
         db.session.remove()
         db.engine.dispose()
+    return seeded
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
-    _migrate(f"sqlite:///{path}")
-    return path
+def sqlite_templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    folder = tmp_path_factory.mktemp("templates")
+    empty, world = folder / "empty.sqlite3", folder / "world.sqlite3"
+    _prepare(f"sqlite:///{empty}", migrate=True, seed=False)
+    shutil.copyfile(empty, world)
+    seeded = _prepare(f"sqlite:///{world}", migrate=False, seed=True)
+    assert seeded is not None
+    return Templates(str(empty), str(world), seeded)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(sqlite_templates: Templates) -> Path:
+    """The migrated, empty SQLite template, for tests that start their own app."""
+    return Path(sqlite_templates.empty)
 
 
 def _pg_admin_engine() -> Any:
@@ -65,36 +120,56 @@ def _pg_admin_engine() -> Any:
     return create_engine(url, isolation_level="AUTOCOMMIT")
 
 
+def _pg_url(name: str) -> str:
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
-def pg_template() -> Iterator[str]:
+def pg_templates() -> Iterator[Templates]:
     if not PG_URL:
         pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (set by .ci/run)")
+    empty, world = f"{TEMPLATE_PREFIX}_empty", f"{TEMPLATE_PREFIX}_world"
     admin = _pg_admin_engine()
     with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {TEMPLATE_DB}"))
-    _migrate(make_url(PG_URL).set(database=TEMPLATE_DB).render_as_string(hide_password=False))
-    yield TEMPLATE_DB
+        for name in (empty, world):
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {empty}"))
+    _prepare(_pg_url(empty), migrate=True, seed=False)
     with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {world} TEMPLATE {empty}"))
+    seeded = _prepare(_pg_url(world), migrate=False, seed=True)
+    assert seeded is not None
+    yield Templates(empty, world, seeded)
+    with admin.connect() as conn:
+        for name in (empty, world):
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
+@pytest.fixture
+def database(request: pytest.FixtureRequest) -> Templates:
+    """The templates of the database this test runs on (parametrised in pytest_generate_tests)."""
+    kind = "sqlite" if request.param == "sqlite" else "pg"
+    templates: Templates = request.getfixturevalue(f"{kind}_templates")
+    return templates
+
+
+@pytest.fixture
+def database_url(
+    request: pytest.FixtureRequest, database: Templates, tmp_path: Path
+) -> Iterator[str]:
+    template = database.world if "world" in request.fixturenames else database.empty
+    if request.node.callspec.params["database"] == "sqlite":
         path = tmp_path / "test.sqlite3"
         shutil.copyfile(template, path)
         yield f"sqlite:///{path}"
         return
-    template_name: str = request.getfixturevalue("pg_template")
-    name = f"yiyuan_test_{uuid.uuid4().hex[:12]}"
+    name = f"{TEMPLATE_PREFIX}_{uuid.uuid4().hex[:12]}"
     admin = _pg_admin_engine()
     with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template_name}"))
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
     try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        yield _pg_url(name)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -103,24 +178,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def clock() -> FixedClock:
-    # 2026-10-15 10:00 in Shanghai: a weekday in an open month.
-    return FixedClock(dt.datetime(2026, 10, 15, 2, 0, tzinfo=dt.UTC))
+    return FixedClock(START)
 
 
 @pytest.fixture
-def app(database_url: str, clock: FixedClock) -> Iterator[Flask]:
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "TESTING": True,
-            "SECRET_KEY": "test",
-            "CLOCK": clock,
-        }
-    )
+def app(
+    request: pytest.FixtureRequest, database: Templates, database_url: str, clock: FixedClock
+) -> Iterator[Flask]:
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, "CLOCK": clock})
+    if "world" in request.fixturenames:  # copied from the world template (database_url)
+        app.extensions[SEEDED] = database.seeded
     with app.app_context():
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def world(app: Flask, clock: FixedClock) -> World:
+    """The factory world, already in this test's database (copied from the template)."""
+    return build_world(clock())
 
 
 @pytest.fixture

@@ -4,6 +4,11 @@
 Huadu (one in the programme, one that has not joined), residents for each
 eligibility branch, the SPEC worked-example catalogue and the default policy,
 and one user (with an API token) per role.
+
+The test session builds the world once into a template database
+(``tests/conftest.py``); on a copy of it, ``build_world`` hands back that
+world (the same ids and tokens, its clinics read in the current session)
+instead of building it again.
 """
 
 from __future__ import annotations
@@ -11,10 +16,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from flask import current_app
+
 from app.auth.operations import create_user, issue_token
 from app.catalog.models import CatalogItem, ItemPrice
 from app.catalog.rules import pinyin_initials
 from app.database import unit_of_work
+from app.extensions import db
 from app.money import parse_ratio
 from app.people.models import Resident
 from app.people.rules import make_id_number
@@ -62,7 +70,41 @@ class World:
         return {"Authorization": f"Bearer {self.tokens[username]}"}
 
 
+# The key in ``app.extensions`` under which the app fixture leaves the SeededWorld
+# its database was copied from.
+SEEDED = "tests.seeded_world"
+
+
+@dataclass(frozen=True)
+class SeededWorld:
+    """What :func:`build_world` returned, without its database session."""
+
+    now: dt.datetime
+    policy: Policy
+    clinic_ids: tuple[int, int, int]
+    ids: dict[str, str]
+    tokens: dict[str, str]
+
+    @classmethod
+    def of(cls, world: World, now: dt.datetime, policy: Policy) -> SeededWorld:
+        clinics = (world.clinic.id, world.other_clinic.id, world.outside_clinic.id)
+        return cls(now, policy, clinics, dict(world.ids), dict(world.tokens))
+
+    def load(self) -> World:
+        """The World again, its clinics read in the current session (needs an app context)."""
+        clinic, other, outside = (db.session.get_one(Clinic, i) for i in self.clinic_ids)
+        return World(clinic, other, outside, ids=dict(self.ids), tokens=dict(self.tokens))
+
+
 def build_world(now: dt.datetime, policy: Policy = DEFAULT_POLICY) -> World:
+    seeded: SeededWorld | None = current_app.extensions.get(SEEDED)
+    if seeded is not None:
+        if (now, policy) != (seeded.now, seeded.policy):
+            raise RuntimeError(
+                f"this database was copied with the world built at {seeded.now} with the "
+                "default policy; change the copy (a unit of work) instead of rebuilding it"
+            )
+        return seeded.load()
     with unit_of_work() as s:
         s.add_all([District(code=HUADU, name="花都区"), District(code=HUANGPU, name="黄埔区")])
         s.add_all(

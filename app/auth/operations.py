@@ -29,6 +29,8 @@ from app.errors import InvalidInput, NotFound, Problem
 from app.extensions import db
 from app.places.models import Clinic, District, Town
 
+# werkzeug's salted scrypt; the test suite swaps in one round of PBKDF2 (tests/conftest.py).
+PASSWORD_HASH_METHOD = "scrypt"
 _USERNAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
@@ -86,7 +88,7 @@ def create_user(
         user = User(
             username=username,
             display_name=display_name or username,
-            password_hash=generate_password_hash(password),
+            password_hash=generate_password_hash(password, PASSWORD_HASH_METHOD),
             role=role,
             clinic_id=clinic.id if clinic else None,
             district_code=clinic.district_code if clinic else district_code,
@@ -160,7 +162,7 @@ def _equal_cost_miss(password: str) -> None:
     """Spend what a real password check costs, for an unknown or inactive user."""
     global _dummy_hash
     if _dummy_hash is None:
-        _dummy_hash = generate_password_hash(secrets.token_hex(16))
+        _dummy_hash = generate_password_hash(secrets.token_hex(16), PASSWORD_HASH_METHOD)
     check_password_hash(_dummy_hash, password)
 
 

@@ -1,9 +1,10 @@
 """Browser fixtures: the app on a migrated SQLite database, served on 127.0.0.1, and
 Debian's Chromium driven by Playwright.
 
-* ``live_server`` copies the migrated template (``sqlite_template``), seeds the
-  factory world plus pinyin initials, and serves the app with werkzeug's
-  server on a free port in a thread.  Its clock starts at 2026-10-15 10:00 in
+* ``live_server`` copies the SQLite template that already holds the factory
+  world (``sqlite_templates``), and serves the app with werkzeug's server on a
+  free port (port 0: the system picks one, so xdist workers never clash) in a
+  thread.  Its clock starts at 2026-10-15 10:00 in
   Shanghai and runs at real speed, so every visit of a test falls on the same
   open day whatever the date the tests run.
 * Without ``/usr/bin/chromium`` every browser test is skipped, with the reason
@@ -29,7 +30,8 @@ from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.factory import create_app
-from tests.factories import World, build_world
+from tests.conftest import Templates
+from tests.factories import World
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -83,9 +85,11 @@ def chromium_path() -> Path:
 
 
 @pytest.fixture
-def live_server(chromium_path: Path, sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
+def live_server(
+    chromium_path: Path, sqlite_templates: Templates, tmp_path: Path
+) -> Iterator[LiveServer]:
     path = tmp_path / "browser.sqlite3"
-    shutil.copyfile(sqlite_template, path)
+    shutil.copyfile(sqlite_templates.world, path)
     clock = RunningClock(START)
     app = create_app(
         {
@@ -95,7 +99,7 @@ def live_server(chromium_path: Path, sqlite_template: Path, tmp_path: Path) -> I
         }
     )
     with app.app_context():
-        world = build_world(clock())
+        world = sqlite_templates.seeded.load()
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)

@@ -9,7 +9,6 @@ visit satisfies the identity and receipt numbers stay gapless per clinic.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -17,16 +16,18 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.auth.models import User
 from app.auth.operations import create_user
+from app.database import unit_of_work
 from app.extensions import db
 from app.people.models import Resident
+from app.policy.models import PolicyVersion
 from app.visits.models import FundUsage, IdempotencyKey, Visit
 from app.visits.operations import LineRequest, VisitRequest, record_visit, void_visit
 from tests.conftest import FixedClock
-from tests.factories import DEFAULT_POLICY, World, build_world
+from tests.factories import World, build_world
 
 THREADS = 6
 VISITS_PER_THREAD = 5
@@ -42,7 +43,9 @@ LINES = (
 
 @pytest.fixture
 def world(app: Flask, clock: FixedClock) -> World:
-    world = build_world(clock(), policy=dataclasses.replace(DEFAULT_POLICY, fund_annual_cap=CAP))
+    world = build_world(clock())
+    with unit_of_work() as s:  # the factory's policy, with a cap that binds
+        s.execute(update(PolicyVersion).values(fund_annual_cap=CAP))
     for i in range(THREADS):
         create_user(f"racer{i}", "secret-pass", "doctor", clinic_code=("HD001", "HD002")[i % 2])
     return world
