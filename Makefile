@@ -5,6 +5,8 @@ BIN     := $(VENV)/bin
 HOST    ?= 127.0.0.1
 PORT    ?= 5000
 PYTEST_ARGS ?=
+# pytest-xdist workers: one per core (each worker prepares its own template databases).
+PYTEST_WORKERS ?= auto
 export FLASK_APP := app.factory
 
 .PHONY: install translations migrate seed run dev test lint bench clean
@@ -47,7 +49,7 @@ lint: install
 	$(BIN)/mypy
 
 test: install lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # SCALE = tiny | district (100 k visits) | city (1 M) | province (10 M); see docs/benchmarks.md.
 SCALE ?= district

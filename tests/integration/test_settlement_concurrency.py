@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 
 from flask import Flask
 
@@ -22,7 +21,7 @@ from app.settlement.operations import submit_statement
 from app.settlement.queries import verify_statement
 from app.visits.operations import void_visit
 from tests.conftest import FixedClock
-from tests.factories import build_world
+from tests.factories import World
 from tests.integration.test_settlement import SEPT, per_visit_sums, record, user
 
 RECORDERS = 4
@@ -31,8 +30,9 @@ RECORDERS = 4
 MAX_ATTEMPTS = 600
 
 
-def test_visits_racing_a_submit_are_counted_or_refused(app: Flask, clock: FixedClock) -> None:
-    world = build_world(clock())
+def test_visits_racing_a_submit_are_counted_or_refused(
+    app: Flask, world: World, clock: FixedClock
+) -> None:
     now = clock()
     db.session.commit()  # no read transaction of this thread may hold SQLite's lock
     recorded: list[int] = []
@@ -40,6 +40,7 @@ def test_visits_racing_a_submit_are_counted_or_refused(app: Flask, clock: FixedC
     refused: list[str] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
+    progress = threading.Condition(lock)  # notified on every recorded visit
     start = threading.Barrier(RECORDERS + 1)
 
     def recorder(n: int) -> None:
@@ -55,8 +56,9 @@ def test_visits_racing_a_submit_are_counted_or_refused(app: Flask, clock: FixedC
                         with lock:
                             refused.append(f"{n}:{i}")
                         return
-                    with lock:
+                    with progress:
                         recorded.append(visit.id)
+                        progress.notify_all()
                     if i % 3 == 2:
                         try:
                             void_visit(visit.id, "test void", user("doctor"), now)
@@ -72,11 +74,8 @@ def test_visits_racing_a_submit_are_counted_or_refused(app: Flask, clock: FixedC
         try:
             with app.app_context():
                 start.wait()
-                while True:  # submit while the recorders are in full flow
-                    with lock:
-                        if len(recorded) >= 6:
-                            break
-                    time.sleep(0.01)
+                with progress:  # submit while the recorders are in full flow
+                    assert progress.wait_for(lambda: len(recorded) >= 6 or errors, timeout=60)
                 submit_statement("HD001", SEPT, user("doctor"), now)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
