@@ -98,6 +98,7 @@ def _register_pages(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
+    from app.audit.cli import audit_cli
     from app.auth.cli import users_cli
     from app.demo.cli import demo_cli
     from app.imports.cli import import_data
@@ -114,6 +115,7 @@ def _register_cli(app: Flask) -> None:
         statements_cli,
         visits_cli,
         reconcile_cli,
+        audit_cli,
     )
     for command in commands:
         app.cli.add_command(command)

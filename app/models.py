@@ -1,5 +1,6 @@
 """Every model, imported in dependency order so metadata is complete for Alembic."""
 
+from app.audit.models import AuditChain, AuditEntry
 from app.auth.models import ApiToken, User
 from app.catalog.models import CatalogItem, ItemPrice
 from app.oversight.models import ReceiptCode, ReceiptFeedback
@@ -12,6 +13,8 @@ from app.visits.models import FundUsage, IdempotencyKey, ReceiptCounter, Visit, 
 
 __all__ = [
     "ApiToken",
+    "AuditChain",
+    "AuditEntry",
     "CatalogItem",
     "Clinic",
     "District",

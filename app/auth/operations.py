@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.audit.operations import OPERATOR, audit_login, audit_token, audit_user
 from app.auth.models import ROLES, ApiToken, LoginSession, User
 from app.database import unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
@@ -95,6 +96,7 @@ def create_user(
             town_code=(clinic.town_code if clinic else town_code) or None,
         )
         session.add(user)
+        audit_user(session, OPERATOR, "user.create", user, None)
     return user
 
 
@@ -114,11 +116,11 @@ def issue_token(username: str, now: dt.datetime, valid_days: int | None = 90) ->
             raise InvalidInput(Problem("username", f"user {username!r} is deactivated"))
         token = secrets.token_urlsafe(32)
         expires = now + dt.timedelta(days=valid_days) if valid_days is not None else None
-        session.add(
-            ApiToken(
-                user_id=user.id, token_hash=_token_hash(token), created_at=now, expires_at=expires
-            )
+        row = ApiToken(
+            user_id=user.id, token_hash=_token_hash(token), created_at=now, expires_at=expires
         )
+        session.add(row)
+        audit_token(session, OPERATOR, "token.issue", row, now)
     return token
 
 
@@ -152,6 +154,7 @@ def revoke_token(token_id: int, now: dt.datetime) -> ApiToken:
             raise NotFound(Problem("token", f"no token {token_id}"))
         if row.revoked_at is None:
             row.revoked_at = now
+            audit_token(session, OPERATOR, "token.revoke", row, now)
     return row
 
 
@@ -194,6 +197,7 @@ def deactivate_user(username: str, now: dt.datetime) -> User:
             .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
             .values(ended_at=now, end_reason="deactivated")
         )
+        audit_user(session, OPERATOR, "user.deactivate", user, now)
     return user
 
 
@@ -215,7 +219,14 @@ def start_login_session(user: User, now: dt.datetime) -> str:
                 key_hash=_token_hash(key), user_id=user.id, started_at=now, last_seen_at=now
             )
         )
+        audit_login(session, user.username, True, now)
     return key
+
+
+def record_failed_login(username: str, now: dt.datetime) -> None:
+    """Audit a refused login: the name as typed, never the password."""
+    with unit_of_work() as session:
+        audit_login(session, username, False, now)
 
 
 def resume_login_session(key: str, now: dt.datetime, limits: SessionLimits) -> User | None:

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from app.audit.operations import OPERATOR, audit_import
 from app.catalog.models import CatalogItem, ItemPrice
 from app.catalog.rules import pinyin_initials
 from app.database import unit_of_work
@@ -114,6 +115,7 @@ def import_bytes(kind: str, data: bytes, *, source: str) -> ImportSummary:
     summary = ImportSummary(source)
     with unit_of_work() as session:
         _IMPORTERS[kind](session, rows, problems, summary)
+        audit_import(session, OPERATOR, kind, source, data, summary)
     return summary
 
 

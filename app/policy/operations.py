@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.audit.operations import OPERATOR, audit_policy
 from app.database import locked, unit_of_work
 from app.errors import Conflict, InvalidInput, Problem
 from app.places.models import District
@@ -133,7 +134,7 @@ def load_policy(policy_file: PolicyFile, *, source: str) -> PolicyLoad:
             for key, value in columns.items():
                 setattr(version, key, value)
             version.source = source[-200:]
-            session.flush()
+            audit_policy(session, OPERATOR, version, "updated")
             return PolicyLoad(version.id, district_code, effective_from, "updated")
 
         last_priced = last_priced_day(session, district_code)
@@ -154,5 +155,5 @@ def load_policy(policy_file: PolicyFile, *, source: str) -> PolicyLoad:
             **columns,
         )
         session.add(version)
-        session.flush()
+        audit_policy(session, OPERATOR, version, "added")
         return PolicyLoad(version.id, district_code, effective_from, "added")

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.audit.operations import audit_batch_payment, audit_statement
 from app.auth.access import can_see_district, require_clinic_visible, require_role
 from app.auth.models import User
 from app.database import unit_of_work
@@ -66,17 +67,17 @@ def _event(
     now: dt.datetime,
     reason: str = "",
 ) -> None:
-    session.add(
-        StatementEvent(
-            statement_id=statement.id,
-            action=action.value,
-            from_status=source,
-            to_status=statement.status,
-            actor_id=actor.id,
-            at=now,
-            reason=reason,
-        )
+    event = StatementEvent(
+        statement_id=statement.id,
+        action=action.value,
+        from_status=source,
+        to_status=statement.status,
+        actor_id=actor.id,
+        at=now,
+        reason=reason,
     )
+    session.add(event)
+    audit_statement(session, actor, action.value, statement, event, now)
 
 
 def submit_statement(
@@ -258,4 +259,5 @@ def pay_reviewed_statements(
             _record_payment(
                 session, statement, next_status(Action.PAY, statement.status), payment, actor, now
             )
+        audit_batch_payment(session, actor, district_code, month, statements, batch.reference, now)
     return statements

@@ -30,6 +30,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.audit.operations import audit_visit
 from app.auth.access import require_clinic_visible, require_doctor_of
 from app.auth.models import User
 from app.catalog.models import CatalogItem, ItemPrice
@@ -358,6 +359,7 @@ def _record(
             usage.fund_paid = split.usage_after.fund_paid
             usage.deductible_used = split.usage_after.deductible_used
         session.flush()
+        audit_visit(session, actor, "visit.record", visit, now)
         if idempotency_key is not None:
             session.add(
                 IdempotencyKey(
@@ -398,4 +400,5 @@ def void_visit(visit_id: int, reason: str, actor: User, now: dt.datetime) -> Vis
         visit.voided_at = now
         visit.voided_by_id = actor.id
         visit.void_reason = reason
+        audit_visit(session, actor, "visit.void", visit, now)
     return visit

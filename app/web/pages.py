@@ -40,6 +40,7 @@ from app.auth.models import User
 from app.auth.operations import (
     SessionLimits,
     end_login_session,
+    record_failed_login,
     resume_login_session,
     start_login_session,
     user_for_password,
@@ -181,6 +182,7 @@ def login() -> Any:
         username = request.form.get("username", "").strip()[:60]
         user = user_for_password(username, request.form.get("password", ""))
         if user is None:
+            record_failed_login(username, clock()())
             # One message for both cases: which part was wrong is not told.
             error = _("Wrong username or password.")
         else:

@@ -116,8 +116,38 @@ def ids(app: Flask, clock: FixedClock) -> tuple[int, int]:
     return world.clinic.id, doctor.id
 
 
+def good_line(visit_id: int, line_no: int, in_scope: int, self_pay: int) -> dict[str, Any]:
+    amount = in_scope + self_pay
+    return {
+        "visit_id": visit_id,
+        "line_no": line_no,
+        "item_id": 1,
+        "item_code": "DX001",
+        "item_name": "一般诊疗费",
+        "kind": "diagnosis",
+        "unit": "次",
+        "insurance_class": "A",
+        "quantity": 1000,
+        "unit_price": amount,
+        "amount": amount,
+        "in_scope": in_scope,
+        "self_pay": self_pay,
+        "fund_base": in_scope,
+    }
+
+
+def insert_good_visit(ids: tuple[int, int], seq: int = 1) -> int:
+    """The worked-example visit with lines that sum to its lines_total (2270)."""
+    visit_id = db.session.execute(
+        insert(Visit).values(**good_visit(*ids, seq=seq)).returning(Visit.id)
+    ).scalar_one()
+    db.session.execute(insert(VisitLine).values(**good_line(visit_id, 1, 1770, 0)))
+    db.session.execute(insert(VisitLine).values(**good_line(visit_id, 2, 0, 500)))
+    return visit_id
+
+
 def test_a_consistent_visit_row_is_accepted(ids: tuple[int, int]) -> None:
-    db.session.execute(insert(Visit).values(**good_visit(*ids, seq=1)))
+    insert_good_visit(ids)
     db.session.commit()
 
 
@@ -143,27 +173,9 @@ def test_receipt_numbers_unique_per_clinic_and_year(ids: tuple[int, int]) -> Non
 
 
 def test_line_and_fund_usage_checks_fire(ids: tuple[int, int]) -> None:
-    visit_id = db.session.execute(
-        insert(Visit).values(**good_visit(*ids, seq=1)).returning(Visit.id)
-    ).scalar_one()
-    line = {
-        "visit_id": visit_id,
-        "line_no": 1,
-        "item_id": 1,
-        "item_code": "DX001",
-        "item_name": "一般诊疗费",
-        "kind": "diagnosis",
-        "unit": "次",
-        "insurance_class": "A",
-        "quantity": 1000,
-        "unit_price": 1000,
-        "amount": 1000,
-        "in_scope": 1000,
-        "self_pay": 0,
-        "fund_base": 1000,
-    }
-    db.session.execute(insert(VisitLine).values(**line))
+    visit_id = insert_good_visit(ids)
     db.session.commit()
+    line = good_line(visit_id, 1, 1000, 0)
     for bad in ({"line_no": 2, "amount": 999}, {"line_no": 3, "quantity": 0}):
         with pytest.raises(IntegrityError):
             db.session.execute(insert(VisitLine).values(**(line | bad)))

@@ -1,0 +1,247 @@
+"""Appending to the audit chains, inside the caller's unit of work.
+
+Guarantees:
+
+* an entry is written in the same transaction as the write it records (the
+  caller's session; this module never commits), so either both are kept or
+  neither is;
+* appending locks the chain's head row (``SELECT … FOR UPDATE`` on PostgreSQL;
+  SQLite's ``BEGIN IMMEDIATE`` already serialises writers), then writes one
+  INSERT and one head UPDATE: entries of a chain get gapless sequence numbers
+  and each links to the hash of the one before;
+* chain granularity: one chain per clinic (its visits and statements) and one
+  system chain (imports, policy loads, users, tokens, logins, batch payments).
+  Recording a visit already holds its clinic's receipt counter for the year,
+  so visits of one clinic were serialised before; the clinic head adds no
+  wait between clinics and none between visits of one clinic.  The head is
+  always the last lock a transaction takes (a batch payment takes several,
+  in statement id order, after all its statement locks), so it adds no
+  deadlock;
+* what is recorded of a visit or a statement is :func:`app.audit.rules.visit_state`
+  / :func:`~app.audit.rules.statement_state`, which ``flask audit verify``
+  compares with the live rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from app.audit.models import AuditChain, AuditEntry
+from app.audit.queries import last_audited
+from app.audit.rules import (
+    GENESIS,
+    SYSTEM_CHAIN,
+    Entry,
+    State,
+    clinic_chain,
+    dumps,
+    event_state,
+    normalise,
+    seal,
+    statement_state,
+    visit_state,
+)
+from app.database import insert_missing
+
+# Who acted when no user did: a command run on the server by its operator.
+OPERATOR = "cli"
+
+
+def actor_name(actor: Any) -> str:
+    """A user's name, or the given string (``"cli"``, ``"system"``)."""
+    return actor if isinstance(actor, str) else str(actor.username)
+
+
+def _lock_head(session: Session, chain: str) -> tuple[int, str]:
+    query = (
+        select(AuditChain.last_seq, AuditChain.last_hash)
+        .where(AuditChain.chain == chain)
+        .with_for_update()
+    )
+    row = session.execute(query).one_or_none()
+    if row is None:  # the chain's first entry: create its head, then lock it
+        insert_missing(session, AuditChain, {"chain": chain, "last_seq": 0, "last_hash": GENESIS})
+        row = session.execute(query).one()
+    return int(row.last_seq), str(row.last_hash)
+
+
+def append(
+    session: Session,
+    actor: Any,
+    action: str,
+    obj: tuple[str, str | int],
+    before: State | None,
+    after: State | None,
+    now: dt.datetime | None,
+    *,
+    chain: str = SYSTEM_CHAIN,
+) -> Entry:
+    """Append one entry to ``chain`` in the caller's transaction."""
+    # Callers without a clock of their own (imports and policy loads run from
+    # the CLI and the demo seed) get the time the entry is written.
+    moment = now if now is not None else dt.datetime.now(dt.UTC)
+    last_seq, last_hash = _lock_head(session, chain)
+    entry = seal(
+        Entry(
+            chain=chain,
+            seq=last_seq + 1,
+            at=moment,
+            actor=actor_name(actor)[:60],
+            action=action,
+            object_type=obj[0],
+            object_key=str(obj[1])[:80],
+            before=normalise(before),
+            after=normalise(after),
+            prev_hash=last_hash,
+        )
+    )
+    session.execute(
+        insert(AuditEntry).values(
+            chain=entry.chain,
+            seq=entry.seq,
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            object_type=entry.object_type,
+            object_key=entry.object_key,
+            before=None if entry.before is None else dumps(entry.before),
+            after=None if entry.after is None else dumps(entry.after),
+            prev_hash=entry.prev_hash,
+            hash=entry.hash,
+        )
+    )
+    session.execute(
+        update(AuditChain)
+        .where(AuditChain.chain == chain)
+        .values(last_seq=entry.seq, last_hash=entry.hash)
+    )
+    return entry
+
+
+# --- one helper per kind of write ---------------------------------------------------
+
+
+def audit_visit(session: Session, actor: Any, action: str, visit: Any, now: dt.datetime) -> Entry:
+    """A visit recorded (``visit.record``) or voided (``visit.void``); call after the change."""
+    session.flush()  # the visit's id and lines are what the entry names
+    before = None if action == "visit.record" else last_audited(session, "visit", str(visit.id))
+    return append(
+        session,
+        actor,
+        action,
+        ("visit", visit.id),
+        before,
+        visit_state(visit, visit.lines),
+        now,
+        chain=clinic_chain(visit.clinic.code),
+    )
+
+
+def audit_statement(
+    session: Session, actor: Any, action: str, statement: Any, event: Any, now: dt.datetime
+) -> Entry:
+    """A statement transition and the history row that records it; call after both."""
+    session.flush()  # the event's id is part of the entry
+    key = f"{statement.clinic.code}/{statement.month}"
+    after = {**statement_state(statement), "event": event_state(event)}
+    return append(
+        session,
+        actor,
+        f"statement.{action}",
+        ("statement", key),
+        last_audited(session, "statement", key),
+        after,
+        now,
+        chain=clinic_chain(statement.clinic.code),
+    )
+
+
+def audit_batch_payment(
+    session: Session,
+    actor: Any,
+    district_code: str,
+    month: str,
+    statements: list[Any],
+    reference: str,
+    now: dt.datetime,
+) -> Entry:
+    """One bank batch: which statements it paid, and how much in all."""
+    after = {
+        "reference": reference,
+        "count": len(statements),
+        "amount": sum(s.paid_amount or 0 for s in statements),
+        "statements": sorted(f"{s.clinic.code}/{s.month}" for s in statements),
+    }
+    obj = ("district", f"{district_code}/{month}")
+    return append(session, actor, "statement.batch_pay", obj, None, after, now)
+
+
+def audit_import(
+    session: Session,
+    actor: Any,
+    kind: str,
+    source: str,
+    data: bytes,
+    summary: Any,
+    now: dt.datetime | None = None,
+) -> Entry:
+    """An imported file: its SHA-256 and what it did, row by row counted."""
+    after = {
+        "source": source[-200:],
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+        "rows": summary.rows,
+        "added": summary.added,
+        "updated": summary.updated,
+        "unchanged": summary.unchanged,
+    }
+    return append(session, actor, "import", ("import", kind), None, after, now)
+
+
+def audit_policy(
+    session: Session, actor: Any, version: Any, status: str, now: dt.datetime | None = None
+) -> Entry:
+    """A policy version added or updated (``status``), with every figure it holds."""
+    session.flush()
+    key = f"{version.district_code}/{version.effective_from.isoformat()}"
+    after = {column.name: getattr(version, column.name) for column in version.__table__.columns}
+    before = last_audited(session, "policy", key)
+    return append(session, actor, f"policy.{status}", ("policy", key), before, after, now)
+
+
+def audit_user(
+    session: Session, actor: Any, action: str, user: Any, now: dt.datetime | None
+) -> Entry:
+    """A user created (``user.create``) or deactivated (``user.deactivate``)."""
+    session.flush()
+    after = {
+        "role": user.role,
+        "active": bool(user.active),
+        "clinic_id": user.clinic_id,
+        "district_code": user.district_code,
+        "town_code": user.town_code,
+    }
+    return append(session, actor, action, ("user", user.username), None, after, now)
+
+
+def audit_token(session: Session, actor: Any, action: str, token: Any, now: dt.datetime) -> Entry:
+    """An API token issued (``token.issue``) or revoked (``token.revoke``); never the token."""
+    session.flush()
+    after = {
+        "user": token.user.username,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
+    }
+    return append(session, actor, action, ("token", token.id), None, after, now)
+
+
+def audit_login(session: Session, username: str, success: bool, now: dt.datetime) -> Entry:
+    """A login attempt; the name as typed (bounded), never the password."""
+    name = "".join(c for c in username if c.isprintable())[:60]
+    action = "login.success" if success else "login.failure"
+    return append(session, name or "?", action, ("user", name), None, None, now)

@@ -1,0 +1,313 @@
+"""The audit chain's pure logic: canonical form, hashing, and what verification finds.
+
+Guarantees:
+
+* an entry's canonical form is one byte string — JSON with sorted keys, no
+  whitespace, UTF-8 — over every field that matters (chain, sequence, time,
+  actor, action, object, the state before and after, and the previous entry's
+  hash), so ``hash = SHA-256(canonical)`` changes if any of them changes, and
+  the first entry of a chain links to :data:`GENESIS`;
+* :func:`chain_findings` re-walks one chain and reports every edited entry
+  (hash no longer matches its content), deleted entry (a gap in the sequence,
+  or a head that is ahead of the last entry), inserted or reordered entry (a
+  broken link, a repeated sequence number, storage order against sequence
+  order), and a chain whose head row is missing or disagrees;
+* :func:`state_findings` compares a live row's state with its last audited
+  state and names every field that differs, so a money figure, a void flag or
+  a status changed outside the operations is reported;
+* :func:`transition_findings` checks that an entry's own before and after agree
+  with what its action may change (a void changes no money; a review or a
+  payment changes no figure), so a tampered row cannot be laundered by a later
+  legitimate write that copies it into the chain.
+
+Nothing here imports Flask or SQLAlchemy: dataclasses and dicts in, findings out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+GENESIS = "0" * 64
+
+State = dict[str, Any]
+
+# The chain of a clinic holds its visits and statements; everything else
+# (imports, policy, users, tokens, logins, batch payments) is in SYSTEM_CHAIN.
+SYSTEM_CHAIN = "system"
+
+
+def clinic_chain(clinic_code: str) -> str:
+    return f"clinic:{clinic_code}"
+
+
+def normalise(value: Any) -> Any:
+    """``value`` as JSON would give it back: what is hashed is exactly what is stored."""
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def dumps(value: Any) -> str:
+    """The canonical JSON text of ``value`` (sorted keys, no spaces, UTF-8 kept)."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+
+
+def stamp(moment: dt.datetime) -> str:
+    """An entry's time in its canonical form: UTC, microseconds."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One audit entry as stored (``before``/``after`` already normalised)."""
+
+    chain: str
+    seq: int
+    at: dt.datetime
+    actor: str
+    action: str
+    object_type: str
+    object_key: str
+    before: State | None
+    after: State | None
+    prev_hash: str
+    hash: str = ""
+    id: int = 0  # storage order, for the reordering check
+
+    def canonical(self) -> bytes:
+        body = {
+            "chain": self.chain,
+            "seq": self.seq,
+            "at": stamp(self.at),
+            "actor": self.actor,
+            "action": self.action,
+            "object": [self.object_type, self.object_key],
+            "before": self.before,
+            "after": self.after,
+            "prev": self.prev_hash,
+        }
+        return dumps(body).encode("utf-8")
+
+    def computed_hash(self) -> str:
+        return hashlib.sha256(self.canonical()).hexdigest()
+
+
+def seal(entry: Entry) -> Entry:
+    """``entry`` with its hash filled in."""
+    return Entry(**{**entry.__dict__, "hash": entry.computed_hash()})
+
+
+@dataclass(frozen=True)
+class Head:
+    chain: str
+    last_seq: int
+    last_hash: str
+
+    def label(self) -> str:
+        """How a printed document pins the data: chain, sequence and hash."""
+        return f"{self.chain} #{self.last_seq} {self.last_hash}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing verification found wrong: where, and what."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def chain_findings(chain: str, entries: Sequence[Entry], head: Head | None) -> list[Finding]:
+    """Every break in one chain; ``entries`` in sequence order."""
+    findings: list[Finding] = []
+    where = f"chain {chain}"
+    prev_hash = GENESIS
+    expected = 1
+    last_id = 0
+    for entry in entries:
+        at = f"{where} #{entry.seq}"
+        if entry.seq < expected:
+            findings.append(Finding(at, "sequence number repeated (an inserted entry)"))
+        elif entry.seq > expected:
+            missing = (
+                f"#{expected}" if entry.seq == expected + 1 else f"#{expected}–#{entry.seq - 1}"
+            )
+            findings.append(Finding(at, f"entries {missing} are missing (deleted)"))
+        if entry.id and entry.id < last_id:
+            findings.append(Finding(at, "stored out of sequence order (reordered)"))
+        if entry.prev_hash != prev_hash:
+            findings.append(
+                Finding(at, "does not link to the entry before it (inserted, deleted or reordered)")
+            )
+        if entry.computed_hash() != entry.hash:
+            findings.append(Finding(at, "content does not match its hash (edited)"))
+        prev_hash = entry.hash
+        expected = max(expected, entry.seq) + 1
+        last_id = max(last_id, entry.id)
+    last_seq = entries[-1].seq if entries else 0
+    if head is None:
+        if entries:
+            findings.append(Finding(where, "has entries but no head row"))
+    elif head.last_seq != last_seq or head.last_hash != prev_hash:
+        findings.append(
+            Finding(
+                where,
+                f"head says #{head.last_seq} {head.last_hash[:12]}…, the entries end at "
+                f"#{last_seq} {prev_hash[:12]}… (entries deleted or appended outside the app)",
+            )
+        )
+    return findings
+
+
+def state_findings(where: str, audited: State | None, live: State | None) -> list[Finding]:
+    """How a live row differs from its last audited state (None: no such row / no entry)."""
+    if audited is None and live is None:
+        return []
+    if audited is None:
+        return [Finding(where, "exists but was never audited (written outside the app)")]
+    if live is None:
+        return [Finding(where, "was audited but is gone (deleted)")]
+    changed = sorted(k for k in audited.keys() | live.keys() if audited.get(k) != live.get(k))
+    return [
+        Finding(where, f"{k} is {live.get(k)!r}, last audited {audited.get(k)!r}") for k in changed
+    ]
+
+
+# What each action may change between its before and after state.
+_VISIT_VOID_MAY_CHANGE = {"voided"}
+_STATEMENT_KEEPS_FIGURES = {"statement.review", "statement.pay"}
+
+
+def transition_findings(where: str, entry: Entry, figure_keys: Iterable[str]) -> list[Finding]:
+    """An entry whose after state changed what its action never changes."""
+    before, after = entry.before or {}, entry.after or {}
+    if entry.action == "visit.void":
+        keys = (before.keys() | after.keys()) - _VISIT_VOID_MAY_CHANGE
+    elif entry.action in _STATEMENT_KEEPS_FIGURES:
+        keys = set(figure_keys)
+    else:
+        return []
+    changed = sorted(k for k in keys if before.get(k) != after.get(k))
+    if not changed:
+        return []
+    return [
+        Finding(
+            where,
+            f"{entry.action} (#{entry.seq} of {entry.chain}) changed {', '.join(changed)}, "
+            "which it never changes: the row was altered before it",
+        )
+    ]
+
+
+# --- the state the chain records for each kind of object ------------------------
+
+VISIT_MONEY = (
+    "lines_total",
+    "registration",
+    "injection_fee",
+    "in_scope",
+    "self_pay",
+    "fund_base",
+    "deductible_applied",
+    "fund",
+    "fiscal",
+    "copay",
+    "patient",
+    "total",
+)
+STATEMENT_FIGURES = (
+    "visits",
+    "programme_visits",
+    "injections",
+    "total",
+    "in_scope",
+    "fund",
+    "fiscal",
+    "registration",
+    "injection",
+    "copay",
+    "self_pay",
+    "patient",
+)
+LINE_FIELDS = ("line_no", "item_code", "quantity", "unit_price", "amount", "in_scope", "self_pay")
+
+
+def visit_state(visit: Any, lines: Iterable[Any]) -> State:
+    """A visit's money, lines and void flag: what no one may change unseen."""
+    state: State = {
+        "receipt": visit.receipt_number,
+        "month": visit.month,
+        "programme": bool(visit.programme),
+        "voided": visit.voided_at is not None,
+        "lines": [[getattr(line, f) for f in LINE_FIELDS] for line in lines],
+    }
+    for name in VISIT_MONEY:
+        state[name] = getattr(visit, name)
+    return state
+
+
+def statement_state(statement: Any) -> State:
+    """A statement's status, frozen figures and payment."""
+    state: State = {
+        "month": statement.month,
+        "status": statement.status,
+        "paid_on": statement.paid_on.isoformat() if statement.paid_on else None,
+        "payment_reference": statement.payment_reference,
+        "paid_amount": statement.paid_amount,
+    }
+    for name in STATEMENT_FIGURES:
+        state[name] = getattr(statement, name)
+    return state
+
+
+def unaudited_statement_state(month: str) -> State:
+    """The state of a statement row no transition has touched: created open by a visit."""
+    state: State = {
+        "month": month,
+        "status": "open",
+        "paid_on": None,
+        "payment_reference": None,
+        "paid_amount": None,
+    }
+    state.update(dict.fromkeys(STATEMENT_FIGURES))
+    return state
+
+
+def event_state(event: Any) -> State:
+    """One statement history row, as the chain records it."""
+    return normalise(
+        {
+            "id": event.id,
+            "action": event.action,
+            "from": event.from_status,
+            "to": event.to_status,
+            "actor_id": event.actor_id,
+            "at": stamp(event.at),
+            "reason": event.reason,
+        }
+    )
+
+
+def last_states(entries: Iterable[Entry]) -> Mapping[tuple[str, str], State | None]:
+    """The last audited ``after`` of every object (entries in chain order)."""
+    result: dict[tuple[str, str], State | None] = {}
+    for entry in entries:
+        result[(entry.object_type, entry.object_key)] = entry.after
+    return result
