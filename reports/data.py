@@ -73,6 +73,9 @@ class StatementDocument:
     days: tuple[DayRow, ...] = ()
     items: tuple[ItemRow, ...] = ()
     history: tuple[HistoryRow, ...] = ()
+    # The clinic's audit chain head when the document was made ("chain #seq hash"):
+    # a signed paper pins the data, and `flask audit verify --pin` checks it later.
+    audit_head: str = ""
 
     @property
     def draft(self) -> bool:

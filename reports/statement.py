@@ -100,6 +100,8 @@ class StatementRenderer(Renderer):
         ]
         if d.history:
             story += [keep, Paragraph("四、状态记录", s["heading"]), self.history_table()]
+        if d.audit_head:
+            story.append(text(f"审计链：{d.audit_head}", s["small"]))
         story.append(
             self.signature_block(("制表人", "审核人", "财政局审核"), self.geometry.frame_width)
         )

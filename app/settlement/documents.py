@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict
 
+from app.audit.queries import clinic_head_label
 from app.localtime import format_local
 from app.money import format_quantity
 from app.settlement.figures import Figures
@@ -44,6 +45,7 @@ def statement_document(view: StatementView, now: dt.datetime) -> doc.StatementDo
         status=view.status,
         status_label=STATUS_LABELS[view.status],
         generated_at=format_local(now),
+        audit_head=clinic_head_label(clinic.code),
         figures=_figures(view.figures),
         days=tuple(doc.DayRow(day.isoformat(), _figures(f)) for day, f in view.days),
         items=tuple(

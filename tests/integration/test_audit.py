@@ -431,3 +431,17 @@ def test_a_pinned_head_must_still_be_held(app: Flask, history: History) -> None:
     assert not verify((f"{head.chain} #{head.last_seq} {'0' * 64}",)).clean
     result = app.test_cli_runner().invoke(args=["audit", "verify", "--pin", pin])
     assert result.exit_code == 0, result.output
+
+
+def test_the_statement_pdf_prints_the_chain_head(app: Flask, history: History) -> None:
+    from app.settlement.documents import statement_document, statement_pdf
+    from app.settlement.queries import statement_view
+
+    head = db.session.get(AuditChain, clinic_chain("HD001"))
+    assert head is not None
+    view = statement_view("HD001", SEPT, None)
+    now = dt.datetime(2026, 10, 15, 2, 0, tzinfo=dt.UTC)
+    document = statement_document(view, now)
+    assert document.audit_head == f"clinic:HD001 #{head.last_seq} {head.last_hash}"
+    assert statement_pdf(view, now).startswith(b"%PDF")
+    assert verify((document.audit_head,)).clean
