@@ -12,17 +12,21 @@ from these fields:
   and none belongs in a name or a reason);
 * :class:`StrictBoolean` takes JSON ``true``/``false`` only;
 * :class:`ErrorSchema` is the one shape of every 4xx body, published in the
-  OpenAPI document and produced by :mod:`app.web.errors`.
+  OpenAPI document and produced by :mod:`app.web.errors`;
+* :func:`field_problems` turns a schema's :class:`ValidationError` into
+  :class:`~app.errors.Problem` s, one per message, in a stable order.
 
 Loading checks shape only; what a value *means* is for ``rules.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields
+from marshmallow import RAISE, Schema, ValidationError, fields
 
+from app.errors import Problem
 from app.money import (
     MoneyFormatError,
     format_quantity,
@@ -151,3 +155,34 @@ class ErrorSchema(Schema):
     codes = fields.Dict(
         keys=fields.String(), values=fields.String(), metadata={"example": {"lines": "invalid"}}
     )
+
+
+def field_problems(error: ValidationError, schema: Schema) -> list[Problem]:
+    """Every message of ``error``, one :class:`Problem` each, named by dotted path.
+
+    Keys the schema does not declare come first (sorted), then its fields in
+    declaration order, so a file's problems read top to bottom like the schema.
+    """
+    messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+    declared = list(schema.fields)
+
+    def rank(key: str) -> tuple[int, int, str]:
+        return (1, declared.index(key), "") if key in declared else (0, 0, key)
+
+    problems: list[Problem] = []
+
+    def walk(path: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                walk(f"{path}.{key}", inner)
+        elif isinstance(value, list):
+            for message in value:
+                walk(path, message)
+        else:
+            problems.append(Problem(path, str(value)))
+
+    for key, value in sorted(
+        ((str(k), v) for k, v in messages.items()), key=lambda kv: rank(kv[0])
+    ):
+        walk(key, value)
+    return problems
