@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.errors import DomainError
 from app.imports.operations import ImportRejected, import_file
-from app.imports.rules import KINDS
+from app.imports.schemas import KINDS
 
 
 @click.command("import-data")

@@ -2,7 +2,9 @@
 
 Guarantees, for every file:
 
-* all or nothing: the file is read and checked whole, then written in one
+* all or nothing: the file is read and checked whole — each row through its
+  kind's schema (:mod:`app.imports.schemas`), then the rules
+  (:mod:`app.imports.rules`) — then written in one
   :func:`~app.database.unit_of_work`; any problem (a bad cell, a repeated key,
   an unknown village, an overlapping price period) raises
   :class:`ImportRejected` listing every problem, and nothing is written;
@@ -18,10 +20,10 @@ Guarantees, for every file:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -32,24 +34,21 @@ from app.catalog.rules import pinyin_initials
 from app.database import unit_of_work
 from app.errors import InvalidInput, Problem
 from app.imports.rules import (
-    COLUMNS,
-    KINDS,
     CatalogRow,
-    CsvRow,
+    Lined,
     Period,
     RowProblem,
+    RowResult,
     catalog_file_problems,
     catalog_row,
     clinic_row,
-    decode,
     duplicate_problems,
-    parse_csv,
-    read_rows,
     reference_problems,
     resident_row,
     village_file_problems,
     village_row,
 )
+from app.imports.schemas import KINDS, LoadedRow, decode, load_rows
 from app.people.models import Resident
 from app.places.models import Clinic, District, Town, Village
 
@@ -109,14 +108,31 @@ def import_bytes(kind: str, data: bytes, *, source: str) -> ImportSummary:
     text, problems = decode(data)
     if text is None:
         raise ImportRejected(source, problems)
-    rows, problems = parse_csv(text, COLUMNS[kind])
-    if problems and not rows:
-        raise ImportRejected(source, problems)
     summary = ImportSummary(source)
     with unit_of_work() as session:
-        _IMPORTERS[kind](session, rows, problems, summary)
+        _IMPORTERS[kind](session, load_rows(text, kind), summary)
         audit_import(session, OPERATOR, kind, source, data, summary)
     return summary
+
+
+T = TypeVar("T")
+
+
+def _read(
+    rows: Iterable[LoadedRow], meaning: Callable[[Mapping[str, Any]], RowResult[T]]
+) -> tuple[list[Lined[T]], list[RowProblem]]:
+    """The file's valid rows and every problem: its shape, then its meaning, line by line."""
+    values: list[Lined[T]] = []
+    problems: list[RowProblem] = []
+    for row in rows:
+        problems.extend(row.problems)
+        if row.values is None:
+            continue
+        value, meant = meaning(row.values)
+        problems.extend(RowProblem(row.line, p.field, p.message) for p in meant)
+        if value is not None:
+            values.append(Lined(row.line, value))
+    return values, problems
 
 
 # --- helpers -------------------------------------------------------------------
@@ -145,11 +161,9 @@ def _note(what: str, added: int, updated: int) -> str:
 # --- villages (with their towns and districts) ----------------------------------
 
 
-def _import_villages(
-    session: Session, rows: list[CsvRow], problems: list[RowProblem], summary: ImportSummary
-) -> None:
-    values, row_problems = read_rows(rows, village_row)
-    problems = [*problems, *row_problems, *village_file_problems(values)]
+def _import_villages(session: Session, rows: Iterable[LoadedRow], summary: ImportSummary) -> None:
+    values, problems = _read(rows, village_row)
+    problems += village_file_problems(values)
     _reject_if(summary.source, problems)
 
     districts = dict(session.execute(select(District.code, District.name)).all())
@@ -210,14 +224,11 @@ def _import_villages(
 # --- clinics ---------------------------------------------------------------------
 
 
-def _import_clinics(
-    session: Session, rows: list[CsvRow], problems: list[RowProblem], summary: ImportSummary
-) -> None:
-    values, row_problems = read_rows(rows, clinic_row)
+def _import_clinics(session: Session, rows: Iterable[LoadedRow], summary: ImportSummary) -> None:
+    values, problems = _read(rows, clinic_row)
     known_villages = set(session.scalars(select(Village.code)))
     problems = [
         *problems,
-        *row_problems,
         *duplicate_problems(values, lambda c: c.code, "code", "clinic code"),
         *reference_problems(
             values, lambda c: c.village_code, known_villages, "village_code", "village"
@@ -268,14 +279,11 @@ def _import_clinics(
 # --- residents -------------------------------------------------------------------
 
 
-def _import_residents(
-    session: Session, rows: list[CsvRow], problems: list[RowProblem], summary: ImportSummary
-) -> None:
-    values, row_problems = read_rows(rows, resident_row)
+def _import_residents(session: Session, rows: Iterable[LoadedRow], summary: ImportSummary) -> None:
+    values, problems = _read(rows, resident_row)
     known_villages = set(session.scalars(select(Village.code)))
     problems = [
         *problems,
-        *row_problems,
         # After normalisation: ...x and ...X are the same person.
         *duplicate_problems(values, lambda r: r.id_number, "id_number", "ID number"),
         *reference_problems(
@@ -333,10 +341,8 @@ def _import_residents(
 # --- catalogue -------------------------------------------------------------------
 
 
-def _import_catalog(
-    session: Session, rows: list[CsvRow], problems: list[RowProblem], summary: ImportSummary
-) -> None:
-    values, row_problems = read_rows(rows, catalog_row)
+def _import_catalog(session: Session, rows: Iterable[LoadedRow], summary: ImportSummary) -> None:
+    values, problems = _read(rows, catalog_row)
 
     items = {
         code: (iid, rest)
@@ -366,7 +372,7 @@ def _import_catalog(
         prices[(code, valid_from)] = (price_id, price, valid_to)
         periods.setdefault(code, []).append((valid_from, valid_to))
 
-    problems = [*problems, *row_problems, *catalog_file_problems(values, periods)]
+    problems += catalog_file_problems(values, periods)
     _reject_if(summary.source, problems)
 
     # Items first (the price rows need their ids); an item's rows agree on its
@@ -429,7 +435,7 @@ def _price_record(row: CatalogRow, item_id: int) -> dict[str, Any]:
     }
 
 
-_IMPORTERS: dict[str, Callable[[Session, list[CsvRow], list[RowProblem], ImportSummary], None]] = {
+_IMPORTERS: dict[str, Callable[[Session, Iterable[LoadedRow], ImportSummary], None]] = {
     "villages": _import_villages,
     "clinics": _import_clinics,
     "residents": _import_residents,

@@ -483,3 +483,26 @@ def test_residents_bulk(app: Flask, tmp_path: Path, places: None) -> None:
     assert "3000 added" in run(app, "residents", path).stdout
     assert "3000 unchanged" in run(app, "residents", path).stdout
     assert counts()["resident"] == 3000
+
+
+def test_clinics_with_bom_and_columns_in_another_order(
+    app: Flask, tmp_path: Path, places: None
+) -> None:
+    reordered = "left_on,joined_on,insurance_code,village_code,name,code\n" + (
+        ",2016-01-01,H44011400301,440114102201,大涡村卫生站,HD0301\n"
+    )
+    result = run(app, "clinics", write(tmp_path, "clinics.csv", reordered, bom=True))
+    assert result.exit_code == 0, result.output
+    clinic = db.session.scalar(select(Clinic).where(Clinic.code == "HD0301"))
+    assert clinic is not None and clinic.joined_on == dt.date(2016, 1, 1)
+    assert clinic.insurance_code == "H44011400301" and clinic.left_on is None
+    db.session.rollback()
+
+
+def test_a_bad_money_cell_writes_nothing(app: Flask, tmp_path: Path) -> None:
+    bad = CATALOG.replace("Y022,复方甘草片,drug,瓶,B,3.5,", 'Y022,复方甘草片,drug,瓶,B,"3,50",')
+    path = write(tmp_path, "catalog.csv", bad)
+    result = run(app, "catalog", path)
+    assert result.exit_code == 1
+    assert errors(result) == [f"{path}:4: price: amount is not a number: '3,50'"]
+    assert counts() == dict.fromkeys(MODELS, 0)

@@ -1,33 +1,49 @@
-"""Row and file rules of the CSV import: every problem named, nothing Flask."""
+"""The CSV import's schemas and rules: every problem named, nothing Flask."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 
 from app.catalog.rules import pinyin_initials
+from app.errors import Problem
 from app.imports.rules import (
-    COLUMNS,
     CatalogRow,
     Lined,
     RowProblem,
+    RowResult,
     catalog_file_problems,
     catalog_row,
     clinic_row,
-    decode,
     duplicate_problems,
     overlapping,
-    parse_csv,
-    read_rows,
     reference_problems,
     resident_row,
     village_file_problems,
     village_row,
 )
+from app.imports.schemas import (
+    COLUMNS,
+    SCHEMAS,
+    CsvRow,
+    LoadedRow,
+    csv_rows,
+    decode,
+    load_cells,
+    load_rows,
+)
 from app.people.rules import make_id_number
 
 ID = make_id_number("440114", dt.date(1980, 5, 17), 123)
+MEANING: dict[str, Callable[[Mapping[str, Any]], RowResult[Any]]] = {
+    "villages": village_row,
+    "clinics": clinic_row,
+    "residents": resident_row,
+    "catalog": catalog_row,
+}
 
 
 def cells(table: str, **values: str | None) -> dict[str, str | None]:
@@ -75,6 +91,21 @@ def fields(problems: list) -> list[str]:
     return [p.field for p in problems]
 
 
+def read(table: str, /, **values: str | None) -> RowResult[Any]:
+    """One row through its schema, then its rules: the value and every problem, in order."""
+    loaded, problems = load_cells(SCHEMAS[table], cells(table, **values))
+    value, meant = MEANING[table](loaded)
+    return (None if problems else value), [*problems, *meant]
+
+
+def parse_csv(text: str, columns: tuple[str, ...]) -> tuple[list[CsvRow], list[RowProblem]]:
+    items = list(csv_rows(text, columns))
+    return (
+        [i for i in items if isinstance(i, CsvRow)],
+        [i for i in items if isinstance(i, RowProblem)],
+    )
+
+
 # --- decoding and header ---------------------------------------------------------
 
 
@@ -119,15 +150,15 @@ def test_rows_keep_their_line_numbers_and_empty_cells_are_none() -> None:
 
 
 def test_good_rows_are_typed() -> None:
-    village, problems = village_row(cells("villages"))
+    village, problems = read("villages")
     assert problems == [] and village is not None and village.kind == "village"
-    clinic, _ = clinic_row(cells("clinics"))
+    clinic, _ = read("clinics")
     assert clinic is not None and clinic.joined_on == dt.date(2016, 1, 1) and clinic.left_on is None
-    resident, _ = resident_row(cells("residents", id_number=ID.lower()))
+    resident, _ = read("residents", id_number=ID.lower())
     assert resident is not None
     assert resident.id_number == ID and resident.sex == "M"
     assert resident.birth_date == dt.date(1980, 5, 17)
-    item, _ = catalog_row(cells("catalog", price="12.5"))
+    item, _ = read("catalog", price="12.5")
     assert item is not None and item.price == 1250 and item.valid_to is None
 
 
@@ -144,7 +175,7 @@ def test_good_rows_are_typed() -> None:
     ],
 )
 def test_village_problems(values: dict[str, str | None], expected: list[str]) -> None:
-    value, problems = village_row(cells("villages", **values))
+    value, problems = read("villages", **values)
     assert value is None and fields(problems) == expected
 
 
@@ -160,12 +191,12 @@ def test_village_problems(values: dict[str, str | None], expected: list[str]) ->
     ],
 )
 def test_clinic_problems(values: dict[str, str | None], expected: list[str]) -> None:
-    value, problems = clinic_row(cells("clinics", **values))
+    value, problems = read("clinics", **values)
     assert value is None and fields(problems) == expected
 
 
 def test_clinic_not_yet_joined_is_fine() -> None:
-    value, problems = clinic_row(cells("clinics", joined_on=None, insurance_code=None))
+    value, problems = read("clinics", joined_on=None, insurance_code=None)
     assert problems == [] and value is not None and value.joined_on is None
 
 
@@ -183,12 +214,12 @@ def test_clinic_not_yet_joined_is_fine() -> None:
     ],
 )
 def test_resident_problems(values: dict[str, str | None], expected: list[str]) -> None:
-    value, problems = resident_row(cells("residents", **values))
+    value, problems = read("residents", **values)
     assert value is None and fields(problems) == expected
 
 
 def test_uninsured_resident_has_no_dates() -> None:
-    value, problems = resident_row(cells("residents", insurance_type="none", insured_from=None))
+    value, problems = read("residents", insurance_type="none", insured_from=None)
     assert problems == [] and value is not None and value.insured_from is None
 
 
@@ -208,20 +239,25 @@ def test_uninsured_resident_has_no_dates() -> None:
     ],
 )
 def test_catalog_problems(values: dict[str, str | None], expected: list[str]) -> None:
-    value, problems = catalog_row(cells("catalog", **values))
+    value, problems = read("catalog", **values)
     assert value is None and fields(problems) == expected
 
 
 # --- whole files -----------------------------------------------------------------
 
 
-def test_read_rows_puts_line_numbers_on_problems() -> None:
-    from app.imports.rules import CsvRow
-
-    rows = [CsvRow(2, cells("clinics")), CsvRow(3, cells("clinics", code=None))]
-    values, problems = read_rows(rows, clinic_row)
-    assert [v.line for v in values] == [2]
-    assert problems == [RowProblem(3, "code", "is required")]
+def test_rows_are_loaded_as_read_with_their_line_numbers() -> None:
+    header = ",".join(COLUMNS["clinics"])
+    good = ",".join(v or "" for v in cells("clinics").values())
+    without_code = good.split(",", 1)[1]
+    rows = load_rows(f"{header}\n{good}\n,{without_code}\nHD1,x\n", "clinics")
+    first = next(rows)  # a generator: one line at a time
+    assert first.line == 2 and first.problems == [] and first.values is not None
+    assert first.values["joined_on"] == dt.date(2016, 1, 1) and first.values["left_on"] is None
+    second, third = rows
+    assert second.problems == [RowProblem(3, "code", "is required")]
+    assert second.values is not None and "code" not in second.values
+    assert third == LoadedRow(4, None, [RowProblem(4, "row", "has 2 cells, the header has 6")])
 
 
 def test_duplicates_and_references() -> None:
@@ -235,15 +271,15 @@ def test_duplicates_and_references() -> None:
 
 
 def test_a_town_named_two_ways() -> None:
-    first, _ = village_row(cells("villages"))
-    second, _ = village_row(cells("villages", code="440114102202", town_name="炭步"))
+    first, _ = read("villages")
+    second, _ = read("villages", code="440114102202", town_name="炭步")
     assert first and second
     problems = village_file_problems([Lined(2, first), Lined(3, second)])
     assert fields(problems) == ["town_name"] and problems[0].line == 3
 
 
 def _price(line: int, valid_from: str, valid_to: str | None = None, **kw: str) -> Lined[CatalogRow]:
-    row, problems = catalog_row(cells("catalog", valid_from=valid_from, valid_to=valid_to, **kw))
+    row, problems = read("catalog", valid_from=valid_from, valid_to=valid_to, **kw)
     assert row is not None, problems
     return Lined(line, row)
 
@@ -318,3 +354,47 @@ def test_columns_are_the_spec() -> None:
 )
 def test_pinyin_initials(name: str, initials: str) -> None:
     assert pinyin_initials(name) == initials
+
+
+# --- the schemas at the edge --------------------------------------------------------
+
+
+def test_a_bom_file_loads_by_column_name_in_any_order() -> None:
+    columns = ("valid_to", *COLUMNS["catalog"][:-1])  # reordered: valid_to first
+    row = cells("catalog")
+    data = "\ufeff" + ",".join(columns) + "\n" + ",".join(row[c] or "" for c in columns) + "\n"
+    text, problems = decode(data.encode("utf-8"))
+    assert problems == [] and text is not None
+    (loaded,) = load_rows(text, "catalog")
+    # Without dropping the BOM the first column would read "\ufeffvalid_to": missing.
+    assert loaded.problems == [] and loaded.values is not None
+    assert loaded.values["price"] == 35 and loaded.values["valid_to"] is None
+
+
+@pytest.mark.parametrize(
+    ("price", "message"),
+    [
+        ("12,50", "amount is not a number: '12,50'"),
+        ("１２.５０", "amount is not a number: '１２.５０'"),
+        ("1e3", "amount is not a number: '1e3'"),
+        ("¥12.50", "amount is not a number: '¥12.50'"),
+        ("12.505", "amount has more than two decimals: '12.505'"),
+    ],
+)
+def test_a_bad_money_cell_names_the_price(price: str, message: str) -> None:
+    value, problems = read("catalog", price=price)
+    assert value is None and problems == [Problem("price", message)]
+
+
+def test_the_row_schema_refuses_an_unknown_column_and_control_characters() -> None:
+    _, problems = load_cells(SCHEMAS["villages"], {**cells("villages"), "colour": "red"})
+    assert problems == [Problem("colour", "Unknown field.")]
+    value, problems = read("villages", name="大涡\x00村")
+    assert value is None and problems == [Problem("name", "must not contain control characters")]
+
+
+def test_dates_are_iso_only() -> None:
+    for bad in ("2016-1-1", "20160101", "2016-01-01T00:00"):
+        value, problems = read("clinics", joined_on=bad)
+        assert value is None
+        assert problems == [Problem("joined_on", f"must be a date like 2026-01-31, not {bad!r}")]

@@ -1,0 +1,264 @@
+"""The shape of the bureau's CSV files: decoding, the header, one schema per kind.
+
+Guarantees:
+
+* a file is read as UTF-8 with or without a byte-order mark; bytes that are
+  not UTF-8 are reported at the line where they start;
+* the header must name exactly the columns of its kind's schema, in any order
+  (a missing, unknown or repeated column is a problem at line 1);
+* every row crosses into the application only through its kind's schema
+  (:class:`~app.fields.StrictSchema`, so an unknown column is an error too):
+  cells are stripped, an empty cell is none, names and codes are
+  :class:`~app.fields.Text`, prices :class:`~app.fields.Yuan`, dates ISO
+  ``YYYY-MM-DD``; every cell that does not load is reported as
+  ``FILE:LINE: field: message``, not just the first;
+* rows are produced one at a time, as the file is read: the file is never
+  held as parsed cells and as loaded rows at once.
+
+Shape only: what a row means (an ID number's check digit, codes that nest,
+price periods that must not overlap) is :mod:`app.imports.rules`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from app.errors import Problem
+from app.fields import StrictSchema, Text, Yuan, field_problems
+from app.imports.rules import (
+    INSURANCE_CLASSES,
+    INSURANCE_TYPES,
+    ITEM_KINDS,
+    VILLAGE_KINDS,
+    RowProblem,
+)
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+REQUIRED: dict[str, Any] = {"required": "is required"}
+
+
+class IsoDate(fields.Date):
+    """``2026-01-31`` exactly: not ``2026/01/31``, ``2026-1-31`` or ``20260131``."""
+
+    default_error_messages = {  # noqa: RUF012 (marshmallow's own convention)
+        "invalid": "must be a date like 2026-01-31, not {input!r}",
+        "required": "is required (a date like 2026-01-31)",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
+        if not isinstance(value, str) or not _ISO_DATE.match(value):
+            raise self.make_error("invalid", input=value)
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:  # 2016-02-30
+            raise self.make_error("invalid", input=value) from None
+
+
+def _pattern(pattern: str, what: str) -> validate.Regexp:
+    return validate.Regexp(pattern, error=f"must be {what}, not {{input!r}}")
+
+
+def _longest(n: int) -> validate.Length:
+    return validate.Length(max=n, error="is longer than {max} characters")
+
+
+def _one_of(choices: tuple[str, ...]) -> validate.OneOf:
+    return validate.OneOf(choices, error="must be one of {choices}, not {input!r}")
+
+
+def _code(what: str, pattern: str, *, max_len: int | None = None) -> Text:
+    rules: list[validate.Validator] = [_pattern(pattern, what)]
+    if max_len is not None:
+        rules.append(_longest(max_len))
+    return Text(required=True, validate=rules, error_messages=REQUIRED)
+
+
+def _name(max_len: int) -> Text:
+    return Text(required=True, validate=_longest(max_len), error_messages=REQUIRED)
+
+
+def _choice(choices: tuple[str, ...]) -> Text:
+    return Text(
+        required=True,
+        validate=_one_of(choices),
+        error_messages={"required": f"is required (one of {', '.join(choices)})"},
+    )
+
+
+_DISTRICT = r"^\d{6}$"
+_TOWN = r"^\d{9}$"
+_VILLAGE = r"^\d{12}$"
+# Clinic and item codes are typed by doctors at the terminal: letters, digits, - and _.
+_LOCAL_CODE = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+
+
+def _village_code() -> Text:
+    return _code("a 12-digit division code", _VILLAGE)
+
+
+class VillageSchema(StrictSchema):
+    code = _village_code()
+    name = _name(60)
+    kind = _choice(VILLAGE_KINDS)
+    town_code = _code("a 9-digit town code", _TOWN)
+    town_name = _name(60)
+    district_code = _code("a 6-digit district code", _DISTRICT)
+    district_name = _name(60)
+
+
+class ClinicSchema(StrictSchema):
+    code = _code("letters and digits", _LOCAL_CODE, max_len=20)
+    name = _name(80)
+    village_code = _village_code()
+    insurance_code = Text(load_default=None, validate=_longest(30))
+    joined_on = IsoDate(load_default=None)
+    left_on = IsoDate(load_default=None)
+
+
+class ResidentSchema(StrictSchema):
+    # The check digit and the birth date inside it are meaning: app.imports.rules.
+    id_number = Text(required=True, error_messages=REQUIRED)
+    name = _name(60)
+    hukou_village_code = _village_code()
+    insurance_type = _choice(INSURANCE_TYPES)
+    insured_from = IsoDate(load_default=None)
+    insured_to = IsoDate(load_default=None)
+
+
+class CatalogSchema(StrictSchema):
+    code = _code("letters and digits", _LOCAL_CODE, max_len=30)
+    name = _name(100)
+    kind = _choice(ITEM_KINDS)
+    unit = _name(20)
+    insurance_class = _choice(INSURANCE_CLASSES)
+    price = Yuan(required=True, error_messages={"required": "is required (yuan, e.g. 12.50)"})
+    valid_from = IsoDate(required=True)
+    valid_to = IsoDate(load_default=None)
+
+
+SCHEMAS: dict[str, Schema] = {
+    "villages": VillageSchema(),
+    "clinics": ClinicSchema(),
+    "residents": ResidentSchema(),
+    "catalog": CatalogSchema(),
+}
+KINDS = tuple(SCHEMAS)
+# The header of each kind is its schema's fields, in the order SPEC §1 lists them.
+COLUMNS: dict[str, tuple[str, ...]] = {kind: tuple(s.fields) for kind, s in SCHEMAS.items()}
+
+
+# --- decoding and the header -------------------------------------------------
+
+
+def decode(data: bytes) -> tuple[str | None, list[RowProblem]]:
+    """UTF-8 text without its BOM, or the line where the bytes stop being UTF-8."""
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return None, [
+            RowProblem(line, "file", "is not UTF-8 text (save the spreadsheet as CSV UTF-8)")
+        ]
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    line: int
+    cells: dict[str, str | None]  # stripped; an empty cell is None
+
+
+def csv_rows(text: str, columns: tuple[str, ...]) -> Iterator[CsvRow | RowProblem]:
+    """Rows keyed by column, blank lines skipped, as they are read; or the problems.
+
+    Header problems end the file (nothing below it can be read by name); a row
+    with the wrong number of cells is a problem and reading goes on.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        yield RowProblem(1, "header", f"the file is empty; expected {','.join(columns)}")
+        return
+    except csv.Error as exc:
+        yield RowProblem(1, "header", f"not valid CSV: {exc}")
+        return
+    names = [h.strip() for h in header]
+    missing = [c for c in columns if c not in names]
+    unknown = [n for n in names if n not in columns]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    header_problems = [
+        RowProblem(1, "header", f"{what} column(s) {', '.join(which)}")
+        for what, which in (("missing", missing), ("unknown", unknown), ("repeated", duplicated))
+        if which
+    ]
+    if header_problems:
+        yield from header_problems
+        return
+
+    line = reader.line_num
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield RowProblem(reader.line_num, "row", f"not valid CSV: {exc}")
+            return
+        start, line = line + 1, reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(names):
+            yield RowProblem(start, "row", f"has {len(cells)} cells, the header has {len(names)}")
+            continue
+        yield CsvRow(start, {n: (c.strip() or None) for n, c in zip(names, cells, strict=True)})
+
+
+# --- rows ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedRow:
+    """One line of the file after its schema.
+
+    ``values`` holds the cells that loaded (an empty cell as None; a cell that
+    failed is absent, and its problem is in ``problems``); it is None when the
+    line could not be read as a row at all (the header, a wrong cell count).
+    """
+
+    line: int
+    values: dict[str, Any] | None
+    problems: list[RowProblem]
+
+
+def load_cells(
+    schema: Schema, cells: Mapping[str, str | None]
+) -> tuple[dict[str, Any], list[Problem]]:
+    """The loaded values (partial on failure) and a problem per failing cell, in column order."""
+    # An empty cell is absent: a required field says "is required", an optional one is None.
+    present = {name: value for name, value in cells.items() if value is not None}
+    try:
+        return schema.load(present), []
+    except ValidationError as exc:
+        valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+        return valid, field_problems(exc, schema)
+
+
+def load_rows(text: str, kind: str) -> Iterator[LoadedRow]:
+    """Each line of a decoded file of ``kind`` through its schema, as the file is read."""
+    schema = SCHEMAS[kind]
+    for item in csv_rows(text, COLUMNS[kind]):
+        if isinstance(item, RowProblem):
+            yield LoadedRow(item.line, None, [item])
+            continue
+        values, problems = load_cells(schema, item.cells)
+        yield LoadedRow(
+            item.line, values, [RowProblem(item.line, p.field, p.message) for p in problems]
+        )
