@@ -2,7 +2,7 @@
 
 Guarantees:
 
-* a file is checked whole (:func:`app.policy.rules.read_policy`) and every
+* a file is checked whole (:class:`app.policy.schemas.PolicyFileSchema`) and every
   problem is reported as ``FILE: key: message``; nothing is written then;
 * one version per (district, ``effective_from``): loading the identical file
   again changes nothing; a changed file updates its version only while no
@@ -28,7 +28,8 @@ from app.database import locked, unit_of_work
 from app.errors import Conflict, InvalidInput, Problem
 from app.places.models import District
 from app.policy.models import PolicyVersion
-from app.policy.rules import PolicyFile, read_policy
+from app.policy.rules import PolicyFile
+from app.policy.schemas import read_policy
 from app.policy.usage import last_priced_day, visits_priced_with
 
 

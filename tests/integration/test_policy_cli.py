@@ -214,3 +214,38 @@ def test_show_without_versions(app: Flask) -> None:
     result = run(app, "show", "--district", "440112")
     assert result.exit_code == 0
     assert "no policy version" in result.stdout
+
+
+def test_an_unknown_key_is_refused(app: Flask, tmp_path: Path) -> None:
+    add_district()
+    # A typo of an optional key must not silently load a policy without a visit cap.
+    path = write(tmp_path, POLICY + 'fund_visit_caps = "30.00"\n')
+    result = run(app, "load", str(path))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [f"{path}: fund_visit_caps: unknown key"]
+    assert versions() == []
+
+
+def test_a_ratio_has_at_most_four_decimals(app: Flask, tmp_path: Path) -> None:
+    add_district()
+    five = write(tmp_path, POLICY.replace('fund_ratio = "0.70"', 'fund_ratio = "0.70005"'))
+    result = run(app, "load", str(five))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{five}: fund_ratio: ratio has more than 4 decimals: '0.70005'"
+    ]
+    # Unquoted it is a TOML float: the decimals typed are already lost.
+    unquoted = write(tmp_path, POLICY.replace('"0.10"', "0.10005").replace("= true", "= 1"))
+    result = run(app, "load", str(unquoted))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f'{unquoted}: class_b_selfpay_ratio: must be a ratio in quotes, e.g. "0.70"',
+        f"{unquoted}: class_b_selfpay_backstopped: must be true or false",
+        f"{unquoted}: require_insured: must be true or false",
+    ]
+    assert versions() == []
+
+    four = write(tmp_path, POLICY.replace('fund_ratio = "0.70"', 'fund_ratio = "0.7025"'))
+    result = run(app, "load", str(four))
+    assert result.exit_code == 0, result.output
+    assert versions() == [(dt.date(2026, 1, 1), 7025, None)]
