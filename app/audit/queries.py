@@ -21,7 +21,7 @@ def last_audited(session: Session, object_type: str, object_key: str) -> State |
         .order_by(AuditEntry.id.desc())
         .limit(1)
     )
-    return _load(text)
+    return load_state(text)
 
 
 def head(chain: str) -> Head | None:
@@ -65,15 +65,15 @@ def to_entry(row: AuditEntry) -> Entry:
         action=row.action,
         object_type=row.object_type,
         object_key=row.object_key,
-        before=_load(row.before),
-        after=_load(row.after),
+        before=load_state(row.before),
+        after=load_state(row.after),
         prev_hash=row.prev_hash,
         hash=row.hash,
         id=row.id,
     )
 
 
-def _load(text: str | None) -> State | None:
+def load_state(text: str | None) -> State | None:
     if text is None:
         return None
     value = json.loads(text)

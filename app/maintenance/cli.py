@@ -1,8 +1,8 @@
 """``flask db backup FILE`` and ``flask db restore FILE`` (added to Flask-Migrate's ``db`` group).
 
 A restore is followed by the same checks an auditor would run: every frozen
-statement's figures against its visits (and the audit chain, where the audit
-area provides its verifier); the command exits non-zero if any fails.
+statement's figures against its visits, and ``flask audit verify``'s walk of
+the audit chains; the command exits non-zero if any fails.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from app.audit.verify import verify as verify_audit
 from app.extensions import db
 from app.maintenance.backup import BackupError, backup, restore
 from app.places.models import Clinic
@@ -45,6 +46,7 @@ def verify_restored() -> list[str]:
     for code, month in rows:
         result = verify_statement(code, month)
         problems += [f"{code} {month} {p.field}: {p.message}" for p in result.problems]
+    problems += [f"audit {finding}" for finding in verify_audit().findings]
     return problems
 
 
@@ -69,4 +71,4 @@ def restore_command(source: Path, yes: bool) -> None:
         click.echo(f"  {problem}", err=True)
     if problems:
         raise click.ClickException(f"{len(problems)} problem(s) in the restored data")
-    click.echo("statements verified: every stored figure matches its visits")
+    click.echo("statements verified: every stored figure matches its visits; audit chains verified")

@@ -252,7 +252,8 @@ def test_unvoiding_a_visit_is_caught(app: Flask, history: History) -> None:
     assert cli_verify(app)[0] == 1
 
 
-def test_a_visit_inserted_behind_the_app_is_caught(history: History) -> None:
+def insert_copy_of_visit(visit_id: int) -> None:
+    """A visit (and its lines) written straight into the tables, as before the chain."""
     columns = [c.name for c in Visit.__table__.columns if c.name != "id"]
     listed = ", ".join(columns)
     values = ", ".join(
@@ -265,9 +266,40 @@ def test_a_visit_inserted_behind_the_app_is_caught(history: History) -> None:
         f"INSERT INTO visit ({listed}) SELECT {values} FROM visit WHERE id = :id",
         f"INSERT INTO visit_line ({line_columns}) SELECT {line_values} FROM visit_line "
         "WHERE visit_id = :id",
-        id=1,
+        id=visit_id,
     )
+
+
+def test_a_visit_inserted_behind_the_app_is_caught(history: History) -> None:
+    insert_copy_of_visit(history.frozen.id)
     assert any("never audited" in f and "HD001-2026-999999" in f for f in findings())
+
+
+def test_adopt_brings_rows_from_before_the_chain_in_once(app: Flask, history: History) -> None:
+    insert_copy_of_visit(history.frozen.id)
+    tamper("UPDATE visit SET voided_at = NULL, voided_by_id = NULL, void_reason = NULL "
+           "WHERE id = :id", id=history.voided.id)  # fmt: skip
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["audit", "adopt", "--yes"])
+    assert result.exit_code == 0 and "adopted 1 visits, 0 statements, 0 history" in result.output
+    # The adopted visit now verifies; the tampered audited one is still a finding.
+    assert findings() == [
+        f"visit {history.voided.id} ({history.voided.receipt_number}): voided is False, "
+        "last audited True"
+    ]
+    assert "adopted 0 visits" in runner.invoke(args=["audit", "adopt", "--yes"]).output
+
+
+def test_adopt_a_whole_database_from_before_the_chain(
+    app: Flask, history: History, dialect: str
+) -> None:
+    _sqlite_only(dialect)
+    tamper("DELETE FROM audit_entry", "DELETE FROM audit_chain")
+    assert len(findings()) > 5
+    result = app.test_cli_runner().invoke(args=["audit", "adopt", "--yes"])
+    # 5 visits; HD001 and HD002 September (3 history rows each), HD001 October (open).
+    assert "adopted 5 visits, 2 statements, 6 history rows" in result.output, result.output
+    assert findings() == []
 
 
 def test_a_laundered_void_is_caught(app: Flask, history: History, clock: FixedClock) -> None:
