@@ -1,7 +1,10 @@
 """Settlement API (SPEC §6): statements, their transitions, files, district summaries.
 
-Thin: each view checks the body's shape (schemas), parses money at the edge
-and calls one query or operation with the API user and the app's clock.
+Thin: the path and the body are loaded by the schemas of
+:mod:`app.settlement.schemas` (money already int fen, the month checked), each
+view calls one query or operation with the API user and the app's clock, and
+the answer is dumped by a response schema — the same schemas the OpenAPI
+document is made from.  Every error answer is :class:`app.fields.ErrorSchema`.
 """
 
 from __future__ import annotations
@@ -13,8 +16,7 @@ from flask_smorest import Blueprint
 
 from app.auth.api_auth import api_user, authenticate_bearer
 from app.clock import clock
-from app.errors import InvalidInput, Problem
-from app.money import MoneyFormatError, parse_yuan
+from app.fields import ErrorSchema
 from app.settlement import documents, exports
 from app.settlement.operations import (
     BatchPayment,
@@ -24,153 +26,211 @@ from app.settlement.operations import (
     review_statement,
     submit_statement,
 )
-from app.settlement.queries import district_summary, statement_view
+from app.settlement.queries import DistrictSummary, StatementView, district_summary, statement_view
 from app.settlement.rules import Payment
-from app.settlement.schemas import BatchPaymentSchema, PaymentSchema, ReasonSchema
+from app.settlement.schemas import (
+    BatchPaymentSchema,
+    DistrictSummarySchema,
+    PaymentSchema,
+    ReasonSchema,
+    StatementPathSchema,
+    StatementSchema,
+    SummaryPathSchema,
+)
+from app.web.downloads import Kind, download
 
 blp = Blueprint("settlement_api", __name__, url_prefix="", description="Monthly settlement")
 
 blp.before_request(authenticate_bearer)
 
-MIMETYPES = {
+ERRORS = {
+    401: "No or an invalid bearer token",
+    403: "Outside the user's role or scope",
+    404: "No such clinic or district",
+    409: "The statement is in another state, the month has not ended, or the figures changed",
+    422: "Invalid input; `errors` names each failing field",
+}
+FILE_TYPES: dict[Kind, str] = {
     "pdf": "application/pdf",
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
 
-def file_response(body: bytes, ext: str, filename: str) -> Response:
-    response = Response(body, mimetype=MIMETYPES[ext])
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+def errors(*codes: int) -> Any:
+    """Document an endpoint's error answers, all in the one published error shape."""
+
+    def decorate(view: Any) -> Any:
+        for code in reversed(codes):
+            view = blp.alt_response(code, schema=ErrorSchema, description=ERRORS[code])(view)
+        return view
+
+    return decorate
 
 
-def parse_amount(text: str, field: str = "amount") -> int:
-    try:
-        return parse_yuan(text)
-    except MoneyFormatError as exc:
-        raise InvalidInput(Problem(field, str(exc), "bad_amount")) from None
+def file_answer(kind: Kind, description: str) -> Any:
+    """Document a file answer (its bytes are not JSON, so no schema dumps them)."""
+    return blp.response(
+        200,
+        {"type": "string", "format": "binary"},
+        content_type=FILE_TYPES[kind],
+        description=description,
+    )
 
 
-def _statement_json(clinic: str, month: str) -> dict[str, Any]:
-    return statement_view(clinic, month, api_user()).as_json()
+def _statement(path: dict[str, str]) -> StatementView:
+    return statement_view(path["clinic"], path["month"], api_user())
+
+
+def _summary(path: dict[str, str]) -> DistrictSummary:
+    return district_summary(path["code"], path["month"], api_user())
 
 
 @blp.route("/statements/<clinic>/<month>", methods=["GET"])
-@blp.response(200)
-def get_statement(clinic: str, month: str) -> dict[str, Any]:
+@blp.arguments(StatementPathSchema, location="path")
+@blp.response(200, StatementSchema)
+@errors(401, 403, 404)
+def get_statement(path: dict[str, str], **_: str) -> StatementView:
     """A clinic's month: status, figures, days, items and history."""
-    return _statement_json(clinic, month)
+    return _statement(path)
 
 
 @blp.route("/statements/<clinic>/<month>/submit", methods=["POST"])
-@blp.response(200)
-def submit(clinic: str, month: str) -> dict[str, Any]:
+@blp.arguments(StatementPathSchema, location="path")
+@blp.response(200, StatementSchema)
+@errors(401, 403, 404, 409)
+def submit(path: dict[str, str], **_: str) -> StatementView:
     """The clinic's doctor confirms a month that has ended; its figures are frozen."""
-    submit_statement(clinic, month, api_user(), clock()())
-    return _statement_json(clinic, month)
+    submit_statement(path["clinic"], path["month"], api_user(), clock()())
+    return _statement(path)
 
 
 @blp.route("/statements/<clinic>/<month>/review", methods=["POST"])
+@blp.arguments(StatementPathSchema, location="path")
 @blp.arguments(ReasonSchema)
-@blp.response(200)
-def review(body: dict[str, Any], clinic: str, month: str) -> dict[str, Any]:
+@blp.response(200, StatementSchema)
+@errors(401, 403, 404, 409)
+def review(path: dict[str, str], body: dict[str, Any], **_: str) -> StatementView:
     """A reviewer of the clinic's district (or town) approves a submitted statement."""
-    review_statement(clinic, month, api_user(), clock()(), body["reason"])
-    return _statement_json(clinic, month)
+    review_statement(path["clinic"], path["month"], api_user(), clock()(), body["reason"])
+    return _statement(path)
 
 
 @blp.route("/statements/<clinic>/<month>/return", methods=["POST"])
+@blp.arguments(StatementPathSchema, location="path")
 @blp.arguments(ReasonSchema)
-@blp.response(200)
-def return_(body: dict[str, Any], clinic: str, month: str) -> dict[str, Any]:
+@blp.response(200, StatementSchema)
+@errors(401, 403, 404, 409)
+def return_(path: dict[str, str], body: dict[str, Any], **_: str) -> StatementView:
     """A reviewer returns a submitted or reviewed statement to the doctor (reason required)."""
-    return_statement(clinic, month, body["reason"], api_user(), clock()())
-    return _statement_json(clinic, month)
+    return_statement(path["clinic"], path["month"], body["reason"], api_user(), clock()())
+    return _statement(path)
 
 
 @blp.route("/statements/<clinic>/<month>/pay", methods=["POST"])
+@blp.arguments(StatementPathSchema, location="path")
 @blp.arguments(PaymentSchema)
-@blp.response(200)
-def pay(body: dict[str, Any], clinic: str, month: str) -> dict[str, Any]:
+@blp.response(200, StatementSchema)
+@errors(401, 403, 404, 409)
+def pay(path: dict[str, str], body: dict[str, Any], **_: str) -> StatementView:
     """Finance records the payment of exactly the backstop due."""
-    payment = Payment(body["paid_on"], body["reference"], parse_amount(body["amount"]))
-    pay_statement(clinic, month, payment, api_user(), clock()())
-    return _statement_json(clinic, month)
+    payment = Payment(body["paid_on"], body["reference"], body["amount"])
+    pay_statement(path["clinic"], path["month"], payment, api_user(), clock()())
+    return _statement(path)
 
 
-def _statement_file(clinic: str, month: str, ext: str) -> Response:
-    view = statement_view(clinic, month, api_user())
-    if ext == "pdf":
+def _statement_file(path: dict[str, str], kind: Kind) -> Response:
+    view = _statement(path)
+    if kind == "pdf":
         body = documents.statement_pdf(view, clock()())
-    elif ext == "csv":
+    elif kind == "csv":
         body = exports.statement_csv(view)
     else:
         body = exports.statement_xlsx(view)
-    return file_response(body, ext, documents.statement_filename(view, ext))
+    return download(body, kind, documents.statement_filename(view, kind))
 
 
 @blp.route("/statements/<clinic>/<month>.pdf", methods=["GET"])
-def statement_pdf(clinic: str, month: str) -> Response:
+@blp.arguments(StatementPathSchema, location="path")
+@file_answer("pdf", "The printable statement (A4, Simplified Chinese, embedded font)")
+@errors(401, 403, 404)
+def statement_pdf(path: dict[str, str], **_: str) -> Response:
     """The printable statement (A4, Simplified Chinese, embedded font)."""
-    return _statement_file(clinic, month, "pdf")
+    return _statement_file(path, "pdf")
 
 
 @blp.route("/statements/<clinic>/<month>.csv", methods=["GET"])
-def statement_csv(clinic: str, month: str) -> Response:
+@blp.arguments(StatementPathSchema, location="path")
+@file_answer("csv", "The statement as CSV (UTF-8 with BOM)")
+@errors(401, 403, 404)
+def statement_csv(path: dict[str, str], **_: str) -> Response:
     """The statement as CSV (UTF-8 with BOM)."""
-    return _statement_file(clinic, month, "csv")
+    return _statement_file(path, "csv")
 
 
 @blp.route("/statements/<clinic>/<month>.xlsx", methods=["GET"])
-def statement_xlsx(clinic: str, month: str) -> Response:
+@blp.arguments(StatementPathSchema, location="path")
+@file_answer("xlsx", "The statement as an Excel workbook")
+@errors(401, 403, 404)
+def statement_xlsx(path: dict[str, str], **_: str) -> Response:
     """The statement as an Excel workbook."""
-    return _statement_file(clinic, month, "xlsx")
+    return _statement_file(path, "xlsx")
 
 
 @blp.route("/districts/<code>/summaries/<month>", methods=["GET"])
-@blp.response(200)
-def get_summary(code: str, month: str) -> dict[str, Any]:
+@blp.arguments(SummaryPathSchema, location="path")
+@blp.response(200, DistrictSummarySchema)
+@errors(401, 403, 404)
+def get_summary(path: dict[str, str], **_: str) -> DistrictSummary:
     """Every programme clinic of the district (or the user's town): status, figures, paid."""
-    return district_summary(code, month, api_user()).as_json()
+    return _summary(path)
 
 
 @blp.route("/districts/<code>/summaries/<month>/pay", methods=["POST"])
+@blp.arguments(SummaryPathSchema, location="path")
 @blp.arguments(BatchPaymentSchema)
-@blp.response(200)
-def pay_all(body: dict[str, Any], code: str, month: str) -> dict[str, Any]:
+@blp.response(200, DistrictSummarySchema)
+@errors(401, 403, 404, 409)
+def pay_all(path: dict[str, str], body: dict[str, Any], **_: str) -> DistrictSummary:
     """Pay every reviewed clinic at once: all or nothing, ``count`` and ``amount`` confirmed."""
-    batch = BatchPayment(
-        body["paid_on"], body["reference"], body["count"], parse_amount(body["amount"])
-    )
-    pay_reviewed_statements(code, month, batch, api_user(), clock()())
-    return district_summary(code, month, api_user()).as_json()
+    batch = BatchPayment(body["paid_on"], body["reference"], body["count"], body["amount"])
+    pay_reviewed_statements(path["code"], path["month"], batch, api_user(), clock()())
+    return _summary(path)
 
 
-def _summary_file(code: str, month: str, ext: str) -> Response:
-    summary = district_summary(code, month, api_user())
-    if ext == "pdf":
+def _summary_file(path: dict[str, str], kind: Kind) -> Response:
+    summary = _summary(path)
+    if kind == "pdf":
         body = documents.summary_pdf(summary, clock()())
-    elif ext == "csv":
+    elif kind == "csv":
         body = exports.summary_csv(summary)
     else:
         body = exports.summary_xlsx(summary)
-    return file_response(body, ext, documents.summary_filename(summary, ext))
+    return download(body, kind, documents.summary_filename(summary, kind))
 
 
 @blp.route("/districts/<code>/summaries/<month>.pdf", methods=["GET"])
-def summary_pdf(code: str, month: str) -> Response:
+@blp.arguments(SummaryPathSchema, location="path")
+@file_answer("pdf", "The district summary the finance bureau pays from (A4 landscape)")
+@errors(401, 403, 404)
+def summary_pdf(path: dict[str, str], **_: str) -> Response:
     """The district summary the finance bureau pays from (A4 landscape)."""
-    return _summary_file(code, month, "pdf")
+    return _summary_file(path, "pdf")
 
 
 @blp.route("/districts/<code>/summaries/<month>.csv", methods=["GET"])
-def summary_csv(code: str, month: str) -> Response:
+@blp.arguments(SummaryPathSchema, location="path")
+@file_answer("csv", "The district summary as CSV (UTF-8 with BOM)")
+@errors(401, 403, 404)
+def summary_csv(path: dict[str, str], **_: str) -> Response:
     """The district summary as CSV (UTF-8 with BOM)."""
-    return _summary_file(code, month, "csv")
+    return _summary_file(path, "csv")
 
 
 @blp.route("/districts/<code>/summaries/<month>.xlsx", methods=["GET"])
-def summary_xlsx(code: str, month: str) -> Response:
+@blp.arguments(SummaryPathSchema, location="path")
+@file_answer("xlsx", "The district summary as an Excel workbook")
+@errors(401, 403, 404)
+def summary_xlsx(path: dict[str, str], **_: str) -> Response:
     """The district summary as an Excel workbook."""
-    return _summary_file(code, month, "xlsx")
+    return _summary_file(path, "xlsx")

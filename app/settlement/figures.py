@@ -16,53 +16,33 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Case, ColumnExpressionArgument, case, func, select
 
 from app.extensions import db
 from app.localtime import start_of_local_day
-from app.money import format_yuan
+from app.settlement.rules import COUNT_FIELDS, FIGURE_FIELDS, MONEY_FIELDS, Figures
 from app.visits.models import Visit, VisitLine
 
-MONEY_FIELDS = (
-    "total",
-    "in_scope",
-    "fund",
-    "fiscal",
-    "registration",
-    "injection",
-    "copay",
-    "self_pay",
-    "patient",
-)
-COUNT_FIELDS = ("visits", "programme_visits", "injections")
-
-
-@dataclass(frozen=True)
-class Figures:
-    visits: int = 0
-    programme_visits: int = 0
-    injections: int = 0
-    total: int = 0
-    in_scope: int = 0
-    fund: int = 0
-    fiscal: int = 0
-    registration: int = 0
-    injection: int = 0
-    copay: int = 0
-    self_pay: int = 0
-    patient: int = 0
-
-    def as_json(self) -> dict[str, Any]:
-        """Counts as integers, money as two-decimal yuan strings (SPEC §6)."""
-        values = asdict(self)
-        return {k: (format_yuan(v) if k in MONEY_FIELDS else v) for k, v in values.items()}
-
-    def __add__(self, other: Figures) -> Figures:
-        a, b = asdict(self), asdict(other)
-        return Figures(**{k: a[k] + b[k] for k in a})
+# The figures are defined once, in the pure rules; these names stay importable here.
+__all__ = [
+    "COUNT_FIELDS",
+    "FIGURE_FIELDS",
+    "MONEY_FIELDS",
+    "Figures",
+    "ItemFigures",
+    "MonthFigures",
+    "day_figures",
+    "figures_by_clinic",
+    "figures_by_day",
+    "figures_by_month",
+    "item_figures",
+    "month_close",
+    "month_figures",
+    "stored_figures",
+]
 
 
 def _flag(condition: ColumnExpressionArgument[bool]) -> Case[int]:
@@ -168,9 +148,6 @@ def figures_by_month(clinic_id: int, months: list[str]) -> dict[str, Figures]:
         .group_by(Visit.month)
     ).all()
     return {row.month: _figures(row) for row in rows}
-
-
-FIGURE_FIELDS = COUNT_FIELDS + MONEY_FIELDS
 
 
 @dataclass

@@ -28,7 +28,6 @@ from app.localtime import format_local, local_date, month_of
 from app.money import MoneyFormatError, format_quantity, format_yuan, parse_yuan
 from app.places.models import District
 from app.settlement import documents, exports
-from app.settlement.api import MIMETYPES, file_response
 from app.settlement.chart import Bar, bar_chart, column_chart
 from app.settlement.figures import FIGURE_FIELDS, Figures
 from app.settlement.operations import (
@@ -47,6 +46,7 @@ from app.settlement.queries import (
     statement_view,
 )
 from app.settlement.rules import Payment, Status, allowed_actions, first_day_after
+from app.web import downloads
 
 bp = Blueprint(
     "settlement",
@@ -342,16 +342,24 @@ def _back_to_board(clinic: str, month: str) -> str:
 @bp.route("/statements/<clinic>/<month>.<ext>")
 @role_required("doctor", "reviewer", "finance", "admin")
 def download(clinic: str, month: str, ext: str) -> Response:
-    if ext not in MIMETYPES:
-        abort(404)
+    kind = _kind(ext)
     view = statement_view(clinic, month, _user())
-    if ext == "pdf":
+    if kind == "pdf":
         body = documents.statement_pdf(view, _now())
-    elif ext == "csv":
+    elif kind == "csv":
         body = exports.statement_csv(view)
     else:
         body = exports.statement_xlsx(view)
-    return file_response(body, ext, documents.statement_filename(view, ext))
+    return downloads.download(body, kind, documents.statement_filename(view, kind))
+
+
+KINDS: dict[str, downloads.Kind] = {"pdf": "pdf", "csv": "csv", "xlsx": "xlsx"}
+
+
+def _kind(ext: str) -> downloads.Kind:
+    if ext not in KINDS:
+        abort(404)
+    return KINDS[ext]
 
 
 # --- reviewer --------------------------------------------------------------------------
@@ -473,16 +481,15 @@ def pay_all(month: str) -> Any:
 @bp.route("/finance/<month>.<ext>")
 @role_required("finance", "reviewer", "admin")
 def summary_download(month: str, ext: str) -> Response:
-    if ext not in MIMETYPES:
-        abort(404)
+    kind = _kind(ext)
     user = _user()
     summary = district_summary(
         request.args.get("district") or _district_or_first(user), month, user
     )
-    if ext == "pdf":
+    if kind == "pdf":
         body = documents.summary_pdf(summary, _now())
-    elif ext == "csv":
+    elif kind == "csv":
         body = exports.summary_csv(summary)
     else:
         body = exports.summary_xlsx(summary)
-    return file_response(body, ext, documents.summary_filename(summary, ext))
+    return downloads.download(body, kind, documents.summary_filename(summary, kind))

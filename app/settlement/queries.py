@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import contains_eager
@@ -32,8 +31,7 @@ from app.auth.access import can_see_district, require_clinic_visible
 from app.auth.models import User
 from app.errors import Forbidden, NotFound, Problem
 from app.extensions import db
-from app.localtime import local, month_bounds
-from app.money import format_quantity, format_yuan
+from app.localtime import month_bounds
 from app.places.models import Clinic, District, Town, Village
 from app.places.queries import clinic_by_code
 from app.settlement.figures import (
@@ -61,29 +59,12 @@ class HistoryEntry:
     at: dt.datetime
     reason: str
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "from": self.from_status,
-            "to": self.to_status,
-            "actor": self.actor,
-            "at": local(self.at).isoformat(),
-            "reason": self.reason,
-        }
-
 
 @dataclass(frozen=True)
 class Paid:
     paid_on: dt.date
     reference: str
     amount: int
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "paid_on": self.paid_on.isoformat(),
-            "reference": self.reference,
-            "amount": format_yuan(self.amount),
-        }
 
 
 def _paid(statement: Statement | None) -> Paid | None:
@@ -103,29 +84,6 @@ class StatementView:
     items: list[ItemFigures]
     history: list[HistoryEntry]
     paid: Paid | None
-
-    def as_json(self) -> dict[str, Any]:
-        """SPEC §6: counts as integers, money as yuan strings, quantities as decimals."""
-        return {
-            "clinic": self.clinic.code,
-            "name": self.clinic.name,
-            "month": self.month,
-            "status": self.status,
-            "figures": self.figures.as_json(),
-            "days": [{"date": day.isoformat(), **f.as_json()} for day, f in self.days],
-            "items": [
-                {
-                    "code": i.code,
-                    "name": i.name,
-                    "unit": i.unit,
-                    "quantity": format_quantity(i.quantity),
-                    "amount": format_yuan(i.amount),
-                }
-                for i in self.items
-            ],
-            "history": [h.as_json() for h in self.history],
-            "payment": self.paid.as_json() if self.paid else None,
-        }
 
 
 def _statement_row(clinic_id: int, month: str) -> Statement | None:
@@ -260,18 +218,6 @@ class SummaryLine:
     figures: Figures
     paid: Paid | None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "clinic": self.clinic.code,
-            "name": self.clinic.name,
-            "town": self.clinic.village.town.name,
-            "status": self.status,
-            "figures": self.figures.as_json(),
-            "paid": format_yuan(self.paid.amount) if self.paid else None,
-            "paid_on": self.paid.paid_on.isoformat() if self.paid else None,
-            "reference": self.paid.reference if self.paid else None,
-        }
-
 
 @dataclass(frozen=True)
 class DistrictSummary:
@@ -300,22 +246,6 @@ class DistrictSummary:
 
     def count(self, status: str) -> int:
         return sum(1 for line in self.lines if line.status == status)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "district": self.district.code,
-            "name": self.district.name,
-            "town": self.town.code if self.town else None,
-            "month": self.month,
-            "rows": [line.as_json() for line in self.lines],
-            "totals": {**self.totals.as_json(), "paid": format_yuan(self.paid)},
-            "outstanding": format_yuan(self.outstanding),
-            "ready_to_pay": {
-                "clinics": len(self.payable),
-                "amount": format_yuan(self.payable_amount),
-            },
-            "statuses": {s.value: self.count(s.value) for s in Status},
-        }
 
 
 def _district_clinics(district_code: str, month: str, town_code: str | None) -> list[Clinic]:

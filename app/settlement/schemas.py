@@ -1,31 +1,67 @@
-"""Shapes of the settlement API's request bodies (load: shape only).
+"""Shapes of the settlement API, in and out (SPEC §6).
 
-Meaning — is a reason required, is the amount the amount due, is the date
-in the future — is checked by :mod:`app.settlement.rules`, which names the
-failing field.  Money arrives as a yuan string, never a JSON number.
+Requests (load: shape only): bodies are strict (unknown keys refused), money
+arrives as a yuan string and becomes int fen through :class:`app.fields.Yuan`,
+and the month in a path is checked here — ``YYYY-MM`` in ASCII digits,
+2000-01 to 2099-12 — so a bad month is a 422 naming ``month``.  Meaning — is
+a reason required, is the amount the amount due, is the date in the future —
+is checked by :mod:`app.settlement.rules`, which names the failing field.
+
+Responses are dumped from the query views (:class:`StatementView`,
+:class:`DistrictSummary`) by these schemas only: counts as integers, money as
+two-decimal yuan strings, times in Asia/Shanghai; the same schemas produce the
+OpenAPI document, so what is documented is what is sent.
 """
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from app.fields import Quantity, StrictSchema, Text, Yuan
+from app.localtime import local
+from app.settlement.rules import MAX_REASON, MAX_REFERENCE, Status
+
+# ASCII digits only (``\d`` would take full-width ones); the length check also
+# refuses the trailing newline that ``$`` lets through.
+MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
+MONTH_ERROR = "must be a month YYYY-MM between 2000-01 and 2099-12"
+STATUSES = [s.value for s in Status]
 
 
-class ReasonSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    reason = fields.String(load_default="", validate=validate.Length(max=300))
-
-
-class PaymentSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    paid_on = fields.Date(required=True, metadata={"description": "YYYY-MM-DD"})
-    reference = fields.String(required=True, validate=validate.Length(max=60))
-    amount = fields.String(
-        required=True, metadata={"description": "yuan with two decimals; the backstop due"}
+def _month() -> fields.String:
+    return fields.String(
+        required=True,
+        validate=[
+            validate.Length(equal=7, error=MONTH_ERROR),
+            validate.Regexp(MONTH_PATTERN, error=MONTH_ERROR),
+        ],
+        metadata={"example": "2026-09"},
     )
+
+
+# --- requests ------------------------------------------------------------------------
+
+
+class StatementPathSchema(StrictSchema):
+    clinic = fields.String(required=True, metadata={"description": "clinic code"})
+    month = _month()
+
+
+class SummaryPathSchema(StrictSchema):
+    code = fields.String(required=True, metadata={"description": "district code"})
+    month = _month()
+
+
+class ReasonSchema(StrictSchema):
+    reason = Text(load_default="", validate=validate.Length(max=MAX_REASON))
+
+
+class PaymentSchema(StrictSchema):
+    paid_on = fields.Date(required=True, metadata={"description": "YYYY-MM-DD"})
+    reference = Text(required=True, validate=validate.Length(max=MAX_REFERENCE))
+    amount = Yuan(required=True, metadata={"description": "the backstop due, in yuan"})
 
 
 class BatchPaymentSchema(PaymentSchema):
@@ -35,6 +71,153 @@ class BatchPaymentSchema(PaymentSchema):
         validate=validate.Range(min=1),
         metadata={"description": "the number of reviewed clinics being paid"},
     )
-    amount = fields.String(
-        required=True, metadata={"description": "yuan; the sum of the backstop due of them all"}
+    amount = Yuan(
+        required=True, metadata={"description": "the sum of the backstop due of them all, in yuan"}
     )
+
+
+# --- responses -------------------------------------------------------------------------
+
+
+class ViewSchema(Schema):
+    """Dumps an object; a dotted attribute through a ``None`` (no payment yet) is ``null``."""
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        for name in attr.split("."):
+            if obj is None:
+                return None
+            obj = getattr(obj, name, default)
+        return obj
+
+
+class LocalDateTime(fields.DateTime):
+    """An aware moment written in Asia/Shanghai time with its offset (``…+08:00``)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else local(value).isoformat()
+
+
+class StatementFiguresSchema(ViewSchema):
+    """A statement's figures (SPEC §6): counts as integers, money as yuan strings."""
+
+    visits = fields.Integer(required=True)
+    programme_visits = fields.Integer(required=True)
+    injections = fields.Integer(required=True)
+    total = Yuan(required=True)
+    in_scope = Yuan(required=True)
+    fund = Yuan(required=True)
+    fiscal = Yuan(required=True, metadata={"description": "the district backstop due"})
+    registration = Yuan(required=True)
+    injection = Yuan(required=True)
+    copay = Yuan(required=True)
+    self_pay = Yuan(required=True)
+    patient = Yuan(required=True)
+
+
+class StatementDaySchema(StatementFiguresSchema):
+    """One date's figures, dumped from a ``(date, Figures)`` pair of a statement's days."""
+
+    date = fields.Date(required=True)
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        day, figures = obj
+        return day if attr == "date" else getattr(figures, attr, default)
+
+
+class StatementItemSchema(ViewSchema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    unit = fields.String(required=True)
+    quantity = Quantity(required=True)
+    amount = Yuan(required=True)
+
+
+class StatementHistorySchema(ViewSchema):
+    action = fields.String(required=True, metadata={"enum": ["submit", "review", "return", "pay"]})
+    from_status = fields.String(required=True, data_key="from", metadata={"enum": STATUSES})
+    to_status = fields.String(required=True, data_key="to", metadata={"enum": STATUSES})
+    actor = fields.String(required=True)
+    at = LocalDateTime(required=True)
+    reason = fields.String(required=True)
+
+
+class PaymentRecordSchema(ViewSchema):
+    paid_on = fields.Date(required=True)
+    reference = fields.String(required=True)
+    amount = Yuan(required=True)
+
+
+class StatementSchema(ViewSchema):
+    """A clinic's month: status, figures, days, items, history and payment."""
+
+    clinic = fields.String(required=True, attribute="clinic.code")
+    name = fields.String(required=True, attribute="clinic.name")
+    month = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": STATUSES})
+    figures = fields.Nested(StatementFiguresSchema, required=True)
+    days = fields.List(fields.Nested(StatementDaySchema), required=True)
+    items = fields.List(fields.Nested(StatementItemSchema), required=True)
+    history = fields.List(fields.Nested(StatementHistorySchema), required=True)
+    payment = fields.Nested(PaymentRecordSchema, attribute="paid", required=True, allow_none=True)
+
+
+class SummaryRowSchema(ViewSchema):
+    clinic = fields.String(required=True, attribute="clinic.code")
+    name = fields.String(required=True, attribute="clinic.name")
+    town = fields.String(required=True, attribute="clinic.village.town.name")
+    status = fields.String(required=True, metadata={"enum": STATUSES})
+    figures = fields.Nested(StatementFiguresSchema, required=True)
+    paid = Yuan(required=True, allow_none=True, attribute="paid.amount")
+    paid_on = fields.Date(required=True, allow_none=True, attribute="paid.paid_on")
+    reference = fields.String(required=True, allow_none=True, attribute="paid.reference")
+
+
+class SummaryTotalsSchema(StatementFiguresSchema):
+    """The sums of the rows, and what has been paid; dumped from the summary."""
+
+    paid = Yuan(required=True)
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        return obj.paid if attr == "paid" else getattr(obj.totals, attr, default)
+
+
+class ReadyToPaySchema(Schema):
+    """The reviewed clinics, which one batch payment pays; dumped from the summary."""
+
+    clinics = fields.Integer(required=True)
+    amount = Yuan(required=True)
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        return len(obj.payable) if attr == "clinics" else obj.payable_amount
+
+
+class StatusCountsSchema(Schema):
+    """How many clinics of the summary are in each state; dumped from the summary."""
+
+    open = fields.Integer(required=True)
+    submitted = fields.Integer(required=True)
+    reviewed = fields.Integer(required=True)
+    paid = fields.Integer(required=True)
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        return obj.count(attr)
+
+
+class DistrictSummarySchema(ViewSchema):
+    """A district's (or town's) month: a row per clinic, totals, what is still owed."""
+
+    district = fields.String(required=True, attribute="district.code")
+    name = fields.String(required=True, attribute="district.name")
+    town = fields.String(required=True, allow_none=True, attribute="town.code")
+    month = fields.String(required=True)
+    rows = fields.List(fields.Nested(SummaryRowSchema), required=True, attribute="lines")
+    totals = fields.Nested(SummaryTotalsSchema, required=True)
+    outstanding = Yuan(required=True, metadata={"description": "backstop not yet paid"})
+    ready_to_pay = fields.Nested(ReadyToPaySchema, required=True)
+    statuses = fields.Nested(StatusCountsSchema, required=True)
+
+    # Totals, the payable batch and the counts are groups of the summary itself.
+    WHOLE = frozenset({"totals", "ready_to_pay", "statuses"})
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        return obj if attr in self.WHOLE else super().get_attribute(obj, attr, default)
