@@ -13,32 +13,46 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from flask_smorest.pagination import PaginationMetadataSchema, PaginationParameters
 
 from app.auth.access import require_clinic_visible
 from app.auth.api_auth import api_user, authenticate_bearer
 from app.auth.models import User
 from app.clock import clock
 from app.errors import InvalidInput, Problem
+from app.fields import ErrorSchema
 from app.localtime import local_date
 from app.places.models import Clinic
 from app.places.queries import clinic_by_code
-from app.visits.operations import VisitRequest, quote_visit, record_visit, void_visit
-from app.visits.present import quote_json, visit_json
-from app.visits.queries import patient_eligibility, visit_for, visits_between
+from app.visits.models import Visit
+from app.visits.operations import Quote, VisitRequest, quote_visit, record_visit, void_visit
+from app.visits.queries import PatientEligibility, patient_eligibility, visit_for, visits_between
 from app.visits.schemas import (
-    ApiErrorSchema,
+    DEFAULT_PER_PAGE,
+    MAX_PAGE,
+    MAX_PER_PAGE,
     EligibilityArgsSchema,
     IdempotencyHeaderSchema,
     PatientEligibilitySchema,
     QuoteSchema,
     VisitInSchema,
     VisitListArgsSchema,
-    VisitPageSchema,
     VisitSchema,
     VoidInSchema,
 )
 
-blp = Blueprint("visits_api", __name__, url_prefix="/visits", description="Visits")
+
+class _PagedBlueprint(Blueprint):
+    def _document_pagination_metadata(self, spec: Any, resp_doc: dict[str, Any]) -> None:
+        # The header's value is JSON text; smorest documents it as a plain
+        # (style "simple") object, which no client or checker reads as sent.
+        resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = {
+            "description": "Pagination metadata: total, total_pages, page, next_page …",
+            "content": {"application/json": {"schema": PaginationMetadataSchema}},
+        }
+
+
+blp = _PagedBlueprint("visits_api", __name__, url_prefix="/visits", description="Visits")
 residents_blp = Blueprint(
     "residents_api", __name__, url_prefix="/residents", description="Residents"
 )
@@ -62,20 +76,22 @@ def _require_json_body() -> None:
         )
 
 
-def _errors(*codes: int) -> Any:
-    """Document the error answers of an endpoint (all share one JSON shape)."""
+ERROR_DESCRIPTIONS = {
+    401: "No or an invalid bearer token",
+    403: "Outside the user's role or scope",
+    404: "No such visit",
+    409: "Conflicts with the current state (frozen month, reused key, voided)",
+    415: "The body is not JSON",
+    422: "Invalid input; `errors` names each failing field",
+}
+
+
+def _errors(*codes: int, on: Blueprint = blp) -> Any:
+    """Document the error answers an endpoint really gives (all one :class:`ErrorSchema`)."""
 
     def decorate(func: Any) -> Any:
-        descriptions = {
-            401: "No or an invalid bearer token",
-            403: "Outside the user's role or scope",
-            404: "No such visit",
-            409: "Conflicts with the current state (frozen month, reused key, voided)",
-            415: "The body is not JSON",
-            422: "Invalid input; `errors` names each failing field",
-        }
         for code in reversed(codes):
-            func = blp.alt_response(code, schema=ApiErrorSchema, description=descriptions[code])(
+            func = on.alt_response(code, schema=ErrorSchema, description=ERROR_DESCRIPTIONS[code])(
                 func
             )
         return func
@@ -97,26 +113,31 @@ class VisitQuote(MethodView):
     @blp.arguments(VisitInSchema)
     @blp.response(200, QuoteSchema)
     @_errors(401, 403, 415, 422)
-    def post(self, visit_request: VisitRequest) -> dict[str, Any]:
+    def post(self, visit_request: VisitRequest) -> Quote:
         """Price a visit without saving it
 
         The same pricing path as recording, so the saved visit matches the
         quote to the fen (given the same time and year-to-date fund use).
         """
-        return quote_json(quote_visit(visit_request, api_user(), clock()()))
+        return quote_visit(visit_request, api_user(), clock()())
 
 
 @blp.route("")
 class Visits(MethodView):
     @blp.arguments(VisitListArgsSchema, location="query", unknown="raise")
-    @blp.response(200, VisitPageSchema)
+    @blp.response(200, VisitSchema(many=True))
+    @blp.paginate(page_size=DEFAULT_PER_PAGE, max_page_size=MAX_PER_PAGE)
     @_errors(401, 403, 422)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> list[Visit]:
         """List a clinic's visits, newest first
 
         `clinic` is required except for a doctor, whose own clinic is the
-        default. Voided visits are included (flagged `voided`).
+        default. Voided visits are included (flagged `voided`). The list is
+        paged by `page` and `page_size`; the `X-Pagination` header gives the
+        total and the pages.
         """
+        if pagination_parameters.page > MAX_PAGE:
+            raise InvalidInput(Problem("page", f"must be at most {MAX_PAGE}", "invalid"))
         actor = api_user()
         clinic = _clinic_in_scope(args.get("clinic"), actor)
         require_clinic_visible(actor, clinic)
@@ -124,15 +145,11 @@ class Visits(MethodView):
             clinic,
             args.get("date_from"),
             args.get("date_to"),
-            page=args["page"],
-            per_page=args["per_page"],
+            page=pagination_parameters.page,
+            per_page=pagination_parameters.page_size,
         )
-        return {
-            "items": [visit_json(v) for v in visits],
-            "page": args["page"],
-            "per_page": args["per_page"],
-            "total": total,
-        }
+        pagination_parameters.item_count = total
+        return visits
 
     @blp.arguments(IdempotencyHeaderSchema, location="headers")
     @blp.arguments(VisitInSchema)
@@ -158,16 +175,16 @@ class Visits(MethodView):
         visit, created = record_visit(
             visit_request, api_user(), clock()(), headers.get("idempotency_key")
         )
-        return visit_json(visit), 201 if created else 200
+        return visit, 201 if created else 200
 
 
 @blp.route(f"/{VISIT_ID}")
 class VisitById(MethodView):
     @blp.response(200, VisitSchema)
     @_errors(401, 403, 404)
-    def get(self, visit_id: int) -> dict[str, Any]:
+    def get(self, visit_id: int) -> Visit:
         """Read one visit"""
-        return visit_json(visit_for(visit_id, api_user()))
+        return visit_for(visit_id, api_user())
 
 
 @blp.route(f"/{VISIT_ID}/void")
@@ -175,24 +192,22 @@ class VisitVoid(MethodView):
     @blp.arguments(VoidInSchema)
     @blp.response(200, VisitSchema)
     @_errors(401, 403, 404, 409, 415, 422)
-    def post(self, body: dict[str, Any], visit_id: int) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], visit_id: int) -> Visit:
         """Void a visit of an open month
 
         Its fund share and deductible go back to the person's year. A voided
         visit stays on record (flagged, with reason, actor and time); voiding
         it again is a 409.
         """
-        return visit_json(void_visit(visit_id, body["reason"], api_user(), clock()()))
+        return void_visit(visit_id, body["reason"], api_user(), clock()())
 
 
 @residents_blp.route("/<id_number>/eligibility")
 class ResidentEligibility(MethodView):
     @residents_blp.arguments(EligibilityArgsSchema, location="query", unknown="raise")
     @residents_blp.response(200, PatientEligibilitySchema)
-    @residents_blp.alt_response(401, schema=ApiErrorSchema, description="No or an invalid token")
-    @residents_blp.alt_response(403, schema=ApiErrorSchema, description="Clinic outside scope")
-    @residents_blp.alt_response(422, schema=ApiErrorSchema, description="Invalid input")
-    def get(self, args: dict[str, Any], id_number: str) -> dict[str, Any]:
+    @_errors(401, 403, 422, on=residents_blp)
+    def get(self, args: dict[str, Any], id_number: str) -> PatientEligibility:
         """Who the patient is and whether a visit would be a programme visit
 
         A valid ID number that is not in the register is not an error: the
@@ -203,4 +218,4 @@ class ResidentEligibility(MethodView):
         actor = api_user()
         clinic = _clinic_in_scope(args.get("clinic"), actor)
         day = args.get("date") or local_date(clock()())
-        return patient_eligibility(id_number, clinic, day, actor).as_json()
+        return patient_eligibility(id_number, clinic, day, actor)

@@ -65,7 +65,6 @@ from app.visits.operations import (
     record_visit,
     void_visit,
 )
-from app.visits.present import quote_json
 from app.visits.queries import (
     PatientEligibility,
     masked_names,
@@ -74,6 +73,7 @@ from app.visits.queries import (
     visits_between,
 )
 from app.visits.receipts import REASON_WORDS, reason_words, receipt_document, receipt_pdf
+from app.visits.schemas import PatientEligibilitySchema, QuoteSchema
 
 bp = Blueprint(
     "visits",
@@ -331,7 +331,7 @@ def _render_form(
             clinic=clinic,
             patient=patient,
             quote=quote,
-            totals=quote_json(quote)["totals"] if quote else None,
+            totals=QuoteSchema().dump(quote)["totals"] if quote else None,
             results=results,
             strings=_js_strings(),
             labels=_labels(),
@@ -477,7 +477,10 @@ def patient() -> Response:
         return _json_errors(exc)
     html = render_template("visits/_patient.html", patient=found, labels=_labels())
     return jsonify(
-        ok=True, programme=found.eligibility.programme, html=html, patient=found.as_json()
+        ok=True,
+        programme=found.eligibility.programme,
+        html=html,
+        patient=PatientEligibilitySchema().dump(found),
     )
 
 
@@ -531,7 +534,7 @@ def quote() -> Response:
         priced = quote_visit(visit_request, user, _now())
     except DomainError as exc:
         return _json_errors(exc)
-    return jsonify(ok=True, quote=quote_json(priced))
+    return jsonify(ok=True, quote=QuoteSchema().dump(priced))
 
 
 # --- receipt ----------------------------------------------------------------------------

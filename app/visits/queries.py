@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -14,9 +13,8 @@ from app.auth.models import User
 from app.errors import NotFound, Problem
 from app.extensions import db
 from app.localtime import start_of_local_day
-from app.money import format_yuan
 from app.people.models import Resident
-from app.people.rules import mask_id_number, mask_name, parse_id_number
+from app.people.rules import mask_name, parse_id_number
 from app.places.models import Clinic, Village
 from app.policy.models import PolicyVersion
 from app.policy.queries import policy_for
@@ -47,46 +45,6 @@ class PatientEligibility:
         if self.fund_cap is None or not self.eligibility.insured:
             return None
         return max(0, self.fund_cap - self.fund_paid)
-
-    def as_json(self) -> dict[str, Any]:
-        r, v = self.resident, self.village
-        return {
-            "id_number": mask_id_number(self.id_number),
-            "name": mask_name(r.name) if r else None,
-            "registered": r is not None,
-            "sex": r.sex if r else None,
-            "hukou_village": (
-                {
-                    "code": v.code,
-                    "name": v.name,
-                    "kind": v.kind,
-                    "town": v.town.name,
-                    "district": v.town.district_code,
-                }
-                if v
-                else None
-            ),
-            "insurance": (
-                {
-                    "type": r.insurance_type,
-                    "insured_from": r.insured_from.isoformat() if r.insured_from else None,
-                    "insured_to": r.insured_to.isoformat() if r.insured_to else None,
-                    "active": self.eligibility.insured,
-                }
-                if r
-                else None
-            ),
-            "clinic": self.clinic.code,
-            "date": self.day.isoformat(),
-            "programme": self.eligibility.programme,
-            "reasons": [str(x) for x in self.eligibility.reasons],
-            "fund_year": {
-                "year": self.day.year,
-                "paid": format_yuan(self.fund_paid),
-                "cap": format_yuan(self.fund_cap) if self.fund_cap is not None else None,
-                "left": format_yuan(self.cap_left) if self.cap_left is not None else None,
-            },
-        }
 
 
 @dataclass(frozen=True)

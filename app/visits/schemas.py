@@ -6,53 +6,47 @@ Request schemas check *shape* only — types, required keys, no unknown keys
 is checked by :mod:`app.visits.rules` and :mod:`app.visits.operations`, which
 raise domain errors naming the field.
 
-Response schemas mirror :mod:`app.visits.present` field for field; they are
-what the OpenAPI document shows, and a test proves that dumping through them
-loses nothing.
+Response schemas dump the domain objects themselves (a :class:`Visit` row, a
+:class:`Quote`, a :class:`PatientEligibility`): money through
+:class:`app.fields.Yuan`, quantities through :class:`app.fields.Quantity`, names
+and ID numbers masked by the field, times in Asia/Shanghai.  They are the only
+way these objects leave as JSON (API and terminal page alike), and what the
+OpenAPI document shows; a test checks real answers against that document.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, missing, post_load, pre_load, validate
 
-from app.visits.operations import LineRequest, VisitRequest
+from app.fields import Quantity, StrictBoolean, StrictSchema, Text, Yuan
+from app.localtime import local
+from app.people.rules import mask_id_number, mask_name
+from app.visits.operations import LineRequest, Quote, VisitRequest
+from app.visits.queries import PatientEligibility
 
+DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
 MAX_PAGE = 100_000
+PAGINATION_ARGS = ("page", "page_size")
 
 # Query dates outside these are typos (and the extremes overflow time-zone arithmetic).
 DATES = validate.Range(
     min=dt.date(2000, 1, 1), max=dt.date(2099, 12, 31), error="must be between {min} and {max}"
 )
 
-YUAN = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "example": "12.50"}
-
-
-class StrictSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-
 # --- request shapes -------------------------------------------------------------
 
 
-class QuantityField(fields.Field):
-    """A quantity as a JSON string (``"1.5"``) or a JSON integer (``2``).
+class QuantityText(Quantity):
+    """:class:`Quantity`'s shape checks (a string or a JSON integer, not too long), loaded as text.
 
-    A JSON number with a fraction is refused: once parsed it is a binary float
-    and the decimals the doctor typed are no longer known exactly.
+    The operation parses the text together with the other lines, so one answer
+    names every problem of a visit at once (an unknown item *and* a zero quantity).
     """
-
-    default_error_messages = {  # noqa: RUF012 (marshmallow's own convention)
-        "invalid": (
-            'must be a string such as "1.5" or a whole number; '
-            "a JSON number with decimals is not exact, send it as a string"
-        ),
-        "too_long": "is too long",
-    }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, str | int):
@@ -62,32 +56,6 @@ class QuantityField(fields.Field):
             raise self.make_error("too_long")
         return text
 
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return None if value is None else str(value)
-
-
-class Text(fields.String):
-    """A string without control characters (PostgreSQL refuses NUL in text)."""
-
-    default_error_messages = {  # noqa: RUF012 (marshmallow's own convention)
-        "control": "must not contain control characters"
-    }
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text: str = super()._deserialize(value, attr, data, **kwargs)
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-            raise self.make_error("control")
-        return text
-
-
-class StrictBoolean(fields.Boolean):
-    """JSON ``true`` or ``false`` only: not 1, "yes" or "on" (1 == True in Python)."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
-        if not isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return value
-
 
 class LineInSchema(StrictSchema):
     item = Text(
@@ -95,14 +63,13 @@ class LineInSchema(StrictSchema):
         validate=validate.Length(min=1, max=30),
         metadata={"description": "Catalogue item code", "example": "AMX01"},
     )
-    quantity = QuantityField(
+    quantity = QuantityText(
         required=True,
         metadata={
             "description": (
                 "Positive, at most three decimals. A string, or a JSON integer; "
                 "a JSON number with decimals is refused (it is not exact)."
             ),
-            "oneOf": [{"type": "string", "example": "12"}, {"type": "integer", "example": 12}],
         },
     )
 
@@ -184,8 +151,11 @@ class VisitListArgsSchema(StrictSchema):
     date_to = fields.Date(
         validate=DATES, metadata={"description": "Last day, Asia/Shanghai, inclusive"}
     )
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+    @pre_load
+    def leave_pagination(self, data: Any, **_: Any) -> Any:
+        # ``page`` and ``page_size`` are read (and documented) by ``@blp.paginate``.
+        return {k: v for k, v in data.items() if k not in PAGINATION_ARGS}
 
     @post_load
     def check_range(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -209,47 +179,118 @@ class EligibilityArgsSchema(StrictSchema):
 
 
 # --- response shapes --------------------------------------------------------------
+#
+# Each dumps a domain object as it is (a Visit row, a Quote, a PatientEligibility);
+# money through Yuan, quantities through Quantity, names and ID numbers masked
+# by the field itself, times in Asia/Shanghai.
 
 
-def _yuan(description: str = "") -> fields.String:
-    return fields.String(metadata={**YUAN, "description": description or "yuan"})
+class MaskedIdNumber(fields.String):
+    """An ID number shown as ``4401**********1234``: never the whole number."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata={"description": "masked"}, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else mask_id_number(value)
+
+
+class MaskedName(fields.String):
+    """A name shown as ``张*``: never the whole name."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata={"description": "masked"}, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else mask_name(value)
+
+
+class LocalTime(fields.DateTime):
+    """An aware time shown in Asia/Shanghai, ISO-8601 with its offset."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else local(value).isoformat()
+
+
+class Whole(fields.Nested):
+    """The object itself shown as a nested part (a visit's totals are columns of the visit).
+
+    ``when`` decides whether the part exists for this object (``null`` if not).
+    """
+
+    def __init__(self, nested: Any, *, when: Callable[[Any], bool] | None = None, **kw: Any):
+        super().__init__(nested, allow_none=when is not None, **kw)
+        self.when = when
+
+    def get_value(self, obj: Any, attr: str, accessor: Any = None, default: Any = missing) -> Any:
+        if self.when is not None and not self.when(obj):
+            return None
+        return obj
 
 
 class PatientTotalsSchema(Schema):
-    registration = _yuan("registration fee (programme visits)")
-    injection = _yuan("injection fee (programme visits with an injection)")
-    copay = _yuan("in-scope amount the fund did not pay (non-programme visits)")
-    self_pay = _yuan("service items, class C and un-backstopped class B parts")
-    total = _yuan("what the patient pays")
+    """What the patient pays, of a recorded visit."""
+
+    registration = Yuan(metadata={"description": "registration fee (programme visits)"})
+    injection = Yuan(
+        attribute="injection_fee",
+        metadata={"description": "injection fee (programme visits with an injection)"},
+    )
+    copay = Yuan(metadata={"description": "in-scope amount the fund did not pay"})
+    self_pay = Yuan(metadata={"description": "service items, class C, un-backstopped class B"})
+    total = Yuan(attribute="patient", metadata={"description": "what the patient pays"})
+
+
+class QuotePatientTotalsSchema(PatientTotalsSchema):
+    """The same, of a quote (the split names the injection fee ``injection``)."""
+
+    injection = Yuan(metadata={"description": "injection fee (programme visits)"})
 
 
 class TotalsSchema(Schema):
-    total = _yuan("lines + registration + injection = patient + fund + fiscal")
-    in_scope = _yuan()
-    self_pay = _yuan()
-    fund = _yuan("medical insurance fund")
-    fiscal = _yuan("district treasury backstop")
-    patient = fields.Nested(PatientTotalsSchema)
+    total = Yuan(metadata={"description": "lines + registration + injection"})
+    in_scope = Yuan()
+    self_pay = Yuan()
+    fund = Yuan(metadata={"description": "medical insurance fund"})
+    fiscal = Yuan(metadata={"description": "district treasury backstop"})
+    patient = Whole(PatientTotalsSchema)
+
+
+class QuoteTotalsSchema(TotalsSchema):
+    patient = Whole(QuotePatientTotalsSchema)
 
 
 class LineOutSchema(Schema):
+    """A priced line: a stored :class:`VisitLine`, or a quote's (PricedLine, CatalogItem)."""
+
     item = fields.String()
     name = fields.String()
     kind = fields.String(metadata={"enum": ["diagnosis", "drug", "service", "material"]})
     unit = fields.String()
     insurance_class = fields.String(metadata={"enum": ["A", "B", "C"]})
-    quantity = fields.String(metadata={"example": "12"})
-    unit_price = _yuan("catalogue price on the visit date")
-    amount = _yuan()
-    in_scope = _yuan()
-    self_pay = _yuan()
+    quantity = Quantity()
+    unit_price = Yuan(metadata={"description": "catalogue price on the visit date"})
+    amount = Yuan()
+    in_scope = Yuan()
+    self_pay = Yuan()
+
+    _STORED = {"item": "item_code", "name": "item_name"}  # noqa: RUF012
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        if isinstance(obj, tuple):  # a quote's line: the price from the split, words from the item
+            priced, item = obj
+            return getattr(item if attr in ("name", "unit") else priced, attr, default)
+        return getattr(obj, self._STORED.get(attr, attr), default)
 
 
 class EligibilityOutSchema(Schema):
+    """A recorded visit's verdict."""
+
     programme = fields.Boolean()
     insured = fields.Boolean()
     reasons = fields.List(
         fields.String(),
+        attribute="reason_codes",
         metadata={
             "description": (
                 "Why the visit is not a programme visit (or not insured): no_policy, "
@@ -260,106 +301,132 @@ class EligibilityOutSchema(Schema):
     )
 
 
+class QuoteEligibilitySchema(EligibilityOutSchema):
+    """A quote's verdict: the split's, with the reasons of the assessment."""
+
+    programme = fields.Boolean(attribute="split.programme")
+    insured = fields.Boolean(attribute="split.insured")
+    reasons = fields.List(fields.String(), attribute="eligibility.reasons")
+
+
 class VoidOutSchema(Schema):
-    reason = fields.String()
-    at = fields.String(metadata={"format": "date-time"})
+    reason = fields.String(attribute="void_reason")
+    at = LocalTime(attribute="voided_at")
 
 
 class VisitPatientSchema(Schema):
-    id_number = fields.String(metadata={"description": "masked"})
+    id_number = MaskedIdNumber(attribute="patient_id_number")
 
 
 class VisitSchema(Schema):
+    """A recorded visit (a :class:`Visit` row)."""
+
     id = fields.Integer()
     receipt_number = fields.String(metadata={"example": "HD001-2026-000001"})
-    clinic = fields.String()
-    visited_at = fields.String(metadata={"format": "date-time"})
-    patient = fields.Nested(VisitPatientSchema)
+    clinic = fields.String(attribute="clinic.code")
+    visited_at = LocalTime()
+    patient = Whole(VisitPatientSchema)
     programme = fields.Boolean()
-    eligibility = fields.Nested(EligibilityOutSchema)
+    eligibility = Whole(EligibilityOutSchema)
     injection = fields.Boolean()
     lines = fields.List(fields.Nested(LineOutSchema))
-    totals = fields.Nested(TotalsSchema)
+    totals = Whole(TotalsSchema)
     voided = fields.Boolean()
-    void = fields.Nested(VoidOutSchema, allow_none=True)
+    void = Whole(VoidOutSchema, when=lambda visit: visit.voided_at is not None)
 
 
 class QuotePatientSchema(Schema):
-    id_number = fields.String(metadata={"description": "masked"})
-    name = fields.String(allow_none=True, metadata={"description": "masked"})
+    id_number = MaskedIdNumber()
+    name = MaskedName(allow_none=True)
     hukou_village = fields.String(allow_none=True)
     insurance_type = fields.String(allow_none=True)
 
+    def get_attribute(self, obj: Quote, attr: str, default: Any) -> Any:
+        resident = obj.resident
+        if attr == "id_number":
+            return obj.id_number
+        if attr == "hukou_village":
+            return obj.hukou_village.name if obj.hukou_village else None
+        return getattr(resident, attr, None) if resident else None
+
 
 class FundYearQuoteSchema(Schema):
-    paid_before = _yuan("fund paid for this person this year before the visit")
-    cap_left_after = fields.String(allow_none=True, metadata=YUAN)
+    paid_before = Yuan(
+        attribute="usage.fund_paid",
+        metadata={"description": "fund paid for this person this year before the visit"},
+    )
+    cap_left_after = Yuan(allow_none=True)
+
+    def get_attribute(self, obj: Quote, attr: str, default: Any) -> Any:
+        if attr == "cap_left_after":
+            version = obj.policy_version
+            if version is None or not obj.split.insured:
+                return None
+            return version.fund_annual_cap - obj.split.usage_after.fund_paid
+        return super().get_attribute(obj, attr, default)
 
 
 class QuoteSchema(Schema):
-    clinic = fields.String()
-    visited_at = fields.String(metadata={"format": "date-time"})
-    patient = fields.Nested(QuotePatientSchema)
-    programme = fields.Boolean()
-    eligibility = fields.Nested(EligibilityOutSchema)
+    """A priced visit, not saved (a :class:`Quote`)."""
+
+    clinic = fields.String(attribute="clinic.code")
+    visited_at = LocalTime()
+    patient = Whole(QuotePatientSchema)
+    programme = fields.Boolean(attribute="split.programme")
+    eligibility = Whole(QuoteEligibilitySchema)
     injection = fields.Boolean()
     lines = fields.List(fields.Nested(LineOutSchema))
-    totals = fields.Nested(TotalsSchema)
-    fund_year = fields.Nested(FundYearQuoteSchema)
+    totals = fields.Nested(QuoteTotalsSchema, attribute="split")
+    fund_year = Whole(FundYearQuoteSchema)
 
-
-class VisitPageSchema(Schema):
-    items = fields.List(fields.Nested(VisitSchema))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer(metadata={"description": "visits matching, over all pages"})
+    def get_attribute(self, obj: Quote, attr: str, default: Any) -> Any:
+        if attr == "lines":
+            return list(zip(obj.split.lines, obj.items, strict=True))
+        return super().get_attribute(obj, attr, default)
 
 
 class HukouVillageSchema(Schema):
     code = fields.String()
     name = fields.String()
     kind = fields.String(metadata={"enum": ["village", "community"]})
-    town = fields.String()
-    district = fields.String()
+    town = fields.String(attribute="town.name")
+    district = fields.String(attribute="town.district_code")
 
 
 class InsuranceSchema(Schema):
-    type = fields.String(metadata={"enum": ["resident", "employee", "none"]})
-    insured_from = fields.String(allow_none=True, metadata={"format": "date"})
-    insured_to = fields.String(allow_none=True, metadata={"format": "date"})
-    active = fields.Boolean()
+    type = fields.String(
+        attribute="resident.insurance_type", metadata={"enum": ["resident", "employee", "none"]}
+    )
+    insured_from = fields.Date(attribute="resident.insured_from", allow_none=True)
+    insured_to = fields.Date(attribute="resident.insured_to", allow_none=True)
+    active = fields.Boolean(attribute="eligibility.insured")
 
 
 class FundYearSchema(Schema):
-    year = fields.Integer()
-    paid = _yuan()
-    cap = fields.String(allow_none=True, metadata=YUAN)
-    left = fields.String(allow_none=True, metadata=YUAN)
+    year = fields.Integer(attribute="day.year")
+    paid = Yuan(attribute="fund_paid")
+    cap = Yuan(attribute="fund_cap", allow_none=True)
+    left = Yuan(attribute="cap_left", allow_none=True)
 
 
 class PatientEligibilitySchema(Schema):
-    id_number = fields.String(metadata={"description": "masked"})
-    name = fields.String(allow_none=True, metadata={"description": "masked"})
+    """Who the patient is and the verdict (a :class:`PatientEligibility`)."""
+
+    id_number = MaskedIdNumber()
+    name = MaskedName(allow_none=True)
     registered = fields.Boolean()
     sex = fields.String(allow_none=True)
-    hukou_village = fields.Nested(HukouVillageSchema, allow_none=True)
-    insurance = fields.Nested(InsuranceSchema, allow_none=True)
-    clinic = fields.String()
-    date = fields.String(metadata={"format": "date"})
-    programme = fields.Boolean()
-    reasons = fields.List(fields.String())
-    fund_year = fields.Nested(FundYearSchema)
+    hukou_village = fields.Nested(HukouVillageSchema, attribute="village", allow_none=True)
+    insurance = Whole(InsuranceSchema, when=lambda found: found.resident is not None)
+    clinic = fields.String(attribute="clinic.code")
+    date = fields.Date(attribute="day")
+    programme = fields.Boolean(attribute="eligibility.programme")
+    reasons = fields.List(fields.String(), attribute="eligibility.reasons")
+    fund_year = Whole(FundYearSchema)
 
-
-class ApiErrorSchema(Schema):
-    """Every API error: the failing fields by dotted path, each with its reasons."""
-
-    status = fields.Integer()
-    error = fields.String()
-    message = fields.String()
-    errors = fields.Dict(
-        keys=fields.String(),
-        values=fields.List(fields.String()),
-        metadata={"example": {"lines[0].quantity": ["must be greater than zero"]}},
-    )
-    codes = fields.Dict(keys=fields.String(), values=fields.String())
+    def get_attribute(self, obj: PatientEligibility, attr: str, default: Any) -> Any:
+        if attr == "registered":
+            return obj.resident is not None
+        if attr in ("name", "sex"):
+            return getattr(obj.resident, attr) if obj.resident else None
+        return super().get_attribute(obj, attr, default)

@@ -17,7 +17,7 @@ from app.auth.models import User
 from app.extensions import db
 from app.visits.models import Visit
 from app.visits.operations import LineRequest, VisitRequest, quote_visit
-from app.visits.present import quote_json
+from app.visits.schemas import QuoteSchema
 from tests.browser.conftest import LiveServer, Traffic, login, screenshot
 
 WORKED = [("amxl", "12"), ("ffgc", "1"), ("hy", "1")]  # + the diagnosis fee, pre-added
@@ -148,7 +148,7 @@ def test_eligible_patient_live_split_equals_the_api_quote(
     with live_server.app.app_context():
         doctor = db.session.scalar(select(User).where(User.username == "doctor"))
         assert doctor is not None
-        direct = quote_json(
+        direct = QuoteSchema().dump(
             quote_visit(
                 VisitRequest(
                     "HD001",

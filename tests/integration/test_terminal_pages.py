@@ -21,7 +21,7 @@ from app.extensions import db
 from app.people.rules import make_id_number
 from app.visits.models import Visit
 from app.visits.operations import LineRequest, VisitRequest, quote_visit
-from app.visits.present import quote_json
+from app.visits.schemas import QuoteSchema
 from tests.conftest import FixedClock
 from tests.factories import World, build_world
 
@@ -248,7 +248,7 @@ def test_quote_endpoint_equals_quote_visit_and_the_api(
 
     doctor = db.session.scalar(select(User).where(User.username == "doctor"))
     assert doctor is not None
-    direct = quote_json(
+    direct = QuoteSchema().dump(
         quote_visit(
             VisitRequest(
                 clinic="HD001",
