@@ -48,7 +48,7 @@ class QuantityText(Quantity):
     names every problem of a visit at once (an unknown item *and* a zero quantity).
     """
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:  # type: ignore[override]  # text, by design
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise self.make_error("invalid")
         text = str(value)
