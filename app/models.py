@@ -8,7 +8,8 @@ from app.people.models import Resident
 from app.periods.models import Statement, StatementEvent
 from app.places.models import Clinic, District, Town, Village
 from app.policy.models import PolicyVersion
-from app.reconcile.models import FundAdjustment, FundFile, FundFinding, FundSettlement
+from app.reconcile.models import FundFile, FundFinding, FundSettlement
+from app.settlement.models import StatementAdjustment
 from app.visits.models import FundUsage, IdempotencyKey, ReceiptCounter, Visit, VisitLine
 
 __all__ = [
@@ -18,7 +19,6 @@ __all__ = [
     "CatalogItem",
     "Clinic",
     "District",
-    "FundAdjustment",
     "FundFile",
     "FundFinding",
     "FundSettlement",
@@ -31,6 +31,7 @@ __all__ = [
     "ReceiptFeedback",
     "Resident",
     "Statement",
+    "StatementAdjustment",
     "StatementEvent",
     "Town",
     "User",

@@ -57,6 +57,19 @@ class HistoryRow:
 
 
 @dataclass(frozen=True)
+class AdjustmentRow:
+    """A line that changes the backstop after the fund's real payment (SPEC §7)."""
+
+    receipt_number: str
+    belongs_to: str  # the visit's month, e.g. "2026-09"
+    source: str  # a Chinese label, e.g. "医保对账"
+    reason: str  # a Chinese label
+    fund_computed: int
+    fund_paid: int
+    amount: int  # + the district owes more, − less
+
+
+@dataclass(frozen=True)
 class StatementDocument:
     """A clinic's monthly statement (月结算单)."""
 
@@ -76,6 +89,15 @@ class StatementDocument:
     # The clinic's audit chain head when the document was made ("chain #seq hash"):
     # a signed paper pins the data, and `flask audit verify --pin` checks it later.
     audit_head: str = ""
+    adjustments: tuple[AdjustmentRow, ...] = ()
+
+    @property
+    def adjustment_total(self) -> int:
+        return sum(a.amount for a in self.adjustments)
+
+    @property
+    def backstop_due(self) -> int:
+        return self.figures.fiscal + self.adjustment_total
 
     @property
     def draft(self) -> bool:
@@ -98,6 +120,11 @@ class SummaryRow:
     paid: int | None = None  # None until finance records the payment
     paid_on: str = ""
     reference: str = ""
+    adjustments: int = 0  # the statement's adjustment lines (fund reconciliation)
+
+    @property
+    def backstop_due(self) -> int:
+        return self.fiscal + self.adjustments
 
 
 @dataclass(frozen=True)
@@ -108,7 +135,8 @@ class SummaryTotals:
     fund: int
     fiscal: int
     paid: int
-    outstanding: int  # fiscal not yet paid
+    outstanding: int  # backstop due (adjustments included) not yet paid
+    adjustments: int = 0
 
 
 @dataclass(frozen=True)

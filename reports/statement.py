@@ -14,12 +14,14 @@ from dataclasses import fields
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import CondPageBreak, Flowable, Paragraph, Table
+from reportlab.platypus import CondPageBreak, Flowable, Paragraph, Spacer, Table
 
 from reports.base import PageGeometry, Renderer, text
 from reports.data import Figures, StatementDocument
 from reports.format import count, yuan
 from reports.styles import ACCENT, HEADER_FILL, RULE, TOTAL_FILL, WATERMARK_GREY
+
+NUMERALS = "一二三四五六七八九十"
 
 
 class StatementMismatch(ValueError):
@@ -87,25 +89,52 @@ class StatementRenderer(Renderer):
             )
         # A section heading starts a new page rather than end one without its table.
         keep = CondPageBreak(35 * mm)
-        story += [
-            self.header_block(),
-            Paragraph("一、结算汇总", s["heading"]),
-            self.summary_table(),
-            keep,
-            Paragraph("二、逐日明细", s["heading"]),
-            self.day_table(),
-            keep,
-            Paragraph("三、诊疗项目明细", s["heading"]),
-            self.item_table(),
-        ]
+        sections: list[tuple[str, list[Flowable]]] = [("结算汇总", [self.summary_table()])]
+        if d.adjustments:
+            sections.append(("医保对账调整", self.adjustment_block()))
+        sections += [("逐日明细", [self.day_table()]), ("诊疗项目明细", [self.item_table()])]
         if d.history:
-            story += [keep, Paragraph("四、状态记录", s["heading"]), self.history_table()]
+            sections.append(("状态记录", [self.history_table()]))
+        story.append(self.header_block())
+        for number, (title, flowables) in enumerate(sections):
+            if number:
+                story.append(keep)
+            story += [Paragraph(f"{NUMERALS[number]}、{title}", s["heading"]), *flowables]
         if d.audit_head:
             story.append(text(f"审计链：{d.audit_head}", s["small"]))
         story.append(
             self.signature_block(("制表人", "审核人", "财政局审核"), self.geometry.frame_width)
         )
         return story
+
+    def adjustment_block(self) -> list[Flowable]:
+        """Each adjustment line, their total, and the backstop due after them."""
+        d = self.doc
+        rows = [
+            [
+                self.cell(a.receipt_number),
+                a.belongs_to,
+                self.cell(a.source),
+                self.cell(a.reason),
+                yuan(a.fund_computed),
+                yuan(a.fund_paid),
+                yuan(a.amount),
+            ]
+            for a in d.adjustments
+        ]
+        table = self.data_table(
+            ["收据号", "所属月份", "来源", "原因", "本系统计算医保", "医保实际支付", "调整金额"],
+            rows,
+            (38, 18, 20, 40, 22, 22, 20),
+            numeric_from=4,
+            total=["调整合计", "", "", "", "", "", yuan(d.adjustment_total)],
+            total_span=6,
+        )
+        due = (
+            f"应拨付区财政兜底：记账兜底 {yuan(d.figures.fiscal)} 元 "
+            f"+ 对账调整 {yuan(d.adjustment_total)} 元 = {yuan(d.backstop_due)} 元"
+        )
+        return [table, Spacer(1, 2 * mm), Paragraph(due, self.styles["body"])]
 
     def header_block(self) -> Table:
         d = self.doc

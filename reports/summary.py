@@ -63,6 +63,7 @@ def check_totals(doc: DistrictSummaryDocument) -> None:
         "fund": sum(r.fund for r in doc.rows),
         "fiscal": sum(r.fiscal for r in doc.rows),
         "paid": sum(r.paid for r in doc.rows if r.paid is not None),
+        "adjustments": sum(r.adjustments for r in doc.rows),
     }
     wrong = {name: (value, getattr(t, name)) for name, value in added.items()}
     wrong = {name: pair for name, pair in wrong.items() if pair[0] != pair[1]}
@@ -108,6 +109,8 @@ class SummaryRenderer(Renderer):
             Spacer(1, 2 * mm),
             self.clinic_table(),
         ]
+        if any(r.adjustments for r in d.rows):
+            story += self.adjustment_section()
         story += self.charts()
         story.append(
             self.signature_block(("制表人", "审核人", "财政局"), self.geometry.frame_width * 0.8)
@@ -179,6 +182,34 @@ class SummaryRenderer(Renderer):
             )
         )
         return table
+
+    def adjustment_section(self) -> list[Flowable]:
+        """Clinics whose backstop the fund reconciliation changed: recorded, change, due."""
+        d, t = self.doc, self.doc.totals
+        rows: list[list[str | Flowable]] = [
+            [
+                self.cell(r.clinic_code),
+                self.cell(r.clinic_name),
+                yuan(r.fiscal),
+                yuan(r.adjustments),
+                yuan(r.backstop_due),
+            ]
+            for r in d.rows
+            if r.adjustments
+        ]
+        due = t.fiscal + t.adjustments
+        return [
+            Spacer(1, 4 * mm),
+            text("医保对账调整（对账前后区财政兜底）", self.styles["heading"]),
+            self.data_table(
+                ["卫生站编码", "名称", "对账前兜底", "对账调整", "应拨付"],
+                rows,
+                (30, 60, 35, 35, 35),
+                numeric_from=2,
+                total=["合计（全部卫生站）", "", yuan(t.fiscal), yuan(t.adjustments), yuan(due)],
+                total_span=2,
+            ),
+        ]
 
     def charts(self) -> list[Flowable]:
         rows = self.doc.rows

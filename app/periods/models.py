@@ -31,8 +31,10 @@ class Statement(Model):
             "status = 'open' OR (visits IS NOT NULL AND fiscal IS NOT NULL)",
             name="frozen_figures_stored",
         ),
+        # What is paid is the frozen backstop plus the adjustment lines frozen
+        # with the payment (SPEC §7): nothing more, nothing less.
         CheckConstraint(
-            "status <> 'paid' OR (paid_on IS NOT NULL AND paid_amount = fiscal)",
+            "status <> 'paid' OR (paid_on IS NOT NULL AND paid_amount = fiscal + paid_adjustments)",
             name="paid_in_full",
         ),
     )
@@ -59,6 +61,8 @@ class Statement(Model):
     paid_on: Mapped[dt.date | None] = mapped_column(Date)
     payment_reference: Mapped[str | None] = mapped_column(String(60))
     paid_amount: Mapped[int | None]
+    # Σ of the statement's adjustment lines when it was paid (0 until then).
+    paid_adjustments: Mapped[int] = mapped_column(default=0, server_default="0")
 
     clinic: Mapped[Clinic] = relationship()
     events: Mapped[list[StatementEvent]] = relationship(

@@ -2,7 +2,7 @@
 
 Guarantees: both files show the same figures as the page (they are built from
 :func:`app.reconcile.queries.reconciliation`); words come from
-:mod:`app.reconcile.labels`; the XLSX holds money as numbers in yuan with
+:mod:`app.settlement.adjustments`; the XLSX holds money as numbers in yuan with
 two decimals computed from integer fen (never float arithmetic on money), and
 every text cell is made safe against formula injection.
 """
@@ -18,8 +18,8 @@ from openpyxl import Workbook
 
 from app.localtime import format_local
 from app.places.models import District
-from app.reconcile.labels import outcome_label, reason_label
 from app.reconcile.queries import Reconciliation
+from app.settlement.adjustments import outcome_label, reason_label
 from app.spreadsheet import safe_cell
 from reports.reconciliation import (
     ClinicRow,

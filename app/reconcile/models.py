@@ -4,10 +4,9 @@ Invariants enforced by the database:
 
 * a settlement file is stored once per district, month and content digest
   (re-importing the same file changes nothing), and a settlement id once;
-* ``ck_fund_adjustment_not_zero``: an adjustment moves money (the sum of a
-  visit's adjustments is ``fund_computed - fund_paid`` of its last finding);
-* adjustments are append-only: a correction is a new adjustment, never an
-  edit (the audit log records each one).
+* the backstop changes only through the statements' adjustment lines
+  (:class:`app.settlement.models.StatementAdjustment`, append-only), whose
+  sum per visit is ``fund_computed - fund_paid`` of its last finding.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import datetime as dt
 
 from sqlalchemy import (
     BigInteger,
-    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -75,7 +73,8 @@ class FundFinding(Model):
     """The outcome of the last reconciliation of a district-month, per visit or row.
 
     Findings are a report, recomputed on every import for the month; money
-    moves only through :class:`FundAdjustment`.
+    moves only through the statement's adjustment lines
+    (:class:`app.settlement.models.StatementAdjustment`).
     """
 
     __tablename__ = "fund_finding"
@@ -99,35 +98,3 @@ class FundFinding(Model):
     @property
     def difference(self) -> int:
         return self.fund_computed - self.fund_paid
-
-
-class FundAdjustment(Model):
-    """A change of the backstop for one visit, on one clinic's statement (SPEC §7).
-
-    ``amount`` > 0: the district owes the clinic more (the fund paid less than
-    computed); < 0: less.  ``statement_month`` is the statement it is settled
-    on, ``belongs_to`` the month of the visit.
-    """
-
-    __tablename__ = "fund_adjustment"
-    __table_args__ = (
-        CheckConstraint("amount <> 0", name="not_zero"),
-        Index("ix_fund_adjustment_statement", "clinic_id", "statement_month"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
-    statement_month: Mapped[str] = mapped_column(String(7))
-    belongs_to: Mapped[str] = mapped_column(String(7))
-    visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("visit.id"), index=True)
-    receipt_number: Mapped[str] = mapped_column(String(40))
-    outcome: Mapped[str] = mapped_column(String(12))
-    reason: Mapped[str] = mapped_column(String(30))
-    fund_computed: Mapped[int]
-    fund_paid: Mapped[int]
-    amount: Mapped[int]
-    file_id: Mapped[int] = mapped_column(ForeignKey("fund_file.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-
-    clinic: Mapped[Clinic] = relationship()

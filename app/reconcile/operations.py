@@ -28,21 +28,21 @@ from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.database import insert_missing, locked, unit_of_work
+from app.database import unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
 from app.localtime import parse_month
 from app.places.models import Clinic, District, Town, Village
 from app.reconcile.files import FileProblem, SettlementFileRejected, read_settlement_file
-from app.reconcile.models import FundAdjustment, FundFile, FundFinding, FundSettlement
+from app.reconcile.models import FundFile, FundFinding, FundSettlement
 from app.reconcile.rules import (
     Finding,
     RecordedVisit,
     SettlementRow,
     adjustment_delta,
     reconcile,
-    statement_month_for,
 )
-from app.settlement.models import Statement
+from app.settlement.models import StatementAdjustment
+from app.settlement.operations import AdjustmentLine, book_adjustment
 from app.visits.models import Visit
 
 _ROW_FIELDS = (
@@ -135,32 +135,6 @@ def _recorded(visit: Visit, clinic: Clinic) -> RecordedVisit:
 
 def _stored_row(row: FundSettlement) -> SettlementRow:
     return SettlementRow(line=row.line, **{n: getattr(row, n) for n in _ROW_FIELDS})
-
-
-def _lock_statement(session: Session, clinic_id: int, month: str) -> Statement:
-    # The clinic-month statement row is the lock payment takes too: an
-    # adjustment never lands on a statement while it is being paid.
-    insert_missing(session, Statement, {"clinic_id": clinic_id, "month": month, "status": "open"})
-    statement = locked(session, Statement, clinic_id=clinic_id, month=month)
-    assert statement is not None
-    return statement
-
-
-def _place(session: Session, clinic_id: int, belongs_to: str) -> str:
-    """Lock and return the month of the statement an adjustment goes on."""
-    while True:
-        statuses = dict(
-            session.execute(
-                select(Statement.month, Statement.status).where(
-                    Statement.clinic_id == clinic_id, Statement.month >= belongs_to
-                )
-            ).all()
-        )
-        month = statement_month_for(belongs_to, statuses)
-        statement = _lock_statement(session, clinic_id, month)
-        if statement.status == statuses.get(month, "open"):
-            return month
-        # Its status changed between the read and the lock (paid meanwhile): place again.
 
 
 def import_settlement_file(
@@ -275,7 +249,8 @@ def _reconcile_month(
     for finding in findings:
         counts[finding.outcome.value] += 1
     result.outcomes = dict(counts)
-    _book_adjustments(session, findings, {v.id: v for v in visits}, file_id, actor, now, result)
+    visit_map = {v.id: v for v in visits}
+    _book_adjustments(session, findings, visit_map, by_id, file_id, actor, now, result)
     return result
 
 
@@ -301,6 +276,7 @@ def _book_adjustments(
     session: Session,
     findings: list[Finding],
     visits: dict[int, Visit],
+    clinics: dict[int, Clinic],
     file_id: int,
     actor: User | None,
     now: dt.datetime,
@@ -312,37 +288,37 @@ def _book_adjustments(
     for start in range(0, len(ids), 1000):
         booked.update(
             session.execute(
-                select(FundAdjustment.visit_id, func.sum(FundAdjustment.amount))
-                .where(FundAdjustment.visit_id.in_(ids[start : start + 1000]))
-                .group_by(FundAdjustment.visit_id)
+                select(StatementAdjustment.visit_id, func.sum(StatementAdjustment.amount))
+                .where(
+                    StatementAdjustment.visit_id.in_(ids[start : start + 1000]),
+                    StatementAdjustment.source == "fund",
+                )
+                .group_by(StatementAdjustment.visit_id)
             ).all()
         )
-    placed: dict[tuple[int, str], str] = {}
     for finding in candidates:
         assert finding.visit_id is not None
         delta = adjustment_delta(finding, booked.get(finding.visit_id, 0))
         if delta == 0:
             continue
         visit = visits[finding.visit_id]
-        key = (visit.clinic_id, visit.month)
-        if key not in placed:
-            placed[key] = _place(session, visit.clinic_id, visit.month)
-        session.add(
-            FundAdjustment(
-                clinic_id=visit.clinic_id,
-                statement_month=placed[key],
-                belongs_to=visit.month,
+        book_adjustment(
+            session,
+            clinics[visit.clinic_id],
+            AdjustmentLine(
                 visit_id=visit.id,
                 receipt_number=visit.receipt_number,
+                belongs_to=visit.month,
+                source="fund",
                 outcome=finding.outcome.value,
                 reason=finding.reason.value,
                 fund_computed=finding.fund_computed,
                 fund_paid=finding.fund_paid,
                 amount=delta,
-                file_id=file_id,
-                created_at=now,
-                created_by_id=actor.id if actor else None,
-            )
+                note=f"fund file {file_id}",
+            ),
+            actor,
+            now,
         )
         result.adjustments += 1
         result.adjustment_total += delta

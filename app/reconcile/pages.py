@@ -26,9 +26,9 @@ from app.places.models import District
 from app.reconcile import documents
 from app.reconcile.files import SettlementFileRejected
 from app.reconcile.forms import SettlementUploadForm
-from app.reconcile.labels import outcome_label, reason_label
 from app.reconcile.operations import import_settlement_file
 from app.reconcile.queries import reconciliation
+from app.settlement.adjustments import outcome_label, reason_label
 from app.web.access import role_required
 from app.web.downloads import download
 

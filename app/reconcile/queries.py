@@ -9,8 +9,9 @@ from sqlalchemy import case, func, select
 
 from app.extensions import db
 from app.places.models import Clinic, Town, Village
-from app.reconcile.models import FundAdjustment, FundFile, FundFinding
+from app.reconcile.models import FundFile, FundFinding
 from app.reconcile.platform import PlatformVisit
+from app.settlement.models import StatementAdjustment
 from app.visits.models import Visit
 
 
@@ -80,9 +81,9 @@ def reconciliation(district: str, month: str, biggest: int = 20) -> Reconciliati
         report.outcomes.append(OutcomeLine(outcome, reason, count, computed or 0, paid or 0))
 
     adjusted = (
-        select(FundAdjustment.clinic_id, func.sum(FundAdjustment.amount).label("amount"))
-        .where(FundAdjustment.statement_month == month)
-        .group_by(FundAdjustment.clinic_id)
+        select(StatementAdjustment.clinic_id, func.sum(StatementAdjustment.amount).label("amount"))
+        .where(StatementAdjustment.statement_month == month, StatementAdjustment.source == "fund")
+        .group_by(StatementAdjustment.clinic_id)
         .subquery()
     )
     fiscal = (
@@ -123,24 +124,6 @@ def reconciliation(district: str, month: str, biggest: int = 20) -> Reconciliati
         .limit(biggest)
     ).all()
     return report
-
-
-def statement_adjustments(clinic_id: int, month: str) -> Sequence[FundAdjustment]:
-    """The adjustments settled on a clinic's statement of ``month``, oldest first."""
-    return db.session.scalars(
-        select(FundAdjustment)
-        .where(FundAdjustment.clinic_id == clinic_id, FundAdjustment.statement_month == month)
-        .order_by(FundAdjustment.id)
-    ).all()
-
-
-def adjustment_total(clinic_id: int, month: str) -> int:
-    total = db.session.scalar(
-        select(func.coalesce(func.sum(FundAdjustment.amount), 0)).where(
-            FundAdjustment.clinic_id == clinic_id, FundAdjustment.statement_month == month
-        )
-    )
-    return int(total or 0)
 
 
 def platform_visits(district: str, month: str) -> list[PlatformVisit]:

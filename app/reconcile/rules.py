@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -242,22 +242,3 @@ def adjustment_delta(finding: Finding, already_adjusted: int) -> int:
     if not finding.backstopped or finding.visit_id is None:
         return 0
     return finding.difference - already_adjusted
-
-
-def statement_month_for(month: str, statuses: Mapping[str, str]) -> str:
-    """The statement an adjustment belonging to ``month`` goes on (SPEC §7).
-
-    ``statuses`` maps the clinic's months (``YYYY-MM``) to their statement
-    status; a month without a statement is open.  The adjustment goes on its
-    own month's statement while that is unpaid, otherwise on the clinic's next
-    *open* statement — never on a later one already submitted for review,
-    whose figures a reviewer is checking.
-    """
-    if statuses.get(month, "open") != "paid":
-        return month
-    year, mon = int(month[:4]), int(month[5:7])
-    while True:
-        year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
-        candidate = f"{year:04d}-{mon:02d}"
-        if statuses.get(candidate, "open") == "open":
-            return candidate

@@ -11,9 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict
 
+from flask_babel import force_locale
+
 from app.audit.queries import clinic_head_label
 from app.localtime import format_local
 from app.money import format_quantity
+from app.settlement.adjustments import reason_label, source_label
 from app.settlement.figures import Figures
 from app.settlement.queries import DistrictSummary, StatementView
 from reports import data as doc
@@ -58,7 +61,24 @@ def statement_document(view: StatementView, now: dt.datetime) -> doc.StatementDo
             )
             for h in view.history
         ),
+        adjustments=_adjustment_rows(view),
     )
+
+
+def _adjustment_rows(view: StatementView) -> tuple[doc.AdjustmentRow, ...]:
+    with force_locale("zh"):  # the printed statement is Chinese whatever the reader's language
+        return tuple(
+            doc.AdjustmentRow(
+                a.receipt_number,
+                a.belongs_to,
+                source_label(a.source),
+                reason_label(a.reason),
+                a.fund_computed,
+                a.fund_paid,
+                a.amount,
+            )
+            for a in view.adjustments
+        )
 
 
 def summary_document(summary: DistrictSummary, now: dt.datetime) -> doc.DistrictSummaryDocument:
@@ -84,6 +104,7 @@ def summary_document(summary: DistrictSummary, now: dt.datetime) -> doc.District
                 paid=line.paid.amount if line.paid else None,
                 paid_on=line.paid.paid_on.isoformat() if line.paid else "",
                 reference=line.paid.reference if line.paid else "",
+                adjustments=line.adjustment_total,
             )
             for line in summary.lines
         ),
@@ -95,6 +116,7 @@ def summary_document(summary: DistrictSummary, now: dt.datetime) -> doc.District
             fiscal=t.fiscal,
             paid=summary.paid,
             outstanding=summary.outstanding,
+            adjustments=summary.adjustment_total,
         ),
     )
 

@@ -3,7 +3,9 @@
 Guarantees: the exported figures are the same :class:`Figures` the JSON and
 the PDF are built from; money is written as exact two-decimal yuan (text in
 CSV, a number formatted ``0.00`` in XLSX, from ``Decimal`` never ``float``
-arithmetic); CSV is UTF-8 with a BOM so Excel on a Chinese Windows opens it.
+arithmetic); CSV is UTF-8 with a BOM so Excel on a Chinese Windows opens it;
+every text cell passes :func:`app.spreadsheet.safe_cell`, so a name that looks
+like a formula (``=HYPERLINK(…)``) is shown as text and never runs.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ import io
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import force_locale
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from app.money import format_quantity, format_yuan
+from app.settlement.adjustments import reason_label, source_label
 from app.settlement.documents import STATUS_LABELS
 from app.settlement.figures import COUNT_FIELDS, FIGURE_FIELDS, Figures
 from app.settlement.queries import DistrictSummary, StatementView
+from app.spreadsheet import safe_cell
 
 FIGURE_LABELS = {
     "visits": "就诊人次",
@@ -40,8 +45,17 @@ ITEM_HEADER = ["编码", "名称", "单位", "数量", "金额"]
 SUMMARY_HEADER = (
     ["卫生站编码", "卫生站", "镇（街）", "状态"]
     + [FIGURE_LABELS[n] for n in FIGURE_FIELDS]
-    + ["已拨付", "拨付日期", "拨付凭证号"]
+    + ["对账调整", "应拨付", "已拨付", "拨付日期", "拨付凭证号"]
 )
+ADJUSTMENT_HEADER = [
+    "收据号",
+    "所属月份",
+    "来源",
+    "原因",
+    "本系统计算医保",
+    "医保实际支付",
+    "调整金额",
+]
 MONEY_FORMAT = "0.00"
 
 
@@ -61,7 +75,7 @@ def _figure_row(f: Figures, cell: Any) -> list[Any]:
 def _csv(rows: list[list[Any]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerows(rows)
+    writer.writerows([[safe_cell(value) for value in row] for row in rows])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -84,14 +98,35 @@ def _statement_rows(view: StatementView, cell: Any, money: Any) -> dict[str, lis
         [i.code, i.name, i.unit, format_quantity(i.quantity), money(i.amount)] for i in view.items
     ]
     items.append(["合计", "", "", "", money(sum(i.amount for i in view.items))])
-    return {"head": head, "summary": summary, "days": days, "items": items}
+    with force_locale("zh"):
+        adjustments = [ADJUSTMENT_HEADER] + [
+            [
+                a.receipt_number,
+                a.belongs_to,
+                source_label(a.source),
+                reason_label(a.reason),
+                money(a.fund_computed),
+                money(a.fund_paid),
+                money(a.amount),
+            ]
+            for a in view.adjustments
+        ]
+    adjustments.append(["调整合计", "", "", "", "", "", money(view.adjustment_total)])
+    adjustments.append(["应拨付区财政兜底", "", "", "", "", "", money(view.backstop_due)])
+    return {
+        "head": head,
+        "summary": summary,
+        "days": days,
+        "items": items,
+        "adjustments": adjustments,
+    }
 
 
 def statement_csv(view: StatementView) -> bytes:
-    """Sections separated by a blank line: header, summary, days, items."""
+    """Sections separated by a blank line: header, summary, days, items, adjustments."""
     parts = _statement_rows(view, _text, format_yuan)
     rows: list[list[Any]] = []
-    for name in ("head", "summary", "days", "items"):
+    for name in ("head", "summary", "days", "items", "adjustments"):
         if rows:
             rows.append([])
         rows += parts[name]
@@ -103,7 +138,7 @@ def _sheet(wb: Workbook, title: str, rows: list[list[Any]], first: bool = False)
     assert ws is not None
     ws.title = title
     for row in rows:
-        ws.append(row)
+        ws.append([safe_cell(value) for value in row])
     for cells in ws.iter_rows():
         for c in cells:
             if isinstance(c.value, Decimal):
@@ -124,12 +159,13 @@ def _xlsx(wb: Workbook) -> bytes:
 
 
 def statement_xlsx(view: StatementView) -> bytes:
-    """Sheets 汇总 (header + figures), 逐日 (days), 项目 (items)."""
+    """Sheets 汇总 (header + figures), 逐日 (days), 项目 (items), 对账调整 (adjustments)."""
     parts = _statement_rows(view, _cell, lambda fen: Decimal(format_yuan(fen)))
     wb = Workbook()
     _sheet(wb, "汇总", parts["summary"] + [[]] + parts["head"], first=True)
     _sheet(wb, "逐日", parts["days"])
     _sheet(wb, "项目", parts["items"])
+    _sheet(wb, "对账调整", parts["adjustments"])
     return _xlsx(wb)
 
 
@@ -143,18 +179,19 @@ def _summary_rows(summary: DistrictSummary, cell: Any, money: Any) -> list[list[
                 line.clinic.village.town.name,
                 STATUS_LABELS[line.status],
                 *_figure_row(line.figures, cell),
+                money(line.adjustment_total),
+                money(line.backstop_due),
                 money(line.paid.amount) if line.paid else "",
                 line.paid.paid_on.isoformat() if line.paid else "",
                 line.paid.reference if line.paid else "",
             ]
         )
-    rows.append(
-        ["合计", "", "", "", *_figure_row(summary.totals, cell), money(summary.paid), "", ""]
-    )
-    # What is still owed: the backstop of the month less what has been paid.
+    totals = _figure_row(summary.totals, cell)
+    due = [money(summary.adjustment_total), money(summary.backstop_due)]
+    rows.append(["合计", "", "", "", *totals, *due, money(summary.paid), "", ""])
+    # What is still owed: the backstop due of the month less what has been paid.
     owed: list[Any] = ["" for _ in FIGURE_FIELDS]
-    owed[FIGURE_FIELDS.index("fiscal")] = money(summary.outstanding)
-    rows.append(["未拨付", "", "", "", *owed, "", "", ""])
+    rows.append(["未拨付", "", "", "", *owed, "", money(summary.outstanding), "", "", ""])
     return rows
 
 

@@ -13,9 +13,14 @@ Guarantees:
   transaction, after the lock, and stored on the row; on return they are
   cleared and the month reopens;
 * every transition writes a :class:`StatementEvent` (actor, time, reason);
-* a payment is recorded only for exactly the backstop due; the batch payment
+* a payment is recorded only for exactly the backstop due — the frozen
+  backstop plus the statement's adjustment lines, read under the same lock
+  that :func:`book_adjustment` takes, so an adjustment can never slip in
+  between what finance saw and what is recorded as paid; the batch payment
   of all reviewed clinics is all-or-nothing (one bank batch, one reference)
-  and pays exactly the count and total the finance user confirmed.
+  and pays exactly the count and total the finance user confirmed;
+* an adjustment line is booked on the visit's own statement while it is
+  unpaid, else on the clinic's next open one (:func:`statement_month_for`).
 
 Each operation takes its actor and clock as arguments and writes nothing when
 it refuses.
@@ -26,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.audit.operations import audit_batch_payment, audit_statement
@@ -40,7 +45,7 @@ from app.periods.operations import lock_clinic_month
 from app.places.models import Clinic, Town, Village
 from app.places.queries import clinic_by_code
 from app.settlement.figures import FIGURE_FIELDS, Figures, month_figures
-from app.settlement.models import Statement, StatementEvent
+from app.settlement.models import Statement, StatementAdjustment, StatementEvent
 from app.settlement.rules import (
     Action,
     Payment,
@@ -51,6 +56,7 @@ from app.settlement.rules import (
     require_month,
     require_month_ended,
     role_for,
+    statement_month_for,
 )
 
 
@@ -170,7 +176,8 @@ def pay_statement(
         source = statement.status
         target = next_status(Action.PAY, source)
         assert statement.fiscal is not None  # frozen figures: ck_statement_frozen_figures_stored
-        problems = check_payment(payment, statement.fiscal, local_date(now), month)
+        due = statement.fiscal + adjustments_due(session, clinic.id, month)
+        problems = check_payment(payment, due, local_date(now), month)
         if problems:
             raise InvalidInput(problems)
         _record_payment(session, statement, target, payment, actor, now)
@@ -189,6 +196,8 @@ def _record_payment(
     statement.paid_on = payment.paid_on
     statement.payment_reference = payment.reference.strip()
     statement.paid_amount = payment.amount
+    assert statement.fiscal is not None
+    statement.paid_adjustments = payment.amount - statement.fiscal
     statement.status = target.value
     _event(session, statement, Action.PAY, source, actor, now, statement.payment_reference)
 
@@ -237,7 +246,10 @@ def pay_reviewed_statements(
         if actor.town_code is not None:
             query = query.where(Town.code == actor.town_code)
         statements = list(session.scalars(query))
-        total = sum(s.fiscal or 0 for s in statements)
+        due = {
+            s.id: (s.fiscal or 0) + adjustments_due(session, s.clinic_id, month) for s in statements
+        }
+        total = sum(due.values())
         if not statements:
             raise Conflict(Problem("count", f"no reviewed statement to pay for {month}", "none"))
         if len(statements) != batch.count or total != batch.amount:
@@ -251,9 +263,8 @@ def pay_reviewed_statements(
             )
         today = local_date(now)
         for statement in statements:
-            assert statement.fiscal is not None
-            payment = Payment(batch.paid_on, batch.reference, statement.fiscal)
-            problems = check_payment(payment, statement.fiscal, today, month)
+            payment = Payment(batch.paid_on, batch.reference, due[statement.id])
+            problems = check_payment(payment, due[statement.id], today, month)
             if problems:
                 raise InvalidInput(problems)
             _record_payment(
@@ -261,3 +272,73 @@ def pay_reviewed_statements(
             )
         audit_batch_payment(session, actor, district_code, month, statements, batch.reference, now)
     return statements
+
+
+def adjustments_due(session: Session, clinic_id: int, month: str) -> int:
+    """The sum of the adjustment lines on a clinic's statement of ``month`` (fen)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(StatementAdjustment.amount), 0)).where(
+            StatementAdjustment.clinic_id == clinic_id,
+            StatementAdjustment.statement_month == month,
+        )
+    )
+    return int(total or 0)
+
+
+@dataclass(frozen=True)
+class AdjustmentLine:
+    """What a caller (the fund reconciliation, a reviewer's finding) wants booked."""
+
+    visit_id: int
+    receipt_number: str
+    belongs_to: str  # the visit's month
+    source: str  # "fund" or "review"
+    outcome: str
+    reason: str
+    fund_computed: int
+    fund_paid: int
+    amount: int
+    note: str = ""
+
+
+def book_adjustment(
+    session: Session, clinic: Clinic, line: AdjustmentLine, actor: User | None, now: dt.datetime
+) -> StatementAdjustment:
+    """Book ``line`` inside the caller's unit of work, on the statement SPEC §7 names.
+
+    The target statement's row is locked (the lock payment takes) and its
+    status re-read under the lock; if it was paid in the meantime the line
+    moves on to the next open statement.
+    """
+    if line.amount == 0:
+        raise InvalidInput(Problem("amount", "an adjustment must move money", "zero"))
+    while True:
+        statuses = dict(
+            session.execute(
+                select(Statement.month, Statement.status).where(
+                    Statement.clinic_id == clinic.id, Statement.month >= line.belongs_to
+                )
+            ).all()
+        )
+        month = statement_month_for(line.belongs_to, statuses)
+        statement = lock_clinic_month(session, clinic, month)
+        if statement.status == statuses.get(month, Status.OPEN.value):
+            break
+    adjustment = StatementAdjustment(
+        clinic_id=clinic.id,
+        statement_month=month,
+        belongs_to=line.belongs_to,
+        visit_id=line.visit_id,
+        receipt_number=line.receipt_number,
+        source=line.source,
+        outcome=line.outcome,
+        reason=line.reason,
+        fund_computed=line.fund_computed,
+        fund_paid=line.fund_paid,
+        amount=line.amount,
+        note=line.note,
+        created_at=now,
+        created_by_id=actor.id if actor else None,
+    )
+    session.add(adjustment)
+    return adjustment

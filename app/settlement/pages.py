@@ -28,6 +28,7 @@ from app.localtime import format_local, local_date, month_of
 from app.money import MoneyFormatError, format_quantity, format_yuan, parse_yuan
 from app.places.models import District
 from app.settlement import documents, exports
+from app.settlement.adjustments import reason_label, source_label
 from app.settlement.chart import Bar, bar_chart, column_chart
 from app.settlement.figures import FIGURE_FIELDS, Figures
 from app.settlement.operations import (
@@ -162,6 +163,8 @@ def _helpers() -> dict[str, Any]:
         "figure_fields": FIGURE_FIELDS,
         "quantity": format_quantity,
         "local_time": format_local,
+        "source_label": source_label,
+        "reason_label": reason_label,
     }
 
 

@@ -46,7 +46,7 @@ from app.settlement.figures import (
     month_figures,
     stored_figures,
 )
-from app.settlement.models import Statement, StatementEvent
+from app.settlement.models import Statement, StatementAdjustment, StatementEvent
 from app.settlement.rules import Status, compare_figures, require_month
 
 
@@ -74,6 +74,47 @@ def _paid(statement: Statement | None) -> Paid | None:
 
 
 @dataclass(frozen=True)
+class AdjustmentView:
+    """A line that changes the statement's backstop (SPEC §7), as printed."""
+
+    receipt_number: str
+    belongs_to: str
+    source: str
+    outcome: str
+    reason: str
+    fund_computed: int
+    fund_paid: int
+    amount: int
+
+
+def _adjustments(clinic_ids: list[int], month: str) -> dict[int, list[AdjustmentView]]:
+    out: dict[int, list[AdjustmentView]] = {}
+    if not clinic_ids:
+        return out
+    for row in db.session.scalars(
+        select(StatementAdjustment)
+        .where(
+            StatementAdjustment.clinic_id.in_(clinic_ids),
+            StatementAdjustment.statement_month == month,
+        )
+        .order_by(StatementAdjustment.clinic_id, StatementAdjustment.id)
+    ):
+        out.setdefault(row.clinic_id, []).append(
+            AdjustmentView(
+                row.receipt_number,
+                row.belongs_to,
+                row.source,
+                row.outcome,
+                row.reason,
+                row.fund_computed,
+                row.fund_paid,
+                row.amount,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
 class StatementView:
     clinic: Clinic
     month: str
@@ -84,6 +125,16 @@ class StatementView:
     items: list[ItemFigures]
     history: list[HistoryEntry]
     paid: Paid | None
+    adjustments: list[AdjustmentView] = field(default_factory=list)
+
+    @property
+    def adjustment_total(self) -> int:
+        return sum(a.amount for a in self.adjustments)
+
+    @property
+    def backstop_due(self) -> int:
+        """The backstop as recorded plus the adjustment lines: what finance pays."""
+        return self.figures.fiscal + self.adjustment_total
 
 
 def _statement_row(clinic_id: int, month: str) -> Statement | None:
@@ -133,6 +184,7 @@ def statement_view(clinic_code: str, month: str, viewer: User | None) -> Stateme
         items=item_figures(clinic.id, month),
         history=_history(statement),
         paid=_paid(statement),
+        adjustments=_adjustments([clinic.id], month).get(clinic.id, []),
     )
 
 
@@ -159,7 +211,8 @@ def statement_views(clinics: Sequence[Clinic], month: str) -> list[StatementView
     """The month's statements of ``clinics`` (already checked visible), in their order.
 
     Five queries whatever the number of clinics: the statement rows, their
-    events, and :func:`month_close`'s id range, days and items.  Each view equals what
+    events, their adjustment lines, and :func:`month_close`'s id range, days and items.
+    Each view equals what
     :func:`statement_view` gives for that clinic.
     """
     require_month(month)
@@ -173,6 +226,7 @@ def statement_views(clinics: Sequence[Clinic], month: str) -> list[StatementView
         )
     }
     histories = _histories([s.id for s in statements.values()])
+    adjustments = _adjustments(ids, month)
     close = month_close(ids, month)
     views = []
     for clinic in clinics:
@@ -190,6 +244,7 @@ def statement_views(clinics: Sequence[Clinic], month: str) -> list[StatementView
                 items=live.items if live else [],
                 history=histories.get(statement.id, []) if statement is not None else [],
                 paid=_paid(statement),
+                adjustments=adjustments.get(clinic.id, []),
             )
         )
     return views
@@ -217,6 +272,12 @@ class SummaryLine:
     status: str
     figures: Figures
     paid: Paid | None
+    adjustment_total: int = 0
+
+    @property
+    def backstop_due(self) -> int:
+        """Recorded backstop plus the reconciliation's adjustment lines."""
+        return self.figures.fiscal + self.adjustment_total
 
 
 @dataclass(frozen=True)
@@ -232,9 +293,17 @@ class DistrictSummary:
         return sum(line.paid.amount for line in self.lines if line.paid)
 
     @property
+    def adjustment_total(self) -> int:
+        return sum(line.adjustment_total for line in self.lines)
+
+    @property
+    def backstop_due(self) -> int:
+        return self.totals.fiscal + self.adjustment_total
+
+    @property
     def outstanding(self) -> int:
-        """Backstop of the month not yet paid, whatever the statement's state."""
-        return self.totals.fiscal - self.paid
+        """Backstop of the month not yet paid (adjustments included), whatever the state."""
+        return self.backstop_due - self.paid
 
     @property
     def payable(self) -> list[SummaryLine]:
@@ -242,7 +311,7 @@ class DistrictSummary:
 
     @property
     def payable_amount(self) -> int:
-        return sum(line.figures.fiscal for line in self.payable)
+        return sum(line.backstop_due for line in self.payable)
 
     def count(self, status: str) -> int:
         return sum(1 for line in self.lines if line.status == status)
@@ -300,6 +369,10 @@ def district_summary(district_code: str, month: str, viewer: User | None) -> Dis
             select(Statement).where(Statement.clinic_id.in_(ids), Statement.month == month)
         )
     }
+    adjustments = {
+        clinic_id: sum(a.amount for a in lines)
+        for clinic_id, lines in _adjustments(ids, month).items()
+    }
     live_ids = [i for i in ids if stored_figures(statements.get(i)) is None]
     live = figures_by_clinic(live_ids, month) if live_ids else {}
     lines = []
@@ -312,6 +385,7 @@ def district_summary(district_code: str, month: str, viewer: User | None) -> Dis
                 status=statement.status if statement else Status.OPEN.value,
                 figures=stored if stored is not None else live.get(clinic.id, Figures()),
                 paid=_paid(statement),
+                adjustment_total=adjustments.get(clinic.id, 0),
             )
         )
     totals = sum((line.figures for line in lines), Figures())
@@ -411,8 +485,16 @@ def verify_statement(clinic_code: str, month: str) -> Verification:
         {n: getattr(live, n) for n in FIGURE_FIELDS},
     )
     paid = statement is not None and statement.status == Status.PAID.value
-    if paid and statement is not None and statement.paid_amount != live.fiscal:
+    adjusted = sum(a.amount for a in _adjustments([clinic.id], month).get(clinic.id, []))
+    due = live.fiscal + adjusted
+    if paid and statement is not None and statement.paid_amount != due:
+        problems.append(Problem("paid_amount", f"paid {statement.paid_amount} but due {due}"))
+    if paid and statement is not None and statement.paid_adjustments != adjusted:
+        # An adjustment line added, changed or removed after the payment.
         problems.append(
-            Problem("paid_amount", f"paid {statement.paid_amount} but due {live.fiscal}")
+            Problem(
+                "adjustments",
+                f"paid with adjustments {statement.paid_adjustments}; the lines sum to {adjusted}",
+            )
         )
     return Verification(clinic.code, month, status, True, problems)

@@ -213,3 +213,22 @@ class Figures:
 
     def __add__(self, other: Figures) -> Figures:
         return Figures(**{n: getattr(self, n) + getattr(other, n) for n in FIGURE_FIELDS})
+
+
+def statement_month_for(month: str, statuses: Mapping[str, str]) -> str:
+    """The statement an adjustment belonging to ``month`` goes on (SPEC §7).
+
+    ``statuses`` maps the clinic's months (``YYYY-MM``) to their statement
+    status; a month without a statement is open.  The adjustment goes on its
+    own month's statement while that is unpaid, otherwise on the clinic's next
+    *open* statement — never on a later one already submitted for review,
+    whose figures a reviewer is checking.
+    """
+    if statuses.get(month, Status.OPEN.value) != Status.PAID.value:
+        return month
+    year, mon = int(month[:4]), int(month[5:7])
+    while True:
+        year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
+        candidate = f"{year:04d}-{mon:02d}"
+        if statuses.get(candidate, Status.OPEN.value) == Status.OPEN.value:
+            return candidate

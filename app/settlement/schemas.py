@@ -15,7 +15,7 @@ OpenAPI document, so what is documented is what is sent.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, fields, validate
 
@@ -147,8 +147,25 @@ class PaymentRecordSchema(ViewSchema):
     amount = Yuan(required=True)
 
 
+class AdjustmentSchema(ViewSchema):
+    """A line that changes the backstop after the fund's real payment (SPEC §7)."""
+
+    receipt_number = fields.String(required=True)
+    belongs_to = fields.String(required=True, metadata={"description": "the visit's month"})
+    source = fields.String(required=True, metadata={"enum": ["fund", "review"]})
+    outcome = fields.String(required=True)
+    reason = fields.String(required=True)
+    fund_computed = Yuan(required=True, metadata={"description": "the fund share computed here"})
+    fund_paid = Yuan(required=True, metadata={"description": "what the fund really paid"})
+    amount = Yuan(
+        required=True,
+        allow_negative=True,
+        metadata={"description": "+ the district owes the clinic more, − less"},
+    )
+
+
 class StatementSchema(ViewSchema):
-    """A clinic's month: status, figures, days, items, history and payment."""
+    """A clinic's month: status, figures, days, items, history, payment and adjustments."""
 
     clinic = fields.String(required=True, attribute="clinic.code")
     name = fields.String(required=True, attribute="clinic.name")
@@ -159,6 +176,13 @@ class StatementSchema(ViewSchema):
     items = fields.List(fields.Nested(StatementItemSchema), required=True)
     history = fields.List(fields.Nested(StatementHistorySchema), required=True)
     payment = fields.Nested(PaymentRecordSchema, attribute="paid", required=True, allow_none=True)
+    adjustments = fields.List(fields.Nested(AdjustmentSchema), required=True)
+    adjustment_total = Yuan(required=True, allow_negative=True)
+    backstop_due = Yuan(
+        required=True,
+        allow_negative=True,
+        metadata={"description": "figures.fiscal + adjustment_total: what finance pays"},
+    )
 
 
 class SummaryRowSchema(ViewSchema):
@@ -167,6 +191,8 @@ class SummaryRowSchema(ViewSchema):
     town = fields.String(required=True, attribute="clinic.village.town.name")
     status = fields.String(required=True, metadata={"enum": STATUSES})
     figures = fields.Nested(StatementFiguresSchema, required=True)
+    adjustments = Yuan(required=True, allow_negative=True, attribute="adjustment_total")
+    backstop_due = Yuan(required=True, allow_negative=True)
     paid = Yuan(required=True, allow_none=True, attribute="paid.amount")
     paid_on = fields.Date(required=True, allow_none=True, attribute="paid.paid_on")
     reference = fields.String(required=True, allow_none=True, attribute="paid.reference")
@@ -176,9 +202,20 @@ class SummaryTotalsSchema(StatementFiguresSchema):
     """The sums of the rows, and what has been paid; dumped from the summary."""
 
     paid = Yuan(required=True)
+    adjustments = Yuan(required=True, allow_negative=True)
+    backstop_due = Yuan(required=True, allow_negative=True)
+
+    # What the summary itself knows, not its figures: paid, adjustments, due.
+    OWN: ClassVar[dict[str, str]] = {
+        "paid": "paid",
+        "adjustments": "adjustment_total",
+        "backstop_due": "backstop_due",
+    }
 
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
-        return obj.paid if attr == "paid" else getattr(obj.totals, attr, default)
+        if attr in self.OWN:
+            return getattr(obj, self.OWN[attr])
+        return getattr(obj.totals, attr, default)
 
 
 class ReadyToPaySchema(Schema):
@@ -212,7 +249,11 @@ class DistrictSummarySchema(ViewSchema):
     month = fields.String(required=True)
     rows = fields.List(fields.Nested(SummaryRowSchema), required=True, attribute="lines")
     totals = fields.Nested(SummaryTotalsSchema, required=True)
-    outstanding = Yuan(required=True, metadata={"description": "backstop not yet paid"})
+    outstanding = Yuan(
+        required=True,
+        allow_negative=True,
+        metadata={"description": "backstop due (adjustments included) not yet paid"},
+    )
     ready_to_pay = fields.Nested(ReadyToPaySchema, required=True)
     statuses = fields.Nested(StatusCountsSchema, required=True)
 

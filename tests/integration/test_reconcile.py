@@ -23,12 +23,15 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from app.auth.models import User
+from app.errors import InvalidInput
 from app.extensions import db
-from app.money import format_yuan
-from app.reconcile.models import FundAdjustment, FundFinding
+from app.money import format_yuan, parse_yuan
+from app.reconcile.models import FundFinding
 from app.reconcile.platform import Disagreements, SimulatedPlatform, settlement_csv
 from app.reconcile.queries import platform_visits, reconciliation
+from app.settlement.models import StatementAdjustment as FundAdjustment
 from app.settlement.operations import pay_statement, review_statement, submit_statement
+from app.settlement.queries import verify_statement
 from app.settlement.rules import Payment
 from app.visits.models import Visit
 from app.visits.operations import LineRequest, VisitRequest, record_visit
@@ -284,3 +287,51 @@ def test_a_rejected_upload_lists_its_lines_and_other_roles_only_read(
     )
     assert doctor.get("/reconcile?month=2026-10").status_code == 403
     assert reviewer.get("/reconcile?month=9999-99").status_code == 400
+
+
+def test_the_statement_and_the_summary_carry_the_adjustments_and_finance_pays_them(
+    app: Flask, world: World, clock: FixedClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "oct.csv"
+    simulate(app, path, lapsed=1, reversed=1)
+    import_file(app, path)
+    booked = sum(adjustments_by_visit().values())
+    assert booked > 0
+
+    clock.now = dt.datetime(2026, 11, 2, 2, 0, tzinfo=dt.UTC)
+    client = app.test_client()
+    statement = client.get("/api/v1/statements/HD001/2026-10", headers=world.auth("reviewer")).json
+    fiscal = statement["figures"]["fiscal"]
+    assert statement["adjustment_total"] == format_yuan(booked)
+    assert statement["backstop_due"] == format_yuan(parse_yuan(fiscal) + booked)
+    assert {a["reason"] for a in statement["adjustments"]} == {"insurance_lapsed", "reversed"}
+    assert all(a["belongs_to"] == OCT and a["source"] == "fund" for a in statement["adjustments"])
+
+    summary = client.get(
+        "/api/v1/districts/440114/summaries/2026-10", headers=world.auth("finance")
+    )
+    row = next(r for r in summary.json["rows"] if r["clinic"] == "HD001")
+    assert row["adjustments"] == format_yuan(booked)
+    assert row["backstop_due"] == statement["backstop_due"]
+    assert summary.json["totals"]["adjustments"] == format_yuan(booked)
+
+    csv_text = client.get("/api/v1/statements/HD001/2026-10.csv", headers=world.auth("finance"))
+    assert "应拨付区财政兜底" in csv_text.data.decode("utf-8-sig")
+    pdf = tmp_path / "s.pdf"
+    pdf.write_bytes(
+        client.get("/api/v1/statements/HD001/2026-10.pdf", headers=world.auth("finance")).data
+    )
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "医保对账调整" in text and "结算已冲销" in text
+
+    submit_statement("HD001", OCT, user("doctor"), clock())
+    review_statement("HD001", OCT, user("reviewer"), clock())
+    recorded = parse_yuan(fiscal)
+    with pytest.raises(InvalidInput):  # the recorded backstop alone is no longer what is due
+        pay_statement(
+            "HD001", OCT, Payment(clock().date(), "B-1", recorded), user("finance"), clock()
+        )
+    pay_statement(
+        "HD001", OCT, Payment(clock().date(), "B-1", recorded + booked), user("finance"), clock()
+    )
+    assert verify_statement("HD001", OCT).ok

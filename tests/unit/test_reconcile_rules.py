@@ -18,8 +18,8 @@ from app.reconcile.rules import (
     SettlementRow,
     adjustment_delta,
     reconcile,
-    statement_month_for,
 )
+from app.settlement.rules import statement_month_for
 
 PERSON = make_id_number("440114", dt.date(1960, 3, 7), 100)
 OTHER = make_id_number("440114", dt.date(1970, 5, 1), 201)

@@ -1,13 +1,19 @@
-"""Words for the reconciliation's outcomes and reasons, keyed by their codes.
+"""Words for adjustment lines — their source, outcome and reason — keyed by their codes.
 
-Pages, PDFs and spreadsheets all take their words from here (translated with
-Flask-Babel), never from the codes' English spelling.
+A statement's adjustment lines come from the fund reconciliation (SPEC §7) and
+from reviewers' findings; pages, PDFs and spreadsheets all take their words
+from here (translated with Flask-Babel), never from the codes' English spelling.
 """
 
 from __future__ import annotations
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
+
+SOURCES: dict[str, LazyString] = {
+    "fund": _l("Fund reconciliation"),
+    "review": _l("Review finding"),
+}
 
 OUTCOMES: dict[str, LazyString] = {
     "matched": _l("Matched"),
@@ -31,7 +37,12 @@ REASONS: dict[str, LazyString] = {
     "id_mismatch": _l("ID number differs"),
     "date_mismatch": _l("Date differs"),
     "voided_here": _l("Voided here"),
+    "disallowed": _l("Disallowed by the reviewer"),
 }
+
+
+def source_label(code: str) -> str:
+    return str(SOURCES.get(code, code))
 
 
 def outcome_label(code: str) -> str:
