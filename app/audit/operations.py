@@ -161,6 +161,45 @@ def audit_statement(
     )
 
 
+def audit_adjustments(
+    session: Session,
+    actor: Any,
+    adjustments: list[Any],
+    clinic_codes: dict[int, str],
+    now: dt.datetime,
+) -> None:
+    """Booked statement adjustment lines (SPEC §7), each with its money and reason.
+
+    Call once, after every statement lock of the transaction is taken: the
+    chain heads are the last locks, in clinic order.
+    """
+    session.flush()  # the lines' ids are what the entries name
+    for a in sorted(adjustments, key=lambda a: (clinic_codes[a.clinic_id], a.id)):
+        code = clinic_codes[a.clinic_id]
+        after = {
+            "statement": f"{code}/{a.statement_month}",
+            "belongs_to": a.belongs_to,
+            "visit": a.visit_id,
+            "receipt_number": a.receipt_number,
+            "source": a.source,
+            "outcome": a.outcome,
+            "reason": a.reason,
+            "fund_computed": a.fund_computed,
+            "fund_paid": a.fund_paid,
+            "amount": a.amount,
+        }
+        append(
+            session,
+            actor,
+            "adjustment.book",
+            ("statement_adjustment", a.id),
+            None,
+            after,
+            now,
+            chain=clinic_chain(code),
+        )
+
+
 def audit_batch_payment(
     session: Session,
     actor: Any,

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
+from app.audit.operations import OPERATOR, append, audit_adjustments
 from app.auth.models import User
 from app.database import unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
@@ -186,6 +187,20 @@ def import_settlement_file(
             )
         result = _reconcile_month(session, district, month, stored.id, actor, now)
         result.rows, result.skipped_rows = len(rows), skipped
+        after = {
+            "source": source[-200:],
+            "sha256": digest,
+            "district": district,
+            "month": month,
+            "rows": len(rows),
+            "new_rows": len(fresh),
+            "outcomes": result.outcomes,
+            "adjustments": result.adjustments,
+            "adjustment_total": result.adjustment_total,
+        }
+        append(
+            session, actor or OPERATOR, "import", ("import", "fund_settlement"), None, after, now
+        )
         return result
 
 
@@ -296,13 +311,14 @@ def _book_adjustments(
                 .group_by(StatementAdjustment.visit_id)
             ).all()
         )
+    added = []
     for finding in candidates:
         assert finding.visit_id is not None
         delta = adjustment_delta(finding, booked.get(finding.visit_id, 0))
         if delta == 0:
             continue
         visit = visits[finding.visit_id]
-        book_adjustment(
+        adjustment = book_adjustment(
             session,
             clinics[visit.clinic_id],
             AdjustmentLine(
@@ -320,5 +336,10 @@ def _book_adjustments(
             actor,
             now,
         )
+        added.append(adjustment)
         result.adjustments += 1
         result.adjustment_total += delta
+    # Every adjustment is in the audit log, after all statement locks (heads last).
+    audit_adjustments(
+        session, actor or OPERATOR, added, {c.id: c.code for c in clinics.values()}, now
+    )

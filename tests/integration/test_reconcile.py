@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from app.audit.models import AuditEntry
 from app.auth.models import User
 from app.errors import InvalidInput
 from app.extensions import db
@@ -140,6 +141,14 @@ def test_every_kind_of_difference_is_explained_and_the_backstop_follows_the_fund
     # The same file again changes nothing.
     assert "already imported" in import_file(app, path)
     assert adjustments_by_visit() == booked
+
+    # Every adjustment and the import itself are in the audit log, and it verifies.
+    entries = db.session.scalars(
+        select(AuditEntry.action).where(AuditEntry.action.in_(("adjustment.book", "import")))
+    ).all()
+    assert entries.count("adjustment.book") == 4 and entries.count("import") == 1
+    verify = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert verify.exit_code == 0, verify.output
 
 
 def test_a_paid_months_late_reversal_goes_on_the_next_open_statement(
