@@ -251,7 +251,7 @@ def statement_views(clinics: Sequence[Clinic], month: str) -> list[StatementView
 
 
 def district_statements(
-    district_code: str, month: str, viewer: User | None, batch: int = 200
+    district_code: str, month: str, viewer: User | None, batch: int = 500
 ) -> Iterator[list[StatementView]]:
     """Every statement of the district summary's clinics, ``batch`` clinics at a time.
 
