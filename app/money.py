@@ -22,7 +22,15 @@ QUANTITY_SCALE = 1000  # quantities are stored as integer thousandths (up to 3 d
 
 
 class MoneyFormatError(ValueError):
-    """A yuan string, ratio or quantity that cannot be read exactly."""
+    """A yuan string, ratio or quantity that cannot be read exactly.
+
+    ``code`` says which way, stably (``not_number``, ``decimals``, ``not_positive``),
+    for callers that choose their own words.
+    """
+
+    def __init__(self, message: str, code: str = "not_number") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def round_fen(value: Decimal) -> int:
@@ -97,9 +105,9 @@ def parse_quantity(text: str | int | Decimal) -> int:
     """A positive quantity with at most three decimals → integer thousandths."""
     value = _decimal(text, "quantity")
     if _places(value.normalize()) > 3:
-        raise MoneyFormatError(f"quantity has more than three decimals: {text!r}")
+        raise MoneyFormatError(f"quantity has more than three decimals: {text!r}", "decimals")
     if value <= 0:
-        raise MoneyFormatError(f"quantity must be greater than zero: {text!r}")
+        raise MoneyFormatError(f"quantity must be greater than zero: {text!r}", "not_positive")
     return exact_int(value * QUANTITY_SCALE)
 
 

@@ -38,27 +38,42 @@ def check_digit(first17: str) -> str:
     return _CHECK[total % 11]
 
 
-def id_number_problem(text: str) -> str | None:
-    """Why ``text`` is not a valid ID number, or None when it is."""
+# Why a text is not an ID number: a stable code (what pages choose their words by) → reason.
+ID_PROBLEMS = {
+    "id_length": "must be 18 characters",
+    "id_shape": "must be 17 digits followed by a digit or X",
+    "id_birth_date": "contains an impossible birth date",
+    "id_check_digit": "check digit is wrong",
+}
+
+
+def id_number_problem_code(text: str) -> str | None:
+    """The code (a key of :data:`ID_PROBLEMS`) of why ``text`` is not valid, or None."""
     value = text.strip().upper()
     if len(value) != 18:
-        return "must be 18 characters"
+        return "id_length"
     if not _SHAPE.match(value):
-        return "must be 17 digits followed by a digit or X"
+        return "id_shape"
     try:
         dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        return "contains an impossible birth date"
+        return "id_birth_date"
     if check_digit(value[:17]) != value[17]:
-        return "check digit is wrong"
+        return "id_check_digit"
     return None
+
+
+def id_number_problem(text: str) -> str | None:
+    """Why ``text`` is not a valid ID number, or None when it is."""
+    code = id_number_problem_code(text)
+    return ID_PROBLEMS[code] if code else None
 
 
 def parse_id_number(text: str, field: str = "id_number") -> IdNumber:
     """Validate and normalise; raises :class:`InvalidInput` naming ``field``."""
-    problem = id_number_problem(text if isinstance(text, str) else "")
-    if problem:
-        raise InvalidInput(Problem(field, f"not a valid ID number: {problem}", "bad_id_number"))
+    code = id_number_problem_code(text if isinstance(text, str) else "")
+    if code:
+        raise InvalidInput(Problem(field, f"not a valid ID number: {ID_PROBLEMS[code]}", code))
     value = text.strip().upper()
     birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     sex = "M" if int(value[16]) % 2 == 1 else "F"

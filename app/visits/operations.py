@@ -116,7 +116,7 @@ class Quote:
 def _visited_at(request: VisitRequest, now: dt.datetime) -> dt.datetime:
     visited_at = request.visited_at or now
     if visited_at.tzinfo is None:
-        raise InvalidInput(Problem("visited_at", "needs a time zone, e.g. +08:00"))
+        raise InvalidInput(Problem("visited_at", "needs a time zone, e.g. +08:00", "no_zone"))
     if visited_at > now:
         raise InvalidInput(Problem("visited_at", "is in the future", "future"))
     # A floor against typos (and against dates whose UTC or Shanghai reading
@@ -131,9 +131,9 @@ def _line_inputs(
 ) -> tuple[list[LineInput], tuple[CatalogItem, ...]]:
     problems: list[Problem] = []
     if not request.lines:
-        problems.append(Problem("lines", "a visit needs at least one line"))
+        problems.append(Problem("lines", "a visit needs at least one line", "no_lines"))
     if len(request.lines) > MAX_LINES:
-        problems.append(Problem("lines", f"at most {MAX_LINES} lines per visit"))
+        problems.append(Problem("lines", f"at most {MAX_LINES} lines per visit", "too_many_lines"))
     codes = {line.item for line in request.lines}
     rows = session.execute(
         select(CatalogItem, ItemPrice)
@@ -153,7 +153,7 @@ def _line_inputs(
         try:
             quantity = parse_quantity(line.quantity)
         except MoneyFormatError as exc:
-            problems.append(Problem(f"lines[{i}].quantity", str(exc), "bad_quantity"))
+            problems.append(Problem(f"lines[{i}].quantity", str(exc), exc.code))
             quantity = 0
         if line.item not in known:
             problems.append(
@@ -262,7 +262,7 @@ def record_visit(
     """Record a visit; ``(visit, created)``. A retried key returns the first visit."""
     fingerprint = request.fingerprint()
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 100:
-        raise InvalidInput(Problem("Idempotency-Key", "must be 1 to 100 characters"))
+        raise InvalidInput(Problem("Idempotency-Key", "must be 1 to 100 characters", "bad_key"))
     try:
         return _record(request, actor, now, idempotency_key, fingerprint)
     except IntegrityError:
@@ -378,20 +378,24 @@ def void_visit(visit_id: int, reason: str, actor: User, now: dt.datetime) -> Vis
     """Void a visit of an open month; its fund share and deductible go back."""
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput(Problem("reason", "a reason is required to void a visit"))
+        raise InvalidInput(
+            Problem("reason", "a reason is required to void a visit", "reason_required")
+        )
     if len(reason) > 200:
-        raise InvalidInput(Problem("reason", "at most 200 characters"))
+        raise InvalidInput(Problem("reason", "at most 200 characters", "reason_too_long"))
     with unit_of_work() as session:
         visit = session.get(Visit, visit_id)
         if visit is None:
-            raise NotFound(Problem("visit", f"no visit {visit_id}"))
+            raise NotFound(Problem("visit", f"no visit {visit_id}", "not_found"))
         clinic = visit.clinic
         require_doctor_of(actor, clinic, "visit")
         lock_open_month(session, clinic, visit.month, "visit")
         visit = locked(session, Visit, id=visit_id)
         assert visit is not None
         if visit.voided_at is not None:
-            raise Conflict(Problem("visit", f"visit {visit.receipt_number} is already voided"))
+            raise Conflict(
+                Problem("visit", f"visit {visit.receipt_number} is already voided", "voided")
+            )
         if visit.resident_id is not None and (visit.fund or visit.deductible_applied):
             usage = locked(session, FundUsage, resident_id=visit.resident_id, year=visit.year)
             assert usage is not None

@@ -24,7 +24,6 @@ visit operations and queries, every write is one of their units of work.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +43,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from app.auth.models import User
@@ -56,6 +56,7 @@ from app.money import format_yuan
 from app.people.rules import mask_id_number, mask_name
 from app.places.models import Clinic
 from app.settlement.figures import day_figures
+from app.visits.messages import MESSAGES, field_errors
 from app.visits.operations import (
     MAX_LINES,
     LineRequest,
@@ -73,7 +74,8 @@ from app.visits.queries import (
     visits_between,
 )
 from app.visits.receipts import REASON_WORDS, reason_words, receipt_document, receipt_pdf
-from app.visits.schemas import PatientEligibilitySchema, QuoteSchema
+from app.visits.schemas import PatientEligibilitySchema, QuoteSchema, VisitInSchema
+from app.web.errors import field_errors as web_field_errors
 
 bp = Blueprint(
     "visits",
@@ -104,96 +106,6 @@ KIND = {
     "service": _l("Service"),
     "material": _l("Material"),
 }
-
-# Messages of the operations and rules (English, stable) → what the doctor reads.
-# Matched on the problem's code first, then on the start of its message.
-_BY_CODE = {
-    "unknown_item": _l("This item is not in the catalogue."),
-    "no_price": _l("This item has no approved price on the visit date."),
-    "second_diagnosis": _l("Only one diagnosis fee per visit."),
-    "future": _l("The visit time cannot be in the future."),
-    "month_frozen": _l("This month has been submitted for settlement; its visits cannot change."),
-    "scope": _l("This is outside your clinic."),
-    "unknown_clinic": _l("Unknown clinic."),
-    "bad_time": _l("Give the visit time as date and time."),
-}
-_BY_MESSAGE = (
-    ("not a valid ID number: must be 18 characters", _l("The ID number must be 18 characters.")),
-    (
-        "not a valid ID number: must be 17 digits",
-        _l("The ID number is 17 digits followed by a digit or X."),
-    ),
-    (
-        "not a valid ID number: contains an impossible birth date",
-        _l("The birth date in this ID number does not exist."),
-    ),
-    (
-        "not a valid ID number: check digit is wrong",
-        _l("The check digit is wrong: please check the ID number."),
-    ),
-    ("not a valid ID number", _l("Not a valid ID number.")),
-    ("quantity has more than three decimals", _l("At most three decimals.")),
-    ("quantity must be greater than zero", _l("The quantity must be greater than zero.")),
-    ("must be greater than zero", _l("The quantity must be greater than zero.")),
-    ("quantity is not a number", _l("The quantity must be a number, e.g. 2 or 0.5.")),
-    ("quantity must be given", _l("The quantity must be a number, e.g. 2 or 0.5.")),
-    ("must be at most 9999.999", _l("The quantity is at most 9999.999.")),
-    (
-        "the line amount is implausibly large",
-        _l("This amount is implausibly large: check the quantity."),
-    ),
-    (
-        "the visit total is implausibly large",
-        _l("This amount is implausibly large: check the quantity."),
-    ),
-    ("the diagnosis fee is quantity 1", _l("The diagnosis fee is always quantity 1.")),
-    ("a visit needs at least one line", _l("Add at least one item.")),
-    ("at most", _l("Too long or too many entries.")),
-    ("a reason is required", _l("Please give the reason for voiding.")),
-    ("is in the future", _l("The visit time cannot be in the future.")),
-)
-
-
-def problem_text(problem: Problem) -> str:
-    """The doctor's words for a problem raised by an operation or a rule."""
-    if problem.code in _BY_CODE:
-        return str(_BY_CODE[problem.code])
-    if problem.field == "reason" and problem.message.startswith("at most"):
-        return _("At most 200 characters.")
-    if problem.message.startswith("at most") and problem.field == "lines":
-        return _("At most %(n)s items per visit.", n=MAX_LINES)
-    for start, text in _BY_MESSAGE:
-        if problem.message.startswith(start):
-            return str(text)
-    if problem.message.endswith("is already voided"):
-        return _("This visit is already voided.")
-    return _("Please check this entry (%(detail)s).", detail=problem.message)
-
-
-_LINE_FIELD = re.compile(r"^lines\[(\d+)\]\.(item|quantity)$")
-
-
-def form_field(problem_field: str) -> str:
-    """Which input a problem belongs next to: ``lines[2].quantity`` → ``lines-2-quantity``."""
-    m = _LINE_FIELD.match(problem_field)
-    if m:
-        return f"lines-{m.group(1)}-{m.group(2)}"
-    return {
-        "patient_id_number": "id_number",
-        "id_number": "id_number",
-        "lines": "lines",
-        "visited_at": "visited_at",
-        "injection": "injection",
-        "reason": "reason",
-    }.get(problem_field, "_")
-
-
-def field_errors(exc: DomainError) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for problem in exc.problems:
-        errors.setdefault(form_field(problem.field), problem_text(problem))
-    return errors
-
 
 # --- access -------------------------------------------------------------------------
 
@@ -506,31 +418,25 @@ def items() -> Response:
     )
 
 
-def _json_visit_request(body: Any, clinic: Clinic) -> VisitRequest:
-    if not isinstance(body, dict):
-        raise DomainError(Problem("_", "the body must be a JSON object"))
-    lines = body.get("lines") or []
-    if not isinstance(lines, list):
-        raise DomainError(Problem("lines", "must be a list"))
-    return VisitRequest(
-        clinic=clinic.code,
-        patient_id_number=str(body.get("id_number") or "").strip(),
-        injection=bool(body.get("injection")),
-        lines=tuple(
-            LineRequest(str(line.get("item", "")), str(line.get("quantity", "")).strip())
-            for line in lines
-            if isinstance(line, dict)
-        ),
-        visited_at=parse_visited_at(str(body.get("visited_at") or "")),
-    )
+def _schema_problems(error: ValidationError) -> list[Problem]:
+    """A schema's refusal as problems named like the API names them (``lines[0].quantity``)."""
+    return [
+        Problem(name, message)
+        for name, messages in web_field_errors({"json": error.messages}).items()
+        for message in messages
+    ]
 
 
 @bp.route("/visits/quote", methods=["POST"])
 def quote() -> Response:
-    """The live split: the same operation and JSON as ``POST /api/v1/visits/quote``."""
-    user, clinic = _doctor()
+    """The live split: the same schema, operation and JSON as ``POST /api/v1/visits/quote``."""
+    user, _clinic = _doctor()
     try:
-        visit_request = _json_visit_request(request.get_json(silent=True), clinic)
+        # The API's own request schema: the same shape, refused the same way.
+        visit_request = VisitInSchema().load(request.get_json(silent=True) or {})
+    except ValidationError as error:
+        return make_response(jsonify(ok=False, errors=field_errors(_schema_problems(error))), 422)
+    try:
         priced = quote_visit(visit_request, user, _now())
     except DomainError as exc:
         return _json_errors(exc)
@@ -612,7 +518,7 @@ def void(visit_id: int) -> Any:
             flash(_("Receipt %(number)s is voided.", number=voided.receipt_number), "info")
             return redirect(url_for("visits.today"), code=303)
     elif visit.voided:
-        errors = {"_": _("This visit is already voided.")}
+        errors = {"_": str(MESSAGES["voided"])}
     names = masked_names([visit.resident_id] if visit.resident_id else [])
     return (
         render_template(

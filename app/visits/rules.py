@@ -140,17 +140,23 @@ def line_problems(lines: list[LineInput]) -> list[Problem]:
     """Meaning checks on the lines; each problem names ``lines[i].field``."""
     problems: list[Problem] = []
     if not lines:
-        problems.append(Problem("lines", "a visit needs at least one line"))
+        problems.append(Problem("lines", "a visit needs at least one line", "no_lines"))
     diagnosis_seen = False
     for i, line in enumerate(lines):
         if line.quantity <= 0:
-            problems.append(Problem(f"lines[{i}].quantity", "must be greater than zero"))
+            problems.append(
+                Problem(f"lines[{i}].quantity", "must be greater than zero", "not_positive")
+            )
         elif line.quantity > MAX_QUANTITY:
-            problems.append(Problem(f"lines[{i}].quantity", "must be at most 9999.999"))
+            problems.append(Problem(f"lines[{i}].quantity", "must be at most 9999.999", "too_much"))
         elif line_amount(max(line.unit_price, 0), line.quantity) > MAX_AMOUNT:
-            problems.append(Problem(f"lines[{i}].quantity", "the line amount is implausibly large"))
+            problems.append(
+                Problem(
+                    f"lines[{i}].quantity", "the line amount is implausibly large", "implausible"
+                )
+            )
         if line.unit_price < 0:
-            problems.append(Problem(f"lines[{i}].item", "has a negative price"))
+            problems.append(Problem(f"lines[{i}].item", "has a negative price", "negative_price"))
         if line.kind is Kind.DIAGNOSIS:
             if diagnosis_seen:
                 problems.append(
@@ -160,7 +166,11 @@ def line_problems(lines: list[LineInput]) -> list[Problem]:
                 )
             diagnosis_seen = True
             if line.quantity != ONE:
-                problems.append(Problem(f"lines[{i}].quantity", "the diagnosis fee is quantity 1"))
+                problems.append(
+                    Problem(
+                        f"lines[{i}].quantity", "the diagnosis fee is quantity 1", "diagnosis_once"
+                    )
+                )
     return problems
 
 
@@ -254,7 +264,7 @@ def compute_split(
     priced = tuple(price_line(line, policy) for line in lines)
     lines_total = sum(p.amount for p in priced)
     if lines_total > MAX_AMOUNT:
-        raise InvalidInput(Problem("lines", "the visit total is implausibly large"))
+        raise InvalidInput(Problem("lines", "the visit total is implausibly large", "implausible"))
     in_scope = sum(p.in_scope for p in priced)
     self_pay = sum(p.self_pay for p in priced)
     fund_base = sum(p.fund_base for p in priced)

@@ -225,7 +225,8 @@ def test_item_search_by_code_name_and_pinyin(client: FlaskClient, world: World) 
 
 def _quote_body(world: World) -> dict[str, Any]:
     return {
-        "id_number": world.ids["insured_village"],
+        "clinic": "HD001",
+        "patient_id_number": world.ids["insured_village"],
         "injection": True,
         "lines": [{"item": c, "quantity": q} for c, q in WORKED_LINES],
     }
@@ -294,6 +295,21 @@ def test_quote_errors_name_the_line(client: FlaskClient, world: World) -> None:
     r = client.post("/visits/quote", json=body, headers={"X-CSRFToken": csrf})
     assert r.status_code == 422
     assert r.json["errors"] == {"lines-1-quantity": "数量必须大于 0。"}
+
+
+def test_quote_json_is_loaded_by_the_api_schema(client: FlaskClient, world: World) -> None:
+    # The string "false" is not a boolean here either (it once counted as true).
+    csrf = login(client)
+    body = {**_quote_body(world), "injection": "false"}
+    r = client.post("/visits/quote", json=body, headers={"X-CSRFToken": csrf})
+    assert r.status_code == 422 and set(r.json["errors"]) == {"injection"}
+    api = client.post("/api/v1/visits/quote", json=body, headers=world.auth("doctor"))
+    assert api.status_code == 422 and set(api.json["errors"]) == {"injection"}
+    for extra in ({"colour": "red"}, {"lines": "DX001"}):
+        r = client.post(
+            "/visits/quote", json={**_quote_body(world), **extra}, headers={"X-CSRFToken": csrf}
+        )
+        assert r.status_code == 422 and r.json["ok"] is False
 
 
 # --- saving ------------------------------------------------------------------------------

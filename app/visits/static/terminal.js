@@ -324,10 +324,13 @@
     empty.hidden = all.length > 0;
     if (!patientOk) { clearSplit(S.needPatient); return; }
     if (!all.length) { clearSplit(S.needLines); return; }
+    // The API's request shape (VisitInSchema); datetime-local is Asia/Shanghai.
+    var when = visitedAt ? visitedAt.value : "";
     var payload = {
-      id_number: normId(idInput.value),
+      clinic: form.dataset.clinic,
+      patient_id_number: normId(idInput.value),
       injection: injection.checked,
-      visited_at: visitedAt ? visitedAt.value : "",
+      visited_at: when ? (when.length === 16 ? when + ":00" : when) + "+08:00" : null,
       lines: all.map(function (tr) {
         return { item: tr.dataset.code, quantity: tr.querySelector("input[name=quantity]").value };
       })
