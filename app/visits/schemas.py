@@ -25,6 +25,7 @@ from marshmallow import Schema, ValidationError, fields, missing, post_load, pre
 from app.fields import Quantity, StrictBoolean, StrictSchema, Text, Yuan
 from app.localtime import local
 from app.people.rules import mask_id_number, mask_name
+from app.visits.labels import INSURANCE_CLASS, KIND
 from app.visits.operations import LineRequest, Quote, VisitRequest
 from app.visits.queries import PatientEligibility
 
@@ -430,3 +431,20 @@ class PatientEligibilitySchema(Schema):
         if attr in ("name", "sex"):
             return getattr(obj.resident, attr) if obj.resident else None
         return super().get_attribute(obj, attr, default)
+
+
+class TerminalItemSchema(Schema):
+    """A catalogue offer as the terminal's search list shows it: the API's fields and words.
+
+    The words (``kind_label``, ``class_label``) are the page's labels, in the
+    page's language; the API's :class:`app.catalog.schemas.ItemOfferSchema` has none.
+    """
+
+    code = fields.String()
+    name = fields.String()
+    unit = fields.String()
+    kind = fields.String()
+    kind_label = fields.Function(lambda offer: str(KIND.get(offer.kind, offer.kind)))
+    insurance_class = fields.String()
+    class_label = fields.Function(lambda offer: str(INSURANCE_CLASS.get(offer.insurance_class, "")))
+    price = Yuan()

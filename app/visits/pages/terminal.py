@@ -34,7 +34,7 @@ from app.localtime import SHANGHAI
 from app.money import format_yuan
 from app.places.models import Clinic
 from app.visits.forms import NewVisitForm
-from app.visits.labels import INSURANCE_CLASS, KIND
+from app.visits.labels import INSURANCE_CLASS
 from app.visits.messages import field_errors
 from app.visits.operations import (
     MAX_LINES,
@@ -46,7 +46,12 @@ from app.visits.operations import (
 )
 from app.visits.pages import bp, doctors_clinic, no_store, now, today
 from app.visits.queries import PatientEligibility, patient_eligibility
-from app.visits.schemas import PatientEligibilitySchema, QuoteSchema, VisitInSchema
+from app.visits.schemas import (
+    PatientEligibilitySchema,
+    QuoteSchema,
+    TerminalItemSchema,
+    VisitInSchema,
+)
 from app.web.access import role_required
 from app.web.errors import field_errors as web_field_errors
 
@@ -299,22 +304,7 @@ def patient() -> Response:
 def items() -> Response:
     doctors_clinic()
     offers = search_items(request.args.get("q", ""), today(), limit=15)
-    return jsonify(
-        ok=True,
-        items=[
-            {
-                "code": o.code,
-                "name": o.name,
-                "unit": o.unit,
-                "kind": o.kind,
-                "kind_label": str(KIND.get(o.kind, o.kind)),
-                "insurance_class": o.insurance_class,
-                "class_label": str(INSURANCE_CLASS.get(o.insurance_class, "")),
-                "price": format_yuan(o.price),
-            }
-            for o in offers
-        ],
-    )
+    return jsonify(ok=True, items=TerminalItemSchema(many=True).dump(offers))
 
 
 def _schema_problems(error: ValidationError) -> list[Problem]:
