@@ -86,6 +86,10 @@ def parse_yuan(text: str | int | Decimal, *, allow_negative: bool = False) -> in
 
 def format_yuan(fen: int) -> str:
     """``1250`` → ``"12.50"``; ``-5`` → ``"-0.05"``. Integer arithmetic only."""
+    # bool is an int subclass: a True here is a bug upstream, not 0.01 yuan; a
+    # float or Decimal means money left integer fen somewhere before this point.
+    if isinstance(fen, bool) or not isinstance(fen, int):
+        raise TypeError(f"money must be int fen, got {type(fen).__name__}")
     sign = "-" if fen < 0 else ""
     whole, cents = divmod(abs(fen), FEN_PER_YUAN)
     return f"{sign}{whole}.{cents:02d}"

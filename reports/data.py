@@ -6,31 +6,31 @@ package.  It holds only frozen dataclasses of ``str``/``int``/``bool`` values:
 no Flask, no SQLAlchemy, nothing that reads a database or a clock.
 
 Money is always an ``int`` of fen; the renderers format it with
-:func:`reports.format.yuan`.  Dates and times arrive already formatted in
+:func:`app.money.format_yuan`.  Dates and times arrive already formatted in
 Asia/Shanghai local time (``"2026-10-31"``, ``"2026-10-31 14:05"``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+# The figures are the settlement's own (pure: no Flask, no SQLAlchemy); labels
+# for them arrive with each document, already translated.
+from app.settlement.rules import Figures
 
-@dataclass(frozen=True)
-class Figures:
-    """The figures of a statement (or of one of its days), SPEC §5."""
-
-    visits: int = 0
-    programme_visits: int = 0
-    injections: int = 0
-    total: int = 0
-    in_scope: int = 0
-    fund: int = 0
-    fiscal: int = 0
-    registration: int = 0
-    injection: int = 0
-    copay: int = 0
-    self_pay: int = 0
-    patient: int = 0
+__all__ = [
+    "DayRow",
+    "DistrictSummaryDocument",
+    "Figures",
+    "HistoryRow",
+    "ItemRow",
+    "ReceiptDocument",
+    "ReceiptLine",
+    "StatementDocument",
+    "SummaryRow",
+    "SummaryTotals",
+]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class ItemRow:
 
 @dataclass(frozen=True)
 class HistoryRow:
-    action: str  # a Chinese label, e.g. "提交"
+    action: str  # a Chinese label, e.g. "已提交"
     actor: str
     at: str
     reason: str = ""
@@ -83,6 +83,7 @@ class StatementDocument:
     status_label: str  # Chinese, e.g. "已提交"
     generated_at: str
     figures: Figures
+    figure_labels: Mapping[str, str]  # figure name -> its printed label
     days: tuple[DayRow, ...] = ()
     items: tuple[ItemRow, ...] = ()
     history: tuple[HistoryRow, ...] = ()
@@ -147,6 +148,7 @@ class DistrictSummaryDocument:
     district_name: str
     month: str
     generated_at: str
+    figure_labels: Mapping[str, str]  # figure name -> its printed label
     rows: tuple[SummaryRow, ...]
     totals: SummaryTotals
 

@@ -16,9 +16,9 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, Spacer, Table
 
+from app.money import format_yuan as yuan
 from reports.base import PageGeometry, Renderer, text
 from reports.data import ReceiptDocument
-from reports.format import yuan
 from reports.styles import (
     ACCENT,
     HEADER_FILL,

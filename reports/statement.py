@@ -16,12 +16,17 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import CondPageBreak, Flowable, Paragraph, Spacer, Table
 
+from app.money import format_yuan as yuan
+from app.settlement.rules import COUNT_FIELDS
 from reports.base import PageGeometry, Renderer, text
 from reports.data import Figures, StatementDocument
-from reports.format import count, yuan
 from reports.styles import ACCENT, HEADER_FILL, RULE, TOTAL_FILL, WATERMARK_GREY
 
 NUMERALS = "一二三四五六七八九十"
+# The summary's two columns (the backstop heads the right one) and the day table's.
+LEFT_COLUMN = ("visits", "programme_visits", "injections", "total", "in_scope", "fund")
+RIGHT_COLUMN = ("fiscal", "registration", "injection", "copay", "self_pay", "patient")
+DAY_COLUMNS = ("visits", "programme_visits", "total", "fund", "fiscal", "patient")
 
 
 class StatementMismatch(ValueError):
@@ -163,23 +168,8 @@ class StatementRenderer(Renderer):
         )
 
     def summary_table(self) -> Table:
-        f = self.doc.figures
-        left = [
-            ("就诊人次", count(f.visits)),
-            ("项目内人次", count(f.programme_visits)),
-            ("注射人次", count(f.injections)),
-            ("医疗总费用（元）", yuan(f.total)),
-            ("项目内费用（元）", yuan(f.in_scope)),
-            ("医保基金支付（元）", yuan(f.fund)),
-        ]
-        right = [
-            ("区财政兜底（应拨付）（元）", yuan(f.fiscal)),
-            ("患者挂号费（元）", yuan(f.registration)),
-            ("患者注射费（元）", yuan(f.injection)),
-            ("患者自付（共付）（元）", yuan(f.copay)),
-            ("患者自费（元）", yuan(f.self_pay)),
-            ("患者支付合计（元）", yuan(f.patient)),
-        ]
+        left = [self.figure_cell(n) for n in LEFT_COLUMN]
+        right = [self.figure_cell(n) for n in RIGHT_COLUMN]
         rows = [[a, b, c, e] for (a, b), (c, e) in zip(left, right, strict=True)]
         return self.table(
             rows,
@@ -202,25 +192,24 @@ class StatementRenderer(Renderer):
             ],
         )
 
+    def figure_cell(self, name: str) -> tuple[str, str]:
+        """A figure's label (money: with its unit) and its value."""
+        value = getattr(self.doc.figures, name)
+        label = self.doc.figure_labels[name]
+        return (label, str(value)) if name in COUNT_FIELDS else (f"{label}（元）", yuan(value))
+
     def day_table(self) -> Flowable:
         days = self.doc.days
         if not days:
             return text("本月无就诊记录。", self.styles["body"])
-        header = [
-            "日期",
-            "就诊人次",
-            "项目内人次",
-            "医疗总费用",
-            "医保基金",
-            "区财政兜底",
-            "患者支付",
-        ]
+        labels = self.doc.figure_labels
+        header = ["日期", *(labels[n] for n in DAY_COLUMNS)]
 
         def line(label: str, f: Figures) -> list[str]:
             return [
                 label,
-                count(f.visits),
-                count(f.programme_visits),
+                str(f.visits),
+                str(f.programme_visits),
                 yuan(f.total),
                 yuan(f.fund),
                 yuan(f.fiscal),

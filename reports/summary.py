@@ -21,9 +21,9 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, TableStyle
 
+from app.money import format_yuan as yuan
 from reports.base import PageGeometry, Renderer, text, text_fields
 from reports.data import DistrictSummaryDocument, SummaryRow
-from reports.format import count, yuan
 from reports.styles import ACCENT, GRID_GREY, MUTED
 
 BARS_PER_CHART = 24  # one chart per landscape page at a legible bar pitch
@@ -125,8 +125,8 @@ class SummaryRenderer(Renderer):
                 self.cell(r.clinic_name),
                 self.cell(r.town_name),
                 self.cell(r.status_label),
-                count(r.visits),
-                count(r.programme_visits),
+                str(r.visits),
+                str(r.programme_visits),
                 yuan(r.total),
                 yuan(r.fund),
                 yuan(r.fiscal),
@@ -141,8 +141,8 @@ class SummaryRenderer(Renderer):
             "",
             "",
             "",
-            count(t.visits),
-            count(t.programme_visits),
+            str(t.visits),
+            str(t.programme_visits),
             yuan(t.total),
             yuan(t.fund),
             yuan(t.fiscal),
@@ -150,16 +150,13 @@ class SummaryRenderer(Renderer):
             f"未拨付 {yuan(t.outstanding)}",
             "",
         ]
+        labels = self.doc.figure_labels
         header = [
             "卫生站编码",
             "名称",
             "所属镇",
             "状态",
-            "就诊人次",
-            "项目内人次",
-            "医疗总费用",
-            "医保基金",
-            "区财政兜底应付",
+            *(labels[n] for n in ("visits", "programme_visits", "total", "fund", "fiscal")),
             "已拨付",
             "拨付日期",
             "凭证号",
@@ -226,7 +223,9 @@ class SummaryRenderer(Renderer):
             chunk = rows[start : start + BARS_PER_CHART]
             drawing = self.chart(chunk, low, high, step, label_width)
             if start == 0:
-                heading = Paragraph("区财政兜底应付金额（按卫生站，元）", self.styles["heading"])
+                heading = Paragraph(
+                    f"{self.doc.figure_labels['fiscal']}（按卫生站，元）", self.styles["heading"]
+                )
                 flowables.append(KeepTogether([heading, drawing]))
             else:
                 flowables.append(drawing)

@@ -3,39 +3,31 @@
 Turns :mod:`app.settlement.queries` views into the plain data of
 :mod:`reports.data` — int fen, Asia/Shanghai text — and hands it to the
 ReportLab renderers.  The figures are the same objects the JSON, CSV and XLSX
-are made from, so every surface prints the same numbers to the fen.
+are made from, so every surface prints the same numbers to the fen, and the
+labels are the ones of :mod:`app.settlement.labels`, read in Chinese and handed
+over as plain text.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict
-
-from flask_babel import force_locale
 
 from app.audit.queries import clinic_head_label
 from app.localtime import format_local
 from app.money import format_quantity
 from app.settlement.adjustments import reason_label, source_label
-from app.settlement.figures import Figures
+from app.settlement.labels import action_label, document_locale, figure_labels, status_label
 from app.settlement.queries import DistrictSummary, StatementView
 from reports import data as doc
 from reports import render_district_summary, render_statement
 
-STATUS_LABELS = {
-    "open": "未提交",
-    "submitted": "已提交",
-    "reviewed": "已审核",
-    "paid": "已拨付",
-}
-ACTION_LABELS = {"submit": "提交", "review": "审核", "return": "退回", "pay": "拨付"}
-
-
-def _figures(f: Figures) -> doc.Figures:
-    return doc.Figures(**asdict(f))
-
 
 def statement_document(view: StatementView, now: dt.datetime) -> doc.StatementDocument:
+    with document_locale():
+        return _statement_document(view, now)
+
+
+def _statement_document(view: StatementView, now: dt.datetime) -> doc.StatementDocument:
     clinic = view.clinic
     town = clinic.village.town
     return doc.StatementDocument(
@@ -46,19 +38,18 @@ def statement_document(view: StatementView, now: dt.datetime) -> doc.StatementDo
         clinic_name=clinic.name,
         month=view.month,
         status=view.status,
-        status_label=STATUS_LABELS[view.status],
+        status_label=status_label(view.status),
         generated_at=format_local(now),
         audit_head=clinic_head_label(clinic.code),
-        figures=_figures(view.figures),
-        days=tuple(doc.DayRow(day.isoformat(), _figures(f)) for day, f in view.days),
+        figures=view.figures,
+        figure_labels=figure_labels(),
+        days=tuple(doc.DayRow(day.isoformat(), f) for day, f in view.days),
         items=tuple(
             doc.ItemRow(i.code, i.name, i.unit, format_quantity(i.quantity), i.amount)
             for i in view.items
         ),
         history=tuple(
-            doc.HistoryRow(
-                ACTION_LABELS.get(h.action, h.action), h.actor, format_local(h.at), h.reason
-            )
+            doc.HistoryRow(action_label(h.action), h.actor, format_local(h.at), h.reason)
             for h in view.history
         ),
         adjustments=_adjustment_rows(view),
@@ -66,22 +57,26 @@ def statement_document(view: StatementView, now: dt.datetime) -> doc.StatementDo
 
 
 def _adjustment_rows(view: StatementView) -> tuple[doc.AdjustmentRow, ...]:
-    with force_locale("zh"):  # the printed statement is Chinese whatever the reader's language
-        return tuple(
-            doc.AdjustmentRow(
-                a.receipt_number,
-                a.belongs_to,
-                source_label(a.source),
-                reason_label(a.reason),
-                a.fund_computed,
-                a.fund_paid,
-                a.amount,
-            )
-            for a in view.adjustments
+    return tuple(
+        doc.AdjustmentRow(
+            a.receipt_number,
+            a.belongs_to,
+            source_label(a.source),
+            reason_label(a.reason),
+            a.fund_computed,
+            a.fund_paid,
+            a.amount,
         )
+        for a in view.adjustments
+    )
 
 
 def summary_document(summary: DistrictSummary, now: dt.datetime) -> doc.DistrictSummaryDocument:
+    with document_locale():
+        return _summary_document(summary, now)
+
+
+def _summary_document(summary: DistrictSummary, now: dt.datetime) -> doc.DistrictSummaryDocument:
     t = summary.totals
     name = summary.district.name + (f"{summary.town.name}" if summary.town else "")
     return doc.DistrictSummaryDocument(
@@ -89,13 +84,14 @@ def summary_document(summary: DistrictSummary, now: dt.datetime) -> doc.District
         district_name=name,
         month=summary.month,
         generated_at=format_local(now),
+        figure_labels=figure_labels(),
         rows=tuple(
             doc.SummaryRow(
                 clinic_code=line.clinic.code,
                 clinic_name=line.clinic.name,
                 town_name=line.clinic.village.town.name,
                 status=line.status,
-                status_label=STATUS_LABELS[line.status],
+                status_label=status_label(line.status),
                 visits=line.figures.visits,
                 programme_visits=line.figures.programme_visits,
                 total=line.figures.total,

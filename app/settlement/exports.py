@@ -1,7 +1,8 @@
 """CSV and XLSX of a statement and of a district summary.
 
 Guarantees: the exported figures are the same :class:`Figures` the JSON and
-the PDF are built from; money is written as exact two-decimal yuan (text in
+the PDF are built from, under the same labels (:mod:`app.settlement.labels`, in
+Chinese); money is written as exact two-decimal yuan (text in
 CSV, a number formatted ``0.00`` in XLSX, from ``Decimal`` never ``float``
 arithmetic); CSV is UTF-8 with a BOM so Excel on a Chinese Windows opens it;
 every text cell passes :func:`app.spreadsheet.safe_cell`, so a name that looks
@@ -15,38 +16,18 @@ import io
 from decimal import Decimal
 from typing import Any
 
-from flask_babel import force_locale
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from app.money import format_quantity, format_yuan
 from app.settlement.adjustments import reason_label, source_label
-from app.settlement.documents import STATUS_LABELS
 from app.settlement.figures import COUNT_FIELDS, FIGURE_FIELDS, Figures
+from app.settlement.labels import document_locale, figure_labels, status_label
 from app.settlement.queries import DistrictSummary, StatementView
 from app.spreadsheet import safe_cell
 
-FIGURE_LABELS = {
-    "visits": "就诊人次",
-    "programme_visits": "项目内人次",
-    "injections": "注射人次",
-    "total": "医疗总费用",
-    "in_scope": "项目内费用",
-    "fund": "医保基金支付",
-    "fiscal": "区财政兜底",
-    "registration": "患者挂号费",
-    "injection": "患者注射费",
-    "copay": "患者共付",
-    "self_pay": "患者自费",
-    "patient": "患者支付合计",
-}
 ITEM_HEADER = ["编码", "名称", "单位", "数量", "金额"]
-SUMMARY_HEADER = (
-    ["卫生站编码", "卫生站", "镇（街）", "状态"]
-    + [FIGURE_LABELS[n] for n in FIGURE_FIELDS]
-    + ["对账调整", "应拨付", "已拨付", "拨付日期", "拨付凭证号"]
-)
 ADJUSTMENT_HEADER = [
     "收据号",
     "所属月份",
@@ -81,16 +62,17 @@ def _csv(rows: list[list[Any]]) -> bytes:
 
 def _statement_rows(view: StatementView, cell: Any, money: Any) -> dict[str, list[list[Any]]]:
     f = view.figures
+    labels = figure_labels()
     head = [
         ["卫生站编码", view.clinic.code],
         ["卫生站", view.clinic.name],
         ["结算月份", view.month],
-        ["状态", STATUS_LABELS[view.status]],
+        ["状态", status_label(view.status)],
     ]
     summary = [["项目", "字段", "数值"]] + [
-        [FIGURE_LABELS[n], n, cell(n, getattr(f, n))] for n in FIGURE_FIELDS
+        [labels[n], n, cell(n, getattr(f, n))] for n in FIGURE_FIELDS
     ]
-    days = [["日期"] + [FIGURE_LABELS[n] for n in FIGURE_FIELDS]]
+    days = [["日期"] + [labels[n] for n in FIGURE_FIELDS]]
     days += [[day.isoformat(), *_figure_row(df, cell)] for day, df in view.days]
     days.append(["合计", *_figure_row(sum((df for _, df in view.days), Figures()), cell)])
     items = [ITEM_HEADER]
@@ -98,19 +80,18 @@ def _statement_rows(view: StatementView, cell: Any, money: Any) -> dict[str, lis
         [i.code, i.name, i.unit, format_quantity(i.quantity), money(i.amount)] for i in view.items
     ]
     items.append(["合计", "", "", "", money(sum(i.amount for i in view.items))])
-    with force_locale("zh"):
-        adjustments = [ADJUSTMENT_HEADER] + [
-            [
-                a.receipt_number,
-                a.belongs_to,
-                source_label(a.source),
-                reason_label(a.reason),
-                money(a.fund_computed),
-                money(a.fund_paid),
-                money(a.amount),
-            ]
-            for a in view.adjustments
+    adjustments = [ADJUSTMENT_HEADER] + [
+        [
+            a.receipt_number,
+            a.belongs_to,
+            source_label(a.source),
+            reason_label(a.reason),
+            money(a.fund_computed),
+            money(a.fund_paid),
+            money(a.amount),
         ]
+        for a in view.adjustments
+    ]
     adjustments.append(["调整合计", "", "", "", "", "", money(view.adjustment_total)])
     adjustments.append(["应拨付区财政兜底", "", "", "", "", "", money(view.backstop_due)])
     return {
@@ -124,7 +105,8 @@ def _statement_rows(view: StatementView, cell: Any, money: Any) -> dict[str, lis
 
 def statement_csv(view: StatementView) -> bytes:
     """Sections separated by a blank line: header, summary, days, items, adjustments."""
-    parts = _statement_rows(view, _text, format_yuan)
+    with document_locale():
+        parts = _statement_rows(view, _text, format_yuan)
     rows: list[list[Any]] = []
     for name in ("head", "summary", "days", "items", "adjustments"):
         if rows:
@@ -160,7 +142,8 @@ def _xlsx(wb: Workbook) -> bytes:
 
 def statement_xlsx(view: StatementView) -> bytes:
     """Sheets 汇总 (header + figures), 逐日 (days), 项目 (items), 对账调整 (adjustments)."""
-    parts = _statement_rows(view, _cell, lambda fen: Decimal(format_yuan(fen)))
+    with document_locale():
+        parts = _statement_rows(view, _cell, lambda fen: Decimal(format_yuan(fen)))
     wb = Workbook()
     _sheet(wb, "汇总", parts["summary"] + [[]] + parts["head"], first=True)
     _sheet(wb, "逐日", parts["days"])
@@ -170,14 +153,15 @@ def statement_xlsx(view: StatementView) -> bytes:
 
 
 def _summary_rows(summary: DistrictSummary, cell: Any, money: Any) -> list[list[Any]]:
-    rows: list[list[Any]] = [SUMMARY_HEADER]
+    head = ["卫生站编码", "卫生站", "镇（街）", "状态", *figure_labels().values()]
+    rows: list[list[Any]] = [[*head, "对账调整", "应拨付", "已拨付", "拨付日期", "拨付凭证号"]]
     for line in summary.lines:
         rows.append(
             [
                 line.clinic.code,
                 line.clinic.name,
                 line.clinic.village.town.name,
-                STATUS_LABELS[line.status],
+                status_label(line.status),
                 *_figure_row(line.figures, cell),
                 money(line.adjustment_total),
                 money(line.backstop_due),
@@ -196,15 +180,13 @@ def _summary_rows(summary: DistrictSummary, cell: Any, money: Any) -> list[list[
 
 
 def summary_csv(summary: DistrictSummary) -> bytes:
-    return _csv(_summary_rows(summary, _text, format_yuan))
+    with document_locale():
+        return _csv(_summary_rows(summary, _text, format_yuan))
 
 
 def summary_xlsx(summary: DistrictSummary) -> bytes:
+    with document_locale():
+        rows = _summary_rows(summary, _cell, lambda f: Decimal(format_yuan(f)))
     wb = Workbook()
-    _sheet(
-        wb,
-        summary.month,
-        _summary_rows(summary, _cell, lambda f: Decimal(format_yuan(f))),
-        first=True,
-    )
+    _sheet(wb, summary.month, rows, first=True)
     return _xlsx(wb)

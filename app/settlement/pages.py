@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -31,6 +29,8 @@ from app.settlement import documents, exports
 from app.settlement.adjustments import reason_label, source_label
 from app.settlement.chart import Bar, bar_chart, column_chart
 from app.settlement.figures import FIGURE_FIELDS, Figures
+from app.settlement.labels import FIGURE_LABELS, action_label, status_label
+from app.settlement.messages import message_for
 from app.settlement.operations import (
     BatchPayment,
     pay_reviewed_statements,
@@ -48,6 +48,7 @@ from app.settlement.queries import (
 )
 from app.settlement.rules import Payment, Status, allowed_actions, first_day_after
 from app.web import downloads
+from app.web.access import role_required
 
 bp = Blueprint(
     "settlement",
@@ -59,59 +60,6 @@ bp = Blueprint(
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-STATUS_LABELS = {
-    "open": _l("Open"),
-    "submitted": _l("Submitted"),
-    "reviewed": _l("Reviewed"),
-    "paid": _l("Paid"),
-}
-ACTION_LABELS = {
-    "submit": _l("Submitted"),
-    "review": _l("Reviewed"),
-    "return": _l("Returned"),
-    "pay": _l("Paid"),
-}
-FIGURE_LABELS = {
-    "visits": _l("Visits"),
-    "programme_visits": _l("Programme visits"),
-    "injections": _l("Injections"),
-    "total": _l("Total charges"),
-    "in_scope": _l("In scope"),
-    "fund": _l("Insurance fund"),
-    "fiscal": _l("District backstop"),
-    "registration": _l("Registration fees"),
-    "injection": _l("Injection fees"),
-    "copay": _l("Patient co-payment"),
-    "self_pay": _l("Patient self-pay"),
-    "patient": _l("Paid by patients"),
-}
-# Messages for the refusals a page user meets, by error code; anything else
-# shows the operation's own (English) message.
-ERROR_MESSAGES = {
-    "illegal_transition": _l("This statement is %(status)s; that step is not possible now."),
-    "month_not_ended": _l(
-        "%(month)s has not ended yet; it can be submitted from %(date)s (Beijing time)."
-    ),
-    "figures_changed": _l(
-        "The month changed while you were looking (a visit was recorded or voided). "
-        "Check the figures again."
-    ),
-    "amount_mismatch": _l("The amount must equal the backstop due."),
-    "required": _l("Please fill in: %(field)s."),
-    "future": _l("The payment date is in the future."),
-    "before_month_end": _l("The payment date is before the end of the month."),
-    "batch_changed": _l("The reviewed statements changed since you looked; check the list again."),
-    "none": _l("There is no reviewed statement to pay."),
-    "scope": _l("This is outside your area."),
-    "role": _l("Your role cannot do this."),
-    "bad_amount": _l("The amount is not a valid yuan amount, e.g. 123.45."),
-}
-FIELD_LABELS = {
-    "reason": _l("reason"),
-    "reference": _l("payment reference"),
-    "paid_on": _l("payment date"),
-    "amount": _l("amount"),
-}
 SORT_KEYS: dict[str, Callable[[Any], Any]] = {
     "clinic": lambda line: line.clinic.code,
     "name": lambda line: line.clinic.name,
@@ -124,20 +72,6 @@ SORT_KEYS: dict[str, Callable[[Any], Any]] = {
     "fiscal": lambda line: line.figures.fiscal,
     "paid": lambda line: line.paid.amount if line.paid else -1,
 }
-
-
-def role_required(*roles: str) -> Callable[[F], F]:
-    def decorator(view: F) -> F:
-        @wraps(view)
-        @login_required
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if current_user.role not in roles:
-                abort(403, _("This page is not for your role."))
-            return view(*args, **kwargs)
-
-        return wrapped  # type: ignore[return-value]
-
-    return decorator
 
 
 def _user() -> User:
@@ -157,8 +91,8 @@ def money(fen: int | None) -> str:
 def _helpers() -> dict[str, Any]:
     return {
         "money": money,
-        "status_label": lambda s: STATUS_LABELS.get(s, s),
-        "action_label": lambda a: ACTION_LABELS.get(a, a),
+        "status_label": status_label,
+        "action_label": action_label,
         "figure_labels": FIGURE_LABELS,
         "figure_fields": FIGURE_FIELDS,
         "quantity": format_quantity,
@@ -180,23 +114,17 @@ def _month_arg(default: str) -> str:
 
 
 def _error_text(exc: DomainError) -> str:
+    """The refusal in the page's language, chosen by the problem's code."""
     problem = exc.problems[0]
-    template = ERROR_MESSAGES.get(problem.code)
-    if template is None:
-        return exc.message
-    params: dict[str, Any] = {
-        "status": "",
-        "month": request.view_args.get("month", "") if request.view_args else "",
-        "date": "",
-        "field": FIELD_LABELS.get(problem.field, problem.field),
-    }
     args = request.view_args or {}
+    params = {"month": args.get("month", "")}
     if problem.code == "illegal_transition" and "clinic" in args:
-        current = statement_view(args["clinic"], args["month"], _user()).status
-        params["status"] = STATUS_LABELS.get(current, current)
+        params["status"] = status_label(
+            statement_view(args["clinic"], args["month"], _user()).status
+        )
     if problem.code == "month_not_ended":
         params["date"] = first_day_after(params["month"]).isoformat()
-    return str(template) % params
+    return message_for(problem, **params) or exc.message
 
 
 def _run(action: Callable[[], Any], success: str, back: str) -> BaseResponse:

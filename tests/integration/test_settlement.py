@@ -25,8 +25,8 @@ from sqlalchemy import select, text
 from app.auth.models import User
 from app.errors import Conflict
 from app.extensions import db
-from app.settlement.exports import FIGURE_LABELS
 from app.settlement.figures import FIGURE_FIELDS, MONEY_FIELDS
+from app.settlement.labels import document_locale, figure_labels
 from app.settlement.models import Statement, StatementEvent
 from app.settlement.queries import verify_statement
 from app.visits.models import Visit
@@ -490,7 +490,8 @@ def test_csv_and_xlsx_match_the_json(
     for day, row in zip(body["days"], day_rows, strict=True):
         assert row[0] == day["date"]
         assert row[1:] == [str(day[n]) for n in FIGURE_FIELDS]
-    assert header[1:] == [FIGURE_LABELS[n] for n in FIGURE_FIELDS]
+    with document_locale():
+        assert header[1:] == list(figure_labels().values())
 
     response = client.get(f"/api/v1/statements/HD001/{SEPT}.xlsx", headers=headers)
     assert response.status_code == 200
@@ -644,3 +645,35 @@ def test_cli_render_writes_every_clinic_and_the_summary(
         args=["statements", "render", "--district", "999999", "--month", SEPT, "--out", str(out)]
     )
     assert bad.exit_code != 0 and "unknown district" in bad.output
+
+
+def test_one_label_per_figure_on_page_csv_xlsx_and_pdf(
+    client: FlaskClient, world: World, september: list[Visit]
+) -> None:
+    """Every surface takes its words from app.settlement.labels (issue 7)."""
+    from tests.integration.test_settlement_pages import login
+
+    with document_locale():
+        labels = figure_labels()
+    headers = world.auth("reviewer")
+    csv_rows = _csv_rows(client.get(f"/api/v1/statements/HD001/{SEPT}.csv", headers=headers).data)
+    in_csv = {r[1]: r[0] for r in csv_rows if len(r) == 3 and r[1] in FIGURE_FIELDS}
+    assert in_csv == labels
+    assert ["状态", "未提交"] in csv_rows  # the status name of the same table
+    xlsx = client.get(f"/api/v1/statements/HD001/{SEPT}.xlsx", headers=headers).data
+    sheet = load_workbook(io.BytesIO(xlsx))["汇总"]
+    in_xlsx = {r[1]: r[0] for r in sheet.iter_rows(values_only=True) if r and r[1] in labels}
+    assert in_xlsx == labels
+    summary_csv = client.get(f"/api/v1/districts/440114/summaries/{SEPT}.csv", headers=headers)
+    assert _csv_rows(summary_csv.data)[0][4 : 4 + len(labels)] == list(labels.values())
+    login(client, "reviewer")
+    page = client.get(f"/statements/HD001/{SEPT}").get_data(as_text=True)
+    for label in labels.values():
+        assert label in page, label
+    if shutil.which("pdftotext"):
+        pdf = ARTIFACTS / "labels.pdf"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pdf.write_bytes(client.get(f"/statements/HD001/{SEPT}.pdf").data)
+        printed = _pdf_text(pdf).replace(" ", "")
+        for label in labels.values():
+            assert label in printed, label

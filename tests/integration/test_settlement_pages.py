@@ -8,8 +8,10 @@ import re
 import pytest
 from flask import Flask, g
 from flask.testing import FlaskClient
-from flask_babel import refresh
+from flask_babel import force_locale, refresh
 
+from app.errors import Problem
+from app.settlement.messages import message_for
 from app.visits.models import Visit
 from tests.conftest import FixedClock
 from tests.factories import World
@@ -182,3 +184,15 @@ def test_english_on_request(client: FlaskClient, world: World, username: str) ->
     refresh()  # Flask-Babel caches the locale in the fixture's long-lived app context
     page = client.get(f"/board?month={SEPT}&lang=en").get_data(as_text=True)
     assert "Clinic statements" in page and "District backstop" in page
+
+
+def test_pages_choose_their_words_by_code_not_by_english(app: Flask) -> None:
+    with app.test_request_context(), force_locale("zh"):
+        reworded = Problem("amount", "whatever the rule says today", "amount_mismatch")
+        assert message_for(reworded) == "拨付金额必须等于应付兜底金额。"
+        required = message_for(Problem("reference", "a payment reference is required", "required"))
+        assert required is not None and "凭证" in required
+        assert message_for(Problem("x", "a rule without words yet", "no_such_code")) is None
+    with app.test_request_context(), force_locale("en"):
+        future = message_for(Problem("paid_on", "is in the future", "future"))
+        assert future == "The payment date is in the future."

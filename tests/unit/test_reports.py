@@ -22,6 +22,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.money import format_yuan as yuan
 from reports import render_district_summary, render_receipt, render_statement
 from reports.data import (
     DayRow,
@@ -44,7 +45,6 @@ from reports.fonts import (
     load_cjk_font,
     registered_font,
 )
-from reports.format import yuan
 from reports.statement import StatementMismatch
 from reports.summary import SummaryMismatch, axis_step
 
@@ -74,6 +74,22 @@ DRUGS = (
 
 
 # -- documents --------------------------------------------------------------
+
+# The labels arrive as plain data (the app reads them from app.settlement.labels).
+LABELS = {
+    "visits": "就诊人次",
+    "programme_visits": "项目内人次",
+    "injections": "注射人次",
+    "total": "医疗总费用",
+    "in_scope": "项目内费用",
+    "fund": "医保基金",
+    "fiscal": "区财政兜底",
+    "registration": "患者挂号费",
+    "injection": "患者注射费",
+    "copay": "患者共付",
+    "self_pay": "患者自费",
+    "patient": "患者支付合计",
+}
 
 
 def day_figures(day: int) -> Figures:
@@ -144,6 +160,7 @@ def make_statement(
         status_label=status_label,
         generated_at="2026-11-05 16:20",
         figures=add_figures([d.figures for d in day_rows]),
+        figure_labels=LABELS,
         days=day_rows,
         items=item_rows,
         history=history,
@@ -195,6 +212,7 @@ def make_summary(clinics: int = 40) -> DistrictSummaryDocument:
         district_name="花都区",
         month="2026-10",
         generated_at="2026-11-21 09:30",
+        figure_labels=LABELS,
         rows=tuple(rows),
         totals=totals,
     )
@@ -424,9 +442,14 @@ def test_wenquanyi_is_used_when_installed() -> None:
 
 
 def test_reports_import_neither_flask_nor_sqlalchemy() -> None:
+    # The app modules reports may load are the pure ones: money, the settlement's
+    # Figures (its rules) and what those import.
     code = (
         "import sys, reports\n"
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('flask', 'sqlalchemy', 'app')]\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('flask', 'sqlalchemy')]\n"
+        "pure = {'app', 'app.money', 'app.errors', 'app.localtime', 'app.settlement',\n"
+        "        'app.settlement.rules'}\n"
+        "bad += [m for m in sys.modules if m.split('.')[0] == 'app' and m not in pure]\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
@@ -456,18 +479,9 @@ def test_statement_prints_headings_figures_and_page_numbers(tmp_path: Path) -> N
         "逐日明细",
         "诊疗项目明细",
         "状态记录",
-        "就诊人次",
-        "项目内人次",
-        "注射人次",
-        "医疗总费用",
-        "项目内费用",
-        "医保基金支付",
-        "区财政兜底（应拨付）",
-        "患者挂号费",
-        "患者注射费",
-        "患者自付（共付）",
-        "患者自费",
-        "患者支付合计",
+        *LABELS.values(),
+        "医疗总费用（元）",  # money labels carry their unit
+        "区财政兜底（元）",
         "制表人：",
         "审核人：",
         "财政局审核：",
@@ -573,13 +587,13 @@ def test_summary_prints_every_clinic_totals_and_chart(tmp_path: Path) -> None:
     for heading in (
         "卫生站编码",
         "所属镇",
-        "区财政兜底应付",
+        "区财政兜底",
         "已拨付",
         "拨付日期",
         "凭证号",
         "合计",
         "未拨付",
-        "区财政兜底应付金额（按卫生站，元）",
+        "区财政兜底（按卫生站，元）",
         "制表人：",
         "审核人：",
         "财政局：",
@@ -593,7 +607,7 @@ def test_summary_prints_every_clinic_totals_and_chart(tmp_path: Path) -> None:
         assert row.clinic_code in text
         assert yuan(row.fiscal) in text
     # The chart labels every bar with its clinic and its amount.
-    chart_text = compact(text.split("区财政兜底应付金额")[1])
+    chart_text = compact(text.split("（按卫生站，元）")[1])
     for row in doc.rows:
         assert row.clinic_name in chart_text
     assert_font_embedded(pdf, tmp_path)
