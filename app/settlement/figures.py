@@ -189,25 +189,25 @@ def month_close(
             return {}
         where.append(Visit.clinic_id.in_(sorted(set(clinic_ids))))
     out: dict[int, MonthFigures] = {}
+    # No ORDER BY: the database would sort every group; dates sort the same in Python.
     days = db.session.execute(
         select(Visit.clinic_id, Visit.visit_date, *_aggregates())
         .where(*where)
         .group_by(Visit.clinic_id, Visit.visit_date)
-        .order_by(Visit.clinic_id, Visit.visit_date)
     )
-    # _aggregates() lists the figures in Figures' field order.
-    width = len(FIGURE_FIELDS)
-    totals: dict[int, list[int]] = {}
-    for row in days:
-        values = [int(v) for v in row[2:]]
-        out.setdefault(row.clinic_id, MonthFigures()).days.append(
-            (row.visit_date, Figures(*values))
-        )
-        total = totals.setdefault(row.clinic_id, [0] * width)
-        for index, value in enumerate(values):
-            total[index] += value
-    for clinic_id, total in totals.items():
-        out[clinic_id].figures = Figures(*total)
+    # _aggregates() lists the figures in Figures' field order.  Thousands of
+    # (clinic, day) rows: the columns are summed by sum() over zip, not in a
+    # Python loop per figure.
+    values: dict[int, list[list[int]]] = {}
+    for clinic_id, day, *figures in days:
+        if clinic_id not in out:
+            out[clinic_id] = MonthFigures()
+            values[clinic_id] = []
+        out[clinic_id].days.append((day, Figures(*figures)))
+        values[clinic_id].append(figures)
+    for clinic_id, day_rows in values.items():
+        out[clinic_id].days.sort(key=lambda pair: pair[0])
+        out[clinic_id].figures = Figures(*(sum(col) for col in zip(*day_rows, strict=True)))
     id_range = _month_id_range(month) if items else None
     if id_range is None:
         return out
@@ -226,7 +226,9 @@ def month_close(
         .order_by(Visit.clinic_id, VisitLine.item_code)
     )
     for r in rows:
-        out.setdefault(r.clinic_id, MonthFigures()).items.append(
+        if r.clinic_id not in out:
+            out[r.clinic_id] = MonthFigures()
+        out[r.clinic_id].items.append(
             ItemFigures(r.item_code, r.name, r.unit, int(r.quantity), int(r.amount))
         )
     return out
