@@ -20,15 +20,23 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.auth.models import User
 from app.clock import clock
-from app.errors import DomainError, InvalidInput, Problem
+from app.errors import DomainError, InvalidInput
 from app.extensions import db
 from app.localtime import format_local, local_date, month_of
-from app.money import MoneyFormatError, format_quantity, format_yuan, parse_yuan
+from app.money import format_quantity, format_yuan
 from app.places.models import District
 from app.settlement import documents, exports
 from app.settlement.adjustments import reason_label, source_label
 from app.settlement.chart import Bar, bar_chart, column_chart
 from app.settlement.figures import FIGURE_FIELDS, Figures
+from app.settlement.forms import (
+    BatchPaymentForm,
+    MonthForm,
+    PaymentForm,
+    ReasonForm,
+    SubmitForm,
+    loaded,
+)
 from app.settlement.labels import FIGURE_LABELS, action_label, status_label
 from app.settlement.messages import message_for
 from app.settlement.operations import (
@@ -109,8 +117,9 @@ def settling_month(now: dt.datetime) -> str:
 
 
 def _month_arg(default: str) -> str:
-    month = request.args.get("month", "").strip()
-    return month or default
+    form = MonthForm(request.args)
+    form.validate()  # a malformed month is refused by the query, naming ``month``
+    return (form.month.data or "").strip() or default
 
 
 def _error_text(exc: DomainError) -> str:
@@ -175,9 +184,10 @@ def submit(clinic: str, month: str) -> Any:
     back = url_for(".statement", clinic=clinic, month=month)
     if request.method == "POST":
         try:
-            expected = Figures(**{n: int(request.form[n]) for n in FIGURE_FIELDS})
-        except (KeyError, ValueError):
+            form = loaded(SubmitForm())
+        except InvalidInput:
             abort(400)
+        expected = Figures(**{n: form[n].data for n in FIGURE_FIELDS})
         return _run(
             lambda: submit_statement(clinic, month, user, _now(), expected),
             _("%(month)s submitted. The month is now closed for changes.", month=month),
@@ -208,9 +218,9 @@ def statement(clinic: str, month: str) -> str:
 @bp.route("/statements/<clinic>/<month>/review", methods=["POST"])
 @role_required("reviewer")
 def review(clinic: str, month: str) -> BaseResponse:
-    reason = request.form.get("reason", "")
+    form = ReasonForm()
     return _run(
-        lambda: review_statement(clinic, month, _user(), _now(), reason),
+        lambda: review_statement(clinic, month, _user(), _now(), loaded(form).reason.data),
         _("%(clinic)s %(month)s reviewed.", clinic=clinic, month=month),
         _back_to_board(clinic, month),
     )
@@ -219,42 +229,25 @@ def review(clinic: str, month: str) -> BaseResponse:
 @bp.route("/statements/<clinic>/<month>/return", methods=["POST"])
 @role_required("reviewer")
 def return_(clinic: str, month: str) -> BaseResponse:
-    reason = request.form.get("reason", "")
+    form = ReasonForm()
     return _run(
-        lambda: return_statement(clinic, month, reason, _user(), _now()),
+        lambda: return_statement(clinic, month, loaded(form).reason.data, _user(), _now()),
         _("%(clinic)s %(month)s returned to the clinic.", clinic=clinic, month=month),
         _back_to_board(clinic, month),
     )
 
 
-def _parse_amount(text: str) -> int:
-    try:
-        return parse_yuan(text.strip().lstrip("¥"))
-    except MoneyFormatError as exc:
-        raise InvalidInput(Problem("amount", str(exc), "bad_amount")) from None
-
-
-def _parse_date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput(Problem("paid_on", "not a date (YYYY-MM-DD)", "required")) from None
-
-
 @bp.route("/statements/<clinic>/<month>/pay", methods=["POST"])
 @role_required("finance")
 def pay(clinic: str, month: str) -> BaseResponse:
-    form = request.form
+    form = PaymentForm()
 
     def record() -> None:
-        payment = Payment(
-            _parse_date(form.get("paid_on", "")),
-            form.get("reference", ""),
-            _parse_amount(form.get("amount", "")),
-        )
+        loaded(form)
+        payment = Payment(form.paid_on.data, form.reference.data, form.amount.data)
         pay_statement(clinic, month, payment, _user(), _now())
 
-    back = form.get("back") == "finance"
+    back = form.back.data == "finance"
     return _run(
         record,
         _("Payment to %(clinic)s for %(month)s recorded.", clinic=clinic, month=month),
@@ -265,7 +258,7 @@ def pay(clinic: str, month: str) -> BaseResponse:
 
 
 def _back_to_board(clinic: str, month: str) -> str:
-    if request.form.get("back") == "board":
+    if ReasonForm().back.data == "board":
         return url_for(".board", month=month)
     return url_for(".statement", clinic=clinic, month=month)
 
@@ -381,18 +374,12 @@ def pay_all(month: str) -> Any:
     district = _district(user)
     summary = district_summary(district, month, user)
     if request.method == "POST":
-        form = request.form
+        form = BatchPaymentForm()
 
         def record() -> None:
-            try:
-                count = int(form.get("count", ""))
-            except ValueError:
-                raise InvalidInput(Problem("count", "not a number", "required")) from None
+            loaded(form)
             batch = BatchPayment(
-                _parse_date(form.get("paid_on", "")),
-                form.get("reference", ""),
-                count,
-                _parse_amount(form.get("amount", "")),
+                form.paid_on.data, form.reference.data, form.count.data, form.amount.data
             )
             pay_reviewed_statements(district, month, batch, user, _now())
 

@@ -196,3 +196,45 @@ def test_pages_choose_their_words_by_code_not_by_english(app: Flask) -> None:
     with app.test_request_context(), force_locale("en"):
         future = message_for(Problem("paid_on", "is in the future", "future"))
         assert future == "The payment date is in the future."
+
+
+def test_page_forms_load_through_flask_wtf(
+    client: FlaskClient, world: World, september: list[Visit]
+) -> None:
+    advance(client, world, "reviewed")
+    login(client, "finance")
+    url = f"/statements/HD001/{SEPT}/pay"
+    token = csrf(client, f"/statements/HD001/{SEPT}")
+    base = {"csrf_token": token, "paid_on": "2026-10-15", "reference": "R1"}
+
+    def post(**fields: str) -> str:
+        return client.post(url, data={**base, **fields}, follow_redirects=True).get_data(
+            as_text=True
+        )
+
+    assert "金额格式不正确" in post(amount="11.1O")  # shape: worded by the code bad_amount
+    assert "请填写：拨付日期" in post(amount="11.10", paid_on="15/10/2026")
+    assert api(client, world, "finance", "get").get_json()["status"] == "reviewed"
+    # Without the CSRF token nothing is read at all.
+    assert client.post(url, data={**base, "csrf_token": "", "amount": "11.10"}).status_code == 400
+    post(amount="¥11.10")  # as the page shows it
+    assert api(client, world, "finance", "get").get_json()["status"] == "paid"
+    # The month picker: a month that is not one is refused naming it, not guessed.
+    assert client.get("/finance?month=2026-13").status_code == 422
+    assert client.get("/finance?month=").status_code == 200  # empty: the month being settled
+
+
+def test_a_tampered_submit_confirmation_is_refused(
+    client: FlaskClient, world: World, september: list[Visit]
+) -> None:
+    login(client, "doctor")
+    confirm = client.get(f"/statements/HD001/{SEPT}/submit").get_data(as_text=True)
+    hidden = dict(re.findall(r'type="hidden" name="(\w+)" value="(-?\d+)"', confirm))
+    token = CSRF.search(confirm).group(1)  # type: ignore[union-attr]
+    url = f"/statements/HD001/{SEPT}/submit"
+    assert (
+        client.post(url, data={**hidden, "visits": "four", "csrf_token": token}).status_code == 400
+    )
+    del hidden["fiscal"]
+    assert client.post(url, data={**hidden, "csrf_token": token}).status_code == 400
+    assert api(client, world, "doctor", "get").get_json()["status"] == "open"

@@ -1,0 +1,89 @@
+"""The settlement pages' forms (Flask-WTF): the only way a page form is read.
+
+Forms check shape only — a date is a date, an amount is yuan with at most two
+decimals, a count is a whole number — and hand typed values (int fen, a
+``date``) to the operations, whose rules check meaning and name the failing
+field.  A form that does not load becomes an :class:`~app.errors.InvalidInput`
+naming its first bad field with a stable code, so the page words it from
+:mod:`app.settlement.messages` like any other refusal.  The CSRF token is
+checked here too, with the same token the pages already render.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, Field, HiddenField, IntegerField, StringField
+from wtforms.validators import InputRequired, NumberRange, Optional, Regexp
+
+from app.errors import InvalidInput, Problem
+from app.money import MoneyFormatError, parse_yuan
+from app.settlement.rules import FIGURE_FIELDS
+from app.settlement.schemas import MONTH_PATTERN
+
+# The code a field's shape error carries (pages word it by code).
+SHAPE_CODES = {"amount": "bad_amount"}
+
+
+class YuanField(StringField):
+    """A yuan amount as typed (``123.45``, ``¥123.45``) → int fen; refused, never rounded."""
+
+    data: Any
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        text = (valuelist[0] if valuelist else "").strip().lstrip("¥")
+        try:
+            self.data = parse_yuan(text)
+        except MoneyFormatError as exc:
+            self.data = None
+            raise ValueError(str(exc)) from None
+
+
+class ReasonForm(FlaskForm):
+    """Review (optional note) or return (reason required by the rules)."""
+
+    reason = StringField(default="")
+    back = HiddenField()
+
+
+class PaymentForm(FlaskForm):
+    paid_on = DateField(format="%Y-%m-%d", validators=[InputRequired()])
+    reference = StringField(default="")
+    amount = YuanField(validators=[InputRequired()])
+    back = HiddenField()
+
+
+class BatchPaymentForm(PaymentForm):
+    count = IntegerField(validators=[InputRequired(), NumberRange(min=1)])
+
+
+class SubmitForm(FlaskForm):
+    """The figures the doctor confirmed, sent back as hidden fields."""
+
+
+for _name in FIGURE_FIELDS:
+    setattr(SubmitForm, _name, IntegerField(validators=[InputRequired()]))
+
+
+class MonthForm(FlaskForm):
+    """The month picker of the board and finance pages (a GET form: no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    month = StringField(validators=[Optional(), Regexp(MONTH_PATTERN)])
+
+
+def loaded(form: FlaskForm) -> FlaskForm:
+    """``form`` if it loads; otherwise an :class:`InvalidInput` naming its first bad field."""
+    if form.validate():
+        return form
+    field: Field
+    for field in form:
+        if field.errors:
+            message = str(field.errors[0])
+            raise InvalidInput(
+                Problem(field.name, message, SHAPE_CODES.get(field.name, "required"))
+            )
+    raise InvalidInput(Problem("_", "the form could not be read", "required"))
