@@ -66,13 +66,20 @@ for _name in FIGURE_FIELDS:
     setattr(SubmitForm, _name, IntegerField(validators=[InputRequired()]))
 
 
-class MonthForm(FlaskForm):
-    """The month picker of the board and finance pages (a GET form: no CSRF)."""
+class SummaryQueryForm(FlaskForm):
+    """The board's and finance page's query: month picker, district, sort (GET: no CSRF).
+
+    Every value is optional: an empty month is the month being settled, an
+    empty district the user's own, an unknown sort the clinic code.
+    """
 
     class Meta:
         csrf = False
 
     month = StringField(validators=[Optional(), Regexp(MONTH_PATTERN)])
+    district = StringField()
+    sort = StringField()
+    dir = StringField()
 
 
 def loaded(form: FlaskForm) -> FlaskForm:

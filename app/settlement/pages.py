@@ -31,10 +31,10 @@ from app.settlement.chart import Bar, bar_chart, column_chart
 from app.settlement.figures import FIGURE_FIELDS, Figures
 from app.settlement.forms import (
     BatchPaymentForm,
-    MonthForm,
     PaymentForm,
     ReasonForm,
     SubmitForm,
+    SummaryQueryForm,
     loaded,
 )
 from app.settlement.labels import FIGURE_LABELS, action_label, status_label
@@ -116,10 +116,18 @@ def settling_month(now: dt.datetime) -> str:
     return month_of(dt.datetime.combine(first - dt.timedelta(days=1), dt.time(12), dt.UTC))
 
 
-def _month_arg(default: str) -> str:
-    form = MonthForm(request.args)
+def _query() -> SummaryQueryForm:
+    form = SummaryQueryForm(request.args)
     form.validate()  # a malformed month is refused by the query, naming ``month``
-    return (form.month.data or "").strip() or default
+    return form
+
+
+def _month_arg(default: str) -> str:
+    return (_query().month.data or "").strip() or default
+
+
+def _district_arg(user: User) -> str:
+    return _query().district.data or _district_or_first(user)
 
 
 def _error_text(exc: DomainError) -> str:
@@ -301,12 +309,10 @@ def board() -> str:
     user = _user()
     now = _now()
     month = _month_arg(settling_month(now))
-    district = request.args.get("district") or _district_or_first(user)
-    summary = district_summary(district, month, user)
-    sort = request.args.get("sort", "clinic")
-    if sort not in SORT_KEYS:
-        sort = "clinic"
-    descending = request.args.get("dir") == "desc"
+    summary = district_summary(_district_arg(user), month, user)
+    query = _query()
+    sort = query.sort.data if query.sort.data in SORT_KEYS else "clinic"
+    descending = query.dir.data == "desc"
     lines = sorted(summary.lines, key=SORT_KEYS[sort], reverse=descending)
     return render_template(
         "settlement/board.html",
@@ -337,7 +343,7 @@ def finance() -> str:
     user = _user()
     now = _now()
     month = _month_arg(settling_month(now))
-    district = request.args.get("district") or _district_or_first(user)
+    district = _district_arg(user)
     summary = district_summary(district, month, user)
     months = previous_months(month, 12)
     paid = paid_by_month(district, months, user.town_code)
@@ -401,9 +407,7 @@ def pay_all(month: str) -> Any:
 def summary_download(month: str, ext: str) -> Response:
     kind = _kind(ext)
     user = _user()
-    summary = district_summary(
-        request.args.get("district") or _district_or_first(user), month, user
-    )
+    summary = district_summary(_district_arg(user), month, user)
     if kind == "pdf":
         body = documents.summary_pdf(summary, _now())
     elif kind == "csv":
