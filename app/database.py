@@ -15,14 +15,16 @@ Guarantees:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from functools import cache
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import DateTime, Engine, event, select
+from sqlalchemy import DateTime, Engine, bindparam, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
 
 from app.extensions import db
@@ -75,13 +77,21 @@ def configure_engine(engine: Engine) -> None:
 
 
 @contextmanager
-def unit_of_work() -> Iterator[Session]:
-    """One write transaction: commit at the end, roll back on any error."""
+def unit_of_work(*, expire: bool = True) -> Iterator[Session]:
+    """One write transaction: commit at the end, roll back on any error.
+
+    ``expire=False`` keeps what the session loaded as loaded across both
+    commits, for a writer that writes only through Core statements and answers
+    from what it wrote (recording a visit): the user is not read again for the
+    scope check, nor anything to build the answer or to log the request.  Such
+    a writer must read what it relies on inside the unit (``populate_existing``
+    or Core) and :func:`forget` rows it changed.
+    """
     session = db.session()
     if session.in_transaction():
         # Close the read-only transaction a request may have opened (loading the
         # user, say) so the write transaction starts fresh, and IMMEDIATE on SQLite.
-        session.commit()
+        _commit(session, expire=expire)
     token = _write_transaction.set(True)
     try:
         session.connection()
@@ -89,10 +99,44 @@ def unit_of_work() -> Iterator[Session]:
         _write_transaction.reset(token)
     try:
         yield session
-        session.commit()
+        _commit(session, expire=expire)
     except BaseException:
         session.rollback()
         raise
+
+
+def _commit(session: Session, *, expire: bool) -> None:
+    if expire:
+        session.commit()
+        return
+    saved = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = saved
+
+
+def forget(session: Session, model: type, *key: Any) -> None:
+    """Expire the session's copy of a row, if it holds one, after a Core write changed it."""
+    obj = session.identity_map.get(identity_key(model, key))
+    if obj is not None:
+        session.expire(obj)
+
+
+def upsert_statement(dialect: str, model: type, set_: dict[str, Any], returning: list[Any]) -> Any:
+    """``INSERT … ON CONFLICT (primary key) DO UPDATE SET … RETURNING …``: one statement.
+
+    Build it once per dialect and run it with the row's values as parameters: it
+    creates the row or updates the existing one, and answers with
+    ``returning`` of the row as written.  The row stays locked until the
+    transaction ends (PostgreSQL takes the lock an UPDATE takes; SQLite's unit
+    of work is already ``BEGIN IMMEDIATE``), so it is also a lock that creates
+    its row.
+    """
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    key = [column.name for column in model.__table__.primary_key]  # type: ignore[attr-defined]
+    return insert(model).on_conflict_do_update(index_elements=key, set_=set_).returning(*returning)
 
 
 def insert_missing(session: Session, model: type, values: dict[str, Any]) -> None:
@@ -104,7 +148,26 @@ def insert_missing(session: Session, model: type, values: dict[str, Any]) -> Non
 
 def locked(session: Session, model: type[T], **key: Any) -> T | None:
     """The row with ``key``, locked for this transaction and freshly read."""
-    stmt = (
-        select(model).filter_by(**key).with_for_update().execution_options(populate_existing=True)
+    stmt = _locked_statement(cast(Hashable, model), tuple(sorted(key)))
+    return cast("T | None", session.scalars(stmt, key).one_or_none())
+
+
+@cache
+def _locked_statement(model: Any, names: tuple[str, ...]) -> Any:
+    where: dict[str, Any] = {name: bindparam(name) for name in names}
+    return (
+        select(model).filter_by(**where).with_for_update().execution_options(populate_existing=True)
     )
-    return session.scalars(stmt).one_or_none()
+
+
+def lock_or_create(session: Session, model: type[T], values: dict[str, Any], **key: Any) -> T:
+    """:func:`locked`, creating the row (``key`` and ``values``) first when it is missing.
+
+    One statement when the row exists (nearly always); three the first time.
+    """
+    row = locked(session, model, **key)
+    if row is None:
+        insert_missing(session, model, {**key, **values})
+        row = locked(session, model, **key)
+    assert row is not None
+    return row

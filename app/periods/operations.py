@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.database import insert_missing, locked
+from app.database import lock_or_create
 from app.errors import Conflict, Problem
 from app.periods.models import Statement
 from app.places.models import Clinic
@@ -22,10 +22,7 @@ from app.places.models import Clinic
 
 def lock_clinic_month(session: Session, clinic: Clinic, month: str) -> Statement:
     """The clinic-month statement row, created if missing, locked for this transaction."""
-    insert_missing(session, Statement, {"clinic_id": clinic.id, "month": month, "status": "open"})
-    statement = locked(session, Statement, clinic_id=clinic.id, month=month)
-    assert statement is not None
-    return statement
+    return lock_or_create(session, Statement, {"status": "open"}, clinic_id=clinic.id, month=month)
 
 
 def lock_open_month(session: Session, clinic: Clinic, month: str, field: str) -> Statement:

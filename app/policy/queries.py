@@ -10,21 +10,32 @@ only, so :mod:`app.visits` can use them; what the visits say about a version is
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, select
 
 from app.extensions import db
 from app.policy.models import PolicyVersion
 
 
-def policy_for(district_code: str, day: dt.date) -> PolicyVersion | None:
-    """The version in force in ``district_code`` on ``day``, or None."""
-    stmt = (
-        select(PolicyVersion)
+def version_in_force(district_code: Any, day: Any) -> ScalarSelect[int]:
+    """The id of the version in force in ``district_code`` on ``day`` (values or SQL expressions).
+
+    A scalar subquery, so a caller can join it into a larger query.
+    """
+    return (
+        select(PolicyVersion.id)
         .where(PolicyVersion.district_code == district_code, PolicyVersion.effective_from <= day)
         .order_by(PolicyVersion.effective_from.desc())
         .limit(1)
+        .correlate_except(PolicyVersion)  # also inside a query that selects versions
+        .scalar_subquery()
     )
+
+
+def policy_for(district_code: str, day: dt.date) -> PolicyVersion | None:
+    """The version in force in ``district_code`` on ``day``, or None."""
+    stmt = select(PolicyVersion).where(PolicyVersion.id == version_in_force(district_code, day))
     return db.session.scalars(stmt).first()
 
 

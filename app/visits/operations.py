@@ -25,17 +25,18 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.audit.operations import audit_visit
 from app.auth.access import require_clinic_visible, require_doctor_of
 from app.auth.models import User
-from app.catalog.models import CatalogItem, ItemPrice
-from app.database import insert_missing, locked, unit_of_work
-from app.errors import Conflict, InvalidInput, NotFound, Problem
+from app.database import forget, locked, unit_of_work, upsert_statement
+from app.errors import Conflict, DomainError, InvalidInput, NotFound, Problem
 from app.extensions import db
 from app.localtime import local, local_date, month_of
 from app.money import MoneyFormatError, parse_quantity
@@ -46,7 +47,7 @@ from app.places.models import Clinic, Village
 from app.places.queries import clinic_by_code
 from app.policy.models import PolicyVersion
 from app.visits.models import FundUsage, IdempotencyKey, ReceiptCounter, Visit, VisitLine
-from app.visits.queries import patient_standing
+from app.visits.queries import PricedItem, VisitFacts, priced_items, visit_facts, year_usage
 from app.visits.rules import (
     Eligibility,
     InsuranceClass,
@@ -58,6 +59,42 @@ from app.visits.rules import (
 )
 
 MAX_LINES = 60
+# The tables, written with Core: no unit-of-work flush, no instance state.
+VISIT = cast(Table, Visit.__table__)
+VISIT_LINE = cast(Table, VisitLine.__table__)
+IDEMPOTENCY_KEY = cast(Table, IdempotencyKey.__table__)
+FUND_USAGE = cast(Table, FundUsage.__table__)
+_USAGE_UPDATE = (
+    update(FUND_USAGE)
+    .where(
+        FUND_USAGE.c.resident_id == bindparam("person"), FUND_USAGE.c.year == bindparam("in_year")
+    )
+    .values(fund_paid=bindparam("paid"), deductible_used=bindparam("deductible"))
+)
+
+
+@cache
+def _usage_upsert(dialect: str) -> Any:
+    """The person's year row, created if missing and locked, as it stands: one statement."""
+    return upsert_statement(
+        dialect,
+        FundUsage,
+        {"fund_paid": FundUsage.fund_paid},
+        [FundUsage.fund_paid, FundUsage.deductible_used],
+    )
+
+
+@cache
+def _counter_upsert(dialect: str) -> Any:
+    """The clinic's receipt counter for the year, created or incremented: its new value."""
+    return upsert_statement(
+        dialect,
+        ReceiptCounter,
+        {"last_seq": ReceiptCounter.last_seq + 1},
+        [ReceiptCounter.last_seq],
+    )
+
+
 EARLIEST_VISIT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
@@ -99,7 +136,7 @@ class Quote:
     resident: Resident | None
     policy_version: PolicyVersion | None
     eligibility: Eligibility
-    items: tuple[CatalogItem, ...]
+    items: tuple[PricedItem, ...]
     usage: YearUsage
     split: Split
     hukou_village: Village | None = field(default=None)
@@ -127,54 +164,43 @@ def _visited_at(request: VisitRequest, now: dt.datetime) -> dt.datetime:
 
 
 def _line_inputs(
-    session: Session, request: VisitRequest, day: dt.date
-) -> tuple[list[LineInput], tuple[CatalogItem, ...]]:
+    request: VisitRequest, day: dt.date
+) -> tuple[list[LineInput], tuple[PricedItem, ...]]:
     problems: list[Problem] = []
     if not request.lines:
         problems.append(Problem("lines", "a visit needs at least one line", "no_lines"))
     if len(request.lines) > MAX_LINES:
         problems.append(Problem("lines", f"at most {MAX_LINES} lines per visit", "too_many_lines"))
-    codes = {line.item for line in request.lines}
-    rows = session.execute(
-        select(CatalogItem, ItemPrice)
-        .join(ItemPrice, ItemPrice.item_id == CatalogItem.id)
-        .where(
-            CatalogItem.code.in_(codes),
-            ItemPrice.valid_from <= day,
-            or_(ItemPrice.valid_to.is_(None), ItemPrice.valid_to >= day),
-        )
-    ).all()
-    priced = {item.code: (item, price.price) for item, price in rows}
-    known = set(session.scalars(select(CatalogItem.code).where(CatalogItem.code.in_(codes))))
+    catalogue = priced_items({line.item for line in request.lines}, day)
 
     inputs: list[LineInput] = []
-    items: list[CatalogItem] = []
+    items: list[PricedItem] = []
     for i, line in enumerate(request.lines):
         try:
             quantity = parse_quantity(line.quantity)
         except MoneyFormatError as exc:
             problems.append(Problem(f"lines[{i}].quantity", str(exc), exc.code))
             quantity = 0
-        if line.item not in known:
+        item = catalogue.get(line.item)
+        if item is None:
             problems.append(
                 Problem(f"lines[{i}].item", f"unknown catalogue item {line.item!r}", "unknown_item")
             )
             continue
-        if line.item not in priced:
+        if item.price is None:
             problems.append(
                 Problem(
                     f"lines[{i}].item", f"{line.item} has no approved price on {day}", "no_price"
                 )
             )
             continue
-        item, unit_price = priced[line.item]
         items.append(item)
         inputs.append(
             LineInput(
                 item=item.code,
                 kind=Kind(item.kind),
                 insurance_class=InsuranceClass(item.insurance_class),
-                unit_price=unit_price,
+                unit_price=item.price,
                 quantity=quantity,
             )
         )
@@ -183,40 +209,56 @@ def _line_inputs(
     return inputs, tuple(items)
 
 
-def _price_visit(
-    session: Session,
+def _facts(
+    request: VisitRequest, actor: User, now: dt.datetime, *, recording: bool
+) -> tuple[VisitFacts, dt.datetime, str]:
+    """The clinic and the patient's standing, after the actor's scope check: one query.
+
+    Problems are reported in a fixed order: the clinic, the actor's scope, the
+    time, then (by the caller, after its month check) the ID number.
+    """
+    check = require_doctor_of if recording else require_clinic_visible
+    try:
+        visited_at = _visited_at(request, now)
+    except InvalidInput:
+        check(actor, clinic_by_code(request.clinic))
+        raise
+    try:
+        id_number = parse_id_number(request.patient_id_number, "patient_id_number").value
+    except InvalidInput:
+        id_number = ""  # matches no resident; the caller raises the problem in its turn
+    facts = visit_facts(id_number, local_date(visited_at), clinic_code=request.clinic)
+    if facts is None:
+        clinic_by_code(request.clinic)  # raises the one "unknown clinic" problem
+        raise AssertionError("unreachable")
+    check(actor, facts.clinic)
+    return facts, visited_at, id_number
+
+
+def _quote(
     request: VisitRequest,
-    clinic: Clinic,
+    facts: VisitFacts,
     visited_at: dt.datetime,
-    *,
-    lock_usage: bool,
+    id_number: str,
+    lines: list[LineInput],
+    items: tuple[PricedItem, ...],
+    usage: YearUsage,
 ) -> Quote:
-    id_number = parse_id_number(request.patient_id_number, "patient_id_number").value
-    day = local_date(visited_at)
-    lines, items = _line_inputs(session, request, day)
-    standing = patient_standing(id_number, clinic, day)
-    resident, version = standing.resident, standing.policy_version
-    policy = version.to_policy() if version else None
-    usage = YearUsage()
-    if resident is not None:
-        year = local(visited_at).year
-        if lock_usage:
-            insert_missing(
-                session,
-                FundUsage,
-                {"resident_id": resident.id, "year": year, "fund_paid": 0, "deductible_used": 0},
-            )
-            row = locked(session, FundUsage, resident_id=resident.id, year=year)
-        else:
-            row = session.get(FundUsage, (resident.id, year))
-        if row is not None:
-            usage = YearUsage(fund_paid=row.fund_paid, deductible_used=row.deductible_used)
-    split = compute_split(policy, standing.eligibility, lines, request.injection, usage)
+    """The shared pricing path: the same facts, lines and usage give the same split."""
+    standing = facts.standing
+    version = standing.policy_version
+    split = compute_split(
+        version.to_policy() if version else None,
+        standing.eligibility,
+        lines,
+        request.injection,
+        usage,
+    )
     return Quote(
-        clinic=clinic,
+        clinic=facts.clinic,
         visited_at=visited_at,
         id_number=id_number,
-        resident=resident,
+        resident=standing.resident,
         policy_version=version,
         eligibility=standing.eligibility,
         items=items,
@@ -232,25 +274,35 @@ def _price_visit(
 
 def quote_visit(request: VisitRequest, actor: User, now: dt.datetime) -> Quote:
     """Price a visit without saving it (the terminal's live split, the API quote)."""
-    session = db.session()
-    clinic = clinic_by_code(request.clinic)
-    require_clinic_visible(actor, clinic)
-    return _price_visit(session, request, clinic, _visited_at(request, now), lock_usage=False)
+    facts, visited_at, id_number = _facts(request, actor, now, recording=False)
+    if not id_number:
+        parse_id_number(request.patient_id_number, "patient_id_number")  # raises
+    day = local_date(visited_at)
+    lines, items = _line_inputs(request, day)
+    resident = facts.standing.resident
+    usage = YearUsage()
+    if resident is not None:
+        usage = YearUsage(*year_usage(resident.id, local(visited_at).year))
+    return _quote(request, facts, visited_at, id_number, lines, items, usage)
 
 
 def _replay(session: Session, actor: User, key: str, fingerprint: str) -> Visit | None:
-    row = session.scalar(
-        select(IdempotencyKey).where(
+    row = session.execute(
+        select(IdempotencyKey.request_hash, IdempotencyKey.visit_id).where(
             and_(IdempotencyKey.user_id == actor.id, IdempotencyKey.key == key)
         )
-    )
+    ).first()
     if row is None:
         return None
     if row.request_hash != fingerprint:
         raise Conflict(
             Problem("Idempotency-Key", "was already used with a different request", "key_reused")
         )
-    return session.get(Visit, row.visit_id)
+    return session.scalars(
+        select(Visit)
+        .where(Visit.id == row.visit_id)
+        .options(joinedload(Visit.clinic), selectinload(Visit.lines))
+    ).one()
 
 
 def record_visit(
@@ -259,14 +311,21 @@ def record_visit(
     now: dt.datetime,
     idempotency_key: str | None = None,
 ) -> tuple[Visit, bool]:
-    """Record a visit; ``(visit, created)``. A retried key returns the first visit."""
+    """Record a visit; ``(visit, created)``. A retried key returns the first visit.
+
+    The key is not looked up first: a retry is rare, so the first submission
+    pays nothing for it.  A retry fails where the first one succeeded — on the
+    key's unique constraint at the latest, or earlier (its month frozen since,
+    say) — and rolls back whole (its receipt number included); only then is
+    the key looked up, and the first visit returned.  A key used before with a
+    different request is refused whatever the new request's own fate.
+    """
     fingerprint = request.fingerprint()
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 100:
         raise InvalidInput(Problem("Idempotency-Key", "must be 1 to 100 characters", "bad_key"))
     try:
-        return _record(request, actor, now, idempotency_key, fingerprint)
-    except IntegrityError:
-        # Two submissions with one key raced past the check; the other one won.
+        return _record(request, actor, now, idempotency_key, fingerprint), True
+    except (IntegrityError, DomainError):
         if idempotency_key is None:
             raise
         db.session.rollback()
@@ -282,96 +341,123 @@ def _record(
     now: dt.datetime,
     idempotency_key: str | None,
     fingerprint: str,
-) -> tuple[Visit, bool]:
-    with unit_of_work() as session:
-        if idempotency_key is not None:
-            earlier = _replay(session, actor, idempotency_key, fingerprint)
-            if earlier is not None:
-                return earlier, False
-        clinic = clinic_by_code(request.clinic)
-        require_doctor_of(actor, clinic)
-        visited_at = _visited_at(request, now)
+) -> Visit:
+    """One visit in ≤ 9 statements, locks in the module's order; the answer built in memory."""
+    # Everything is written with Core statements and answered from what was
+    # written, so nothing the session loaded needs expiring (no re-read).
+    with unit_of_work(expire=False) as session:
+        facts, visited_at, id_number = _facts(request, actor, now, recording=True)
+        clinic, standing = facts.clinic, facts.standing
         month = month_of(visited_at)
+        day = local_date(visited_at)
+        year = local(visited_at).year
         lock_open_month(session, clinic, month, "visited_at")
-        quote = _price_visit(session, request, clinic, visited_at, lock_usage=True)
+        if not id_number:
+            parse_id_number(request.patient_id_number, "patient_id_number")  # raises
+        lines, items = _line_inputs(request, day)
+
+        resident = standing.resident
+        dialect = session.get_bind().dialect.name
+        usage = YearUsage()
+        if resident is not None:
+            # The person's year row, created if missing and locked: one statement.
+            row = session.execute(
+                _usage_upsert(dialect),
+                {"resident_id": resident.id, "year": year, "fund_paid": 0, "deductible_used": 0},
+            ).one()
+            usage = YearUsage(fund_paid=row.fund_paid, deductible_used=row.deductible_used)
+        quote = _quote(request, facts, visited_at, id_number, lines, items, usage)
         split = quote.split
-        year = quote.year
 
-        insert_missing(
-            session, ReceiptCounter, {"clinic_id": clinic.id, "year": year, "last_seq": 0}
-        )
-        counter = locked(session, ReceiptCounter, clinic_id=clinic.id, year=year)
-        assert counter is not None
-        counter.last_seq += 1
+        # The next receipt number, gapless: incremented in this transaction.
+        seq = session.execute(
+            _counter_upsert(dialect), {"clinic_id": clinic.id, "year": year, "last_seq": 1}
+        ).scalar_one()
+        forget(session, ReceiptCounter, clinic.id, year)
 
-        visit = Visit(
-            clinic_id=clinic.id,
-            resident_id=quote.resident.id if quote.resident else None,
-            patient_id_number=quote.id_number,
-            visited_at=visited_at,
-            visit_date=local_date(visited_at),
-            month=month,
-            year=year,
-            receipt_seq=counter.last_seq,
-            receipt_number=f"{clinic.code}-{year}-{counter.last_seq:06d}",
-            policy_version_id=quote.policy_version.id if quote.policy_version else None,
-            programme=split.programme,
-            insured=split.insured,
-            reasons=",".join(quote.eligibility.reasons),
-            injection=request.injection,
-            lines_total=split.lines_total,
-            registration=split.registration,
-            injection_fee=split.injection,
-            in_scope=split.in_scope,
-            self_pay=split.self_pay,
-            fund_base=split.fund_base,
-            deductible_applied=split.deductible_applied,
-            fund=split.fund,
-            fiscal=split.fiscal,
-            copay=split.copay,
-            patient=split.patient,
-            total=split.total,
-            recorded_by_id=actor.id,
-            recorded_at=now,
-        )
-        for no, (priced, item) in enumerate(zip(split.lines, quote.items, strict=True), start=1):
-            visit.lines.append(
-                VisitLine(
-                    line_no=no,
-                    item_id=item.id,
-                    item_code=item.code,
-                    item_name=item.name,
-                    kind=item.kind,
-                    unit=item.unit,
-                    insurance_class=item.insurance_class,
-                    quantity=priced.quantity,
-                    unit_price=priced.unit_price,
-                    amount=priced.amount,
-                    in_scope=priced.in_scope,
-                    self_pay=priced.self_pay,
-                    fund_base=priced.fund_base,
-                )
-            )
-        session.add(visit)
-        if quote.resident is not None and (split.fund or split.deductible_applied):
-            usage = session.get(FundUsage, (quote.resident.id, year))
-            assert usage is not None  # created and locked by _price_visit
-            usage.fund_paid = split.usage_after.fund_paid
-            usage.deductible_used = split.usage_after.deductible_used
-        session.flush()
-        audit_visit(session, actor, "visit.record", visit, now)
+        values = {
+            "clinic_id": clinic.id,
+            "resident_id": resident.id if resident else None,
+            "patient_id_number": id_number,
+            "visited_at": visited_at,
+            "visit_date": day,
+            "month": month,
+            "year": year,
+            "receipt_seq": seq,
+            "receipt_number": f"{clinic.code}-{year}-{seq:06d}",
+            "policy_version_id": standing.policy_version.id if standing.policy_version else None,
+            "programme": split.programme,
+            "insured": split.insured,
+            "reasons": ",".join(standing.eligibility.reasons),
+            "injection": request.injection,
+            "lines_total": split.lines_total,
+            "registration": split.registration,
+            "injection_fee": split.injection,
+            "in_scope": split.in_scope,
+            "self_pay": split.self_pay,
+            "fund_base": split.fund_base,
+            "deductible_applied": split.deductible_applied,
+            "fund": split.fund,
+            "fiscal": split.fiscal,
+            "copay": split.copay,
+            "patient": split.patient,
+            "total": split.total,
+            "recorded_by_id": actor.id,
+            "recorded_at": now,
+        }
+        visit_id = session.execute(insert(VISIT).returning(VISIT.c.id), values).scalar_one()
+        line_values = [
+            {
+                "visit_id": visit_id,
+                "line_no": no,
+                "item_id": item.id,
+                "item_code": item.code,
+                "item_name": item.name,
+                "kind": item.kind,
+                "unit": item.unit,
+                "insurance_class": item.insurance_class,
+                "quantity": priced.quantity,
+                "unit_price": priced.unit_price,
+                "amount": priced.amount,
+                "in_scope": priced.in_scope,
+                "self_pay": priced.self_pay,
+                "fund_base": priced.fund_base,
+            }
+            for no, (priced, item) in enumerate(zip(split.lines, items, strict=True), start=1)
+        ]
+        session.execute(insert(VISIT_LINE), line_values)  # one executemany
         if idempotency_key is not None:
-            session.add(
-                IdempotencyKey(
-                    user_id=actor.id,
-                    key=idempotency_key,
-                    request_hash=fingerprint,
-                    visit_id=visit.id,
-                    created_at=now,
-                )
+            # Before anything else is written: a retry stops here, on the unique key.
+            session.execute(
+                insert(IDEMPOTENCY_KEY),
+                {
+                    "user_id": actor.id,
+                    "key": idempotency_key,
+                    "request_hash": fingerprint,
+                    "visit_id": visit_id,
+                    "created_at": now,
+                },
             )
-            session.flush()
-    return visit, True
+        if resident is not None and (split.fund or split.deductible_applied):
+            session.execute(
+                _USAGE_UPDATE,
+                {
+                    "person": resident.id,
+                    "in_year": year,
+                    "paid": split.usage_after.fund_paid,
+                    "deductible": split.usage_after.deductible_used,
+                },
+            )
+        if resident is not None:
+            forget(session, FundUsage, resident.id, year)
+
+        # The answer, from what was just written: a Visit never added to the
+        # session (nothing to flush, nothing to expire, nothing read back).
+        visit = Visit(id=visit_id, **values)
+        visit.clinic = clinic
+        visit.lines = [VisitLine(**line) for line in line_values]
+        audit_visit(session, actor, "visit.record", visit, now)
+    return visit
 
 
 def void_visit(visit_id: int, reason: str, actor: User, now: dt.datetime) -> Visit:

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Date, Select, String, and_, bindparam, func, or_, select
+from sqlalchemy.orm import aliased, contains_eager, selectinload
 
 from app.auth.access import require_clinic_visible
 from app.auth.models import User
+from app.catalog.models import CatalogItem, ItemPrice
 from app.errors import NotFound, Problem
 from app.extensions import db
 from app.localtime import start_of_local_day
 from app.people.models import Resident
 from app.people.rules import mask_name, parse_id_number
-from app.places.models import Clinic, Village
+from app.places.models import Clinic, Town, Village
 from app.policy.models import PolicyVersion
-from app.policy.queries import policy_for
+from app.policy.queries import version_in_force
 from app.visits.models import FundUsage, Visit
 from app.visits.rules import (
     ClinicFacts,
@@ -57,14 +60,79 @@ class PatientStanding:
     eligibility: Eligibility
 
 
-def patient_standing(id_number: str, clinic: Clinic, day: dt.date) -> PatientStanding:
-    """Eligibility (SPEC §3.2) of a normalised ID number; the one place its facts are gathered.
+@dataclass(frozen=True)
+class VisitFacts:
+    """A clinic and a patient's standing there on a day: everything a visit is priced by."""
 
-    Both the eligibility lookup and the pricing of a visit use this, so what the
-    terminal shows before a visit is what the visit is priced with.
+    clinic: Clinic
+    standing: PatientStanding
+
+
+@dataclass(frozen=True)
+class PricedItem:
+    """A catalogue item as the visit copies it, and its price on the day (None: unpriced)."""
+
+    id: int
+    code: str
+    name: str
+    kind: str
+    unit: str
+    insurance_class: str
+    price: int | None
+
+
+@cache
+def _facts_statement(*, by_id: bool) -> Select[Clinic, Resident, PolicyVersion]:
+    """Built once (bound parameters): building an ORM statement costs more than running it."""
+    clinic_village, clinic_town = aliased(Village), aliased(Town)
+    hukou_village, hukou_town = aliased(Village), aliased(Town)
+    version_id = version_in_force(clinic_town.district_code, bindparam("day", type_=Date))
+    clinic = Clinic.id if by_id else Clinic.code
+    return (
+        select(Clinic, Resident, PolicyVersion)
+        .join(clinic_village, Clinic.village)
+        .join(clinic_town, clinic_village.town)
+        .outerjoin(Resident, Resident.id_number == bindparam("id_number", type_=String))
+        .outerjoin(hukou_village, Resident.hukou_village)
+        .outerjoin(hukou_town, hukou_village.town)
+        .outerjoin(PolicyVersion, PolicyVersion.id == version_id)
+        .where(clinic == bindparam("clinic"))
+        .options(
+            contains_eager(Clinic.village.of_type(clinic_village)).contains_eager(
+                clinic_village.town.of_type(clinic_town)
+            ),
+            contains_eager(Resident.hukou_village.of_type(hukou_village)).contains_eager(
+                hukou_village.town.of_type(hukou_town)
+            ),
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
+def visit_facts(
+    id_number: str,
+    day: dt.date,
+    *,
+    clinic_code: str | None = None,
+    clinic_id: int | None = None,
+) -> VisitFacts | None:
+    """Eligibility (SPEC §3.2) of a normalised ID number at a clinic, in ONE query.
+
+    The clinic (with its village and town: its district), the resident (with
+    hukou village and town), and the policy version in force in the clinic's
+    district on ``day`` come back in one row; no attribute is loaded lazily
+    afterwards.  Rows already in the session are overwritten with what the
+    database says now.  None when there is no such clinic.  This is the one
+    place a patient's facts are gathered: the eligibility lookup, the quote and
+    the recorded visit all use it, so what the terminal shows before a visit is
+    what the visit is priced with.
     """
-    resident = db.session.scalar(select(Resident).where(Resident.id_number == id_number))
-    village = resident.hukou_village if resident else None
+    params = {"id_number": id_number, "day": day, "clinic": clinic_id or clinic_code}
+    row = db.session.execute(_facts_statement(by_id=clinic_id is not None), params).first()
+    if row is None:
+        return None
+    clinic, resident, version = row
+    village = resident.hukou_village if resident is not None else None
     facts = PatientFacts(known=False)
     if resident is not None and village is not None:
         facts = PatientFacts(
@@ -75,7 +143,6 @@ def patient_standing(id_number: str, clinic: Clinic, day: dt.date) -> PatientSta
                 resident.insurance_type, resident.insured_from, resident.insured_to, day
             ),
         )
-    version = policy_for(clinic.district_code, day)
     eligibility = assess_eligibility(
         version.to_policy() if version else None,
         facts,
@@ -83,7 +150,52 @@ def patient_standing(id_number: str, clinic: Clinic, day: dt.date) -> PatientSta
             clinic.district_code, clinic_in_programme(clinic.joined_on, clinic.left_on, day)
         ),
     )
-    return PatientStanding(resident, village, version, eligibility)
+    return VisitFacts(clinic, PatientStanding(resident, village, version, eligibility))
+
+
+def patient_standing(id_number: str, clinic: Clinic, day: dt.date) -> PatientStanding:
+    """:func:`visit_facts` for a clinic already in hand."""
+    facts = visit_facts(id_number, day, clinic_id=clinic.id)
+    assert facts is not None  # the clinic exists: it was loaded
+    return facts.standing
+
+
+@cache
+def _prices_statement() -> Any:
+    valid_price = and_(
+        ItemPrice.item_id == CatalogItem.id,
+        ItemPrice.valid_from <= bindparam("day", type_=Date),
+        or_(ItemPrice.valid_to.is_(None), ItemPrice.valid_to >= bindparam("day", type_=Date)),
+    )
+    return (
+        select(
+            CatalogItem.id,
+            CatalogItem.code,
+            CatalogItem.name,
+            CatalogItem.kind,
+            CatalogItem.unit,
+            CatalogItem.insurance_class,
+            ItemPrice.price,
+        )
+        .outerjoin(ItemPrice, valid_price)
+        .where(CatalogItem.code.in_(bindparam("codes", expanding=True)))
+    )
+
+
+def priced_items(codes: set[str], day: dt.date) -> dict[str, PricedItem]:
+    """The catalogue items named by ``codes``, each with its price valid on ``day``: one query."""
+    rows = db.session.execute(_prices_statement(), {"codes": sorted(codes), "day": day})
+    return {row.code: PricedItem(*row) for row in rows}
+
+
+def year_usage(resident_id: int, year: int) -> tuple[int, int]:
+    """Fund paid and deductible used by a person in a year so far (read, not locked)."""
+    row = db.session.execute(
+        select(FundUsage.fund_paid, FundUsage.deductible_used).where(
+            FundUsage.resident_id == resident_id, FundUsage.year == year
+        )
+    ).first()
+    return (row.fund_paid, row.deductible_used) if row is not None else (0, 0)
 
 
 def patient_eligibility(
@@ -96,10 +208,7 @@ def patient_eligibility(
     require_clinic_visible(actor, clinic)
     number = parse_id_number(id_number, "id_number").value
     standing = patient_standing(number, clinic, day)
-    paid = 0
-    if standing.resident is not None:
-        usage = db.session.get(FundUsage, (standing.resident.id, day.year))
-        paid = usage.fund_paid if usage else 0
+    paid = year_usage(standing.resident.id, day.year)[0] if standing.resident is not None else 0
     version = standing.policy_version
     return PatientEligibility(
         id_number=number,

@@ -1,0 +1,157 @@
+"""The recording path's cost, bounded (issue 9 §2): statements per visit, no lazy loads.
+
+A bound, not a timing: a listener counts every statement the driver is handed
+while one visit is recorded and its API answer built, on SQLite and
+PostgreSQL, and a session listener fails on any lazy or deferred load (an
+ORM attribute fetched behind the code's back is one more round trip per
+visit).  The answer is built from what was written, so nothing is read back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from app.auth.models import User
+from app.extensions import db
+from app.visits.operations import LineRequest, VisitRequest, record_visit
+from app.visits.present import visit_json
+from tests.conftest import FixedClock
+from tests.factories import World, build_world
+
+# The recording path's own statements: the facts, the month lock, the prices,
+# the fund-usage upsert, the counter upsert, the visit, its lines (one
+# executemany), the idempotency key and the fund-usage update.  SQLite adds
+# its BEGIN IMMEDIATE.  Anything another area appends in the same unit of work
+# (the audit entry, say) is counted apart, in EXTRA.
+RECORDING_STATEMENTS = 9
+# Statements of app.audit (if present): they are not the recording path's.
+EXTRA_PREFIXES = ("audit_",)
+
+LINES = (
+    LineRequest("DX001", "1"),
+    LineRequest("AMX01", "12"),
+    LineRequest("FFGC1", "1"),
+    LineRequest("HY001", "1"),
+)
+
+
+@pytest.fixture
+def world(app: Flask, clock: FixedClock) -> World:
+    return build_world(clock())
+
+
+def _doctor() -> User:
+    doctor = db.session.scalar(select(User).where(User.username == "doctor"))
+    assert doctor is not None
+    return doctor
+
+
+def _request(world: World, minutes_ago: int, label: str = "insured_village") -> VisitRequest:
+    at = dt.datetime(2026, 10, 15, 2, 0, tzinfo=dt.UTC) - dt.timedelta(minutes=minutes_ago)
+    return VisitRequest("HD001", world.ids[label], True, LINES, at)
+
+
+def _table_of(statement: str) -> str:
+    """The table a statement writes (INSERT INTO, UPDATE) or reads first (FROM)."""
+    words = statement.split()
+    for keyword in ("INTO", "UPDATE", "FROM"):
+        if keyword in words[:-1]:
+            return words[words.index(keyword) + 1].strip('"')
+    return ""
+
+
+@contextmanager
+def counted() -> Iterator[list[str]]:
+    """Every statement handed to the driver inside the block (BEGIN excluded)."""
+    seen: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith("BEGIN"):
+            seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+
+
+@contextmanager
+def no_lazy_loads() -> Iterator[list[str]]:
+    """Collect every lazy relationship load or deferred/expired column load."""
+    loads: list[str] = []
+
+    def on_execute(state: ORMExecuteState) -> None:
+        if state.is_relationship_load or state.is_column_load:
+            loads.append(str(state.statement)[:120])
+
+    event.listen(Session, "do_orm_execute", on_execute)
+    try:
+        yield loads
+    finally:
+        event.remove(Session, "do_orm_execute", on_execute)
+
+
+def _own(statements: list[str]) -> list[str]:
+    return [s for s in statements if not _table_of(s).startswith(EXTRA_PREFIXES)]
+
+
+@pytest.mark.parametrize("label", ["insured_village", "unknown"])
+def test_a_recorded_visit_takes_a_bounded_number_of_statements(
+    app: Flask, world: World, label: str
+) -> None:
+    doctor = _doctor()
+    record_visit(_request(world, 60, label), doctor, _now())  # month, year and counter rows exist
+    doctor = _doctor()  # as a request would have it: freshly authenticated
+    with counted() as statements, no_lazy_loads() as loads:
+        visit, created = record_visit(_request(world, 30, label), doctor, _now(), "bounded-1")
+        answer = visit_json(visit)
+    assert created and answer["receipt_number"] == "HD001-2026-000002"
+    assert loads == []
+    own = _own(statements)
+    assert len(own) <= RECORDING_STATEMENTS, "\n".join(own)
+    # Nothing recorded is read back to build the answer.
+    assert not any(s.startswith("SELECT") and _table_of(s) == "visit" for s in own)
+
+
+def test_the_first_visit_of_a_month_and_year_creates_its_rows_in_few_statements(
+    app: Flask, world: World
+) -> None:
+    doctor = _doctor()
+    with counted() as statements, no_lazy_loads() as loads:
+        visit, _ = record_visit(_request(world, 30), doctor, _now(), "first")
+        visit_json(visit)
+    assert loads == []
+    # The statement row of the month is created on first use (two more statements).
+    assert len(_own(statements)) <= RECORDING_STATEMENTS + 2, "\n".join(statements)
+
+
+def test_the_answer_is_what_was_stored(app: Flask, world: World) -> None:
+    visit, _ = record_visit(_request(world, 30), _doctor(), _now(), "stored")
+    answer = visit_json(visit)
+    db.session.expire_all()
+    db.session.close()
+    assert visit_json(db.session.get_one(type(visit), visit.id)) == answer
+
+
+def test_a_replay_answers_the_first_visit_and_writes_nothing(app: Flask, world: World) -> None:
+    request = _request(world, 30)
+    first, created = record_visit(request, _doctor(), _now(), "again")
+    again, created_again = record_visit(request, _doctor(), _now(), "again")
+    assert created and not created_again
+    assert visit_json(again) == visit_json(first)
+    # The refused retry gave its receipt number back: the next visit is gapless.
+    third, _ = record_visit(_request(world, 20), _doctor(), _now(), "third")
+    assert third.receipt_number == "HD001-2026-000002"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime(2026, 10, 15, 2, 0, tzinfo=dt.UTC)
