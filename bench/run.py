@@ -172,6 +172,10 @@ def main() -> None:
     if not url:
         with tempfile.TemporaryDirectory() as tmp:
             bench_month(f"sqlite:///{tmp}/month.sqlite3")
+    # Recording over HTTP (gunicorn) against a bare bearer-token endpoint, on PostgreSQL.
+    from bench.recording import run as bench_http
+
+    bench_http()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ visit).  The answer is built from what was written, so nothing is read back.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +25,7 @@ from app.auth.models import User
 from app.extensions import db
 from app.visits.operations import LineRequest, VisitRequest, record_visit
 from app.visits.present import visit_json
+from bench import recording
 from tests.conftest import FixedClock
 from tests.factories import World, build_world
 
@@ -155,3 +158,17 @@ def test_a_replay_answers_the_first_visit_and_writes_nothing(app: Flask, world: 
 
 def _now() -> dt.datetime:
     return dt.datetime(2026, 10, 15, 2, 0, tzinfo=dt.UTC)
+
+
+def test_the_http_benchmark_runs() -> None:
+    """Smoke only, no timing asserted: the gunicorn benchmark, 0.3 s per measurement."""
+    server = os.environ.get("TEST_DATABASE_URL", "")
+    if not server.startswith("postgresql"):
+        pytest.skip("the HTTP benchmark runs on PostgreSQL (TEST_DATABASE_URL)")
+    name = f"bench_recording_{uuid.uuid4().hex[:8]}"
+    try:
+        results = recording.run(server, seconds=0.3, rounds=1, echo=lambda _: None, database=name)
+    finally:
+        recording._database(server, name, create=False)
+    assert set(results) == set(recording.CONCURRENCY)
+    assert all(r["visits_per_s"] > 0 and r["bare_per_s"] > 0 for r in results.values())

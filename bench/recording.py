@@ -1,0 +1,343 @@
+"""Recording a visit over HTTP against a bare bearer-token endpoint (issue 9 §2).
+
+``python -m bench.recording`` (``make bench`` runs it too) drops and creates the
+database ``yiyuan_bench_recording`` on the PostgreSQL server named by
+``BENCH_DATABASE_URL``, migrates it, adds 32 clinics with a doctor and an API
+token each and 2,000 insured residents, then starts the production server
+(``gunicorn -c gunicorn.conf.py``: workers and threads as ``make run`` sizes
+them) on loopback with this module's app: the real app plus one bench-only
+endpoint, ``POST /api/v1/bench/bare``, which authenticates the bearer token
+exactly as the visits API does, reads the JSON body and answers a small JSON
+object.  That endpoint is the limit: the framework, the token check and the
+connection pool, with no recording.
+
+Clients (threads, one keep-alive connection each; client *n* is the doctor of
+clinic *n mod 32*, so concurrent clients record at different clinics as a
+district's doctors do) post for ``BENCH_SECONDS`` (default 5) per measurement,
+at 1, 8 and 32 clients, in ``ROUNDS`` (default 3) interleaved rounds whose
+order alternates.  Printed per concurrency: the median rate of each side over
+the rounds, p50/p99 latency over all rounds, and the ratios.  Every recorded
+visit carries an ``Idempotency-Key`` and four lines; every answer is checked
+(201 for a visit, 200 for the bare endpoint), so an error cannot pass for
+speed.  Nothing here is run by the tests with timings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, jsonify, request
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+CLINICS = 32
+RESIDENTS = 2_000
+CONCURRENCY = (1, 8, 32)
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DATABASE = "yiyuan_bench_recording"
+LINES = [
+    {"item": "DX001", "quantity": "1"},
+    {"item": "AMX01", "quantity": "12"},
+    {"item": "FFGC1", "quantity": "1"},
+    {"item": "HY001", "quantity": "1"},
+]
+
+
+# --- the server's app: the real one plus the bare endpoint -----------------------------
+
+
+def bench_app() -> Flask:
+    """gunicorn's entry point: :func:`app.factory.create_app` and the bare endpoint."""
+    from app.auth.api_auth import api_user, authenticate_bearer
+    from app.extensions import csrf
+    from app.factory import create_app
+
+    app = create_app()
+    bare = Blueprint("bench_bare", __name__, url_prefix="/api/v1/bench")
+    bare.before_request(authenticate_bearer)
+
+    @bare.post("/bare")
+    def _bare() -> Any:
+        body = request.get_json()
+        return jsonify(user=api_user().username, lines=len(body.get("lines", ())))
+
+    csrf.exempt(bare)
+    app.register_blueprint(bare)
+    return app
+
+
+# --- the database ------------------------------------------------------------------------
+
+
+def _database(server_url: str, name: str, *, create: bool = True) -> str:
+    """Drop (and create) the bench database ``name``; its URL."""
+    url = make_url(server_url)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        if create:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def prepare(url: str) -> tuple[list[str], list[str]]:
+    """Migrate and fill the database; (one token per clinic, the residents' ID numbers)."""
+    from flask_migrate import upgrade
+
+    from app.auth.operations import create_user, issue_token
+    from app.extensions import db
+    from app.factory import create_app
+    from app.people.models import Resident
+    from app.people.rules import make_id_number
+    from app.places.models import Clinic
+    from tests.factories import build_world
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    now = dt.datetime.now(dt.UTC)
+    with app.app_context():
+        upgrade()
+        build_world(now)
+        db.session.execute(
+            insert(Clinic),
+            [
+                {
+                    "code": f"BX{n:03d}",
+                    "name": f"测试卫生站{n}",
+                    "village_code": "440114100201",
+                    "joined_on": dt.date(2016, 1, 1),
+                }
+                for n in range(CLINICS)
+            ],
+        )
+        ids = [
+            make_id_number("440114", dt.date(1950, 1, 1) + dt.timedelta(days=n), n % 1000)
+            for n in range(RESIDENTS)
+        ]
+        db.session.execute(
+            insert(Resident),
+            [
+                {
+                    "id_number": number,
+                    "name": "测试",
+                    "sex": "M" if int(number[16]) % 2 else "F",
+                    "birth_date": dt.date(1950, 1, 1) + dt.timedelta(days=n),
+                    "hukou_village_code": "440114100201",
+                    "insurance_type": "resident",
+                    "insured_from": dt.date(2026, 1, 1),
+                }
+                for n, number in enumerate(ids)
+            ],
+        )
+        db.session.commit()
+        tokens = []
+        for n in range(CLINICS):
+            create_user(f"bench{n}", "bench-password", "doctor", clinic_code=f"BX{n:03d}")
+            tokens.append(issue_token(f"bench{n}", now))
+        db.session.remove()
+        db.engine.dispose()
+    return tokens, ids
+
+
+# --- the server --------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Server:
+    def __init__(self, url: str, log: Path) -> None:
+        self.port = _free_port()
+        self.log = log
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "SECRET_KEY": "bench",
+            "PYTHONPATH": str(ROOT),
+            "LOG_LEVEL": "warning",
+        }
+        with open(log, "ab") as out:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
+                    "--bind", f"127.0.0.1:{self.port}", "bench.recording:bench_app()",
+                ],
+                cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise SystemExit("gunicorn did not start: " + log.read_text()[-2000:])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+# --- the clients -------------------------------------------------------------------------
+
+
+def _body(rng: random.Random, clinic: str, ids: list[str]) -> bytes:
+    return json.dumps(
+        {"clinic": clinic, "patient_id_number": rng.choice(ids), "injection": True, "lines": LINES}
+    ).encode()
+
+
+def measure(
+    port: int, path: str, tokens: list[str], ids: list[str], clients: int, seconds: float
+) -> tuple[float, list[float]]:
+    """``clients`` threads posting to ``path`` for ``seconds``: (requests/s, latencies in s)."""
+    expected = 201 if path == "/api/v1/visits" else 200
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    failures: list[str] = []
+    barrier = threading.Barrier(clients + 1)
+    stop = threading.Event()
+
+    def client(n: int) -> None:
+        rng = random.Random(n)
+        clinic, token = f"BX{n % CLINICS:03d}", tokens[n % CLINICS]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine = latencies[n]
+        barrier.wait()
+        while not stop.is_set():
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": uuid.uuid4().hex,
+            }
+            started = time.perf_counter()
+            try:
+                conn.request("POST", path, body=_body(rng, clinic, ids), headers=headers)
+                response = conn.getresponse()
+                answer = response.read()
+            except OSError as exc:
+                failures.append(repr(exc))
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                continue
+            if response.status != expected:
+                failures.append(f"{response.status} {answer[:200]!r}")
+                continue
+            if not stop.is_set():
+                mine.append(time.perf_counter() - started)
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    elapsed = time.perf_counter() - started
+    for thread in threads:
+        thread.join(timeout=120)
+    if failures:
+        raise SystemExit(f"{path}: {len(failures)} failed requests, e.g. {failures[:3]}")
+    done = [x for mine in latencies for x in mine]
+    return len(done) / elapsed, done
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run(
+    server_url: str | None = None,
+    seconds: float | None = None,
+    rounds: int | None = None,
+    echo: Callable[[str], None] = print,
+    database: str = DATABASE,
+) -> dict[int, dict[str, float]]:
+    """Prepare, serve, measure; one printed line per concurrency, and the figures."""
+    server_url = server_url or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL
+    if not server_url.startswith("postgresql"):
+        echo("recording over HTTP: skipped (needs PostgreSQL in BENCH_DATABASE_URL)")
+        return {}
+    seconds = seconds or float(os.environ.get("BENCH_SECONDS", "5"))
+    rounds = rounds or int(os.environ.get("ROUNDS", "3"))
+    url = _database(server_url, database)
+    tokens, ids = prepare(url)
+    kinds = {"bare": "/api/v1/bench/bare", "record": "/api/v1/visits"}
+    rates: dict[tuple[str, int], list[float]] = {}
+    latencies: dict[tuple[str, int], list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(url, Path(tmp) / "gunicorn.log")
+        try:
+            load_before = os.getloadavg()[0]
+            for path in kinds.values():  # warm every worker and connection
+                measure(server.port, path, tokens, ids, 8, 1.0)
+            for r in range(rounds):
+                for clients in CONCURRENCY:
+                    order = list(kinds.items())
+                    if (r + clients) % 2:
+                        order.reverse()
+                    for kind, path in order:
+                        rate, done = measure(server.port, path, tokens, ids, clients, seconds)
+                        rates.setdefault((kind, clients), []).append(rate)
+                        latencies.setdefault((kind, clients), []).extend(done)
+            load_after = os.getloadavg()[0]
+        finally:
+            server.stop()
+    results: dict[int, dict[str, float]] = {}
+    echo(
+        f"recording over HTTP (gunicorn, PostgreSQL; {rounds} rounds x {seconds:g} s, "
+        f"load {load_before:.1f} -> {load_after:.1f})"
+    )
+    echo("clients | visits/s | bare req/s | ratio | p50 ms (bare) | p99 ms (bare) | p99 ratio")
+    for clients in CONCURRENCY:
+        rec, bare = ("record", clients), ("bare", clients)
+        figures = {
+            "visits_per_s": statistics.median(rates[rec]),
+            "bare_per_s": statistics.median(rates[bare]),
+            "p50": _percentile(latencies[rec], 0.50) * 1000,
+            "p99": _percentile(latencies[rec], 0.99) * 1000,
+            "bare_p50": _percentile(latencies[bare], 0.50) * 1000,
+            "bare_p99": _percentile(latencies[bare], 0.99) * 1000,
+        }
+        figures["ratio"] = figures["visits_per_s"] / figures["bare_per_s"]
+        figures["p99_ratio"] = figures["p99"] / figures["bare_p99"]
+        results[clients] = figures
+        echo(
+            f"{clients:>7} | {figures['visits_per_s']:8.0f} | {figures['bare_per_s']:10.0f} | "
+            f"{figures['ratio']:5.2f} | {figures['p50']:6.1f} ({figures['bare_p50']:5.1f}) | "
+            f"{figures['p99']:6.1f} ({figures['bare_p99']:5.1f}) | {figures['p99_ratio']:5.2f}"
+        )
+    return results
+
+
+if __name__ == "__main__":
+    run()
