@@ -24,7 +24,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from app.auth.models import User
 from app.extensions import db
 from app.visits.operations import LineRequest, VisitRequest, record_visit
-from app.visits.present import visit_json
+from app.visits.schemas import VisitSchema
 from bench import recording
 from tests.conftest import FixedClock
 from tests.factories import World, build_world
@@ -116,7 +116,7 @@ def test_a_recorded_visit_takes_a_bounded_number_of_statements(
     doctor = _doctor()  # as a request would have it: freshly authenticated
     with counted() as statements, no_lazy_loads() as loads:
         visit, created = record_visit(_request(world, 30, label), doctor, _now(), "bounded-1")
-        answer = visit_json(visit)
+        answer = _answer(visit)
     assert created and answer["receipt_number"] == "HD001-2026-000002"
     assert loads == []
     own = _own(statements)
@@ -131,7 +131,7 @@ def test_the_first_visit_of_a_month_and_year_creates_its_rows_in_few_statements(
     doctor = _doctor()
     with counted() as statements, no_lazy_loads() as loads:
         visit, _ = record_visit(_request(world, 30), doctor, _now(), "first")
-        visit_json(visit)
+        _answer(visit)
     assert loads == []
     # The statement row of the month is created on first use (two more statements).
     assert len(_own(statements)) <= RECORDING_STATEMENTS + 2, "\n".join(statements)
@@ -139,10 +139,10 @@ def test_the_first_visit_of_a_month_and_year_creates_its_rows_in_few_statements(
 
 def test_the_answer_is_what_was_stored(app: Flask, world: World) -> None:
     visit, _ = record_visit(_request(world, 30), _doctor(), _now(), "stored")
-    answer = visit_json(visit)
+    answer = _answer(visit)
     db.session.expire_all()
     db.session.close()
-    assert visit_json(db.session.get_one(type(visit), visit.id)) == answer
+    assert _answer(db.session.get_one(type(visit), visit.id)) == answer
 
 
 def test_a_replay_answers_the_first_visit_and_writes_nothing(app: Flask, world: World) -> None:
@@ -150,7 +150,7 @@ def test_a_replay_answers_the_first_visit_and_writes_nothing(app: Flask, world: 
     first, created = record_visit(request, _doctor(), _now(), "again")
     again, created_again = record_visit(request, _doctor(), _now(), "again")
     assert created and not created_again
-    assert visit_json(again) == visit_json(first)
+    assert _answer(again) == _answer(first)
     # The refused retry gave its receipt number back: the next visit is gapless.
     third, _ = record_visit(_request(world, 20), _doctor(), _now(), "third")
     assert third.receipt_number == "HD001-2026-000002"
@@ -172,3 +172,9 @@ def test_the_http_benchmark_runs() -> None:
         recording._database(server, name, create=False)
     assert set(results) == set(recording.CONCURRENCY)
     assert all(r["visits_per_s"] > 0 and r["bare_per_s"] > 0 for r in results.values())
+
+
+def _answer(visit: Any) -> dict[str, Any]:
+    """The API's answer for a visit (its response schema)."""
+    answer: dict[str, Any] = VisitSchema().dump(visit)
+    return answer
