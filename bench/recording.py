@@ -186,13 +186,17 @@ class Server:
             )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
+                response = conn.getresponse()
+                response.read()
+                if response.status == 200:
                     return
             except OSError:
                 time.sleep(0.2)
+            finally:
+                conn.close()
         self.stop()
         raise SystemExit("gunicorn did not start: " + log.read_text()[-2000:])
 
@@ -231,6 +235,19 @@ def measure(
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         mine = latencies[n]
         barrier.wait()
+        try:
+            _post_until(conn, stop, mine, clinic, token, rng)
+        finally:
+            conn.close()
+
+    def _post_until(
+        conn: http.client.HTTPConnection,
+        stop: threading.Event,
+        mine: list[float],
+        clinic: str,
+        token: str,
+        rng: random.Random,
+    ) -> None:
         while not stop.is_set():
             headers = {
                 "Authorization": f"Bearer {token}",
@@ -244,15 +261,13 @@ def measure(
                 answer = response.read()
             except OSError as exc:
                 failures.append(repr(exc))
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                conn.close()  # http.client reconnects on the next request
                 continue
             if response.status != expected:
                 failures.append(f"{response.status} {answer[:200]!r}")
                 continue
             if not stop.is_set():
                 mine.append(time.perf_counter() - started)
-        conn.close()
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     for thread in threads:

@@ -2,9 +2,10 @@
 
 Guarantees:
 
-* a quote and a recorded visit come from the same pricing path
-  (:func:`_price_visit`), so the terminal's live split, the API quote and the
-  saved visit agree to the fen;
+* a quote and a recorded visit come from the same pricing path (one facts
+  query, :func:`app.visits.queries.visit_facts`; one price query; then
+  :func:`_quote`), so the terminal's live split, the API quote and the saved
+  visit agree to the fen;
 * prices come from the catalogue valid on the visit date, never the client;
 * each operation is one unit of work, takes its actor and clock as arguments,
   and writes nothing when it refuses;
@@ -16,7 +17,12 @@ Guarantees:
   - the fund-usage row closes the race between two visits of one person at two
     clinics (together they never exceed the annual cap);
   - the counter row makes receipt numbers gapless: it is incremented in the
-    visit's own transaction, so a rolled-back visit gives its number back.
+    visit's own transaction, so a rolled-back visit gives its number back;
+* recording costs a fixed number of statements whatever the visit (nine:
+  facts, month lock, prices, fund-usage upsert, counter upsert, visit, lines
+  in one executemany, idempotency key, fund-usage update; plus the audit
+  append), loads nothing lazily and answers from what it wrote
+  (``tests/integration/test_recording_path.py`` counts them).
 """
 
 from __future__ import annotations
