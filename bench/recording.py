@@ -286,6 +286,8 @@ def measure(
 
 
 def _percentile(values: list[float], q: float) -> float:
+    if not values:  # nothing finished inside a (very short) measurement
+        return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
@@ -343,8 +345,8 @@ def run(
             "bare_p50": _percentile(latencies[bare], 0.50) * 1000,
             "bare_p99": _percentile(latencies[bare], 0.99) * 1000,
         }
-        figures["ratio"] = figures["visits_per_s"] / figures["bare_per_s"]
-        figures["p99_ratio"] = figures["p99"] / figures["bare_p99"]
+        figures["ratio"] = figures["visits_per_s"] / (figures["bare_per_s"] or float("nan"))
+        figures["p99_ratio"] = figures["p99"] / (figures["bare_p99"] or float("nan"))
         results[clients] = figures
         echo(
             f"{clients:>7} | {figures['visits_per_s']:8.0f} | {figures['bare_per_s']:10.0f} | "
