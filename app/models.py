@@ -3,7 +3,7 @@
 from app.audit.models import AuditChain, AuditEntry
 from app.auth.models import ApiToken, User
 from app.catalog.models import CatalogItem, ItemPrice
-from app.oversight.models import ReceiptCode, ReceiptFeedback
+from app.oversight.models import ReceiptCode, ReceiptFeedback, VisitCheck
 from app.people.models import Resident
 from app.periods.models import Statement, StatementEvent
 from app.places.models import Clinic, District, Town, Village
@@ -37,5 +37,6 @@ __all__ = [
     "User",
     "Village",
     "Visit",
+    "VisitCheck",
     "VisitLine",
 ]

@@ -19,6 +19,7 @@ class CatalogItem(Model):
     __table_args__ = (
         CheckConstraint("kind IN ('diagnosis', 'drug', 'service', 'material')", name="kind_known"),
         CheckConstraint("insurance_class IN ('A', 'B', 'C')", name="class_known"),
+        CheckConstraint("sex IS NULL OR sex IN ('M', 'F')", name="sex_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -29,6 +30,13 @@ class CatalogItem(Model):
     insurance_class: Mapped[str] = mapped_column(String(1))
     # Pinyin initials of the name (阿莫西林胶囊 → "amxljn") for keyboard search.
     pinyin: Mapped[str] = mapped_column(String(100), default="", index=True)
+    # What the checks at recording (app.oversight) know of an item; None: not checked.
+    max_per_visit: Mapped[int | None]  # thousandths of a unit, per visit
+    units_per_day: Mapped[int | None]  # thousandths of a unit a day (days' supply)
+    injectable: Mapped[bool | None]
+    sex: Mapped[str | None] = mapped_column(String(1))  # "M" or "F": suits only that sex
+    min_age: Mapped[int | None]
+    max_age: Mapped[int | None]
 
     prices: Mapped[list[ItemPrice]] = relationship(
         back_populates="item", order_by="ItemPrice.valid_from"

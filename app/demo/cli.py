@@ -49,7 +49,8 @@ def seed_command(if_empty: bool, residents: int, days: int | None, seed: int) ->
         click.echo(f"demo seed: {exc}", err=True)
         raise SystemExit(1) from None
     click.echo(
-        f"visits: {report.visits} recorded ({report.voided} voided) "
+        f"visits: {report.visits} recorded ({report.voided} voided, "
+        f"{report.blocked} refused by a check) "
         f"from {report.first_day} to {report.last_day}; "
         f"{identity_violations()} break total = patient + fund + fiscal"
     )

@@ -28,6 +28,7 @@ from app.auth.models import User
 from app.auth.operations import create_user
 from app.catalog.models import CatalogItem, ItemPrice
 from app.demo.names import random_name
+from app.errors import InvalidInput
 from app.extensions import db
 from app.imports.operations import ImportSummary, import_bytes, import_file
 from app.localtime import SHANGHAI, local_date
@@ -44,6 +45,8 @@ HOME_DISTRICT = "440114"  # 花都区
 OTHER_DISTRICT = "440112"  # 黄埔区: patients from outside the district
 DIAGNOSIS = "DX001"
 VOID_REASONS = ("录入错误", "患者取消就诊", "重复录入")
+# The doctor's reasons when a check at recording warns (事前审核).
+WARNING_REASONS = ("病情需要，已告知患者", "慢性病长期用药", "患者外出务工，多带药", "复诊调整用药")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class SeedReport:
     users: list[tuple[str, str, str]] = field(default_factory=list)  # name, role, scope
     visits: int = 0
     voided: int = 0
+    blocked: int = 0  # refused by a check set to block (nothing saved)
     settled: list[str] = field(default_factory=list)  # one line per month settled
     reconciled: str = ""  # what the fund's simulated settlement of last month changed
     first_day: dt.date | None = None
@@ -321,6 +325,9 @@ def _record_visits(
                 if visited_at > now:
                     continue
                 injection = rng.random() < 0.20
+                # Recorded a few minutes after the visit, as a doctor at the terminal
+                # does (a back-dated entry would be a late entry for the checks).
+                recorded_at = min(now, visited_at + dt.timedelta(minutes=rng.randrange(2, 15)))
                 request = VisitRequest(
                     clinic=clinic_code,
                     patient_id_number=_pick_patient(rng, village_code, patients),
@@ -330,11 +337,20 @@ def _record_visits(
                         for code, qty in _visit_lines(rng, items, injection)
                     ),
                     visited_at=visited_at,
+                    warning_reason=rng.choice(WARNING_REASONS),
                 )
-                visit, _ = record_visit(request, actor=doctor, now=now)
+                try:
+                    visit, _ = record_visit(request, actor=doctor, now=recorded_at)
+                except InvalidInput as refused:
+                    # A check set to block (a split visit, say): the doctor sends the
+                    # patient home with the first visit's receipt; nothing is saved.
+                    if not all(p.code.startswith("check_") for p in refused.problems):
+                        raise
+                    report.blocked += 1
+                    continue
                 report.visits += 1
                 if rng.random() < 0.01:
-                    void_visit(visit.id, rng.choice(VOID_REASONS), actor=doctor, now=now)
+                    void_visit(visit.id, rng.choice(VOID_REASONS), actor=doctor, now=recorded_at)
                     report.voided += 1
         if day.day == 1 or day == days[-1]:
             echo(f"visits: {report.visits} recorded up to {day.isoformat()}")

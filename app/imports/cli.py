@@ -25,6 +25,7 @@ def import_data(kind: str, file: str) -> None:
     clinics.csv    code,name,village_code,insurance_code,joined_on,left_on
     residents.csv  id_number,name,hukou_village_code,insurance_type,insured_from,insured_to
     catalog.csv    code,name,kind,unit,insurance_class,price,valid_from,valid_to
+                   optional: max_per_visit,units_per_day,injectable,sex,min_age,max_age
 
     UTF-8 (with or without BOM), a header row; all or nothing; re-importing is safe.
     """

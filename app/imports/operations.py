@@ -34,6 +34,7 @@ from app.catalog.rules import pinyin_initials
 from app.database import unit_of_work
 from app.errors import InvalidInput, Problem
 from app.imports.rules import (
+    CHECK_COLUMNS,
     CatalogRow,
     Lined,
     Period,
@@ -341,6 +342,9 @@ def _import_residents(session: Session, rows: Iterable[LoadedRow], summary: Impo
 # --- catalogue -------------------------------------------------------------------
 
 
+_DESCRIBED = ("name", "kind", "unit", "insurance_class", "pinyin")
+
+
 def _import_catalog(session: Session, rows: Iterable[LoadedRow], summary: ImportSummary) -> None:
     values, problems = _read(rows, catalog_row)
 
@@ -355,6 +359,7 @@ def _import_catalog(session: Session, rows: Iterable[LoadedRow], summary: Import
                 CatalogItem.unit,
                 CatalogItem.insurance_class,
                 CatalogItem.pinyin,
+                *(getattr(CatalogItem, name) for name in CHECK_COLUMNS),
             )
         )
     }
@@ -378,6 +383,10 @@ def _import_catalog(session: Session, rows: Iterable[LoadedRow], summary: Import
     # Items first (the price rows need their ids); an item's rows agree on its
     # description, checked above, so the first row describes it.
     item_ids: dict[str, int] = {code: iid for code, (iid, _) in items.items()}
+    stored_items = {
+        code: dict(zip((*_DESCRIBED, *CHECK_COLUMNS), rest, strict=True))
+        for code, (_, rest) in items.items()
+    }
     item_status: dict[str, str] = {}
     new_items: list[CatalogItem] = []
     changed_items: list[dict[str, Any]] = []
@@ -386,13 +395,13 @@ def _import_catalog(session: Session, rows: Iterable[LoadedRow], summary: Import
         if c.code in item_status:
             continue
         described = [c.name, c.kind, c.unit, c.insurance_class, pinyin_initials(c.name)]
-        record = dict(
-            zip(("name", "kind", "unit", "insurance_class", "pinyin"), described, strict=True)
-        )
+        record = dict(zip(_DESCRIBED, described, strict=True))
+        # The checks' columns the file has; those it leaves out keep what is stored.
+        record.update(c.checks)
         if c.code not in items:
             new_items.append(CatalogItem(code=c.code, **record))
             item_status[c.code] = "added"
-        elif list(items[c.code][1]) != described:
+        elif {k: v for k, v in stored_items[c.code].items() if k in record} != record:
             changed_items.append({"id": items[c.code][0], **record})
             item_status[c.code] = "updated"
         else:

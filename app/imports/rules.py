@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from app.errors import InvalidInput, Problem
@@ -104,7 +104,11 @@ class CatalogRow:
     price: int  # fen
     valid_from: dt.date
     valid_to: dt.date | None
+    # The checks' columns the file has (app.oversight): name → value (None clears it).
+    checks: Mapping[str, Any] = field(default_factory=dict)
 
+
+CHECK_COLUMNS = ("max_per_visit", "units_per_day", "injectable", "sex", "min_age", "max_age")
 
 RowResult = tuple[T | None, list[Problem]]
 Loaded = Mapping[str, Any]  # a row as its schema loaded it: failed cells absent, empty ones None
@@ -182,10 +186,14 @@ def resident_row(row: Loaded) -> RowResult[ResidentRow]:
 def catalog_row(row: Loaded) -> RowResult[CatalogRow]:
     problems: list[Problem] = []
     _ordered(problems, "valid_to", row.get("valid_from"), row.get("valid_to"))
-    names = CatalogRow.__dataclass_fields__
+    low, high = row.get("min_age"), row.get("max_age")
+    if low is not None and high is not None and high < low:
+        problems.append(Problem("max_age", f"must not be below min_age {low}"))
+    names = [name for name in CatalogRow.__dataclass_fields__ if name != "checks"]
     if problems or not _complete(row, names):
         return None, problems
-    return CatalogRow(**{name: row[name] for name in names}), []
+    checks = {name: row[name] for name in CHECK_COLUMNS if name in row}
+    return CatalogRow(**{name: row[name] for name in names}, checks=checks), []
 
 
 # --- whole files ---------------------------------------------------------------

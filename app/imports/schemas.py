@@ -5,7 +5,10 @@ Guarantees:
 * a file is read as UTF-8 with or without a byte-order mark; bytes that are
   not UTF-8 are reported at the line where they start;
 * the header must name exactly the columns of its kind's schema, in any order
-  (a missing, unknown or repeated column is a problem at line 1);
+  (a missing, unknown or repeated column is a problem at line 1), except the
+  kind's optional columns (:data:`OPTIONAL`), which a file may leave out — an
+  older catalogue without the checks' columns still imports, and a column
+  left out is absent from every row (the importer then keeps what is stored);
 * every row crosses into the application only through its kind's schema
   (:class:`~app.fields.StrictSchema`, so an unknown column is an error too):
   cells are stripped, an empty cell is none, names and codes are
@@ -32,7 +35,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from app.errors import Problem
-from app.fields import StrictSchema, Text, Yuan, field_problems
+from app.fields import Quantity, StrictSchema, Text, Yuan, field_problems
 from app.imports.rules import (
     INSURANCE_CLASSES,
     INSURANCE_TYPES,
@@ -133,6 +136,28 @@ class ResidentSchema(StrictSchema):
     insured_to = IsoDate(load_default=None)
 
 
+class CsvBoolean(fields.Field):
+    """``true`` or ``false`` in a cell (any case); nothing else."""
+
+    default_error_messages = {  # noqa: RUF012 (marshmallow's own convention)
+        "invalid": "must be true or false, not {input!r}"
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        text = str(value).lower()
+        if text not in ("true", "false"):
+            raise self.make_error("invalid", input=value)
+        return text == "true"
+
+
+def _age() -> fields.Integer:
+    return fields.Integer(
+        strict=False,
+        validate=validate.Range(0, 150, error="must be an age from 0 to 150"),
+        error_messages={"invalid": "must be a whole number of years"},
+    )
+
+
 class CatalogSchema(StrictSchema):
     code = _code("letters and digits", _LOCAL_CODE, max_len=30)
     name = _name(100)
@@ -142,6 +167,14 @@ class CatalogSchema(StrictSchema):
     price = Yuan(required=True, error_messages={"required": "is required (yuan, e.g. 12.50)"})
     valid_from = IsoDate(required=True)
     valid_to = IsoDate(load_default=None)
+    # Optional columns for the checks at recording (app.oversight); no load_default:
+    # a column the file leaves out stays absent (see OPTIONAL).
+    max_per_visit = Quantity(validate=validate.Range(min=1, error="must be more than 0"))
+    units_per_day = Quantity(validate=validate.Range(min=1, error="must be more than 0"))
+    injectable = CsvBoolean()
+    sex = Text(validate=_one_of(("M", "F")))
+    min_age = _age()
+    max_age = _age()
 
 
 SCHEMAS: dict[str, Schema] = {
@@ -153,6 +186,10 @@ SCHEMAS: dict[str, Schema] = {
 KINDS = tuple(SCHEMAS)
 # The header of each kind is its schema's fields, in the order SPEC §1 lists them.
 COLUMNS: dict[str, tuple[str, ...]] = {kind: tuple(s.fields) for kind, s in SCHEMAS.items()}
+# Columns a file may leave out of its header.
+OPTIONAL: dict[str, tuple[str, ...]] = {
+    "catalog": ("max_per_visit", "units_per_day", "injectable", "sex", "min_age", "max_age"),
+}
 
 
 # --- decoding and the header -------------------------------------------------
@@ -175,7 +212,9 @@ class CsvRow:
     cells: dict[str, str | None]  # stripped; an empty cell is None
 
 
-def csv_rows(text: str, columns: tuple[str, ...]) -> Iterator[CsvRow | RowProblem]:
+def csv_rows(
+    text: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> Iterator[CsvRow | RowProblem]:
     """Rows keyed by column, blank lines skipped, as they are read; or the problems.
 
     Header problems end the file (nothing below it can be read by name); a row
@@ -191,7 +230,7 @@ def csv_rows(text: str, columns: tuple[str, ...]) -> Iterator[CsvRow | RowProble
         yield RowProblem(1, "header", f"not valid CSV: {exc}")
         return
     names = [h.strip() for h in header]
-    missing = [c for c in columns if c not in names]
+    missing = [c for c in columns if c not in names and c not in optional]
     unknown = [n for n in names if n not in columns]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     header_problems = [
@@ -254,11 +293,17 @@ def load_cells(
 def load_rows(text: str, kind: str) -> Iterator[LoadedRow]:
     """Each line of a decoded file of ``kind`` through its schema, as the file is read."""
     schema = SCHEMAS[kind]
-    for item in csv_rows(text, COLUMNS[kind]):
+    optional = OPTIONAL.get(kind, ())
+    for item in csv_rows(text, COLUMNS[kind], optional):
         if isinstance(item, RowProblem):
             yield LoadedRow(item.line, None, [item])
             continue
         values, problems = load_cells(schema, item.cells)
+        failed = {p.field for p in problems}
+        for name in optional:
+            # An empty cell of a column the file has means "none" (clears it).
+            if name in item.cells and name not in values and name not in failed:
+                values[name] = None
         yield LoadedRow(
             item.line, values, [RowProblem(item.line, p.field, p.message) for p in problems]
         )

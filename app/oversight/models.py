@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import UTCDateTime
@@ -39,3 +39,22 @@ class ReceiptFeedback(Model):
     asked_more: Mapped[bool]
     said_paid: Mapped[int | None]  # fen the patient says he paid, when he says more
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class VisitCheck(Model):
+    """A check that fired when the visit was recorded (事前审核): append-only.
+
+    The rule, its severity then, the facts it fired on, the doctor's reason
+    (for a warning) and the policy version whose settings applied.
+    """
+
+    __tablename__ = "visit_check"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("visit.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(5))
+    subject: Mapped[str] = mapped_column(String(30), default="")  # the item code, if any
+    facts: Mapped[str] = mapped_column(Text)  # JSON object of strings
+    reason: Mapped[str | None] = mapped_column(String(200))
+    policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_version.id"))

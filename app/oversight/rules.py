@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +69,37 @@ class OversightPolicy:
 
     def severity(self, rule: Rule) -> Severity:
         return self.severities.get(rule, Severity.OFF)
+
+    @property
+    def checks_on(self) -> bool:
+        """Whether any check at recording can fire (none: recording reads no history)."""
+        return any(self.severity(rule) is not Severity.OFF for rule in Rule)
+
+
+# The settings of the checks at recording a policy version stores (SPEC §2, ``[checks]``).
+CHECK_THRESHOLDS = ("frequent_visits_max", "frequent_visits_days", "late_entry_hours")
+
+
+def checks_to_json(policy: OversightPolicy) -> str:
+    """The checks' settings as canonical JSON text (sorted keys: equal settings, equal text)."""
+    body: dict[str, object] = {
+        "severities": {rule.value: policy.severity(rule).value for rule in Rule},
+        **{name: getattr(policy, name) for name in CHECK_THRESHOLDS},
+    }
+    return json.dumps(body, sort_keys=True)
+
+
+def checks_from_json(text: str | None) -> OversightPolicy:
+    """The settings :func:`checks_to_json` wrote; None (no ``[checks]``): every rule off."""
+    if not text:
+        return OversightPolicy()
+    body = json.loads(text)
+    severities = {Rule(k): Severity(v) for k, v in body.get("severities", {}).items()}
+    defaults = OversightPolicy()
+    return OversightPolicy(
+        severities=severities,
+        **{name: int(body.get(name, getattr(defaults, name))) for name in CHECK_THRESHOLDS},  # type: ignore[arg-type]  # the int thresholds only
+    )
 
 
 # --- checks at recording ------------------------------------------------------------------

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
 from app.money import exact_int
+from app.oversight.rules import checks_from_json, checks_to_json
 from app.policy.rules import Policy
 
 RATIO_SCALE = 10000  # ratios are stored as integer ten-thousandths (0.70 → 7000)
@@ -43,6 +44,9 @@ class PolicyVersion(Model):
     class_b_selfpay_backstopped: Mapped[bool]
     require_insured: Mapped[bool]
     source: Mapped[str] = mapped_column(String(200), default="")
+    # The [checks] table as canonical JSON (app.oversight.rules.checks_to_json);
+    # None: the version has none, every check off.  Part of the version like the rest.
+    checks: Mapped[str | None] = mapped_column(Text)
 
     def to_policy(self) -> Policy:
         return Policy(
@@ -55,10 +59,11 @@ class PolicyVersion(Model):
             class_b_selfpay_ratio=Decimal(self.class_b_selfpay_ratio) / RATIO_SCALE,
             class_b_selfpay_backstopped=self.class_b_selfpay_backstopped,
             require_insured=self.require_insured,
+            checks=checks_from_json(self.checks) if self.checks else None,
         )
 
     @staticmethod
-    def columns_for(policy: Policy) -> dict[str, int | bool | None]:
+    def columns_for(policy: Policy) -> dict[str, int | bool | str | None]:
         return {
             "registration_fee": policy.registration_fee,
             "injection_fee": policy.injection_fee,
@@ -69,4 +74,5 @@ class PolicyVersion(Model):
             "class_b_selfpay_ratio": exact_int(policy.class_b_selfpay_ratio * RATIO_SCALE),
             "class_b_selfpay_backstopped": policy.class_b_selfpay_backstopped,
             "require_insured": policy.require_insured,
+            "checks": checks_to_json(policy.checks) if policy.checks else None,
         }

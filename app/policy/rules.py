@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
+from app.oversight.rules import OversightPolicy
+
 V = TypeVar("V")
 
 
@@ -29,6 +31,8 @@ class Policy:
     class_b_selfpay_ratio: Decimal
     class_b_selfpay_backstopped: bool
     require_insured: bool
+    # The checks at recording (issue 11); None: the file has no [checks], every rule off.
+    checks: OversightPolicy | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ Guarantees, for a parsed TOML document loaded through :class:`PolicyFileSchema`:
   stored scale), read by :func:`app.money.parse_ratio` into ``Decimal``;
 * booleans are TOML ``true``/``false`` only, not ``"yes"`` or ``1``;
 * ``fund_visit_cap`` is optional: an absent key means no cap per visit;
+* ``[checks]`` is optional (absent: every check at recording is off); each
+  rule is ``"off"``, ``"warn"`` or ``"block"``, each threshold a whole number
+  in its range, and its problems name the key, e.g. ``checks.split_visit``;
 * ``effective_from`` is a TOML date (not a date-time), ``district`` a 6-digit
   code in quotes;
 * every problem is reported, each naming its key (unknown keys first, then
@@ -27,6 +30,7 @@ from marshmallow import ValidationError, fields, post_load, validate
 from app.errors import Problem
 from app.fields import StrictBoolean, StrictSchema, Text, Yuan, field_problems
 from app.money import MoneyFormatError, parse_ratio
+from app.oversight.rules import CHECK_THRESHOLDS, OversightPolicy, Rule, Severity
 from app.policy.rules import Policy, PolicyFile
 
 
@@ -73,6 +77,56 @@ class TomlDate(fields.Date):
         return value
 
 
+def _severity() -> Text:
+    choices = [s.value for s in Severity]
+    return Text(
+        load_default=None,
+        validate=validate.OneOf(choices, error='must be "off", "warn" or "block"'),
+        error_messages={"invalid": 'must be "off", "warn" or "block"'},
+    )
+
+
+def _whole(low: int, high: int) -> fields.Integer:
+    return fields.Integer(
+        strict=True,
+        load_default=None,
+        validate=validate.Range(low, high, error=f"must be a whole number from {low} to {high}"),
+        error_messages={"invalid": f"must be a whole number from {low} to {high}"},
+    )
+
+
+class ChecksSchema(StrictSchema):
+    """The optional ``[checks]`` table: each rule off, warn or block, and its thresholds.
+
+    A rule not named is off; a threshold not named keeps the
+    :class:`~app.oversight.rules.OversightPolicy` default.
+    """
+
+    error_messages = {"unknown": "unknown key"}  # noqa: RUF012 (marshmallow's own convention)
+
+    quantity_over_max = _severity()
+    frequent_visits = _severity()
+    split_visit = _severity()
+    early_refill = _severity()
+    injection_without_injectable = _severity()
+    injectable_without_injection = _severity()
+    unsuited_item = _severity()
+    late_entry = _severity()
+    frequent_visits_max = _whole(1, 100)
+    frequent_visits_days = _whole(1, 366)
+    late_entry_hours = _whole(1, 24 * 366)
+
+    @post_load
+    def make_policy(self, data: dict[str, Any], **kwargs: Any) -> OversightPolicy:
+        severities = {
+            Rule(name): Severity(value)
+            for name, value in data.items()
+            if name not in CHECK_THRESHOLDS and value is not None
+        }
+        thresholds = {n: data[n] for n in CHECK_THRESHOLDS if data.get(n) is not None}
+        return OversightPolicy(severities=severities, **thresholds)
+
+
 _BOOLEAN: dict[str, Any] = {
     "invalid": "must be true or false",
     "required": "is required (true or false)",
@@ -104,6 +158,11 @@ class PolicyFileSchema(StrictSchema):
     class_b_selfpay_ratio = Ratio(required=True)
     class_b_selfpay_backstopped = StrictBoolean(required=True, error_messages=_BOOLEAN)
     require_insured = StrictBoolean(required=True, error_messages=_BOOLEAN)
+    checks = fields.Nested(
+        ChecksSchema,
+        load_default=None,
+        error_messages={"type": "must be a table of rules, e.g. [checks]"},
+    )
 
     @post_load
     def make_policy_file(self, data: dict[str, Any], **kwargs: Any) -> PolicyFile:

@@ -23,6 +23,7 @@ Visits are never updated in place except to be voided (reason, actor, time).
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
@@ -39,6 +40,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.database import UTCDateTime
 from app.extensions import Model
 from app.places.models import Clinic
+
+if TYPE_CHECKING:
+    from app.oversight.models import VisitCheck
 
 # 64-bit on PostgreSQL; SQLite's INTEGER PRIMARY KEY is already 64-bit (and
 # only that exact spelling is the rowid).
@@ -72,6 +76,8 @@ class Visit(Model):
         Index("ix_visit_clinic_visited_at", "clinic_id", "visited_at"),
         # The month close: the month's id range (its lines) and all its clinics.
         Index("ix_visit_month_id", "month", "id"),
+        # The checks at recording: one person's recent visits (app.oversight.checks).
+        Index("ix_visit_patient_date", "patient_id_number", "visit_date"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -115,6 +121,8 @@ class Visit(Model):
     lines: Mapped[list[VisitLine]] = relationship(
         back_populates="visit", order_by="VisitLine.line_no", cascade="all, delete-orphan"
     )
+    # The checks at recording that fired (written by app.oversight.checks, never here).
+    checks: Mapped[list[VisitCheck]] = relationship(order_by="VisitCheck.id", viewonly=True)
 
     @property
     def voided(self) -> bool:

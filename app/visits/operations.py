@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, cast
 
@@ -46,6 +46,7 @@ from app.errors import Conflict, DomainError, InvalidInput, NotFound, Problem
 from app.extensions import db
 from app.localtime import local, local_date, month_of
 from app.money import MoneyFormatError, parse_quantity
+from app.oversight.checks import NOTHING, Screening, screen, screen_for_recording, store_checks
 from app.people.models import Resident
 from app.people.rules import parse_id_number
 from app.periods.operations import lock_open_month
@@ -119,6 +120,8 @@ class VisitRequest:
     injection: bool = False
     lines: tuple[LineRequest, ...] = ()
     visited_at: dt.datetime | None = None
+    # The doctor's reason for recording a visit the checks warn about (事前审核).
+    warning_reason: str | None = None
 
     def fingerprint(self) -> str:
         """A hash of the request as sent, to tell a retry from a different request."""
@@ -147,6 +150,7 @@ class Quote:
     split: Split
     hukou_village: Village | None = field(default=None)
     injection: bool = False  # given, whether or not a fee is charged for it
+    checks: Screening = NOTHING  # the checks at recording that fire (app.oversight.checks)
 
     @property
     def year(self) -> int:
@@ -289,7 +293,8 @@ def quote_visit(request: VisitRequest, actor: User, now: dt.datetime) -> Quote:
     usage = YearUsage()
     if resident is not None:
         usage = YearUsage(*year_usage(resident.id, local(visited_at).year))
-    return _quote(request, facts, visited_at, id_number, lines, items, usage)
+    quote = _quote(request, facts, visited_at, id_number, lines, items, usage)
+    return replace(quote, checks=screen(db.session(), quote, now))
 
 
 def _replay(session: Session, actor: User, key: str, fingerprint: str) -> Visit | None:
@@ -373,6 +378,7 @@ def _record(
             ).one()
             usage = YearUsage(fund_paid=row.fund_paid, deductible_used=row.deductible_used)
         quote = _quote(request, facts, visited_at, id_number, lines, items, usage)
+        checks = screen_for_recording(session, quote, now, request.warning_reason)
         split = quote.split
 
         # The next receipt number, gapless: incremented in this transaction.
@@ -462,6 +468,7 @@ def _record(
         visit = Visit(id=visit_id, **values)
         visit.clinic = clinic
         visit.lines = [VisitLine(**line) for line in line_values]
+        store_checks(session, visit, checks)
         audit_visit(session, actor, "visit.record", visit, now)
     return visit
 

@@ -251,7 +251,7 @@ def visits_between(
     rows = db.session.scalars(
         select(Visit)
         .where(*where)
-        .options(selectinload(Visit.lines))
+        .options(selectinload(Visit.lines), selectinload(Visit.checks))
         .order_by(Visit.visited_at.desc(), Visit.id.desc())
         .limit(per_page)
         .offset((page - 1) * per_page)

@@ -24,6 +24,8 @@ from marshmallow import Schema, ValidationError, fields, missing, post_load, pre
 
 from app.fields import Quantity, StrictBoolean, StrictSchema, Text, Yuan
 from app.localtime import local
+from app.oversight.checks import describe, stored_check
+from app.oversight.rules import Rule
 from app.people.rules import mask_id_number, mask_name
 from app.visits.labels import INSURANCE_CLASS, KIND
 from app.visits.operations import LineRequest, Quote, VisitRequest
@@ -103,6 +105,20 @@ class VisitInSchema(StrictSchema):
         load_default=False, metadata={"description": "true or false; default false"}
     )
     lines = fields.List(fields.Nested(LineInSchema), required=True)
+    warning_reason = Text(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={
+            "description": (
+                "The doctor's reason for recording a visit the checks at recording warn "
+                "about (at most 200 characters). Without it such a visit is refused with "
+                "422 `warning_reason_required`, listing the warnings; with it the visit "
+                "is saved and each warning stored with the reason. A check set to block "
+                "refuses the visit (422 `check_<rule>`) whatever the reason."
+            )
+        },
+    )
 
     @post_load
     def make_request(self, data: dict[str, Any], **_: Any) -> VisitRequest:
@@ -112,6 +128,7 @@ class VisitInSchema(StrictSchema):
             injection=data["injection"],
             lines=tuple(LineRequest(line["item"], line["quantity"]) for line in data["lines"]),
             visited_at=data["visited_at"],
+            warning_reason=data["warning_reason"],
         )
 
 
@@ -319,6 +336,49 @@ class VisitPatientSchema(Schema):
     id_number = MaskedIdNumber(attribute="patient_id_number")
 
 
+_RULES = [rule.value for rule in Rule]
+
+
+class CheckOutSchema(Schema):
+    """A check at recording that fired: a quote's hit, or one stored with a visit."""
+
+    rule = fields.String(metadata={"enum": _RULES})
+    severity = fields.String(
+        metadata={"enum": ["warn", "block"], "description": "warn: needs a reason; block: refused"}
+    )
+    item = fields.String(
+        allow_none=True, metadata={"description": "the catalogue item it is about, if any"}
+    )
+    field = fields.String(
+        metadata={"description": "what it points at: lines[i].item or visit"},
+    )
+    message = fields.String(metadata={"description": "in English; pages say it in Chinese"})
+    facts = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "the inputs that made it fire (quantities in thousandths)"},
+    )
+    reason = fields.String(
+        allow_none=True, metadata={"description": "the doctor's reason (stored checks)"}
+    )
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        hit, where, reason = obj
+        if attr == "rule":
+            return hit.rule.value
+        if attr == "severity":
+            return hit.severity.value
+        if attr == "item":
+            return hit.subject or None
+        if attr == "field":
+            return where
+        if attr == "message":
+            return describe(hit)
+        if attr == "facts":
+            return dict(hit.facts)
+        return reason
+
+
 class VisitSchema(Schema):
     """A recorded visit (a :class:`Visit` row)."""
 
@@ -334,6 +394,16 @@ class VisitSchema(Schema):
     totals = Whole(TotalsSchema)
     voided = fields.Boolean()
     void = Whole(VoidOutSchema, when=lambda visit: visit.voided_at is not None)
+    checks = fields.List(
+        fields.Nested(CheckOutSchema),
+        metadata={"description": "the checks at recording that warned, with the reason given"},
+    )
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        if attr == "checks":
+            codes = [line.item_code for line in obj.lines]
+            return [stored_check(row, codes) for row in obj.checks]
+        return super().get_attribute(obj, attr, default)
 
 
 class QuotePatientSchema(Schema):
@@ -379,10 +449,24 @@ class QuoteSchema(Schema):
     lines = fields.List(fields.Nested(LineOutSchema))
     totals = fields.Nested(QuoteTotalsSchema, attribute="split")
     fund_year = Whole(FundYearQuoteSchema)
+    checks = fields.List(
+        fields.Nested(CheckOutSchema),
+        metadata={
+            "description": (
+                "The checks at recording that fire on this visit as it stands: a block "
+                "would refuse it, a warning would need `warning_reason`"
+            )
+        },
+    )
 
     def get_attribute(self, obj: Quote, attr: str, default: Any) -> Any:
         if attr == "lines":
             return list(zip(obj.split.lines, obj.items, strict=True))
+        if attr == "checks":
+            return [
+                (hit, where, None)
+                for hit, where in zip(obj.checks.hits, obj.checks.fields, strict=True)
+            ]
         return super().get_attribute(obj, attr, default)
 
 

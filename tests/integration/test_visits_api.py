@@ -494,6 +494,7 @@ def test_openapi_documents_the_endpoints(client: FlaskClient, app: Flask) -> Non
         "visited_at",
         "injection",
         "lines",
+        "warning_reason",
     }
     assert spec["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
     assert spec["security"] == [{"bearer": []}]
