@@ -94,7 +94,9 @@ def checks_from_json(text: str | None) -> OversightPolicy:
     if not text:
         return OversightPolicy()
     body = json.loads(text)
-    severities = {Rule(k): Severity(v) for k, v in body.get("severities", {}).items()}
+    severities = {
+        Rule(k): Severity(v) for k, v in body.get("severities", {}).items() if v != Severity.OFF
+    }
     defaults = OversightPolicy()
     return OversightPolicy(
         severities=severities,

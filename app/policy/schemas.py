@@ -121,7 +121,7 @@ class ChecksSchema(StrictSchema):
         severities = {
             Rule(name): Severity(value)
             for name, value in data.items()
-            if name not in CHECK_THRESHOLDS and value is not None
+            if name not in CHECK_THRESHOLDS and value not in (None, Severity.OFF.value)
         }
         thresholds = {n: data[n] for n in CHECK_THRESHOLDS if data.get(n) is not None}
         return OversightPolicy(severities=severities, **thresholds)
