@@ -71,3 +71,9 @@ class Conflict(DomainError):
     """The request clashes with the current state (a frozen month, a reused key)."""
 
     status = 409
+
+
+class PreconditionRequired(DomainError):
+    """A header the operation depends on is missing (RFC 6585: 428)."""
+
+    status = 428

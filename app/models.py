@@ -1,6 +1,6 @@
 """Every model, imported in dependency order so metadata is complete for Alembic."""
 
-from app.audit.models import AuditChain, AuditEntry
+from app.audit.models import AuditChain, AuditEntry, ResidentAccess
 from app.auth.models import ApiToken, User
 from app.catalog.models import CatalogItem, ItemPrice
 from app.oversight.models import ReceiptCode, ReceiptFeedback, VisitCheck
@@ -30,6 +30,7 @@ __all__ = [
     "ReceiptCounter",
     "ReceiptFeedback",
     "Resident",
+    "ResidentAccess",
     "Statement",
     "StatementAdjustment",
     "StatementEvent",

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from app.audit.adopt import adopt_unaudited
 from app.audit.operations import OPERATOR
-from app.audit.queries import heads
+from app.audit.queries import heads, resident_reads
 from app.audit.verify import verify
 from app.clock import clock
+from app.errors import DomainError
+from app.extensions import db
+from app.localtime import format_local
+from app.people.models import Resident
+from app.people.rules import mask_id_number, parse_id_number
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit chains.")
 
@@ -56,3 +64,40 @@ def adopt_command(yes: bool) -> None:
         f"adopted {counts['visits']} visits, {counts['statements']} statements, "
         f"{counts['events']} history rows"
     )
+
+
+@audit_cli.command("access")
+@click.option("--resident", "id_number", help="The resident's ID number.")
+@click.option("--user", "username", help="Only reads by this username.")
+@click.option("--days", type=int, default=None, help="Only the last N days.")
+@click.option("--limit", type=int, default=1000, show_default=True)
+def access_command(
+    id_number: str | None, username: str | None, days: int | None, limit: int
+) -> None:
+    """Who read whose record, when and for what (newest first; ID numbers masked)."""
+    resident_id = None
+    if id_number is not None:
+        try:
+            number = parse_id_number(id_number, "resident").value
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+        resident = db.session.scalar(select(Resident).where(Resident.id_number == number))
+        if resident is None:
+            raise click.ClickException("no resident with this ID number")
+        resident_id = resident.id
+    since = clock()() - dt.timedelta(days=days) if days else None
+    rows = resident_reads(resident_id, username, since, limit)
+    numbers = dict(
+        db.session.execute(
+            select(Resident.id, Resident.id_number).where(
+                Resident.id.in_({r.resident_id for r in rows})
+            )
+        ).all()
+    )
+    for row in rows:
+        click.echo(
+            f"{format_local(row.at, '%Y-%m-%d %H:%M:%S')}  {row.username:<16} "
+            f"resident {row.resident_id:>8} {mask_id_number(numbers.get(row.resident_id, ''))}  "
+            f"{row.purpose:<12} {row.clinic_code or ''}"
+        )
+    click.echo(f"{len(rows)} read(s)")

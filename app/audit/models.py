@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import UTCDateTime
@@ -53,3 +53,27 @@ class AuditEntry(Model):
     after: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class ResidentAccess(Model):
+    """One read of a resident's record: who, when, whom (by internal id), for what (PIPL).
+
+    Append-only like the audit entries, but not chained: reads are many and
+    need no money state; an administrator queries them with
+    ``flask audit access``.  No ID number or name is stored here.
+    """
+
+    __tablename__ = "resident_access"
+    __table_args__ = (
+        Index("ix_resident_access_resident", "resident_id", "at"),
+        Index("ix_resident_access_user", "username", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    username: Mapped[str] = mapped_column(String(60))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    purpose: Mapped[str] = mapped_column(String(20))  # eligibility, visit, receipt …
+    clinic_code: Mapped[str | None] = mapped_column(String(20))

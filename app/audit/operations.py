@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from app.audit.models import AuditChain, AuditEntry
+from app.audit.models import AuditChain, AuditEntry, ResidentAccess
 from app.audit.queries import last_audited
 from app.audit.rules import (
     GENESIS,
@@ -46,7 +46,7 @@ from app.audit.rules import (
     statement_state,
     visit_state,
 )
-from app.database import insert_missing
+from app.database import insert_missing, unit_of_work
 
 # Who acted when no user did: a command run on the server by its operator.
 OPERATOR = "cli"
@@ -284,3 +284,26 @@ def audit_login(session: Session, username: str, success: bool, now: dt.datetime
     name = "".join(c for c in username if c.isprintable())[:60]
     action = "login.success" if success else "login.failure"
     return append(session, name or "?", action, ("user", name), None, None, now)
+
+
+def record_access(
+    actor: Any, resident_id: int | None, purpose: str, clinic_code: str | None, now: dt.datetime
+) -> None:
+    """Log one read of a resident's record, in a unit of work of its own.
+
+    A read path has no transaction to join; the entry is committed at once so
+    the log holds every read, even of a request that fails afterwards.
+    ``resident_id`` None (an ID number not in the register) reads nothing.
+    """
+    if resident_id is None:
+        return
+    with unit_of_work() as session:
+        session.add(
+            ResidentAccess(
+                at=now,
+                username=actor_name(actor)[:60],
+                resident_id=resident_id,
+                purpose=purpose[:20],
+                clinic_code=clinic_code,
+            )
+        )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit.models import AuditChain, AuditEntry
+from app.audit.models import AuditChain, AuditEntry, ResidentAccess
 from app.audit.rules import Entry, Head, State, clinic_chain
 from app.extensions import db
 
@@ -78,3 +79,20 @@ def load_state(text: str | None) -> State | None:
         return None
     value = json.loads(text)
     return value if isinstance(value, dict) else {"value": value}
+
+
+def resident_reads(
+    resident_id: int | None = None,
+    username: str | None = None,
+    since: dt.datetime | None = None,
+    limit: int = 1000,
+) -> Sequence[ResidentAccess]:
+    """Reads of residents' records, newest first, filtered by resident, user and time."""
+    query = select(ResidentAccess).order_by(ResidentAccess.at.desc(), ResidentAccess.id.desc())
+    if resident_id is not None:
+        query = query.where(ResidentAccess.resident_id == resident_id)
+    if username is not None:
+        query = query.where(ResidentAccess.username == username)
+    if since is not None:
+        query = query.where(ResidentAccess.at >= since)
+    return db.session.scalars(query.limit(limit)).all()

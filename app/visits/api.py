@@ -15,11 +15,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from flask_smorest.pagination import PaginationMetadataSchema, PaginationParameters
 
+from app.audit.operations import record_access
 from app.auth.access import require_clinic_visible
 from app.auth.api_auth import api_user, authenticate_bearer
 from app.auth.models import User
 from app.clock import clock
-from app.errors import InvalidInput, Problem
+from app.errors import InvalidInput, PreconditionRequired, Problem
 from app.fields import ErrorSchema
 from app.localtime import local_date
 from app.places.models import Clinic
@@ -83,6 +84,7 @@ ERROR_DESCRIPTIONS = {
     409: "Conflicts with the current state (frozen month, reused key, voided)",
     415: "The body is not JSON",
     422: "Invalid input; `errors` names each failing field",
+    428: "The `Idempotency-Key` header is missing",
 }
 
 
@@ -162,7 +164,7 @@ class Visits(MethodView):
             "so the visit recorded the first time is returned and nothing is written"
         ),
     )
-    @_errors(401, 403, 409, 415, 422)
+    @_errors(401, 403, 409, 415, 422, 428)
     def post(self, headers: dict[str, Any], visit_request: VisitRequest) -> Any:
         """Record a visit
 
@@ -172,9 +174,17 @@ class Visits(MethodView):
         submission returns the first visit (200) instead of recording a
         second one; the first submission answers 201.
         """
-        visit, created = record_visit(
-            visit_request, api_user(), clock()(), headers.get("idempotency_key")
-        )
+        key = headers.get("idempotency_key")
+        if key is None:
+            # Without a key a blind retry after a lost answer records the visit twice.
+            raise PreconditionRequired(
+                Problem(
+                    "Idempotency-Key",
+                    "is required: send a new key per visit, and the same key on a retry",
+                    "required",
+                )
+            )
+        visit, created = record_visit(visit_request, api_user(), clock()(), key)
         return visit, 201 if created else 200
 
 
@@ -184,7 +194,10 @@ class VisitById(MethodView):
     @_errors(401, 403, 404)
     def get(self, visit_id: int) -> Visit:
         """Read one visit"""
-        return visit_for(visit_id, api_user())
+        actor = api_user()
+        visit = visit_for(visit_id, actor)
+        record_access(actor, visit.resident_id, "visit", visit.clinic.code, clock()())
+        return visit
 
 
 @blp.route(f"/{VISIT_ID}/void")
@@ -202,20 +215,27 @@ class VisitVoid(MethodView):
         return void_visit(visit_id, body["reason"], api_user(), clock()())
 
 
-@residents_blp.route("/<id_number>/eligibility")
+@residents_blp.route("/eligibility")
 class ResidentEligibility(MethodView):
-    @residents_blp.arguments(EligibilityArgsSchema, location="query", unknown="raise")
+    @residents_blp.arguments(EligibilityArgsSchema)
     @residents_blp.response(200, PatientEligibilitySchema)
-    @_errors(401, 403, 422, on=residents_blp)
-    def get(self, args: dict[str, Any], id_number: str) -> PatientEligibility:
+    @_errors(401, 403, 415, 422, on=residents_blp)
+    def post(self, args: dict[str, Any]) -> PatientEligibility:
         """Who the patient is and whether a visit would be a programme visit
 
-        A valid ID number that is not in the register is not an error: the
-        answer says `registered: false` with reason `unknown_resident`.
+        The ID number travels in the body, never in a URL (URLs end up in
+        logs). A valid ID number that is not in the register is not an error:
+        the answer says `registered: false` with reason `unknown_resident`.
+        Every lookup of a registered resident is logged (who, when, which
+        resident by internal id, for what): `flask audit access`.
         `date` defaults to today (Asia/Shanghai); `clinic` is required
         except for a doctor, whose own clinic is the default.
         """
         actor = api_user()
         clinic = _clinic_in_scope(args.get("clinic"), actor)
-        day = args.get("date") or local_date(clock()())
-        return patient_eligibility(id_number, clinic, day, actor)
+        now = clock()()
+        day = args.get("date") or local_date(now)
+        found = patient_eligibility(args["id_number"], clinic, day, actor)
+        resident_id = found.resident.id if found.resident else None
+        record_access(actor, resident_id, "eligibility", clinic.code, now)
+        return found

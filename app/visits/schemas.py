@@ -140,7 +140,8 @@ class IdempotencyHeaderSchema(Schema):
         validate=validate.Length(min=1, max=100),
         metadata={
             "description": (
-                "Any client-chosen string (1–100 characters), one per intended visit. "
+                "Required (428 without it). Any client-chosen string (1–100 characters), "
+                "one per intended visit. "
                 "A retry with the same key and body returns the first visit; the same "
                 "key with a different body is a 409."
             )
@@ -184,6 +185,13 @@ class VisitListArgsSchema(StrictSchema):
 
 
 class EligibilityArgsSchema(StrictSchema):
+    """The body of ``POST /residents/eligibility``: the ID number never travels in a URL."""
+
+    id_number = Text(
+        required=True,
+        validate=validate.Length(min=1, max=30),
+        metadata={"description": "18-character citizen ID number (GB 11643)"},
+    )
     clinic = Text(
         validate=validate.Length(min=1, max=20),
         metadata={

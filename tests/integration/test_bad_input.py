@@ -229,7 +229,8 @@ def test_bad_body(client: FlaskClient, world: World, endpoint: str) -> None:
     failures = []
     before = full_snapshot()
     for case, (make, status, field) in sorted(BODY_CASES.items()):
-        resp = client.post(endpoint, json=make(world), headers=world.auth("doctor"))
+        headers = {**world.auth("doctor"), "Idempotency-Key": f"bad-{case}"}
+        resp = client.post(endpoint, json=make(world), headers=headers)
         try:
             assert_refused(resp, status, field)
             assert full_snapshot() == before, "something was written"

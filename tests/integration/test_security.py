@@ -403,12 +403,16 @@ def test_each_request_is_one_json_log_line_without_personal_data(
     handler = Collect()
     logging.getLogger("yiyuan.requests").addHandler(handler)
     try:
-        client.get(f"/api/v1/residents/{number}/eligibility", headers=world.auth("doctor"))
+        client.post(
+            "/api/v1/residents/eligibility",
+            json={"id_number": number},
+            headers=world.auth("doctor"),
+        )
         client.get(f"/api/v1/catalog/items?q={number}", headers=world.auth("doctor"))
     finally:
         logging.getLogger("yiyuan.requests").removeHandler(handler)
     assert len(lines) == 2
-    assert lines[0]["user"] == "doctor" and lines[0]["method"] == "GET"
-    assert lines[0]["route"] == "/api/v1/residents/<id_number>/eligibility"
+    assert lines[0]["user"] == "doctor" and lines[0]["method"] == "POST"
+    assert lines[0]["route"] == "/api/v1/residents/eligibility"
     assert set(lines[0]) == {"time", "user", "method", "route", "status", "duration_ms"}
     assert number not in json.dumps(lines) and number[:14] not in json.dumps(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -63,9 +64,8 @@ def world(app: Flask, clock: FixedClock) -> World:
 def post_visit(
     client: FlaskClient, world: World, body: dict[str, Any], user: str = "doctor", key: str = ""
 ) -> Any:
-    headers = world.auth(user)
-    if key:
-        headers["Idempotency-Key"] = key
+    # Every recording carries a key (428 without); a fresh one unless the test picks it.
+    headers = {**world.auth(user), "Idempotency-Key": key or uuid.uuid4().hex}
     return client.post("/api/v1/visits", json=body, headers=headers)
 
 
@@ -376,7 +376,7 @@ def test_authentication(client: FlaskClient, world: World) -> None:
         ("post", "/api/v1/visits"),
         ("post", "/api/v1/visits/quote"),
         ("post", "/api/v1/visits/1/void"),
-        ("get", f"/api/v1/residents/{world.ids['insured_village']}/eligibility?clinic=HD001"),
+        ("post", "/api/v1/residents/eligibility"),
     ]
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}):
         for method, url in urls:
@@ -411,8 +411,9 @@ def test_eligibility(
     reasons: list[str],
 ) -> None:
     user = "doctor3" if clinic == "HD003" else "doctor"
-    resp = client.get(
-        f"/api/v1/residents/{world.ids[label]}/eligibility?clinic={clinic}",
+    resp = client.post(
+        "/api/v1/residents/eligibility",
+        json={"id_number": world.ids[label], "clinic": clinic},
         headers=world.auth(user),
     )
     assert resp.status_code == 200, resp.json
@@ -428,20 +429,21 @@ def test_eligibility(
         assert re.fullmatch(r".\*+", data["name"])
 
 
+def eligibility(client: FlaskClient, world: World, user: str, **body: str) -> Any:
+    return client.post("/api/v1/residents/eligibility", json=body, headers=world.auth(user))
+
+
 def test_eligibility_defaults_and_dates(client: FlaskClient, world: World) -> None:
     number = world.ids["insured_village"]
-    data = client.get(f"/api/v1/residents/{number}/eligibility", headers=world.auth("doctor")).json
+    data = eligibility(client, world, "doctor", id_number=number).json
     assert (data["clinic"], data["date"], data["programme"]) == ("HD001", "2026-10-15", True)
     assert data["fund_year"] == {"year": 2026, "paid": "0.00", "cap": "600.00", "left": "600.00"}
     post_visit(client, world, visit_body(world))
-    data = client.get(
-        f"/api/v1/residents/{number.lower()}/eligibility", headers=world.auth("doctor")
-    ).json
+    data = eligibility(client, world, "doctor", id_number=number.lower()).json
     assert data["fund_year"]["paid"] == "12.15" and data["fund_year"]["left"] == "587.85"
     # Before the first policy version there is no programme.
-    data = client.get(
-        f"/api/v1/residents/{number}/eligibility?clinic=HD001&date=2025-06-01",
-        headers=world.auth("reviewer"),
+    data = eligibility(
+        client, world, "reviewer", id_number=number, clinic="HD001", date="2025-06-01"
     ).json
     assert data["programme"] is False and "no_policy" in data["reasons"]
 
@@ -449,20 +451,51 @@ def test_eligibility_defaults_and_dates(client: FlaskClient, world: World) -> No
 def test_eligibility_errors(client: FlaskClient, world: World) -> None:
     number = world.ids["insured_village"]
     wrong_check = number[:-1] + ("1" if number[-1] != "1" else "2")
-    cases = [
-        ("doctor", "/api/v1/residents/123/eligibility", 422, "id_number"),
-        ("doctor", f"/api/v1/residents/{wrong_check}/eligibility", 422, "id_number"),
-        ("reviewer", f"/api/v1/residents/{number}/eligibility", 422, "clinic"),
-        ("doctor", f"/api/v1/residents/{number}/eligibility?clinic=NOPE", 422, "clinic"),
-        ("doctor", f"/api/v1/residents/{number}/eligibility?date=tomorrow", 422, "date"),
-        ("doctor", f"/api/v1/residents/{number}/eligibility?x=1", 422, "x"),
-        ("doctor2", f"/api/v1/residents/{number}/eligibility?clinic=HD001", 403, "clinic"),
-        ("hp_reviewer", f"/api/v1/residents/{number}/eligibility?clinic=HD001", 403, "clinic"),
+    cases: list[tuple[str, dict[str, str], int, str]] = [
+        ("doctor", {"id_number": "123"}, 422, "id_number"),
+        ("doctor", {"id_number": wrong_check}, 422, "id_number"),
+        ("doctor", {}, 422, "id_number"),
+        ("reviewer", {"id_number": number}, 422, "clinic"),
+        ("doctor", {"id_number": number, "clinic": "NOPE"}, 422, "clinic"),
+        ("doctor", {"id_number": number, "date": "tomorrow"}, 422, "date"),
+        ("doctor", {"id_number": number, "x": "1"}, 422, "x"),
+        ("doctor2", {"id_number": number, "clinic": "HD001"}, 403, "clinic"),
+        ("hp_reviewer", {"id_number": number, "clinic": "HD001"}, 403, "clinic"),
     ]
-    for user, url, status, field in cases:
-        resp = client.get(url, headers=world.auth(user))
-        assert resp.status_code == status, (url, resp.json)
-        assert field in resp.json["errors"], (url, resp.json)
+    for user, body, status, field in cases:
+        resp = eligibility(client, world, user, **body)
+        assert resp.status_code == status, (body, resp.json)
+        assert field in resp.json["errors"], (body, resp.json)
+    # The old address, with the ID number in the URL, is gone.
+    old = client.get(f"/api/v1/residents/{number}/eligibility", headers=world.auth("doctor"))
+    assert old.status_code == 404
+
+
+def test_every_read_of_a_residents_record_is_logged(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    number = world.ids["insured_village"]
+    eligibility(client, world, "doctor", id_number=number)
+    eligibility(client, world, "reviewer", id_number=number, clinic="HD001")
+    eligibility(client, world, "doctor", id_number=world.ids["unknown"])  # nobody's record
+    visit = post_visit(client, world, visit_body(world)).json
+    client.get(f"/api/v1/visits/{visit['id']}", headers=world.auth("reviewer"))
+    out = app.test_cli_runner().invoke(args=["audit", "access", "--resident", number])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[-1] == "3 read(s)"
+    assert [line.split()[2] for line in lines[:-1]] == ["reviewer", "reviewer", "doctor"]
+    assert [line.split()[6] for line in lines[:-1]] == ["visit", "eligibility", "eligibility"]
+    assert number not in out.output and number[-4:] in out.output  # masked
+    by_user = app.test_cli_runner().invoke(args=["audit", "access", "--user", "doctor"])
+    assert by_user.output.splitlines()[-1] == "1 read(s)"
+
+
+def test_recording_without_an_idempotency_key_is_428(client: FlaskClient, world: World) -> None:
+    resp = client.post("/api/v1/visits", json=visit_body(world), headers=world.auth("doctor"))
+    assert resp.status_code == 428
+    assert "Idempotency-Key" in resp.json["errors"]
+    assert snapshot()["visits"] == 0
 
 
 # --- OpenAPI and docs ------------------------------------------------------------------------
@@ -478,7 +511,7 @@ def test_openapi_documents_the_endpoints(client: FlaskClient, app: Flask) -> Non
         "/api/v1/visits/quote",
         "/api/v1/visits/{visit_id}",
         "/api/v1/visits/{visit_id}/void",
-        "/api/v1/residents/{id_number}/eligibility",
+        "/api/v1/residents/eligibility",
     ):
         assert path in paths, path
     post = paths["/api/v1/visits"]["post"]
