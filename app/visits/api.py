@@ -67,6 +67,7 @@ VISIT_ID = "<int(max=2147483647):visit_id>"
 
 
 @blp.before_request
+@residents_blp.before_request
 def _require_json_body() -> None:
     """A POST body must be JSON; anything else is refused naming the header."""
     if request.method == "POST" and not request.is_json:

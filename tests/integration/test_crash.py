@@ -7,8 +7,8 @@ SIGKILL — no shutdown code runs, transactions are cut mid-flight.  After a
 restart the clients retry every key they never got an answer for.  Then:
 every key was recorded exactly once, every answer a client had received is
 unchanged, receipt numbers are gapless, every visit keeps
-``total = patient + fund + fiscal``, and the fund-usage year rows equal the
-fund paid over the visits.
+``total = patient + fund + fiscal``, the fund-usage year rows equal the
+fund paid over the visits, and ``flask audit verify`` finds the chain whole.
 """
 
 from __future__ import annotations
@@ -207,5 +207,8 @@ def test_kill_9_mid_run_then_retry_records_each_key_once(
             assert v.total == v.patient + v.fund + v.fiscal
         usage = db.session.scalar(select(func.sum(FundUsage.fund_paid)))
         assert usage == sum(v.fund for v in visits)
+        # The audit chain survived the crash whole: one entry per visit, all verified.
+        verify = app.test_cli_runner().invoke(args=["audit", "verify"])
+        assert verify.exit_code == 0, verify.output
         db.session.remove()
         db.engine.dispose()

@@ -249,8 +249,29 @@ def test_pages_carry_no_inline_script_or_style_attributes(
     world: World, client: FlaskClient
 ) -> None:
     assert login(client) == 302
-    for path in ("/visits/new", "/visits/today", "/login"):
-        html = client.get(path).text
+    visit = client.post(
+        "/api/v1/visits",
+        json={
+            "clinic": "HD001",
+            "patient_id_number": world.ids["insured_village"],
+            "lines": [{"item": "DX001", "quantity": "1"}],
+        },
+        headers={**world.auth("doctor"), "Idempotency-Key": "csp-1"},
+    ).json
+    reviewer = client.application.test_client()
+    assert login(reviewer, "finance") == 302
+    for who, path in [
+        (client, "/visits/new"),
+        (client, "/visits/today"),
+        (client, f"/visits/{visit['id']}/receipt"),
+        (client.application.test_client(), "/login"),
+        (reviewer, "/finance?month=2026-10"),
+        (reviewer, "/board?month=2026-10"),
+        (reviewer, "/reconcile?month=2026-10"),
+    ]:
+        response = who.get(path)
+        assert response.status_code == 200, path
+        html = response.text
         assert not re.search(r"\son[a-z]+=", html), path
         assert " style=" not in html, path
         for script in re.findall(r"<script([^>]*)>", html):

@@ -70,6 +70,14 @@ def login(client: FlaskClient, username: str = "doctor") -> str:
     return csrf_from(client.get("/visits/today").text)  # a 403 page carries one too
 
 
+def lookup(client: FlaskClient, id_number: str) -> Any:
+    """The terminal's patient lookup: the ID number in a POST body, never in the URL."""
+    csrf = csrf_from(client.get("/visits/today").text)
+    return client.post(
+        "/visits/patient", json={"id_number": id_number}, headers={"X-CSRFToken": csrf}
+    )
+
+
 def form_token(html: str) -> str:
     m = re.search(r'name="token" value="([^"]+)"', html)
     assert m
@@ -140,7 +148,7 @@ def test_login_needs_the_csrf_token(client: FlaskClient, world: World) -> None:
 
 def test_login_logout_and_pages_need_login(client: FlaskClient, world: World) -> None:
     assert client.get("/visits/new").status_code == 302
-    assert client.get("/visits/patient?id_number=x").status_code == 401
+    assert client.post("/visits/patient", json={"id_number": "x"}).status_code in (400, 401)
     csrf = login(client)
     assert client.get("/").location.endswith("/visits/new")
     r = client.post("/logout", data={"csrf_token": csrf})
@@ -171,18 +179,18 @@ def test_new_visit_page_starts_with_the_diagnosis_fee(client: FlaskClient, world
 
 def test_patient_panel_eligible_and_not(client: FlaskClient, world: World) -> None:
     login(client)
-    ok = client.get("/visits/patient", query_string={"id_number": world.ids["insured_village"]})
+    ok = lookup(client, world.ids["insured_village"])
     assert ok.status_code == 200 and ok.json["programme"] is True
     html = ok.json["html"]
     assert "一元看病" in html and "张*" in html and "大涡村" in html and "城乡居民医保" in html
     assert "¥600.00" in html  # the fund left this year
 
-    no = client.get("/visits/patient", query_string={"id_number": world.ids["insured_community"]})
+    no = lookup(client, world.ids["insured_community"])
     assert no.json["programme"] is False
     assert "非项目" in no.json["html"]
     assert "户籍在城镇社区，不在行政村" in no.json["html"]
 
-    unknown = client.get("/visits/patient", query_string={"id_number": world.ids["unknown"]})
+    unknown = lookup(client, world.ids["unknown"])
     assert unknown.json["programme"] is False
     assert "不在本区户籍人员名册中" in unknown.json["html"]
 
@@ -191,20 +199,20 @@ def test_lowercase_x_is_accepted(client: FlaskClient, world: World) -> None:
     login(client)
     candidates = (make_id_number("440114", dt.date(1980, 1, 1), s) for s in range(1000))
     number = next(n for n in candidates if n.endswith("X"))
-    r = client.get("/visits/patient", query_string={"id_number": number.lower()})
+    r = lookup(client, number.lower())
     assert r.status_code == 200
     assert r.json["patient"]["id_number"].endswith("X")
 
 
 def test_bad_id_number_answers_in_chinese(client: FlaskClient, world: World) -> None:
     login(client)
-    r = client.get("/visits/patient", query_string={"id_number": "12345"})
+    r = lookup(client, "12345")
     assert r.status_code == 422
     assert r.json["errors"]["id_number"] == "身份证号应为 18 位。"
     bad_check = world.ids["insured_village"][:17] + (
         "0" if world.ids["insured_village"][17] != "0" else "1"
     )
-    r = client.get("/visits/patient", query_string={"id_number": bad_check})
+    r = lookup(client, bad_check)
     assert "校验位" in r.json["errors"]["id_number"]
 
 
@@ -580,9 +588,7 @@ def test_doctor_pages_in_chinese_show_no_untranslated_ui_words(
         "receipt": client.get(saved.location).text,
         "today": client.get("/visits/today").text,
         "void": client.get(f"/visits/{visit_id}/void").text,
-        "patient": client.get(
-            "/visits/patient", query_string={"id_number": world.ids["other_district"]}
-        ).json["html"],
+        "patient": lookup(client, world.ids["other_district"]).json["html"],
         "forbidden": client.get("/visits/999999/receipt").text,
     }
     english = set()

@@ -27,6 +27,7 @@ from flask_login import current_user
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
+from app.audit.operations import record_access
 from app.auth.models import User
 from app.catalog.queries import ItemOffer, diagnosis_offer, offers_for, search_items
 from app.errors import DomainError, Problem
@@ -219,6 +220,8 @@ def _checked_render(
     if form.id_number:
         try:
             patient = patient_eligibility(form.id_number, clinic, day, user)
+            resident_id = patient.resident.id if patient.resident else None
+            record_access(user, resident_id, "eligibility", clinic.code, now())
         except DomainError as exc:
             for key, text in field_errors(exc).items():
                 form.errors.setdefault(key, text)
@@ -282,14 +285,22 @@ def _json_errors(exc: DomainError) -> Response:
     return make_response(jsonify(ok=False, errors=field_errors(exc)), exc.status)
 
 
-@bp.route("/visits/patient")
+@bp.route("/visits/patient", methods=["POST"])
 @role_required("doctor")
 def patient() -> Response:
+    """The patient panel for an ID number sent in the JSON body, never in the URL."""
     user, clinic = current_user, doctors_clinic()
+    body = request.get_json(silent=True)
+    id_number = body.get("id_number") if isinstance(body, dict) else None
     try:
-        found = patient_eligibility(request.args.get("id_number", ""), clinic, today(), user)
+        found = patient_eligibility(
+            id_number if isinstance(id_number, str) else "", clinic, today(), user
+        )
     except DomainError as exc:
         return _json_errors(exc)
+    record_access(
+        user, found.resident.id if found.resident else None, "eligibility", clinic.code, now()
+    )
     html = render_template("visits/_patient.html", patient=found)
     return jsonify(
         ok=True,

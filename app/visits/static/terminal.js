@@ -66,7 +66,8 @@
     if (!v) return;
     var seq = ++lookupSeq;
     lastLooked = v;
-    getJSON(form.dataset.patientUrl + "?id_number=" + encodeURIComponent(v)).then(function (d) {
+    // POST: an ID number never travels in a URL (URLs end up in logs).
+    getJSON(form.dataset.patientUrl, { body: { id_number: v } }).then(function (d) {
       if (seq !== lookupSeq) return;
       if (d.ok) {
         panel.innerHTML = d.html;
