@@ -95,6 +95,8 @@ def settings_from_env() -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "LOGIN_LIMIT_PER_USER": os.environ.get("LOGIN_LIMIT_PER_USER", "5/minute;20/hour"),
         "LOGIN_LIMIT_PER_ADDRESS": os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "30/minute;200/hour"),
+        # The address printed under receipts' QR codes (default: the request's host).
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", ""),
         # The public receipt check: per address, against guessing codes.
         "VERIFY_LIMIT": os.environ.get("VERIFY_LIMIT", "20/minute;200/day"),
         "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 30),

@@ -186,3 +186,7 @@ class ReceiptDocument:
     patient: int
     voided: bool = False
     eligibility_notes: tuple[str, ...] = field(default_factory=tuple)
+    # The public receipt check (社会监督): the code printed under the QR code,
+    # grouped for reading aloud, and the address the QR code opens.
+    check_code: str = ""
+    check_url: str = ""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A5
 from reportlab.lib.units import mm
@@ -86,7 +88,29 @@ class ReceiptRenderer(Renderer):
             Spacer(1, 5 * mm),
             text("请妥善保管本凭证。金额单位：元。", s["small"]),
         ]
+        if d.check_code:
+            story += [Spacer(1, 3 * mm), self.check_block()]
         return story
+
+    def check_block(self) -> Table:
+        """A QR code and the short code: the patient can check what was billed (社会监督)."""
+        d, s = self.doc, self.styles
+        widget = QrCodeWidget(d.check_url, barLevel="M")
+        x0, y0, x1, y1 = widget.getBounds()
+        size = 24 * mm
+        drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
+        drawing.add(widget)
+        words = [
+            text("扫描二维码或打开下列网址，核对本次收费：", s["small"]),
+            text(d.check_url, s["small"]),
+            text(f"核验码：{d.check_code}", s["body"]),
+            text("如被多收费用，可在该页面反映。", s["small"]),
+        ]
+        return self.table(
+            [[drawing, words]],
+            [28 * mm, self.geometry.frame_width - 28 * mm],
+            [("VALIGN", (0, 0), (-1, -1), "MIDDLE")],
+        )
 
     def badge(self) -> Table:
         d = self.doc

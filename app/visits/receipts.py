@@ -43,7 +43,7 @@ def masked_patient_name(visit: Visit) -> str:
     return mask_name(resident.name) if resident else _("(not registered)")
 
 
-def receipt_document(visit: Visit) -> ReceiptDocument:
+def receipt_document(visit: Visit, check_code: str = "", check_url: str = "") -> ReceiptDocument:
     """The receipt of ``visit`` as plain data, for the HTML page and the PDF alike."""
     return ReceiptDocument(
         receipt_number=visit.receipt_number,
@@ -75,11 +75,13 @@ def receipt_document(visit: Visit) -> ReceiptDocument:
         patient=visit.patient,
         voided=visit.voided,
         eligibility_notes=tuple(reason_words(visit.reason_codes)),
+        check_code=check_code,
+        check_url=check_url,
     )
 
 
-def receipt_pdf(visit: Visit) -> bytes:
+def receipt_pdf(visit: Visit, check_code: str = "", check_url: str = "") -> bytes:
     """The receipt as PDF bytes (call under the Chinese locale: the print is Chinese)."""
     from reports.receipt import render_receipt
 
-    return render_receipt(receipt_document(visit))
+    return render_receipt(receipt_document(visit, check_code, check_url))

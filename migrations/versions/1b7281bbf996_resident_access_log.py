@@ -1,7 +1,7 @@
 """The access log: every read of a resident's record (who, when, whom, for what).
 
 Revision ID: 1b7281bbf996
-Revises: 4d2f94d4eafd
+Revises: c7a1d2e3f4b5
 Create Date: 2026-11-29 04:57:40.329521
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '1b7281bbf996'
-down_revision = '4d2f94d4eafd'
+down_revision = 'c7a1d2e3f4b5'
 branch_labels = None
 depends_on = None
 

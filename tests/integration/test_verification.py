@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 from flask import Flask, g
@@ -92,3 +94,27 @@ def test_unknown_codes_look_like_typos_and_guessing_is_throttled(
     answers = [client.get(f"/v/{new_code()}").status_code for _ in range(6)]
     assert answers == [404] * 5 + [429]
     assert client.get("/v/not-a-code").status_code == 429  # the limit is per address
+
+
+def test_the_receipt_page_and_pdf_carry_the_qr_code_and_the_short_code(
+    app: Flask, world: World, client: FlaskClient, clock: FixedClock, tmp_path: Path
+) -> None:
+    visit, _ = record_visit(
+        VisitRequest("HD001", world.ids["insured_village"], False, LINES), doctor(), clock()
+    )
+    token = csrf_from(client.get("/login").text)
+    client.post(
+        "/login", data={"csrf_token": token, "username": "doctor", "password": "secret-pass"}
+    )
+    page = client.get(f"/visits/{visit.id}/receipt").text
+    code = receipt_code_for(visit.id, clock())
+    assert grouped(code) in page and "data:image/svg+xml;base64," in page
+    assert f"/v/{code}" in page
+
+    pdf = tmp_path / "receipt.pdf"
+    pdf.write_bytes(client.get(f"/visits/{visit.id}/receipt.pdf").data)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert f"核验码：{grouped(code)}" in text and f"/v/{code}" in text
+    # The address printed beside the QR code opens the public check.
+    public = client.get(f"/v/{code}")
+    assert public.status_code == 200 and visit.receipt_number in public.text

@@ -7,26 +7,49 @@ download helper.
 
 from __future__ import annotations
 
-from flask import render_template
+import base64
+import io
+
+import segno
+from flask import current_app, render_template, request, url_for
 from flask_babel import force_locale
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from app.clock import clock
+from app.oversight.codes import grouped
+from app.oversight.operations import receipt_code_for
 from app.visits.pages import bp
 from app.visits.queries import visit_for
 from app.visits.receipts import reason_words, receipt_document, receipt_pdf
 from app.web.downloads import download
 
 
+def _check(visit_id: int) -> tuple[str, str]:
+    """The receipt's public check code (grouped) and the address its QR code opens."""
+    code = receipt_code_for(visit_id, clock()())
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    return grouped(code), f"{base.rstrip('/')}{url_for('verify.receipt', code=code)}"
+
+
+def qr_svg(url: str) -> str:
+    """The QR code as a data URI (an image: the CSP allows no inline script or style)."""
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="svg", scale=4, border=2)
+    return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode()
+
+
 @bp.route("/visits/<int(max=2147483647):visit_id>/receipt")
 @login_required
 def receipt(visit_id: int) -> str:
     visit = visit_for(visit_id, current_user)  # 403 outside the user's clinic
+    code, url = _check(visit.id)
     return render_template(
         "visits/receipt.html",
         visit=visit,
-        doc=receipt_document(visit),
+        doc=receipt_document(visit, code, url),
         reasons=reason_words(visit.reason_codes),
+        check_qr=qr_svg(url),
     )
 
 
@@ -34,6 +57,7 @@ def receipt(visit_id: int) -> str:
 @login_required
 def receipt_pdf_file(visit_id: int) -> Response:
     visit = visit_for(visit_id, current_user)
+    code, url = _check(visit.id)
     with force_locale("zh"):  # the printed receipt is Chinese whatever the screen says
-        pdf = receipt_pdf(visit)
+        pdf = receipt_pdf(visit, code, url)
     return download(pdf, "pdf", f"receipt-{visit.receipt_number}.pdf", inline=True)
