@@ -225,15 +225,22 @@ def audit_import(
     actor: Any,
     kind: str,
     source: str,
-    data: bytes,
+    data: bytes | tuple[str, int],
     summary: Any,
     now: dt.datetime | None = None,
 ) -> Entry:
-    """An imported file: its SHA-256 and what it did, row by row counted."""
+    """An imported file: its SHA-256 and what it did, row by row counted.
+
+    ``data`` is the file, or its (SHA-256 hex, length) when it was hashed as it
+    streamed (a large file is never held whole).
+    """
+    sha256, size = (
+        (hashlib.sha256(data).hexdigest(), len(data)) if isinstance(data, bytes) else data
+    )
     after = {
         "source": source[-200:],
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "bytes": len(data),
+        "sha256": sha256,
+        "bytes": size,
         "rows": summary.rows,
         "added": summary.added,
         "updated": summary.updated,

@@ -16,7 +16,8 @@ Guarantees:
   ``YYYY-MM-DD``; every cell that does not load is reported as
   ``FILE:LINE: field: message``, not just the first;
 * rows are produced one at a time, as the file is read: the file is never
-  held as parsed cells and as loaded rows at once.
+  held as parsed cells and as loaded rows at once, and :func:`decode_lines`
+  reads it from a binary stream a line at a time, so it is never held whole.
 
 Shape only: what a row means (an ID number's check digit, codes that nest,
 price periods that must not overlap) is :mod:`app.imports.rules`.
@@ -28,7 +29,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,9 +202,41 @@ def decode(data: bytes) -> tuple[str | None, list[RowProblem]]:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        return None, [
-            RowProblem(line, "file", "is not UTF-8 text (save the spreadsheet as CSV UTF-8)")
-        ]
+        return None, [RowProblem(line, "file", NOT_UTF8)]
+
+
+NOT_UTF8 = "is not UTF-8 text (save the spreadsheet as CSV UTF-8)"
+_BOM = b"\xef\xbb\xbf"
+# io.StringIO(newline="") ends a line at a lone CR too; so do we.
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+
+
+class NotUtf8(ValueError):
+    """The bytes of physical line ``line`` are not UTF-8."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def decode_lines(raw_lines: Iterable[bytes]) -> Iterator[str]:
+    """A binary file's lines (split at LF, as ``for raw in file`` does) as text.
+
+    The BOM is dropped; line endings are kept for the CSV reader.  Bytes that
+    are not UTF-8 raise :class:`NotUtf8` with the line they are on, when the
+    reading reaches them.
+    """
+    for number, raw in enumerate(raw_lines, 1):
+        if number == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM) :]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise NotUtf8(number) from None
+        if "\r" in text[:-2]:
+            yield from (piece for piece in _LONE_CR.split(text) if piece)
+        else:
+            yield text
 
 
 @dataclass(frozen=True)
@@ -213,16 +246,21 @@ class CsvRow:
 
 
 def csv_rows(
-    text: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+    text: str | Iterable[str], columns: tuple[str, ...], optional: tuple[str, ...] = ()
 ) -> Iterator[CsvRow | RowProblem]:
     """Rows keyed by column, blank lines skipped, as they are read; or the problems.
 
+    ``text`` is the decoded file, or its lines from :func:`decode_lines`.
     Header problems end the file (nothing below it can be read by name); a row
-    with the wrong number of cells is a problem and reading goes on.
+    with the wrong number of cells is a problem and reading goes on; bytes that
+    are not UTF-8 are a problem at their line and end the file.
     """
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline="") if isinstance(text, str) else text)
     try:
         header = next(reader)
+    except NotUtf8 as exc:
+        yield RowProblem(exc.line, "file", NOT_UTF8)
+        return
     except StopIteration:
         yield RowProblem(1, "header", f"the file is empty; expected {','.join(columns)}")
         return
@@ -247,6 +285,9 @@ def csv_rows(
         try:
             cells = next(reader)
         except StopIteration:
+            return
+        except NotUtf8 as exc:
+            yield RowProblem(exc.line, "file", NOT_UTF8)
             return
         except csv.Error as exc:
             yield RowProblem(reader.line_num, "row", f"not valid CSV: {exc}")
@@ -290,8 +331,8 @@ def load_cells(
         return valid, field_problems(exc, schema)
 
 
-def load_rows(text: str, kind: str) -> Iterator[LoadedRow]:
-    """Each line of a decoded file of ``kind`` through its schema, as the file is read."""
+def load_rows(text: str | Iterable[str], kind: str) -> Iterator[LoadedRow]:
+    """Each line of a decoded file of ``kind`` (or its decoded lines) through its schema."""
     schema = SCHEMAS[kind]
     optional = OPTIONAL.get(kind, ())
     for item in csv_rows(text, COLUMNS[kind], optional):
