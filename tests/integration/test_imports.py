@@ -8,6 +8,8 @@ nothing), updates, and every kind of problem reported as
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from click.testing import Result
 from flask import Flask
 from sqlalchemy import func, select
 
+from app.audit.models import AuditEntry
 from app.catalog.models import CatalogItem, ItemPrice
 from app.extensions import db
 from app.imports.operations import ImportRejected, import_file
@@ -506,3 +509,105 @@ def test_a_bad_money_cell_writes_nothing(app: Flask, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert errors(result) == [f"{path}:4: price: amount is not a number: '3,50'"]
     assert counts() == dict.fromkeys(MODELS, 0)
+
+
+# --- residents at scale: streamed in batches, one transaction ---------------------
+
+
+def many_residents(rows: int) -> list[str]:
+    """``rows`` valid resident lines (no header), each with its own number."""
+    return [
+        f"{make_id_number('440114', dt.date(1950, 1, 1) + dt.timedelta(days=n // 1000), n % 1000)},"
+        f"居民{n},440114102201,resident,2016-01-01,\n"
+        for n in range(rows)
+    ]
+
+
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Batches of 500 rows: a few thousand rows cross many batch boundaries."""
+    monkeypatch.setattr("app.imports.operations.BATCH", 500)
+    return 500
+
+
+def test_residents_stream_a_bad_last_row_writes_nothing(
+    app: Flask, tmp_path: Path, places: None, small_batches: int
+) -> None:
+    rows = many_residents(3000)
+    rows[-1] = rows[-1].replace(",resident,", ",rural,")
+    path = write(tmp_path, "many.csv", RESIDENTS_HEADER + "".join(rows))
+    result = run(app, "residents", path)
+    assert result.exit_code == 1
+    assert errors(result) == [
+        f"{path}:3001: insurance_type: must be one of resident, employee, none, not 'rural'"
+    ]
+    # Five batches had gone to the database before line 3001 was read: rolled back.
+    assert counts()["resident"] == 0
+
+
+def test_residents_stream_reimport_and_update(
+    app: Flask, tmp_path: Path, places: None, small_batches: int
+) -> None:
+    rows = many_residents(3000)
+    path = write(tmp_path, "many.csv", RESIDENTS_HEADER + "".join(rows))
+    assert "3000 rows, 3000 added, 0 updated, 0 unchanged" in run(app, "residents", path).stdout
+    assert "3000 rows, 0 added, 0 updated, 3000 unchanged" in run(app, "residents", path).stdout
+    rows[2500] = rows[2500].replace("居民2500", "居民二千五")
+    rows[10] = rows[10].replace("resident,2016-01-01,", "resident,2016-01-01,2026-12-31")
+    changed = write(tmp_path, "changed.csv", RESIDENTS_HEADER + "".join(rows))
+    result = run(app, "residents", changed)
+    assert "3000 rows, 0 added, 2 updated, 2998 unchanged" in result.stdout
+    number = rows[2500].split(",")[0]
+    resident = db.session.scalar(select(Resident).where(Resident.id_number == number))
+    assert resident is not None and resident.name == "居民二千五"
+    assert counts()["resident"] == 3000
+
+
+def test_residents_stream_repeats_name_both_lines(
+    app: Flask, tmp_path: Path, places: None, small_batches: int
+) -> None:
+    rows = many_residents(3000)
+    rows[2700] = rows[3].replace("居民3", "另一人")  # line 2702 repeats line 5, batches apart
+    rows[6] = rows[5].lower()  # line 8 repeats line 7 in one batch (x and X are one number)
+    rows[2999] = rows[3]  # a third occurrence names the first
+    path = write(tmp_path, "many.csv", RESIDENTS_HEADER + "".join(rows))
+    result = run(app, "residents", path)
+    assert errors(result) == [
+        f"{path}:8: id_number: ID number repeats line 7",
+        f"{path}:2702: id_number: ID number repeats line 5",
+        f"{path}:3001: id_number: ID number repeats line 5",
+    ]
+    assert counts()["resident"] == 0
+
+
+def test_residents_stream_stops_listing_after_the_limit(
+    app: Flask, tmp_path: Path, places: None, small_batches: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.imports.operations.PROBLEM_LIMIT", 3)
+    rows = many_residents(3000)
+    for n in (100, 200, 300, 400, 2000):
+        rows[n] = rows[n].replace("440114102201", "440114999999")
+    path = write(tmp_path, "many.csv", RESIDENTS_HEADER + "".join(rows))
+    assert errors(run(app, "residents", path)) == [
+        f"{path}:102: hukou_village_code: unknown village 440114999999",
+        f"{path}:202: hukou_village_code: unknown village 440114999999",
+        f"{path}:302: hukou_village_code: unknown village 440114999999",
+        f"{path}:501: file: stopped reading after 3 problems; fix these and import again",
+    ]
+    assert counts()["resident"] == 0
+
+
+def test_import_audit_names_the_streamed_file(
+    app: Flask, tmp_path: Path, places: None, small_batches: int
+) -> None:
+    path = write(tmp_path, "many.csv", RESIDENTS_HEADER + "".join(many_residents(1200)))
+    assert run(app, "residents", path).exit_code == 0
+    entry = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "import").order_by(AuditEntry.id.desc())
+    ).first()
+    assert entry is not None and entry.after is not None
+    after = json.loads(entry.after)
+    data = path.read_bytes()
+    assert after["sha256"] == hashlib.sha256(data).hexdigest() and after["bytes"] == len(data)
+    assert after["rows"] == after["added"] == 1200
+    db.session.rollback()

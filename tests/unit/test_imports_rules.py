@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,11 +28,13 @@ from app.imports.rules import (
 )
 from app.imports.schemas import (
     COLUMNS,
+    NOT_UTF8,
     SCHEMAS,
     CsvRow,
     LoadedRow,
     csv_rows,
     decode,
+    decode_lines,
     load_cells,
     load_rows,
 )
@@ -398,3 +401,21 @@ def test_dates_are_iso_only() -> None:
         value, problems = read("clinics", joined_on=bad)
         assert value is None
         assert problems == [Problem("joined_on", f"must be a date like 2026-01-31, not {bad!r}")]
+
+
+def test_decode_lines_streams_like_decode() -> None:
+    data = "\ufeffcode,name\r\nHD1,甲\rHD2,乙\n\nHD3,丙".encode()
+    lines = list(decode_lines(io.BytesIO(data)))
+    assert lines == ["code,name\r\n", "HD1,甲\r", "HD2,乙\n", "\n", "HD3,丙"]
+    rows, problems = parse_csv("".join(lines), ("code", "name"))
+    streamed = list(csv_rows(iter(lines), ("code", "name")))
+    assert problems == [] and streamed == rows and [r.line for r in rows] == [2, 3, 5]
+
+
+def test_decode_lines_names_the_line_that_is_not_utf8() -> None:
+    data = b"code,name\nHD1,x\n" + "陈".encode("gbk") + b"\nHD2,y\n"
+    items = list(csv_rows(decode_lines(io.BytesIO(data)), ("code", "name")))
+    assert items[-1] == RowProblem(3, "file", NOT_UTF8)
+    assert [i.line for i in items if isinstance(i, CsvRow)] == [2]
+    _, problems = decode(data)
+    assert problems == [items[-1]]
