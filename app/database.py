@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import DateTime, Engine, bindparam, event, select
+from sqlalchemy import BigInteger, DateTime, Engine, Integer, bindparam, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -32,6 +32,12 @@ from app.extensions import db
 T = TypeVar("T")
 
 _write_transaction: ContextVar[bool] = ContextVar("write_transaction", default=False)
+
+
+# Ids that outgrow 32 bits at province scale (visits, lines, settlements, log
+# rows): BIGINT on PostgreSQL; on SQLite the rowid is already 64-bit and an
+# autoincrementing key must be spelled INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

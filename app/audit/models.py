@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import UTCDateTime
+from app.database import BigId, UTCDateTime
 from app.extensions import Model
 
 
@@ -69,9 +69,7 @@ class ResidentAccess(Model):
         Index("ix_resident_access_user", "username", "at"),
     )
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
-    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     username: Mapped[str] = mapped_column(String(60))
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))

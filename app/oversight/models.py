@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.database import UTCDateTime
+from app.database import BigId, UTCDateTime
 from app.extensions import Model
 from app.visits.models import Visit
-
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class ReceiptCode(Model):

@@ -14,16 +14,14 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
-    BigInteger,
     ForeignKey,
     Index,
-    Integer,
     String,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.database import UTCDateTime
+from app.database import BigId, UTCDateTime
 from app.extensions import Model
 from app.places.models import Clinic
 
@@ -40,11 +38,6 @@ class FundFile(Model):
     rows: Mapped[int]
     imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-
-
-# 64-bit on PostgreSQL (a province settles ~10 M visits a month); SQLite's
-# INTEGER PRIMARY KEY is already 64-bit and must stay spelled INTEGER.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class FundSettlement(Model):

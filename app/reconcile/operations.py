@@ -42,23 +42,13 @@ from app.reconcile.rules import (
     adjustment_delta,
     reconcile,
 )
+from app.reconcile.schemas import COLUMNS
 from app.settlement.models import StatementAdjustment
 from app.settlement.operations import AdjustmentLine, book_adjustment
 from app.visits.models import Visit
 
-_ROW_FIELDS = (
-    "insurance_code",
-    "setl_id",
-    "mdtrt_id",
-    "certno",
-    "setl_time",
-    "medfee_sumamt",
-    "inscp_scp_amt",
-    "act_pay_dedc",
-    "hifp_pay",
-    "fund_pay_sumamt",
-    "psn_cash_pay",
-)
+# The stored columns: the file's, with the institution code named for what it is here.
+_ROW_FIELDS = ("insurance_code", *COLUMNS[1:])
 
 
 @dataclass

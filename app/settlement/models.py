@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import UTCDateTime
+from app.database import BigId, UTCDateTime
 from app.extensions import Model
 from app.periods.models import STATUSES, Statement, StatementEvent
 
 __all__ = ["STATUSES", "Statement", "StatementAdjustment", "StatementEvent"]
-
-# 64-bit on PostgreSQL like the visits they point at; SQLite's rowid is 64-bit.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class StatementAdjustment(Model):

@@ -26,27 +26,21 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
-    BigInteger,
     CheckConstraint,
     Date,
     ForeignKey,
     Index,
-    Integer,
     String,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.database import UTCDateTime
+from app.database import BigId, UTCDateTime
 from app.extensions import Model
 from app.places.models import Clinic
 
 if TYPE_CHECKING:
     from app.oversight.models import VisitCheck
-
-# 64-bit on PostgreSQL; SQLite's INTEGER PRIMARY KEY is already 64-bit (and
-# only that exact spelling is the rowid).
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Visit(Model):
