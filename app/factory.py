@@ -83,6 +83,7 @@ def _register_api(app: Flask) -> None:
 
 def _register_pages(app: Flask) -> None:
     from app.oversight.pages import bp as verify_pages
+    from app.oversight.pages import review_bp as oversight_pages
     from app.reconcile.pages import bp as reconcile_pages
     from app.settlement.pages import bp as settlement_pages
     from app.visits.pages import bp as visit_pages
@@ -95,6 +96,7 @@ def _register_pages(app: Flask) -> None:
     app.register_blueprint(settlement_pages)
     app.register_blueprint(reconcile_pages)
     app.register_blueprint(verify_pages)
+    app.register_blueprint(oversight_pages)
 
 
 def _register_cli(app: Flask) -> None:
@@ -102,6 +104,7 @@ def _register_cli(app: Flask) -> None:
     from app.auth.cli import users_cli
     from app.demo.cli import demo_cli
     from app.imports.cli import import_data
+    from app.oversight.cli import oversight_cli
     from app.policy.cli import policy_cli
     from app.reconcile.cli import reconcile_cli
     from app.settlement.cli import statements_cli
@@ -116,6 +119,7 @@ def _register_cli(app: Flask) -> None:
         visits_cli,
         reconcile_cli,
         audit_cli,
+        oversight_cli,
     )
     for command in commands:
         app.cli.add_command(command)

@@ -3,7 +3,14 @@
 from app.audit.models import AuditChain, AuditEntry, ResidentAccess
 from app.auth.models import ApiToken, User
 from app.catalog.models import CatalogItem, ItemPrice
-from app.oversight.models import ReceiptCode, ReceiptFeedback, VisitCheck
+from app.oversight.models import (
+    ClinicFlag,
+    OversightSetting,
+    ReceiptCode,
+    ReceiptFeedback,
+    ReviewItem,
+    VisitCheck,
+)
 from app.people.models import Resident
 from app.periods.models import Statement, StatementEvent
 from app.places.models import Clinic, District, Town, Village
@@ -18,6 +25,7 @@ __all__ = [
     "AuditEntry",
     "CatalogItem",
     "Clinic",
+    "ClinicFlag",
     "District",
     "FundFile",
     "FundFinding",
@@ -25,12 +33,14 @@ __all__ = [
     "FundUsage",
     "IdempotencyKey",
     "ItemPrice",
+    "OversightSetting",
     "PolicyVersion",
     "ReceiptCode",
     "ReceiptCounter",
     "ReceiptFeedback",
     "Resident",
     "ResidentAccess",
+    "ReviewItem",
     "Statement",
     "StatementAdjustment",
     "StatementEvent",

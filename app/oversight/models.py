@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import BigId, UTCDateTime
@@ -56,3 +62,85 @@ class VisitCheck(Model):
     facts: Mapped[str] = mapped_column(Text)  # JSON object of strings
     reason: Mapped[str | None] = mapped_column(String(200))
     policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_version.id"))
+
+
+class ClinicFlag(Model):
+    """A clinic-month's figure far from its peers' (issue 11 §2), as last computed.
+
+    The numbers are exact fractions written as decimal text (12 places), so
+    nothing is rounded twice; ``score`` is the signed modified z-score.
+    Recomputing a clinic-month replaces its rows.
+    """
+
+    __tablename__ = "clinic_flag"
+    __table_args__ = (UniqueConstraint("clinic_id", "month", "figure"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    figure: Mapped[str] = mapped_column(String(30))
+    value: Mapped[str] = mapped_column(String(40))
+    median: Mapped[str] = mapped_column(String(40))
+    mad: Mapped[str] = mapped_column(String(40))
+    score: Mapped[str] = mapped_column(String(40))
+    peers: Mapped[int]
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+FINDINGS = ("accepted", "disallowed")
+
+
+class ReviewItem(Model):
+    """One visit on an untrusted statement's review worklist, and the reviewer's finding.
+
+    ``why`` lists what put it there (``rule:late_entry``, ``above:10000``,
+    ``random``); ``finding`` is NULL until a reviewer decides, then final.
+    A disallowed finding carries the (positive) amount taken off the backstop.
+    """
+
+    __tablename__ = "review_item"
+    __table_args__ = (
+        UniqueConstraint("statement_id", "visit_id"),
+        CheckConstraint(
+            "finding IS NULL OR finding IN ('accepted', 'disallowed')", name="finding_known"
+        ),
+        CheckConstraint(
+            "(finding = 'disallowed') = (amount IS NOT NULL AND amount > 0) OR finding IS NULL",
+            name="disallowed_has_amount",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statement.id"), index=True)
+    visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("visit.id"))
+    why: Mapped[str] = mapped_column(String(200))
+    finding: Mapped[str | None] = mapped_column(String(12))
+    amount: Mapped[int | None]
+    reason: Mapped[str | None] = mapped_column(String(300))
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    visit: Mapped[Visit] = relationship()
+
+
+class OversightSetting(Model):
+    """A district's oversight switches, until its policy file carries them (issue 11).
+
+    ``review``: credit-first payment and the sampled review worklist are on
+    (off: every statement waits for a person, as before).  ``auto_submit_day``:
+    day D of the next month from which unconfirmed statements are submitted
+    by the system (NULL: never).  Set with ``flask oversight settings``,
+    audited on the system chain.
+    """
+
+    __tablename__ = "oversight_setting"
+    __table_args__ = (
+        CheckConstraint(
+            "auto_submit_day IS NULL OR auto_submit_day BETWEEN 1 AND 28", name="day_in_month"
+        ),
+    )
+
+    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"), primary_key=True)
+    review: Mapped[bool] = mapped_column(default=False)
+    auto_submit_day: Mapped[int | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -1,24 +1,36 @@
-"""The public receipt check (社会监督): anyone holding a receipt can see what it billed.
+"""The public receipt check (社会监督), and the reviewer's view of the visits behind a flag.
 
 Guarantees: no login; nothing identifying the patient is shown (no name, no ID
 number); a voided receipt says so; the page and its one question are
 throttled per address (Flask-Limiter), and an unknown code answers exactly
-like a mistyped one, so codes cannot be harvested.
+like a mistyped one, so codes cannot be harvested.  The reviewer's visit list
+is for reviewers, finance and administrators of the clinic's area only, and
+shows names and ID numbers masked.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from app.auth.access import require_clinic_visible
 from app.clock import clock
+from app.errors import NotFound
 from app.extensions import limiter
+from app.localtime import format_local, parse_month
 from app.money import format_yuan, parse_yuan
 from app.oversight.codes import grouped, normalise
 from app.oversight.forms import CodeForm, FeedbackForm
+from app.oversight.labels import describe, figure_label
 from app.oversight.operations import record_feedback
-from app.oversight.queries import public_receipt
+from app.oversight.queries import clinic_month_visits, flags_by_clinic, public_receipt
+from app.oversight.rules import Figure
+from app.people.rules import mask_id_number
+from app.places.queries import clinic_by_code
+from app.visits.queries import masked_names
+from app.web.access import role_required
 
 bp = Blueprint("verify", __name__, template_folder="templates", url_prefix="/v")
 
@@ -66,4 +78,37 @@ def receipt(code: str) -> Response | tuple[str, int] | str:
         form=form,
         code=grouped(found.code),
         yuan=format_yuan,
+    )
+
+
+# --- the reviewer's side: the visits behind a flag --------------------------------------
+
+review_bp = Blueprint("oversight", __name__, template_folder="templates", url_prefix="/oversight")
+
+
+@review_bp.route("/clinics/<clinic>/<month>/visits")
+@role_required("reviewer", "finance", "admin")
+def flagged_visits(clinic: str, month: str) -> str:
+    """A clinic-month's visits, largest first by the flagged figure; names and IDs masked."""
+    if parse_month(month) is None:
+        abort(404)
+    found = clinic_by_code(clinic, missing=NotFound)
+    require_clinic_visible(current_user, found)
+    figure = request.args.get("figure", "")
+    chosen = Figure(figure) if figure in set(Figure) else None
+    visits = clinic_month_visits(found.id, month, chosen)
+    names = masked_names([v.resident_id for v in visits if v.resident_id])
+    flags = flags_by_clinic([found.id], month).get(found.id, [])
+    return render_template(
+        "oversight/flagged_visits.html",
+        clinic=found,
+        month=month,
+        figure=chosen,
+        flags=[(f, describe(f)) for f in flags],
+        visits=visits,
+        names=names,
+        mask_id=mask_id_number,
+        yuan=format_yuan,
+        local_time=format_local,
+        figure_label=figure_label,
     )

@@ -1,13 +1,34 @@
-"""Read-only views for the verification page and for the reviewers."""
+"""Read-only views for the verification page and for the reviewers.
+
+Guarantees: a district-month's clinic figures (:func:`clinic_months`) are
+read in three set-based queries whatever the number of clinics (visits,
+residents, complaints), never visit by visit; the oversight thresholds come
+from one place, :func:`oversight_policy_for`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from app.extensions import db
-from app.oversight.models import ReceiptCode, ReceiptFeedback
+from app.oversight.models import (
+    ClinicFlag,
+    OversightSetting,
+    ReceiptCode,
+    ReceiptFeedback,
+    ReviewItem,
+    VisitCheck,
+)
+from app.oversight.rules import ClinicMonth, Figure, Flag, OversightPolicy, PastStatement
+from app.people.models import Resident
+from app.periods.models import Statement, StatementEvent
+from app.places.models import Clinic, Town, Village
+from app.policy.queries import policy_for
 from app.visits.models import Visit
 
 
@@ -59,3 +80,370 @@ def complaints_by_clinic(month: str) -> dict[int, int]:
         .group_by(Visit.clinic_id)
     ).all()
     return {clinic_id: count for clinic_id, count in rows}
+
+
+# --- policy -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OversightSettings:
+    policy: OversightPolicy
+    version: str  # the policy version it belongs to, e.g. "v3" ("" when none)
+
+    @property
+    def salt(self) -> str:
+        """The sample's salt: a new policy version draws a new (reproducible) sample."""
+        return self.version
+
+
+def oversight_policy_for(district_code: str, day: dt.date) -> OversightSettings:
+    """The oversight thresholds and switches in force in a district on a day.
+
+    The checks' settings (``late_entry_hours`` among them) come from the
+    ``[checks]`` table of the policy version in force; the flag, trust and
+    sample thresholds keep :class:`OversightPolicy`'s defaults until the
+    policy file carries them; the two switches (review on, auto-submit day)
+    come from the district's :class:`OversightSetting`.  The one place all of
+    it is read.
+    """
+    version = policy_for(district_code, day)
+    checks = (version.to_policy().checks if version else None) or OversightPolicy()
+    setting = db.session.get(OversightSetting, district_code)
+    policy = replace(
+        checks,
+        review=bool(setting and setting.review),
+        auto_submit_day=setting.auto_submit_day if setting else None,
+    )
+    return OversightSettings(policy, f"v{version.id}" if version else "")
+
+
+# --- clinic-months against their peers -------------------------------------------------
+
+
+def _late_condition(hours: int) -> Any:
+    """recorded_at − visited_at ≥ ``hours``, in the dialect's own time arithmetic."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        elapsed = (func.julianday(Visit.recorded_at) - func.julianday(Visit.visited_at)) * 24
+        return elapsed >= hours
+    return Visit.recorded_at - Visit.visited_at >= dt.timedelta(hours=hours)
+
+
+def district_clinics(district_code: str) -> list[Clinic]:
+    return list(
+        db.session.scalars(
+            select(Clinic)
+            .join(Village, Village.code == Clinic.village_code)
+            .join(Town, Town.code == Village.town_code)
+            .where(Town.district_code == district_code)
+            .order_by(Clinic.code)
+        )
+    )
+
+
+def clinic_months(
+    district_code: str, month: str, policy: OversightPolicy
+) -> dict[int, ClinicMonth]:
+    """Every clinic-month of the district that has a visit, by clinic id.
+
+    Warned visits are counted as 0: the checks at recording (their
+    ``visit_check`` table) are not stored yet.
+    """
+    clinics = {c.id: c for c in district_clinics(district_code)}
+    if not clinics:
+        return {}
+    live = Visit.voided_at.is_(None)
+
+    def when(cond: Any, value: Any = 1) -> Any:
+        return func.coalesce(func.sum(case((cond, value), else_=0)), 0)
+
+    rows = db.session.execute(
+        select(
+            Visit.clinic_id,
+            when(live).label("visits"),
+            when(live, Visit.total).label("total"),
+            when(live, Visit.fund).label("fund"),
+            when(live, Visit.fiscal).label("fiscal"),
+            when(live & Visit.injection).label("injections"),
+            when(live & _late_condition(policy.late_entry_hours)).label("late"),
+            when(Visit.voided_at.is_not(None)).label("voided"),
+        )
+        .where(Visit.month == month, Visit.clinic_id.in_(list(clinics)))
+        .group_by(Visit.clinic_id)
+    ).all()
+    villages = {c.village_code for c in clinics.values()}
+    residents = dict(
+        db.session.execute(
+            select(Resident.hukou_village_code, func.count(Resident.id))
+            .where(Resident.hukou_village_code.in_(villages))
+            .group_by(Resident.hukou_village_code)
+        ).all()
+    )
+    complaints = complaints_by_clinic(month)
+    warned = dict(
+        db.session.execute(
+            select(Visit.clinic_id, func.count(func.distinct(VisitCheck.visit_id)))
+            .join(Visit, Visit.id == VisitCheck.visit_id)
+            .where(
+                Visit.month == month,
+                Visit.clinic_id.in_(list(clinics)),
+                Visit.voided_at.is_(None),
+                VisitCheck.severity == "warn",
+            )
+            .group_by(Visit.clinic_id)
+        ).all()
+    )
+    return {
+        r.clinic_id: ClinicMonth(
+            clinic=clinics[r.clinic_id].code,
+            visits=int(r.visits),
+            total=int(r.total),
+            fund=int(r.fund),
+            fiscal=int(r.fiscal),
+            injections=int(r.injections),
+            residents=int(residents.get(clinics[r.clinic_id].village_code, 0)),
+            warned=int(warned.get(r.clinic_id, 0)),
+            late=int(r.late),
+            voided=int(r.voided),
+            complaints=complaints.get(r.clinic_id, 0),
+        )
+        for r in rows
+    }
+
+
+@dataclass(frozen=True)
+class StoredFlag:
+    clinic_id: int
+    month: str
+    figure: Figure
+    value: Fraction
+    median: Fraction
+    mad: Fraction
+    score: Fraction
+    peers: int
+
+
+def _stored(row: ClinicFlag) -> StoredFlag:
+    return StoredFlag(
+        row.clinic_id,
+        row.month,
+        Figure(row.figure),
+        Fraction(row.value),
+        Fraction(row.median),
+        Fraction(row.mad),
+        Fraction(row.score),
+        row.peers,
+    )
+
+
+def flags_by_clinic(clinic_ids: list[int], month: str) -> dict[int, list[StoredFlag]]:
+    """The stored flags of these clinics' month, strongest first."""
+    out: dict[int, list[StoredFlag]] = {}
+    if not clinic_ids:
+        return out
+    rows = db.session.scalars(
+        select(ClinicFlag).where(ClinicFlag.month == month, ClinicFlag.clinic_id.in_(clinic_ids))
+    )
+    for row in rows:
+        out.setdefault(row.clinic_id, []).append(_stored(row))
+    for flags in out.values():
+        flags.sort(key=lambda f: -abs(f.score))
+    return out
+
+
+def as_flag(stored: StoredFlag, clinic_code: str) -> Flag:
+    return Flag(
+        clinic_code,
+        stored.figure,
+        stored.value,
+        stored.median,
+        stored.mad,
+        stored.score,
+        stored.peers,
+    )
+
+
+# --- the clinic's record ----------------------------------------------------------------
+
+
+def past_statements(session: Any, clinic_id: int, month: str, count: int) -> list[PastStatement]:
+    """The clinic's last ``count`` statements before ``month``, each clean or not.
+
+    Clean: paid, never returned, and no visit on it disallowed by a reviewer.
+    """
+    rows = list(
+        session.scalars(
+            select(Statement)
+            .where(Statement.clinic_id == clinic_id, Statement.month < month)
+            .order_by(Statement.month.desc())
+            .limit(count)
+        )
+    )
+    ids = [s.id for s in rows]
+    returned = set(
+        session.scalars(
+            select(StatementEvent.statement_id).where(
+                StatementEvent.statement_id.in_(ids), StatementEvent.action == "return"
+            )
+        )
+    )
+    disallowed = set(
+        session.scalars(
+            select(ReviewItem.statement_id).where(
+                ReviewItem.statement_id.in_(ids), ReviewItem.finding == "disallowed"
+            )
+        )
+    )
+    return [
+        PastStatement(s.month, s.status == "paid" and s.id not in returned | disallowed)
+        for s in rows
+    ]
+
+
+# --- the visits behind a flag and the worklist ------------------------------------------------
+
+# The per-visit value a flag is about: the visits are listed by it, largest first.
+VISIT_ORDER: dict[Figure, Any] = {
+    Figure.COST_PER_VISIT: Visit.total.desc(),
+    Figure.FUND_PER_VISIT: Visit.fund.desc(),
+    Figure.FISCAL_PER_VISIT: Visit.fiscal.desc(),
+    Figure.INJECTION_RATE: Visit.injection.desc(),
+    Figure.VISITS_PER_RESIDENT: Visit.visit_date,
+    Figure.WARNING_SHARE: Visit.visit_date,
+    Figure.LATE_SHARE: (Visit.recorded_at - Visit.visited_at).desc(),
+    Figure.VOID_SHARE: Visit.voided_at.is_(None),
+    Figure.COMPLAINT_SHARE: Visit.visit_date,
+}
+
+
+def clinic_month_visits(clinic_id: int, month: str, figure: Figure | None) -> list[Visit]:
+    order = VISIT_ORDER.get(figure, Visit.visit_date) if figure else Visit.visit_date
+    if figure is Figure.LATE_SHARE and db.session.get_bind().dialect.name == "sqlite":
+        order = (func.julianday(Visit.recorded_at) - func.julianday(Visit.visited_at)).desc()
+    return list(
+        db.session.scalars(
+            select(Visit)
+            .where(Visit.clinic_id == clinic_id, Visit.month == month)
+            .order_by(order, Visit.id)
+        )
+    )
+
+
+def worklist(statement_id: int) -> list[ReviewItem]:
+    return list(
+        db.session.scalars(
+            select(ReviewItem)
+            .where(ReviewItem.statement_id == statement_id)
+            .order_by(ReviewItem.visit_id)
+        )
+    )
+
+
+def open_items(session: Any, statement_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count(ReviewItem.id)).where(
+                ReviewItem.statement_id == statement_id, ReviewItem.finding.is_(None)
+            )
+        )
+        or 0
+    )
+
+
+def late_or_complained(
+    session: Any, clinic_id: int, month: str, policy: OversightPolicy
+) -> dict[int, tuple[str, ...]]:
+    """The month's visits a rule points at: a check fired, entered late, or a complaint."""
+    out: dict[int, list[str]] = {}
+    fired = session.execute(
+        select(VisitCheck.visit_id, VisitCheck.rule)
+        .join(Visit, Visit.id == VisitCheck.visit_id)
+        .where(Visit.clinic_id == clinic_id, Visit.month == month, Visit.voided_at.is_(None))
+        .distinct()
+        .order_by(VisitCheck.visit_id, VisitCheck.rule)
+    )
+    for visit_id, rule in fired:
+        out.setdefault(visit_id, []).append(rule)
+    late = session.scalars(
+        select(Visit.id).where(
+            Visit.clinic_id == clinic_id,
+            Visit.month == month,
+            Visit.voided_at.is_(None),
+            _late_condition(policy.late_entry_hours),
+        )
+    )
+    for visit_id in late:
+        if "late_entry" not in out.get(visit_id, []):
+            out.setdefault(visit_id, []).append("late_entry")
+    complained = session.scalars(
+        select(func.distinct(ReceiptFeedback.visit_id))
+        .join(Visit, Visit.id == ReceiptFeedback.visit_id)
+        .where(Visit.clinic_id == clinic_id, Visit.month == month, ReceiptFeedback.asked_more)
+    )
+    for visit_id in complained:
+        out.setdefault(visit_id, []).append("complaint")
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _last_events(action: str, statement_ids: list[int]) -> dict[int, StatementEvent]:
+    """The last event of ``action`` of each statement."""
+    out: dict[int, StatementEvent] = {}
+    if not statement_ids:
+        return out
+    rows = db.session.scalars(
+        select(StatementEvent)
+        .where(StatementEvent.statement_id.in_(statement_ids), StatementEvent.action == action)
+        .order_by(StatementEvent.id)
+    )
+    for event in rows:
+        out[event.statement_id] = event
+    return out
+
+
+def system_reviewed(district_code: str, month: str, town_code: str | None = None) -> int:
+    """How many of the district-month's reviewed statements the system reviewed (credit-first)."""
+    query = (
+        select(Statement.id)
+        .join(Clinic, Clinic.id == Statement.clinic_id)
+        .join(Village, Village.code == Clinic.village_code)
+        .join(Town, Town.code == Village.town_code)
+        .where(
+            Town.district_code == district_code,
+            Statement.month == month,
+            Statement.status == "reviewed",
+        )
+    )
+    if town_code is not None:
+        query = query.where(Town.code == town_code)
+    ids = list(db.session.scalars(query))
+    return sum(1 for e in _last_events("review", ids).values() if e.actor_id is None)
+
+
+def system_submitted(clinic_id: int) -> dict[str, StatementEvent]:
+    """The clinic's months still submitted (unreviewed) whose submission was the system's."""
+    rows = list(
+        db.session.scalars(
+            select(Statement).where(
+                Statement.clinic_id == clinic_id, Statement.status == "submitted"
+            )
+        )
+    )
+    events = _last_events("submit", [s.id for s in rows])
+    return {s.month: events[s.id] for s in rows if s.id in events and events[s.id].actor_id is None}
+
+
+def open_statements_of(district_code: str, month: str) -> list[str]:
+    """Codes of the district's clinics whose statement of ``month`` is still open."""
+    return list(
+        db.session.scalars(
+            select(Clinic.code)
+            .join(Statement, Statement.clinic_id == Clinic.id)
+            .join(Village, Village.code == Clinic.village_code)
+            .join(Town, Town.code == Village.town_code)
+            .where(
+                Town.district_code == district_code,
+                Statement.month == month,
+                Statement.status == "open",
+            )
+            .order_by(Clinic.code)
+        )
+    )

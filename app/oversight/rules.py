@@ -66,6 +66,8 @@ class OversightPolicy:
     sample_percent: int = 5  # of the visits not otherwise on the worklist
     sample_above: int = 10000  # fen: every visit whose total is above this
     auto_submit_day: int | None = None  # day D of the next month; None: never
+    # Credit-first payment and the sampled review worklist (off: a person reviews all).
+    review: bool = False
 
     def severity(self, rule: Rule) -> Severity:
         return self.severities.get(rule, Severity.OFF)
@@ -410,10 +412,14 @@ def draw_sample(
     return [WorkItem(v, tuple(why)) for v, why in sorted(items.items())]
 
 
+def next_month_start(month: str) -> dt.date:
+    """The first day after ``month`` (``YYYY-MM``)."""
+    year, mon = int(month[:4]), int(month[5:7])
+    return dt.date(year + (mon == 12), mon % 12 + 1, 1)
+
+
 def auto_submit_due(month: str, today: dt.date, policy: OversightPolicy) -> bool:
     """Whether an unconfirmed statement of ``month`` is submitted by the system today."""
     if policy.auto_submit_day is None:
         return False
-    year, mon = int(month[:4]), int(month[5:7])
-    next_year, next_mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
-    return today >= dt.date(next_year, next_mon, policy.auto_submit_day)
+    return today >= next_month_start(month).replace(day=policy.auto_submit_day)

@@ -80,8 +80,14 @@ class StatementEvent(Model):
     action: Mapped[str] = mapped_column(String(10))
     from_status: Mapped[str] = mapped_column(String(10))
     to_status: Mapped[str] = mapped_column(String(10))
-    actor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    # NULL: the system moved it (credit-first review, auto-submit); ``reason``
+    # then names the rule, its policy version and its inputs.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(String(300), default="")
+
+    @property
+    def by_system(self) -> bool:
+        return self.actor_id is None
 
     statement: Mapped[Statement] = relationship(back_populates="events")

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.errors import DomainError, InvalidInput, Problem
 from app.extensions import db
-from app.places.models import Clinic
+from app.places.models import Clinic, District
 
 
 def clinic_by_code(
@@ -21,3 +21,8 @@ def clinic_by_code(
     if clinic is None:
         raise missing(Problem(field, f"unknown clinic {code!r}", "unknown_clinic"))
     return clinic
+
+
+def all_districts() -> list[str]:
+    """Every district's code, in order."""
+    return list(db.session.scalars(select(District.code).order_by(District.code)))

@@ -11,6 +11,7 @@ the district has.
 
 from __future__ import annotations
 
+import datetime as dt
 import multiprocessing
 import os
 from collections import deque
@@ -22,12 +23,16 @@ from flask.cli import AppGroup
 
 from app.clock import clock
 from app.errors import DomainError
+from app.localtime import local_date
+from app.oversight.cli import oversight_cli
+from app.places.queries import all_districts
 from app.settlement.documents import (
     statement_document,
     statement_filename,
     summary_filename,
     summary_pdf,
 )
+from app.settlement.operations import auto_submit
 from app.settlement.queries import (
     DistrictSummary,
     district_statements,
@@ -137,3 +142,15 @@ def verify(district: str, month: str) -> None:
     if bad:
         raise click.exceptions.Exit(1)
     click.echo(f"{len(summary.lines)} clinics checked, all stored figures match their visits")
+
+
+@oversight_cli.command("auto-submit")
+@click.option("--district", "districts", multiple=True, help="district code (default: all)")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None, help="YYYY-MM-DD")
+def auto_submit_command(districts: tuple[str, ...], today: dt.datetime | None) -> None:
+    """Submit last month's still-open statements of districts whose day D has come (daily cron)."""
+    now = clock()()
+    day = today.date() if today else local_date(now)
+    for district in districts or all_districts():
+        done = auto_submit(district, day, now)
+        click.echo(f"{district}: {len(done)} submitted by the system {' '.join(done)}".rstrip())

@@ -58,6 +58,14 @@ class BatchPaymentForm(PaymentForm):
     count = IntegerField(validators=[InputRequired(), NumberRange(min=1)])
 
 
+class FindingForm(FlaskForm):
+    """A reviewer's finding on one worklist visit; the amount only when disallowing."""
+
+    finding = StringField(validators=[InputRequired()])
+    reason = StringField(default="")
+    amount = YuanField(validators=[Optional()])
+
+
 class SubmitForm(FlaskForm):
     """The figures the doctor confirmed, sent back as hidden fields."""
 

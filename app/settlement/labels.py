@@ -32,6 +32,7 @@ ACTION_LABELS = {
     Action.REVIEW.value: _l("Reviewed"),
     Action.RETURN.value: _l("Returned"),
     Action.PAY.value: _l("Paid"),
+    Action.PULL_BACK.value: _l("Pulled back"),
 }
 FIGURE_LABELS = {
     "visits": _l("Visits"),

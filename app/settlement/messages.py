@@ -32,6 +32,13 @@ MESSAGES = {
     "scope": _l("This is outside your area."),
     "role": _l("Your role cannot do this."),
     "bad_amount": _l("The amount is not a valid yuan amount, e.g. 123.45."),
+    "worklist_open": _l("Every visit on the review worklist needs a finding first."),
+    "bad_disallowed_amount": _l(
+        "The amount disallowed must be more than 0 and at most the visit's backstop."
+    ),
+    "already_found": _l("This visit already has a finding."),
+    "not_system_submitted": _l("Only a month the system submitted for you can be pulled back."),
+    "bad_finding": _l("Choose accepted or disallowed."),
 }
 # How a field is named inside a message ("Please fill in: …").
 FIELD_LABELS = {

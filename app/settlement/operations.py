@@ -20,7 +20,16 @@ Guarantees:
   of all reviewed clinics is all-or-nothing (one bank batch, one reference)
   and pays exactly the count and total the finance user confirmed;
 * an adjustment line is booked on the visit's own statement while it is
-  unpaid, else on the clinic's next open one (:func:`statement_month_for`).
+  unpaid, else on the clinic's next open one (:func:`statement_month_for`);
+* credit-first (issue 11): in the submit's own transaction oversight flags
+  the clinic-month and either trusts it — the system then reviews it, an
+  event with no actor whose reason names the rule, its policy version and its
+  inputs — or draws its review worklist; a review is refused while any
+  worklist visit has no finding, and a disallowed visit is a review
+  adjustment line of at most its backstop;
+* the system submits (auto-submit, day D) exactly as a doctor would, with no
+  actor and the rule as reason; only such a submission can be pulled back by
+  the doctor, and only while it is unreviewed.
 
 Each operation takes its actor and clock as arguments and writes nothing when
 it refuses.
@@ -34,13 +43,17 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.audit.operations import audit_batch_payment, audit_statement
+from app.audit.operations import audit_adjustments, audit_batch_payment, audit_statement
 from app.auth.access import can_see_district, require_clinic_visible, require_role
 from app.auth.models import User
 from app.database import unit_of_work
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from app.localtime import local_date
 from app.money import format_yuan
+from app.oversight.models import FINDINGS, ReviewItem
+from app.oversight.operations import SubmitDecision, decide_at_submit
+from app.oversight.queries import open_items, open_statements_of, oversight_policy_for
+from app.oversight.rules import auto_submit_due
 from app.periods.operations import lock_clinic_month
 from app.places.models import Clinic, Town, Village
 from app.places.queries import clinic_by_code
@@ -69,21 +82,61 @@ def _event(
     statement: Statement,
     action: Action,
     source: str,
-    actor: User,
+    actor: User | None,
     now: dt.datetime,
     reason: str = "",
 ) -> None:
+    """Record a transition; ``actor`` None is the system, and ``reason`` names its rule."""
     event = StatementEvent(
         statement_id=statement.id,
         action=action.value,
         from_status=source,
         to_status=statement.status,
-        actor_id=actor.id,
+        actor_id=actor.id if actor else None,
         at=now,
         reason=reason,
     )
     session.add(event)
-    audit_statement(session, actor, action.value, statement, event, now)
+    audit_statement(session, actor or SYSTEM, action.value, statement, event, now)
+
+
+# Who the audit log names when a rule, not a person, moved a statement.
+SYSTEM = "system"
+
+
+def _freeze_and_submit(
+    session: Session,
+    statement: Statement,
+    actor: User | None,
+    now: dt.datetime,
+    expected: Figures | None = None,
+    reason: str = "",
+) -> SubmitDecision:
+    """Freeze the figures and submit; oversight then trusts it (auto-review) or draws a worklist."""
+    source = statement.status
+    target = next_status(Action.SUBMIT, source)
+    # Computed after the lock: every visit of the month has committed or
+    # will be refused, so these are the figures of the visits that exist.
+    figures = month_figures(statement.clinic_id, statement.month)
+    if expected is not None and expected != figures:
+        raise Conflict(
+            Problem(
+                "figures",
+                f"the month changed while you were looking: now {figures.visits} visits, "
+                f"backstop {format_yuan(figures.fiscal)}; check the figures again",
+                "figures_changed",
+            )
+        )
+    for name in FIGURE_FIELDS:
+        setattr(statement, name, getattr(figures, name))
+    statement.status = target.value
+    _event(session, statement, Action.SUBMIT, source, actor, now, reason)
+    decision = decide_at_submit(session, statement, now)
+    if decision.decision.trusted:
+        # Credit-first (信用优先): reviewed by the system in the same transaction.
+        statement.status = next_status(Action.REVIEW, target).value
+        _event(session, statement, Action.REVIEW, target.value, None, now, decision.reason())
+    return decision
 
 
 def submit_statement(
@@ -106,24 +159,7 @@ def submit_statement(
         clinic = clinic_by_code(clinic_code, missing=NotFound)
         require_clinic_visible(actor, clinic)
         statement = lock_clinic_month(session, clinic, month)
-        source = statement.status
-        target = next_status(Action.SUBMIT, source)
-        # Computed after the lock: every visit of the month has committed or
-        # will be refused, so these are the figures of the visits that exist.
-        figures = month_figures(clinic.id, month)
-        if expected is not None and expected != figures:
-            raise Conflict(
-                Problem(
-                    "figures",
-                    f"the month changed while you were looking: now {figures.visits} visits, "
-                    f"backstop {format_yuan(figures.fiscal)}; check the figures again",
-                    "figures_changed",
-                )
-            )
-        for name in FIGURE_FIELDS:
-            setattr(statement, name, getattr(figures, name))
-        statement.status = target.value
-        _event(session, statement, Action.SUBMIT, source, actor, now)
+        _freeze_and_submit(session, statement, actor, now, expected)
     return statement
 
 
@@ -139,7 +175,17 @@ def review_statement(
         require_clinic_visible(actor, clinic)
         statement = lock_clinic_month(session, clinic, month)
         source = statement.status
-        statement.status = next_status(Action.REVIEW, source).value
+        target = next_status(Action.REVIEW, source)
+        pending = open_items(session, statement.id)
+        if pending:
+            raise Conflict(
+                Problem(
+                    "worklist",
+                    f"{pending} visits on the review worklist have no finding yet",
+                    "worklist_open",
+                )
+            )
+        statement.status = target.value
         _event(session, statement, Action.REVIEW, source, actor, now, reason)
     return statement
 
@@ -342,3 +388,146 @@ def book_adjustment(
     )
     session.add(adjustment)
     return adjustment
+
+
+# --- issue 11: findings on the worklist, pull back, auto-submit ----------------------------
+
+
+def record_finding(
+    clinic_code: str,
+    month: str,
+    visit_id: int,
+    finding: str,
+    actor: User,
+    now: dt.datetime,
+    reason: str = "",
+    amount: int | None = None,
+) -> ReviewItem:
+    """A reviewer's finding on one visit of a submitted statement's worklist.
+
+    ``accepted`` just records; ``disallowed`` needs a reason and books a
+    review adjustment line of minus ``amount`` (default: the visit's whole
+    backstop, never more) on the statement, and the clinic's record counts it.
+    A finding is final.
+    """
+    require_month(month)
+    _require_role(actor, Action.REVIEW)
+    if finding not in FINDINGS:
+        raise InvalidInput(Problem("finding", "must be accepted or disallowed", "bad_finding"))
+    reason = (reason or "").strip()
+    if len(reason) > 300:
+        raise InvalidInput(Problem("reason", "at most 300 characters", "too_long"))
+    with unit_of_work() as session:
+        clinic = clinic_by_code(clinic_code, missing=NotFound)
+        require_clinic_visible(actor, clinic)
+        statement = lock_clinic_month(session, clinic, month)
+        if statement.status != Status.SUBMITTED.value:
+            raise Conflict(
+                Problem("status", f"the statement is {statement.status}", "illegal_transition")
+            )
+        item = session.scalar(
+            select(ReviewItem).where(
+                ReviewItem.statement_id == statement.id, ReviewItem.visit_id == visit_id
+            )
+        )
+        if item is None:
+            raise NotFound(Problem("visit", "this visit is not on the worklist", "not_on_worklist"))
+        if item.finding is not None:
+            raise Conflict(Problem("finding", "this visit already has a finding", "already_found"))
+        visit = item.visit
+        if finding == "disallowed":
+            if not reason:
+                raise InvalidInput(Problem("reason", "a reason is required", "required"))
+            taken = visit.fiscal if amount is None else amount
+            if not 0 < taken <= visit.fiscal:
+                raise InvalidInput(
+                    Problem(
+                        "amount",
+                        f"must be more than 0 and at most the visit's backstop "
+                        f"{format_yuan(visit.fiscal)}",
+                        "bad_disallowed_amount",
+                    )
+                )
+            line = AdjustmentLine(
+                visit_id=visit.id,
+                receipt_number=visit.receipt_number,
+                belongs_to=visit.month,
+                source="review",
+                outcome="disallowed",
+                reason="disallowed",
+                fund_computed=visit.fund,
+                fund_paid=visit.fund,
+                amount=-taken,
+                note=reason,
+            )
+            booked = book_adjustment(session, clinic, line, actor, now)
+            item.amount = taken
+            audit_adjustments(session, actor, [booked], {clinic.id: clinic.code}, now)
+        item.finding = finding
+        item.reason = reason
+        item.reviewer_id = actor.id
+        item.at = now
+    return item
+
+
+def pull_back_statement(clinic_code: str, month: str, actor: User, now: dt.datetime) -> Statement:
+    """The doctor takes back a month the system submitted for him, while it is unreviewed."""
+    require_month(month)
+    _require_role(actor, Action.PULL_BACK)
+    with unit_of_work() as session:
+        clinic = clinic_by_code(clinic_code, missing=NotFound)
+        require_clinic_visible(actor, clinic)
+        statement = lock_clinic_month(session, clinic, month)
+        source = statement.status
+        target = next_status(Action.PULL_BACK, source)
+        last_submit = session.scalar(
+            select(StatementEvent)
+            .where(StatementEvent.statement_id == statement.id, StatementEvent.action == "submit")
+            .order_by(StatementEvent.id.desc())
+            .limit(1)
+        )
+        if last_submit is None or last_submit.actor_id is not None:
+            raise Conflict(
+                Problem(
+                    "status",
+                    "only a statement the system submitted can be pulled back",
+                    "not_system_submitted",
+                )
+            )
+        statement.status = target.value
+        for name in FIGURE_FIELDS:
+            setattr(statement, name, None)
+        _event(session, statement, Action.PULL_BACK, source, actor, now)
+    return statement
+
+
+def auto_submit(district_code: str, today: dt.date, now: dt.datetime) -> list[str]:
+    """Submit, as the system, every still-open statement of last month once day D has come.
+
+    Each clinic in its own unit of work (a refusal of one does not stop the
+    others); returns the codes of the clinics submitted.  Does nothing when
+    the district has no auto-submit day or it has not come yet.
+    """
+    month = previous_month(today)
+    settings = oversight_policy_for(district_code, today)
+    if not auto_submit_due(month, today, settings.policy):
+        return []
+    reason = (
+        f"auto_submit policy {settings.version or '-'}: day {settings.policy.auto_submit_day}, "
+        f"today {today.isoformat()}"
+    )
+    done: list[str] = []
+    for code in open_statements_of(district_code, month):
+        with unit_of_work() as session:
+            clinic = clinic_by_code(code, missing=NotFound)
+            statement = lock_clinic_month(session, clinic, month)
+            if statement.status != Status.OPEN.value:
+                continue
+            _freeze_and_submit(session, statement, None, now, reason=reason)
+        done.append(code)
+    return done
+
+
+def previous_month(today: dt.date) -> str:
+    last = today.replace(day=1) - dt.timedelta(days=1)
+    return f"{last.year:04d}-{last.month:02d}"

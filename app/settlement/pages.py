@@ -24,6 +24,9 @@ from app.errors import DomainError, InvalidInput
 from app.extensions import db
 from app.localtime import format_local, local_date, month_of
 from app.money import format_quantity, format_yuan
+from app.oversight.labels import describe, why_label
+from app.oversight.queries import flags_by_clinic, system_reviewed, system_submitted, worklist
+from app.people.rules import mask_id_number
 from app.places.models import District
 from app.settlement import documents, exports
 from app.settlement.adjustments import reason_label, source_label
@@ -31,6 +34,7 @@ from app.settlement.chart import Bar, bar_chart, column_chart
 from app.settlement.figures import FIGURE_FIELDS, Figures
 from app.settlement.forms import (
     BatchPaymentForm,
+    FindingForm,
     PaymentForm,
     ReasonForm,
     SubmitForm,
@@ -43,6 +47,8 @@ from app.settlement.operations import (
     BatchPayment,
     pay_reviewed_statements,
     pay_statement,
+    pull_back_statement,
+    record_finding,
     return_statement,
     review_statement,
     submit_statement,
@@ -52,6 +58,7 @@ from app.settlement.queries import (
     district_summary,
     paid_by_month,
     previous_months,
+    statement_row,
     statement_view,
 )
 from app.settlement.rules import Payment, Status, allowed_actions, first_day_after
@@ -174,6 +181,7 @@ def months() -> str:
     running = statement_view(clinic.code, current, user)
     return render_template(
         "settlement/months.html",
+        auto_submitted=system_submitted(clinic.id),
         clinic=clinic,
         lines=lines,
         current=current,
@@ -213,10 +221,21 @@ def statement(clinic: str, month: str) -> str:
     user = _user()
     view = statement_view(clinic, month, user)
     now = _now()
+    actions = [a.value for a in allowed_actions(view.status, user.role)]
+    auto = system_submitted(view.clinic.id).get(month) if view.status == "submitted" else None
+    if "pull_back" in actions and auto is None:
+        actions.remove("pull_back")
+    row = statement_row(view.clinic.id, month)
+    items = worklist(row.id) if row is not None else []
     return render_template(
         "settlement/statement.html",
         view=view,
-        actions=[a.value for a in allowed_actions(view.status, user.role)],
+        actions=actions,
+        auto_submitted=auto,
+        worklist=items,
+        why_label=why_label,
+        masked_id=mask_id_number,
+        can_find=user.role == "reviewer" and view.status == "submitted",
         month_ended=local_date(now) >= first_day_after(month),
         today=local_date(now),
         submit_from=first_day_after(month),
@@ -231,6 +250,34 @@ def review(clinic: str, month: str) -> BaseResponse:
         lambda: review_statement(clinic, month, _user(), _now(), loaded(form).reason.data),
         _("%(clinic)s %(month)s reviewed.", clinic=clinic, month=month),
         _back_to_board(clinic, month),
+    )
+
+
+@bp.route("/statements/<clinic>/<month>/findings/<int:visit_id>", methods=["POST"])
+@role_required("reviewer")
+def finding(clinic: str, month: str, visit_id: int) -> BaseResponse:
+    form = FindingForm()
+
+    def record() -> None:
+        loaded(form)
+        verdict = form.finding.data
+        amount = form.amount.data if verdict == "disallowed" else None
+        record_finding(clinic, month, visit_id, verdict, _user(), _now(), form.reason.data, amount)
+
+    return _run(
+        record,
+        _("Finding recorded."),
+        url_for(".statement", clinic=clinic, month=month) + "#worklist",
+    )
+
+
+@bp.route("/statements/<clinic>/<month>/pull-back", methods=["POST"])
+@role_required("doctor")
+def pull_back(clinic: str, month: str) -> BaseResponse:
+    return _run(
+        lambda: pull_back_statement(clinic, month, _user(), _now()),
+        _("%(month)s is open again; confirm it when it is right.", month=month),
+        url_for(".months"),
     )
 
 
@@ -314,10 +361,15 @@ def board() -> str:
     sort = query.sort.data if query.sort.data in SORT_KEYS else "clinic"
     descending = query.dir.data == "desc"
     lines = sorted(summary.lines, key=SORT_KEYS[sort], reverse=descending)
+    # Flagged clinics first (issue 11 §2), strongest flag first; the rest as sorted.
+    flags = flags_by_clinic([line.clinic.id for line in lines], month)
+    strongest = {cid: max(abs(f.score) for f in fs) for cid, fs in flags.items()}
+    lines.sort(key=lambda line: -strongest.get(line.clinic.id, 0))
     return render_template(
         "settlement/board.html",
         summary=summary,
         lines=lines,
+        flags={cid: [describe(f) for f in fs] for cid, fs in flags.items()},
         month=month,
         sort=sort,
         descending=descending,
@@ -397,6 +449,7 @@ def pay_all(month: str) -> Any:
     return render_template(
         "settlement/confirm_pay_all.html",
         summary=summary,
+        by_system=system_reviewed(district, month, user.town_code),
         month=month,
         today=local_date(_now()),
     )

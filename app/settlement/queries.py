@@ -137,10 +137,18 @@ class StatementView:
         return self.figures.fiscal + self.adjustment_total
 
 
-def _statement_row(clinic_id: int, month: str) -> Statement | None:
+def statement_row(clinic_id: int, month: str) -> Statement | None:
     return db.session.scalar(
         select(Statement).where(Statement.clinic_id == clinic_id, Statement.month == month)
     )
+
+
+# The name a history line shows when the system moved the statement (actor NULL).
+SYSTEM_ACTOR = "system"
+
+
+def _actor_name(user: User | None) -> str:
+    return SYSTEM_ACTOR if user is None else user.display_name or user.username
 
 
 def _history(statement: Statement | None) -> list[HistoryEntry]:
@@ -148,14 +156,12 @@ def _history(statement: Statement | None) -> list[HistoryEntry]:
         return []
     rows = db.session.execute(
         select(StatementEvent, User)
-        .join(User, User.id == StatementEvent.actor_id)
+        .outerjoin(User, User.id == StatementEvent.actor_id)
         .where(StatementEvent.statement_id == statement.id)
         .order_by(StatementEvent.id)
     ).all()
     return [
-        HistoryEntry(
-            e.action, e.from_status, e.to_status, u.display_name or u.username, e.at, e.reason
-        )
+        HistoryEntry(e.action, e.from_status, e.to_status, _actor_name(u), e.at, e.reason)
         for e, u in rows
     ]
 
@@ -171,7 +177,7 @@ def visible_clinic(clinic_code: str, viewer: User | None) -> Clinic:
 def statement_view(clinic_code: str, month: str, viewer: User | None) -> StatementView:
     require_month(month)
     clinic = visible_clinic(clinic_code, viewer)
-    statement = _statement_row(clinic.id, month)
+    statement = statement_row(clinic.id, month)
     stored = stored_figures(statement) if statement is not None else None
     return StatementView(
         clinic=clinic,
@@ -194,15 +200,13 @@ def _histories(statement_ids: list[int]) -> dict[int, list[HistoryEntry]]:
         return out
     rows = db.session.execute(
         select(StatementEvent, User)
-        .join(User, User.id == StatementEvent.actor_id)
+        .outerjoin(User, User.id == StatementEvent.actor_id)
         .where(StatementEvent.statement_id.in_(statement_ids))
         .order_by(StatementEvent.statement_id, StatementEvent.id)
     ).all()
     for e, u in rows:
         out.setdefault(e.statement_id, []).append(
-            HistoryEntry(
-                e.action, e.from_status, e.to_status, u.display_name or u.username, e.at, e.reason
-            )
+            HistoryEntry(e.action, e.from_status, e.to_status, _actor_name(u), e.at, e.reason)
         )
     return out
 
@@ -474,7 +478,7 @@ def verify_statement(clinic_code: str, month: str) -> Verification:
     """Prove a frozen statement's stored figures equal the live SQL figures to the fen."""
     require_month(month)
     clinic = clinic_by_code(clinic_code, missing=NotFound)
-    statement = _statement_row(clinic.id, month)
+    statement = statement_row(clinic.id, month)
     stored = stored_figures(statement) if statement is not None else None
     status = statement.status if statement else Status.OPEN.value
     if stored is None:

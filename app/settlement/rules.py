@@ -45,6 +45,9 @@ class Action(StrEnum):
     REVIEW = "review"
     RETURN = "return"
     PAY = "pay"
+    # The doctor takes back a statement the system submitted for him (issue 11 §4);
+    # operations allow it only while the last submit was the system's.
+    PULL_BACK = "pull_back"
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ TRANSITIONS: Mapping[Action, Transition] = {
         frozenset({Status.SUBMITTED, Status.REVIEWED}), Status.OPEN, "reviewer", True
     ),
     Action.PAY: Transition(frozenset({Status.REVIEWED}), Status.PAID, "finance"),
+    Action.PULL_BACK: Transition(frozenset({Status.SUBMITTED}), Status.OPEN, "doctor"),
 }
 
 

@@ -34,6 +34,7 @@ LEGAL = {
     (Action.RETURN, Status.SUBMITTED): Status.OPEN,
     (Action.RETURN, Status.REVIEWED): Status.OPEN,
     (Action.PAY, Status.REVIEWED): Status.PAID,
+    (Action.PULL_BACK, Status.SUBMITTED): Status.OPEN,
 }
 
 
@@ -54,6 +55,7 @@ def test_each_action_belongs_to_one_role() -> None:
         Action.REVIEW: "reviewer",
         Action.RETURN: "reviewer",
         Action.PAY: "finance",
+        Action.PULL_BACK: "doctor",
     }
     assert role_for(Action.PAY) == "finance"
     require_role(SimpleNamespace(role="finance"), role_for(Action.PAY))

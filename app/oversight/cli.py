@@ -1,0 +1,49 @@
+"""``flask oversight …``: peer flags on demand and a district's oversight switches.
+
+Run by the server's operator (audited as ``cli``).  ``flask oversight
+auto-submit`` lives with the statements it submits (:mod:`app.settlement.cli`)
+but is a command of this group.
+"""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from app.audit.operations import OPERATOR
+from app.clock import clock
+from app.errors import DomainError
+from app.localtime import parse_month
+from app.oversight.operations import recompute_flags, set_oversight
+
+oversight_cli = AppGroup("oversight", help="Peer flags, credit-first review, auto-submit.")
+
+
+def _month(month: str) -> str:
+    if parse_month(month) is None:
+        raise click.BadParameter("YYYY-MM", param_hint="--month")
+    return month
+
+
+@oversight_cli.command("flags")
+@click.option("--district", required=True, help="6-digit district code, e.g. 440114")
+@click.option("--month", required=True, help="YYYY-MM")
+def flags_command(district: str, month: str) -> None:
+    """Compare every clinic-month of a district with its peers; store the flags."""
+    flags = recompute_flags(district, _month(month), clock()())
+    for f in flags:
+        click.echo(f"{f.clinic}\t{f.figure.value}\t{float(f.value):.4f}\t{float(f.score):+.1f}")
+    click.echo(f"{len(flags)} flags for {district} {month}")
+
+
+@oversight_cli.command("settings")
+@click.option("--district", required=True, help="6-digit district code")
+@click.option("--review/--no-review", default=True, help="credit-first payment and sampled review")
+@click.option("--auto-submit-day", type=int, default=None, help="day D (1-28); omit: never")
+def settings_command(district: str, review: bool, auto_submit_day: int | None) -> None:
+    """Turn a district's credit-first review on or off; set its auto-submit day."""
+    try:
+        set_oversight(district, review, auto_submit_day, OPERATOR, clock()())
+    except DomainError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"{district}: review {'on' if review else 'off'}, auto-submit day {auto_submit_day}")
