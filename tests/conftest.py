@@ -13,7 +13,9 @@ On such a copy ``build_world`` (and so every ``world`` fixture) hands back
 the World the template was seeded with (same ids, same API tokens), its
 clinics loaded in the test's own session, so a test reads it exactly as if it
 had built it.  Tests marked ``one_database`` check output that
-does not depend on the database (PDF rendering) and run on SQLite only.
+does not depend on the database (PDF rendering) and run on SQLite only;
+``one_database("postgresql")`` (or ``"sqlite"``) runs a test of a feature
+only that database has — never a skip, which CI refuses.
 
 Passwords are hashed with one round of PBKDF2 here
 (``app.auth.operations.PASSWORD_HASH_METHOD``); the application keeps scrypt.
@@ -56,8 +58,10 @@ auth_operations.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "database" in metafunc.fixturenames:
         kinds = ["sqlite", "postgresql"]
-        if metafunc.definition.get_closest_marker("one_database"):
-            kinds = ["sqlite"]
+        marker = metafunc.definition.get_closest_marker("one_database")
+        if marker is not None:
+            # one_database: SQLite; one_database("postgresql"): a feature only it has.
+            kinds = [marker.args[0] if marker.args else "sqlite"]
         metafunc.parametrize("database", kinds, indirect=True)
 
 

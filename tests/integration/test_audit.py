@@ -290,10 +290,10 @@ def test_adopt_brings_rows_from_before_the_chain_in_once(app: Flask, history: Hi
     assert "adopted 0 visits" in runner.invoke(args=["audit", "adopt", "--yes"]).output
 
 
+@pytest.mark.one_database("sqlite")  # PostgreSQL refuses the edit itself
 def test_adopt_a_whole_database_from_before_the_chain(
     app: Flask, history: History, dialect: str
 ) -> None:
-    _sqlite_only(dialect)
     tamper("DELETE FROM audit_entry", "DELETE FROM audit_chain")
     assert len(findings()) > 5
     result = app.test_cli_runner().invoke(args=["audit", "adopt", "--yes"])
@@ -320,9 +320,8 @@ def test_a_laundered_void_is_caught(app: Flask, history: History, clock: FixedCl
 # --- the audit table itself --------------------------------------------------------------
 
 
-def test_postgresql_refuses_update_delete_truncate(history: History, dialect: str) -> None:
-    if dialect != "postgresql":
-        pytest.skip("the append-only trigger is PostgreSQL's")
+@pytest.mark.one_database("postgresql")  # the append-only trigger is PostgreSQL's
+def test_postgresql_refuses_update_delete_truncate(history: History) -> None:
     for statement in (
         "UPDATE audit_entry SET actor = 'nobody' WHERE seq = 1",
         "DELETE FROM audit_entry WHERE seq = 1",
@@ -333,13 +332,8 @@ def test_postgresql_refuses_update_delete_truncate(history: History, dialect: st
     assert findings() == []
 
 
-def _sqlite_only(dialect: str) -> None:
-    if dialect != "sqlite":
-        pytest.skip("PostgreSQL refuses the edit itself (test above)")
-
-
+@pytest.mark.one_database("sqlite")  # PostgreSQL refuses the edit itself
 def test_an_edited_entry_is_caught(app: Flask, history: History, dialect: str) -> None:
-    _sqlite_only(dialect)
     tamper(
         "UPDATE audit_entry SET after = replace(after, :was, :now) WHERE action = 'visit.void'",
         was='"voided":true',
@@ -350,23 +344,23 @@ def test_an_edited_entry_is_caught(app: Flask, history: History, dialect: str) -
     assert cli_verify(app)[0] == 1
 
 
+@pytest.mark.one_database("sqlite")  # PostgreSQL refuses the edit itself
 def test_a_deleted_entry_is_caught(history: History, dialect: str) -> None:
-    _sqlite_only(dialect)
     tamper("DELETE FROM audit_entry WHERE chain = 'clinic:HD001' AND seq = 3")
     found = findings()
     assert "chain clinic:HD001 #4: entries #3 are missing (deleted)" in found, found
 
 
+@pytest.mark.one_database("sqlite")  # PostgreSQL refuses the edit itself
 def test_a_deleted_last_entry_is_caught(history: History, dialect: str) -> None:
-    _sqlite_only(dialect)
     tamper("DELETE FROM audit_entry WHERE chain = 'clinic:HD001' AND seq = 8")
     found = findings()
     assert any(f.startswith("chain clinic:HD001: head says #8") for f in found), found
     assert any("was audited" not in f and "never audited" in f for f in found), found
 
 
+@pytest.mark.one_database("sqlite")  # PostgreSQL refuses the edit itself
 def test_reordered_entries_are_caught(history: History, dialect: str) -> None:
-    _sqlite_only(dialect)
     tamper(
         "UPDATE audit_entry SET seq = -1 WHERE chain = 'clinic:HD001' AND seq = 2",
         "UPDATE audit_entry SET seq = 2 WHERE chain = 'clinic:HD001' AND seq = 3",
@@ -377,8 +371,8 @@ def test_reordered_entries_are_caught(history: History, dialect: str) -> None:
     assert any("edited" in f for f in found), found
 
 
+@pytest.mark.one_database("sqlite")  # PostgreSQL refuses the edit itself
 def test_an_inserted_entry_is_caught(history: History, dialect: str) -> None:
-    _sqlite_only(dialect)
     # A well-formed, correctly hashed entry slipped in after #4, later ones renumbered.
     chain = clinic_chain("HD001")
     prev = db.session.scalar(
@@ -435,9 +429,8 @@ def test_a_visit_with_its_lines_passes_the_trigger(history: History) -> None:
     assert db.session.scalar(select(func.count()).select_from(Visit)) == 5
 
 
-def test_price_periods_of_one_item_cannot_overlap(history: History, dialect: str) -> None:
-    if dialect != "postgresql":
-        pytest.skip("the EXCLUDE constraint is PostgreSQL's; the import checks on both")
+@pytest.mark.one_database("postgresql")  # the EXCLUDE constraint; the import checks on both
+def test_price_periods_of_one_item_cannot_overlap(history: History) -> None:
     item_id = db.session.scalar(select(ItemPrice.item_id).limit(1))
     overlapping = ItemPrice(item_id=item_id, price=1, valid_from=dt.date(2026, 6, 1))
     with pytest.raises(IntegrityError, match="ex_item_price_no_overlap"), unit_of_work() as session:
