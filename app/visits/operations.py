@@ -49,6 +49,7 @@ from app.money import MoneyFormatError, parse_quantity
 from app.oversight.checks import NOTHING, Screening, screen, screen_for_recording, store_checks
 from app.people.models import Resident
 from app.people.rules import parse_id_number
+from app.periods.models import Statement
 from app.periods.operations import lock_open_month
 from app.places.models import Clinic, Village
 from app.places.queries import clinic_by_code
@@ -282,9 +283,28 @@ def _quote(
 # --- use cases -------------------------------------------------------------------
 
 
+def _refuse_frozen_month(clinic: Clinic, month: str) -> None:
+    """The quote refuses what recording would refuse: a visit into a submitted month.
+
+    A read, not a lock: saving takes the lock and checks again.
+    """
+    status = db.session.scalar(
+        select(Statement.status).where(Statement.clinic_id == clinic.id, Statement.month == month)
+    )
+    if status is not None and status != "open":
+        raise Conflict(
+            Problem(
+                "visited_at",
+                f"{month} of clinic {clinic.code} is {status}; its visits can no longer change",
+                "month_frozen",
+            )
+        )
+
+
 def quote_visit(request: VisitRequest, actor: User, now: dt.datetime) -> Quote:
     """Price a visit without saving it (the terminal's live split, the API quote)."""
     facts, visited_at, id_number = _facts(request, actor, now, recording=False)
+    _refuse_frozen_month(facts.clinic, month_of(visited_at))
     if not id_number:
         parse_id_number(request.patient_id_number, "patient_id_number")  # raises
     day = local_date(visited_at)

@@ -479,3 +479,116 @@ def test_another_clinics_receipt_is_forbidden(page: Any, live_server: LiveServer
     response = page.goto(receipt_url)
     assert response is not None and response.status == 403
     assert "无权" in page.inner_text("main")
+
+
+# --- issue 10: the doctor's traps, and the typical visit in at most 20 keys -------------
+
+
+class KeyCounter:
+    """The keyboard, counting each press (a chord such as Control+Enter counts its keys)."""
+
+    def __init__(self, page: Any) -> None:
+        self.kb = page.keyboard
+        self.presses: list[str] = []
+
+    def type(self, text: str) -> None:
+        self.presses.extend(text)
+        self.kb.type(text)
+
+    def press(self, key: str) -> None:
+        self.presses.extend(key.split("+"))
+        self.kb.press(key)
+
+
+def stub_print(page: Any) -> None:
+    """The print dialog, replaced by a counter (headless Chromium has no printer)."""
+    page.evaluate(
+        "() => { window.__printed = 0; window.print = () => { window.__printed += 1; }; }"
+    )
+
+
+def test_typical_visit_takes_at_most_20_keys_after_the_id(
+    page: Any, live_server: LiveServer, traffic: Traffic
+) -> None:
+    login(page, live_server)
+    page.keyboard.type(live_server.world.ids["insured_village"])  # the scanner's 18 characters
+    keys = KeyCounter(page)
+    keys.press("Enter")
+    page.wait_for_function("() => document.activeElement.id === 'q'")
+    keys.type("amxl")
+    page.wait_for_selector("#q-results [aria-selected=true]")
+    keys.press("Enter")
+    page.wait_for_function("() => document.activeElement.name === 'quantity'")
+    keys.type("12")
+    # A letter in a quantity box starts the next search: no Enter needed in between.
+    for query in ("ffgc", "hy"):
+        keys.type(query)
+        page.wait_for_selector("#q-results [aria-selected=true]")
+        keys.press("Enter")
+        page.wait_for_function("() => document.activeElement.name === 'quantity'")
+    keys.press("F2")  # the injection
+    assert page.is_checked("#injection")
+    wait_total(page, "¥24.70")
+    keys.press("Control+Enter")  # save
+    page.wait_for_url(re.compile(r".*/receipt$"))
+    stub_print(page)
+    assert page.evaluate("document.activeElement.id") == "print"
+    keys.press("Enter")  # print
+    assert page.evaluate("window.__printed") == 1
+    assert page.inner_text("#r-total") == "¥24.70"
+    assert visit_count(live_server) == 1
+    count = len(keys.presses)
+    print(f"\nkeys after the ID number, receipt printed: {count}: {' '.join(keys.presses)}")
+    assert count <= 20
+    assert_stayed_local(traffic)
+
+
+def test_searching_the_pre_added_diagnosis_fee_stays_in_the_search(
+    page: Any, live_server: LiveServer
+) -> None:
+    login(page, live_server)
+    enter_patient(page, live_server.world.ids["insured_village"])
+    assert "诊疗费已自动加入" in page.inner_text(".keys")
+    page.keyboard.type("ybzlf")
+    page.wait_for_selector("#q-results [aria-selected=true]")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.activeElement.id === 'q'")
+    assert "一般诊疗费已在本次就诊中" in page.inner_text("#split-status")
+    add_item(page, "amxl", "12")
+    assert page.locator("#lines-body tr.line").count() == 2
+    quantities = page.locator("#lines-body input[name=quantity]")
+    assert [quantities.nth(i).input_value() for i in range(2)] == ["1", "12"]
+
+
+def test_a_refused_save_says_why_and_focuses_the_field(page: Any, live_server: LiveServer) -> None:
+    login(page, live_server)
+    enter_patient(page, live_server.world.ids["insured_village"])
+    add_item(page, "amxl", "1")
+    # A quantity that the live split refuses, then saved at once (Ctrl+Enter).
+    page.fill("#lines-body tr.line:nth-child(2) input[name=quantity]", "abc")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#split-status:has-text('数量')")
+    assert page.evaluate("document.activeElement.name") == "quantity"
+    assert page.evaluate("document.activeElement.value") == "abc"
+    assert visit_count(live_server) == 0
+    screenshot(page, "02-new-visit-refused")
+
+
+def test_a_late_visit_into_a_submitted_month_is_refused_in_the_live_split(
+    page: Any, live_server: LiveServer
+) -> None:
+    from app.settlement.operations import submit_statement
+
+    with live_server.app.app_context():
+        doctor = db.session.scalar(select(User).where(User.username == "doctor"))
+        assert doctor is not None
+        submit_statement("HD001", "2026-09", doctor, live_server.clock())
+        db.session.remove()
+    login(page, live_server)
+    enter_patient(page, live_server.world.ids["insured_village"])
+    page.click("details.late summary")
+    page.fill("#visited_at", "2026-09-20T09:00")
+    page.dispatch_event("#visited_at", "change")
+    page.wait_for_selector("#split-status:has-text('已提交结算')")
+    assert page.inner_text("#t-total") == "—"
+    assert page.is_hidden("#due")

@@ -157,6 +157,7 @@ def _render_form(
             quote=quote,
             totals=QuoteSchema().dump(quote)["totals"] if quote else None,
             results=results,
+            first_error=next(iter(form.errors.values()), ""),
             strings=_js_strings(),
             max_lines=MAX_LINES,
         ),
@@ -169,6 +170,7 @@ def _js_strings() -> dict[str, str]:
     """The few words the script writes itself, in the page's language."""
     return {
         "noMatch": _("No item matches."),
+        "alreadyThere": _("The diagnosis fee is already on this visit."),
         "needPatient": _("Enter the patient's ID number to see the split."),
         "needLines": _("Add at least one item."),
         "updating": _("Updating…"),

@@ -221,6 +221,13 @@
     var existing = rows().filter(function (tr) { return tr.dataset.code === item.code; })[0];
     if (existing) {
       var had = existing.querySelector("input[name=quantity]");
+      if (had.readOnly) {
+        // The diagnosis fee is put on every visit already: say so and stay in
+        // the search box, so what is typed next is the next item's initials.
+        status.textContent = S.alreadyThere;
+        q.focus();
+        return;
+      }
       had.focus();
       had.select();
       return;
@@ -259,13 +266,33 @@
     q.focus();
   });
   body.addEventListener("keydown", function (e) {
-    if (e.key === "Enter" && e.target.name === "quantity") { e.preventDefault(); q.focus(); }
+    if (e.target.name !== "quantity" || e.ctrlKey || e.altKey || e.metaKey) return;
+    if (e.key === "Enter") { e.preventDefault(); q.focus(); return; }
+    if (/^[a-zA-Z]$/.test(e.key)) {
+      // A quantity is never a letter: a letter starts the next item's search.
+      e.preventDefault();
+      q.focus();
+      q.value = e.key.toLowerCase();
+      q.dispatchEvent(new Event("input"));
+    }
   });
   body.addEventListener("input", function (e) {
     if (e.target.name === "quantity") scheduleQuote(300);
   });
 
   injection.addEventListener("change", function () { requote(); });
+  /* Shortcuts anywhere on the form: F2 toggles the injection, Ctrl+Enter saves. */
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "F2") {
+      e.preventDefault();
+      injection.checked = !injection.checked;
+      requote();
+    } else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      closeList();
+      if (form.requestSubmit) { form.requestSubmit(save); } else { save.click(); }
+    }
+  });
   injection.addEventListener("keydown", function (e) {
     if (e.key === "Enter") { e.preventDefault(); save.focus(); }
   });
@@ -341,7 +368,14 @@
     getJSON(form.dataset.quoteUrl, { body: payload }).then(function (d) {
       if (seq !== quoteSeq) return;
       clearLineErrors();
-      if (!d.ok) { clearSplit(""); showErrors(d.errors || {}); return; }
+      if (!d.ok) {
+        // The first reason in the split itself: a refusal is seen before saving.
+        var errs = d.errors || {};
+        var first = Object.keys(errs)[0];
+        clearSplit(first ? errs[first] : "");
+        showErrors(errs);
+        return;
+      }
       var t = d.quote.totals;
       setCell("patient", t.patient.total);
       setCell("registration", t.patient.registration);
@@ -396,4 +430,14 @@
   });
 
   if (idInput.value && !patientOk) lookup(false);
+
+  /* A refused save comes back rendered by the server: the first reason is in
+     the status line; the focus goes to the first bad field. */
+  var bad = form.querySelector("[aria-invalid=true]");
+  if (bad) {
+    var det = bad.closest ? bad.closest("details") : null;
+    if (det) det.open = true;
+    bad.focus();
+    if (bad.select) bad.select();
+  }
 })();
