@@ -9,11 +9,12 @@ from one place, :func:`oversight_policy_for`.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.oversight.models import (
@@ -446,4 +447,37 @@ def open_statements_of(district_code: str, month: str) -> list[str]:
             )
             .order_by(Clinic.code)
         )
+    )
+
+
+# --- checks at recording ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthChecks:
+    """A clinic-month's checks at recording: visits warned, hits per rule, the hits."""
+
+    warned: int = 0  # unvoided visits with at least one stored check
+    by_rule: dict[str, int] = field(default_factory=dict)  # unvoided visits per rule
+    visits: list[tuple[Visit, list[VisitCheck]]] = field(default_factory=list)
+
+
+def month_checks(clinic_id: int, month: str) -> MonthChecks:
+    """Two queries: the month's unvoided visits' checks with their visits, and their lines."""
+    rows = db.session.execute(
+        select(VisitCheck, Visit)
+        .join(Visit, Visit.id == VisitCheck.visit_id)
+        .where(Visit.clinic_id == clinic_id, Visit.month == month, Visit.voided_at.is_(None))
+        .order_by(Visit.visited_at, Visit.id, VisitCheck.id)
+        .options(selectinload(Visit.lines))  # the items' names, for the words
+    ).all()
+    grouped: dict[int, tuple[Visit, list[VisitCheck]]] = {}
+    rules: dict[str, set[int]] = {}
+    for check, visit in rows:
+        grouped.setdefault(visit.id, (visit, []))[1].append(check)
+        rules.setdefault(check.rule, set()).add(visit.id)
+    return MonthChecks(
+        warned=len(grouped),
+        by_rule={rule: len(ids) for rule, ids in sorted(rules.items())},
+        visits=list(grouped.values()),
     )

@@ -26,6 +26,8 @@ from app.localtime import format_local, local_date, month_of
 from app.money import format_quantity, format_yuan
 from app.oversight.labels import describe, why_label
 from app.oversight.queries import flags_by_clinic, system_reviewed, system_submitted, worklist
+from app.oversight.rules import Rule
+from app.oversight.words import RULE_NAMES, check_message
 from app.people.rules import mask_id_number
 from app.places.models import District
 from app.settlement import documents, exports
@@ -239,6 +241,9 @@ def statement(clinic: str, month: str) -> str:
         month_ended=local_date(now) >= first_day_after(month),
         today=local_date(now),
         submit_from=first_day_after(month),
+        rule_name=lambda rule: RULE_NAMES[Rule(rule)],
+        check_message=check_message,
+        visit_item_names=lambda visit: {line.item_code: line.item_name for line in visit.lines},
     )
 
 

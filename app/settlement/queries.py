@@ -32,6 +32,7 @@ from app.auth.models import User
 from app.errors import Forbidden, NotFound, Problem
 from app.extensions import db
 from app.localtime import month_bounds
+from app.oversight.queries import MonthChecks, month_checks
 from app.places.models import Clinic, District, Town, Village
 from app.places.queries import clinic_by_code
 from app.settlement.figures import (
@@ -126,6 +127,8 @@ class StatementView:
     history: list[HistoryEntry]
     paid: Paid | None
     adjustments: list[AdjustmentView] = field(default_factory=list)
+    # The checks at recording of the month's visits (one clinic's view only).
+    checks: MonthChecks = field(default_factory=MonthChecks)
 
     @property
     def adjustment_total(self) -> int:
@@ -191,6 +194,7 @@ def statement_view(clinic_code: str, month: str, viewer: User | None) -> Stateme
         history=_history(statement),
         paid=_paid(statement),
         adjustments=_adjustments([clinic.id], month).get(clinic.id, []),
+        checks=month_checks(clinic.id, month),
     )
 
 

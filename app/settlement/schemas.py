@@ -164,6 +164,20 @@ class AdjustmentSchema(ViewSchema):
     )
 
 
+class StatementChecksSchema(ViewSchema):
+    """The month's checks at recording: how many visits were recorded with a warning."""
+
+    warned = fields.Integer(
+        required=True, metadata={"description": "unvoided visits recorded with a warning"}
+    )
+    by_rule = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        metadata={"description": "unvoided visits per rule that warned, e.g. late_entry"},
+    )
+
+
 class StatementSchema(ViewSchema):
     """A clinic's month: status, figures, days, items, history, payment and adjustments."""
 
@@ -177,6 +191,7 @@ class StatementSchema(ViewSchema):
     history = fields.List(fields.Nested(StatementHistorySchema), required=True)
     payment = fields.Nested(PaymentRecordSchema, attribute="paid", required=True, allow_none=True)
     adjustments = fields.List(fields.Nested(AdjustmentSchema), required=True)
+    checks = fields.Nested(StatementChecksSchema, required=True)
     adjustment_total = Yuan(required=True, allow_negative=True)
     backstop_due = Yuan(
         required=True,

@@ -56,6 +56,7 @@ class NewVisitForm(_Form):
     )
     injection = Checkbox()
     visited_at = StringField(filters=[_strip, _cap(20)])
+    warning_reason = StringField(filters=[_strip, _cap(200)])
     q = StringField(filters=[_strip, _cap(50)])
     item = Repeated()
     quantity = Repeated()

@@ -51,12 +51,18 @@ MESSAGES: dict[str, LazyString] = {
     "reason_required": _l("Please give the reason for voiding."),
     "reason_too_long": _l("At most 200 characters."),
     "voided": _l("This visit is already voided."),
+    # the checks at recording (app.oversight): the list itself is shown with the split
+    "warning_reason_required": _l(
+        "The checks warn about this visit: give your reason below to save it."
+    ),
+    "check_blocked": _l("The checks do not allow this visit (see the list by the split)."),
 }
 
 
 def problem_text(problem: Problem) -> str:
     """The doctor's words for a problem raised by an operation, a rule or a schema."""
-    text = MESSAGES.get(problem.code)
+    code = "check_blocked" if problem.code.startswith("check_") else problem.code
+    text = MESSAGES.get(code)
     if text is not None:
         return str(text)
     return _("Please check this entry (%(detail)s).", detail=problem.message)
@@ -70,6 +76,9 @@ _FORM_FIELDS = {
     "visited_at": "visited_at",
     "injection": "injection",
     "reason": "reason",
+    "warning_reason": "warning_reason",
+    # A check that fired on the visit as a whole is said in the form's banner.
+    "visit": "_",
 }
 
 

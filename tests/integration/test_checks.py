@@ -371,3 +371,81 @@ def test_catalogue_check_columns_are_checked(app: Flask, tmp_path: Path) -> None
     for column in ("max_per_visit", "injectable", "sex"):
         assert f":2: {column}:" in bad.output, bad.output
     assert db.session.scalar(select(func.count()).select_from(CatalogItem)) == 0
+
+
+# --- the pages: terminal, receipt, statement ---------------------------------------------
+
+
+@pytest.fixture
+def pages(app: Flask, world: World) -> World:
+    """Each test-client request with a fresh ``g`` (see test_terminal_pages)."""
+    from flask import g
+
+    @app.before_request
+    def _fresh_g() -> None:
+        for name in ("csrf_token", "_login_user", "_flask_babel"):
+            g.pop(name, None)
+
+    return world
+
+
+def _login(client: FlaskClient, username: str) -> str:
+    from tests.integration.test_terminal_pages import csrf_from
+
+    token = csrf_from(client.get("/login").text)
+    r = client.post(
+        "/login", data={"csrf_token": token, "username": username, "password": "secret-pass"}
+    )
+    assert r.status_code == 302, r.text
+    return token
+
+
+def test_terminal_warns_needs_a_reason_and_the_receipt_and_statement_show_it(
+    client: FlaskClient, pages: World, clock: FixedClock
+) -> None:
+    from tests.integration.test_terminal_pages import csrf_from, field_error, form_token, save_form
+
+    world = pages
+    configure(Severity.WARN, Rule.INJECTION_WITHOUT_INJECTABLE)
+    _login(client, "doctor")
+    page = client.get("/visits/new").text
+    data = save_form(world, csrf_from(page), form_token(page), lines=[("DX001", "1")])
+
+    live = client.post(
+        "/visits/quote",
+        json={**body(world, injection=True), "lines": [{"item": "DX001", "quantity": "1"}]},
+        headers={"X-CSRFToken": csrf_from(page)},
+    )
+    assert live.status_code == 200, live.text
+    assert live.json["checks"] == [
+        {
+            "rule": "injection_without_injectable",
+            "severity": "warn",
+            "label": "提示",
+            "text": "收取注射费，但没有注射用药品",
+        }
+    ]
+
+    refused = client.post("/visits/new", data=data)
+    assert refused.status_code == 422
+    assert "本次就诊有审核提示" in refused.text
+    assert "收取注射费，但没有注射用药品" in refused.text  # the list by the split
+    assert visits() == 0
+
+    saved = client.post("/visits/new", data={**data, "warning_reason": "患者自带药品注射"})
+    assert saved.status_code == 303, saved.text
+    receipt = client.get(saved.location).text
+    assert "事前审核提示" in receipt
+    assert "收取注射费，但没有注射用药品" in receipt and "患者自带药品注射" in receipt
+    assert field_error(receipt, "warning_reason") == ""
+
+    client.post("/logout", data={"csrf_token": csrf_from(receipt)})
+    _login(client, "reviewer")
+    statement = client.get("/statements/HD001/2026-10").text
+    assert "带提示录入的就诊：1 次" in statement
+    assert "有注射费无注射药品 1" in statement
+    assert "患者自带药品注射" in statement
+
+    api = client.get("/api/v1/statements/HD001/2026-10", headers=world.auth("reviewer"))
+    assert api.status_code == 200, api.json
+    assert api.json["checks"] == {"warned": 1, "by_rule": {"injection_without_injectable": 1}}

@@ -19,6 +19,9 @@ from werkzeug.wrappers import Response
 from app.clock import clock
 from app.oversight.codes import grouped
 from app.oversight.operations import receipt_code_for
+from app.oversight.rules import Rule
+from app.oversight.words import RULE_NAMES, check_message
+from app.visits.models import Visit
 from app.visits.pages import bp
 from app.visits.queries import visit_for
 from app.visits.receipts import reason_words, receipt_document, receipt_pdf
@@ -50,7 +53,21 @@ def receipt(visit_id: int) -> str:
         doc=receipt_document(visit, code, url),
         reasons=reason_words(visit.reason_codes),
         check_qr=qr_svg(url),
+        checks=check_rows(visit),
     )
+
+
+def check_rows(visit: Visit) -> list[tuple[str, str, str]]:
+    """The visit's checks at recording, said in words: (rule, message, the doctor's reason)."""
+    names = {line.item_code: line.item_name for line in visit.lines}
+    return [
+        (
+            str(RULE_NAMES[Rule(c.rule)]),
+            check_message(c.rule, c.facts, names.get(c.subject, c.subject)),
+            c.reason or "",
+        )
+        for c in visit.checks
+    ]
 
 
 @bp.route("/visits/<int(max=2147483647):visit_id>/receipt.pdf")

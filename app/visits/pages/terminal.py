@@ -33,6 +33,7 @@ from app.catalog.queries import ItemOffer, diagnosis_offer, offers_for, search_i
 from app.errors import DomainError, Problem
 from app.localtime import SHANGHAI
 from app.money import format_yuan
+from app.oversight.words import SEVERITY_NAMES, check_message
 from app.places.models import Clinic
 from app.visits.forms import NewVisitForm
 from app.visits.labels import INSURANCE_CLASS
@@ -76,6 +77,7 @@ class VisitForm:
     id_number: str = ""
     injection: bool = False
     visited_at: str = ""  # datetime-local, Asia/Shanghai; empty = now
+    warning_reason: str = ""  # the doctor's reason when a check at recording warns
     q: str = ""
     lines: list[FormLine] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
@@ -87,6 +89,7 @@ class VisitForm:
             injection=self.injection,
             lines=tuple(LineRequest(line.item, line.quantity) for line in self.lines),
             visited_at=visited_at,
+            warning_reason=self.warning_reason or None,
         )
 
 
@@ -107,6 +110,7 @@ def _posted_form(posted: NewVisitForm) -> VisitForm:
         id_number=posted.id_number.data or "",
         injection=bool(posted.injection.data),
         visited_at=posted.visited_at.data or "",
+        warning_reason=posted.warning_reason.data or "",
         q=posted.q.data or "",
         lines=lines,
     )
@@ -156,6 +160,7 @@ def _render_form(
             patient=patient,
             quote=quote,
             totals=QuoteSchema().dump(quote)["totals"] if quote else None,
+            checks=check_words(quote) if quote else [],
             results=results,
             first_error=next(iter(form.errors.values()), ""),
             strings=_js_strings(),
@@ -344,4 +349,18 @@ def quote() -> Response:
         priced = quote_visit(visit_request, user, now())
     except DomainError as exc:
         return _json_errors(exc)
-    return jsonify(ok=True, quote=QuoteSchema().dump(priced))
+    return jsonify(ok=True, quote=QuoteSchema().dump(priced), checks=check_words(priced))
+
+
+def check_words(quote: Quote) -> list[dict[str, str]]:
+    """The quote's checks at recording in the doctor's words (the page's live list)."""
+    names = {item.code: item.name for item in quote.items}
+    return [
+        {
+            "rule": hit.rule.value,
+            "severity": hit.severity.value,
+            "label": str(SEVERITY_NAMES[hit.severity]),
+            "text": check_message(hit.rule, hit.facts, names.get(hit.subject, hit.subject)),
+        }
+        for hit in quote.checks.hits
+    ]

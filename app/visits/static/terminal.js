@@ -346,6 +346,24 @@
     });
   }
 
+  // The checks at recording, in the page's words from the server (never worded here).
+  function showChecks(list) {
+    var box = document.getElementById("checks");
+    if (!box) return;
+    var ul = document.getElementById("checks-list");
+    ul.textContent = "";
+    list.forEach(function (c) {
+      var li = document.createElement("li"), badge = document.createElement("span");
+      li.className = "check-" + c.severity;
+      badge.className = "badge";
+      badge.textContent = c.label;
+      li.appendChild(badge);
+      li.appendChild(document.createTextNode(" " + c.text));
+      ul.appendChild(li);
+    });
+    box.hidden = list.length === 0;
+  }
+
   function requote() {
     clearTimeout(quoteTimer);
     var all = rows();
@@ -388,6 +406,7 @@
       due.textContent = fmt(d.quote.programme ? S.programmeDue : S.due, { amount: t.patient.total });
       due.hidden = false;
       status.textContent = "";
+      showChecks(d.checks || []);
       all.forEach(function (tr, i) {
         var line = d.quote.lines[i];
         if (!line) return;

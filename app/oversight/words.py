@@ -1,0 +1,91 @@
+"""The checks at recording in words: one translated message per rule, keyed by its code.
+
+Pages (the terminal, the receipt, the reviewer's statement) say a check by its
+rule code through this table, never by the API's English message; the facts
+the rule fired on fill the message in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+
+from app.money import format_quantity
+from app.oversight.rules import Rule, Severity
+
+RULE_NAMES = {
+    Rule.QUANTITY_OVER_MAX: _l("Quantity over the maximum"),
+    Rule.FREQUENT_VISITS: _l("Frequent visits"),
+    Rule.SPLIT_VISIT: _l("Split visit"),
+    Rule.EARLY_REFILL: _l("Early refill"),
+    Rule.INJECTION_WITHOUT_INJECTABLE: _l("Injection without an injectable"),
+    Rule.INJECTABLE_WITHOUT_INJECTION: _l("Injectable without an injection"),
+    Rule.UNSUITED_ITEM: _l("Item not suited to the patient"),
+    Rule.LATE_ENTRY: _l("Late entry"),
+}
+
+SEVERITY_NAMES = {
+    Severity.WARN: _l("Warning"),
+    Severity.BLOCK: _l("Blocked"),
+}
+
+
+def check_message(rule: str, facts: Mapping[str, str] | str, item: str = "") -> str:
+    """The check in the user's language (Chinese by default), with its facts."""
+    f = dict(json.loads(facts) if isinstance(facts, str) else facts)
+    match Rule(rule):
+        case Rule.QUANTITY_OVER_MAX:
+            return gettext(
+                "%(item)s: quantity %(quantity)s is over the maximum of %(maximum)s per visit",
+                item=item,
+                quantity=format_quantity(int(f["quantity"])),
+                maximum=format_quantity(int(f["maximum"])),
+            )
+        case Rule.FREQUENT_VISITS:
+            return gettext(
+                "Visit %(visits)s of this patient in %(days)s days, at any clinic "
+                "(more than %(maximum)s)",
+                visits=f["visits"],
+                days=f["days"],
+                maximum=f["maximum"],
+            )
+        case Rule.SPLIT_VISIT:
+            return gettext("The patient was already seen at this clinic today (split visit)")
+        case Rule.EARLY_REFILL:
+            return gettext(
+                "%(item)s: the last supply lasts until %(until)s (%(days)s day(s) left)",
+                item=item,
+                until=f["until"],
+                days=f["days_left"],
+            )
+        case Rule.INJECTION_WITHOUT_INJECTABLE:
+            return gettext("An injection fee without an injectable item")
+        case Rule.INJECTABLE_WITHOUT_INJECTION:
+            return gettext("%(item)s: an injectable item without an injection", item=item)
+        case Rule.UNSUITED_ITEM:
+            if "item_sex" in f:
+                sex = gettext("women") if f["item_sex"] == "F" else gettext("men")
+                return gettext("%(item)s: for %(sex)s only", item=item, sex=sex)
+            if "min_age" in f:
+                return gettext(
+                    "%(item)s: the patient is %(age)s, under the minimum age %(limit)s",
+                    item=item,
+                    age=f["age"],
+                    limit=f["min_age"],
+                )
+            return gettext(
+                "%(item)s: the patient is %(age)s, over the maximum age %(limit)s",
+                item=item,
+                age=f["age"],
+                limit=f["max_age"],
+            )
+        case Rule.LATE_ENTRY:
+            return gettext(
+                "Recorded %(hours)s hours after the visit (the limit is %(limit)s)",
+                hours=f["hours"],
+                limit=f["limit"],
+            )
+    return rule  # pragma: no cover (every rule is said above)
