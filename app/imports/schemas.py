@@ -185,11 +185,14 @@ SCHEMAS: dict[str, Schema] = {
     "catalog": CatalogSchema(),
 }
 KINDS = tuple(SCHEMAS)
-# The header of each kind is its schema's fields, in the order SPEC §1 lists them.
-COLUMNS: dict[str, tuple[str, ...]] = {kind: tuple(s.fields) for kind, s in SCHEMAS.items()}
-# Columns a file may leave out of its header.
+# Columns a file may leave out of its header (after the required ones in its schema).
 OPTIONAL: dict[str, tuple[str, ...]] = {
     "catalog": ("max_per_visit", "units_per_day", "injectable", "sex", "min_age", "max_age"),
+}
+# The required columns of each kind: its schema's fields, in the order SPEC §1 lists them.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    kind: tuple(name for name in s.fields if name not in OPTIONAL.get(kind, ()))
+    for kind, s in SCHEMAS.items()
 }
 
 
@@ -268,8 +271,8 @@ def csv_rows(
         yield RowProblem(1, "header", f"not valid CSV: {exc}")
         return
     names = [h.strip() for h in header]
-    missing = [c for c in columns if c not in names and c not in optional]
-    unknown = [n for n in names if n not in columns]
+    missing = [c for c in columns if c not in names]
+    unknown = [n for n in names if n not in columns and n not in optional]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     header_problems = [
         RowProblem(1, "header", f"{what} column(s) {', '.join(which)}")

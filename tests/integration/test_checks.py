@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,8 @@ def body(world: World, **changes: Any) -> dict[str, Any]:
 
 
 def post(client: FlaskClient, world: World, data: dict[str, Any], user: str = "doctor") -> Any:
-    return client.post("/api/v1/visits", json=data, headers=world.auth(user))
+    headers = {**world.auth(user), "Idempotency-Key": uuid.uuid4().hex}  # a new visit each time
+    return client.post("/api/v1/visits", json=data, headers=headers)
 
 
 def visits() -> int:
