@@ -32,7 +32,7 @@ from app.errors import InvalidInput
 from app.extensions import db
 from app.imports.operations import ImportSummary, import_bytes, import_file
 from app.localtime import SHANGHAI, local_date
-from app.money import format_yuan
+from app.money import format_yuan, parse_yuan
 from app.people.models import Resident
 from app.people.rules import make_id_number
 from app.places.models import Clinic, District, Village
@@ -45,6 +45,10 @@ HOME_DISTRICT = "440114"  # 花都区
 OTHER_DISTRICT = "440112"  # 黄埔区: patients from outside the district
 DIAGNOSIS = "DX001"
 VOID_REASONS = ("录入错误", "患者取消就诊", "重复录入")
+# Full months of history before last month: paid, so clinics earn trust (信用优先).
+HISTORY_MONTHS = 3
+# What patients answer on the public receipt check (社会监督): (paid more?, said paid).
+FEEDBACK = ((True, "30.00"), (True, "25.00"), (True, "20.00"), (False, None), (False, None))
 # The doctor's reasons when a check at recording warns (事前审核).
 WARNING_REASONS = ("病情需要，已告知患者", "慢性病长期用药", "患者外出务工，多带药", "复诊调整用药")
 
@@ -52,7 +56,9 @@ WARNING_REASONS = ("病情需要，已告知患者", "慢性病长期用药", "�
 @dataclass(frozen=True)
 class SeedOptions:
     residents: int = 3000
-    days: int | None = None  # None: the two full months before this one, and this month
+    # None: the four full months before this one, and this month (three months of
+    # clean history make a clinic trusted: credit-first, issue 11).
+    days: int | None = None
     # Weights of 0, 1, 2, 3 … visits per clinic and day: ~1.1 on average, which
     # keeps three months of 20 clinics near 2,000 visits and the seed under a
     # minute on SQLite (each visit goes through record_visit, ~20 ms).
@@ -97,6 +103,7 @@ def seed_demo(
     echo(f"users: {len(report.users)} created, password {PASSWORD}")
     _record_visits(rng, options, now, doctors, report, echo)
     if options.days is None:
+        _patient_feedback(now, report, echo)
         _settle_history(now, doctors, report, echo)
         _reconcile_last_month(now, report, echo)
     return report
@@ -196,7 +203,7 @@ def _demo_days(options: SeedOptions, today: dt.date) -> list[dt.date]:
         start = today - dt.timedelta(days=options.days - 1)
     else:
         month = today.replace(day=1)
-        for _ in range(2):
+        for _ in range(HISTORY_MONTHS + 1):
             month = (month - dt.timedelta(days=1)).replace(day=1)
         start = month
     return [start + dt.timedelta(days=n) for n in range((today - start).days + 1)]
@@ -218,9 +225,9 @@ def _catalogue(today: dt.date) -> dict[str, _Item]:
 _MAX_QUANTITY = {"片": 36, "粒": 36, "袋": 9, "贴": 10, "支": 6, "瓶": 2}
 
 
-def _drug_lines(rng: random.Random, oral: list[_Item]) -> list[tuple[str, int]]:
+def _drug_lines(rng: random.Random, oral: list[_Item], scale: int = 1) -> list[tuple[str, int]]:
     """Drugs worth about 18 yuan together (Huadu 2016: ~18.5 a visit), one to four of them."""
-    target = max(500, int(rng.gauss(1800, 600)))  # fen
+    target = max(500, int(rng.gauss(1800, 600))) * scale  # fen
     lines: list[tuple[str, int]] = []
     amount = 0
     for item in rng.sample(oral, 4):
@@ -236,14 +243,14 @@ def _drug_lines(rng: random.Random, oral: list[_Item]) -> list[tuple[str, int]]:
 
 
 def _visit_lines(
-    rng: random.Random, items: dict[str, _Item], injection: bool
+    rng: random.Random, items: dict[str, _Item], injection: bool, costly: bool = False
 ) -> list[tuple[str, int]]:
     oral = [i for c, i in items.items() if c.startswith("Y")]
     injectable = [i for c, i in items.items() if c.startswith("Z") and c >= "Z004"]
     lines: list[tuple[str, int]] = [(DIAGNOSIS, 1)]
-    lines += _drug_lines(rng, oral)
+    lines += _drug_lines(rng, oral, 4 if costly else 1)
     if injection:
-        if rng.random() < 0.25:  # an infusion
+        if costly or rng.random() < 0.25:  # an infusion
             lines += [("F004", 1), (rng.choice(("Z001", "Z002", "Z003")), 1), ("C002", 1)]
             lines.append((rng.choice(injectable).code, rng.randint(1, 2)))
         else:
@@ -314,6 +321,10 @@ def _record_visits(
     )
     report.first_day, report.last_day = days[0], days[-1]
     counts = range(len(options.visits_per_clinic_day))
+    # One clinic bills far more last month — every visit an infusion, four times
+    # the drugs — so the reviewer's board flags it against its peers.
+    last_month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    flagged = clinics[-1][0] if options.days is None else None
     for day in days:
         for clinic_code, village_code in clinics:
             doctor = doctors[clinic_code]
@@ -324,7 +335,11 @@ def _record_visits(
                 visited_at = local_time.astimezone(dt.UTC)
                 if visited_at > now:
                     continue
-                injection = rng.random() < 0.20
+                costly = clinic_code == flagged and (day.year, day.month) == (
+                    last_month.year,
+                    last_month.month,
+                )
+                injection = costly or rng.random() < 0.20
                 # Recorded a few minutes after the visit, as a doctor at the terminal
                 # does (a back-dated entry would be a late entry for the checks).
                 recorded_at = min(now, visited_at + dt.timedelta(minutes=rng.randrange(2, 15)))
@@ -334,7 +349,7 @@ def _record_visits(
                     injection=injection,
                     lines=tuple(
                         LineRequest(item=code, quantity=str(qty))
-                        for code, qty in _visit_lines(rng, items, injection)
+                        for code, qty in _visit_lines(rng, items, injection, costly)
                     ),
                     visited_at=visited_at,
                     warning_reason=rng.choice(WARNING_REASONS),
@@ -374,17 +389,23 @@ def identity_violations() -> int:
 def _settle_history(
     now: dt.datetime, doctors: dict[str, User], report: SeedReport, echo: Callable[[str], None]
 ) -> None:
-    """Give the demo a past: the oldest month paid, last month waiting for review.
+    """Give the demo a past: the history months paid, last month submitted under credit-first.
 
     Every step goes through the settlement operations with a plausible clock:
     doctors submit on the 2nd of the next month, the district reviews on the
-    5th and finance pays on the 20th.  The first clinic (the ``doctor`` user's)
-    keeps last month open so the demo can show a doctor submitting.
+    5th and finance pays on the 20th.  Two clinics had a month returned once,
+    so they are not trusted.  Then the district turns credit-first review on:
+    last month, the clinics with three clean months and no flag are reviewed
+    by the system as they submit, the others get a review worklist.  The
+    first clinic (the ``doctor`` user's) keeps last month open so the demo can
+    show a doctor confirming it with one click.
     """
+    from app.oversight.operations import recompute_flags, set_oversight
     from app.settlement.figures import month_figures
     from app.settlement.operations import (
         BatchPayment,
         pay_reviewed_statements,
+        return_statement,
         review_statement,
         submit_statement,
     )
@@ -392,17 +413,20 @@ def _settle_history(
     today = local_date(now)
     this_month = today.replace(day=1)
     last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
-    oldest = (last_month - dt.timedelta(days=1)).replace(day=1)
+    history = [last_month]
+    for _ in range(HISTORY_MONTHS):
+        history.insert(0, (history[0] - dt.timedelta(days=1)).replace(day=1))
     reviewer = db.session.scalar(select(User).where(User.username == "reviewer"))
     finance = db.session.scalar(select(User).where(User.username == "finance"))
     assert reviewer is not None and finance is not None
     clinics = sorted(doctors)
+    returned_once = set(clinics[1:3])
 
     def at(day: dt.date, hour: int) -> dt.datetime:
         moment = dt.datetime.combine(day, dt.time(hour), SHANGHAI).astimezone(dt.UTC)
         return min(moment, now)
 
-    for month_start in (oldest, last_month):
+    for month_start in history:
         month = f"{month_start:%Y-%m}"
         next_month = (month_start + dt.timedelta(days=32)).replace(day=1)
         submit_at, review_at, pay_on = (
@@ -410,15 +434,20 @@ def _settle_history(
             at(next_month + dt.timedelta(days=4), 10),
             next_month + dt.timedelta(days=19),
         )
+        if month_start == last_month:
+            set_oversight(HOME_DISTRICT, True, None, "demo", submit_at)
         keep_open = clinics[:1] if month_start == last_month else []
         for code in clinics:
             if code not in keep_open:
                 submit_statement(code, month, doctors[code], submit_at)
-        if month_start != oldest or pay_on > today:
+        if month_start == last_month or pay_on > today:
             report.settled.append(f"{month}: submitted by {len(clinics) - len(keep_open)} clinics")
             continue
         due = 0
         for code in clinics:
+            if code in returned_once and month_start == history[-2]:
+                return_statement(code, month, "请核对注射费", reviewer, review_at)
+                submit_statement(code, month, doctors[code], review_at)
             review_statement(code, month, reviewer, review_at)
             clinic_id = doctors[code].clinic_id
             assert clinic_id is not None
@@ -428,8 +457,31 @@ def _settle_history(
         )
         pay_reviewed_statements(HOME_DISTRICT, month, batch, finance, at(pay_on, 15))
         report.settled.append(f"{month}: submitted, reviewed and paid for {len(clinics)} clinics")
+    flags = recompute_flags(HOME_DISTRICT, f"{last_month:%Y-%m}", now)
+    flagged = ", ".join(sorted({f.clinic for f in flags}))
+    report.settled.append(f"{last_month:%Y-%m}: {len(flags)} peer flags ({flagged})")
     for line in report.settled:
         echo(f"settlement: {line}")
+
+
+def _patient_feedback(now: dt.datetime, report: SeedReport, echo: Callable[[str], None]) -> None:
+    """A few patients check last month's receipts; three say they were asked to pay more."""
+    from app.oversight.operations import receipt_code_for, record_feedback
+
+    last_month = f"{local_date(now).replace(day=1) - dt.timedelta(days=1):%Y-%m}"
+    flagged = db.session.scalar(select(Clinic.id).order_by(Clinic.code.desc()).limit(1))
+    visits = list(
+        db.session.scalars(
+            select(Visit.id)
+            .where(Visit.month == last_month, Visit.clinic_id == flagged, Visit.voided_at.is_(None))
+            .order_by(Visit.id)
+            .limit(len(FEEDBACK))
+        )
+    )
+    for visit_id, (asked_more, said) in zip(visits, FEEDBACK, strict=False):
+        code = receipt_code_for(visit_id, now)
+        record_feedback(code, asked_more, parse_yuan(said) if said else None, now)
+    echo(f"receipt checks: {len(visits)} answers from patients of {last_month}")
 
 
 def _reconcile_last_month(

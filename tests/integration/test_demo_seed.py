@@ -104,7 +104,16 @@ def test_demo_seed_settles_history(app: Flask, clock: object) -> None:
         select(func.sum(Visit.fiscal)).where(Visit.month == "2026-08", Visit.voided_at.is_(None))
     )
     assert paid == due and paid > 0
-    assert count(Statement, Statement.month == "2026-09", Statement.status == "submitted") == 19
+    # September under credit-first: trusted clinics reviewed by the system, the rest
+    # (a month returned, or flagged) waiting with a worklist; the costly clinic flagged.
+    submitted = count(Statement, Statement.month == "2026-09", Statement.status == "submitted")
+    reviewed = count(Statement, Statement.month == "2026-09", Statement.status == "reviewed")
+    assert submitted + reviewed == 19 and reviewed > 0 and submitted >= 3
+    from app.oversight.models import ClinicFlag, ReceiptFeedback, ReviewItem
+
+    costly = db.session.scalar(select(Clinic.id).order_by(Clinic.code.desc()).limit(1))
+    assert count(ClinicFlag, ClinicFlag.clinic_id == costly, ClinicFlag.month == "2026-09") > 0
+    assert count(ReviewItem) > 0 and count(ReceiptFeedback, ReceiptFeedback.asked_more) == 3
     # September's fund settlement is reconciled, with one of every kind of difference.
     from app.reconcile.queries import reconciliation
 
