@@ -31,6 +31,7 @@ from app.settlement.operations import (
     submit_statement,
 )
 from app.settlement.queries import statement_view
+from app.visits.models import Visit
 from tests.conftest import FixedClock
 from tests.factories import HUADU, World
 from tests.integration.test_settlement import SEPT, api, record, user, world
@@ -367,3 +368,29 @@ def test_auto_submit_on_day_d_and_the_doctor_pulls_it_back(
     with pytest.raises(Conflict) as refused:
         pull_back_statement("HD002", SEPT, user("doctor2"), clock())
     assert refused.value.problems[0].code == "not_system_submitted"
+
+
+def test_a_check_that_fired_puts_its_visit_on_the_worklist_and_counts_as_warned(
+    world: World, peers: list[str], clock: FixedClock
+) -> None:
+    from app.oversight.models import VisitCheck
+    from app.oversight.queries import clinic_months, oversight_policy_for
+
+    set_oversight(HUADU, True, None, "cli", clock())
+    seed_district(world, clock())
+    warned = db.session.scalars(
+        select(Visit.id).join(Clinic, Clinic.id == Visit.clinic_id).where(Clinic.code == "HD004")
+    ).first()
+    assert warned is not None
+    with unit_of_work() as s:
+        s.add(VisitCheck(visit_id=warned, rule="early_refill", severity="warn", facts="{}"))
+    settings = oversight_policy_for(HUADU, dt.date(2026, 10, 1))
+    assert settings.policy.review and settings.version.startswith("v")
+    months = clinic_months(HUADU, SEPT, settings.policy)
+    by_code = {m.clinic: m for m in months.values()}
+    assert by_code["HD004"].warned == 1 and by_code["HD005"].warned == 0
+    assert by_code["HD004"].late == 3  # recorded on 15 October for September
+
+    submit_statement("HD004", SEPT, user("d4"), clock())
+    why = {i.visit_id: i.why for i in items("HD004")}
+    assert why[warned] == "rule:early_refill,rule:late_entry"
