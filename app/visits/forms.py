@@ -67,3 +67,17 @@ class NewVisitForm(_Form):
 
 class VoidForm(_Form):
     reason = StringField(filters=[_strip])
+
+
+class RegisterForm(_Form):
+    """The register's search, posted (an ID number never goes in a URL)."""
+
+    date_from = StringField(filters=[_strip, _cap(10)])
+    date_to = StringField(filters=[_strip, _cap(10)])
+    patient = StringField(
+        filters=[_strip, lambda v: v.replace(" ", "") if isinstance(v, str) else v, _cap(30)]
+    )
+    receipt = StringField(filters=[_strip, _cap(40)])
+    status = StringField(filters=[_strip, _cap(10)])
+    clinic = StringField(filters=[_strip, _cap(20)])
+    page = StringField(filters=[_strip, _cap(6)])

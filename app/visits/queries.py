@@ -10,14 +10,16 @@ from typing import Any
 from sqlalchemy import Date, Select, String, and_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased, contains_eager, selectinload
 
-from app.auth.access import require_clinic_visible
+from app.auth.access import can_see_clinic, require_clinic_visible
 from app.auth.models import User
 from app.catalog.models import CatalogItem, ItemPrice
+from app.catalog.rules import pinyin_initials
 from app.errors import NotFound, Problem
 from app.extensions import db
 from app.localtime import start_of_local_day
 from app.people.models import Resident
 from app.people.rules import mask_name, parse_id_number
+from app.periods.models import Statement
 from app.places.models import Clinic, Town, Village
 from app.policy.models import PolicyVersion
 from app.policy.queries import version_in_force
@@ -267,3 +269,82 @@ def masked_names(resident_ids: list[int]) -> dict[int, str]:
         select(Resident.id, Resident.name).where(Resident.id.in_(set(resident_ids)))
     )
     return {rid: mask_name(name) for rid, name in rows}
+
+
+# --- the visit register ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegisterFilter:
+    """What the register is searched by; every field optional (``status``: all/normal/voided)."""
+
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    id_number: str = ""  # a whole, valid ID number: matched exactly
+    name: str = ""  # pinyin initials of the name (ASCII) or part of the name (Chinese)
+    receipt: str = ""  # part of the receipt number
+    status: str = "all"
+
+
+def _residents_named(clinic: Clinic, name: str, where: list[Any]) -> list[int]:
+    """Residents who visited in the range whose name's pinyin initials start with ``name``
+    (or whose name contains it, when it is not ASCII)."""
+    rows = db.session.execute(
+        select(Resident.id, Resident.name).where(
+            Resident.id.in_(select(Visit.resident_id).where(*where).distinct())
+        )
+    ).all()
+    wanted = name.lower()
+    if wanted.isascii():
+        return [rid for rid, full in rows if pinyin_initials(full).startswith(wanted)]
+    return [rid for rid, full in rows if wanted in full]
+
+
+def register_visits(
+    clinic: Clinic, search: RegisterFilter, *, page: int = 1, per_page: int = 50
+) -> tuple[list[Visit], int]:
+    """A clinic's visits found by the register's filter, newest first, one page of them."""
+    where: list[Any] = [Visit.clinic_id == clinic.id]
+    if search.date_from:
+        where.append(Visit.visited_at >= start_of_local_day(search.date_from))
+    if search.date_to:
+        where.append(Visit.visited_at < start_of_local_day(search.date_to + dt.timedelta(days=1)))
+    if search.status == "normal":
+        where.append(Visit.voided_at.is_(None))
+    elif search.status == "voided":
+        where.append(Visit.voided_at.is_not(None))
+    if search.receipt:
+        where.append(Visit.receipt_number.contains(search.receipt, autoescape=True))
+    if search.id_number:
+        where.append(Visit.patient_id_number == search.id_number)
+    if search.name:
+        where.append(Visit.resident_id.in_(_residents_named(clinic, search.name, where)))
+    total = db.session.scalar(select(func.count()).select_from(Visit).where(*where)) or 0
+    rows = db.session.scalars(
+        select(Visit)
+        .where(*where)
+        .order_by(Visit.visited_at.desc(), Visit.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return list(rows), total
+
+
+def month_statuses(clinic_id: int, months: set[str]) -> dict[str, str]:
+    """The statement status of each month given (a month with no statement row is open)."""
+    found = dict(
+        db.session.execute(
+            select(Statement.month, Statement.status).where(
+                Statement.clinic_id == clinic_id, Statement.month.in_(months)
+            )
+        ).all()
+    )
+    return {month: found.get(month, "open") for month in months}
+
+
+def visible_clinics(user: User) -> list[Clinic]:
+    """The clinics a user may see, by code (a handful per district)."""
+    clinics = db.session.scalars(
+        select(Clinic).options(selectinload(Clinic.village).selectinload(Village.town))
+    )
+    return sorted((c for c in clinics if can_see_clinic(user, c)), key=lambda c: c.code)

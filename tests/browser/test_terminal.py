@@ -592,3 +592,37 @@ def test_a_late_visit_into_a_submitted_month_is_refused_in_the_live_split(
     page.wait_for_selector("#split-status:has-text('已提交结算')")
     assert page.inner_text("#t-total") == "—"
     assert page.is_hidden("#due")
+
+
+def test_the_register_finds_an_earlier_visit_and_reprints_it(
+    page: Any, live_server: LiveServer
+) -> None:
+    login(page, live_server)
+    enter_patient(page, live_server.world.ids["insured_village"])
+    page.click("details.late summary")
+    page.fill("#visited_at", "2026-10-03T09:00")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(re.compile(r".*/receipt$"))
+    assert page.is_visible("#void-link")
+    page.goto(live_server.url + "/visits/register")
+    assert page.inner_text("h1").startswith("就诊登记簿")
+    page.focus("#patient")
+    page.keyboard.type("zs")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#register tr[data-receipt]")
+    assert page.locator("#register tr[data-receipt]").count() == 1
+    assert "2026-10-03 09:00" in page.inner_text("#register")
+    assert page.url.split(live_server.host, 1)[1] == "/visits/register"  # nothing in the URL
+    screenshot(page, "05-register")
+    # Each action fits its cell on one line at 1024 px.
+    lines = page.eval_on_selector_all(
+        "#register td.actions .button, #register td:nth-child(1), #register td:nth-child(2)",
+        """els => els.map(e => {
+            const r = document.createRange(); r.selectNodeContents(e);
+            return new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top))).size;
+        })""",
+    )
+    assert set(lines) == {1}, lines
+    page.click("#register a.reprint")
+    page.wait_for_url(re.compile(r".*/receipt$"))
+    assert page.evaluate("document.activeElement.id") == "print"

@@ -81,4 +81,4 @@ def no_store(response: Response) -> Response:
 
 
 # Importing the page modules registers their routes on ``bp``.
-from app.visits.pages import daily, receipt, terminal  # noqa: E402, F401
+from app.visits.pages import daily, receipt, register, terminal  # noqa: E402, F401

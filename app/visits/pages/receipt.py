@@ -23,7 +23,7 @@ from app.oversight.rules import Rule
 from app.oversight.words import RULE_NAMES, check_message
 from app.visits.models import Visit
 from app.visits.pages import bp
-from app.visits.queries import visit_for
+from app.visits.queries import month_statuses, visit_for
 from app.visits.receipts import reason_words, receipt_document, receipt_pdf
 from app.web.downloads import download
 
@@ -54,6 +54,9 @@ def receipt(visit_id: int) -> str:
         reasons=reason_words(visit.reason_codes),
         check_qr=qr_svg(url),
         checks=check_rows(visit),
+        can_void=current_user.role == "doctor"
+        and not visit.voided
+        and month_statuses(visit.clinic_id, {visit.month})[visit.month] == "open",
     )
 
 

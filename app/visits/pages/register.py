@@ -1,0 +1,127 @@
+"""The visit register (就诊登记簿): a clinic's visits found by date, patient, receipt, status.
+
+The doctor searches his own clinic and may void, from here, a visit of a month
+still open; reviewers, finance and admins search the clinics in their scope,
+read-only.  The search is a POST form: an ID number never goes in a URL (the
+first page, a GET, shows this month's visits).  A search by ID number is logged
+as a read of the resident's record.  Names and ID numbers are masked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import current_app, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.audit.operations import record_access
+from app.errors import DomainError, Forbidden, Problem
+from app.people.rules import mask_id_number, parse_id_number
+from app.places.models import Clinic
+from app.visits.forms import RegisterForm
+from app.visits.messages import field_errors
+from app.visits.pages import bp, no_store, now, today
+from app.visits.queries import (
+    RegisterFilter,
+    masked_names,
+    month_statuses,
+    register_visits,
+    visible_clinics,
+)
+from app.web.access import role_required
+
+STATUSES = ("all", "normal", "voided")
+
+
+def _date(text: str, field: str, errors: dict[str, str]) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        errors[field] = _("Give the date as 2026-11-29.")
+        return None
+
+
+def _clinic(chosen: str) -> tuple[Clinic, list[Clinic]]:
+    """The clinic searched: the doctor's own, or one chosen in the user's scope."""
+    if current_user.role == "doctor":
+        clinic: Clinic | None = current_user.clinic
+        if clinic is None:
+            raise Forbidden(Problem("_", "only a clinic's doctor", "role"))
+        return clinic, [clinic]
+    clinics = visible_clinics(current_user)
+    if not clinics:
+        raise Forbidden(Problem("clinic", "no clinic in your scope", "scope"))
+    by_code = {c.code: c for c in clinics}
+    return by_code.get(chosen, clinics[0]), clinics
+
+
+@bp.route("/visits/register", methods=["GET", "POST"])
+@role_required("doctor", "reviewer", "finance", "admin")
+def register() -> Any:
+    day = today()
+    posted = RegisterForm() if request.method == "POST" else None
+    values = {
+        "date_from": day.replace(day=1).isoformat(),
+        "date_to": day.isoformat(),
+        "patient": "",
+        "receipt": "",
+        "status": "all",
+        "clinic": "",
+        "page": "1",
+    }
+    if posted is not None:
+        values.update({k: getattr(posted, k).data or "" for k in values})
+    errors: dict[str, str] = {}
+    clinic, clinics = _clinic(values["clinic"])
+    date_from = _date(values["date_from"], "date_from", errors)
+    date_to = _date(values["date_to"], "date_to", errors)
+    status = values["status"] if values["status"] in STATUSES else "all"
+    patient = values["patient"]
+    id_number = name = ""
+    if patient and (patient[0].isdigit() or len(patient) >= 15):
+        try:
+            id_number = parse_id_number(patient, "id_number").value
+        except DomainError as exc:
+            errors["patient"] = next(iter(field_errors(exc).values()))
+    else:
+        name = patient
+    page = int(values["page"]) if values["page"].isdigit() else 1
+    page = min(max(page, 1), 99_999)
+    per_page = int(current_app.config.get("PAGE_SIZE", 50))
+    visits: list[Any] = []
+    total = 0
+    if not errors:
+        search = RegisterFilter(date_from, date_to, id_number, name, values["receipt"], status)
+        visits, total = register_visits(clinic, search, page=page, per_page=per_page)
+        if id_number:
+            for resident_id in {v.resident_id for v in visits if v.resident_id}:
+                record_access(current_user, resident_id, "register", clinic.code, now())
+    months = month_statuses(clinic.id, {v.month for v in visits})
+    doctor = current_user.role == "doctor"
+    response = current_app.make_response(
+        (
+            render_template(
+                "visits/register.html",
+                clinic=clinic,
+                clinics=clinics,
+                values=values,
+                patient_shown=mask_id_number(id_number) if id_number else name,
+                status=status,
+                errors=errors,
+                visits=visits,
+                names=masked_names([v.resident_id for v in visits if v.resident_id]),
+                months=months,
+                can_void=doctor,
+                page=page,
+                pages=max(1, -(-total // per_page)),
+                total=total,
+                mask_id_number=mask_id_number,
+            ),
+            422 if errors else 200,
+        )
+    )
+    return no_store(response)
