@@ -49,12 +49,12 @@ def test_reviewer_reviews_and_finance_pays(
     sign_in(page, server, "doctor2")
     page.goto(server.url + "/statements")
     screenshot(page, "settlement-doctor-months")
-    page.click(f"tr[data-month='{SEPT}'] a.button")
-    assert "¥1" in page.inner_text("dl.st-figures")
-    screenshot(page, "settlement-doctor-confirm")
-    page.click("#confirm-submit")
+    # One click (最多点一次): the prepared month is confirmed from the months list.
+    page.click(f"tr[data-month='{SEPT}'] button.confirm-submit")
     page.wait_for_load_state()
     assert page.get_attribute("h1 [data-status]", "data-status") == "submitted"
+    assert "¥1" in page.inner_text("dl.st-figures")
+    screenshot(page, "settlement-doctor-confirm")
     sign_out(page)
 
     # The district reviewer: the board defaults to the month being settled.
