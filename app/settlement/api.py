@@ -17,25 +17,38 @@ from flask_smorest import Blueprint
 from app.auth.api_auth import api_user, authenticate_bearer
 from app.clock import clock
 from app.fields import ErrorSchema
+from app.oversight.models import ReviewItem
+from app.oversight.queries import worklist
 from app.settlement import documents, exports
 from app.settlement.operations import (
     BatchPayment,
     pay_reviewed_statements,
     pay_statement,
+    pull_back_statement,
+    record_finding,
     return_statement,
     review_statement,
     submit_statement,
 )
-from app.settlement.queries import DistrictSummary, StatementView, district_summary, statement_view
+from app.settlement.queries import (
+    DistrictSummary,
+    StatementView,
+    district_summary,
+    statement_row,
+    statement_view,
+)
 from app.settlement.rules import Payment
 from app.settlement.schemas import (
     BatchPaymentSchema,
     DistrictSummarySchema,
+    FindingPathSchema,
+    FindingSchema,
     PaymentSchema,
     ReasonSchema,
     StatementPathSchema,
     StatementSchema,
     SummaryPathSchema,
+    WorkItemSchema,
 )
 from app.web.downloads import Kind, download
 
@@ -124,6 +137,47 @@ def review(path: dict[str, str], body: dict[str, Any], **_: str) -> StatementVie
 def return_(path: dict[str, str], body: dict[str, Any], **_: str) -> StatementView:
     """A reviewer returns a submitted or reviewed statement to the doctor (reason required)."""
     return_statement(path["clinic"], path["month"], body["reason"], api_user(), clock()())
+    return _statement(path)
+
+
+@blp.route("/statements/<clinic>/<month>/worklist", methods=["GET"])
+@blp.arguments(StatementPathSchema, location="path")
+@blp.response(200, WorkItemSchema(many=True))
+@errors(401, 403, 404)
+def get_worklist(path: dict[str, str], **_: str) -> list[ReviewItem]:
+    """The statement's review worklist (empty when trusted or review is off)."""
+    view = _statement(path)  # checks the user may see the clinic
+    row = statement_row(view.clinic.id, view.month)
+    return worklist(row.id) if row is not None else []
+
+
+@blp.route("/statements/<clinic>/<month>/findings/<int:visit_id>", methods=["POST"])
+@blp.arguments(FindingPathSchema, location="path")
+@blp.arguments(FindingSchema)
+@blp.response(200, StatementSchema)
+@errors(401, 403, 404, 409, 422)
+def finding(path: dict[str, Any], body: dict[str, Any], **_: Any) -> StatementView:
+    """A reviewer's finding on a worklist visit; disallowed books a review adjustment."""
+    record_finding(
+        path["clinic"],
+        path["month"],
+        path["visit_id"],
+        body["finding"],
+        api_user(),
+        clock()(),
+        body["reason"],
+        body["amount"] if body["finding"] == "disallowed" else None,
+    )
+    return _statement(path)
+
+
+@blp.route("/statements/<clinic>/<month>/pull-back", methods=["POST"])
+@blp.arguments(StatementPathSchema, location="path")
+@blp.response(200, StatementSchema)
+@errors(401, 403, 404, 409)
+def pull_back(path: dict[str, str], **_: str) -> StatementView:
+    """The doctor takes back a month the system submitted for him, while unreviewed."""
+    pull_back_statement(path["clinic"], path["month"], api_user(), clock()())
     return _statement(path)
 
 

@@ -58,6 +58,34 @@ class ReasonSchema(StrictSchema):
     reason = Text(load_default="", validate=validate.Length(max=MAX_REASON))
 
 
+class FindingPathSchema(StatementPathSchema):
+    visit_id = fields.Integer(required=True, metadata={"description": "a visit on the worklist"})
+
+
+class FindingSchema(StrictSchema):
+    """A reviewer's finding on one worklist visit (issue 11 §3)."""
+
+    finding = fields.String(required=True, validate=validate.OneOf(["accepted", "disallowed"]))
+    reason = Text(load_default="", validate=validate.Length(max=MAX_REASON))
+    amount = Yuan(
+        load_default=None,
+        metadata={"description": "disallowed only: yuan taken off (default: the visit's backstop)"},
+    )
+
+
+class WorkItemSchema(Schema):
+    """One visit on a statement's review worklist, and its finding (null until made)."""
+
+    visit_id = fields.Integer(required=True)
+    receipt_number = fields.String(required=True, attribute="visit.receipt_number")
+    total = Yuan(required=True, attribute="visit.total")
+    fiscal = Yuan(required=True, attribute="visit.fiscal")
+    why = fields.String(required=True, metadata={"description": "e.g. rule:late_entry,random"})
+    finding = fields.String(required=True, allow_none=True)
+    amount = Yuan(required=True, allow_none=True)
+    reason = fields.String(required=True, allow_none=True)
+
+
 class PaymentSchema(StrictSchema):
     paid_on = fields.Date(required=True, metadata={"description": "YYYY-MM-DD"})
     reference = Text(required=True, validate=validate.Length(max=MAX_REFERENCE))

@@ -394,3 +394,38 @@ def test_a_check_that_fired_puts_its_visit_on_the_worklist_and_counts_as_warned(
     submit_statement("HD004", SEPT, user("d4"), clock())
     why = {i.visit_id: i.why for i in items("HD004")}
     assert why[warned] == "rule:early_refill,rule:late_entry"
+
+
+def test_the_worklist_findings_and_pull_back_through_the_api(
+    client: FlaskClient, world: World, clock: FixedClock
+) -> None:
+    from app.settlement.operations import auto_submit
+
+    set_oversight(HUADU, True, 5, "cli", clock())
+    visit = record(world, clock(), clinic="HD002", doctor="doctor2")
+    assert api(client, world, "doctor2", "submit", "HD002").get_json()["status"] == "submitted"
+    url = f"/api/v1/statements/HD002/{SEPT}"
+    (item,) = client.get(f"{url}/worklist", headers=world.auth("reviewer")).get_json()
+    assert (item["visit_id"], item["finding"], item["why"]) == (visit.id, None, "rule:late_entry")
+    assert client.get(f"{url}/worklist", headers=world.auth("doctor")).status_code == 403
+    bad = client.post(
+        f"{url}/findings/{visit.id}", json={"finding": "maybe"}, headers=world.auth("reviewer")
+    )
+    assert bad.status_code == 422 and "finding" in bad.get_json()["errors"]
+    done = client.post(
+        f"{url}/findings/{visit.id}",
+        json={"finding": "disallowed", "reason": "无处方", "amount": "0.50"},
+        headers=world.auth("reviewer"),
+    )
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["adjustments"][0]["amount"] == "-0.50"
+    assert api(client, world, "reviewer", "review", "HD002").get_json()["status"] == "reviewed"
+
+    record(world, clock())
+    assert auto_submit(HUADU, dt.date(2026, 10, 5), clock()) == ["HD001"]
+    pulled = client.post(f"/api/v1/statements/HD001/{SEPT}/pull-back", headers=world.auth("doctor"))
+    assert pulled.status_code == 200 and pulled.get_json()["status"] == "open"
+    refused = client.post(
+        f"/api/v1/statements/HD002/{SEPT}/pull-back", headers=world.auth("doctor2")
+    )
+    assert refused.status_code == 409
