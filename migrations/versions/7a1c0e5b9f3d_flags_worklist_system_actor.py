@@ -1,7 +1,7 @@
 """Oversight: peer flags, the review worklist, district switches, system-moved statements.
 
 Revision ID: 7a1c0e5b9f3d
-Revises: 1b7281bbf996, c7a1d2e3f4b5
+Revises: 1b7281bbf996
 Create Date: 2026-11-29 05:10:00
 
 A statement event's actor may now be NULL: the system moved it (a
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = "7a1c0e5b9f3d"
-down_revision = ("1b7281bbf996", "c7a1d2e3f4b5")  # also merges the two heads main had
+down_revision = "1b7281bbf996"
 branch_labels = None
 depends_on = None
 
