@@ -81,3 +81,7 @@ class RegisterForm(_Form):
     status = StringField(filters=[_strip, _cap(10)])
     clinic = StringField(filters=[_strip, _cap(20)])
     page = StringField(filters=[_strip, _cap(6)])
+
+
+class CloseDayForm(_Form):
+    day = StringField(filters=[_strip, _cap(10)])

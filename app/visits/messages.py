@@ -51,6 +51,9 @@ MESSAGES: dict[str, LazyString] = {
     "reason_required": _l("Please give the reason for voiding."),
     "reason_too_long": _l("At most 200 characters."),
     "voided": _l("This visit is already voided."),
+    # the daily close
+    "day_closed": _l("This day is already closed."),
+    "future_day": _l("A day can be closed once it has begun."),
     # the checks at recording (app.oversight): the list itself is shown with the split
     "warning_reason_required": _l(
         "The checks warn about this visit: give your reason below to save it."

@@ -197,3 +197,30 @@ class IdempotencyKey(Model):
     visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("visit.id"))
     # Keys older than the retention window are purged by created_at.
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class DayClose(Model):
+    """A clinic's day closed by its doctor (日结): who, when, and the figures at closing.
+
+    One row per clinic and day.  A visit recorded into the day afterwards (a
+    late entry, allowed while its month is open) is recognised by
+    ``recorded_at > closed_at``; the figures here stay those signed at closing.
+    """
+
+    __tablename__ = "day_close"
+    __table_args__ = (UniqueConstraint("clinic_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    closed_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    closed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    visits: Mapped[int]
+    voided: Mapped[int]
+    registration: Mapped[int]
+    injection_fee: Mapped[int]
+    patient_share: Mapped[int]  # copay + self-pay
+    cash: Mapped[int]  # registration + injection fee + patient share
+    fund: Mapped[int]
+    fiscal: Mapped[int]
+    total: Mapped[int]

@@ -54,8 +54,23 @@ from app.periods.operations import lock_open_month
 from app.places.models import Clinic, Village
 from app.places.queries import clinic_by_code
 from app.policy.models import PolicyVersion
-from app.visits.models import FundUsage, IdempotencyKey, ReceiptCounter, Visit, VisitLine
-from app.visits.queries import PricedItem, VisitFacts, priced_items, visit_facts, year_usage
+from app.visits.models import (
+    DayClose,
+    FundUsage,
+    IdempotencyKey,
+    ReceiptCounter,
+    Visit,
+    VisitLine,
+)
+from app.visits.queries import (
+    PricedItem,
+    VisitFacts,
+    day_totals,
+    day_visits,
+    priced_items,
+    visit_facts,
+    year_usage,
+)
 from app.visits.rules import (
     Eligibility,
     InsuranceClass,
@@ -525,3 +540,39 @@ def void_visit(visit_id: int, reason: str, actor: User, now: dt.datetime) -> Vis
         visit.void_reason = reason
         audit_visit(session, actor, "visit.void", visit, now)
     return visit
+
+
+def close_day(clinic: Clinic, day: dt.date, actor: User, now: dt.datetime) -> DayClose:
+    """The doctor closes his clinic's day (日结): the day's figures at this moment, recorded once.
+
+    A day is closed once (a second close is refused); a day not yet begun cannot
+    be closed.  Visits recorded into the day later stay allowed while the month
+    is open: they are recognised by being recorded after ``closed_at``.
+    """
+    require_doctor_of(actor, clinic, "day")
+    if day > local_date(now):
+        raise InvalidInput(Problem("day", f"{day} has not begun", "future_day"))
+    with unit_of_work() as session:
+        existing = session.scalar(
+            select(DayClose).where(DayClose.clinic_id == clinic.id, DayClose.day == day)
+        )
+        if existing is not None:
+            raise Conflict(Problem("day", f"{day} of clinic {clinic.code} is closed", "day_closed"))
+        totals = day_totals(day_visits(clinic.id, day))
+        close = DayClose(
+            clinic_id=clinic.id,
+            day=day,
+            closed_by_id=actor.id,
+            closed_at=now,
+            visits=totals.visits,
+            voided=totals.voided,
+            registration=totals.registration,
+            injection_fee=totals.injection_fee,
+            patient_share=totals.patient_share,
+            cash=totals.cash,
+            fund=totals.fund,
+            fiscal=totals.fiscal,
+            total=totals.total,
+        )
+        session.add(close)
+    return close

@@ -23,7 +23,7 @@ from app.periods.models import Statement
 from app.places.models import Clinic, Town, Village
 from app.policy.models import PolicyVersion
 from app.policy.queries import version_in_force
-from app.visits.models import FundUsage, Visit
+from app.visits.models import DayClose, FundUsage, Visit
 from app.visits.rules import (
     ClinicFacts,
     Eligibility,
@@ -348,3 +348,59 @@ def visible_clinics(user: User) -> list[Clinic]:
         select(Clinic).options(selectinload(Clinic.village).selectinload(Village.town))
     )
     return sorted((c for c in clinics if can_see_clinic(user, c)), key=lambda c: c.code)
+
+
+# --- the daily close ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayTotals:
+    """A day's figures, summed from its valid visits (voided ones only counted)."""
+
+    visits: int = 0
+    voided: int = 0
+    injections: int = 0
+    registration: int = 0
+    injection_fee: int = 0
+    patient_share: int = 0  # copay + self-pay
+    cash: int = 0  # what the patients paid: the three above
+    fund: int = 0
+    fiscal: int = 0
+    total: int = 0
+
+
+def day_totals(visits: list[Visit]) -> DayTotals:
+    valid = [v for v in visits if v.voided_at is None]
+    return DayTotals(
+        visits=len(valid),
+        voided=len(visits) - len(valid),
+        injections=sum(1 for v in valid if v.injection),
+        registration=sum(v.registration for v in valid),
+        injection_fee=sum(v.injection_fee for v in valid),
+        patient_share=sum(v.copay + v.self_pay for v in valid),
+        cash=sum(v.patient for v in valid),
+        fund=sum(v.fund for v in valid),
+        fiscal=sum(v.fiscal for v in valid),
+        total=sum(v.total for v in valid),
+    )
+
+
+def day_visits(clinic_id: int, day: dt.date) -> list[Visit]:
+    """A clinic's visits of one day (Asia/Shanghai), voided ones included, in time order."""
+    return list(
+        db.session.scalars(
+            select(Visit)
+            .where(Visit.clinic_id == clinic_id, Visit.visit_date == day)
+            .order_by(Visit.visited_at, Visit.id)
+        )
+    )
+
+
+def day_closes(clinic_id: int, days: set[dt.date]) -> dict[dt.date, DayClose]:
+    """The closes of the given days of a clinic (a day not closed is absent)."""
+    if not days:
+        return {}
+    rows = db.session.scalars(
+        select(DayClose).where(DayClose.clinic_id == clinic_id, DayClose.day.in_(days))
+    )
+    return {row.day: row for row in rows}

@@ -626,3 +626,29 @@ def test_the_register_finds_an_earlier_visit_and_reprints_it(
     page.click("#register a.reprint")
     page.wait_for_url(re.compile(r".*/receipt$"))
     assert page.evaluate("document.activeElement.id") == "print"
+
+
+def test_the_daily_close_sheet_prints_and_closes_the_day(
+    page: Any, live_server: LiveServer
+) -> None:
+    login(page, live_server)
+    enter_patient(page, live_server.world.ids["insured_village"])
+    page.keyboard.press("F2")
+    page.wait_for_function("() => document.getElementById('t-injection').textContent === '¥1.00'")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(re.compile(r".*/receipt$"))
+    page.goto(live_server.url + "/visits/today")
+    page.click("#daily-sheet-link")
+    page.wait_for_selector("#daily-sheet")
+    assert page.inner_text("#d-visits") == "1"
+    stub_print(page)
+    page.focus("#print")
+    page.keyboard.press("Enter")
+    assert page.evaluate("window.__printed") == 1
+    screenshot(page, "06-daily-sheet", full_page=True)
+    page.focus("#close-day")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".day-closed")
+    assert "已日结" in page.inner_text("#close-status")
+    assert page.locator("#close-day").count() == 0
+    screenshot(page, "06-daily-sheet-closed")

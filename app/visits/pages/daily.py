@@ -7,23 +7,39 @@ statement will carry.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
+from app.auth.models import User
 from app.errors import DomainError
 from app.extensions import db
+from app.localtime import local
 from app.people.rules import mask_id_number
+from app.places.models import Clinic
 from app.settlement.figures import day_figures
-from app.visits.forms import VoidForm
+from app.visits.forms import CloseDayForm, VoidForm
 from app.visits.messages import MESSAGES, field_errors
-from app.visits.operations import void_visit
+from app.visits.models import DayClose
+from app.visits.operations import close_day, void_visit
 from app.visits.pages import bp, doctors_clinic, now
 from app.visits.pages import today as local_today
-from app.visits.queries import masked_names, visit_for, visits_between
+from app.visits.queries import (
+    DayTotals,
+    day_closes,
+    day_totals,
+    day_visits,
+    masked_names,
+    visit_for,
+    visits_between,
+)
 from app.web.access import role_required
+from app.web.downloads import download
+from reports.daily import DailyDocument, DailyRow, render_daily
 
 
 @bp.route("/visits/today")
@@ -85,3 +101,102 @@ def void(visit_id: int) -> Any:
         ),
         status,
     )
+
+
+# --- the daily close sheet (日结单) ------------------------------------------------
+
+
+def _sheet_day(text: str | None) -> dt.date:
+    """The day asked for (a date in the URL is not personal data), else today."""
+    try:
+        day = dt.date.fromisoformat(text or "")
+    except ValueError:
+        return local_today()
+    return min(day, local_today())
+
+
+def _sheet(clinic: Clinic, day: dt.date) -> tuple[list[Any], DayTotals, DayClose | None]:
+    visits = day_visits(clinic.id, day)
+    return visits, day_totals(visits), day_closes(clinic.id, {day}).get(day)
+
+
+def _is_late(visit: Any, close: DayClose | None) -> bool:
+    return close is not None and visit.recorded_at > close.closed_at
+
+
+@bp.route("/visits/daily")
+@role_required("doctor")
+def daily_sheet() -> Any:
+    clinic = doctors_clinic()
+    day = _sheet_day(request.args.get("day"))
+    visits, totals, close = _sheet(clinic, day)
+    closer = db.session.get(User, close.closed_by_id) if close else None
+    return render_template(
+        "visits/daily.html",
+        clinic=clinic,
+        day=day,
+        visits=visits,
+        totals=totals,
+        close=close,
+        closer=closer.username if closer else "",
+        late={v.id for v in visits if _is_late(v, close)},
+        names=masked_names([v.resident_id for v in visits if v.resident_id]),
+        mask_id_number=mask_id_number,
+        is_today=day == local_today(),
+        previous=day - dt.timedelta(days=1),
+        following=day + dt.timedelta(days=1),
+    )
+
+
+@bp.route("/visits/daily/close", methods=["POST"])
+@role_required("doctor")
+def close_the_day() -> Any:
+    clinic = doctors_clinic()
+    day = _sheet_day(CloseDayForm().day.data)
+    try:
+        close_day(clinic, day, current_user, now())
+    except DomainError as exc:
+        flash(next(iter(field_errors(exc).values())), "error")
+    else:
+        flash(_("The day %(day)s is closed.", day=day.isoformat()), "info")
+    return redirect(url_for("visits.daily_sheet", day=day.isoformat()), code=303)
+
+
+@bp.route("/visits/daily.pdf")
+@role_required("doctor")
+def daily_pdf() -> Response:
+    clinic = doctors_clinic()
+    day = _sheet_day(request.args.get("day"))
+    visits, _totals, close = _sheet(clinic, day)
+    names = masked_names([v.resident_id for v in visits if v.resident_id])
+    closer = db.session.get(User, close.closed_by_id) if close else None
+    doc = DailyDocument(
+        clinic_code=clinic.code,
+        clinic_name=clinic.name,
+        day=day.isoformat(),
+        generated_at=local(now()).strftime("%Y-%m-%d %H:%M"),
+        closed=(
+            f"{local(close.closed_at).strftime('%Y-%m-%d %H:%M')} {closer.username}"
+            if close and closer
+            else ""
+        ),
+        rows=[
+            DailyRow(
+                time=local(v.visited_at).strftime("%H:%M"),
+                receipt_number=v.receipt_number,
+                patient=names.get(v.resident_id or 0, "")
+                + " "
+                + mask_id_number(v.patient_id_number),
+                registration=v.registration,
+                injection_fee=v.injection_fee,
+                patient_share=v.copay + v.self_pay,
+                cash=v.patient,
+                total=v.total,
+                voided=v.voided_at is not None,
+                void_reason=v.void_reason or "",
+                late=_is_late(v, close),
+            )
+            for v in visits
+        ],
+    )
+    return download(render_daily(doc), "pdf", f"daily-{clinic.code}-{day}.pdf", inline=True)

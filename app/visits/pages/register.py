@@ -25,6 +25,7 @@ from app.visits.messages import field_errors
 from app.visits.pages import bp, no_store, now, today
 from app.visits.queries import (
     RegisterFilter,
+    day_closes,
     masked_names,
     month_statuses,
     register_visits,
@@ -101,6 +102,12 @@ def register() -> Any:
             for resident_id in {v.resident_id for v in visits if v.resident_id}:
                 record_access(current_user, resident_id, "register", clinic.code, now())
     months = month_statuses(clinic.id, {v.month for v in visits})
+    closes = day_closes(clinic.id, {v.visit_date for v in visits})
+    late = {
+        v.id
+        for v in visits
+        if v.visit_date in closes and v.recorded_at > closes[v.visit_date].closed_at
+    }
     doctor = current_user.role == "doctor"
     response = current_app.make_response(
         (
@@ -115,6 +122,7 @@ def register() -> Any:
                 visits=visits,
                 names=masked_names([v.resident_id for v in visits if v.resident_id]),
                 months=months,
+                late=late,
                 can_void=doctor,
                 page=page,
                 pages=max(1, -(-total // per_page)),
