@@ -570,6 +570,7 @@ def test_a_refused_save_says_why_and_focuses_the_field(page: Any, live_server: L
     page.wait_for_selector("#split-status:has-text('数量')")
     assert page.evaluate("document.activeElement.name") == "quantity"
     assert page.evaluate("document.activeElement.value") == "abc"
+    assert "refused" in (page.get_attribute("#split-status", "class") or "")
     assert visit_count(live_server) == 0
     screenshot(page, "02-new-visit-refused")
 
@@ -590,6 +591,7 @@ def test_a_late_visit_into_a_submitted_month_is_refused_in_the_live_split(
     page.fill("#visited_at", "2026-09-20T09:00")
     page.dispatch_event("#visited_at", "change")
     page.wait_for_selector("#split-status:has-text('已提交结算')")
+    assert "refused" in (page.get_attribute("#split-status", "class") or "")
     assert page.inner_text("#t-total") == "—"
     assert page.is_hidden("#due")
 

@@ -391,6 +391,7 @@
         var errs = d.errors || {};
         var first = Object.keys(errs)[0];
         clearSplit(first ? errs[first] : "");
+        status.classList.toggle("refused", !!first);
         showErrors(errs);
         return;
       }
@@ -406,6 +407,7 @@
       due.textContent = fmt(d.quote.programme ? S.programmeDue : S.due, { amount: t.patient.total });
       due.hidden = false;
       status.textContent = "";
+      status.classList.remove("refused");
       showChecks(d.checks || []);
       all.forEach(function (tr, i) {
         var line = d.quote.lines[i];
