@@ -13,8 +13,13 @@ from app.errors import DomainError
 from app.money import format_yuan
 from app.reconcile.files import SettlementFileRejected
 from app.reconcile.operations import import_settlement_file
-from app.reconcile.platform import Disagreements, SimulatedPlatform, settlement_csv
-from app.reconcile.queries import platform_visits, reconciliation
+from app.reconcile.platform import (
+    Disagreements,
+    SimulatedPlatform,
+    platform_from_config,
+    settlement_csv,
+)
+from app.reconcile.queries import insurance_codes, platform_visits, reconciliation
 
 reconcile_cli = AppGroup("reconcile", help="Reconciliation with the insurance fund's settlements.")
 
@@ -44,6 +49,46 @@ def import_command(file: Path, district: str, month: str) -> None:
     )
     click.echo(
         f"adjustments booked: {result.adjustments}, "
+        f"backstop change {format_yuan(result.adjustment_total)} yuan"
+    )
+
+
+@reconcile_cli.command("fetch")
+@click.option("--district", required=True, help="6-digit district code")
+@click.option("--month", required=True, help="YYYY-MM to fetch and reconcile")
+def fetch_command(district: str, month: str) -> None:
+    """Download the month's settlement detail from INSURANCE_PLATFORM and import it.
+
+    The platform is configuration: ``simulator`` (the local simulator, which
+    settles the month's recorded visits as it sees them) or
+    ``package.module:Class``, an adapter implementing
+    :class:`app.reconcile.platform.InsurancePlatform` for a real connection.
+    """
+    name = current_app.config.get("INSURANCE_PLATFORM", "simulator")
+    try:
+        platform = platform_from_config(name)
+    except (ValueError, ImportError, AttributeError) as exc:
+        raise click.ClickException(f"INSURANCE_PLATFORM={name!r}: {exc}") from None
+    if isinstance(platform, SimulatedPlatform):
+        platform.run_month(platform_visits(district, month), month)
+    rows = platform.settlement_detail(insurance_codes(district), month)
+    data = settlement_csv(rows)
+    try:
+        result = import_settlement_file(
+            data, f"{name} {district} {month}.csv", district, month, None, clock()()
+        )
+    except SettlementFileRejected as exc:
+        for line in exc.lines():
+            click.echo(line, err=True)
+        raise click.ClickException("the platform's detail was refused; nothing imported") from None
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    if result.already_imported:
+        click.echo(f"{name}: the same detail was already imported; nothing changed")
+        return
+    click.echo(
+        f"{name}: {result.rows} settlements for {district} {month}; "
+        f"{result.adjustments} adjustments, "
         f"backstop change {format_yuan(result.adjustment_total)} yuan"
     )
 

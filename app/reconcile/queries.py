@@ -156,3 +156,15 @@ def platform_visits(district: str, month: str) -> list[PlatformVisit]:
         )
         for v, code in rows
     ]
+
+
+def insurance_codes(district: str) -> set[str]:
+    """The insurance institution codes of the district's clinics (what the platform knows)."""
+    return set(
+        db.session.scalars(
+            select(Clinic.insurance_code)
+            .join(Village, Village.code == Clinic.village_code)
+            .join(Town, Town.code == Village.town_code)
+            .where(Town.district_code == district, Clinic.insurance_code.isnot(None))
+        )
+    )

@@ -15,6 +15,7 @@ import io
 import re
 import subprocess
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from flask import Flask, g
@@ -30,6 +31,7 @@ from app.money import format_yuan, parse_yuan
 from app.reconcile.models import FundFinding
 from app.reconcile.platform import Disagreements, SimulatedPlatform, settlement_csv
 from app.reconcile.queries import platform_visits, reconciliation
+from app.reconcile.rules import SettlementRow
 from app.settlement.models import StatementAdjustment as FundAdjustment
 from app.settlement.operations import pay_statement, review_statement, submit_statement
 from app.settlement.queries import verify_statement
@@ -344,3 +346,39 @@ def test_the_statement_and_the_summary_carry_the_adjustments_and_finance_pays_th
         "HD001", OCT, Payment(clock().date(), "B-1", recorded + booked), user("finance"), clock()
     )
     assert verify_statement("HD001", OCT).ok
+
+
+class FixedPlatform:
+    """A stand-in for a real platform adapter, named only in the configuration."""
+
+    rows: ClassVar[list[SettlementRow]] = []
+
+    def settlement_detail(self, insurance_codes: set[str], month: str) -> list[SettlementRow]:
+        return [r for r in self.rows if r.insurance_code in insurance_codes]
+
+
+def test_a_real_platform_is_configuration_not_code(
+    app: Flask, world: World, tmp_path: Path
+) -> None:
+    # The simulator, through the same command a real connection uses.
+    out = app.test_cli_runner().invoke(
+        args=["reconcile", "fetch", "--district", "440114", "--month", OCT]
+    )
+    assert out.exit_code == 0, out.output
+    assert "simulator: 14 settlements" in out.output and "0 adjustments" in out.output
+
+    # Another adapter, chosen by INSURANCE_PLATFORM alone: it paid one visit less.
+    platform = SimulatedPlatform()
+    rows = platform.run_month(platform_visits("440114", OCT), OCT)
+    FixedPlatform.rows = [*rows, platform.reverse(rows[0].setl_id)]
+    app.config["INSURANCE_PLATFORM"] = f"{__name__}:FixedPlatform"
+    out = app.test_cli_runner().invoke(
+        args=["reconcile", "fetch", "--district", "440114", "--month", OCT]
+    )
+    assert out.exit_code == 0, out.output
+    assert "1 adjustments" in out.output
+    app.config["INSURANCE_PLATFORM"] = "nowhere:Nothing"
+    bad = app.test_cli_runner().invoke(
+        args=["reconcile", "fetch", "--district", "440114", "--month", OCT]
+    )
+    assert bad.exit_code != 0 and "INSURANCE_PLATFORM" in bad.output
