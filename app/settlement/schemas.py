@@ -21,7 +21,7 @@ from marshmallow import Schema, fields, validate
 
 from app.fields import Quantity, StrictSchema, Text, Yuan
 from app.localtime import local
-from app.settlement.rules import MAX_REASON, MAX_REFERENCE, Status
+from app.settlement.rules import MAX_REASON, MAX_REFERENCE, Action, Status
 
 # ASCII digits only (``\d`` would take full-width ones); the length check also
 # refuses the trailing newline that ``$`` lets through.
@@ -161,7 +161,7 @@ class StatementItemSchema(ViewSchema):
 
 
 class StatementHistorySchema(ViewSchema):
-    action = fields.String(required=True, metadata={"enum": ["submit", "review", "return", "pay"]})
+    action = fields.String(required=True, metadata={"enum": [a.value for a in Action]})
     from_status = fields.String(required=True, data_key="from", metadata={"enum": STATUSES})
     to_status = fields.String(required=True, data_key="to", metadata={"enum": STATUSES})
     actor = fields.String(required=True)

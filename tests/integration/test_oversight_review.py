@@ -35,6 +35,7 @@ from app.visits.models import Visit
 from tests.conftest import FixedClock
 from tests.factories import HUADU, World
 from tests.integration.test_settlement import SEPT, api, record, user, world
+from tests.integration.test_settlement_openapi import Checker
 from tests.integration.test_settlement_pages import csrf, login
 
 __all__ = ["world"]
@@ -405,6 +406,11 @@ def test_the_worklist_findings_and_pull_back_through_the_api(
     visit = record(world, clock(), clinic="HD002", doctor="doctor2")
     assert api(client, world, "doctor2", "submit", "HD002").get_json()["status"] == "submitted"
     url = f"/api/v1/statements/HD002/{SEPT}"
+    # Every answer of these three endpoints also matches the published OpenAPI document.
+    checker = Checker(client, world)
+    checker.call("GET", f"{url}/worklist", "reviewer", 200)
+    checker.call("GET", f"{url}/worklist", "doctor", 403)
+    checker.call("POST", f"{url}/findings/{visit.id}", "reviewer", 422, {"finding": "maybe"})
     (item,) = client.get(f"{url}/worklist", headers=world.auth("reviewer")).get_json()
     assert (item["visit_id"], item["finding"], item["why"]) == (visit.id, None, "rule:late_entry")
     assert client.get(f"{url}/worklist", headers=world.auth("doctor")).status_code == 403
@@ -412,20 +418,18 @@ def test_the_worklist_findings_and_pull_back_through_the_api(
         f"{url}/findings/{visit.id}", json={"finding": "maybe"}, headers=world.auth("reviewer")
     )
     assert bad.status_code == 422 and "finding" in bad.get_json()["errors"]
-    done = client.post(
+    done = checker.call(
+        "POST",
         f"{url}/findings/{visit.id}",
-        json={"finding": "disallowed", "reason": "无处方", "amount": "0.50"},
-        headers=world.auth("reviewer"),
+        "reviewer",
+        200,
+        {"finding": "disallowed", "reason": "无处方", "amount": "0.50"},
     )
-    assert done.status_code == 200, done.get_json()
     assert done.get_json()["adjustments"][0]["amount"] == "-0.50"
     assert api(client, world, "reviewer", "review", "HD002").get_json()["status"] == "reviewed"
 
     record(world, clock())
     assert auto_submit(HUADU, dt.date(2026, 10, 5), clock()) == ["HD001"]
-    pulled = client.post(f"/api/v1/statements/HD001/{SEPT}/pull-back", headers=world.auth("doctor"))
-    assert pulled.status_code == 200 and pulled.get_json()["status"] == "open"
-    refused = client.post(
-        f"/api/v1/statements/HD002/{SEPT}/pull-back", headers=world.auth("doctor2")
-    )
-    assert refused.status_code == 409
+    pulled = checker.call("POST", f"/api/v1/statements/HD001/{SEPT}/pull-back", "doctor", 200)
+    assert pulled.get_json()["status"] == "open"
+    checker.call("POST", f"/api/v1/statements/HD002/{SEPT}/pull-back", "doctor2", 409)
