@@ -2,9 +2,10 @@
 
 Guarantees: the exported figures are the same :class:`Figures` the JSON and
 the PDF are built from, under the same labels (:mod:`app.settlement.labels`, in
-Chinese); money is written as exact two-decimal yuan (text in
-CSV, a number formatted ``0.00`` in XLSX, from ``Decimal`` never ``float``
-arithmetic); CSV is UTF-8 with a BOM so Excel on a Chinese Windows opens it;
+Chinese, with no English field-name column); money is written as exact
+two-decimal yuan (text in CSV, a number formatted ``0.00`` in XLSX, from
+``Decimal`` never ``float`` arithmetic); in XLSX quantities are numbers and
+dates real date cells, each with a number format; CSV is UTF-8 with a BOM so Excel on a Chinese Windows opens it;
 every text cell passes :func:`app.spreadsheet.safe_cell`, so a name that looks
 like a formula (``=HYPERLINK(…)``) is shown as text and never runs.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +40,27 @@ ADJUSTMENT_HEADER = [
     "调整金额",
 ]
 MONEY_FORMAT = "0.00"
+# "General" shows 12 and 1.5 as the app does; "0.###" would show "12.".
+QUANTITY_FORMAT = "General"
+DATE_FORMAT = "yyyy-mm-dd"
+
+
+class _Quantity(Decimal):
+    """A quantity cell: a number shown with up to three decimals, not money."""
+
+
+def _xlsx_money(fen: int) -> Decimal:
+    return Decimal(format_yuan(fen))
+
+
+def _xlsx_quantity(thousandths: int) -> Decimal:
+    return _Quantity(format_quantity(thousandths))
+
+
+def _xlsx_date(day: date) -> datetime:
+    # A real date cell (openpyxl writes datetime as a serial number) so Excel
+    # sorts and filters by date; shown as 2026-11-29 by DATE_FORMAT.
+    return datetime(day.year, day.month, day.day)
 
 
 def _text(name: str, value: int) -> str:
@@ -60,7 +83,9 @@ def _csv(rows: list[list[Any]]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def _statement_rows(view: StatementView, cell: Any, money: Any) -> dict[str, list[list[Any]]]:
+def _statement_rows(
+    view: StatementView, cell: Any, money: Any, quantity: Any, on_day: Any
+) -> dict[str, list[list[Any]]]:
     f = view.figures
     labels = figure_labels()
     head = [
@@ -69,16 +94,14 @@ def _statement_rows(view: StatementView, cell: Any, money: Any) -> dict[str, lis
         ["结算月份", view.month],
         ["状态", status_label(view.status)],
     ]
-    summary = [["项目", "字段", "数值"]] + [
-        [labels[n], n, cell(n, getattr(f, n))] for n in FIGURE_FIELDS
-    ]
+    # One column of words (the labels table) and one of values: the English
+    # field names are the API's vocabulary, not the clerk's.
+    summary = [["项目", "数值"]] + [[labels[n], cell(n, getattr(f, n))] for n in FIGURE_FIELDS]
     days = [["日期"] + [labels[n] for n in FIGURE_FIELDS]]
-    days += [[day.isoformat(), *_figure_row(df, cell)] for day, df in view.days]
+    days += [[on_day(day), *_figure_row(df, cell)] for day, df in view.days]
     days.append(["合计", *_figure_row(sum((df for _, df in view.days), Figures()), cell)])
     items = [ITEM_HEADER]
-    items += [
-        [i.code, i.name, i.unit, format_quantity(i.quantity), money(i.amount)] for i in view.items
-    ]
+    items += [[i.code, i.name, i.unit, quantity(i.quantity), money(i.amount)] for i in view.items]
     items.append(["合计", "", "", "", money(sum(i.amount for i in view.items))])
     adjustments = [ADJUSTMENT_HEADER] + [
         [
@@ -106,7 +129,7 @@ def _statement_rows(view: StatementView, cell: Any, money: Any) -> dict[str, lis
 def statement_csv(view: StatementView) -> bytes:
     """Sections separated by a blank line: header, summary, days, items, adjustments."""
     with document_locale():
-        parts = _statement_rows(view, _text, format_yuan)
+        parts = _statement_rows(view, _text, format_yuan, format_quantity, date.isoformat)
     rows: list[list[Any]] = []
     for name in ("head", "summary", "days", "items", "adjustments"):
         if rows:
@@ -123,8 +146,12 @@ def _sheet(wb: Workbook, title: str, rows: list[list[Any]], first: bool = False)
         ws.append([safe_cell(value) for value in row])
     for cells in ws.iter_rows():
         for c in cells:
-            if isinstance(c.value, Decimal):
+            if isinstance(c.value, _Quantity):
+                c.number_format = QUANTITY_FORMAT
+            elif isinstance(c.value, Decimal):
                 c.number_format = MONEY_FORMAT
+            elif isinstance(c.value, datetime):
+                c.number_format = DATE_FORMAT
     header_fill = PatternFill("solid", fgColor="EEF2F6")
     for c in ws[1]:
         c.font = Font(bold=True)
@@ -143,7 +170,7 @@ def _xlsx(wb: Workbook) -> bytes:
 def statement_xlsx(view: StatementView) -> bytes:
     """Sheets 汇总 (header + figures), 逐日 (days), 项目 (items), 对账调整 (adjustments)."""
     with document_locale():
-        parts = _statement_rows(view, _cell, lambda fen: Decimal(format_yuan(fen)))
+        parts = _statement_rows(view, _cell, _xlsx_money, _xlsx_quantity, _xlsx_date)
     wb = Workbook()
     _sheet(wb, "汇总", parts["summary"] + [[]] + parts["head"], first=True)
     _sheet(wb, "逐日", parts["days"])
@@ -152,7 +179,7 @@ def statement_xlsx(view: StatementView) -> bytes:
     return _xlsx(wb)
 
 
-def _summary_rows(summary: DistrictSummary, cell: Any, money: Any) -> list[list[Any]]:
+def _summary_rows(summary: DistrictSummary, cell: Any, money: Any, on_day: Any) -> list[list[Any]]:
     head = ["卫生站编码", "卫生站", "镇（街）", "状态", *figure_labels().values()]
     rows: list[list[Any]] = [[*head, "对账调整", "应拨付", "已拨付", "拨付日期", "拨付凭证号"]]
     for line in summary.lines:
@@ -166,7 +193,7 @@ def _summary_rows(summary: DistrictSummary, cell: Any, money: Any) -> list[list[
                 money(line.adjustment_total),
                 money(line.backstop_due),
                 money(line.paid.amount) if line.paid else "",
-                line.paid.paid_on.isoformat() if line.paid else "",
+                on_day(line.paid.paid_on) if line.paid else "",
                 line.paid.reference if line.paid else "",
             ]
         )
@@ -181,12 +208,12 @@ def _summary_rows(summary: DistrictSummary, cell: Any, money: Any) -> list[list[
 
 def summary_csv(summary: DistrictSummary) -> bytes:
     with document_locale():
-        return _csv(_summary_rows(summary, _text, format_yuan))
+        return _csv(_summary_rows(summary, _text, format_yuan, date.isoformat))
 
 
 def summary_xlsx(summary: DistrictSummary) -> bytes:
     with document_locale():
-        rows = _summary_rows(summary, _cell, lambda f: Decimal(format_yuan(f)))
+        rows = _summary_rows(summary, _cell, _xlsx_money, _xlsx_date)
     wb = Workbook()
     _sheet(wb, summary.month, rows, first=True)
     return _xlsx(wb)

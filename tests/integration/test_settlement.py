@@ -482,8 +482,13 @@ def test_csv_and_xlsx_match_the_json(
     response = client.get(f"/api/v1/statements/HD001/{SEPT}.csv", headers=headers)
     assert response.status_code == 200
     assert 'filename="HD001-2026-09.csv"' in response.headers["Content-Disposition"]
+    # Issue 10 item 13: charset stated once; no English field-name column.
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     rows = _csv_rows(response.data)
-    by_key = {r[1]: r[2] for r in rows if len(r) == 3 and r[1] in FIGURE_FIELDS}
+    assert not any("字段" in r or "fund_pays" in r for r in rows)
+    with document_locale():
+        name_of = {label: name for name, label in figure_labels().items()}
+    by_key = {name_of[r[0]]: r[1] for r in rows if len(r) == 2 and r[0] in name_of}
     assert by_key == {k: str(v) for k, v in body["figures"].items()}
     day_rows = [r for r in rows if r and r[0].startswith("2026-09-")]
     header = next(r for r in rows if r and r[0] == "日期")
@@ -497,14 +502,22 @@ def test_csv_and_xlsx_match_the_json(
     assert response.status_code == 200
     assert 'filename="HD001-2026-09.xlsx"' in response.headers["Content-Disposition"]
     wb = load_workbook(io.BytesIO(response.data))
-    sheet = {r[1]: r[2] for r in wb["汇总"].iter_rows(values_only=True) if r and len(r) > 2}
+    sheet = {name_of[r[0]]: r[1] for r in wb["汇总"].iter_rows(values_only=True) if r[0] in name_of}
     for name, value in body["figures"].items():
         cell = sheet[name]
         assert (Decimal(str(cell)).quantize(Decimal("0.01")) if name in MONEY_FIELDS else cell) == (
             Decimal(value) if name in MONEY_FIELDS else value
         )
     items = [r for r in wb["项目"].iter_rows(values_only=True)][1:-1]
-    assert [(r[0], r[3]) for r in items] == [(i["code"], i["quantity"]) for i in body["items"]]
+    assert [(r[0], Decimal(str(r[3]))) for r in items] == [
+        (i["code"], Decimal(i["quantity"])) for i in body["items"]
+    ]
+    # Quantities are numbers and days real dates, each with a number format.
+    quantity_cell = wb["项目"]["D2"]
+    assert isinstance(quantity_cell.value, int | float) and quantity_cell.number_format == "General"
+    day_cell = wb["逐日"]["A2"]
+    assert isinstance(day_cell.value, dt.datetime) and day_cell.number_format == "yyyy-mm-dd"
+    assert day_cell.value.date().isoformat() == body["days"][0]["date"]
 
     sum_csv = client.get(f"/api/v1/districts/440114/summaries/{SEPT}.csv", headers=headers)
     assert sum_csv.status_code == 200
@@ -657,13 +670,13 @@ def test_one_label_per_figure_on_page_csv_xlsx_and_pdf(
         labels = figure_labels()
     headers = world.auth("reviewer")
     csv_rows = _csv_rows(client.get(f"/api/v1/statements/HD001/{SEPT}.csv", headers=headers).data)
-    in_csv = {r[1]: r[0] for r in csv_rows if len(r) == 3 and r[1] in FIGURE_FIELDS}
-    assert in_csv == labels
+    in_csv = [r[0] for r in csv_rows if len(r) == 2 and r[0] in labels.values()]
+    assert in_csv == list(labels.values())
     assert ["状态", "未提交"] in csv_rows  # the status name of the same table
     xlsx = client.get(f"/api/v1/statements/HD001/{SEPT}.xlsx", headers=headers).data
     sheet = load_workbook(io.BytesIO(xlsx))["汇总"]
-    in_xlsx = {r[1]: r[0] for r in sheet.iter_rows(values_only=True) if r and r[1] in labels}
-    assert in_xlsx == labels
+    in_xlsx = [r[0] for r in sheet.iter_rows(values_only=True) if r[0] in labels.values()]
+    assert in_xlsx[: len(labels)] == list(labels.values())
     summary_csv = client.get(f"/api/v1/districts/440114/summaries/{SEPT}.csv", headers=headers)
     assert _csv_rows(summary_csv.data)[0][4 : 4 + len(labels)] == list(labels.values())
     login(client, "reviewer")
