@@ -5,7 +5,8 @@ the PDF are built from, under the same labels (:mod:`app.settlement.labels`, in
 Chinese, with no English field-name column); money is written as exact
 two-decimal yuan (text in CSV, a number formatted ``0.00`` in XLSX, from
 ``Decimal`` never ``float`` arithmetic); in XLSX quantities are numbers and
-dates real date cells, each with a number format; CSV is UTF-8 with a BOM so Excel on a Chinese Windows opens it;
+dates real date cells, each with a number format; CSV is UTF-8 with a BOM so
+Excel on a Chinese Windows opens it;
 every text cell passes :func:`app.spreadsheet.safe_cell`, so a name that looks
 like a formula (``=HYPERLINK(…)``) is shown as text and never runs.
 """

@@ -12,7 +12,17 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -308,13 +318,33 @@ def pay(clinic: str, month: str) -> BaseResponse:
         pay_statement(clinic, month, payment, _user(), _now())
 
     back = form.back.data == "finance"
-    return _run(
-        record,
-        _("Payment to %(clinic)s for %(month)s recorded.", clinic=clinic, month=month),
+    where = (
         url_for(".finance", month=month)
         if back
-        else url_for(".statement", clinic=clinic, month=month),
+        else url_for(".statement", clinic=clinic, month=month)
     )
+    try:
+        record()
+    except DomainError as exc:
+        if exc.status == 403:
+            raise
+        # The error names the clinic (finance pays many on one page) and the
+        # typed values come back into that clinic's form, not the defaults.
+        flash(f"{clinic}：{_error_text(exc)}", "error")
+        session[PENDING_PAYMENT] = {
+            "clinic": clinic,
+            "month": month,
+            "paid_on": request.form.get("paid_on", "")[:20],
+            "reference": request.form.get("reference", "")[:60],
+            "amount": request.form.get("amount", "")[:20],
+        }
+        return redirect(where)
+    flash(_("Payment to %(clinic)s for %(month)s recorded.", clinic=clinic, month=month), "ok")
+    return redirect(where)
+
+
+# The values of a refused payment, shown once in the form they were typed in.
+PENDING_PAYMENT = "settlement.pending_payment"
 
 
 def _back_to_board(clinic: str, month: str) -> str:
@@ -427,6 +457,7 @@ def finance() -> str:
         monthly_chart=monthly_chart,
         clinic_chart=clinic_chart,
         can_pay=user.role == "finance",
+        pending=session.pop(PENDING_PAYMENT, None),
     )
 
 

@@ -82,14 +82,15 @@ def test_reviewer_reviews_and_finance_pays(
     page.goto(server.url + "/finance")
     assert "<svg" in page.content()
     row = "tr[data-clinic='HD001']"
-    due = page.get_attribute(f"{row} input[name=amount]", "placeholder")
+    due = page.input_value(f"{row} input[name=amount]")  # pre-filled with the due amount
+    assert due
     page.fill(f"{row} input[name=reference]", "GZCZ-0917-1")
     page.fill(f"{row} input[name=amount]", "1.00")  # wrong amount: refused
     page.click(f"{row} button.pay")
     page.wait_for_load_state()
     assert "应付兜底" in page.inner_text("main")
     assert status_of(page, "HD001") == "reviewed"
-    page.fill(f"{row} input[name=reference]", "GZCZ-0917-1")
+    assert page.input_value(f"{row} input[name=reference]") == "GZCZ-0917-1"  # kept
     page.fill(f"{row} input[name=amount]", due)
     page.click(f"{row} button.pay")
     page.wait_for_load_state()

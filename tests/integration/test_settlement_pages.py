@@ -146,6 +146,15 @@ def test_finance_pays_one_and_all(
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "应付兜底" in wrong or "兜底" in wrong
+    # Issue 10 item 9: the error names the clinic and the typed values come back.
+    assert "HD001：" in wrong
+    assert 'name="reference" required maxlength="60" value="R1"' in wrong
+    assert 'name="amount" required inputmode="decimal" value="11"' in wrong
+    # Shown once: the next visit pre-fills the due amounts again (real values).
+    again = client.get("/finance").get_data(as_text=True)
+    assert 'value="R1"' not in again
+    assert 'inputmode="decimal" value="11.10"' in again
+    assert 'inputmode="decimal" value="5.55"' in again
     client.post(
         f"/statements/HD001/{SEPT}/pay",
         data={
