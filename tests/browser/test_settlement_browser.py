@@ -66,8 +66,12 @@ def test_reviewer_reviews_and_finance_pays(
         "tr[data-clinic]", "rows => rows.map(r => r.dataset.clinic)"
     ) == ["HD002", "HD001"]
     screenshot(page, "settlement-board")
-    page.click("tr[data-clinic='HD001'] button.review")
+    page.click("tr[data-clinic='HD001'] a.review")  # opens the statement: figures first
     page.wait_for_load_state()
+    assert "逐日明细" in page.content()
+    page.click("#review")
+    page.wait_for_load_state()
+    page.goto(server.url + "/board")
     assert status_of(page, "HD001") == "reviewed"
     page.click("tr[data-clinic='HD002'] td a >> nth=0")
     assert "逐日明细" in page.content() and "诊疗项目明细" in page.content()

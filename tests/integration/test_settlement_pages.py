@@ -85,7 +85,7 @@ def test_doctor_sees_months_and_submits_after_confirming(
 
 
 def test_reviewer_board_sorts_reviews_and_returns(
-    client: FlaskClient, world: World, september: list[Visit], clock: FixedClock
+    app: Flask, client: FlaskClient, world: World, september: list[Visit], clock: FixedClock
 ) -> None:
     record(world, clock(), clinic="HD002", doctor="doctor2", injection=False)
     advance(client, world, "submitted")
@@ -97,6 +97,9 @@ def test_reviewer_board_sorts_reviews_and_returns(
     assert order == ["HD001", "HD002"]
     by_fiscal = client.get(f"/board?month={SEPT}&sort=fiscal&dir=asc").get_data(as_text=True)
     assert re.findall(r'data-clinic="(HD\d+)"', by_fiscal) == ["HD002", "HD001"]
+    # Issue 10 item 8: no one-click approval on the board; 审核 opens the statement.
+    assert "/review" not in board
+    assert f'href="/statements/HD001/{SEPT}#next-step">审核</a>' in board
     detail = client.get(f"/statements/HD001/{SEPT}").get_data(as_text=True)
     assert "逐日" in detail and "阿莫西林胶囊" in detail and "2026-09-21" in detail
     token = CSRF.search(detail).group(1)  # type: ignore[union-attr]
@@ -112,6 +115,10 @@ def test_reviewer_board_sorts_reviews_and_returns(
         follow_redirects=True,
     )
     assert api(client, world, "doctor2", "get", "HD002").get_json()["status"] == "open"
+    # Issue 10 item 7: the reason is at the top of the returned statement.
+    returned = client.get(f"/statements/HD002/{SEPT}").get_data(as_text=True)
+    top = returned.index('id="returned-reason"')
+    assert top < returned.index("<h2") and "退回原因：注射费有误" in returned
     client.post(
         f"/statements/HD001/{SEPT}/review",
         data={"csrf_token": token, "back": "board"},
