@@ -161,6 +161,7 @@ class ReceiptLine:
     quantity: str
     unit_price: int
     amount: int
+    kind: str = ""  # diagnosis | drug | service | material
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,10 @@ from reports.styles import (
     VOID_RED,
 )
 
-INSURANCE_CLASS = {"A": "甲", "B": "乙", "C": "丙"}
+INSURANCE_CLASS = {"A": "甲类", "B": "乙类", "C": "丙类"}
+# The category column reads as on the receipt page: the diagnosis fee and the
+# service items are their own kinds, drugs and materials show their class.
+KIND_LABELS = {"diagnosis": "诊疗费", "service": "服务项目"}
 
 
 class ReceiptRenderer(Renderer):
@@ -168,13 +171,18 @@ class ReceiptRenderer(Renderer):
         rows = [
             [
                 self.cell(line.name),
-                INSURANCE_CLASS.get(line.insurance_class, line.insurance_class),
+                KIND_LABELS.get(line.kind)
+                or INSURANCE_CLASS.get(line.insurance_class, line.insurance_class),
                 self.cell(f"{line.quantity}{line.unit}"),
                 yuan(line.unit_price),
                 yuan(line.amount),
             ]
             for line in d.lines
         ]
+        # The fees are part of 合计: shown as rows, the column adds up to it.
+        for name, fee in (("挂号费", d.registration), ("注射费", d.injection_fee)):
+            if fee:
+                rows.append([self.cell(name), "", "", "", yuan(fee)])
         total = ["合计", "", "", "", yuan(d.total)]
         return self.data_table(
             ["项目", "类别", "数量", "单价", "金额"],

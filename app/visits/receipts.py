@@ -62,6 +62,7 @@ def receipt_document(visit: Visit, check_code: str = "", check_url: str = "") ->
                 quantity=format_quantity(line.quantity),
                 unit_price=line.unit_price,
                 amount=line.amount,
+                kind=line.kind,
             )
             for line in visit.lines
         ),

@@ -227,14 +227,17 @@ def make_receipt(programme: bool = True, voided: bool = False) -> ReceiptDocumen
         ReceiptLine("板蓝根颗粒", "袋", "B", "1.5", 820, 1_230),
         ReceiptLine("清创缝合（小）", "次", "C", "1", 3_000, 3_000),
     )
-    total = sum(line.amount for line in lines)
+    lines_total = sum(line.amount for line in lines)
     if programme:
+        # As a recorded visit: total = lines + fees = patient + fund + fiscal.
         registration, injection_fee, copay, self_pay = 100, 100, 0, 3_000
+        total = lines_total + registration + injection_fee
         patient = registration + injection_fee + copay + self_pay
         fund = 4_210
         fiscal = total - fund - patient
     else:
-        registration, injection_fee, copay, self_pay = 0, 0, 0, total
+        registration, injection_fee, copay, self_pay = 0, 0, 0, lines_total
+        total = lines_total
         patient, fund, fiscal = total, 0, 0
     return ReceiptDocument(
         receipt_number="HS017-20261012-0042",
@@ -663,6 +666,12 @@ def test_programme_receipt(tmp_path: Path) -> None:
         assert yuan(line.amount) in text
     for money in (doc.total, doc.fund, doc.fiscal, doc.patient):
         assert yuan(money) in text
+    # The fees are rows of the item table, so the amounts above 合计 add up to it.
+    table = text.split("合计")[0]
+    assert "挂号费" in table and "注射费" in table
+    listed = [*(line.amount for line in doc.lines), doc.registration, doc.injection_fee]
+    assert sum(listed) == doc.total
+    assert all(yuan(amount) in table for amount in listed)
     assert "已作废" not in flat
     assert "非项目" not in flat
     assert_page_numbers(text, pdf_pages(pdf, tmp_path))
