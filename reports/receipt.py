@@ -187,7 +187,7 @@ class ReceiptRenderer(Renderer):
         return self.data_table(
             ["项目", "类别", "数量", "单价", "金额"],
             rows,
-            (52, 11, 19, 22, 22),
+            (47, 16, 19, 22, 22),  # 服务项目 needs four characters
             numeric_from=3,
             total=total,
             total_span=4,
