@@ -568,7 +568,11 @@ def test_a_refused_save_says_why_and_focuses_the_field(page: Any, live_server: L
     page.fill("#lines-body tr.line:nth-child(2) input[name=quantity]", "abc")
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("#split-status:has-text('数量')")
-    assert page.evaluate("document.activeElement.name") == "quantity"
+    # The live split may show the refusal before the save's answer moves the focus:
+    # wait for the focus (bounded by Playwright's timeout) rather than race it.
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.name === 'quantity'"
+    )
     assert page.evaluate("document.activeElement.value") == "abc"
     assert "refused" in (page.get_attribute("#split-status", "class") or "")
     assert visit_count(live_server) == 0
