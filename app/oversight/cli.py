@@ -14,6 +14,7 @@ from app.audit.operations import OPERATOR
 from app.clock import clock
 from app.errors import DomainError
 from app.localtime import parse_month
+from app.oversight.labels import decimal_places
 from app.oversight.operations import recompute_flags, set_oversight
 
 oversight_cli = AppGroup("oversight", help="Peer flags, credit-first review, auto-submit.")
@@ -32,7 +33,8 @@ def flags_command(district: str, month: str) -> None:
     """Compare every clinic-month of a district with its peers; store the flags."""
     flags = recompute_flags(district, _month(month), clock()())
     for f in flags:
-        click.echo(f"{f.clinic}\t{f.figure.value}\t{float(f.value):.4f}\t{float(f.score):+.1f}")
+        value, score = decimal_places(f.value, 4), decimal_places(f.score, 1)
+        click.echo(f"{f.clinic}\t{f.figure.value}\t{value}\t{score:+}")
     click.echo(f"{len(flags)} flags for {district} {month}")
 
 

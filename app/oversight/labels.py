@@ -63,7 +63,8 @@ class FlagLike(Protocol):
     def score(self) -> Fraction: ...
 
 
-def _places(value: Fraction, places: int) -> Decimal:
+def decimal_places(value: Fraction, places: int) -> Decimal:
+    """An exact fraction as a decimal rounded half up (never through float)."""
     exact = Decimal(value.numerator) / Decimal(value.denominator)
     return exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
@@ -74,8 +75,8 @@ def figure_value(figure: Figure, value: Fraction) -> str:
         fen = round_fen(Decimal(value.numerator) / Decimal(value.denominator))
         return _("%(yuan)s yuan", yuan=format_yuan(fen))
     if figure in SHARES:
-        return f"{_places(value * 100, 1)}%"
-    return str(_places(value, 2))
+        return f"{decimal_places(value * 100, 1)}%"
+    return str(decimal_places(value, 2))
 
 
 def figure_label(figure: Figure | str) -> str:
@@ -89,7 +90,7 @@ def describe(flag: FlagLike) -> str:
         figure=figure_label(flag.figure),
         value=figure_value(flag.figure, flag.value),
         median=figure_value(flag.figure, flag.median),
-        score=str(_places(abs(flag.score), 1)),
+        score=str(decimal_places(abs(flag.score), 1)),
     )
 
 
