@@ -314,3 +314,22 @@ def record_access(
                 clinic_code=clinic_code,
             )
         )
+
+
+def audit_clinic_event(
+    session: Session,
+    actor: Any,
+    action: str,
+    obj: tuple[str, str | int],
+    clinic_code: str,
+    after: State,
+    now: dt.datetime,
+) -> Entry:
+    """A clinic's write that holds no visit or statement state (a day close, a finding,
+    a patient's answer): appended to the clinic's chain, last in its transaction.
+
+    ``obj`` must not be a ``visit`` or ``statement``: verify compares those
+    objects' entries with the live rows' money and status.
+    """
+    session.flush()
+    return append(session, actor, action, obj, None, after, now, chain=clinic_chain(clinic_code))

@@ -25,7 +25,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.audit.operations import append
+from app.audit.operations import append, audit_clinic_event
 from app.database import unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
 from app.extensions import db
@@ -94,6 +94,17 @@ def record_feedback(code: str, asked_more: bool, said_paid: int | None, now: dt.
                 said_paid=said_paid if asked_more else None,
                 at=now,
             )
+        )
+        # Who answered is never known or kept: the actor is the public check itself.
+        after = {"visit": row.visit_id, "asked_more": asked_more, "said_paid": said_paid}
+        audit_clinic_event(
+            session,
+            "public",
+            "receipt.feedback",
+            ("feedback", row.visit_id),
+            row.visit.clinic.code,
+            after,
+            now,
         )
 
 

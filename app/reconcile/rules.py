@@ -72,7 +72,7 @@ class SettlementRow:
     """One row of the fund's settlement detail, money in fen (negative on a reversal)."""
 
     line: int
-    insurance_code: str  # fixmedins_code: the clinic's insurance institution code
+    insurance_code: str  # the clinic's insurance institution code (the file's fixmedins_code)
     setl_id: str
     mdtrt_id: str  # the visit's own reference: our receipt number
     certno: str

@@ -43,7 +43,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.audit.operations import audit_adjustments, audit_batch_payment, audit_statement
+from app.audit.operations import (
+    audit_adjustments,
+    audit_batch_payment,
+    audit_clinic_event,
+    audit_statement,
+)
 from app.auth.access import can_see_district, require_clinic_visible, require_role
 from app.auth.models import User
 from app.database import unit_of_work
@@ -467,6 +472,16 @@ def record_finding(
         item.reason = reason
         item.reviewer_id = actor.id
         item.at = now
+        after = {"visit": visit.id, "finding": finding, "amount": item.amount, "reason": reason}
+        audit_clinic_event(
+            session,
+            actor,
+            "review.finding",
+            ("review_item", f"{clinic.code}/{month}/{visit.id}"),
+            clinic.code,
+            after,
+            now,
+        )
     return item
 
 

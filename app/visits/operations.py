@@ -38,7 +38,7 @@ from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from app.audit.operations import audit_visit
+from app.audit.operations import audit_clinic_event, audit_visit
 from app.auth.access import require_clinic_visible, require_doctor_of
 from app.auth.models import User
 from app.database import forget, locked, unit_of_work, upsert_statement
@@ -575,4 +575,15 @@ def close_day(clinic: Clinic, day: dt.date, actor: User, now: dt.datetime) -> Da
             total=totals.total,
         )
         session.add(close)
+        after = {
+            "visits": totals.visits,
+            "voided": totals.voided,
+            "cash": totals.cash,
+            "fund": totals.fund,
+            "fiscal": totals.fiscal,
+            "total": totals.total,
+        }
+        audit_clinic_event(
+            session, actor, "day.close", ("day", f"{clinic.code}/{day}"), clinic.code, after, now
+        )
     return close

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from flask import Flask, g
@@ -158,7 +160,7 @@ def test_the_costly_clinic_is_flagged_and_shown_first_with_its_visits(
     # HD007 on its money and injections; HD001 low on visits per resident (2 live in its village).
     assert "HD007" in codes
     flag = next(f for f in stored if f.figure == "cost_per_visit")
-    assert float(flag.score) > 3.5 and float(flag.value) > float(flag.median)
+    assert Fraction(flag.score) > Fraction(7, 2) and Fraction(flag.value) > Fraction(flag.median)
 
     login(client, "reviewer")
     board = client.get(f"/board?month={SEPT}").get_data(as_text=True)
@@ -172,7 +174,7 @@ def test_the_costly_clinic_is_flagged_and_shown_first_with_its_visits(
     assert page.status_code == 200 and "预警背后的就诊" in text
     assert "张*" in text and world.ids["insured_village"] not in text  # masked
     totals = [
-        float(t) for t in re.findall(r'<td class="num">([\d.]+)</td>\s*<td class="num">', text)
+        Decimal(t) for t in re.findall(r'<td class="num">([\d.]+)</td>\s*<td class="num">', text)
     ]
     assert totals == sorted(totals, reverse=True) and len(totals) == 3
 
@@ -285,6 +287,13 @@ def test_findings_flow_into_the_statement_and_the_clinics_record(
 
     (line,) = db.session.scalars(select(StatementAdjustment)).all()
     assert (line.source, line.reason, line.amount) == ("review", "disallowed", -big.fiscal)
+    # Each finding is audited on the clinic's chain, and the chain verifies mid-review.
+    findings_logged = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "review.finding")
+    ).all()
+    assert len(findings_logged) == len(worklist)
+    verified = client.application.test_cli_runner().invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
     assert line.note == "处方量超常"
     review_statement("HD002", SEPT, user("reviewer"), clock())
     view = statement_view("HD002", SEPT, None)

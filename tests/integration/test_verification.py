@@ -11,6 +11,7 @@ from flask import Flask, g
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from app.audit.models import AuditEntry
 from app.auth.models import User
 from app.extensions import db
 from app.oversight.codes import ALPHABET, grouped, new_code, normalise
@@ -82,6 +83,13 @@ def test_a_patient_checks_his_receipt_and_answers(
     (answer,) = db.session.scalars(select(ReceiptFeedback)).all()
     assert answer.asked_more and answer.said_paid == 2000 and answer.visit_id == visit.id
     assert complaints_by_clinic("2026-10") == {world.clinic.id: 1}
+    # The answer is audited on the clinic's chain, naming no person, and the chain verifies.
+    entry = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "receipt.feedback")
+    ).one()
+    assert entry.actor == "public" and entry.chain == "clinic:HD001"
+    verified = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
 
     void_visit(visit.id, "录入错误", doctor(), clock())
     assert "此收据已作废" in client.get(f"/v/{code}").text
