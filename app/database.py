@@ -15,6 +15,7 @@ Guarantees:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -71,6 +72,8 @@ def configure_engine(engine: Engine) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when a transaction begins.
         dbapi_connection.isolation_level = None
+        # PostgreSQL's sha256(), as hex, for SQL that seals audit entries (app.audit).
+        dbapi_connection.create_function("sha256_hex", -1, _sha256_hex, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         # How long a writer waits for another's lock is the driver's ``timeout``
@@ -80,6 +83,14 @@ def configure_engine(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_transaction.get() else "BEGIN")
+
+
+def _sha256_hex(*parts: bytes | str | int) -> str:
+    """SHA-256 (hex) of the parts joined: bytes as they are, text as UTF-8, integers in decimal."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part if isinstance(part, bytes) else str(part).encode("utf-8"))
+    return digest.hexdigest()
 
 
 @contextmanager

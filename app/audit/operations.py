@@ -5,9 +5,10 @@ Guarantees:
 * an entry is written in the same transaction as the write it records (the
   caller's session; this module never commits), so either both are kept or
   neither is;
-* appending locks the chain's head row (``SELECT … FOR UPDATE`` on PostgreSQL;
-  SQLite's ``BEGIN IMMEDIATE`` already serialises writers), then writes one
-  INSERT and one head UPDATE: entries of a chain get gapless sequence numbers
+* appending locks the chain's head row (``FOR UPDATE`` on PostgreSQL;
+  SQLite's ``BEGIN IMMEDIATE`` already serialises writers), inserts the entry
+  sealed from the head it holds and moves the head to it — one statement on
+  PostgreSQL, two on SQLite: entries of a chain get gapless sequence numbers
   and each links to the hash of the one before;
 * chain granularity: one chain per clinic (its visits and statements) and one
   system chain (imports, policy loads, users, tokens, logins, batch payments).
@@ -26,27 +27,30 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import replace
+from functools import cache
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import LargeBinary, String, TextClause, bindparam, text
 from sqlalchemy.orm import Session
 
-from app.audit.models import AuditChain, AuditEntry, ResidentAccess
+from app.audit.models import AuditChain, ResidentAccess
 from app.audit.queries import last_audited
 from app.audit.rules import (
     GENESIS,
+    SEQ_SEPARATOR,
     SYSTEM_CHAIN,
     Entry,
     State,
+    canonical_head,
     clinic_chain,
     dumps,
     event_state,
     normalise,
-    seal,
     statement_state,
     visit_state,
 )
-from app.database import insert_missing, unit_of_work
+from app.database import UTCDateTime, insert_missing, unit_of_work
 
 # Who acted when no user did: a command run on the server by its operator.
 OPERATOR = "cli"
@@ -57,17 +61,52 @@ def actor_name(actor: Any) -> str:
     return actor if isinstance(actor, str) else str(actor.username)
 
 
-def _lock_head(session: Session, chain: str) -> tuple[int, str]:
-    query = (
-        select(AuditChain.last_seq, AuditChain.last_hash)
-        .where(AuditChain.chain == chain)
-        .with_for_update()
+# Appending is one statement on PostgreSQL: the new entry is selected from the
+# chain's head row, locked (FOR UPDATE: a concurrent appender waits, then reads
+# the head it left), sealed in SQL — SHA-256 of the canonical form, whose head
+# part comes from Python and whose tail is the previous hash and the next
+# sequence number (app.audit.rules.canonical_head) — and the head moved to it.
+# SQLite has no data-modifying WITH: the same INSERT … SELECT, then the head
+# UPDATE (its unit of work is BEGIN IMMEDIATE, so nothing can come between).
+_COLUMNS = "chain, seq, at, actor, action, object_type, object_key, before, after, prev_hash, hash"
+_PG_APPEND = f"""
+WITH entry AS (
+    INSERT INTO audit_entry ({_COLUMNS})
+    SELECT c.chain, c.last_seq + 1, :at, :actor, :action, :object_type, :object_key,
+           :before, :after, c.last_hash,
+           encode(sha256(:head || convert_to(c.last_hash || :sep || (c.last_seq + 1) || '}}',
+                                             'UTF8')), 'hex')
+    FROM audit_chain AS c
+    WHERE c.chain = :chain
+    FOR UPDATE OF c
+    RETURNING chain, seq, prev_hash, hash
+)
+UPDATE audit_chain SET last_seq = entry.seq, last_hash = entry.hash
+FROM entry
+WHERE audit_chain.chain = entry.chain
+RETURNING entry.seq, entry.prev_hash, entry.hash
+"""
+_SQLITE_APPEND = f"""
+INSERT INTO audit_entry ({_COLUMNS})
+SELECT c.chain, c.last_seq + 1, :at, :actor, :action, :object_type, :object_key,
+       :before, :after, c.last_hash,
+       sha256_hex(:head, c.last_hash, :sep, c.last_seq + 1, '}}')
+FROM audit_chain AS c
+WHERE c.chain = :chain
+RETURNING seq, prev_hash, hash
+"""
+_SQLITE_MOVE_HEAD = text(
+    "UPDATE audit_chain SET last_seq = :seq, last_hash = :hash WHERE chain = :chain"
+)
+
+
+@cache
+def _append_statement(dialect: str) -> TextClause:
+    return text(_PG_APPEND if dialect == "postgresql" else _SQLITE_APPEND).bindparams(
+        bindparam("at", type_=UTCDateTime()),
+        bindparam("head", type_=LargeBinary()),
+        bindparam("sep", value=SEQ_SEPARATOR, type_=String()),
     )
-    row = session.execute(query).one_or_none()
-    if row is None:  # the chain's first entry: create its head, then lock it
-        insert_missing(session, AuditChain, {"chain": chain, "last_seq": 0, "last_hash": GENESIS})
-        row = session.execute(query).one()
-    return int(row.last_seq), str(row.last_hash)
 
 
 def append(
@@ -81,46 +120,46 @@ def append(
     *,
     chain: str = SYSTEM_CHAIN,
 ) -> Entry:
-    """Append one entry to ``chain`` in the caller's transaction."""
+    """Append one entry to ``chain`` in the caller's transaction: one statement on PostgreSQL.
+
+    The entry is sealed by the database while it holds the chain's head
+    (:data:`_PG_APPEND`); ``flask audit verify`` recomputes the hash in Python.
+    """
     # Callers without a clock of their own (imports and policy loads run from
     # the CLI and the demo seed) get the time the entry is written.
     moment = now if now is not None else dt.datetime.now(dt.UTC)
-    last_seq, last_hash = _lock_head(session, chain)
-    entry = seal(
-        Entry(
-            chain=chain,
-            seq=last_seq + 1,
-            at=moment,
-            actor=actor_name(actor)[:60],
-            action=action,
-            object_type=obj[0],
-            object_key=str(obj[1])[:80],
-            before=normalise(before),
-            after=normalise(after),
-            prev_hash=last_hash,
-        )
+    entry = Entry(
+        chain=chain,
+        seq=0,
+        at=moment,
+        actor=actor_name(actor)[:60],
+        action=action,
+        object_type=obj[0],
+        object_key=str(obj[1])[:80],
+        before=normalise(before),
+        after=normalise(after),
+        prev_hash="",
     )
-    session.execute(
-        insert(AuditEntry).values(
-            chain=entry.chain,
-            seq=entry.seq,
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            object_type=entry.object_type,
-            object_key=entry.object_key,
-            before=None if entry.before is None else dumps(entry.before),
-            after=None if entry.after is None else dumps(entry.after),
-            prev_hash=entry.prev_hash,
-            hash=entry.hash,
-        )
-    )
-    session.execute(
-        update(AuditChain)
-        .where(AuditChain.chain == chain)
-        .values(last_seq=entry.seq, last_hash=entry.hash)
-    )
-    return entry
+    connection = session.connection()
+    dialect = connection.dialect.name
+    values = {
+        "chain": entry.chain,
+        "at": entry.at,
+        "actor": entry.actor,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_key": entry.object_key,
+        "before": None if entry.before is None else dumps(entry.before),
+        "after": None if entry.after is None else dumps(entry.after),
+        "head": canonical_head(entry),
+    }
+    row = connection.execute(_append_statement(dialect), values).one_or_none()
+    if row is None:  # the chain's first entry: create its head, then append
+        insert_missing(session, AuditChain, {"chain": chain, "last_seq": 0, "last_hash": GENESIS})
+        row = connection.execute(_append_statement(dialect), values).one()
+    if dialect != "postgresql":
+        connection.execute(_SQLITE_MOVE_HEAD, {"seq": row.seq, "hash": row.hash, "chain": chain})
+    return replace(entry, seq=row.seq, prev_hash=row.prev_hash, hash=row.hash)
 
 
 # --- one helper per kind of write ---------------------------------------------------

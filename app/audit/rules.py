@@ -29,7 +29,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 GENESIS = "0" * 64
@@ -110,6 +110,28 @@ class Entry:
 def seal(entry: Entry) -> Entry:
     """``entry`` with its hash filled in."""
     return Entry(**{**entry.__dict__, "hash": entry.computed_hash()})
+
+
+# The canonical form ends with its two last keys in sorted order, ``prev`` then
+# ``seq``: everything before the previous entry's hash is known before the chain
+# head is locked, the rest is the head's.  So the database can seal an entry
+# while it locks the head, in the one statement that appends it
+# (``app.audit.operations``): SHA-256(head || tail).
+SEQ_SEPARATOR = '","seq":'
+
+
+def canonical_head(entry: Entry) -> bytes:
+    """The canonical form of ``entry`` up to the previous entry's hash (not included)."""
+    body = replace(entry, prev_hash="", seq=0).canonical()
+    end = b'"prev":"' + SEQ_SEPARATOR.encode() + b"0}"
+    if not body.endswith(end):  # a new key sorting after "seq" would break the split
+        raise AssertionError("the canonical form no longer ends with prev and seq")
+    return body[: -len(SEQ_SEPARATOR) - 2]
+
+
+def canonical_tail(prev_hash: str, seq: int) -> bytes:
+    """The rest: ``canonical_head(e) + canonical_tail(e.prev_hash, e.seq) == e.canonical()``."""
+    return f"{prev_hash}{SEQ_SEPARATOR}{seq}}}".encode()
 
 
 @dataclass(frozen=True)

@@ -176,3 +176,25 @@ def test_one_idempotency_key_from_many_threads_records_once(
     books = check_books(person)
     assert books["visits"] == 1 and books["fund"] == 1215
     assert len(list(db.session.scalars(select(IdempotencyKey)))) == 1
+
+
+def test_appends_to_one_chain_from_many_threads_stay_one_chain(
+    app: Flask, world: World, clock: FixedClock
+) -> None:
+    """The head row is the only lock here (the system chain): it alone keeps the chain whole."""
+    from app.audit.operations import append
+    from app.audit.queries import entries, heads
+    from app.audit.rules import SYSTEM_CHAIN, chain_findings
+
+    def work(i: int) -> None:
+        for n in range(VISITS_PER_THREAD):
+            with unit_of_work() as session:
+                append(session, "cli", "import", ("import", f"race-{i}-{n}"), None,
+                       {"thread": i, "n": n, "名": "并发"}, clock())  # fmt: skip
+
+    assert run_threads(app, work) == []
+    db.session.rollback()
+    chain = list(entries(SYSTEM_CHAIN))
+    assert chain_findings(SYSTEM_CHAIN, chain, heads()[SYSTEM_CHAIN]) == []
+    raced = [e for e in chain if e.object_key.startswith("race-")]
+    assert len(raced) == THREADS * VISITS_PER_THREAD

@@ -5,7 +5,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from app.audit.rules import GENESIS, Entry, Head, chain_findings, seal, state_findings
+from app.audit.rules import (
+    GENESIS,
+    Entry,
+    Head,
+    canonical_head,
+    canonical_tail,
+    chain_findings,
+    seal,
+    state_findings,
+)
 
 AT = dt.datetime(2026, 10, 15, 2, 0, tzinfo=dt.UTC)
 
@@ -80,3 +89,12 @@ def test_state_findings_name_each_changed_field() -> None:
     assert (
         state_findings("visit 1", audited, None)[0].message == "was audited but is gone (deleted)"
     )
+
+
+def test_the_canonical_form_splits_at_the_previous_hash() -> None:
+    """What the database seals (head from Python, tail from the chain head) is canonical."""
+    tricky = {"名字": "张三", "q": '"prev":"x","seq":1}', "lines": [[1, "DX001", 1000]], "n": None}
+    for seq, prev, after in ((1, GENESIS, None), (12345, "ab" * 32, tricky)):
+        entry = Entry("clinic:1", seq, AT, "医生", "visit.record", "visit", "7", None, after, prev)
+        assert canonical_head(entry) + canonical_tail(prev, seq) == entry.canonical()
+        assert canonical_head(entry).endswith(b'"prev":"')
