@@ -12,6 +12,10 @@ from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# What a clerk types for a day or a month: 2026-11-29, 2026/11/29, 2026.11.29,
+# 20261129 (and 2026-1-5); 2026-11, 2026/11, 202611.  Pages show 2026-11-29.
+TYPED_DAY = re.compile(r"^(\d{4})(?:([-/.])(\d{1,2})\2(\d{1,2})|(\d{2})(\d{2}))$")
+TYPED_MONTH = re.compile(r"^(\d{4})(?:[-/.](\d{1,2})|(\d{2}))$")
 
 
 def local(moment: dt.datetime) -> dt.datetime:
@@ -30,6 +34,45 @@ def parse_month(text: str) -> tuple[int, int] | None:
     """``"2026-10"`` → ``(2026, 10)``; None for anything else."""
     m = MONTH.match(text or "")
     return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def parse_typed_day(text: str | None) -> dt.date | None:
+    """A day as typed (``2026-11-29``, ``2026/11/29``, ``20261129``) → a date; None if not one."""
+    m = TYPED_DAY.match((text or "").strip().replace("／", "/").replace("－", "-"))
+    if m is None:
+        return None
+    month, day = (m.group(3), m.group(4)) if m.group(2) else (m.group(5), m.group(6))
+    try:
+        return dt.date(int(m.group(1)), int(month), int(day))
+    except ValueError:
+        return None
+
+
+TYPED_TIME = re.compile(r"^(\d{1,2})[:：]?(\d{2})$")
+
+
+def parse_typed_minute(text: str | None) -> dt.datetime | None:
+    """A local date and time as typed (``2026-11-29 09:30``, ``2026/11/29 9:30``,
+    ``2026-11-29T09:30``) → a naive local datetime; None if it is not one."""
+    parts = (text or "").strip().replace("T", " ", 1).split()
+    if len(parts) != 2:
+        return None
+    day = parse_typed_day(parts[0])
+    m = TYPED_TIME.match(parts[1])
+    if day is None or m is None or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        return None
+    return dt.datetime.combine(day, dt.time(int(m.group(1)), int(m.group(2))))
+
+
+def parse_typed_month(text: str | None) -> str | None:
+    """A month as typed (``2026-11``, ``2026/11``, ``202611``) → ``"2026-11"``; None if not one."""
+    m = TYPED_MONTH.match((text or "").strip().replace("／", "/").replace("－", "-"))
+    if m is None:
+        return None
+    month = int(m.group(2) or m.group(3))
+    if not 1 <= month <= 12 or not 2000 <= int(m.group(1)) <= 2099:
+        return None
+    return f"{m.group(1)}-{month:02d}"
 
 
 def month_bounds(month: str) -> tuple[dt.date, dt.date]:

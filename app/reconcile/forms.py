@@ -8,13 +8,20 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import StringField
 from wtforms.validators import InputRequired, Regexp
 
+from app.localtime import parse_typed_month
+
 MONTH = r"^20\d{2}-(0[1-9]|1[0-2])$"
 
 
 class SettlementUploadForm(FlaskForm):
+    # A text box (no browser month picker): 2026-10, 2026/10 and 202610 all mean October.
     month = StringField(
         _l("Month settled"),
-        validators=[InputRequired(), Regexp(MONTH, message=_l("Enter a month as 2026-10."))],
+        filters=[lambda v: (parse_typed_month(v) or v.strip()) if isinstance(v, str) else v],
+        validators=[
+            InputRequired(_l("Enter a month as 2026-10.")),
+            Regexp(MONTH, message=_l("Enter a month as 2026-10.")),
+        ],
     )
     file = FileField(
         _l("Settlement detail file"),

@@ -20,7 +20,7 @@ from app.auth.models import User
 from app.clock import clock
 from app.errors import DomainError
 from app.extensions import db
-from app.localtime import local_date, parse_month
+from app.localtime import local_date, parse_month, parse_typed_month
 from app.money import format_yuan
 from app.places.models import District
 from app.reconcile import documents
@@ -50,30 +50,54 @@ def _district(user: User) -> District:
 
 
 def _month(now: dt.datetime) -> str:
-    month = request.args.get("month", "").strip()
-    if not month:
-        first = local_date(now).replace(day=1)
-        return f"{first - dt.timedelta(days=1):%Y-%m}"  # last month: the one being settled
-    if parse_month(month) is None or not "2000-01" <= month <= "2099-12":
-        abort(400, _("Enter a month as 2026-10."))
+    month, _typed, _error = _month_choice(now)
     return month
+
+
+def _month_choice(now: dt.datetime) -> tuple[str, str, str | None]:
+    """The month asked for, what was typed, and the error naming the box if it is no month.
+
+    A text box, not the browser's month picker: ``2026-10``, ``2026/10`` and
+    ``202610`` are October 2026; anything else keeps last month on screen and
+    the typed text in the box, with the reason beside it.
+    """
+    first = local_date(now).replace(day=1)
+    settling = f"{first - dt.timedelta(days=1):%Y-%m}"  # last month: the one being settled
+    typed = request.args.get("month", "").strip()[:20]
+    if not typed:
+        return settling, "", None
+    month = parse_typed_month(typed)
+    if month is None:
+        return settling, typed, _("Month: enter a month as 2026-10.")
+    return month, month, None
 
 
 @bp.route("")
 @role_required(*READERS)
-def report() -> str:
+def report() -> tuple[str, int]:
     user: User = current_user
     now = clock()()
-    district, month = _district(user), _month(now)
+    district = _district(user)
+    month, typed, error = _month_choice(now)
     form = SettlementUploadForm(month=month)
-    return _render(district, month, form, problems=[])
+    page = _render(district, month, form, problems=[], month_typed=typed, month_error=error)
+    return page, (422 if error else 200)
 
 
-def _render(district: District, month: str, form: SettlementUploadForm, problems: list[str]) -> str:
+def _render(
+    district: District,
+    month: str,
+    form: SettlementUploadForm,
+    problems: list[str],
+    month_typed: str = "",
+    month_error: str | None = None,
+) -> str:
     return render_template(
         "reconcile/report.html",
         district=district,
         month=month,
+        month_typed=month_typed,
+        month_error=month_error,
         report=reconciliation(district.code, month),
         form=form,
         problems=problems,

@@ -14,16 +14,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, Field, HiddenField, IntegerField, StringField
+from wtforms import Field, HiddenField, IntegerField, StringField
 from wtforms.validators import InputRequired, NumberRange, Optional, Regexp
 
 from app.errors import InvalidInput, Problem
+from app.localtime import parse_typed_day
 from app.money import MoneyFormatError, parse_yuan
 from app.settlement.rules import FIGURE_FIELDS
 from app.settlement.schemas import MONTH_PATTERN
 
 # The code a field's shape error carries (pages word it by code).
-SHAPE_CODES = {"amount": "bad_amount"}
+SHAPE_CODES = {"amount": "bad_amount", "paid_on": "bad_date"}
 
 
 class YuanField(StringField):
@@ -40,6 +41,21 @@ class YuanField(StringField):
             raise ValueError(str(exc)) from None
 
 
+class DayField(StringField):
+    """A day typed into a text box (no browser date picker): ``2026-11-29``,
+    ``2026/11/29`` or ``20261129`` → a ``date``; anything else is refused."""
+
+    data: Any
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        text = (valuelist[0] if valuelist else "").strip()
+        self.data = parse_typed_day(text)
+        if not text:
+            raise ValueError("required")
+        if self.data is None:
+            raise ValueError("not a date such as 2026-11-29")
+
+
 class ReasonForm(FlaskForm):
     """Review (optional note) or return (reason required by the rules)."""
 
@@ -48,7 +64,7 @@ class ReasonForm(FlaskForm):
 
 
 class PaymentForm(FlaskForm):
-    paid_on = DateField(format="%Y-%m-%d", validators=[InputRequired()])
+    paid_on = DayField(validators=[InputRequired()])
     reference = StringField(default="")
     amount = YuanField(validators=[InputRequired()])
     back = HiddenField()
@@ -98,7 +114,8 @@ def loaded(form: FlaskForm) -> FlaskForm:
     for field in form:
         if field.errors:
             message = str(field.errors[0])
-            raise InvalidInput(
-                Problem(field.name, message, SHAPE_CODES.get(field.name, "required"))
-            )
+            typed = field.raw_data[0] if field.raw_data else ""
+            blank = not (typed.strip() if isinstance(typed, str) else typed)
+            code = "required" if blank else SHAPE_CODES.get(field.name, "required")
+            raise InvalidInput(Problem(field.name, message, code))
     raise InvalidInput(Problem("_", "the form could not be read", "required"))

@@ -39,6 +39,8 @@ MESSAGES = {
     "already_found": _l("This visit already has a finding."),
     "not_system_submitted": _l("Only a month the system submitted for you can be pulled back."),
     "bad_finding": _l("Choose accepted or disallowed."),
+    "bad_date": _l("Check the %(field)s: write a date as 2026-11-29."),
+    "bad_month": _l("Check the %(field)s: write a month as 2026-11."),
 }
 # How a field is named inside a message ("Please fill in: …").
 FIELD_LABELS = {
@@ -46,6 +48,7 @@ FIELD_LABELS = {
     "reference": _l("payment reference"),
     "paid_on": _l("payment date"),
     "amount": _l("amount"),
+    "month": _l("month"),
 }
 
 

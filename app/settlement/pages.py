@@ -30,9 +30,9 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.auth.models import User
 from app.clock import clock
-from app.errors import DomainError, InvalidInput
+from app.errors import DomainError, InvalidInput, Problem
 from app.extensions import db
-from app.localtime import format_local, local_date, month_of
+from app.localtime import format_local, local_date, month_of, parse_typed_month
 from app.money import format_quantity, format_yuan
 from app.oversight.labels import describe, why_label
 from app.oversight.queries import flags_by_clinic, system_reviewed, system_submitted, worklist
@@ -141,8 +141,21 @@ def _query() -> SummaryQueryForm:
     return form
 
 
-def _month_arg(default: str) -> str:
-    return (_query().month.data or "").strip() or default
+def _month_choice(default: str) -> tuple[str, str, str | None]:
+    """The month asked for, what was typed, and the error naming the field if it is no month.
+
+    The month box is a text box (no browser month picker, which speaks the PC's
+    language): ``2026-11``, ``2026/11`` and ``202611`` all mean November 2026.
+    What is not a month keeps the default month on screen, the typed text in
+    the box and a message beside it.
+    """
+    typed = (request.args.get("month") or "").strip()[:20]
+    if not typed:
+        return default, "", None
+    month = parse_typed_month(typed)
+    if month is None:
+        return default, typed, message_for(Problem("month", "not a month", "bad_month"))
+    return month, month, None
 
 
 def _district_arg(user: User) -> str:
@@ -250,6 +263,7 @@ def statement(clinic: str, month: str) -> str:
         can_find=user.role == "reviewer" and view.status == "submitted",
         month_ended=local_date(now) >= first_day_after(month),
         today=local_date(now),
+        kept=_typed_payment(clinic, month) if "pay" in actions else None,
         submit_from=first_day_after(month),
         rule_name=lambda rule: RULE_NAMES[Rule(rule)],
         check_message=check_message,
@@ -331,13 +345,7 @@ def pay(clinic: str, month: str) -> BaseResponse:
         # The error names the clinic (finance pays many on one page) and the
         # typed values come back into that clinic's form, not the defaults.
         flash(f"{clinic}：{_error_text(exc)}", "error")
-        session[PENDING_PAYMENT] = {
-            "clinic": clinic,
-            "month": month,
-            "paid_on": request.form.get("paid_on", "")[:20],
-            "reference": request.form.get("reference", "")[:60],
-            "amount": request.form.get("amount", "")[:20],
-        }
+        _keep_typed_payment(clinic, month)
         return redirect(where)
     flash(_("Payment to %(clinic)s for %(month)s recorded.", clinic=clinic, month=month), "ok")
     return redirect(where)
@@ -345,6 +353,25 @@ def pay(clinic: str, month: str) -> BaseResponse:
 
 # The values of a refused payment, shown once in the form they were typed in.
 PENDING_PAYMENT = "settlement.pending_payment"
+ALL_CLINICS = "*"  # the pending values of a refused "pay all"
+
+
+def _keep_typed_payment(clinic: str, month: str) -> None:
+    session[PENDING_PAYMENT] = {
+        "clinic": clinic,
+        "month": month,
+        "paid_on": request.form.get("paid_on", "")[:20],
+        "reference": request.form.get("reference", "")[:60],
+        "amount": request.form.get("amount", "")[:20],
+    }
+
+
+def _typed_payment(clinic: str, month: str) -> dict[str, str] | None:
+    """The values of this form's refused payment, once; None if they were for another form."""
+    pending: dict[str, str] | None = session.get(PENDING_PAYMENT)
+    if pending and pending.get("clinic") == clinic and pending.get("month") == month:
+        return session.pop(PENDING_PAYMENT)
+    return None
 
 
 def _back_to_board(clinic: str, month: str) -> str:
@@ -387,10 +414,10 @@ def _district(user: User) -> str:
 
 @bp.route("/board")
 @role_required("reviewer", "finance", "admin")
-def board() -> str:
+def board() -> Any:
     user = _user()
     now = _now()
-    month = _month_arg(settling_month(now))
+    month, typed, month_error = _month_choice(settling_month(now))
     summary = district_summary(_district_arg(user), month, user)
     query = _query()
     sort = query.sort.data if query.sort.data in SORT_KEYS else "clinic"
@@ -406,10 +433,12 @@ def board() -> str:
         lines=lines,
         flags={cid: [describe(f) for f in fs] for cid, fs in flags.items()},
         month=month,
+        month_typed=typed,
+        month_error=month_error,
         sort=sort,
         descending=descending,
         can_review=user.role == "reviewer",
-    )
+    ), (422 if month_error else 200)
 
 
 def _district_or_first(user: User) -> str:
@@ -426,10 +455,10 @@ def _district_or_first(user: User) -> str:
 
 @bp.route("/finance")
 @role_required("finance", "admin")
-def finance() -> str:
+def finance() -> Any:
     user = _user()
     now = _now()
-    month = _month_arg(settling_month(now))
+    month, typed, month_error = _month_choice(settling_month(now))
     district = _district_arg(user)
     summary = district_summary(district, month, user)
     months = previous_months(month, 12)
@@ -453,12 +482,14 @@ def finance() -> str:
         "settlement/finance.html",
         summary=summary,
         month=month,
+        month_typed=typed,
+        month_error=month_error,
         today=local_date(now),
         monthly_chart=monthly_chart,
         clinic_chart=clinic_chart,
         can_pay=user.role == "finance",
         pending=session.pop(PENDING_PAYMENT, None),
-    )
+    ), (422 if month_error else 200)
 
 
 @bp.route("/finance/<month>/pay-all", methods=["GET", "POST"])
@@ -477,17 +508,23 @@ def pay_all(month: str) -> Any:
             )
             pay_reviewed_statements(district, month, batch, user, _now())
 
-        return _run(
-            record,
-            _("Payments for %(month)s recorded.", month=month),
-            url_for(".finance", month=month),
-        )
+        try:
+            record()
+        except DomainError as exc:
+            if exc.status == 403:
+                raise
+            flash(_error_text(exc), "error")
+            _keep_typed_payment(ALL_CLINICS, month)
+            return redirect(url_for(".pay_all", month=month))
+        flash(_("Payments for %(month)s recorded.", month=month), "ok")
+        return redirect(url_for(".finance", month=month))
     return render_template(
         "settlement/confirm_pay_all.html",
         summary=summary,
         by_system=system_reviewed(district, month, user.town_code),
         month=month,
         today=local_date(_now()),
+        kept=_typed_payment(ALL_CLINICS, month),
     )
 
 

@@ -39,9 +39,9 @@ MESSAGES: dict[str, LazyString] = {
     "id_check_digit": _l("The check digit is wrong: please check the ID number."),
     # the visit time
     "future": _l("The visit time cannot be in the future."),
-    "too_early": _l("Give the visit time as date and time."),
-    "no_zone": _l("Give the visit time as date and time."),
-    "bad_time": _l("Give the visit time as date and time."),
+    "too_early": _l("Visit time: write it as 2026-11-29 09:30."),
+    "no_zone": _l("Visit time: write it as 2026-11-29 09:30."),
+    "bad_time": _l("Visit time: write it as 2026-11-29 09:30."),
     # the clinic, the month, the user
     "month_frozen": _l("This month has been submitted for settlement; its visits cannot change."),
     "scope": _l("This is outside your clinic."),

@@ -297,7 +297,10 @@ def test_a_rejected_upload_lists_its_lines_and_other_roles_only_read(
         "/login", data={"csrf_token": token, "username": "doctor", "password": "secret-pass"}
     )
     assert doctor.get("/reconcile?month=2026-10").status_code == 403
-    assert reviewer.get("/reconcile?month=9999-99").status_code == 400
+    bad = reviewer.get("/reconcile?month=9999-99")
+    assert bad.status_code == 422 and "月份：请按 2026-10 的格式输入月份" in bad.text
+    assert 'value="9999-99"' in bad.text  # what was typed stays in the box
+    assert reviewer.get("/reconcile?month=2026/10").status_code == 200  # read as 2026-10
 
 
 def test_the_statement_and_the_summary_carry_the_adjustments_and_finance_pays_them(

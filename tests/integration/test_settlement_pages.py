@@ -155,8 +155,8 @@ def test_finance_pays_one_and_all(
     assert "应付兜底" in wrong or "兜底" in wrong
     # Issue 10 item 9: the error names the clinic and the typed values come back.
     assert "HD001：" in wrong
-    assert 'name="reference" required maxlength="60" value="R1"' in wrong
-    assert 'name="amount" required inputmode="decimal" value="11"' in wrong
+    assert 'name="reference" maxlength="60" value="R1"' in wrong
+    assert 'name="amount" inputmode="decimal" value="11"' in wrong
     # Shown once: the next visit pre-fills the due amounts again (real values).
     again = client.get("/finance").get_data(as_text=True)
     assert 'value="R1"' not in again
@@ -229,7 +229,12 @@ def test_page_forms_load_through_flask_wtf(
         )
 
     assert "金额格式不正确" in post(amount="11.1O")  # shape: worded by the code bad_amount
-    assert "请填写：拨付日期" in post(amount="11.10", paid_on="15/10/2026")
+    # A date that is not one is named and shown how to write; an empty one is asked for;
+    # what was typed comes back into the form (the text box has no browser picker).
+    refused = post(amount="11.10", paid_on="15/10/2026")
+    assert "请检查拨付日期：日期请写成 2026-11-29" in refused
+    assert 'name="paid_on" value="15/10/2026"' in refused and 'value="11.10"' in refused
+    assert "请填写：拨付日期" in post(amount="11.10", paid_on=" ")
     assert api(client, world, "finance", "get").get_json()["status"] == "reviewed"
     # Without the CSRF token nothing is read at all.
     assert client.post(url, data={**base, "csrf_token": "", "amount": "11.10"}).status_code == 400

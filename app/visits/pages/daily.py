@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from app.auth.models import User
 from app.errors import DomainError
 from app.extensions import db
-from app.localtime import local
+from app.localtime import local, parse_typed_day
 from app.people.rules import mask_id_number
 from app.places.models import Clinic
 from app.settlement.figures import day_figures
@@ -108,9 +108,8 @@ def void(visit_id: int) -> Any:
 
 def _sheet_day(text: str | None) -> dt.date:
     """The day asked for (a date in the URL is not personal data), else today."""
-    try:
-        day = dt.date.fromisoformat(text or "")
-    except ValueError:
+    day = parse_typed_day(text)
+    if day is None:
         return local_today()
     return min(day, local_today())
 
@@ -128,7 +127,15 @@ def _is_late(visit: Any, close: DayClose | None) -> bool:
 @role_required("doctor")
 def daily_sheet() -> Any:
     clinic = doctors_clinic()
-    day = _sheet_day(request.args.get("day"))
+    typed = (request.args.get("day") or "").strip()[:20]
+    day = _sheet_day(typed)
+    # The day box is a text box (no browser date picker): what is not a day stays
+    # in the box with the reason beside it, and the sheet shows today meanwhile.
+    day_error = (
+        _("%(field)s: give the date as 2026-11-29.", field=_("Day"))
+        if typed and parse_typed_day(typed) is None
+        else None
+    )
     visits, totals, close = _sheet(clinic, day)
     closer = db.session.get(User, close.closed_by_id) if close else None
     return render_template(
@@ -145,7 +152,9 @@ def daily_sheet() -> Any:
         is_today=day == local_today(),
         previous=day - dt.timedelta(days=1),
         following=day + dt.timedelta(days=1),
-    )
+        day_typed=typed if day_error else day.isoformat(),
+        day_error=day_error,
+    ), (422 if day_error else 200)
 
 
 @bp.route("/visits/daily/close", methods=["POST"])

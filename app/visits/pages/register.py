@@ -18,6 +18,7 @@ from flask_login import current_user
 
 from app.audit.operations import record_access
 from app.errors import DomainError, Forbidden, Problem
+from app.localtime import parse_typed_day
 from app.people.rules import mask_id_number, parse_id_number
 from app.places.models import Clinic
 from app.visits.forms import RegisterForm
@@ -37,13 +38,14 @@ STATUSES = ("all", "normal", "voided")
 
 
 def _date(text: str, field: str, errors: dict[str, str]) -> dt.date | None:
+    """A typed day (2026-11-29, 2026/11/29, 20261129); a refusal names the box."""
     if not text:
         return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        errors[field] = _("Give the date as 2026-11-29.")
-        return None
+    day = parse_typed_day(text)
+    if day is None:
+        label = _("From") if field == "date_from" else _("To")
+        errors[field] = _("%(field)s: give the date as 2026-11-29.", field=label)
+    return day
 
 
 def _clinic(chosen: str) -> tuple[Clinic, list[Clinic]]:

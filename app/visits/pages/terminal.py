@@ -31,7 +31,7 @@ from app.audit.operations import record_access
 from app.auth.models import User
 from app.catalog.queries import ItemOffer, diagnosis_offer, offers_for, search_items
 from app.errors import DomainError, Problem
-from app.localtime import SHANGHAI
+from app.localtime import SHANGHAI, parse_typed_minute
 from app.money import format_yuan
 from app.oversight.words import SEVERITY_NAMES, check_message
 from app.places.models import Clinic
@@ -117,16 +117,17 @@ def _posted_form(posted: NewVisitForm) -> VisitForm:
 
 
 def parse_visited_at(text: str) -> dt.datetime | None:
-    """``2026-10-15T09:30`` (Asia/Shanghai, from ``datetime-local``) → aware time."""
+    """``2026-10-15 09:30`` (Asia/Shanghai, typed in a text box) → aware time.
+
+    A text box, not ``datetime-local``: the browser's picker speaks the PC's
+    language.  ``2026/10/15 9:30`` and ``2026-10-15T09:30`` are read too.
+    """
     if not text:
         return None
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise DomainError(Problem("visited_at", "not a date and time", "bad_time")) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=SHANGHAI)
-    return moment
+    moment = parse_typed_minute(text)
+    if moment is None:
+        raise DomainError(Problem("visited_at", "not a date and time", "bad_time"))
+    return moment.replace(tzinfo=SHANGHAI)
 
 
 def _attach_offers(form: VisitForm, day: dt.date) -> None:
@@ -328,7 +329,8 @@ def items() -> Response:
 def _schema_problems(error: ValidationError) -> list[Problem]:
     """A schema's refusal as problems named like the API names them (``lines[0].quantity``)."""
     return [
-        Problem(name, message)
+        # The visit time is typed by hand: its shape error is worded like the form's.
+        Problem(name, message, "bad_time" if name == "visited_at" else "invalid")
         for name, messages in web_field_errors({"json": error.messages}).items()
         for message in messages
     ]

@@ -364,6 +364,17 @@
     box.hidden = list.length === 0;
   }
 
+  // The visit time box is plain text (no browser picker): 2026-11-29 09:30,
+  // 2026/11/29 9:30 or 2026-11-29T09:30 (Asia/Shanghai).  What is not one goes
+  // as typed and the server names the visit time in its refusal.
+  function typedMinute(text) {
+    var m = /^(\d{4})(?:([-\/.])(\d{1,2})\2(\d{1,2})|(\d{2})(\d{2}))[ T]+(\d{1,2})[:\uff1a]?(\d{2})$/.exec(text);
+    if (!m) return text;
+    var two = function (n) { return ("0" + n).slice(-2); };
+    var month = m[2] ? m[3] : m[5], day = m[2] ? m[4] : m[6];
+    return m[1] + "-" + two(month) + "-" + two(day) + "T" + two(m[7]) + ":" + m[8] + ":00+08:00";
+  }
+
   function requote() {
     clearTimeout(quoteTimer);
     var all = rows();
@@ -371,12 +382,12 @@
     if (!patientOk) { clearSplit(S.needPatient); return; }
     if (!all.length) { clearSplit(S.needLines); return; }
     // The API's request shape (VisitInSchema); datetime-local is Asia/Shanghai.
-    var when = visitedAt ? visitedAt.value : "";
+    var when = visitedAt ? visitedAt.value.trim() : "";
     var payload = {
       clinic: form.dataset.clinic,
       patient_id_number: normId(idInput.value),
       injection: injection.checked,
-      visited_at: when ? (when.length === 16 ? when + ":00" : when) + "+08:00" : null,
+      visited_at: when ? typedMinute(when) : null,
       lines: all.map(function (tr) {
         return { item: tr.dataset.code, quantity: tr.querySelector("input[name=quantity]").value };
       })
