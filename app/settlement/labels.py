@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
-from app.settlement.rules import FIGURE_FIELDS, Action, Status
+from app.settlement.rules import FIGURE_FIELDS, RETURNED, Action, Status
 
 DOCUMENT_LOCALE = "zh"
 
@@ -25,6 +25,8 @@ STATUS_LABELS = {
     Status.SUBMITTED.value: _l("Submitted"),
     Status.REVIEWED.value: _l("Reviewed"),
     Status.PAID.value: _l("Paid"),
+    # Shown, not stored: an open statement whose last step was a return.
+    RETURNED: _l("Returned"),
 }
 # What happened to a statement, in its history.
 ACTION_LABELS = {

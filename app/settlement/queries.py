@@ -48,7 +48,7 @@ from app.settlement.figures import (
     stored_figures,
 )
 from app.settlement.models import Statement, StatementAdjustment, StatementEvent
-from app.settlement.rules import Status, compare_figures, require_month
+from app.settlement.rules import Status, compare_figures, require_month, shown_status
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,11 @@ class StatementView:
     @property
     def adjustment_total(self) -> int:
         return sum(a.amount for a in self.adjustments)
+
+    @property
+    def shown_status(self) -> str:
+        """``returned`` while a returned statement is open again, else :attr:`status`."""
+        return shown_status(self.status, self.history[-1].action if self.history else None)
 
     @property
     def backstop_due(self) -> int:
@@ -409,6 +414,11 @@ class MonthLine:
     status: str
     figures: Figures
     paid: Paid | None
+    last: HistoryEntry | None = None  # the statement's last step, if any
+
+    @property
+    def shown_status(self) -> str:
+        return shown_status(self.status, self.last.action if self.last else None)
 
 
 def clinic_months(clinic: Clinic, months: list[str]) -> list[MonthLine]:
@@ -418,6 +428,7 @@ def clinic_months(clinic: Clinic, months: list[str]) -> list[MonthLine]:
         for s in db.session.scalars(select(Statement).where(Statement.clinic_id == clinic.id))
     }
     wanted = sorted(set(months) | set(statements), reverse=True)
+    histories = _histories([s.id for s in statements.values()])
     live_months = [m for m in wanted if stored_figures(statements.get(m)) is None]
     live = figures_by_month(clinic.id, live_months) if live_months else {}
     lines = []
@@ -430,6 +441,9 @@ def clinic_months(clinic: Clinic, months: list[str]) -> list[MonthLine]:
                 status=statement.status if statement else Status.OPEN.value,
                 figures=stored if stored is not None else live.get(month, Figures()),
                 paid=_paid(statement),
+                last=histories[statement.id][-1]
+                if statement is not None and histories.get(statement.id)
+                else None,
             )
         )
     return lines

@@ -69,6 +69,18 @@ TRANSITIONS: Mapping[Action, Transition] = {
 }
 
 
+# A statement sent back to the clinic is open again (it can be fixed and
+# resubmitted), but the clinic must see that it was returned, not "not submitted".
+RETURNED = "returned"
+
+
+def shown_status(status: str, last_action: str | None) -> str:
+    """The status a page shows: ``returned`` for an open statement whose last step was a return."""
+    if status == Status.OPEN.value and last_action == Action.RETURN.value:
+        return RETURNED
+    return status
+
+
 def allowed_actions(status: Status | str, role: str) -> list[Action]:
     """The actions a user of ``role`` may take on a statement in ``status``."""
     return [

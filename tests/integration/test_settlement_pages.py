@@ -15,7 +15,7 @@ from app.settlement.messages import message_for
 from app.visits.models import Visit
 from tests.conftest import FixedClock
 from tests.factories import World
-from tests.integration.test_settlement import SEPT, advance, api, record, september, world
+from tests.integration.test_settlement import SEPT, advance, api, pay_body, record, september, world
 
 __all__ = ["september", "world"]  # fixtures shared with test_settlement
 
@@ -259,3 +259,46 @@ def test_a_tampered_submit_confirmation_is_refused(
     del hidden["fiscal"]
     assert client.post(url, data={**hidden, "csrf_token": token}).status_code == 400
     assert api(client, world, "doctor", "get").get_json()["status"] == "open"
+
+
+def test_the_months_list_shows_each_months_real_status(
+    client: FlaskClient, world: World, september: list[Visit], clock: FixedClock
+) -> None:
+    """Issue 10 item 7: 月结算 shows 已提交/已审核/已拨付, and 已退回 with the reason."""
+    now = clock()
+    for month, day in (("2026-07", 7), ("2026-08", 8)):
+        record(world, now, at=dt.datetime(2026, int(month[-2:]), day, 2, 0, tzinfo=dt.UTC))
+        assert api(client, world, "doctor", "submit", month=month).status_code == 200
+        assert api(client, world, "reviewer", "review", month=month).status_code == 200
+    due = api(client, world, "doctor", "get", month="2026-08").get_json()["figures"]["fiscal"]
+    paid = api(client, world, "finance", "pay", month="2026-08", body=pay_body(due))
+    assert paid.status_code == 200, paid.get_json()
+    assert api(client, world, "doctor", "submit").status_code == 200
+    back = api(client, world, "reviewer", "return", body={"reason": "9月3日两次注射费，请核对"})
+    assert back.status_code == 200 and back.get_json()["status"] == "open"
+
+    login(client, "doctor")
+    page = client.get("/statements").get_data(as_text=True)
+
+    def shown(month: str) -> str:
+        m = re.search(rf'data-month="{month}">.*?data-status="(\w+)">([^<]+)<', page, re.S)
+        assert m, month
+        return f"{m.group(1)} {m.group(2)}"
+
+    assert shown("2026-10") == "open 未提交"
+    assert shown(SEPT) == "returned 已退回"
+    assert shown("2026-08") == "paid 已拨付"
+    assert shown("2026-07") == "reviewed 已审核"
+    # The reason is on the list and links to the top of the statement, where it is repeated.
+    assert f'/statements/HD001/{SEPT}#returned-reason">9月3日两次注射费，请核对</a>' in page
+    statement = client.get(f"/statements/HD001/{SEPT}").get_data(as_text=True)
+    assert statement.index('id="returned-reason"') < statement.index("<section")
+    assert 'data-status="returned">已退回' in statement
+    # Fixed and resubmitted from the list: 已提交, and the reason is gone.
+    token = CSRF.search(page).group(1)  # type: ignore[union-attr]
+    hidden = re.search(rf'data-month="{SEPT}">(.*?)</tr>', page, re.S)
+    assert hidden
+    figures = dict(re.findall(r'type="hidden" name="(\w+)" value="(-?\d+)"', hidden.group(1)))
+    client.post(f"/statements/HD001/{SEPT}/submit", data={**figures, "csrf_token": token})
+    page = client.get("/statements").get_data(as_text=True)
+    assert shown(SEPT) == "submitted 已提交" and "returned-reason" not in page
