@@ -195,5 +195,17 @@ def test_clerks_type_months_and_payment_dates(
     page.wait_for_load_state()
     errors = page.inner_text("form.upload")
     assert "结算月份" in errors and "请按 2026-10 的格式输入月份" in errors
+    # The file box: the browser's own "Choose File / No file chosen" lies transparent
+    # under our Chinese button; the chosen file's name is shown in its place.
+    assert page.eval_on_selector("#upload-file", "i => getComputedStyle(i).opacity") == "0"
+    picker = page.inner_text(".file-pick")
+    assert "选择文件" in picker and "未选择文件" in picker
     screenshot(page, "dates-reconcile-empty")
+    page.focus("#upload-file")
+    page.set_input_files(
+        "#upload-file", files=[{"name": "2026-09.csv", "mimeType": "text/csv", "buffer": b"x"}]
+    )
+    page.wait_for_function(
+        "document.getElementById('upload-file-name').textContent === '2026-09.csv'"
+    )
     assert traffic.outside == []
