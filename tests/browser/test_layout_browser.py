@@ -88,7 +88,7 @@ def seed(server: LiveServer) -> None:
         submit_statement("HD001", SEPT, user("doctor"), now)
         clinic = db.session.query(Clinic).filter_by(code="HD001").one()
         for figure, value, score in (
-            ("cost_per_visit", "71.77", "29.8"),
+            ("cost_per_visit", "7177", "29.8"),
             ("injection_rate", "1", "12.9"),
         ):
             db.session.add(
@@ -166,6 +166,11 @@ def test_nothing_wraps_or_overflows_at_1024(
     assert wrapped(page, "#board .badge, #board a.review, #board thead th") == []
     assert wrapped(page, "#board a.flag") == []
     assert page.locator("#board a.flag").count() == 2
+    page.click("#board a.flag >> nth=0")  # the visits behind the flag: one line each
+    page.wait_for_url("**/oversight/clinics/HD001/**")
+    screenshot(page, "layout-flagged-visits")
+    no_sideways_scroll(page)
+    assert wrapped(page, "#visits tr[data-visit] td, #visits thead th") == []
 
     page.goto(server.url + f"/statements/HD001/{SEPT}")
     screenshot(page, "layout-worklist")
