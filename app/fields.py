@@ -174,7 +174,8 @@ def field_problems(error: ValidationError, schema: Schema) -> list[Problem]:
     def walk(path: str, value: Any) -> None:
         if isinstance(value, Mapping):
             for key, inner in value.items():
-                walk(f"{path}.{key}", inner)
+                # A nested schema's own message (e.g. not a table) names the nested key.
+                walk(path if key == "_schema" else f"{path}.{key}", inner)
         elif isinstance(value, list):
             for message in value:
                 walk(path, message)

@@ -5,7 +5,6 @@ from app.auth.models import ApiToken, User
 from app.catalog.models import CatalogItem, ItemPrice
 from app.oversight.models import (
     ClinicFlag,
-    OversightSetting,
     ReceiptCode,
     ReceiptFeedback,
     ReviewItem,
@@ -33,7 +32,6 @@ __all__ = [
     "FundUsage",
     "IdempotencyKey",
     "ItemPrice",
-    "OversightSetting",
     "PolicyVersion",
     "ReceiptCode",
     "ReceiptCounter",

@@ -393,22 +393,28 @@ def _settle_history(
 
     Every step goes through the settlement operations with a plausible clock:
     doctors submit on the 2nd of the next month, the district reviews on the
-    5th and finance pays on the 20th.  Two clinics had a month returned once,
-    so they are not trusted.  Then the district turns credit-first review on:
-    last month, the clinics with three clean months and no flag are reviewed
-    by the system as they submit, the others get a review worklist.  The
-    first clinic (the ``doctor`` user's) keeps last month open so the demo can
-    show a doctor confirming it with one click.
+    5th and finance pays on the 20th.  The demo policy has credit-first review
+    on (its ``[review]`` table) from the start, so in the history months no
+    clinic has earned trust yet: each statement gets a review worklist, and
+    the reviewer accepts every visit on it before approving.  Two clinics had
+    a month returned once, so they are not trusted.  Last month, the clinics
+    with three clean months and no flag are reviewed by the system as they
+    submit, the others get a review worklist.  The first clinic (the
+    ``doctor`` user's) keeps last month open so the demo can show a doctor
+    confirming it with one click.
     """
-    from app.oversight.operations import recompute_flags, set_oversight
+    from app.oversight.operations import recompute_flags
+    from app.oversight.queries import worklist
     from app.settlement.figures import month_figures
     from app.settlement.operations import (
         BatchPayment,
         pay_reviewed_statements,
+        record_finding,
         return_statement,
         review_statement,
         submit_statement,
     )
+    from app.settlement.queries import statement_row
 
     today = local_date(now)
     this_month = today.replace(day=1)
@@ -434,8 +440,6 @@ def _settle_history(
             at(next_month + dt.timedelta(days=4), 10),
             next_month + dt.timedelta(days=19),
         )
-        if month_start == last_month:
-            set_oversight(HOME_DISTRICT, True, None, "demo", submit_at)
         keep_open = clinics[:1] if month_start == last_month else []
         for code in clinics:
             if code not in keep_open:
@@ -448,9 +452,14 @@ def _settle_history(
             if code in returned_once and month_start == history[-2]:
                 return_statement(code, month, "请核对注射费", reviewer, review_at)
                 submit_statement(code, month, doctors[code], review_at)
-            review_statement(code, month, reviewer, review_at)
             clinic_id = doctors[code].clinic_id
             assert clinic_id is not None
+            statement = statement_row(clinic_id, month)
+            assert statement is not None
+            for item in worklist(statement.id):
+                if item.finding is None:
+                    record_finding(code, month, item.visit_id, "accepted", reviewer, review_at)
+            review_statement(code, month, reviewer, review_at)
             due += month_figures(clinic_id, month).fiscal
         batch = BatchPayment(
             paid_on=pay_on, reference=f"HDCZ-{month_start:%Y%m}-001", count=len(clinics), amount=due

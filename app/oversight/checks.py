@@ -135,7 +135,7 @@ def describe(hit: Hit) -> str:
 def screen(session: Session, quote: QuoteLike, now: dt.datetime) -> Screening:
     """The checks of the quote's policy version on this visit; nothing written."""
     version = quote.policy_version
-    policy = version.to_policy().checks if version is not None else None
+    policy = version.to_policy().oversight if version is not None else None
     if policy is None or not policy.checks_on:
         return NOTHING
     priced: Sequence[_Priced] = quote.split.lines
@@ -178,7 +178,8 @@ def screen(session: Session, quote: QuoteLike, now: dt.datetime) -> Screening:
     if policy.severity(Rule.FREQUENT_VISITS) is not Severity.OFF or (
         policy.severity(Rule.SPLIT_VISIT) is not Severity.OFF
     ):
-        since = day - dt.timedelta(days=max(policy.frequent_visits_days - 1, 0))
+        # Only today's visits when the frequent-visits window is not set (split visits).
+        since = day - dt.timedelta(days=max((policy.frequent_visits_days or 1) - 1, 0))
         for visit_date, clinic_id in session.execute(
             select(Visit.visit_date, Visit.clinic_id)
             .where(

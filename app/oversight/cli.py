@@ -1,6 +1,7 @@
-"""``flask oversight …``: peer flags on demand and a district's oversight switches.
+"""``flask oversight …``: peer flags on demand.
 
-Run by the server's operator (audited as ``cli``).  ``flask oversight
+Run by the server's operator.  The thresholds and switches are the policy's
+(``flask policy load``; ``flask policy show`` prints them).  ``flask oversight
 auto-submit`` lives with the statements it submits (:mod:`app.settlement.cli`)
 but is a command of this group.
 """
@@ -10,12 +11,10 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app.audit.operations import OPERATOR
 from app.clock import clock
-from app.errors import DomainError
 from app.localtime import parse_month
 from app.oversight.labels import decimal_places
-from app.oversight.operations import recompute_flags, set_oversight
+from app.oversight.operations import recompute_flags
 
 oversight_cli = AppGroup("oversight", help="Peer flags, credit-first review, auto-submit.")
 
@@ -36,16 +35,3 @@ def flags_command(district: str, month: str) -> None:
         value, score = decimal_places(f.value, 4), decimal_places(f.score, 1)
         click.echo(f"{f.clinic}\t{f.figure.value}\t{value}\t{score:+}")
     click.echo(f"{len(flags)} flags for {district} {month}")
-
-
-@oversight_cli.command("settings")
-@click.option("--district", required=True, help="6-digit district code")
-@click.option("--review/--no-review", default=True, help="credit-first payment and sampled review")
-@click.option("--auto-submit-day", type=int, default=None, help="day D (1-28); omit: never")
-def settings_command(district: str, review: bool, auto_submit_day: int | None) -> None:
-    """Turn a district's credit-first review on or off; set its auto-submit day."""
-    try:
-        set_oversight(district, review, auto_submit_day, OPERATOR, clock()())
-    except DomainError as exc:
-        raise click.UsageError(str(exc)) from None
-    click.echo(f"{district}: review {'on' if review else 'off'}, auto-submit day {auto_submit_day}")

@@ -121,26 +121,3 @@ class ReviewItem(Model):
     at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     visit: Mapped[Visit] = relationship()
-
-
-class OversightSetting(Model):
-    """A district's oversight switches, until its policy file carries them (issue 11).
-
-    ``review``: credit-first payment and the sampled review worklist are on
-    (off: every statement waits for a person, as before).  ``auto_submit_day``:
-    day D of the next month from which unconfirmed statements are submitted
-    by the system (NULL: never).  Set with ``flask oversight settings``,
-    audited on the system chain.
-    """
-
-    __tablename__ = "oversight_setting"
-    __table_args__ = (
-        CheckConstraint(
-            "auto_submit_day IS NULL OR auto_submit_day BETWEEN 1 AND 28", name="day_in_month"
-        ),
-    )
-
-    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"), primary_key=True)
-    review: Mapped[bool] = mapped_column(default=False)
-    auto_submit_day: Mapped[int | None]
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -25,14 +25,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.audit.operations import append, audit_clinic_event
+from app.audit.operations import audit_clinic_event
 from app.database import unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
 from app.extensions import db
 from app.oversight.codes import new_code
 from app.oversight.models import (
     ClinicFlag,
-    OversightSetting,
     ReceiptCode,
     ReceiptFeedback,
     ReviewItem,
@@ -44,8 +43,10 @@ from app.oversight.queries import (
     past_statements,
 )
 from app.oversight.rules import (
+    ClinicMonth,
     Flag,
     OversightPolicy,
+    ReviewPolicy,
     SampleCandidate,
     TrustDecision,
     draw_sample,
@@ -149,10 +150,15 @@ def recompute_flags(district_code: str, month: str, now: dt.datetime) -> list[Fl
     """Compute and store the flags of every clinic-month of a district (CLI, on demand)."""
     settings = oversight_policy_for(district_code, next_month_start(month))
     months = clinic_months(district_code, month, settings.policy)
-    flags = peer_flags(list(months.values()), settings.policy)
+    flags = _flags(list(months.values()), settings.policy)
     with unit_of_work() as session:
         _store(session, {m.clinic: cid for cid, m in months.items()}, month, flags, now)
     return flags
+
+
+def _flags(months: list[ClinicMonth], policy: OversightPolicy) -> list[Flag]:
+    """The peer flags under the policy's ``[flags]``; none when it has no such table."""
+    return peer_flags(months, policy.flags) if policy.flags is not None else []
 
 
 def district_of(session: Session, clinic: Clinic) -> str:
@@ -193,18 +199,19 @@ def decide_at_submit(session: Session, statement: Statement, now: dt.datetime) -
     settings = oversight_policy_for(district, next_month_start(statement.month))
     policy = settings.policy
     months = clinic_months(district, statement.month, policy)
-    all_flags = peer_flags(list(months.values()), policy)
+    all_flags = _flags(list(months.values()), policy)
     mine = [f for f in all_flags if f.clinic == clinic.code]
     _store(session, {clinic.code: clinic.id}, statement.month, mine, now)
-    if not policy.review:
+    review = policy.review
+    if review is None:
         return SubmitDecision(
             TrustDecision(False, ("review_off",)), settings.version, tuple(mine), 0
         )
-    history = past_statements(session, clinic.id, statement.month, policy.trusted_after_months)
-    decision = trust(history, mine, policy)
+    history = past_statements(session, clinic.id, statement.month, review.trusted_after_months)
+    decision = trust(history, mine, review)
     count = 0
     if not decision.trusted:
-        count = _draw_worklist(session, statement, district, settings.salt, policy)
+        count = _draw_worklist(session, statement, district, settings.salt, policy, review)
     return SubmitDecision(decision, settings.version, tuple(mine), count)
 
 
@@ -214,6 +221,7 @@ def _draw_worklist(
     district: str,
     salt: str,
     policy: OversightPolicy,
+    review: ReviewPolicy,
 ) -> int:
     pointed = late_or_complained(session, statement.clinic_id, statement.month, policy)
     visits = session.execute(
@@ -225,7 +233,7 @@ def _draw_worklist(
     ).all()
     candidates = [SampleCandidate(v.id, v.total, pointed.get(v.id, ())) for v in visits]
     seed = sample_seed(district, statement.month, statement.clinic.code, salt)
-    items = draw_sample(candidates, policy, seed)
+    items = draw_sample(candidates, review, seed)
     existing = set(
         session.scalars(select(ReviewItem.visit_id).where(ReviewItem.statement_id == statement.id))
     )
@@ -234,21 +242,3 @@ def _draw_worklist(
             why = ",".join(item.why)[:200]
             session.add(ReviewItem(statement_id=statement.id, visit_id=item.visit_id, why=why))
     return len(items)
-
-
-def set_oversight(
-    district_code: str, review: bool, auto_submit_day: int | None, actor: object, now: dt.datetime
-) -> None:
-    """Turn a district's credit-first review on or off and set its auto-submit day (audited)."""
-    if auto_submit_day is not None and not 1 <= auto_submit_day <= 28:
-        raise InvalidInput(Problem("auto_submit_day", "must be a day from 1 to 28", "bad_day"))
-    with unit_of_work() as session:
-        row = session.get(OversightSetting, district_code)
-        if row is None:
-            row = OversightSetting(district_code=district_code)
-            session.add(row)
-        row.review = review
-        row.auto_submit_day = auto_submit_day
-        row.updated_at = now
-        after = {"review": review, "auto_submit_day": auto_submit_day}
-        append(session, actor, "oversight.settings", ("district", district_code), None, after, now)

@@ -9,17 +9,16 @@ from one place, :func:`oversight_policy_for`.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, false, func, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.oversight.models import (
     ClinicFlag,
-    OversightSetting,
     ReceiptCode,
     ReceiptFeedback,
     ReviewItem,
@@ -98,31 +97,29 @@ class OversightSettings:
 
 
 def oversight_policy_for(district_code: str, day: dt.date) -> OversightSettings:
-    """The oversight thresholds and switches in force in a district on a day.
+    """Every oversight rule, threshold and switch in force in a district on a day.
 
-    The checks' settings (``late_entry_hours`` among them) come from the
-    ``[checks]`` table of the policy version in force; the flag, trust and
-    sample thresholds keep :class:`OversightPolicy`'s defaults until the
-    policy file carries them; the two switches (review on, auto-submit day)
-    come from the district's :class:`OversightSetting`.  The one place all of
-    it is read.
+    All of it comes from the policy version in force that day (its
+    ``[checks]``, ``[flags]``, ``[review]`` and ``[auto_submit]`` tables,
+    :attr:`PolicyVersion.oversight`); no version, or a table left out: off.
+    The one place any of it is read.
     """
     version = policy_for(district_code, day)
-    checks = (version.to_policy().checks if version else None) or OversightPolicy()
-    setting = db.session.get(OversightSetting, district_code)
-    policy = replace(
-        checks,
-        review=bool(setting and setting.review),
-        auto_submit_day=setting.auto_submit_day if setting else None,
-    )
-    return OversightSettings(policy, f"v{version.id}" if version else "")
+    if version is None:
+        return OversightSettings(OversightPolicy(), "")
+    return OversightSettings(version.to_policy().oversight, f"v{version.id}")
 
 
 # --- clinic-months against their peers -------------------------------------------------
 
 
-def _late_condition(hours: int) -> Any:
-    """recorded_at − visited_at ≥ ``hours``, in the dialect's own time arithmetic."""
+def _late_condition(hours: int | None) -> Any:
+    """recorded_at − visited_at ≥ ``hours``, in the dialect's own time arithmetic.
+
+    None (the policy says nothing of late entries): no visit is late.
+    """
+    if hours is None:
+        return false()
     if db.session.get_bind().dialect.name == "sqlite":
         elapsed = (func.julianday(Visit.recorded_at) - func.julianday(Visit.visited_at)) * 24
         return elapsed >= hours
@@ -146,8 +143,7 @@ def clinic_months(
 ) -> dict[int, ClinicMonth]:
     """Every clinic-month of the district that has a visit, by clinic id.
 
-    Warned visits are counted as 0: the checks at recording (their
-    ``visit_check`` table) are not stored yet.
+    Warned: the unvoided visits with a check at recording stored as a warning.
     """
     clinics = {c.id: c for c in district_clinics(district_code)}
     if not clinics:
@@ -161,6 +157,7 @@ def clinic_months(
         select(
             Visit.clinic_id,
             when(live).label("visits"),
+            when(live & Visit.programme).label("programme"),
             when(live, Visit.total).label("total"),
             when(live, Visit.fund).label("fund"),
             when(live, Visit.fiscal).label("fiscal"),
@@ -197,6 +194,7 @@ def clinic_months(
         r.clinic_id: ClinicMonth(
             clinic=clinics[r.clinic_id].code,
             visits=int(r.visits),
+            programme=int(r.programme),
             total=int(r.total),
             fund=int(r.fund),
             fiscal=int(r.fiscal),

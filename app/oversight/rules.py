@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
 
+from app.money import format_yuan
+
 # --- policy ---------------------------------------------------------------------------
 
 
@@ -52,22 +54,46 @@ class Rule(StrEnum):
 
 
 @dataclass(frozen=True)
+class FlagPolicy:
+    """The ``[flags]`` table: when a clinic-month's figure is far enough from its peers'."""
+
+    threshold: Fraction  # |modified z-score| above this flags a figure (3.5 is the usual cut)
+    min_peers: int  # fewer clinics with the figure than this: no comparison
+    # A figure that counts events (injections, warned, late, voided, complained-about
+    # visits; visits for visits per resident) flags a clinic only when it counts at
+    # least this many: one void in a quiet month is not a risk.
+    min_count: int
+
+
+@dataclass(frozen=True)
+class ReviewPolicy:
+    """The ``[review]`` table: credit-first payment (信用优先) and the sampled worklist."""
+
+    trusted_after_months: int  # K statements in a row accepted without correction
+    sample_percent: int  # of the visits nothing else points at
+    sample_above: int  # fen: every visit whose total is above this is on the worklist
+
+
+@dataclass(frozen=True)
 class OversightPolicy:
-    """A district's oversight settings, part of its policy version (SPEC §2, issue 11)."""
+    """A district's oversight settings, part of its policy version (SPEC §2, issue 11).
+
+    Every number comes from the policy file; what a file leaves out is off:
+    a rule not named never fires, no ``[flags]`` compares no one, no
+    ``[review]`` leaves every statement to a person, no ``[auto_submit]``
+    never submits for the doctor.  A threshold a rule needs is required by
+    the file's schema when the rule is on; here a missing one keeps it silent.
+    """
 
     severities: Mapping[Rule, Severity] = field(default_factory=dict)
-    frequent_visits_max: int = 4  # more than this many visits …
-    frequent_visits_days: int = 7  # … in this many days, at any clinic
-    late_entry_hours: int = 72  # recorded this long after the visit
-    # Peer flags: |modified z| above this flags a figure (3.5 is the usual cut).
-    flag_threshold: Fraction = Fraction(7, 2)
-    flag_min_peers: int = 5  # fewer clinics than this: no comparison
-    trusted_after_months: int = 3  # K clean statements in a row
-    sample_percent: int = 5  # of the visits not otherwise on the worklist
-    sample_above: int = 10000  # fen: every visit whose total is above this
+    frequent_visits_max: int | None = None  # more than this many visits …
+    frequent_visits_days: int | None = None  # … in this many days, at any clinic
+    # Recorded this many hours or more after the visit: late (the rule, the late
+    # share among the peer figures, and the worklist); None: nothing is late.
+    late_entry_hours: int | None = None
+    flags: FlagPolicy | None = None
+    review: ReviewPolicy | None = None  # None: a person reviews every statement
     auto_submit_day: int | None = None  # day D of the next month; None: never
-    # Credit-first payment and the sampled review worklist (off: a person reviews all).
-    review: bool = False
 
     def severity(self, rule: Rule) -> Severity:
         return self.severities.get(rule, Severity.OFF)
@@ -82,28 +108,103 @@ class OversightPolicy:
 CHECK_THRESHOLDS = ("frequent_visits_max", "frequent_visits_days", "late_entry_hours")
 
 
-def checks_to_json(policy: OversightPolicy) -> str:
-    """The checks' settings as canonical JSON text (sorted keys: equal settings, equal text)."""
+def oversight_to_json(policy: OversightPolicy) -> str:
+    """The whole policy as canonical JSON text (sorted keys: equal settings, equal text).
+
+    Absent parts are left out, so a version stored before a table existed reads
+    back the same.  The flag threshold is an exact fraction written ``"7/2"``.
+    """
     body: dict[str, object] = {
         "severities": {rule.value: policy.severity(rule).value for rule in Rule},
-        **{name: getattr(policy, name) for name in CHECK_THRESHOLDS},
+        **{n: getattr(policy, n) for n in CHECK_THRESHOLDS if getattr(policy, n) is not None},
     }
+    if policy.flags is not None:
+        body["flags"] = {
+            "threshold": str(policy.flags.threshold),
+            "min_peers": policy.flags.min_peers,
+            "min_count": policy.flags.min_count,
+        }
+    if policy.review is not None:
+        body["review"] = {
+            "trusted_after_months": policy.review.trusted_after_months,
+            "sample_percent": policy.review.sample_percent,
+            "sample_above": policy.review.sample_above,
+        }
+    if policy.auto_submit_day is not None:
+        body["auto_submit_day"] = policy.auto_submit_day
     return json.dumps(body, sort_keys=True)
 
 
-def checks_from_json(text: str | None) -> OversightPolicy:
-    """The settings :func:`checks_to_json` wrote; None (no ``[checks]``): every rule off."""
+def oversight_from_json(text: str | None) -> OversightPolicy:
+    """The settings :func:`oversight_to_json` wrote; None or empty: everything off."""
     if not text:
         return OversightPolicy()
     body = json.loads(text)
     severities = {
         Rule(k): Severity(v) for k, v in body.get("severities", {}).items() if v != Severity.OFF
     }
-    defaults = OversightPolicy()
+    flags = body.get("flags")
+    review = body.get("review")
     return OversightPolicy(
         severities=severities,
-        **{name: int(body.get(name, getattr(defaults, name))) for name in CHECK_THRESHOLDS},  # type: ignore[arg-type]  # the int thresholds only
+        frequent_visits_max=body.get("frequent_visits_max"),
+        frequent_visits_days=body.get("frequent_visits_days"),
+        late_entry_hours=body.get("late_entry_hours"),
+        flags=FlagPolicy(
+            threshold=Fraction(flags["threshold"]),
+            min_peers=int(flags["min_peers"]),
+            min_count=int(flags["min_count"]),
+        )
+        if flags
+        else None,
+        review=ReviewPolicy(
+            trusted_after_months=int(review["trusted_after_months"]),
+            sample_percent=int(review["sample_percent"]),
+            sample_above=int(review["sample_above"]),
+        )
+        if review
+        else None,
+        auto_submit_day=body.get("auto_submit_day"),
     )
+
+
+def _decimal_text(value: Fraction) -> str:
+    """A fraction read from a decimal in the file, written back the same way (7/2 → 3.5)."""
+    whole, rest = divmod(value.numerator, value.denominator)
+    digits = ""
+    while rest and len(digits) < 12:
+        rest *= 10
+        digit, rest = divmod(rest, value.denominator)
+        digits += str(digit)
+    return f"{whole}.{digits}" if digits else str(whole)
+
+
+def policy_lines(policy: OversightPolicy) -> list[str]:
+    """The oversight tables as the policy file writes them, one line a table ("off": absent)."""
+    checks = [f"{rule.value}={policy.severity(rule).value}" for rule in Rule]
+    checks += [f"{n}={getattr(policy, n)}" for n in CHECK_THRESHOLDS if getattr(policy, n)]
+    flags = policy.flags
+    review = policy.review
+    return [
+        "[checks] " + " ".join(checks),
+        "[flags] "
+        + (
+            f"threshold={_decimal_text(flags.threshold)} min_peers={flags.min_peers}"
+            f" min_count={flags.min_count}"
+            if flags
+            else "off"
+        ),
+        "[review] "
+        + (
+            f"trusted_after_months={review.trusted_after_months}"
+            f" sample_percent={review.sample_percent}"
+            f" sample_above={format_yuan(review.sample_above)}"
+            if review
+            else "off"
+        ),
+        "[auto_submit] "
+        + (f"day={policy.auto_submit_day}" if policy.auto_submit_day is not None else "off"),
+    ]
 
 
 # --- checks at recording ------------------------------------------------------------------
@@ -184,15 +285,14 @@ def run_checks(policy: OversightPolicy, visit: CheckInput) -> list[Hit]:
                 maximum=line.max_per_visit,
             )
 
-    window_start = visit.visit_date - dt.timedelta(days=policy.frequent_visits_days - 1)
-    in_window = sum(1 for d in visit.recent_visit_dates if window_start <= d <= visit.visit_date)
-    if in_window + 1 > policy.frequent_visits_max:
-        fire(
-            Rule.FREQUENT_VISITS,
-            visits=in_window + 1,
-            days=policy.frequent_visits_days,
-            maximum=policy.frequent_visits_max,
+    days, most = policy.frequent_visits_days, policy.frequent_visits_max
+    if days is not None and most is not None:
+        window_start = visit.visit_date - dt.timedelta(days=days - 1)
+        in_window = sum(
+            1 for d in visit.recent_visit_dates if window_start <= d <= visit.visit_date
         )
+        if in_window + 1 > most:
+            fire(Rule.FREQUENT_VISITS, visits=in_window + 1, days=days, maximum=most)
 
     if visit.same_clinic_same_day > 0:
         fire(Rule.SPLIT_VISIT, earlier=visit.same_clinic_same_day)
@@ -222,11 +322,9 @@ def run_checks(policy: OversightPolicy, visit: CheckInput) -> list[Hit]:
         elif age is not None and line.max_age is not None and age > line.max_age:
             fire(Rule.UNSUITED_ITEM, line.item, age=age, max_age=line.max_age)
 
-    late = visit.recorded_at - visit.visited_at
-    if late >= dt.timedelta(hours=policy.late_entry_hours):
-        fire(
-            Rule.LATE_ENTRY, hours=int(late.total_seconds() // 3600), limit=policy.late_entry_hours
-        )
+    late, limit = visit.recorded_at - visit.visited_at, policy.late_entry_hours
+    if limit is not None and late >= dt.timedelta(hours=limit):
+        fire(Rule.LATE_ENTRY, hours=int(late.total_seconds() // 3600), limit=limit)
     return hits
 
 
@@ -259,6 +357,7 @@ class ClinicMonth:
 
     clinic: str
     visits: int  # unvoided
+    programme: int  # unvoided programme visits (the only ones with a backstop)
     total: int  # fen
     fund: int
     fiscal: int
@@ -277,13 +376,29 @@ class ClinicMonth:
         return {
             Figure.COST_PER_VISIT: ratio(self.total, self.visits),
             Figure.FUND_PER_VISIT: ratio(self.fund, self.visits),
-            Figure.FISCAL_PER_VISIT: ratio(self.fiscal, self.visits),
+            # Per programme visit: a clinic outside the programme has no backstop to
+            # compare, and its non-programme visits would dilute one that has.
+            Figure.FISCAL_PER_VISIT: ratio(self.fiscal, self.programme),
             Figure.INJECTION_RATE: ratio(self.injections, self.visits),
             Figure.VISITS_PER_RESIDENT: ratio(self.visits, self.residents),
             Figure.WARNING_SHARE: ratio(self.warned, self.visits),
             Figure.LATE_SHARE: ratio(self.late, self.visits),
             Figure.VOID_SHARE: ratio(self.voided, recorded),
             Figure.COMPLAINT_SHARE: ratio(self.complaints, self.visits),
+        }[which]
+
+    def count(self, which: Figure) -> int:
+        """How many events the figure rests on: its counted visits, or the visits averaged."""
+        return {
+            Figure.COST_PER_VISIT: self.visits,
+            Figure.FUND_PER_VISIT: self.visits,
+            Figure.FISCAL_PER_VISIT: self.programme,
+            Figure.INJECTION_RATE: self.injections,
+            Figure.VISITS_PER_RESIDENT: self.visits,
+            Figure.WARNING_SHARE: self.warned,
+            Figure.LATE_SHARE: self.late,
+            Figure.VOID_SHARE: self.voided,
+            Figure.COMPLAINT_SHARE: self.complaints,
         }[which]
 
 
@@ -296,7 +411,7 @@ class Flag:
     value: Fraction
     median: Fraction
     mad: Fraction
-    score: Fraction  # the modified z-score (signed)
+    score: Fraction  # the modified z-score (above the threshold: always positive)
     peers: int
 
 
@@ -314,13 +429,24 @@ def median(values: Sequence[Fraction]) -> Fraction:
 _Z_SCALE = Fraction(6745, 10000)
 
 
-def peer_flags(months: Sequence[ClinicMonth], policy: OversightPolicy) -> list[Flag]:
-    """Every clinic figure whose modified z-score is beyond the policy's threshold."""
+def peer_flags(months: Sequence[ClinicMonth], policy: FlagPolicy) -> list[Flag]:
+    """Every clinic figure whose modified z-score is above the policy's threshold.
+
+    A flag is a risk, and every figure is riskier high (more cost, backstop,
+    injections, visits per resident, warned, late, voided or complained-about
+    visits): a clinic below its peers is not flagged — with a few visits a
+    month, a cheap one would be noise on the reviewer's board.  Every clinic
+    with the figure is a peer (it counts for the median and the MAD), but a
+    clinic is flagged on a figure only when the figure rests on at least
+    ``min_count`` events (:meth:`ClinicMonth.count`): with most clinics at
+    zero voids the MAD is zero, and a single void must not read as a risk.
+    """
     flags: list[Flag] = []
     for which in Figure:
         values = {m.clinic: v for m in months if (v := m.figure(which)) is not None}
-        if len(values) < policy.flag_min_peers:
+        if len(values) < policy.min_peers:
             continue
+        counts = {m.clinic: m.count(which) for m in months}
         mid = median(list(values.values()))
         mad = median([abs(v - mid) for v in values.values()])
         if mad == 0:
@@ -335,7 +461,7 @@ def peer_flags(months: Sequence[ClinicMonth], policy: OversightPolicy) -> list[F
             spread, scale = mad, _Z_SCALE
         for clinic, value in values.items():
             score = scale * (value - mid) / spread
-            if abs(score) > policy.flag_threshold:
+            if score > policy.threshold and counts[clinic] >= policy.min_count:
                 flags.append(Flag(clinic, which, value, mid, mad, score, len(values)))
     return sorted(flags, key=lambda f: (-abs(f.score), f.clinic, f.figure))
 
@@ -356,7 +482,7 @@ class TrustDecision:
 
 
 def trust(
-    history: Sequence[PastStatement], flags: Sequence[Flag], policy: OversightPolicy
+    history: Sequence[PastStatement], flags: Sequence[Flag], policy: ReviewPolicy
 ) -> TrustDecision:
     """Credit-first: K clean statements in a row, just before this one, and no flag now."""
     k = policy.trusted_after_months
@@ -395,7 +521,7 @@ def sample_seed(district: str, month: str, clinic: str, salt: str) -> int:
 
 
 def draw_sample(
-    candidates: Sequence[SampleCandidate], policy: OversightPolicy, seed: int
+    candidates: Sequence[SampleCandidate], policy: ReviewPolicy, seed: int
 ) -> list[WorkItem]:
     """The review worklist: pointed-at visits, big visits, and a seeded random share."""
     items: dict[int, list[str]] = {}

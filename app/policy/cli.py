@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from app.errors import DomainError
 from app.money import format_yuan
+from app.oversight.rules import policy_lines
 from app.policy.models import RATIO_SCALE
 from app.policy.operations import PolicyRefused, PolicyRejected, load_policy_file
 from app.policy.queries import policy_versions
@@ -66,3 +67,5 @@ def show_command(district: str) -> None:
             f" require_insured={str(v.require_insured).lower()}"
             f"  source={v.source}"
         )
+        for line in policy_lines(v.to_policy().oversight):
+            click.echo(f"  {line}")

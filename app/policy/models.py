@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
 from app.money import exact_int
-from app.oversight.rules import checks_from_json, checks_to_json
+from app.oversight.rules import OversightPolicy, oversight_from_json, oversight_to_json
 from app.policy.rules import Policy
 
 RATIO_SCALE = 10000  # ratios are stored as integer ten-thousandths (0.70 → 7000)
@@ -44,9 +44,10 @@ class PolicyVersion(Model):
     class_b_selfpay_backstopped: Mapped[bool]
     require_insured: Mapped[bool]
     source: Mapped[str] = mapped_column(String(200), default="")
-    # The [checks] table as canonical JSON (app.oversight.rules.checks_to_json);
-    # None: the version has none, every check off.  Part of the version like the rest.
-    checks: Mapped[str | None] = mapped_column(Text)
+    # The [checks], [flags], [review] and [auto_submit] tables as canonical JSON
+    # (app.oversight.rules.oversight_to_json); None: none of them, all off.
+    # Part of the version like the rest: a change is a new version once used.
+    oversight: Mapped[str | None] = mapped_column(Text)
 
     def to_policy(self) -> Policy:
         return Policy(
@@ -59,7 +60,7 @@ class PolicyVersion(Model):
             class_b_selfpay_ratio=Decimal(self.class_b_selfpay_ratio) / RATIO_SCALE,
             class_b_selfpay_backstopped=self.class_b_selfpay_backstopped,
             require_insured=self.require_insured,
-            checks=checks_from_json(self.checks) if self.checks else None,
+            oversight=oversight_from_json(self.oversight),
         )
 
     @staticmethod
@@ -74,5 +75,9 @@ class PolicyVersion(Model):
             "class_b_selfpay_ratio": exact_int(policy.class_b_selfpay_ratio * RATIO_SCALE),
             "class_b_selfpay_backstopped": policy.class_b_selfpay_backstopped,
             "require_insured": policy.require_insured,
-            "checks": checks_to_json(policy.checks) if policy.checks else None,
+            "oversight": (
+                oversight_to_json(policy.oversight)
+                if policy.oversight != OversightPolicy()
+                else None
+            ),
         }

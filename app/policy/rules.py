@@ -9,7 +9,7 @@ only through :class:`app.policy.schemas.PolicyFileSchema`, which gives a
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeVar
 
@@ -31,8 +31,9 @@ class Policy:
     class_b_selfpay_ratio: Decimal
     class_b_selfpay_backstopped: bool
     require_insured: bool
-    # The checks at recording (issue 11); None: the file has no [checks], every rule off.
-    checks: OversightPolicy | None = None
+    # Oversight (issue 11): the [checks], [flags], [review] and [auto_submit]
+    # tables; the default is every one absent, all of it off.
+    oversight: OversightPolicy = field(default_factory=OversightPolicy)
 
 
 @dataclass(frozen=True)

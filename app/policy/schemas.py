@@ -11,7 +11,12 @@ Guarantees, for a parsed TOML document loaded through :class:`PolicyFileSchema`:
 * ``fund_visit_cap`` is optional: an absent key means no cap per visit;
 * ``[checks]`` is optional (absent: every check at recording is off); each
   rule is ``"off"``, ``"warn"`` or ``"block"``, each threshold a whole number
-  in its range, and its problems name the key, e.g. ``checks.split_visit``;
+  in its range, required when the rule that reads it is on, and its problems
+  name the key, e.g. ``checks.split_visit``;
+* ``[flags]``, ``[review]`` and ``[auto_submit]`` are optional (absent: no
+  peer flags; every statement reviewed by a person; never submitted for the
+  doctor); a table that is there has every one of its keys, nothing falls back
+  to a number in the code;
 * ``effective_from`` is a TOML date (not a date-time), ``district`` a 6-digit
   code in quotes;
 * every problem is reported, each naming its key (unknown keys first, then
@@ -23,14 +28,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any
 
-from marshmallow import ValidationError, fields, post_load, validate
+from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from app.errors import Problem
 from app.fields import StrictBoolean, StrictSchema, Text, Yuan, field_problems
 from app.money import MoneyFormatError, parse_ratio
-from app.oversight.rules import CHECK_THRESHOLDS, OversightPolicy, Rule, Severity
+from app.oversight.rules import (
+    CHECK_THRESHOLDS,
+    FlagPolicy,
+    OversightPolicy,
+    ReviewPolicy,
+    Rule,
+    Severity,
+)
 from app.policy.rules import Policy, PolicyFile
 
 
@@ -86,23 +101,50 @@ def _severity() -> Text:
     )
 
 
-def _whole(low: int, high: int) -> fields.Integer:
+class Score(fields.Field):
+    """A positive decimal in quotes, ``"3.5"``, read exactly as a ``Fraction``."""
+
+    default_error_messages = {  # noqa: RUF012 (marshmallow's own convention)
+        "invalid": 'must be a positive decimal in quotes, e.g. "3.5"',
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Fraction:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            raise self.make_error("invalid") from None
+        if not number.is_finite() or number <= 0 or number > 1000:
+            raise self.make_error("invalid")
+        return Fraction(number)
+
+
+def _whole(low: int, high: int, *, required: bool = False) -> fields.Integer:
+    message = f"must be a whole number from {low} to {high}"
+    optional: dict[str, Any] = {} if required else {"load_default": None}
     return fields.Integer(
         strict=True,
-        load_default=None,
-        validate=validate.Range(low, high, error=f"must be a whole number from {low} to {high}"),
-        error_messages={"invalid": f"must be a whole number from {low} to {high}"},
+        required=required,
+        validate=validate.Range(low, high, error=message),
+        error_messages={"invalid": message, "required": f"is required ({message[8:]})"},
+        **optional,
     )
 
 
 class ChecksSchema(StrictSchema):
     """The optional ``[checks]`` table: each rule off, warn or block, and its thresholds.
 
-    A rule not named is off; a threshold not named keeps the
-    :class:`~app.oversight.rules.OversightPolicy` default.
+    A rule not named is off.  A rule that is on needs its thresholds:
+    ``frequent_visits`` its ``frequent_visits_max`` and ``frequent_visits_days``,
+    ``late_entry`` its ``late_entry_hours`` (which, when given, also says what
+    counts as late for the peer figures and the review worklist).
     """
 
-    error_messages = {"unknown": "unknown key"}  # noqa: RUF012 (marshmallow's own convention)
+    error_messages = {  # noqa: RUF012 (marshmallow's own convention)
+        "unknown": "unknown key",
+        "type": "must be a table of rules, e.g. [checks]",
+    }
 
     quantity_over_max = _severity()
     frequent_visits = _severity()
@@ -116,6 +158,22 @@ class ChecksSchema(StrictSchema):
     frequent_visits_days = _whole(1, 366)
     late_entry_hours = _whole(1, 24 * 366)
 
+    @validates_schema
+    def thresholds_of_rules_on(self, data: dict[str, Any], **kwargs: Any) -> None:
+        needs = {
+            "frequent_visits": ("frequent_visits_max", "frequent_visits_days"),
+            "late_entry": ("late_entry_hours",),
+        }
+        missing = {
+            key: [f"is required when {rule} is {data[rule]}"]
+            for rule, keys in needs.items()
+            if data.get(rule) not in (None, Severity.OFF.value)
+            for key in keys
+            if data.get(key) is None
+        }
+        if missing:
+            raise ValidationError(missing)
+
     @post_load
     def make_policy(self, data: dict[str, Any], **kwargs: Any) -> OversightPolicy:
         severities = {
@@ -125,6 +183,52 @@ class ChecksSchema(StrictSchema):
         }
         thresholds = {n: data[n] for n in CHECK_THRESHOLDS if data.get(n) is not None}
         return OversightPolicy(severities=severities, **thresholds)
+
+
+class FlagsSchema(StrictSchema):
+    """The optional ``[flags]`` table: risk flags against the district's peers (median, MAD)."""
+
+    error_messages = {  # noqa: RUF012 (marshmallow's own convention)
+        "unknown": "unknown key",
+        "type": "must be a table, e.g. [flags]",
+    }
+
+    threshold = Score(required=True, error_messages={"required": 'is required, e.g. "3.5"'})
+    min_peers = _whole(3, 10000, required=True)
+    min_count = _whole(1, 10000, required=True)
+
+    @post_load
+    def make_policy(self, data: dict[str, Any], **kwargs: Any) -> FlagPolicy:
+        return FlagPolicy(**data)
+
+
+class ReviewSchema(StrictSchema):
+    """The optional ``[review]`` table: credit-first payment and the sampled worklist."""
+
+    error_messages = {  # noqa: RUF012 (marshmallow's own convention)
+        "unknown": "unknown key",
+        "type": "must be a table, e.g. [review]",
+    }
+
+    trusted_after_months = _whole(1, 60, required=True)
+    sample_percent = _whole(0, 100, required=True)
+    sample_above = QuotedYuan(required=True)
+
+    @post_load
+    def make_policy(self, data: dict[str, Any], **kwargs: Any) -> ReviewPolicy:
+        return ReviewPolicy(**data)
+
+
+class AutoSubmitSchema(StrictSchema):
+    """The optional ``[auto_submit]`` table: the day the system submits unconfirmed months."""
+
+    error_messages = {  # noqa: RUF012 (marshmallow's own convention)
+        "unknown": "unknown key",
+        "type": "must be a table, e.g. [auto_submit]",
+    }
+
+    # 28 at most: every month has that day.
+    day = _whole(1, 28, required=True)
 
 
 _BOOLEAN: dict[str, Any] = {
@@ -161,13 +265,32 @@ class PolicyFileSchema(StrictSchema):
     checks = fields.Nested(
         ChecksSchema,
         load_default=None,
-        error_messages={"type": "must be a table of rules, e.g. [checks]"},
+    )
+    flags = fields.Nested(
+        FlagsSchema,
+        load_default=None,
+    )
+    review = fields.Nested(
+        ReviewSchema,
+        load_default=None,
+    )
+    auto_submit = fields.Nested(
+        AutoSubmitSchema,
+        load_default=None,
     )
 
     @post_load
     def make_policy_file(self, data: dict[str, Any], **kwargs: Any) -> PolicyFile:
         district, effective_from = data.pop("district"), data.pop("effective_from")
-        return PolicyFile(district, effective_from, Policy(**data))
+        checks: OversightPolicy = data.pop("checks") or OversightPolicy()
+        auto_submit = data.pop("auto_submit")
+        oversight = replace(
+            checks,
+            flags=data.pop("flags"),
+            review=data.pop("review"),
+            auto_submit_day=auto_submit["day"] if auto_submit else None,
+        )
+        return PolicyFile(district, effective_from, Policy(**data, oversight=oversight))
 
 
 def read_policy(doc: Mapping[str, Any]) -> tuple[PolicyFile | None, list[Problem]]:

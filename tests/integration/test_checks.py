@@ -22,7 +22,7 @@ from app.catalog.models import CatalogItem
 from app.database import unit_of_work
 from app.extensions import db
 from app.oversight.models import VisitCheck
-from app.oversight.rules import OversightPolicy, Rule, Severity, checks_to_json
+from app.oversight.rules import OversightPolicy, Rule, Severity, oversight_to_json
 from app.policy.models import PolicyVersion
 from app.policy.operations import PolicyRejected, read_policy_file
 from app.visits.models import Visit
@@ -41,11 +41,18 @@ def world(app: Flask, clock: FixedClock) -> World:
     return build_world(clock())
 
 
+# The demo file's thresholds, unless a test sets its own.
+THRESHOLDS = {"frequent_visits_max": 4, "frequent_visits_days": 7, "late_entry_hours": 72}
+
+
 def configure(severity: Severity, *rules: Rule, **thresholds: int) -> None:
     with unit_of_work() as s:
         version = s.scalars(select(PolicyVersion)).one()
-        policy = OversightPolicy(severities=dict.fromkeys(rules, severity), **thresholds)  # type: ignore[arg-type]
-        version.checks = checks_to_json(policy)
+        policy = OversightPolicy(
+            severities=dict.fromkeys(rules, severity),
+            **{**THRESHOLDS, **thresholds},  # type: ignore[arg-type]
+        )
+        version.oversight = oversight_to_json(policy)
 
 
 def item_columns(code: str, **columns: Any) -> None:
@@ -194,7 +201,7 @@ def test_quote_shows_blocks_and_warnings_together(
     item_columns("AMX01", max_per_visit=10000)
     with unit_of_work() as s:
         version = s.scalars(select(PolicyVersion)).one()
-        version.checks = checks_to_json(
+        version.oversight = oversight_to_json(
             OversightPolicy(
                 severities={
                     Rule.QUANTITY_OVER_MAX: Severity.BLOCK,
@@ -254,11 +261,11 @@ require_insured = true
 def test_policy_checks_table_is_read() -> None:
     text = POLICY + '[checks]\nsplit_visit = "block"\nlate_entry = "warn"\nlate_entry_hours = 48\n'
     policy = read_policy_file(text.encode(), "p.toml").policy
-    assert policy.checks == OversightPolicy(
+    assert policy.oversight == OversightPolicy(
         severities={Rule.SPLIT_VISIT: Severity.BLOCK, Rule.LATE_ENTRY: Severity.WARN},
         late_entry_hours=48,
     )
-    assert read_policy_file(POLICY.encode(), "p.toml").policy.checks is None
+    assert read_policy_file(POLICY.encode(), "p.toml").policy.oversight == OversightPolicy()
 
 
 @pytest.mark.parametrize(
@@ -269,6 +276,8 @@ def test_policy_checks_table_is_read() -> None:
         ('no_such_rule = "warn"', "checks.no_such_rule"),
         ("late_entry_hours = 0", "checks.late_entry_hours"),
         ('frequent_visits_max = "4"', "checks.frequent_visits_max"),
+        ('late_entry = "warn"', "checks.late_entry_hours"),
+        ('frequent_visits = "block"\nfrequent_visits_max = 4', "checks.frequent_visits_days"),
     ],
 )
 def test_policy_checks_problems_name_the_key(table: str, key: str) -> None:
@@ -291,7 +300,7 @@ def test_checks_are_part_of_the_version(app: Flask, tmp_path: Path) -> None:
     path.write_text(POLICY + '[checks]\nsplit_visit = "warn"\n', encoding="utf-8")
     assert load_policy_file(path).status == "updated"  # no visit used it yet
     version = db.session.scalars(select(PolicyVersion)).one()
-    assert version.to_policy().checks == OversightPolicy(
+    assert version.to_policy().oversight == OversightPolicy(
         severities={Rule.SPLIT_VISIT: Severity.WARN}
     )
     db.session.rollback()
@@ -299,12 +308,15 @@ def test_checks_are_part_of_the_version(app: Flask, tmp_path: Path) -> None:
 
 def test_demo_policy_files_have_checks() -> None:
     for path in ("demo/policy.toml", "app/demo/data/policy.toml"):
-        checks = read_policy_file(Path(path).read_bytes(), path).policy.checks
-        assert checks is not None
+        checks = read_policy_file(Path(path).read_bytes(), path).policy.oversight
         assert checks.severity(Rule.SPLIT_VISIT) is Severity.BLOCK
         assert checks.severity(Rule.QUANTITY_OVER_MAX) is Severity.BLOCK
         assert checks.severity(Rule.LATE_ENTRY) is Severity.WARN
         assert checks.late_entry_hours == 72
+        # Peer flags and credit-first review are on in the demo (issue 11), auto-submit off.
+        assert checks.flags is not None and checks.flags.min_count == 3
+        assert checks.review is not None and checks.review.sample_above == 10000
+        assert checks.auto_submit_day is None
 
 
 # --- the catalogue's columns ------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from fractions import Fraction
 
 from flask import Flask
 from sqlalchemy import func, select
@@ -113,6 +114,10 @@ def test_demo_seed_settles_history(app: Flask, clock: object) -> None:
 
     costly = db.session.scalar(select(Clinic.id).order_by(Clinic.code.desc()).limit(1))
     assert count(ClinicFlag, ClinicFlag.clinic_id == costly, ClinicFlag.month == "2026-09") > 0
+    # The costly clinic stands out most; no flag is a clinic below its peers.
+    flags = db.session.scalars(select(ClinicFlag).where(ClinicFlag.month == "2026-09")).all()
+    strongest = max(flags, key=lambda f: Fraction(f.score))
+    assert strongest.clinic_id == costly and all(Fraction(f.score) > 0 for f in flags)
     assert count(ReviewItem) > 0 and count(ReceiptFeedback, ReceiptFeedback.asked_more) == 3
     # September's fund settlement is reconciled, with one of every kind of difference.
     from app.reconcile.queries import reconciliation

@@ -22,9 +22,10 @@ from app.database import unit_of_work
 from app.errors import Conflict
 from app.extensions import db
 from app.oversight.models import ClinicFlag, ReviewItem
-from app.oversight.operations import set_oversight
 from app.oversight.queries import past_statements
+from app.oversight.rules import FlagPolicy, OversightPolicy, ReviewPolicy, oversight_to_json
 from app.places.models import Clinic
+from app.policy.models import PolicyVersion
 from app.settlement.models import Statement, StatementAdjustment, StatementEvent
 from app.settlement.operations import (
     pull_back_statement,
@@ -59,6 +60,27 @@ def _fresh_g(app: Flask) -> None:
     def _forget() -> None:
         for name in ("csrf_token", "_login_user", "_flask_babel"):
             g.pop(name, None)
+
+
+def set_policy(review: bool, auto_submit_day: int | None = None) -> None:
+    """Huadu's policy version with the demo file's [flags] and late hours, [review] if asked."""
+    with unit_of_work() as s:
+        version = s.scalars(select(PolicyVersion).where(PolicyVersion.district_code == HUADU)).one()
+        version.oversight = oversight_to_json(
+            OversightPolicy(
+                late_entry_hours=72,
+                flags=FlagPolicy(threshold=Fraction(7, 2), min_peers=5, min_count=3),
+                review=ReviewPolicy(trusted_after_months=3, sample_percent=5, sample_above=10000)
+                if review
+                else None,
+                auto_submit_day=auto_submit_day,
+            )
+        )
+
+
+@pytest.fixture(autouse=True)
+def _flags_on(world: World) -> None:
+    set_policy(review=False)
 
 
 @pytest.fixture
@@ -200,7 +222,7 @@ def test_submitting_replaces_the_clinics_own_flags(
 def test_a_trusted_clinic_is_reviewed_by_the_system_and_paid_with_the_rest(
     client: FlaskClient, world: World, clock: FixedClock
 ) -> None:
-    set_oversight(HUADU, True, None, "cli", clock())
+    set_policy(review=True)
     past_paid("HD001", ("2026-06", "2026-07", "2026-08"))
     record(world, clock())
     record(world, clock(), patient="insured_community", injection=False)
@@ -236,7 +258,7 @@ def test_a_trusted_clinic_is_reviewed_by_the_system_and_paid_with_the_rest(
 def test_findings_flow_into_the_statement_and_the_clinics_record(
     client: FlaskClient, world: World, clock: FixedClock
 ) -> None:
-    set_oversight(HUADU, True, None, "cli", clock())
+    set_policy(review=True)
     small = record(world, clock(), clinic="HD002", doctor="doctor2")
     big = record(world, clock(), clinic="HD002", doctor="doctor2", lines=BIG)
     submit_statement("HD002", SEPT, user("doctor2"), clock())
@@ -244,7 +266,7 @@ def test_findings_flow_into_the_statement_and_the_clinics_record(
     # Recorded on 15 October for September: both entered late, and the big one is big.
     assert worklist == {small.id: "rule:late_entry", big.id: "rule:late_entry,above:10000"}
     # Reproducible: the same seed draws the same sample.
-    from app.oversight.rules import OversightPolicy, SampleCandidate, draw_sample, sample_seed
+    from app.oversight.rules import SampleCandidate, draw_sample, sample_seed
 
     seed = sample_seed(HUADU, SEPT, "HD002", "v1")
     again = draw_sample(
@@ -252,7 +274,7 @@ def test_findings_flow_into_the_statement_and_the_clinics_record(
             SampleCandidate(small.id, small.total, ("late_entry",)),
             SampleCandidate(big.id, big.total, ("late_entry",)),
         ],
-        OversightPolicy(),
+        ReviewPolicy(trusted_after_months=3, sample_percent=5, sample_above=10000),
         seed,
     )
     assert {w.visit_id for w in again} == set(worklist)
@@ -341,7 +363,7 @@ def test_one_click_confirms_the_prepared_month(
 def test_auto_submit_on_day_d_and_the_doctor_pulls_it_back(
     app: Flask, client: FlaskClient, world: World, clock: FixedClock
 ) -> None:
-    set_oversight(HUADU, False, 5, "cli", clock())
+    set_policy(review=False, auto_submit_day=5)
     record(world, clock())
     record(world, clock(), clinic="HD002", doctor="doctor2")
     submit_statement("HD002", SEPT, user("doctor2"), clock())  # confirmed by its doctor
@@ -386,7 +408,7 @@ def test_a_check_that_fired_puts_its_visit_on_the_worklist_and_counts_as_warned(
     from app.oversight.models import VisitCheck
     from app.oversight.queries import clinic_months, oversight_policy_for
 
-    set_oversight(HUADU, True, None, "cli", clock())
+    set_policy(review=True)
     seed_district(world, clock())
     warned = db.session.scalars(
         select(Visit.id).join(Clinic, Clinic.id == Visit.clinic_id).where(Clinic.code == "HD004")
@@ -395,7 +417,7 @@ def test_a_check_that_fired_puts_its_visit_on_the_worklist_and_counts_as_warned(
     with unit_of_work() as s:
         s.add(VisitCheck(visit_id=warned, rule="early_refill", severity="warn", facts="{}"))
     settings = oversight_policy_for(HUADU, dt.date(2026, 10, 1))
-    assert settings.policy.review and settings.version.startswith("v")
+    assert settings.policy.review is not None and settings.version.startswith("v")
     months = clinic_months(HUADU, SEPT, settings.policy)
     by_code = {m.clinic: m for m in months.values()}
     assert by_code["HD004"].warned == 1 and by_code["HD005"].warned == 0
@@ -411,7 +433,7 @@ def test_the_worklist_findings_and_pull_back_through_the_api(
 ) -> None:
     from app.settlement.operations import auto_submit
 
-    set_oversight(HUADU, True, 5, "cli", clock())
+    set_policy(review=True, auto_submit_day=5)
     visit = record(world, clock(), clinic="HD002", doctor="doctor2")
     assert api(client, world, "doctor2", "submit", "HD002").get_json()["status"] == "submitted"
     url = f"/api/v1/statements/HD002/{SEPT}"

@@ -191,8 +191,8 @@ def test_a_change_is_a_later_version(app: Flask, tmp_path: Path, clock: FixedClo
     lines = shown.stdout.splitlines()
     assert lines[0].startswith("440114 from 2026-01-01") and "1 visits, locked" in lines[0]
     assert "fund_ratio=0.70" in lines[1]
-    assert lines[3].startswith("440114 from 2026-10-16") and "0 visits)" in lines[3]
-    assert "fund_ratio=0.80" in lines[4]
+    assert lines[7].startswith("440114 from 2026-10-16") and "0 visits)" in lines[7]
+    assert "fund_ratio=0.80" in lines[8]
 
 
 def test_policy_for_picks_the_latest_version_in_force(app: Flask, tmp_path: Path) -> None:
@@ -249,3 +249,101 @@ def test_a_ratio_has_at_most_four_decimals(app: Flask, tmp_path: Path) -> None:
     result = run(app, "load", str(four))
     assert result.exit_code == 0, result.output
     assert versions() == [(dt.date(2026, 1, 1), 7025, None)]
+
+
+# --- the oversight tables (issue 11): every threshold and switch is the policy's ---------
+
+OVERSIGHT = """
+[checks]
+late_entry = "warn"
+late_entry_hours = 72
+
+[flags]
+threshold = "3.5"
+min_peers = 5
+min_count = 3
+
+[review]
+trusted_after_months = 3
+sample_percent = 5
+sample_above = "100.00"
+
+[auto_submit]
+day = 5
+"""
+
+
+def test_oversight_tables_load_show_and_are_what_is_in_force(app: Flask, tmp_path: Path) -> None:
+    from fractions import Fraction
+
+    from app.oversight.queries import oversight_policy_for
+    from app.oversight.rules import FlagPolicy, ReviewPolicy
+
+    add_district()
+    result = run(app, "load", str(write(tmp_path, POLICY + OVERSIGHT)))
+    assert result.exit_code == 0, result.output
+    settings = oversight_policy_for(HUADU, dt.date(2026, 11, 1))
+    assert settings.policy.flags == FlagPolicy(Fraction(7, 2), 5, 3)
+    assert settings.policy.review == ReviewPolicy(3, 5, 10000)
+    assert settings.policy.auto_submit_day == 5 and settings.policy.late_entry_hours == 72
+    assert settings.version.startswith("v")
+    shown = run(app, "show", "--district", HUADU).stdout.splitlines()
+    assert shown[3:] == [
+        "  [checks] quantity_over_max=off frequent_visits=off split_visit=off early_refill=off"
+        " injection_without_injectable=off injectable_without_injection=off unsuited_item=off"
+        " late_entry=warn late_entry_hours=72",
+        "  [flags] threshold=3.5 min_peers=5 min_count=3",
+        "  [review] trusted_after_months=3 sample_percent=5 sample_above=100.00",
+        "  [auto_submit] day=5",
+    ]
+    # Before the first version, and with no tables at all: everything off.
+    assert oversight_policy_for(HUADU, dt.date(2025, 12, 31)).policy.review is None
+    run(app, "load", str(write(tmp_path, POLICY.replace("2026-01-01", "2026-07-01"), "b.toml")))
+    later = oversight_policy_for(HUADU, dt.date(2026, 7, 1)).policy
+    assert (later.flags, later.review, later.auto_submit_day) == (None, None, None)
+
+
+def test_oversight_problems_name_the_key(app: Flask, tmp_path: Path) -> None:
+    add_district()
+    bad = (
+        OVERSIGHT.replace('threshold = "3.5"', "threshold = 3.5")
+        .replace("min_peers = 5", "min_peers = 2")
+        .replace('sample_above = "100.00"', "sample_above = 100")
+        .replace("sample_percent = 5", "sample_percent = 120")
+        .replace("day = 5", "day = 31")
+        .replace("trusted_after_months = 3\n", "")
+        .replace("min_count = 3", "min_count = 3\nmin_voids = 2")
+    )
+    path = write(tmp_path, POLICY + bad)
+    result = run(app, "load", str(path))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f'{path}: flags.threshold: must be a positive decimal in quotes, e.g. "3.5"',
+        f"{path}: flags.min_peers: must be a whole number from 3 to 10000",
+        f"{path}: flags.min_voids: unknown key",
+        f"{path}: review.trusted_after_months: is required (a whole number from 1 to 60)",
+        f"{path}: review.sample_percent: must be a whole number from 0 to 100",
+        f'{path}: review.sample_above: must be yuan in quotes, e.g. "1.00"',
+        f"{path}: auto_submit.day: must be a whole number from 1 to 28",
+    ]
+    assert versions() == []
+    table = write(tmp_path, POLICY + 'review = "on"\n', "t.toml")
+    assert run(app, "load", str(table)).stderr.splitlines() == [
+        f"{table}: review: must be a table, e.g. [review]"
+    ]
+
+
+def test_turning_review_on_is_a_new_version_once_visits_used_the_old(
+    app: Flask, tmp_path: Path, clock: FixedClock
+) -> None:
+    from app.oversight.queries import oversight_policy_for
+
+    _record_one_visit(clock)  # 2026-10-15, priced with the 2026-01-01 version
+    same_day = write(tmp_path, POLICY + OVERSIGHT, "on.toml")
+    refused = run(app, "load", str(same_day))
+    assert refused.exit_code == 1 and "cannot change (oversight)" in refused.stderr
+    november = write(tmp_path, POLICY.replace("2026-01-01", "2026-11-01") + OVERSIGHT, "nov.toml")
+    assert run(app, "load", str(november)).exit_code == 0
+    # October's statement is decided under the version in force on 1 November.
+    assert oversight_policy_for(HUADU, dt.date(2026, 10, 31)).policy.review is None
+    assert oversight_policy_for(HUADU, dt.date(2026, 11, 1)).policy.review is not None

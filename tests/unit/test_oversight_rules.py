@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from fractions import Fraction
 
 from hypothesis import given
@@ -13,8 +14,10 @@ from app.oversight.rules import (
     CheckLine,
     ClinicMonth,
     Figure,
+    FlagPolicy,
     OversightPolicy,
     PastStatement,
+    ReviewPolicy,
     Rule,
     SampleCandidate,
     Severity,
@@ -32,7 +35,15 @@ from app.oversight.rules import (
 
 DAY = dt.date(2026, 10, 15)
 AT = dt.datetime(2026, 10, 15, 2, 0, tzinfo=dt.UTC)
-EVERYTHING_WARNS = OversightPolicy(severities=dict.fromkeys(Rule, Severity.WARN))
+EVERYTHING_WARNS = OversightPolicy(
+    severities=dict.fromkeys(Rule, Severity.WARN),
+    frequent_visits_max=4,
+    frequent_visits_days=7,
+    late_entry_hours=72,
+)
+# The demo file's [flags] at the textbook cut, and its [review].
+FLAGS = FlagPolicy(threshold=Fraction(7, 2), min_peers=5, min_count=3)
+REVIEW = ReviewPolicy(trusted_after_months=3, sample_percent=5, sample_above=10_000)
 
 
 def line(item: str = "AMX01", quantity: int = 12_000, **changes: object) -> CheckLine:
@@ -110,7 +121,8 @@ def test_each_rule_fires_on_its_case_with_its_facts() -> None:
 
 def test_severity_comes_from_the_policy_and_off_never_fires() -> None:
     policy = OversightPolicy(
-        severities={Rule.SPLIT_VISIT: Severity.BLOCK, Rule.LATE_ENTRY: Severity.WARN}
+        severities={Rule.SPLIT_VISIT: Severity.BLOCK, Rule.LATE_ENTRY: Severity.WARN},
+        late_entry_hours=72,
     )
     hits = run_checks(
         policy,
@@ -135,7 +147,8 @@ def test_a_supply_lasts_whole_days_rounded_up() -> None:
 
 def month(clinic: str, total: int, visits: int = 100, **changes: int) -> ClinicMonth:
     values = {
-        "clinic": clinic, "visits": visits, "total": total, "fund": total // 2,
+        "clinic": clinic, "visits": visits, "programme": visits, "total": total,
+        "fund": total // 2,
         "fiscal": total // 4, "injections": 20, "residents": 1000, "warned": 2,
         "late": 1, "voided": 1,
     }  # fmt: skip
@@ -146,7 +159,7 @@ def month(clinic: str, total: int, visits: int = 100, **changes: int) -> ClinicM
 def test_one_clinic_far_from_its_peers_is_flagged_with_how_far_and_against_what() -> None:
     months = [month(f"C{i}", 2_000_00 + i * 1_000) for i in range(9)]
     months.append(month("OUT", 6_000_00, injections=70))
-    flags = peer_flags(months, OversightPolicy())
+    flags = peer_flags(months, FLAGS)
     flagged = {(f.clinic, f.figure) for f in flags}
     assert ("OUT", Figure.COST_PER_VISIT) in flagged
     assert ("OUT", Figure.INJECTION_RATE) in flagged
@@ -165,19 +178,80 @@ def test_a_mean_and_sd_would_hide_what_the_median_and_mad_show() -> None:
     mean = sum(values, Fraction(0)) / len(values)
     sd = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
     assert all(abs(float(v - mean)) / sd < 3 for v in values)
-    flagged = {f.clinic for f in peer_flags(months, OversightPolicy())}
+    flagged = {f.clinic for f in peer_flags(months, FLAGS)}
     assert flagged == {"X1", "X2"}
 
 
 def test_no_comparison_with_too_few_peers_and_none_when_all_agree() -> None:
-    assert peer_flags([month(f"C{i}", 2_000_00) for i in range(4)], OversightPolicy()) == []
-    assert peer_flags([month(f"C{i}", 2_000_00) for i in range(8)], OversightPolicy()) == []
+    assert peer_flags([month(f"C{i}", 2_000_00) for i in range(4)], FLAGS) == []
+    assert peer_flags([month(f"C{i}", 2_000_00) for i in range(8)], FLAGS) == []
 
 
 def test_when_most_clinics_have_no_complaint_one_that_has_many_stands_out() -> None:
     months = [month(f"C{i}", 2_000_00) for i in range(9)] + [month("Z", 2_000_00, complaints=5)]
-    (flag,) = peer_flags(months, OversightPolicy())
+    (flag,) = peer_flags(months, FLAGS)
     assert flag.clinic == "Z" and flag.figure is Figure.COMPLAINT_SHARE and flag.mad == 0
+
+
+def quiet(clinic: str, **changes: int) -> ClinicMonth:
+    """A demo-sized clinic-month: 30 visits at 30 yuan, no voids, warnings or late entries."""
+    values = {"visits": 30, "injections": 6, "warned": 0, "late": 0, "voided": 0}
+    values.update(changes)
+    return month(clinic, 30 * 30_00, **values)
+
+
+def test_one_void_in_a_quiet_district_is_not_a_flag() -> None:
+    # Nine clinics void nothing this month, one voided a single visit: the MAD is
+    # 0, and the mean-absolute-deviation fallback scores that void 1/31 against a
+    # mean deviation of 1/310 — a score of 8, far past 3.5.  It rests on one
+    # event, below min_count (3): no flag.  Three voids are a pattern: flagged.
+    one = [quiet(f"C{i}") for i in range(9)] + [quiet("V", voided=1)]
+    assert peer_flags(one, FLAGS) == []
+    assert [(f.clinic, f.figure) for f in peer_flags(one, replace(FLAGS, min_count=1))] == [
+        ("V", Figure.VOID_SHARE)
+    ]
+    three = [quiet(f"C{i}") for i in range(9)] + [quiet("V", voided=3)]
+    (flag,) = peer_flags(three, FLAGS)
+    assert (flag.clinic, flag.figure, flag.value) == ("V", Figure.VOID_SHARE, Fraction(3, 33))
+    assert (flag.median, flag.mad, flag.peers) == (0, 0, 10)
+    # score = (3/33 − 0) / (mean |deviation| · 1.253314) = (3/33) / ((3/33)/10 · 1.253314)
+    assert flag.score == 10 / Fraction(1253314, 1000000)
+
+
+def test_the_count_gate_applies_to_every_figure_not_just_the_zero_mad_ones() -> None:
+    # Injection rates spread (MAD > 0); a clinic with 2 injections in 3 visits has a
+    # rate far above the others' but too few events to say anything.
+    months = [quiet(f"C{i}", injections=6 + i % 3) for i in range(9)]
+    small = ClinicMonth("S", 3, 3, 3 * 30_00, 3 * 15_00, 3 * 7_50, 2, 100, 0, 0, 0)
+    assert small.figure(Figure.INJECTION_RATE) == Fraction(2, 3)
+    assert {(f.clinic, f.figure) for f in peer_flags([*months, small], FLAGS)} == set()
+    busy = quiet("B", injections=15)  # 15 of 30: the same rate on enough visits
+    assert {(f.clinic, f.figure) for f in peer_flags([*months, busy], FLAGS)} == {
+        ("B", Figure.INJECTION_RATE)
+    }
+
+
+def test_a_clinic_far_below_its_peers_is_not_a_risk() -> None:
+    months = [month(f"C{i}", 2_000_00 + i * 1_000) for i in range(9)]
+    cheap = month("LOW", 500_00)  # a quarter of the others' cost per visit
+    assert peer_flags([*months, cheap], FLAGS) == []
+    dear = month("HIGH", 6_000_00)
+    assert {f.clinic for f in peer_flags([*months, dear], FLAGS)} == {"HIGH"}
+
+
+def test_a_clinic_outside_the_programme_has_no_backstop_figure() -> None:
+    # A clinic that left the programme records fund-only visits: backstop 0 per
+    # visit is not "far below its peers", it is not comparable.  Its other
+    # figures still count; the programme clinics' backstop is per programme visit.
+    months = [quiet(f"C{i}") for i in range(9)]
+    left = month("L", 30 * 30_00, visits=30, programme=0, fiscal=0, injections=6,
+                 warned=0, late=0, voided=0)  # fmt: skip
+    assert left.figure(Figure.FISCAL_PER_VISIT) is None
+    assert peer_flags([*months, left], FLAGS) == []
+    half = month("H", 30 * 30_00, visits=30, programme=15, fiscal=15 * 7_50, injections=6,
+                 warned=0, late=0, voided=0)  # fmt: skip
+    assert half.figure(Figure.FISCAL_PER_VISIT) == 7_50
+    assert peer_flags([*months, half], FLAGS) == []
 
 
 @given(st.lists(st.fractions(min_value=0, max_value=1000), min_size=1, max_size=30))
@@ -191,7 +265,7 @@ def test_median_is_the_middle(values: list[Fraction]) -> None:
 
 
 def test_trust_needs_k_clean_months_in_a_row_and_no_flag_now() -> None:
-    policy = OversightPolicy(trusted_after_months=3)
+    policy = REVIEW
     clean = [PastStatement(f"2026-0{m}", True) for m in (6, 7, 8)]
     assert trust(clean, [], policy).trusted
     assert trust(clean, [], policy).reasons == ("clean_months:3", "no_flags")
@@ -201,12 +275,12 @@ def test_trust_needs_k_clean_months_in_a_row_and_no_flag_now() -> None:
     # An older correction no longer counts once K clean months follow it.
     assert trust([PastStatement("2026-05", False), *clean], [], policy).trusted
     months = [month(f"C{i}", 2_000_00 + i * 1_000) for i in range(9)] + [month("OUT", 6_000_00)]
-    flags = [f for f in peer_flags(months, OversightPolicy()) if f.clinic == "OUT"]
+    flags = [f for f in peer_flags(months, FLAGS) if f.clinic == "OUT"]
     assert not trust(clean, flags, policy).trusted
 
 
 def test_the_sample_is_reproducible_and_holds_every_pointed_and_big_visit() -> None:
-    policy = OversightPolicy(sample_percent=10, sample_above=10_000)
+    policy = ReviewPolicy(trusted_after_months=3, sample_percent=10, sample_above=10_000)
     candidates = [SampleCandidate(i, 2_000) for i in range(1, 101)]
     candidates[4] = SampleCandidate(5, 2_000, ("split_visit",))
     candidates[9] = SampleCandidate(10, 12_000)
@@ -226,3 +300,34 @@ def test_auto_submit_from_day_d_of_the_next_month() -> None:
     assert auto_submit_due("2026-10", dt.date(2026, 11, 5), policy)
     assert auto_submit_due("2026-12", dt.date(2027, 1, 5), policy)
     assert not auto_submit_due("2026-10", dt.date(2026, 12, 30), OversightPolicy())
+
+
+def test_the_policy_is_stored_as_canonical_json_and_read_back_whole() -> None:
+    from app.oversight.rules import oversight_from_json, oversight_to_json, policy_lines
+
+    policy = OversightPolicy(
+        severities={Rule.LATE_ENTRY: Severity.WARN},
+        late_entry_hours=48,
+        flags=FLAGS,
+        review=REVIEW,
+        auto_submit_day=5,
+    )
+    text = oversight_to_json(policy)
+    assert oversight_from_json(text) == policy
+    assert '"threshold": "7/2"' in text and '"sample_above": 10000' in text
+    assert oversight_from_json(None) == OversightPolicy()
+    # A version stored before [flags], [review] and [auto_submit] existed reads as off.
+    old = '{"late_entry_hours": 72, "severities": {"late_entry": "warn"}}'
+    assert oversight_from_json(old) == OversightPolicy(
+        severities={Rule.LATE_ENTRY: Severity.WARN}, late_entry_hours=72
+    )
+    assert policy_lines(policy)[1:] == [
+        "[flags] threshold=3.5 min_peers=5 min_count=3",
+        "[review] trusted_after_months=3 sample_percent=5 sample_above=100.00",
+        "[auto_submit] day=5",
+    ]
+    assert policy_lines(OversightPolicy())[1:] == [
+        "[flags] off",
+        "[review] off",
+        "[auto_submit] off",
+    ]
