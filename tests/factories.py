@@ -205,3 +205,26 @@ def build_world(now: dt.datetime, policy: Policy = DEFAULT_POLICY) -> World:
         create_user(username, "secret-pass", role, **scope)
         world.tokens[username] = issue_token(username, now)
     return world
+
+
+def set_oversight_policy(review: bool, auto_submit_day: int | None = None) -> None:
+    """Huadu's policy version with the demo file's [flags] (at the textbook 3.5) and late
+    hours, and [review] / [auto_submit] as asked (issue 11: they are the policy's)."""
+    from fractions import Fraction
+
+    from sqlalchemy import select
+
+    from app.oversight.rules import FlagPolicy, OversightPolicy, ReviewPolicy, oversight_to_json
+
+    with unit_of_work() as s:
+        version = s.scalars(select(PolicyVersion).where(PolicyVersion.district_code == HUADU)).one()
+        version.oversight = oversight_to_json(
+            OversightPolicy(
+                late_entry_hours=72,
+                flags=FlagPolicy(threshold=Fraction(7, 2), min_peers=5, min_count=3),
+                review=ReviewPolicy(trusted_after_months=3, sample_percent=5, sample_above=10000)
+                if review
+                else None,
+                auto_submit_day=auto_submit_day,
+            )
+        )

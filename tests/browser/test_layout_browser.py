@@ -16,13 +16,12 @@ from typing import Any
 
 from app.extensions import db
 from app.oversight.models import ClinicFlag
-from app.oversight.operations import set_oversight
 from app.places.models import Clinic
 from app.settlement.operations import return_statement, review_statement, submit_statement
 from app.visits.operations import void_visit
 from tests.browser.conftest import LiveServer, Traffic, screenshot
 from tests.browser.test_settlement_browser import sign_in, sign_out
-from tests.factories import HUADU
+from tests.factories import set_oversight_policy
 from tests.integration.test_settlement import record, user
 
 SEPT, AUG = "2026-09", "2026-08"
@@ -82,7 +81,7 @@ def seed(server: LiveServer) -> None:
         record(server.world, now, clinic="HD002", doctor="doctor2", injection=False)
         submit_statement("HD002", SEPT, user("doctor2"), now)
         review_statement("HD002", SEPT, user("reviewer"), now)
-        set_oversight(HUADU, True, None, "cli", now)
+        set_oversight_policy(review=True)
         for day in (3, 9, 17):
             record(server.world, now, at=dt.datetime(2026, 9, day, 2, 0, tzinfo=dt.UTC))
         submit_statement("HD001", SEPT, user("doctor"), now)

@@ -23,9 +23,8 @@ from app.errors import Conflict
 from app.extensions import db
 from app.oversight.models import ClinicFlag, ReviewItem
 from app.oversight.queries import past_statements
-from app.oversight.rules import FlagPolicy, OversightPolicy, ReviewPolicy, oversight_to_json
+from app.oversight.rules import ReviewPolicy
 from app.places.models import Clinic
-from app.policy.models import PolicyVersion
 from app.settlement.models import Statement, StatementAdjustment, StatementEvent
 from app.settlement.operations import (
     pull_back_statement,
@@ -36,7 +35,7 @@ from app.settlement.operations import (
 from app.settlement.queries import statement_view
 from app.visits.models import Visit
 from tests.conftest import FixedClock
-from tests.factories import HUADU, World
+from tests.factories import HUADU, World, set_oversight_policy
 from tests.integration.test_settlement import SEPT, api, record, user, world
 from tests.integration.test_settlement_openapi import Checker
 from tests.integration.test_settlement_pages import csrf, login
@@ -62,25 +61,9 @@ def _fresh_g(app: Flask) -> None:
             g.pop(name, None)
 
 
-def set_policy(review: bool, auto_submit_day: int | None = None) -> None:
-    """Huadu's policy version with the demo file's [flags] and late hours, [review] if asked."""
-    with unit_of_work() as s:
-        version = s.scalars(select(PolicyVersion).where(PolicyVersion.district_code == HUADU)).one()
-        version.oversight = oversight_to_json(
-            OversightPolicy(
-                late_entry_hours=72,
-                flags=FlagPolicy(threshold=Fraction(7, 2), min_peers=5, min_count=3),
-                review=ReviewPolicy(trusted_after_months=3, sample_percent=5, sample_above=10000)
-                if review
-                else None,
-                auto_submit_day=auto_submit_day,
-            )
-        )
-
-
 @pytest.fixture(autouse=True)
 def _flags_on(world: World) -> None:
-    set_policy(review=False)
+    set_oversight_policy(review=False)
 
 
 @pytest.fixture
@@ -222,7 +205,7 @@ def test_submitting_replaces_the_clinics_own_flags(
 def test_a_trusted_clinic_is_reviewed_by_the_system_and_paid_with_the_rest(
     client: FlaskClient, world: World, clock: FixedClock
 ) -> None:
-    set_policy(review=True)
+    set_oversight_policy(review=True)
     past_paid("HD001", ("2026-06", "2026-07", "2026-08"))
     record(world, clock())
     record(world, clock(), patient="insured_community", injection=False)
@@ -258,7 +241,7 @@ def test_a_trusted_clinic_is_reviewed_by_the_system_and_paid_with_the_rest(
 def test_findings_flow_into_the_statement_and_the_clinics_record(
     client: FlaskClient, world: World, clock: FixedClock
 ) -> None:
-    set_policy(review=True)
+    set_oversight_policy(review=True)
     small = record(world, clock(), clinic="HD002", doctor="doctor2")
     big = record(world, clock(), clinic="HD002", doctor="doctor2", lines=BIG)
     submit_statement("HD002", SEPT, user("doctor2"), clock())
@@ -363,7 +346,7 @@ def test_one_click_confirms_the_prepared_month(
 def test_auto_submit_on_day_d_and_the_doctor_pulls_it_back(
     app: Flask, client: FlaskClient, world: World, clock: FixedClock
 ) -> None:
-    set_policy(review=False, auto_submit_day=5)
+    set_oversight_policy(review=False, auto_submit_day=5)
     record(world, clock())
     record(world, clock(), clinic="HD002", doctor="doctor2")
     submit_statement("HD002", SEPT, user("doctor2"), clock())  # confirmed by its doctor
@@ -408,7 +391,7 @@ def test_a_check_that_fired_puts_its_visit_on_the_worklist_and_counts_as_warned(
     from app.oversight.models import VisitCheck
     from app.oversight.queries import clinic_months, oversight_policy_for
 
-    set_policy(review=True)
+    set_oversight_policy(review=True)
     seed_district(world, clock())
     warned = db.session.scalars(
         select(Visit.id).join(Clinic, Clinic.id == Visit.clinic_id).where(Clinic.code == "HD004")
@@ -433,7 +416,7 @@ def test_the_worklist_findings_and_pull_back_through_the_api(
 ) -> None:
     from app.settlement.operations import auto_submit
 
-    set_policy(review=True, auto_submit_day=5)
+    set_oversight_policy(review=True, auto_submit_day=5)
     visit = record(world, clock(), clinic="HD002", doctor="doctor2")
     assert api(client, world, "doctor2", "submit", "HD002").get_json()["status"] == "submitted"
     url = f"/api/v1/statements/HD002/{SEPT}"
