@@ -15,6 +15,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Spacer
 
+from app.glossary import zh
 from app.money import format_yuan
 from reports.base import PageGeometry, Renderer, text, text_fields
 
@@ -84,7 +85,7 @@ class DailyRenderer(Renderer):
             Spacer(1, 3 * mm),
             text("一、收费汇总", s["heading"]),
             self.data_table(
-                ["人次", "挂号费", "注射费", "患者共付（药品诊疗）", "现金合计"],
+                ["人次", zh("registration"), zh("injection"), zh("patient_share"), zh("cash")],
                 [
                     [
                         str(len(valid)),
@@ -100,7 +101,13 @@ class DailyRenderer(Renderer):
             Spacer(1, 4 * mm),
             text("二、就诊明细", s["heading"]),
             self.data_table(
-                ["时间", "收据号", "患者", "挂号费", "注射费", "患者共付", "现金", "费用合计"],
+                [
+                    "时间",
+                    "凭证号",
+                    "患者",
+                    *(zh(k) for k in ("registration", "injection", "patient_share", "patient")),
+                    zh("total"),
+                ],
                 [
                     [
                         r.time + ("（补录）" if r.late else ""),
@@ -114,7 +121,7 @@ class DailyRenderer(Renderer):
                     ]
                     for r in valid
                 ],
-                [24, 40, 28, 18, 18, 20, 16, 18],
+                [22, 36, 26, 16, 16, 30, 18, 18],
                 numeric_from=3,
                 total=[
                     "合计",
@@ -134,7 +141,7 @@ class DailyRenderer(Renderer):
                 Spacer(1, 4 * mm),
                 text("三、作废记录", s["heading"]),
                 self.data_table(
-                    ["时间", "收据号", "患者", "金额", "作废原因"],
+                    ["时间", "凭证号", "患者", "金额", "作废原因"],
                     [
                         [
                             r.time,

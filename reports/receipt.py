@@ -18,6 +18,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, Spacer, Table
 
+from app.glossary import zh
 from app.money import format_yuan as yuan
 from reports.base import PageGeometry, Renderer, text
 from reports.data import ReceiptDocument
@@ -117,7 +118,10 @@ class ReceiptRenderer(Renderer):
 
     def badge(self) -> Table:
         d = self.doc
-        label, fill = ("一元看病", PROGRAMME_GREEN) if d.programme else ("非项目", MUTED)
+        if d.programme:
+            label, fill = zh("programme"), PROGRAMME_GREEN
+        else:
+            label, fill = zh("non_programme"), MUTED
         cells = [[text(label, self.styles["badge"])]]
         widths = [24 * mm]
         if d.injection:
@@ -180,10 +184,10 @@ class ReceiptRenderer(Renderer):
             for line in d.lines
         ]
         # The fees are part of 合计: shown as rows, the column adds up to it.
-        for name, fee in (("挂号费", d.registration), ("注射费", d.injection_fee)):
+        for name, fee in ((zh("registration"), d.registration), (zh("injection"), d.injection_fee)):
             if fee:
                 rows.append([self.cell(name), "", "", "", yuan(fee)])
-        total = ["合计", "", "", "", yuan(d.total)]
+        total = [zh("total"), "", "", "", yuan(d.total)]
         return self.data_table(
             ["项目", "类别", "数量", "单价", "金额"],
             rows,
@@ -196,10 +200,10 @@ class ReceiptRenderer(Renderer):
     def share_table(self) -> Table:
         d = self.doc
         rows = [
-            ["医保基金支付", yuan(d.fund), "患者挂号费", yuan(d.registration)],
-            ["区财政兜底", yuan(d.fiscal), "患者注射费", yuan(d.injection_fee)],
-            ["患者支付", yuan(d.patient), "患者自付（共付）", yuan(d.copay)],
-            ["医疗总费用", yuan(d.total), "患者自费", yuan(d.self_pay)],
+            [zh("fund"), yuan(d.fund), zh("registration"), yuan(d.registration)],
+            [zh("fiscal"), yuan(d.fiscal), zh("injection"), yuan(d.injection_fee)],
+            [zh("patient"), yuan(d.patient), zh("copay"), yuan(d.copay)],
+            [zh("total"), yuan(d.total), zh("self_pay"), yuan(d.self_pay)],
         ]
         return self.table(
             rows,

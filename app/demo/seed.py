@@ -546,9 +546,9 @@ def sample_patients(clinic_code: str) -> list[SamplePatient]:
     insured = Resident.insurance_type != "none"
     cases: list[tuple[str, list[ColumnElement[bool]]]] = [
         ("一元看病 (insured, village hukou)", [Village.kind == "village", in_district, insured]),
-        ("非项目: community hukou", [Village.kind == "community", in_district, insured]),
-        ("非项目: not insured", [Village.kind == "village", in_district, ~insured]),
-        ("非项目: other district", [Town.district_code != district]),
+        ("非一元看病: community hukou", [Village.kind == "community", in_district, insured]),
+        ("非一元看病: not insured", [Village.kind == "village", in_district, ~insured]),
+        ("非一元看病: other district", [Town.district_code != district]),
     ]
     samples: list[SamplePatient] = []
     for case, where in cases:

@@ -17,6 +17,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from app.settlement.rules import FIGURE_FIELDS, RETURNED, Action, Status
+from app.web.glossary import term_name
 
 DOCUMENT_LOCALE = "zh"
 
@@ -36,20 +37,9 @@ ACTION_LABELS = {
     Action.PAY.value: _l("Paid"),
     Action.PULL_BACK.value: _l("Pulled back"),
 }
-FIGURE_LABELS = {
-    "visits": _l("Visits"),
-    "programme_visits": _l("Programme visits"),
-    "injections": _l("Injections"),
-    "total": _l("Total charges"),
-    "in_scope": _l("In scope"),
-    "fund": _l("Insurance fund"),
-    "fiscal": _l("District backstop"),
-    "registration": _l("Registration fees"),
-    "injection": _l("Injection fees"),
-    "copay": _l("Patient co-payment"),
-    "self_pay": _l("Patient self-pay"),
-    "patient": _l("Paid by patients"),
-}
+# The figures' names are the glossary's (app.glossary), the one table of the
+# programme's terms, so a figure has the same name on every page and paper.
+FIGURE_LABELS = {name: term_name(name) for name in FIGURE_FIELDS}
 assert tuple(FIGURE_LABELS) == FIGURE_FIELDS
 
 

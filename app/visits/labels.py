@@ -1,8 +1,9 @@
 """The one table of words for the visit figures and the codes a visit shows.
 
-Pages, the terminal script and the receipt take their labels from here, so
-"Insurance fund" is written once.  Statement status names belong to the
-settlement area and are not repeated here.
+Pages, the terminal script and the receipt take their labels from here; the
+figures' names are the programme glossary's (:mod:`app.glossary`), so
+"医保基金支付" is written once for pages, PDFs and exports alike.  Statement
+status names belong to the settlement area and are not repeated here.
 """
 
 from __future__ import annotations
@@ -10,20 +11,24 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from app.visits.receipts import REASON_WORDS
+from app.web.glossary import term_name
 
 # The figures of a visit (and of a day's close), by the Split / Visit column they show.
+# The figures of a visit (and of a day's close), by the Split / Visit column they
+# show: the glossary's names (app.glossary), the same as on the statements.
 FIGURES = {
-    "total": _l("Total"),
-    "patient": _l("Patient pays"),
-    "registration": _l("registration"),
-    "injection": _l("injection"),
-    "copay": _l("co-payment"),
-    "self_pay": _l("self-pay items"),
-    "fund": _l("Insurance fund"),
-    "fiscal": _l("District backstop"),
-    "registration_fee": _l("Registration fee"),
-    "injection_fee": _l("Injection fee"),
-    "cash": _l("Cash you should hold"),
+    "total": term_name("total"),
+    "patient": term_name("patient"),
+    "registration": term_name("registration"),
+    "injection": term_name("injection"),
+    "copay": term_name("copay"),
+    "self_pay": term_name("self_pay"),
+    "fund": term_name("fund"),
+    "fiscal": term_name("fiscal"),
+    "registration_fee": term_name("registration"),
+    "injection_fee": term_name("injection"),
+    "patient_share": term_name("patient_share"),
+    "cash": term_name("cash"),
 }
 
 REASONS = REASON_WORDS

@@ -49,6 +49,7 @@ from app.clock import clock
 from app.extensions import limiter, login_manager
 from app.localtime import format_local
 from app.money import format_yuan
+from app.web.glossary import glossary_groups, language, term_name
 
 bp = Blueprint(
     "web",
@@ -105,7 +106,8 @@ def _unauthorized() -> Response:
 
 @bp.app_context_processor
 def _shell_globals() -> dict[str, Any]:
-    return {"get_locale": get_locale}
+    # ``term('fund')``: a programme term's one name (app.glossary), in the user's language.
+    return {"get_locale": get_locale, "term": term_name}
 
 
 @bp.app_template_filter("yuan")
@@ -215,6 +217,13 @@ def set_language(code: str) -> Response:
     if code in ("zh", "en"):
         session["lang"] = code
     return redirect(_safe_next(request.form.get("next")) or url_for("web.home"))
+
+
+@bp.route("/glossary")
+@login_required
+def glossary() -> str:
+    """术语说明: every term of the programme with its definition, in the user's language."""
+    return render_template("glossary.html", groups=glossary_groups(), language=language())
 
 
 @bp.route("/")

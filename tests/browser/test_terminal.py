@@ -181,7 +181,7 @@ def test_not_eligible_patients_see_the_reasons(
     login(page, live_server)
     enter_patient(page, world.ids["insured_community"].lower())
     panel = page.inner_text("#patient-panel")
-    assert "非项目" in panel
+    assert "非一元看病" in panel
     assert "户籍在城镇社区，不在行政村" in panel
     page.wait_for_function("() => document.getElementById('t-total').textContent !== '—'")
     screenshot(page, "02-new-visit-not-eligible")

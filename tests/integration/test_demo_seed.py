@@ -133,7 +133,7 @@ def test_demo_seed_settles_history(app: Flask, clock: object) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert len(lines) == 4 and lines[0].split()[3] == "一元看病"
-    assert all(line.split()[3].startswith("非项目") for line in lines[1:])
+    assert all(line.split()[3].startswith("非一元看病") for line in lines[1:])
     from app.localtime import local_date
     from app.visits.queries import patient_eligibility
 

@@ -187,7 +187,7 @@ def test_patient_panel_eligible_and_not(client: FlaskClient, world: World) -> No
 
     no = lookup(client, world.ids["insured_community"])
     assert no.json["programme"] is False
-    assert "非项目" in no.json["html"]
+    assert "非一元看病" in no.json["html"]
     assert "户籍在城镇社区，不在行政村" in no.json["html"]
 
     unknown = lookup(client, world.ids["unknown"])

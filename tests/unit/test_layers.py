@@ -27,6 +27,7 @@ PURE = sorted(
         "app.fields",
         "app.errors",
         "app.localtime",
+        "app.glossary",
         "reports",
         *(f"reports.{path.stem}" for path in (ROOT / "reports").glob("[!_]*.py")),
     ]

@@ -22,7 +22,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.glossary import zh
 from app.money import format_yuan as yuan
+from app.settlement.rules import FIGURE_FIELDS
 from reports import render_district_summary, render_receipt, render_statement
 from reports.data import (
     DayRow,
@@ -75,21 +77,9 @@ DRUGS = (
 
 # -- documents --------------------------------------------------------------
 
-# The labels arrive as plain data (the app reads them from app.settlement.labels).
-LABELS = {
-    "visits": "就诊人次",
-    "programme_visits": "项目内人次",
-    "injections": "注射人次",
-    "total": "医疗总费用",
-    "in_scope": "项目内费用",
-    "fund": "医保基金",
-    "fiscal": "区财政兜底",
-    "registration": "患者挂号费",
-    "injection": "患者注射费",
-    "copay": "患者共付",
-    "self_pay": "患者自费",
-    "patient": "患者支付合计",
-}
+# The labels arrive as plain data (the app reads them from app.settlement.labels,
+# which names every figure by the glossary).
+LABELS = {name: zh(name) for name in FIGURE_FIELDS}
 
 
 def day_figures(day: int) -> Figures:
@@ -445,13 +435,13 @@ def test_wenquanyi_is_used_when_installed() -> None:
 
 
 def test_reports_import_neither_flask_nor_sqlalchemy() -> None:
-    # The app modules reports may load are the pure ones: money, the settlement's
-    # Figures (its rules) and what those import.
+    # The app modules reports may load are the pure ones: money, the glossary, the
+    # settlement's Figures (its rules) and what those import.
     code = (
         "import sys, reports\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('flask', 'sqlalchemy')]\n"
-        "pure = {'app', 'app.money', 'app.errors', 'app.localtime', 'app.settlement',\n"
-        "        'app.settlement.rules'}\n"
+        "pure = {'app', 'app.money', 'app.errors', 'app.localtime', 'app.glossary',\n"
+        "        'app.settlement', 'app.settlement.rules'}\n"
         "bad += [m for m in sys.modules if m.split('.')[0] == 'app' and m not in pure]\n"
         "assert not bad, bad\n"
     )
@@ -656,7 +646,9 @@ def test_programme_receipt(tmp_path: Path) -> None:
         "含注射",
         "医保基金支付",
         "区财政兜底",
-        "患者支付",
+        "个人负担",
+        "个人自付",
+        "全自费",
         f"本次您只需支付{yuan(doc.patient)}元",
         "符合“一元钱看病”条件",
     ):
@@ -666,14 +658,15 @@ def test_programme_receipt(tmp_path: Path) -> None:
         assert yuan(line.amount) in text
     for money in (doc.total, doc.fund, doc.fiscal, doc.patient):
         assert yuan(money) in text
-    # The fees are rows of the item table, so the amounts above 合计 add up to it.
-    table = text.split("合计")[0]
+    # The fees are rows of the item table, so the amounts above its total add up to it.
+    assert "医疗总费用" in text
+    table = text.split("医疗总费用")[0]
     assert "挂号费" in table and "注射费" in table
     listed = [*(line.amount for line in doc.lines), doc.registration, doc.injection_fee]
     assert sum(listed) == doc.total
     assert all(yuan(amount) in table for amount in listed)
     assert "已作废" not in flat
-    assert "非项目" not in flat
+    assert "非一元看病" not in flat
     assert_page_numbers(text, pdf_pages(pdf, tmp_path))
     assert_font_embedded(pdf, tmp_path)
     save_png(pdf, "receipt", tmp_path)
@@ -683,8 +676,8 @@ def test_voided_non_programme_receipt(tmp_path: Path) -> None:
     doc = make_receipt(programme=False, voided=True)
     pdf = render_receipt(doc)
     flat = compact(pdf_text(pdf, tmp_path))
-    assert "非项目" in flat
-    assert "一元看病" not in flat
+    assert "非一元看病" in flat
+    assert "一元看病" not in flat.replace("非一元看病", "")
     assert "已作废" in flat
     assert all(set(mark) == set("已作废") for mark in big_words(pdf, tmp_path, min_height=30))
     assert f"本次您需支付{yuan(doc.patient)}元" in flat
