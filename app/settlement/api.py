@@ -33,9 +33,13 @@ from app.settlement.operations import (
 from app.settlement.queries import (
     DistrictSummary,
     StatementView,
+    VisitDetail,
+    clinic_visit_detail,
     district_summary,
+    district_visit_detail,
     statement_row,
     statement_view,
+    visit_detail_rows,
 )
 from app.settlement.rules import Payment
 from app.settlement.schemas import (
@@ -50,7 +54,7 @@ from app.settlement.schemas import (
     SummaryPathSchema,
     WorkItemSchema,
 )
-from app.web.downloads import Kind, download
+from app.web.downloads import Kind, download, stream
 
 blp = Blueprint("settlement_api", __name__, url_prefix="", description="Monthly settlement")
 
@@ -195,13 +199,14 @@ def pay(path: dict[str, str], body: dict[str, Any], **_: str) -> StatementView:
 
 def _statement_file(path: dict[str, str], kind: Kind) -> Response:
     view = _statement(path)
+    filename = documents.statement_filename(view, kind)
+    if kind == "csv":
+        return stream(exports.statement_csv(view), kind, filename)
     if kind == "pdf":
         body = documents.statement_pdf(view, clock()())
-    elif kind == "csv":
-        body = exports.statement_csv(view)
     else:
         body = exports.statement_xlsx(view)
-    return download(body, kind, documents.statement_filename(view, kind))
+    return download(body, kind, filename)
 
 
 @blp.route("/statements/<clinic>/<month>.pdf", methods=["GET"])
@@ -220,6 +225,27 @@ def statement_pdf(path: dict[str, str], **_: str) -> Response:
 def statement_csv(path: dict[str, str], **_: str) -> Response:
     """The statement as CSV (UTF-8 with BOM)."""
     return _statement_file(path, "csv")
+
+
+VISITS_CSV = (
+    "One line per unvoided visit (receipt, clinic, date, time, masked ID number, what it "
+    "adds to each figure) and a totals line equal to the figures; CSV, UTF-8 with BOM, "
+    "streamed"
+)
+
+
+def _visits_file(detail: VisitDetail) -> Response:
+    rows = visit_detail_rows(detail)
+    return stream(exports.visits_csv(rows), "csv", documents.visits_filename(detail))
+
+
+@blp.route("/statements/<clinic>/<month>/visits.csv", methods=["GET"])
+@blp.arguments(StatementPathSchema, location="path")
+@file_answer("csv", VISITS_CSV)
+@errors(401, 403, 404)
+def statement_visits_csv(path: dict[str, str], **_: str) -> Response:
+    """The statement's visits, one line each."""
+    return _visits_file(clinic_visit_detail(path["clinic"], path["month"], api_user()))
 
 
 @blp.route("/statements/<clinic>/<month>.xlsx", methods=["GET"])
@@ -254,13 +280,14 @@ def pay_all(path: dict[str, str], body: dict[str, Any], **_: str) -> DistrictSum
 
 def _summary_file(path: dict[str, str], kind: Kind) -> Response:
     summary = _summary(path)
+    filename = documents.summary_filename(summary, kind)
+    if kind == "csv":
+        return stream(exports.summary_csv(summary), kind, filename)
     if kind == "pdf":
         body = documents.summary_pdf(summary, clock()())
-    elif kind == "csv":
-        body = exports.summary_csv(summary)
     else:
         body = exports.summary_xlsx(summary)
-    return download(body, kind, documents.summary_filename(summary, kind))
+    return download(body, kind, filename)
 
 
 @blp.route("/districts/<code>/summaries/<month>.pdf", methods=["GET"])
@@ -288,3 +315,12 @@ def summary_csv(path: dict[str, str], **_: str) -> Response:
 def summary_xlsx(path: dict[str, str], **_: str) -> Response:
     """The district summary as an Excel workbook."""
     return _summary_file(path, "xlsx")
+
+
+@blp.route("/districts/<code>/summaries/<month>/visits.csv", methods=["GET"])
+@blp.arguments(SummaryPathSchema, location="path")
+@file_answer("csv", VISITS_CSV)
+@errors(401, 403, 404)
+def summary_visits_csv(path: dict[str, str], **_: str) -> Response:
+    """The summary's visits (the district's, or the user's town's), one line each."""
+    return _visits_file(district_visit_detail(path["code"], path["month"], api_user()))

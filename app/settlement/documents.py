@@ -17,7 +17,7 @@ from app.localtime import format_local
 from app.money import format_quantity
 from app.settlement.adjustments import reason_label, source_label
 from app.settlement.labels import action_label, document_locale, figure_labels, status_label
-from app.settlement.queries import DistrictSummary, StatementView
+from app.settlement.queries import DistrictSummary, StatementView, VisitDetail
 from reports import data as doc
 from reports import render_district_summary, render_statement
 
@@ -132,3 +132,7 @@ def statement_filename(view: StatementView, ext: str) -> str:
 def summary_filename(summary: DistrictSummary, ext: str) -> str:
     scope = summary.town.code if summary.town else summary.district.code
     return f"{scope}-{summary.month}-summary.{ext}"
+
+
+def visits_filename(detail: VisitDetail) -> str:
+    return f"{detail.scope}-{detail.month}-visits.csv"

@@ -1,4 +1,4 @@
-"""CSV and XLSX of a statement and of a district summary.
+"""CSV and XLSX of a statement and of a district summary; CSV of their visits.
 
 Guarantees: the exported figures are the same :class:`Figures` the JSON and
 the PDF are built from, under the same labels (:mod:`app.settlement.labels`, in
@@ -9,12 +9,20 @@ dates real date cells, each with a number format; CSV is UTF-8 with a BOM so
 Excel on a Chinese Windows opens it;
 every text cell passes :func:`app.spreadsheet.safe_cell`, so a name that looks
 like a formula (``=HYPERLINK(…)``) is shown as text and never runs.
+
+Every CSV is made as chunks (:func:`csv_chunks`) sent as they are written.
+The visit detail (:func:`visits_csv`, one line per visit: a city's month is a
+million) never holds more than a chunk; its totals line is summed as the
+lines go and equals the statement's (or the summary's) figures.  It has no
+XLSX: a spreadsheet stops at 1,048,576 rows, fewer than a city's month.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -23,9 +31,11 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from app.localtime import format_local
 from app.money import format_quantity, format_yuan
+from app.people.rules import mask_id_number
 from app.settlement.adjustments import reason_label, source_label
-from app.settlement.figures import COUNT_FIELDS, FIGURE_FIELDS, Figures
+from app.settlement.figures import COUNT_FIELDS, FIGURE_FIELDS, MONEY_FIELDS, Figures
 from app.settlement.labels import document_locale, figure_labels, status_label
 from app.settlement.queries import DistrictSummary, StatementView
 from app.spreadsheet import safe_cell
@@ -40,6 +50,10 @@ ADJUSTMENT_HEADER = [
     "医保实际支付",
     "调整金额",
 ]
+# The detail's own columns; the statement's figures follow under their labels.
+VISIT_HEADER = ["收据号", "卫生站编码", "卫生站", "就诊日期", "就诊时间", "身份证号"]
+# Rows per CSV chunk sent: about 100 kB of a visit detail.
+CHUNK_ROWS = 1000
 MONEY_FORMAT = "0.00"
 # "General" shows 12 and 1.5 as the app does; "0.###" would show "12.".
 QUANTITY_FORMAT = "General"
@@ -77,11 +91,23 @@ def _figure_row(f: Figures, cell: Any) -> list[Any]:
     return [cell(n, getattr(f, n)) for n in FIGURE_FIELDS]
 
 
-def _csv(rows: list[list[Any]]) -> bytes:
+def csv_chunks(rows: Iterable[list[Any]], chunk_rows: int | None = None) -> Iterator[bytes]:
+    """``rows`` as UTF-8 CSV (BOM first, CRLF lines), ``chunk_rows`` rows per chunk.
+
+    Joined, the chunks are byte for byte the file written in one go; only one
+    chunk's text is ever held, however many rows there are.
+    """
+    chunk_rows = chunk_rows or CHUNK_ROWS
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerows([[safe_cell(value) for value in row] for row in rows])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    for count, row in enumerate(rows, start=1):
+        writer.writerow([safe_cell(value) for value in row])
+        if count % chunk_rows == 0:
+            yield out.getvalue().encode("utf-8")
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode("utf-8")
 
 
 def _statement_rows(
@@ -127,7 +153,7 @@ def _statement_rows(
     }
 
 
-def statement_csv(view: StatementView) -> bytes:
+def statement_csv(view: StatementView) -> Iterator[bytes]:
     """Sections separated by a blank line: header, summary, days, items, adjustments."""
     with document_locale():
         parts = _statement_rows(view, _text, format_yuan, format_quantity, date.isoformat)
@@ -136,7 +162,7 @@ def statement_csv(view: StatementView) -> bytes:
         if rows:
             rows.append([])
         rows += parts[name]
-    return _csv(rows)
+    return csv_chunks(rows)
 
 
 def _sheet(wb: Workbook, title: str, rows: list[list[Any]], first: bool = False) -> None:
@@ -207,9 +233,9 @@ def _summary_rows(summary: DistrictSummary, cell: Any, money: Any, on_day: Any) 
     return rows
 
 
-def summary_csv(summary: DistrictSummary) -> bytes:
+def summary_csv(summary: DistrictSummary) -> Iterator[bytes]:
     with document_locale():
-        return _csv(_summary_rows(summary, _text, format_yuan, date.isoformat))
+        return csv_chunks(_summary_rows(summary, _text, format_yuan, date.isoformat))
 
 
 def summary_xlsx(summary: DistrictSummary) -> bytes:
@@ -218,3 +244,48 @@ def summary_xlsx(summary: DistrictSummary) -> bytes:
     wb = Workbook()
     _sheet(wb, summary.month, rows, first=True)
     return _xlsx(wb)
+
+
+# --- the month's visits one by one --------------------------------------------------------
+
+
+def visits_header() -> list[str]:
+    """The detail's columns: the visit, then the statement's figures under their labels."""
+    return [*VISIT_HEADER, *figure_labels().values()]
+
+
+def _visit_figures(row: Any) -> list[int]:
+    # What this one visit adds to each statement figure: the counts are 1 or 0.
+    counts = [1, 1 if row.programme else 0, 1 if row.injected else 0]
+    return counts + [getattr(row, name) for name in MONEY_FIELDS]
+
+
+def _visit_lines(rows: Iterable[Any]) -> Iterator[list[Any]]:
+    totals = [0] * len(FIGURE_FIELDS)
+    for row in rows:
+        figures = _visit_figures(row)
+        totals = [t + f for t, f in zip(totals, figures, strict=True)]
+        yield [
+            row.receipt_number,
+            row.clinic_code,
+            row.clinic_name,
+            row.visit_date.isoformat(),
+            format_local(row.visited_at, "%H:%M"),
+            mask_id_number(row.patient_id_number),
+            *(_text(n, v) for n, v in zip(FIGURE_FIELDS, figures, strict=True)),
+        ]
+    # The last line is the statement (or the summary's totals) to the fen.
+    blank = ["" for _ in VISIT_HEADER[1:]]
+    yield ["合计", *blank, *(_text(n, v) for n, v in zip(FIGURE_FIELDS, totals, strict=True))]
+
+
+def visits_csv(rows: Iterable[Any]) -> Iterator[bytes]:
+    """One line per unvoided visit and a totals line, as CSV chunks.
+
+    ``rows`` are :func:`app.settlement.queries.visit_detail_rows`; they are read
+    as the chunks are taken, so memory holds one chunk and one batch of rows,
+    never the month.  ID numbers are masked as in every list.
+    """
+    with document_locale():
+        header = visits_header()
+    return csv_chunks(itertools.chain([header], _visit_lines(rows)))

@@ -67,11 +67,14 @@ from app.settlement.operations import (
 )
 from app.settlement.queries import (
     clinic_months,
+    clinic_visit_detail,
     district_summary,
+    district_visit_detail,
     paid_by_month,
     previous_months,
     statement_row,
     statement_view,
+    visit_detail_rows,
 )
 from app.settlement.rules import Payment, Status, allowed_actions, first_day_after
 from app.web import downloads
@@ -385,13 +388,20 @@ def _back_to_board(clinic: str, month: str) -> str:
 def download(clinic: str, month: str, ext: str) -> Response:
     kind = _kind(ext)
     view = statement_view(clinic, month, _user())
-    if kind == "pdf":
-        body = documents.statement_pdf(view, _now())
-    elif kind == "csv":
-        body = exports.statement_csv(view)
-    else:
-        body = exports.statement_xlsx(view)
-    return downloads.download(body, kind, documents.statement_filename(view, kind))
+    filename = documents.statement_filename(view, kind)
+    if kind == "csv":
+        return downloads.stream(exports.statement_csv(view), kind, filename)
+    body = documents.statement_pdf(view, _now()) if kind == "pdf" else exports.statement_xlsx(view)
+    return downloads.download(body, kind, filename)
+
+
+@bp.route("/statements/<clinic>/<month>/visits.csv")
+@role_required("doctor", "reviewer", "finance", "admin")
+def visits_download(clinic: str, month: str) -> Response:
+    """The clinic's month visit by visit: the lines its statement sums."""
+    detail = clinic_visit_detail(clinic, month, _user())
+    rows = visit_detail_rows(detail)
+    return downloads.stream(exports.visits_csv(rows), "csv", documents.visits_filename(detail))
 
 
 KINDS: dict[str, downloads.Kind] = {"pdf": "pdf", "csv": "csv", "xlsx": "xlsx"}
@@ -534,10 +544,21 @@ def summary_download(month: str, ext: str) -> Response:
     kind = _kind(ext)
     user = _user()
     summary = district_summary(_district_arg(user), month, user)
+    filename = documents.summary_filename(summary, kind)
+    if kind == "csv":
+        return downloads.stream(exports.summary_csv(summary), kind, filename)
     if kind == "pdf":
         body = documents.summary_pdf(summary, _now())
-    elif kind == "csv":
-        body = exports.summary_csv(summary)
     else:
         body = exports.summary_xlsx(summary)
-    return downloads.download(body, kind, documents.summary_filename(summary, kind))
+    return downloads.download(body, kind, filename)
+
+
+@bp.route("/finance/<month>/visits.csv")
+@role_required("finance", "reviewer", "admin")
+def summary_visits_download(month: str) -> Response:
+    """The summary's month visit by visit, for checking against the fund's settlement detail."""
+    user = _user()
+    detail = district_visit_detail(_district_arg(user), month, user)
+    rows = visit_detail_rows(detail)
+    return downloads.stream(exports.visits_csv(rows), "csv", documents.visits_filename(detail))

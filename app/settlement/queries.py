@@ -15,7 +15,10 @@ Guarantees:
   reviewers and finance only their district (or town);
 * :func:`statement_views` builds the statements of any number of clinics in
   a constant number of queries (statements, events, days, items) — the month
-  close of a city is not one round of queries per clinic.
+  close of a city is not one round of queries per clinic;
+* :func:`visit_detail_rows` lists a clinic's or a district's month visit by
+  visit — exactly the unvoided visits the statements sum — through a
+  server-side cursor, a batch at a time, so a city's month never sits in memory.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import contains_eager
@@ -49,6 +53,7 @@ from app.settlement.figures import (
 )
 from app.settlement.models import Statement, StatementAdjustment, StatementEvent
 from app.settlement.rules import Status, compare_figures, require_month, shown_status
+from app.visits.models import Visit
 
 
 @dataclass(frozen=True)
@@ -362,9 +367,7 @@ def _district_clinics(district_code: str, month: str, town_code: str | None) -> 
     return list(db.session.scalars(query))
 
 
-def district_summary(district_code: str, month: str, viewer: User | None) -> DistrictSummary:
-    """The month's summary as ``viewer`` may see it (``None``: the CLI operator)."""
-    require_month(month)
+def _visible_district(district_code: str, viewer: User | None) -> District:
     district = db.session.get(District, district_code)
     if district is None:
         raise NotFound(Problem("district", f"unknown district {district_code!r}", "unknown"))
@@ -372,6 +375,13 @@ def district_summary(district_code: str, month: str, viewer: User | None) -> Dis
         raise Forbidden(
             Problem("district", f"district {district_code} is outside your scope", "scope")
         )
+    return district
+
+
+def district_summary(district_code: str, month: str, viewer: User | None) -> DistrictSummary:
+    """The month's summary as ``viewer`` may see it (``None``: the CLI operator)."""
+    require_month(month)
+    district = _visible_district(district_code, viewer)
     town_code = viewer.town_code if viewer is not None else None
     town = db.session.get(Town, town_code) if town_code else None
     clinics = _district_clinics(district_code, month, town_code)
@@ -403,6 +413,74 @@ def district_summary(district_code: str, month: str, viewer: User | None) -> Dis
         )
     totals = sum((line.figures for line in lines), Figures())
     return DistrictSummary(district, month, town, lines, totals)
+
+
+# --- the month's visits one by one (the statements' detail) ------------------------
+
+
+@dataclass(frozen=True)
+class VisitDetail:
+    """Which visits a detail export lists; scope already checked when it exists."""
+
+    scope: str  # the clinic's, town's or district's code: what the file is named after
+    month: str
+    where: tuple[Any, ...]
+
+
+def clinic_visit_detail(clinic_code: str, month: str, viewer: User | None) -> VisitDetail:
+    """A clinic's month visit by visit, if ``viewer`` may see the clinic."""
+    require_month(month)
+    clinic = visible_clinic(clinic_code, viewer)
+    return VisitDetail(clinic.code, month, (Visit.clinic_id == clinic.id,))
+
+
+def district_visit_detail(district_code: str, month: str, viewer: User | None) -> VisitDetail:
+    """The district's (or the viewer's town's) month visit by visit: the summary's visits."""
+    require_month(month)
+    _visible_district(district_code, viewer)
+    town_code = viewer.town_code if viewer is not None else None
+    villages = select(Village.code).join(Town, Town.code == Village.town_code)
+    villages = villages.where(Town.district_code == district_code)
+    if town_code is not None:
+        villages = villages.where(Town.code == town_code)
+    return VisitDetail(town_code or district_code, month, (Clinic.village_code.in_(villages),))
+
+
+def visit_detail_rows(detail: VisitDetail, batch: int = 2000) -> Iterator[Any]:
+    """The unvoided visits of ``detail`` (what the statements sum), by clinic and time.
+
+    Read through a server-side cursor (``yield_per``: PostgreSQL's named
+    cursor, SQLite's lazy one) ``batch`` rows at a time, as plain rows, never
+    ORM objects: memory holds one batch whatever the number of visits.  Each
+    row's money columns are named after the statement figure they add to.
+    """
+    query = (
+        select(
+            Visit.receipt_number,
+            Clinic.code.label("clinic_code"),
+            Clinic.name.label("clinic_name"),
+            Visit.visit_date,
+            Visit.visited_at,
+            Visit.patient_id_number,
+            Visit.programme,
+            Visit.injection.label("injected"),
+            Visit.total,
+            Visit.in_scope,
+            Visit.fund,
+            Visit.fiscal,
+            Visit.registration,
+            Visit.injection_fee.label("injection"),
+            Visit.copay,
+            Visit.self_pay,
+            Visit.patient,
+        )
+        .join(Clinic, Clinic.id == Visit.clinic_id)
+        .where(Visit.month == detail.month, Visit.voided_at.is_(None), *detail.where)
+        .order_by(Clinic.code, Visit.visited_at, Visit.id)
+        .execution_options(yield_per=batch)
+    )
+    for rows in db.session.execute(query).partitions():
+        yield from rows
 
 
 # --- months, charts, verification ---------------------------------------------------

@@ -78,11 +78,13 @@ ENDPOINTS = [
     ("GET", f"{STATEMENT}.pdf"),
     ("GET", f"{STATEMENT}.csv"),
     ("GET", f"{STATEMENT}.xlsx"),
+    ("GET", f"{STATEMENT}/visits.csv"),
     ("GET", SUMMARY),
     ("POST", f"{SUMMARY}/pay"),
     ("GET", f"{SUMMARY}.pdf"),
     ("GET", f"{SUMMARY}.csv"),
     ("GET", f"{SUMMARY}.xlsx"),
+    ("GET", f"{SUMMARY}/visits.csv"),
 ]
 
 
