@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import contains_eager
 
 from app.auth.access import can_see_district, require_clinic_visible
@@ -446,15 +446,12 @@ def district_visit_detail(district_code: str, month: str, viewer: User | None) -
     return VisitDetail(town_code or district_code, month, (Clinic.village_code.in_(villages),))
 
 
-def visit_detail_rows(detail: VisitDetail, batch: int = 2000) -> Iterator[Any]:
+def visit_detail_query(detail: VisitDetail) -> Select[*tuple[Any, ...]]:
     """The unvoided visits of ``detail`` (what the statements sum), by clinic and time.
 
-    Read through a server-side cursor (``yield_per``: PostgreSQL's named
-    cursor, SQLite's lazy one) ``batch`` rows at a time, as plain rows, never
-    ORM objects: memory holds one batch whatever the number of visits.  Each
-    row's money columns are named after the statement figure they add to.
+    Each row's money columns are named after the statement figure they add to.
     """
-    query = (
+    return (
         select(
             Visit.receipt_number,
             Clinic.code.label("clinic_code"),
@@ -477,8 +474,17 @@ def visit_detail_rows(detail: VisitDetail, batch: int = 2000) -> Iterator[Any]:
         .join(Clinic, Clinic.id == Visit.clinic_id)
         .where(Visit.month == detail.month, Visit.voided_at.is_(None), *detail.where)
         .order_by(Clinic.code, Visit.visited_at, Visit.id)
-        .execution_options(yield_per=batch)
     )
+
+
+def visit_detail_rows(detail: VisitDetail, batch: int = 2000) -> Iterator[Any]:
+    """:func:`visit_detail_query`'s rows, ``batch`` at a time.
+
+    Read through a server-side cursor (``yield_per``: PostgreSQL's named
+    cursor, SQLite's lazy one) as plain rows, never ORM objects: memory holds
+    one batch whatever the number of visits.
+    """
+    query = visit_detail_query(detail).execution_options(yield_per=batch)
     for rows in db.session.execute(query).partitions():
         yield from rows
 
