@@ -180,6 +180,7 @@ class Line:
     visits: int
     megabytes: float
     streamed_s: float
+    streamed_cpu: float
     limit_s: float
     streamed_peak: float
     streamed_heap: float
@@ -191,7 +192,7 @@ class Line:
     def row(self) -> str:
         return (
             f"| {self.scale} | {self.visits:,} | {self.megabytes:.1f} MB | "
-            f"{self.streamed_s:.2f} s | {self.limit_s:.2f} s | "
+            f"{self.streamed_s:.2f} s (CPU {self.streamed_cpu:.2f} s) | {self.limit_s:.2f} s | "
             f"{self.streamed_s / self.limit_s:.1f}× | "
             f"+{self.streamed_peak:.1f} MB (heap {self.streamed_heap:.1f} MB) | "
             f"{self.whole_s:.2f} s, +{self.whole_peak:.0f} MB | "
@@ -208,6 +209,7 @@ HEADER = (
 def run(url: str, scale: str, rounds: int = 3) -> Line:
     load = os.getloadavg()[0]
     streamed: list[float] = []
+    cpu: list[float] = []
     limit: list[float] = []
     peaks: list[float] = []
     results: dict[str, dict[str, Any]] = {}
@@ -219,6 +221,7 @@ def run(url: str, scale: str, rounds: int = 3) -> Line:
             (streamed if variant == "streamed" else limit).append(result["seconds"])
             if variant == "streamed":
                 peaks.append(result["peak_over_baseline_mb"])
+                cpu.append(result["cpu_seconds"])
     whole = _child(url, "whole")
     heap = _child(url, "streamed", heap=True)
     first = results["streamed"]
@@ -228,6 +231,7 @@ def run(url: str, scale: str, rounds: int = 3) -> Line:
         first["visits"],
         first["bytes"] / 1e6,
         statistics.median(streamed),
+        statistics.median(cpu),
         statistics.median(limit),
         max(peaks),
         heap["heap_peak_mb"],
