@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, bindparam, event, select
+from sqlalchemy import BigInteger, DateTime, Engine, Integer, Table, bindparam, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -141,7 +141,9 @@ def forget(session: Session, model: type, *key: Any) -> None:
         session.expire(obj)
 
 
-def upsert_statement(dialect: str, model: type, set_: dict[str, Any], returning: list[Any]) -> Any:
+def upsert_statement(
+    dialect: str, model: type | Table, set_: dict[str, Any], returning: list[Any]
+) -> Any:
     """``INSERT … ON CONFLICT (primary key) DO UPDATE SET … RETURNING …``: one statement.
 
     Build it once per dialect and run it with the row's values as parameters: it
@@ -149,10 +151,12 @@ def upsert_statement(dialect: str, model: type, set_: dict[str, Any], returning:
     ``returning`` of the row as written.  The row stays locked until the
     transaction ends (PostgreSQL takes the lock an UPDATE takes; SQLite's unit
     of work is already ``BEGIN IMMEDIATE``), so it is also a lock that creates
-    its row.
+    its row.  Given the model's ``Table`` rather than the model, it is a Core
+    statement, which runs on a connection without the ORM's bulk-insert path.
     """
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    key = [column.name for column in model.__table__.primary_key]  # type: ignore[attr-defined]
+    table = model if isinstance(model, Table) else model.__table__  # type: ignore[attr-defined]
+    key = [column.name for column in table.primary_key]
     return insert(model).on_conflict_do_update(index_elements=key, set_=set_).returning(*returning)
 
 

@@ -12,12 +12,17 @@ Guarantees:
 
 from __future__ import annotations
 
+from typing import cast
+
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
-from app.database import lock_or_create
+from app.database import insert_missing, lock_or_create
 from app.errors import Conflict, Problem
 from app.periods.models import Statement
 from app.places.models import Clinic
+
+STATEMENT = cast(Table, Statement.__table__)
 
 
 def lock_clinic_month(session: Session, clinic: Clinic, month: str) -> Statement:
@@ -28,13 +33,38 @@ def lock_clinic_month(session: Session, clinic: Clinic, month: str) -> Statement
 def lock_open_month(session: Session, clinic: Clinic, month: str, field: str) -> Statement:
     """:func:`lock_clinic_month`, refused with a :class:`Conflict` unless the month is open."""
     statement = lock_clinic_month(session, clinic, month)
-    if statement.status != "open":
+    _require_open(clinic, month, statement.status, field)
+    return statement
+
+
+_STATUS_FOR_UPDATE = (
+    select(STATEMENT.c.status)
+    .where(STATEMENT.c.clinic_id == bindparam("clinic_id"), STATEMENT.c.month == bindparam("month"))
+    .with_for_update()
+)
+
+
+def lock_month_open(session: Session, clinic: Clinic, month: str, field: str) -> None:
+    """:func:`lock_open_month` for a writer that needs the lock and the check, not the row.
+
+    The same lock (created if missing), taken by a Core read of the status alone:
+    no :class:`Statement` is loaded (recording a visit, which writes with Core).
+    """
+    connection = session.connection()
+    key = {"clinic_id": clinic.id, "month": month}
+    status = connection.execute(_STATUS_FOR_UPDATE, key).scalar_one_or_none()
+    if status is None:
+        insert_missing(session, Statement, {**key, "status": "open"})
+        status = connection.execute(_STATUS_FOR_UPDATE, key).scalar_one()
+    _require_open(clinic, month, status, field)
+
+
+def _require_open(clinic: Clinic, month: str, status: str, field: str) -> None:
+    if status != "open":
         raise Conflict(
             Problem(
                 field,
-                f"{month} of clinic {clinic.code} is {statement.status}; "
-                "its visits can no longer change",
+                f"{month} of clinic {clinic.code} is {status}; its visits can no longer change",
                 "month_frozen",
             )
         )
-    return statement
