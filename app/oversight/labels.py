@@ -21,7 +21,7 @@ from app.oversight.rules import Figure
 FIGURES: dict[Figure, LazyString] = {
     Figure.COST_PER_VISIT: _l("Cost per visit"),
     Figure.FUND_PER_VISIT: _l("Fund per visit"),
-    Figure.FISCAL_PER_VISIT: _l("Backstop per visit"),
+    Figure.FISCAL_PER_VISIT: _l("Backstop per programme visit"),
     Figure.INJECTION_RATE: _l("Injection rate"),
     Figure.VISITS_PER_RESIDENT: _l("Visits per registered resident"),
     Figure.WARNING_SHARE: _l("Share of visits with warnings"),
