@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -42,6 +43,11 @@ import app.auth.operations as auth_operations
 from app.extensions import db
 from app.factory import create_app
 from tests.factories import DEFAULT_POLICY, SEEDED, SeededWorld, World, build_world
+
+# Tests never time anything: no per-example deadline and no "too slow" health
+# check, which fail property tests on a loaded machine (two cores, many runs).
+settings.register_profile("untimed", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("untimed")
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 # Per run and per xdist worker, so neither two runs on one server nor two
