@@ -347,3 +347,17 @@ def test_turning_review_on_is_a_new_version_once_visits_used_the_old(
     # October's statement is decided under the version in force on 1 November.
     assert oversight_policy_for(HUADU, dt.date(2026, 10, 31)).policy.review is None
     assert oversight_policy_for(HUADU, dt.date(2026, 11, 1)).policy.review is not None
+
+
+def test_the_readme_example_of_the_oversight_tables_loads() -> None:
+    import re
+
+    from app.policy.operations import read_policy_file
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("*Turning it on.*") :]
+    block = re.search(r"```toml\n(.*?)```", section, re.S)
+    assert block is not None
+    oversight = read_policy_file((POLICY + block.group(1)).encode(), "README.md").policy.oversight
+    assert oversight.flags is not None and oversight.review is not None
+    assert oversight.auto_submit_day == 5 and oversight.late_entry_hours == 72
