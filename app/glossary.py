@@ -228,6 +228,15 @@ _TERMS = (
         "1-yuan fees, no district backstop; the fund pays by its rules, the patient the rest.",
     ),
     Term(
+        "receipt",
+        Group.VISITS,
+        "收据",
+        "Receipt",
+        "每次就诊打印给患者的门诊收费收据，列明收费项目和各方分担金额，收据号按卫生站和年度连续编号。",
+        "The outpatient receipt printed for the patient at every visit, listing the items and "
+        "who pays what; its number runs without gaps per clinic and year.",
+    ),
+    Term(
         "void",
         Group.VISITS,
         "作废",
@@ -305,7 +314,7 @@ _TERMS = (
         Group.PROCESS,
         "拨付",
         "Payment",
-        "区财政局按已审核结算单的应付兜底金额向卫生站转账，并登记日期和凭证号。",
+        "区财政局按已审核结算单的应付兜底金额向卫生站转账，并登记拨付日期和凭证号。",
         "The finance bureau transfers a reviewed statement's backstop due to the clinic and "
         "records the date and reference.",
     ),

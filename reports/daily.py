@@ -103,7 +103,7 @@ class DailyRenderer(Renderer):
             self.data_table(
                 [
                     "时间",
-                    "凭证号",
+                    "收据号",
                     "患者",
                     *(zh(k) for k in ("registration", "injection", "patient_share", "patient")),
                     zh("total"),
@@ -141,7 +141,7 @@ class DailyRenderer(Renderer):
                 Spacer(1, 4 * mm),
                 text("三、作废记录", s["heading"]),
                 self.data_table(
-                    ["时间", "凭证号", "患者", "金额", "作废原因"],
+                    ["时间", "收据号", "患者", "金额", "作废原因"],
                     [
                         [
                             r.time,

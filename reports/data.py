@@ -166,7 +166,7 @@ class ReceiptLine:
 
 @dataclass(frozen=True)
 class ReceiptDocument:
-    """The patient's receipt for one visit (收费凭证)."""
+    """The patient's receipt for one visit (门诊收费收据)."""
 
     receipt_number: str
     clinic_code: str

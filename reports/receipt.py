@@ -1,4 +1,4 @@
-"""The patient's receipt for one visit (门诊收费凭证), A5 portrait.
+"""The patient's receipt for one visit (门诊收费收据), A5 portrait.
 
 A5 rather than an 80 mm roll so any village clinic's ordinary printer can
 print it.  Patient name and ID number arrive already masked; this module
@@ -47,13 +47,13 @@ class ReceiptRenderer(Renderer):
         self.doc = doc
 
     def title(self) -> str:
-        return f"{self.doc.clinic_name} 门诊收费凭证"
+        return f"{self.doc.clinic_name} 门诊收费收据"
 
     def running_header(self) -> tuple[str, str]:
-        return self.title(), f"凭证号 {self.doc.receipt_number}"
+        return self.title(), f"收据号 {self.doc.receipt_number}"
 
     def footer_note(self) -> str:
-        return f"凭证号：{self.doc.receipt_number}"
+        return f"收据号：{self.doc.receipt_number}"
 
     def stamp_page(self, canvas: Canvas) -> None:
         if not self.doc.voided:
@@ -79,7 +79,7 @@ class ReceiptRenderer(Renderer):
         if d.voided:
             story.append(
                 Paragraph(
-                    f'<font color="{VOID_RED.hexval()}">本凭证已作废，不作收费依据</font>',
+                    f'<font color="{VOID_RED.hexval()}">本收据已作废，不作收费依据</font>',
                     s["subtitle"],
                 )
             )
@@ -90,7 +90,7 @@ class ReceiptRenderer(Renderer):
             story += [text(f"· {note}", s["body"]) for note in d.eligibility_notes]
         story += [
             Spacer(1, 5 * mm),
-            text("请妥善保管本凭证。金额单位：元。", s["small"]),
+            text("请妥善保管本收据。金额单位：元。", s["small"]),
         ]
         if d.check_code:
             story += [Spacer(1, 3 * mm), self.check_block()]
@@ -140,7 +140,7 @@ class ReceiptRenderer(Renderer):
         d = self.doc
         s = self.styles
         rows = [
-            [text("凭证号", s["label"]), text(d.receipt_number, s["body"]), self.badge(), ""],
+            [text("收据号", s["label"]), text(d.receipt_number, s["body"]), self.badge(), ""],
             [
                 text("就诊时间", s["label"]),
                 text(d.visited_at, s["body"]),

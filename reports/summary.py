@@ -164,7 +164,7 @@ class SummaryRenderer(Renderer):
         table = self.data_table(
             header,
             rows,
-            (22, 39, 18, 16, 16, 18, 24, 22, 25, 22, 21, 30),
+            (22, 35, 18, 16, 16, 22, 24, 22, 25, 22, 21, 30),
             numeric_from=4,
             total=total,
             total_span=4,

@@ -1,6 +1,6 @@
 """Words for flags and worklist reasons, keyed by their codes (translated by Flask-Babel).
 
-A flag reads "每次就诊费用 60.00 元，全区中位数 20.45 元，偏离 9.8": the figure,
+A flag reads "次均费用 60.00 元，全区中位数 20.45 元，偏离 9.8": the figure,
 the clinic's value, the district's median, and the modified z-score.
 Pages take every word from here, never from the codes' English spelling.
 """

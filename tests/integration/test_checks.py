@@ -442,7 +442,7 @@ def test_terminal_warns_needs_a_reason_and_the_receipt_and_statement_show_it(
 
     refused = client.post("/visits/new", data=data)
     assert refused.status_code == 422
-    assert "本次就诊有审核提示" in refused.text
+    assert "本次就诊有事前审核提示" in refused.text
     assert "收取注射费，但没有注射用药品" in refused.text  # the list by the split
     assert visits() == 0
 

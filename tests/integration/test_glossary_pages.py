@@ -33,7 +33,7 @@ from tests.integration.test_terminal_pages import (  # noqa: F401 (request_scope
 )
 
 MONTH = "2026-10"
-OLD_WORDS = ("患者共付", "患者自付（共付）", "非项目", "项目内", "患者自费")
+OLD_WORDS = ("患者共付", "患者自付（共付）", "非项目", "项目内", "患者自费", "预警", "每次就诊费用")
 
 
 @pytest.fixture
@@ -165,4 +165,8 @@ def test_no_page_pdf_or_export_uses_an_old_name(
     for where in ("statement.pdf", "statement.csv", "statement.xlsx", "summary.csv"):
         for name in ("医保基金支付", "区财政兜底", "个人自付", "全自费", "政策范围内费用"):
             assert name in seen[where], (where, name)
+    # The receipt is a 收据 with a 收据号 everywhere; 凭证号 is finance's payment reference.
+    for where in (receipt, f"{receipt}.pdf", "daily.pdf", "/visits/daily", "/visits/today"):
+        assert "凭证" not in seen[where], where
+    assert "收据号" in seen[receipt] and "收据号" in seen[f"{receipt}.pdf"]
     assert "个人自付及全自费" in seen["daily.pdf"] and "个人自付及全自费" in seen["/visits/daily"]

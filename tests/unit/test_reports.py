@@ -636,7 +636,7 @@ def test_programme_receipt(tmp_path: Path) -> None:
     pdf = render_receipt(doc)
     text = pdf_text(pdf, tmp_path)
     flat = compact(text)
-    assert "花山镇两龙村卫生站门诊收费凭证" in flat
+    assert "花山镇两龙村卫生站门诊收费收据" in flat
     for expected in (
         "HS017-20261012-0042",
         "2026-10-1209:41",
