@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from pathlib import Path
+
+from babel.messages.pofile import read_po
 
 from app.glossary import TERMS, Group, zh
 from app.settlement.rules import FIGURE_FIELDS
@@ -78,3 +82,18 @@ def test_co_payment_and_self_pay_cannot_be_mistaken_for_each_other() -> None:
 def test_no_old_variant_is_a_name() -> None:
     for term in TERMS.values():
         assert not any(old in term.zh for old in OLD_VARIANTS), term.key
+
+
+def test_the_areas_catalogs_agree_on_every_shared_message() -> None:
+    # Flask-Babel merges the areas' catalogs, the later overriding the earlier: a
+    # message two areas translate differently shows one area's words on the other's
+    # pages (the receipt check's button once read 审核提示, settlement's "Check").
+    root = Path(__file__).resolve().parents[2]
+    words: dict[str, dict[str, str]] = defaultdict(dict)
+    for po in sorted(root.glob("app/*/translations/zh/LC_MESSAGES/messages.po")):
+        with po.open("rb") as f:
+            for message in read_po(f):
+                if message.id and isinstance(message.id, str):
+                    words[message.id][po.parts[-5]] = str(message.string)
+    clashes = {msgid: by_area for msgid, by_area in words.items() if len(set(by_area.values())) > 1}
+    assert clashes == {}
