@@ -11,15 +11,18 @@ Chinese message naming the box, with what they typed still in it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from app.extensions import db
 from app.settlement.operations import review_statement, submit_statement
-from tests.browser.conftest import LiveServer, Traffic, screenshot
+from tests.browser.conftest import LiveServer, Traffic, login, screenshot
 from tests.browser.test_settlement_browser import sign_in, sign_out
+from tests.browser.test_terminal import enter_patient
 from tests.integration.test_settlement import record, user
 
 SEPT = "2026-09"
@@ -205,7 +208,35 @@ def test_clerks_type_months_and_payment_dates(
     page.set_input_files(
         "#upload-file", files=[{"name": "2026-09.csv", "mimeType": "text/csv", "buffer": b"x"}]
     )
-    page.wait_for_function(
-        "document.getElementById('upload-file-name').textContent === '2026-09.csv'"
-    )
+    expect(page.locator("#upload-file-name")).to_have_text("2026-09.csv")
+    assert traffic.outside == []
+
+
+def test_the_late_visit_time_is_typed_as_on_paper(
+    en_page: Any, live_server: LiveServer, traffic: Traffic
+) -> None:
+    """The live split reads 2026/09/20 9:00 as a time (a submitted month: refused for
+    that reason), names the visit time for 9/20/2026, and saves 2026/10/03 9:00."""
+    page, server = en_page, live_server
+    with server.app.app_context():
+        record(server.world, server.clock(), at=dt.datetime(2026, 9, 3, 2, 0, tzinfo=dt.UTC))
+        submit_statement("HD001", SEPT, user("doctor"), server.clock())
+        db.session.remove()
+    login(page, server)
+    enter_patient(page, server.world.ids["insured_village"])
+    page.click("details.late summary")
+    page.fill("#visited_at", "2026/09/20 9:00")
+    page.dispatch_event("#visited_at", "change")
+    page.wait_for_selector("#split-status:has-text('已提交结算')")
+    page.fill("#visited_at", "9/20/2026 9:00")
+    page.dispatch_event("#visited_at", "change")
+    page.wait_for_selector("#visited_at-error:has-text('就诊时间请写成 2026-11-29 09:30')")
+    assert validation_message(page, "#visited_at") == ""
+    screenshot(page, "dates-terminal-bad-time")
+    page.fill("#visited_at", "2026/10/03 9:00")
+    page.dispatch_event("#visited_at", "change")
+    expect(page.locator("#visited_at-error")).to_have_text("")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(re.compile(r".*/receipt$"))
+    assert "2026-10-03 09:00" in page.inner_text("#visited-at")
     assert traffic.outside == []
