@@ -63,6 +63,10 @@ class RunningClock:
     def __call__(self) -> dt.datetime:
         return self.start + dt.timedelta(seconds=time.monotonic() - self.began)
 
+    def set(self, moment: dt.datetime) -> None:
+        """Jump to ``moment`` (a later day of the journey) and run on from there."""
+        self.start, self.began = moment, time.monotonic()
+
 
 @dataclass
 class LiveServer:

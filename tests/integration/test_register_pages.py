@@ -106,6 +106,9 @@ def test_register_filters_and_void_links(
     assert rows(search(client, csrf, status="voided").text) == ["HD001-2026-000002"]
     assert len(rows(search(client, csrf, status="normal").text)) == 3
     assert rows(search(client, csrf, receipt="000003").text) == ["HD001-2026-000003"]
+    # A receipt number finds its visit whatever the dates (September, out of this month's).
+    september = search(client, csrf, receipt="000004", date_from="2026-10-01")
+    assert rows(september.text) == ["HD001-2026-000004"]
     narrow = search(client, csrf, date_from="2026-10-03", date_to="2026-10-03")
     assert rows(narrow.text) == ["HD001-2026-000003"]
     bad = search(client, csrf, patient="4401141")

@@ -83,6 +83,10 @@ def register() -> Any:
     date_from = _date(values["date_from"], "date_from", errors)
     date_to = _date(values["date_to"], "date_to", errors)
     status = values["status"] if values["status"] in STATUSES else "all"
+    if values["receipt"] and not errors:
+        # A receipt number names its visit: found whatever the dates (left at this
+        # month by default, they hid every receipt of an earlier month).
+        date_from = date_to = None
     patient = values["patient"]
     id_number = name = ""
     if patient and (patient[0].isdigit() or len(patient) >= 15):
