@@ -75,7 +75,7 @@ BROKEN_LINES = """() => {
             + '[data-receipt] > td:nth-child(2), #receipt-number';
   const out = [];
   for (const el of document.querySelectorAll(sel)) {
-    if (!el.offsetParent) continue;
+    if (!el.offsetParent || el.querySelector('br')) continue;  // a <br> breaks on purpose
     if (lines(el) > 1) out.push(el.outerHTML.slice(0, 160));
   }
   return out;

@@ -24,6 +24,7 @@ from tests.browser.journey import Keys, look
 
 PRINT_STUB = "window.__printed = 0; window.print = () => { window.__printed += 1; };"
 OCT = "2026-10"
+SEPT = "2026-09"
 WORKED = [("amxl", "12"), ("ffgc", "1"), ("hy", "1")]  # + the diagnosis fee, pre-added
 
 
@@ -290,4 +291,109 @@ def test_a_village_doctors_month_keyboard_only(
     assert "4" in figures  # 6 recorded, 2 voided
     sign_out(keys)
     print(f"\nthe doctor's month: {len(keys.presses)} keys in all")
+    assert traffic.outside == []
+
+
+def test_the_clerks_month_keyboard_only(
+    page: Any, live_server: LiveServer, traffic: Traffic
+) -> None:
+    from app.settlement.operations import submit_statement
+    from tests.integration.test_settlement import record, user
+
+    server = live_server
+    with server.app.app_context():
+        now = server.clock()
+        for day in (3, 17):
+            record(server.world, now, at=dt.datetime(2026, 9, day, 2, 0, tzinfo=dt.UTC))
+        record(server.world, now, clinic="HD002", doctor="doctor2", injection=False)
+        submit_statement("HD001", SEPT, user("doctor"), now)
+        submit_statement("HD002", SEPT, user("doctor2"), now)
+        db.session.remove()
+    keys = Keys(page)
+
+    # --- the town reviewer (赤坭镇) opens 瑞岭村's September and returns it -------------
+    sign_in(keys, server, "town_reviewer")
+    page.wait_for_url("**/board")
+    look(page, "j-clerk-01-town-board")
+    assert page.locator("tr[data-clinic]").count() == 1  # only the clinics of the town
+    keys.tab_to("tr[data-clinic='HD002'] a.review")
+    keys.press("Enter")
+    page.wait_for_selector("#return-reason")
+    look(page, "j-clerk-02-town-statement", full_page=False)
+    keys.tab_to("#return-reason")
+    keys.type("9月10日就诊未附处方，请补充后重新提交")
+    keys.press("Enter")
+    page.wait_for_selector("h1 [data-status='open']")
+    look(page, "j-clerk-03-town-returned")
+    sign_out(keys)
+    with server.app.app_context():  # 瑞岭村 adds the prescription and submits again
+        submit_statement("HD002", SEPT, user("doctor2"), server.clock())
+        db.session.remove()
+
+    # --- the district reviewer approves both after opening each -----------------------
+    sign_in(keys, server, "reviewer")
+    page.wait_for_url("**/board")
+    look(page, "j-clerk-04-board")
+    for clinic in ("HD001", "HD002"):
+        keys.tab_to(f"tr[data-clinic='{clinic}'] a.review")
+        keys.press("Enter")
+        page.wait_for_selector("#review")
+        # Opened at its top: the figures are in view before the approval.
+        assert (
+            page.evaluate(
+                "() => document.querySelector('dl.st-figures').getBoundingClientRect().top"
+            )
+            < 768
+        )
+        look(page, f"j-clerk-05-statement-{clinic}", full_page=False)
+        keys.tab_to("#review")
+        keys.press("Enter")
+        page.wait_for_selector("h1 [data-status='reviewed']")
+        keys.tab_to("nav a[href^='/board']", back=True)
+        keys.press("Enter")
+        page.wait_for_url("**/board")
+    assert page.locator("[data-status='reviewed']").count() == 2
+    look(page, "j-clerk-06-board-reviewed")
+    sign_out(keys)
+
+    # --- finance pays 大涡村 alone, then every other reviewed clinic at once ------------
+    sign_in(keys, server, "finance")
+    page.wait_for_url("**/finance")
+    look(page, "j-clerk-07-finance")
+    row = "tr[data-clinic='HD001']"
+    due = page.input_value(f"{row} input[name=amount]")
+    keys.tab_to(f"{row} input[name=reference]")
+    keys.type("GZCZ-0917-1")
+    keys.press("Tab")
+    keys.press("Control+a")
+    keys.type("1.00")  # a wrong amount: refused, naming the clinic, the reference kept
+    keys.press("Enter")
+    page.wait_for_selector(".flash.error")
+    assert "HD001" in page.inner_text(".flash.error")
+    assert page.input_value(f"{row} input[name=reference]") == "GZCZ-0917-1"
+    look(page, "j-clerk-08-finance-refused")
+    keys.tab_to(f"{row} input[name=amount]")
+    keys.press("Control+a")
+    keys.type(due)
+    keys.press("Enter")
+    page.wait_for_selector(f"{row} [data-status='paid']")
+    look(page, "j-clerk-09-finance-paid-one")
+    keys.tab_to("#pay-all")
+    keys.press("Enter")
+    page.wait_for_selector("#confirm-pay-all")
+    look(page, "j-clerk-10-pay-all")
+    keys.tab_to("input[name=reference]")
+    keys.type("GZCZ-0917-BATCH")
+    keys.tab_to("input[name=amount]")
+    total = page.input_value("input[name=amount]")
+    assert total  # the amount is in the box, not grey text over an empty one
+    keys.press("Control+a")
+    keys.type(total)
+    keys.press("Enter")
+    page.wait_for_url(re.compile(r".*/finance(\?.*)?$"))
+    assert page.locator("tr[data-clinic] [data-status='paid']").count() == 2
+    assert page.inner_text("#outstanding") == "¥0.00"
+    look(page, "j-clerk-11-finance-all-paid")
+    sign_out(keys)
+    print(f"\nthe clerks' month: {len(keys.presses)} keys in all")
     assert traffic.outside == []

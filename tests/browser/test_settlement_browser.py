@@ -100,7 +100,7 @@ def test_reviewer_reviews_and_finance_pays(
     page.wait_for_load_state()
     assert status_of(page, "HD001") == "paid"
     page.click("#pay-all")
-    total = page.get_attribute("input[name=amount]", "placeholder")
+    total = page.input_value("input[name=amount]")  # pre-filled with the total due
     page.fill("input[name=reference]", "GZCZ-0917-BATCH")
     page.fill("input[name=amount]", total)
     page.click("#confirm-pay-all")
