@@ -230,7 +230,7 @@ def test_a_village_doctors_month_keyboard_only(
     keys.tab_to("#return-reason")
     keys.type("10月15日李四的就诊已作废但未附退款说明，另10月20日纸质登记未录入，请补录后重新提交")
     keys.press("Enter")
-    page.wait_for_selector("h1 [data-status='open']")
+    page.wait_for_selector("h1 [data-status='returned']")
     look(page, "j-reviewer-03-returned")
     sign_out(keys)
 
@@ -239,6 +239,7 @@ def test_a_village_doctors_month_keyboard_only(
     keys.access("m")
     page.wait_for_url("**/statements")
     look(page, "j-doctor-14-months-returned")
+    assert page.get_attribute(f"tr[data-month='{OCT}'] [data-status]", "data-status") == "returned"
     keys.tab_to(f"tr[data-month='{OCT}'] td a")
     keys.press("Enter")
     page.wait_for_selector("#returned-reason")
@@ -323,7 +324,7 @@ def test_the_clerks_month_keyboard_only(
     keys.tab_to("#return-reason")
     keys.type("9月10日就诊未附处方，请补充后重新提交")
     keys.press("Enter")
-    page.wait_for_selector("h1 [data-status='open']")
+    page.wait_for_selector("h1 [data-status='returned']")
     look(page, "j-clerk-03-town-returned")
     sign_out(keys)
     with server.app.app_context():  # 瑞岭村 adds the prescription and submits again
