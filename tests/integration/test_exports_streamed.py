@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zlib
 from typing import Any
 
 import pytest
@@ -100,6 +101,12 @@ def test_statement_and_summary_csv_are_streamed_unchanged(
         assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
         assert response.headers["Cache-Control"] == "no-store"
         assert len(chunks) > 2 and b"".join(chunks) == body
+    # Compressed for a client that accepts it, still chunk by chunk (Flask-Compress
+    # streams with deflate, brotli or zstd, never gzip).
+    url = f"{SUMMARY}.csv"
+    response, chunks = _chunks(app, url, {**headers, "Accept-Encoding": "gzip, deflate"})
+    assert response.is_streamed and response.headers["Content-Encoding"] == "deflate"
+    assert zlib.decompress(b"".join(chunks)) == whole[url]
     # The workbook is not streamed: it is a zip written whole.
     response, _ = _chunks(app, f"{STATEMENT}.xlsx", headers)
     assert not response.is_streamed
