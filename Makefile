@@ -56,6 +56,7 @@ SCALE ?= district
 bench: install
 	$(BIN)/python -m bench.run
 	SCALE=$(SCALE) $(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.exports --scale $(SCALE) --reuse --database yiyuan_bench_$(SCALE)
 
 clean:
 	rm -rf $(VENV) instance test-artifacts .pytest_cache .ruff_cache
