@@ -71,7 +71,8 @@ BROKEN_LINES = """() => {
     for (let i = 1; i < mids.length; i++) if (mids[i] - mids[i - 1] > 8) n++;
     return n;
   };
-  const sel = 'button, a.button, .badge, th, td.num, td.nowrap, .nowrap, dd, '
+  const sel = 'button, a.button, .badge, th, td.num, td.nowrap, .nowrap, '
+            + '.st-figures dd, .figures dd, .receipt-facts dd, #daily-totals td, '
             + '[data-receipt] > td:nth-child(2), #receipt-number';
   const out = [];
   for (const el of document.querySelectorAll(sel)) {
@@ -112,6 +113,11 @@ class Keys:
     def press(self, key: str) -> None:
         self.presses.extend(key.split("+"))
         self.page.keyboard.press(key)
+
+    def summary(self) -> str:
+        """All the presses, and how many of them only moved the focus (Tab, Shift+Tab)."""
+        tabs = self.presses.count("Tab")
+        return f"{len(self.presses)} keys, {tabs} of them Tab, {self.presses.count('Enter')} Enter"
 
     def access(self, letter: str) -> None:
         """Alt+letter, the access key as Chromium takes it on Windows and Linux.
@@ -164,6 +170,8 @@ def english_words(page: Any) -> list[str]:
         text = re.sub(r"https?://\S+", "", text)  # addresses are not words
         for word in re.findall(r"[A-Za-z][A-Za-z0-9_-]*", text):
             if word in ALLOWED_WORDS or re.search(r"\d", word):
+                continue
+            if re.fullmatch(r"[A-Z]+(-[A-Z]+)+", word):  # a receipt check code: NWC-FNCH-FDCT
                 continue
             words.append(word)
     return words

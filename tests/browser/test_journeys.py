@@ -162,8 +162,8 @@ def test_a_village_doctors_month_keyboard_only(
     keys.press("Enter")
     page.wait_for_selector(f"#register tr[data-receipt='{late}']")
     assert page.locator("#register tr[data-receipt]").count() == 1
+    keys.wait_focus(f"tr[data-receipt='{late}'] a.reprint")  # the search lands on it
     look(page, "j-doctor-06-register-found")
-    keys.tab_to(f"tr[data-receipt='{late}'] a.reprint")
     keys.press("Enter")
     page.wait_for_url(re.compile(r".*/receipt$"))
     keys.wait_focus("#print")
@@ -290,8 +290,12 @@ def test_a_village_doctors_month_keyboard_only(
     look(page, "j-doctor-17-resubmitted")
     figures = page.inner_text("dl.st-figures")
     assert "4" in figures  # 6 recorded, 2 voided
+    keys.tab_to("#glossary-link", back=True)  # the words of the statement, explained
+    keys.press("Enter")
+    page.wait_for_url("**/glossary**")
+    look(page, "j-doctor-18-glossary")
     sign_out(keys)
-    print(f"\nthe doctor's month: {len(keys.presses)} keys in all")
+    print(f"\nthe doctor's month: {keys.summary()}")
     assert traffic.outside == []
 
 
@@ -396,5 +400,5 @@ def test_the_clerks_month_keyboard_only(
     assert page.inner_text("#outstanding") == "¥0.00"
     look(page, "j-clerk-11-finance-all-paid")
     sign_out(keys)
-    print(f"\nthe clerks' month: {len(keys.presses)} keys in all")
+    print(f"\nthe clerks' month: {keys.summary()}")
     assert traffic.outside == []

@@ -134,6 +134,7 @@ def register() -> Any:
                 pages=max(1, -(-total // per_page)),
                 total=total,
                 mask_id_number=mask_id_number,
+                searched=posted is not None,
             ),
             422 if errors else 200,
         )
