@@ -160,6 +160,23 @@ def upsert_statement(
     return insert(model).on_conflict_do_update(index_elements=key, set_=set_).returning(*returning)
 
 
+def accumulate_statement(dialect: str, model: type, added: list[str]) -> Any:
+    """``INSERT … ON CONFLICT (primary key) DO UPDATE SET c = c + excluded.c``: one statement.
+
+    Run it with many rows (an executemany) to add each row's ``added`` columns
+    to the row of its key, creating the rows that are missing.  The addition
+    happens in the database, atomically, whatever else writes the row.  Keys
+    must be distinct within one call (PostgreSQL refuses to update one row twice).
+    """
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = model.__table__  # type: ignore[attr-defined]
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=[column.name for column in table.primary_key],
+        set_={name: table.c[name] + stmt.excluded[name] for name in added},
+    )
+
+
 def insert_missing(session: Session, model: type, values: dict[str, Any]) -> None:
     """``INSERT … ON CONFLICT DO NOTHING``: create a row to lock if it is not there yet."""
     dialect = session.get_bind().dialect.name

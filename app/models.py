@@ -16,7 +16,14 @@ from app.places.models import Clinic, District, Town, Village
 from app.policy.models import PolicyVersion
 from app.reconcile.models import FundFile, FundFinding, FundSettlement
 from app.settlement.models import StatementAdjustment
-from app.visits.models import FundUsage, IdempotencyKey, ReceiptCounter, Visit, VisitLine
+from app.visits.models import (
+    ClinicMonthItem,
+    FundUsage,
+    IdempotencyKey,
+    ReceiptCounter,
+    Visit,
+    VisitLine,
+)
 
 __all__ = [
     "ApiToken",
@@ -25,6 +32,7 @@ __all__ = [
     "CatalogItem",
     "Clinic",
     "ClinicFlag",
+    "ClinicMonthItem",
     "District",
     "FundFile",
     "FundFinding",

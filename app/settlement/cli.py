@@ -1,4 +1,4 @@
-"""``flask statements …``: print a district's month, verify stored figures.
+"""``flask statements …``: print a district's month, verify stored figures and the item rollup.
 
 The CLI runs as the server's operator: it reads every clinic of the district
 and writes nothing to the database.
@@ -32,6 +32,7 @@ from app.settlement.documents import (
     summary_filename,
     summary_pdf,
 )
+from app.settlement.figures import item_rollup_differences
 from app.settlement.operations import auto_submit
 from app.settlement.queries import (
     DistrictSummary,
@@ -39,6 +40,7 @@ from app.settlement.queries import (
     district_summary,
     verify_statement,
 )
+from app.settlement.rules import require_month
 from reports.statement import write_statement
 
 statements_cli = AppGroup("statements", help="Monthly statements and district summaries.")
@@ -142,6 +144,28 @@ def verify(district: str, month: str) -> None:
     if bad:
         raise click.exceptions.Exit(1)
     click.echo(f"{len(summary.lines)} clinics checked, all stored figures match their visits")
+
+
+@statements_cli.command("check-rollup")
+@click.option("--month", default=None, help="YYYY-MM (default: every month)")
+def check_rollup(month: str | None) -> None:
+    """Prove the statements' item tables (the item rollup) equal the lines; exit 1 if not."""
+    if month is not None:
+        try:
+            require_month(month)
+        except DomainError as exc:
+            raise click.UsageError(str(exc)) from None
+    differences = item_rollup_differences(month)
+    for when, clinic_id, code, name, unit, rollup, lines in differences:
+        click.echo(
+            f"{when} clinic {clinic_id} {code} {name} ({unit}): rollup quantity/amount/lines "
+            f"{rollup[0]}/{rollup[1]}/{rollup[2]}, lines {lines[0]}/{lines[1]}/{lines[2]}",
+            err=True,
+        )
+    if differences:
+        click.echo(f"{len(differences)} item row(s) differ from their lines", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(f"{month or 'every month'}: the item rollup equals the non-voided lines")
 
 
 @oversight_cli.command("auto-submit")

@@ -6,10 +6,14 @@ Guarantees:
   never a loop over visits in Python — so a statement equals the sum of its
   visits to the fen, however many there are;
 * :func:`month_close` gives every clinic's month (totals, per day, per item)
-  in three queries whatever the number of clinics, and holds only the grouped
+  in two queries whatever the number of clinics, and holds only the grouped
   rows in memory (clinics × days and clinics × items), never a visit; a
   clinic's totals are the sum of its per-day sums, so the days printed always
-  add up to the statement.
+  add up to the statement;
+* the items come from :class:`~app.visits.models.ClinicMonthItem`, which the
+  recording path keeps equal to the ``GROUP BY`` over the month's non-voided
+  lines (:func:`item_rollup_differences` proves it, ``flask statements
+  check-rollup`` runs it): the month close never reads the lines.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from sqlalchemy import Case, ColumnExpressionArgument, case, func, select
 from app.extensions import db
 from app.localtime import start_of_local_day
 from app.settlement.rules import COUNT_FIELDS, FIGURE_FIELDS, MONEY_FIELDS, Figures
-from app.visits.models import Visit, VisitLine
+from app.visits.models import ClinicMonthItem, Visit, VisitLine
 
 # The figures are defined once, in the pure rules; these names stay importable here.
 __all__ = [
@@ -39,8 +43,10 @@ __all__ = [
     "figures_by_day",
     "figures_by_month",
     "item_figures",
+    "item_rollup_differences",
     "month_close",
     "month_figures",
+    "month_items",
     "stored_figures",
 ]
 
@@ -123,21 +129,92 @@ class ItemFigures:
     amount: int
 
 
-def item_figures(clinic_id: int, month: str) -> list[ItemFigures]:
-    rows = db.session.execute(
+def _item_rows(clinic_ids: Sequence[int] | None, month: str) -> Any:
+    """The items of the clinics' month (``None``: every clinic), from the rollup.
+
+    Grouped by code as the lines were: a renamed item (two rows under one
+    code) prints once, with the least name and unit, as ``min()`` over the
+    lines gives; rows whose lines were all voided are left out.
+    """
+    item = ClinicMonthItem
+    where: list[Any] = [item.month == month, item.lines > 0]
+    if clinic_ids is not None:
+        where.append(item.clinic_id.in_(sorted(set(clinic_ids))))
+    return db.session.execute(
         select(
-            VisitLine.item_code,
-            func.min(VisitLine.item_name).label("name"),
-            func.min(VisitLine.unit).label("unit"),
-            func.sum(VisitLine.quantity).label("quantity"),
-            func.sum(VisitLine.amount).label("amount"),
+            item.clinic_id,
+            item.item_code,
+            func.min(item.item_name).label("name"),
+            func.min(item.unit).label("unit"),
+            func.sum(item.quantity).label("quantity"),
+            func.sum(item.amount).label("amount"),
         )
-        .join(Visit, Visit.id == VisitLine.visit_id)
-        .where(Visit.clinic_id == clinic_id, Visit.month == month, Visit.voided_at.is_(None))
-        .group_by(VisitLine.item_code)
-        .order_by(VisitLine.item_code)
-    ).all()
-    return [ItemFigures(r.item_code, r.name, r.unit, int(r.quantity), int(r.amount)) for r in rows]
+        .where(*where)
+        .group_by(item.clinic_id, item.item_code)
+        .order_by(item.clinic_id, item.item_code)
+    )
+
+
+def month_items(clinic_ids: Sequence[int] | None, month: str) -> dict[int, list[ItemFigures]]:
+    """Every listed clinic's item table for the month (``None``: every clinic): one query."""
+    out: dict[int, list[ItemFigures]] = {}
+    for r in _item_rows(clinic_ids, month):
+        out.setdefault(r.clinic_id, []).append(
+            ItemFigures(r.item_code, r.name, r.unit, int(r.quantity), int(r.amount))
+        )
+    return out
+
+
+def item_figures(clinic_id: int, month: str) -> list[ItemFigures]:
+    return [
+        ItemFigures(r.item_code, r.name, r.unit, int(r.quantity), int(r.amount))
+        for r in _item_rows([clinic_id], month)
+    ]
+
+
+def item_rollup_differences(month: str | None = None) -> list[tuple[Any, ...]]:
+    """Where the rollup and the lines disagree (``None``: every month); empty when they agree.
+
+    Each difference is ``(month, clinic_id, code, name, unit, rollup, lines)``
+    with ``(quantity, amount, lines)`` on each side (zeros for a missing row).
+    Reads the month's lines once: an operator's check, not a page.
+    """
+    line_where: list[Any] = [Visit.voided_at.is_(None)]
+    item_where: list[Any] = []
+    if month is not None:
+        line_where.append(Visit.month == month)
+        item_where.append(ClinicMonthItem.month == month)
+    keys = (VisitLine.item_code, VisitLine.item_name, VisitLine.unit)
+    from_lines = {
+        (r.month, r.clinic_id, r.item_code, r.item_name, r.unit): (
+            int(r.quantity),
+            int(r.amount),
+            int(r.lines),
+        )
+        for r in db.session.execute(
+            select(
+                Visit.month,
+                Visit.clinic_id,
+                *keys,
+                func.sum(VisitLine.quantity).label("quantity"),
+                func.sum(VisitLine.amount).label("amount"),
+                func.count().label("lines"),
+            )
+            .join(Visit, Visit.id == VisitLine.visit_id)
+            .where(*line_where)
+            .group_by(Visit.month, Visit.clinic_id, *keys)
+        )
+    }
+    rollup = {
+        (r.month, r.clinic_id, r.item_code, r.item_name, r.unit): (r.quantity, r.amount, r.lines)
+        for r in db.session.scalars(select(ClinicMonthItem).where(*item_where))
+    }
+    zero = (0, 0, 0)
+    return [
+        (*key, rollup.get(key, zero), from_lines.get(key, zero))
+        for key in sorted(from_lines.keys() | rollup.keys())
+        if rollup.get(key, zero) != from_lines.get(key, zero)
+    ]
 
 
 def figures_by_month(clinic_id: int, months: list[str]) -> dict[str, Figures]:
@@ -159,29 +236,15 @@ class MonthFigures:
     items: list[ItemFigures] = field(default_factory=list)
 
 
-def _month_id_range(month: str) -> tuple[int, int] | None:
-    """The month's first and last visit id (the ``(month, id)`` index answers it).
-
-    Ids grow with time, so a month's lines sit in one id range of visit_line:
-    the bound turns "every line ever, joined" into a range of one index, and
-    passed as values (not a subquery) it lets the planner size the join.
-    """
-    low, high = db.session.execute(
-        select(func.min(Visit.id), func.max(Visit.id)).where(Visit.month == month)
-    ).one()
-    return None if low is None else (int(low), int(high))
-
-
 def month_close(
     clinic_ids: Sequence[int] | None, month: str, items: bool = True
 ) -> dict[int, MonthFigures]:
-    """Every listed clinic's month (``None``: every clinic) in three queries.
+    """Every listed clinic's month (``None``: every clinic) in two queries.
 
     One ``GROUP BY clinic, day`` over the visits gives the days and, summed,
-    the totals; one ``GROUP BY clinic, item`` over the lines of the month's
-    id range gives the items.  A clinic without a visit in the month is
-    absent from the answer.  ``items=False`` leaves the items out (and the
-    lines unread): totals and days only.
+    the totals; one read of the month's rows of the item rollup gives the
+    items.  A clinic without a visit in the month is absent from the answer.
+    ``items=False`` leaves the items out: totals and days only.
     """
     where: list[Any] = [Visit.month == month, Visit.voided_at.is_(None)]
     if clinic_ids is not None:
@@ -208,29 +271,10 @@ def month_close(
     for clinic_id, day_rows in values.items():
         out[clinic_id].days.sort(key=lambda pair: pair[0])
         out[clinic_id].figures = Figures(*(sum(col) for col in zip(*day_rows, strict=True)))
-    id_range = _month_id_range(month) if items else None
-    if id_range is None:
+    if not items:
         return out
-    rows = db.session.execute(
-        select(
-            Visit.clinic_id,
-            VisitLine.item_code,
-            func.min(VisitLine.item_name).label("name"),
-            func.min(VisitLine.unit).label("unit"),
-            func.sum(VisitLine.quantity).label("quantity"),
-            func.sum(VisitLine.amount).label("amount"),
-        )
-        .join(Visit, Visit.id == VisitLine.visit_id)
-        .where(*where, VisitLine.visit_id.between(*id_range))
-        .group_by(Visit.clinic_id, VisitLine.item_code)
-        .order_by(Visit.clinic_id, VisitLine.item_code)
-    )
-    for r in rows:
-        if r.clinic_id not in out:
-            out[r.clinic_id] = MonthFigures()
-        out[r.clinic_id].items.append(
-            ItemFigures(r.item_code, r.name, r.unit, int(r.quantity), int(r.amount))
-        )
+    for clinic_id, clinic_items in month_items(clinic_ids, month).items():
+        out.setdefault(clinic_id, MonthFigures()).items = clinic_items
     return out
 
 

@@ -228,10 +228,10 @@ def _histories(statement_ids: list[int]) -> dict[int, list[HistoryEntry]]:
 def statement_views(clinics: Sequence[Clinic], month: str) -> list[StatementView]:
     """The month's statements of ``clinics`` (already checked visible), in their order.
 
-    Six queries whatever the number of clinics: the statement rows, their
-    events, their adjustment lines, and :func:`month_close`'s id range, days
-    and items.  Each view equals what :func:`statement_view` gives for that
-    clinic.
+    Five queries whatever the number of clinics: the statement rows, their
+    events, their adjustment lines, and :func:`month_close`'s days (over the
+    visits) and items (over the clinic-month item rollup, not the lines).
+    Each view equals what :func:`statement_view` gives for that clinic.
     """
     require_month(month)
     ids = [c.id for c in clinics]
@@ -273,7 +273,7 @@ def district_statements(
 ) -> Iterator[list[StatementView]]:
     """Every statement of the district summary's clinics, ``batch`` clinics at a time.
 
-    Memory holds one batch of views; each batch costs the same six queries.
+    Memory holds one batch of views; each batch costs the same five queries.
     """
     summary = district_summary(district_code, month, viewer)
     clinics = [line.clinic for line in summary.lines]

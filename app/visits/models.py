@@ -15,7 +15,12 @@ Invariants enforced by the database, not only by the engine:
   and needs no index of its own;
 * visit, line and idempotency-key ids are 64-bit on PostgreSQL (a province
   records ≈ 10 M visits and ≈ 30 M lines a month);
-* an idempotency key is unique per user.
+* an idempotency key is unique per user;
+* :class:`ClinicMonthItem` holds, per clinic, month and item as printed, the
+  sums of the month's non-voided lines: written by the same unit of work that
+  records (added) or voids (taken off) a visit, under the clinic-month lock, so
+  it always equals ``GROUP BY`` over the lines (``flask statements
+  check-rollup`` proves it).
 
 Visits are never updated in place except to be voided (reason, actor, time).
 """
@@ -26,6 +31,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -158,6 +164,33 @@ class VisitLine(Model):
     fund_base: Mapped[int]
 
     visit: Mapped[Visit] = relationship(back_populates="lines")
+
+
+class ClinicMonthItem(Model):
+    """A clinic's month per item: the sums of its non-voided visits' lines (the item table).
+
+    Keyed as the statement prints an item (code, and the name and unit the
+    lines carried), so the statement's per-item table is a read of a few
+    hundred rows rather than of the month's lines.  ``lines`` counts the lines
+    summed; a row whose lines were all voided stays, at zero, and is not shown.
+
+    No CHECK: voiding takes off what the visit's lines say now, so a line
+    edited outside the app would make a CHECK refuse the void; instead the
+    drift shows in ``flask statements check-rollup`` (and the edit in
+    ``flask audit verify``).
+    """
+
+    __tablename__ = "clinic_month_item"
+
+    # (month, clinic) first: the month close reads every clinic of one month.
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(30), primary_key=True)
+    item_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    unit: Mapped[str] = mapped_column(String(20), primary_key=True)
+    quantity: Mapped[int] = mapped_column(BigInteger)  # thousandths
+    amount: Mapped[int] = mapped_column(BigInteger)  # fen
+    lines: Mapped[int]
 
 
 class ReceiptCounter(Model):

@@ -25,7 +25,12 @@ Guarantees:
   on SQLite, which has no ``INSERT`` inside ``WITH``, each write is its own
   statement (nine, plus the audit append's two).  It loads nothing lazily and
   answers from what it wrote (``tests/integration/test_recording_path.py``
-  counts them).
+  counts them);
+* the clinic's month per item (:class:`ClinicMonthItem`, the statement's item
+  table) is written by the same unit of work, under the clinic-month lock:
+  recording adds the visit's lines (on PostgreSQL inside the one ``WITH``, on
+  SQLite one executemany upsert more), voiding takes them off, so it equals the
+  ``GROUP BY`` over the month's non-voided lines.
 """
 
 from __future__ import annotations
@@ -37,7 +42,18 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Date, Table, TextClause, and_, bindparam, insert, select, text, update
+from sqlalchemy import (
+    Date,
+    Table,
+    TextClause,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import instance_dict, set_committed_value
@@ -45,7 +61,14 @@ from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 from app.audit.operations import audit_clinic_event, audit_visit
 from app.auth.access import require_clinic_visible, require_doctor_of
 from app.auth.models import User
-from app.database import UTCDateTime, forget, locked, unit_of_work, upsert_statement
+from app.database import (
+    UTCDateTime,
+    accumulate_statement,
+    forget,
+    locked,
+    unit_of_work,
+    upsert_statement,
+)
 from app.errors import Conflict, DomainError, InvalidInput, NotFound, Problem
 from app.extensions import db
 from app.localtime import local, local_date, month_of
@@ -59,6 +82,7 @@ from app.places.models import Clinic, Village
 from app.places.queries import clinic_by_code
 from app.policy.models import PolicyVersion
 from app.visits.models import (
+    ClinicMonthItem,
     DayClose,
     FundUsage,
     IdempotencyKey,
@@ -93,6 +117,8 @@ VISIT_LINE = cast(Table, VisitLine.__table__)
 IDEMPOTENCY_KEY = cast(Table, IdempotencyKey.__table__)
 FUND_USAGE = cast(Table, FundUsage.__table__)
 RECEIPT_COUNTER = cast(Table, ReceiptCounter.__table__)
+CLINIC_MONTH_ITEM = cast(Table, ClinicMonthItem.__table__)
+ITEM_SUMS = ("quantity", "amount", "lines")
 _USAGE_UPDATE = (
     update(FUND_USAGE)
     .where(
@@ -148,9 +174,10 @@ def _pg_write(with_key: bool, with_usage: bool) -> TextClause:
     The receipt counter is incremented (created at 1) and numbers the visit, the
     visit and its lines (unnested from one array per column) are inserted, then
     the idempotency key and the person's fund-usage year row (already locked by
-    the upsert that read it).  Locks are taken in the module's order: the
-    counter is the first row this statement locks.  It answers the visit's id
-    and receipt number.
+    the upsert that read it), and the lines, summed per item, are added to the
+    clinic's month per item (:class:`ClinicMonthItem`).  Locks are taken in the
+    module's order: the counter is the first row this statement locks.  It
+    answers the visit's id and receipt number.
     """
     seq = "counter.last_seq"
     number = f"lpad({seq}::text, greatest(6, length({seq}::text)), '0')"  # as f"{seq:06d}"
@@ -177,6 +204,16 @@ WITH counter AS (
     INSERT INTO visit_line (visit_id, {", ".join(LINE_COLUMNS)})
     SELECT new_visit.id, {", ".join("line." + c for c in LINE_COLUMNS)}
     FROM new_visit, unnest({arrays}) AS line({", ".join(LINE_COLUMNS)})
+    RETURNING item_code, item_name, unit, quantity, amount
+), new_items AS (
+    INSERT INTO clinic_month_item
+        (month, clinic_id, item_code, item_name, unit, quantity, amount, lines)
+    SELECT :month, :clinic_id, item_code, item_name, unit, sum(quantity), sum(amount), count(*)
+    FROM new_lines GROUP BY item_code, item_name, unit
+    ON CONFLICT (month, clinic_id, item_code, item_name, unit) DO UPDATE SET
+        quantity = clinic_month_item.quantity + excluded.quantity,
+        amount = clinic_month_item.amount + excluded.amount,
+        lines = clinic_month_item.lines + excluded.lines
 ){key if with_key else ""}{usage if with_usage else ""}
 SELECT id, receipt_seq, receipt_number FROM new_visit
 """
@@ -361,6 +398,68 @@ def _quote(
         split=split,
         hukou_village=standing.village,
         injection=request.injection,
+    )
+
+
+# --- the clinic's month per item --------------------------------------------------
+
+
+def _item_sums(clinic_id: int, month: str, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A visit's lines summed per item as the statement prints it: one row per key."""
+    sums: dict[tuple[str, str, str], list[int]] = {}
+    for line in lines:
+        key = (line["item_code"], line["item_name"], line["unit"])
+        total = sums.setdefault(key, [0, 0, 0])
+        total[0] += line["quantity"]
+        total[1] += line["amount"]
+        total[2] += 1
+    return [
+        {
+            "month": month,
+            "clinic_id": clinic_id,
+            "item_code": code,
+            "item_name": name,
+            "unit": unit,
+            "quantity": quantity,
+            "amount": amount,
+            "lines": count,
+        }
+        for (code, name, unit), (quantity, amount, count) in sorted(sums.items())
+    ]
+
+
+@cache
+def _items_upsert() -> Any:
+    """SQLite: add a visit's item sums to the clinic's month per item (one executemany)."""
+    return accumulate_statement("sqlite", ClinicMonthItem, list(ITEM_SUMS))
+
+
+def _take_off_items(session: Session, visit: Visit) -> None:
+    """Take a voided visit's lines off its clinic's month per item: one UPDATE … FROM."""
+    line, row = VISIT_LINE.c, CLINIC_MONTH_ITEM.c
+    sums = (
+        select(
+            line.item_code,
+            line.item_name,
+            line.unit,
+            func.sum(line.quantity).label("quantity"),
+            func.sum(line.amount).label("amount"),
+            func.count().label("lines"),
+        )
+        .where(line.visit_id == visit.id)
+        .group_by(line.item_code, line.item_name, line.unit)
+        .subquery()
+    )
+    session.execute(
+        update(CLINIC_MONTH_ITEM)
+        .where(
+            row.month == visit.month,
+            row.clinic_id == visit.clinic_id,
+            row.item_code == sums.c.item_code,
+            row.item_name == sums.c.item_name,
+            row.unit == sums.c.unit,
+        )
+        .values({name: row[name] - sums.c[name] for name in ITEM_SUMS})
     )
 
 
@@ -633,6 +732,7 @@ def _write_sqlite(
         {**values, "receipt_seq": seq, "receipt_number": number},
     ).scalar_one()
     connection.execute(insert(VISIT_LINE), [{**line, "visit_id": visit_id} for line in lines])
+    connection.execute(_items_upsert(), _item_sums(values["clinic_id"], values["month"], lines))
     if key is not None:
         connection.execute(
             insert(IDEMPOTENCY_KEY), {**key, "user_id": user_id, "visit_id": visit_id}
@@ -669,6 +769,7 @@ def void_visit(visit_id: int, reason: str, actor: User, now: dt.datetime) -> Vis
             assert usage is not None
             usage.fund_paid -= visit.fund
             usage.deductible_used -= visit.deductible_applied
+        _take_off_items(session, visit)
         visit.voided_at = now
         visit.voided_by_id = actor.id
         visit.void_reason = reason

@@ -26,6 +26,7 @@ from app.auth.models import User
 from app.catalog.models import ItemPrice
 from app.database import unit_of_work
 from app.extensions import db
+from app.settlement.figures import item_rollup_differences
 from app.settlement.models import Statement
 from app.settlement.operations import (
     BatchPayment,
@@ -315,6 +316,8 @@ def test_a_laundered_void_is_caught(app: Flask, history: History, clock: FixedCl
     void_visit(history.open.id, "wrong patient", user("doctor"), clock())
     found = findings()
     assert any("visit.void" in f and "which it never changes" in f for f in found), found
+    # The void took the edited lines off the clinic's month per item: the rollup check sees it too.
+    assert item_rollup_differences() != []
 
 
 # --- the audit table itself --------------------------------------------------------------

@@ -13,6 +13,13 @@ from sqlalchemy.engine import make_url
 
 from bench.scale import run
 
+ROLLUP = "SELECT COUNT(*), SUM(quantity), SUM(amount), SUM(lines) FROM clinic_month_item"
+LINES = (
+    "SELECT COUNT(DISTINCT v.clinic_id || '/' || l.item_code || '/' || l.item_name), "
+    "SUM(l.quantity), SUM(l.amount), COUNT(*) "
+    "FROM visit_line l JOIN visit v ON v.id = l.visit_id WHERE v.voided_at IS NULL"
+)
+
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_bench_runs_at_tiny_scale(backend: str, tmp_path: Path) -> None:
@@ -25,6 +32,13 @@ def test_bench_runs_at_tiny_scale(backend: str, tmp_path: Path) -> None:
     name = f"yiyuan_bench_test_{uuid.uuid4().hex[:12]}"
     try:
         report = run(url, "tiny", rounds=2, pdfs=2, database=name)
+        bench_url = url if backend == "sqlite" else make_url(url).set(database=name)
+        engine = create_engine(bench_url)
+        with engine.connect() as conn:
+            # The generator filled the item rollup from the lines it copied.
+            rollup = conn.execute(text(ROLLUP)).one()
+            lines = conn.execute(text(LINES)).one()
+        engine.dispose()
     finally:
         if backend == "postgresql":
             admin = create_engine(
@@ -35,8 +49,9 @@ def test_bench_runs_at_tiny_scale(backend: str, tmp_path: Path) -> None:
             admin.dispose()
     assert report.generated.complete and report.generated.visits == 2_000
     assert report.generated.lines > report.generated.visits
+    assert rollup == lines and rollup[0] > 0
     names = [r.what for r in report.results]
-    assert len(names) == 7
+    assert len(names) == 8
     assert all(r.ours > 0 and r.limit > 0 for r in report.results)
     table = report.table()
     assert table.count("\n|") == 2 + len(names)

@@ -4,7 +4,9 @@ Several threads, each with its own app context (so its own session and
 connection), record visits for ONE person at HD001 and HD002 at the same
 moment under a low annual cap.  Whatever the interleaving, the fund never
 pays past the cap, the person's year row equals the sum over the visits, every
-visit satisfies the identity and receipt numbers stay gapless per clinic.
+visit satisfies the identity, receipt numbers stay gapless per clinic and the
+clinic-month item rollup equals the lines (several doctors of one clinic
+adding to the same rows at once lose nothing).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from app.database import unit_of_work
 from app.extensions import db
 from app.people.models import Resident
 from app.policy.models import PolicyVersion
-from app.visits.models import FundUsage, IdempotencyKey, Visit
+from app.settlement.figures import item_rollup_differences
+from app.visits.models import ClinicMonthItem, FundUsage, IdempotencyKey, Visit
 from app.visits.operations import LineRequest, VisitRequest, record_visit, void_visit
 from tests.conftest import FixedClock
 from tests.factories import World, build_world
@@ -104,6 +107,8 @@ def check_books(person_id_number: str) -> dict[str, Any]:
         assert visit.receipt_number.endswith(f"-2026-{visit.receipt_seq:06d}")
     for clinic_seqs in seqs.values():
         assert sorted(clinic_seqs) == list(range(1, len(clinic_seqs) + 1))
+    # The clinic's month per item lost no concurrent visit's or void's lines.
+    assert item_rollup_differences() == []
     return {
         "visits": len(visits),
         "fund": fund_sum,
@@ -134,6 +139,13 @@ def test_one_person_two_clinics_never_passes_the_cap(
     assert funds == [0] * 27 + [570, 1215, 1215]
     fiscal = {v.fund + v.fiscal for v in db.session.scalars(select(Visit))}
     assert fiscal == {1770}  # the district backstops exactly what the cap leaves
+    # Three doctors of each clinic added to the same item rows at once: 15 visits each.
+    counts = db.session.execute(
+        select(ClinicMonthItem.clinic_id, ClinicMonthItem.lines).where(
+            ClinicMonthItem.item_code == "DX001"
+        )
+    ).all()
+    assert sorted(lines for _, lines in counts) == [15, 15]
 
 
 def test_voids_and_visits_race(app: Flask, world: World, clock: FixedClock) -> None:
