@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Case, ColumnExpressionArgument, case, func, select
@@ -129,47 +129,66 @@ class ItemFigures:
     amount: int
 
 
-def _item_rows(clinic_ids: Sequence[int] | None, month: str) -> Any:
-    """The items of the clinics' month (``None``: every clinic), from the rollup.
+def month_items(clinic_ids: Sequence[int] | None, month: str) -> dict[int, list[ItemFigures]]:
+    """Every listed clinic's item table for the month (``None``: every clinic), by code.
 
-    Grouped by code as the lines were: a renamed item (two rows under one
-    code) prints once, with the least name and unit, as ``min()`` over the
-    lines gives; rows whose lines were all voided are left out.
+    The rollup's rows are read in the order of its primary key (an index scan:
+    no aggregate, no sort, plain integers) and an item's rows are added up
+    here.  An item has several rows only when the catalogue renamed it during
+    the month; it prints once, with the least name and unit as ``min()`` over
+    the lines gave, asked of the database (its collation) in a second query
+    only when the month has such an item.
     """
     item = ClinicMonthItem
     where: list[Any] = [item.month == month, item.lines > 0]
     if clinic_ids is not None:
         where.append(item.clinic_id.in_(sorted(set(clinic_ids))))
-    return db.session.execute(
+    rows = db.session.execute(
         select(
-            item.clinic_id,
-            item.item_code,
-            func.min(item.item_name).label("name"),
-            func.min(item.unit).label("unit"),
-            func.sum(item.quantity).label("quantity"),
-            func.sum(item.amount).label("amount"),
+            item.clinic_id, item.item_code, item.item_name, item.unit, item.quantity, item.amount
         )
         .where(*where)
-        .group_by(item.clinic_id, item.item_code)
-        .order_by(item.clinic_id, item.item_code)
+        .order_by(item.month, item.clinic_id, item.item_code, item.item_name, item.unit)
     )
-
-
-def month_items(clinic_ids: Sequence[int] | None, month: str) -> dict[int, list[ItemFigures]]:
-    """Every listed clinic's item table for the month (``None``: every clinic): one query."""
     out: dict[int, list[ItemFigures]] = {}
-    for r in _item_rows(clinic_ids, month):
-        out.setdefault(r.clinic_id, []).append(
-            ItemFigures(r.item_code, r.name, r.unit, int(r.quantity), int(r.amount))
+    renamed: set[tuple[int, str]] = set()
+    previous: tuple[int, str] | None = None
+    for clinic_id, code, name, unit, quantity, amount in rows:
+        if (clinic_id, code) == previous:
+            last = out[clinic_id][-1]
+            out[clinic_id][-1] = replace(
+                last, quantity=last.quantity + quantity, amount=last.amount + amount
+            )
+            renamed.add(previous)
+            continue
+        previous = (clinic_id, code)
+        out.setdefault(clinic_id, []).append(
+            ItemFigures(code, name, unit, int(quantity), int(amount))
         )
+    if renamed:
+        least = {
+            (r.clinic_id, r.item_code): (r.name, r.unit)
+            for r in db.session.execute(
+                select(
+                    item.clinic_id,
+                    item.item_code,
+                    func.min(item.item_name).label("name"),
+                    func.min(item.unit).label("unit"),
+                )
+                .where(*where, item.item_code.in_(sorted({code for _, code in renamed})))
+                .group_by(item.clinic_id, item.item_code)
+            )
+        }
+        for clinic_id, clinic_items in out.items():
+            for index, figures in enumerate(clinic_items):
+                if (clinic_id, figures.code) in renamed:
+                    name, unit = least[(clinic_id, figures.code)]
+                    clinic_items[index] = replace(figures, name=name, unit=unit)
     return out
 
 
 def item_figures(clinic_id: int, month: str) -> list[ItemFigures]:
-    return [
-        ItemFigures(r.item_code, r.name, r.unit, int(r.quantity), int(r.amount))
-        for r in _item_rows([clinic_id], month)
-    ]
+    return month_items([clinic_id], month).get(clinic_id, [])
 
 
 def item_rollup_differences(month: str | None = None) -> list[tuple[Any, ...]]:
