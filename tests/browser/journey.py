@@ -201,7 +201,11 @@ def tab_walk(page: Any, url: str, limit: int = 80) -> list[str]:
     try:
         other.goto(url)
         other.wait_for_load_state()
-        other.evaluate("() => document.activeElement && document.activeElement.blur()")
+        # Start from the top of the page, whatever an autofocus did.
+        other.evaluate(
+            "() => { const b = document.body; b.tabIndex = -1; b.focus();"
+            " b.removeAttribute('tabindex'); }"
+        )
         seen: list[str] = []
         previous = None
         stay = 0

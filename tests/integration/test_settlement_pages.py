@@ -99,7 +99,7 @@ def test_reviewer_board_sorts_reviews_and_returns(
     assert re.findall(r'data-clinic="(HD\d+)"', by_fiscal) == ["HD002", "HD001"]
     # Issue 10 item 8: no one-click approval on the board; 审核 opens the statement.
     assert "/review" not in board
-    assert f'href="/statements/HD001/{SEPT}">审核</a>' in board
+    assert f'href="/statements/HD001/{SEPT}" autofocus>审核</a>' in board  # the first to review
     detail = client.get(f"/statements/HD001/{SEPT}").get_data(as_text=True)
     assert "逐日" in detail and "阿莫西林胶囊" in detail and "2026-09-21" in detail
     token = CSRF.search(detail).group(1)  # type: ignore[union-attr]
