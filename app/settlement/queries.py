@@ -52,7 +52,7 @@ from app.settlement.figures import (
     stored_figures,
 )
 from app.settlement.models import Statement, StatementAdjustment, StatementEvent
-from app.settlement.rules import Status, compare_figures, require_month, shown_status
+from app.settlement.rules import Action, Status, compare_figures, require_month, shown_status
 from app.visits.models import Visit
 
 
@@ -291,11 +291,19 @@ class SummaryLine:
     figures: Figures
     paid: Paid | None
     adjustment_total: int = 0
+    returned_reason: str | None = None  # set while a returned statement is open again
 
     @property
     def backstop_due(self) -> int:
         """Recorded backstop plus the reconciliation's adjustment lines."""
         return self.figures.fiscal + self.adjustment_total
+
+    @property
+    def shown_status(self) -> str:
+        """``returned`` while a returned statement is open again, else :attr:`status`."""
+        return shown_status(
+            self.status, Action.RETURN.value if self.returned_reason is not None else None
+        )
 
 
 @dataclass(frozen=True)
@@ -333,6 +341,32 @@ class DistrictSummary:
 
     def count(self, status: str) -> int:
         return sum(1 for line in self.lines if line.status == status)
+
+    def shown_count(self, status: str) -> int:
+        """Lines per shown status: a returned month counts as 已退回, not 未提交."""
+        return sum(1 for line in self.lines if line.shown_status == status)
+
+
+def _return_reasons(statements: Sequence[Statement]) -> dict[int, str]:
+    """Each open statement whose last step was a return -> that return's reason.
+
+    One query for the whole month (none when no statement is open), whatever the
+    number of clinics: the last event of each open statement, kept if it is a return.
+    """
+    open_ids = [s.id for s in statements if s.status == Status.OPEN.value]
+    if not open_ids:
+        return {}
+    last = (
+        select(func.max(StatementEvent.id))
+        .where(StatementEvent.statement_id.in_(open_ids))
+        .group_by(StatementEvent.statement_id)
+    )
+    rows = db.session.execute(
+        select(StatementEvent.statement_id, StatementEvent.reason).where(
+            StatementEvent.id.in_(last), StatementEvent.action == Action.RETURN.value
+        )
+    )
+    return {statement_id: reason for statement_id, reason in rows}
 
 
 def _district_clinics(district_code: str, month: str, town_code: str | None) -> list[Clinic]:
@@ -379,7 +413,12 @@ def _visible_district(district_code: str, viewer: User | None) -> District:
 
 
 def district_summary(district_code: str, month: str, viewer: User | None) -> DistrictSummary:
-    """The month's summary as ``viewer`` may see it (``None``: the CLI operator)."""
+    """The month's summary as ``viewer`` may see it (``None``: the CLI operator).
+
+    One aggregate over the visits (open months only) plus a constant number of
+    queries whatever the number of clinics: clinics, statements, adjustment lines
+    and the open statements' last steps (a returned month shows as 已退回).
+    """
     require_month(month)
     district = _visible_district(district_code, viewer)
     town_code = viewer.town_code if viewer is not None else None
@@ -396,6 +435,7 @@ def district_summary(district_code: str, month: str, viewer: User | None) -> Dis
         clinic_id: sum(a.amount for a in lines)
         for clinic_id, lines in _adjustments(ids, month).items()
     }
+    returned = _return_reasons(list(statements.values()))
     live_ids = [i for i in ids if stored_figures(statements.get(i)) is None]
     live = figures_by_clinic(live_ids, month) if live_ids else {}
     lines = []
@@ -409,6 +449,7 @@ def district_summary(district_code: str, month: str, viewer: User | None) -> Dis
                 figures=stored if stored is not None else live.get(clinic.id, Figures()),
                 paid=_paid(statement),
                 adjustment_total=adjustments.get(clinic.id, 0),
+                returned_reason=returned.get(statement.id) if statement is not None else None,
             )
         )
     totals = sum((line.figures for line in lines), Figures())

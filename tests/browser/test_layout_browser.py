@@ -14,6 +14,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from playwright.sync_api import expect
+
 from app.extensions import db
 from app.oversight.models import ClinicFlag
 from app.places.models import Clinic
@@ -26,6 +28,7 @@ from tests.integration.test_settlement import record, user
 
 SEPT, AUG = "2026-09", "2026-08"
 RETURN_REASON = "8月12日注射费重复，请核对后重新提交"
+BOARD_REASON = "9月10日注射费与处方不符，请核对注射次数后重新提交，并附处方复印件"
 
 # How many lines each matched element's text takes (text boxes grouped by their middle).
 LINES = """(sel) => [...document.querySelectorAll(sel)].map(el => {
@@ -81,6 +84,10 @@ def seed(server: LiveServer) -> None:
         record(server.world, now, clinic="HD002", doctor="doctor2", injection=False)
         submit_statement("HD002", SEPT, user("doctor2"), now)
         review_statement("HD002", SEPT, user("reviewer"), now)
+        # HD003's September, returned: 已退回 with its reason on the board and 全区汇总.
+        record(server.world, now, clinic="HD003", doctor="doctor3")
+        submit_statement("HD003", SEPT, user("doctor3"), now)
+        return_statement("HD003", SEPT, BOARD_REASON, user("reviewer"), now)
         set_oversight_policy(review=True)
         for day in (3, 9, 17):
             record(server.world, now, at=dt.datetime(2026, 9, day, 2, 0, tzinfo=dt.UTC))
@@ -164,6 +171,17 @@ def test_nothing_wraps_or_overflows_at_1024(
     assert wrapped(page, "#board tr[data-clinic] td:nth-child(3)") == []  # towns
     assert wrapped(page, "#board .badge, #board a.review, #board thead th") == []
     assert wrapped(page, "#board a.flag") == []
+    # A returned month: 已退回 (not 未提交), its reason on one line under it, linked.
+    assert page.inner_text("#board tr[data-clinic=HD003] [data-status]") == "已退回"
+    assert page.get_attribute("#board tr[data-clinic=HD003] .badge", "title") == (
+        f"退回原因：{BOARD_REASON}"
+    )
+    assert wrapped(page, "#board a.returned-reason") == []
+    assert "未提交 0 · 已退回 1 · 已提交 1 · 已审核 1" in page.inner_text(".toolbar")
+    page.click("#board tr[data-returned-for=HD003] a.returned-reason")
+    page.wait_for_url(f"**/statements/HD003/{SEPT}#returned-reason")
+    expect(page.locator("#returned-reason")).to_contain_text(BOARD_REASON)
+    page.go_back()
     assert page.locator("#board a.flag").count() == 2
     page.click("#board a.flag >> nth=0")  # the visits behind the flag: one line each
     page.wait_for_url("**/oversight/clinics/HD001/**")
@@ -192,6 +210,10 @@ def test_nothing_wraps_or_overflows_at_1024(
     assert wrapped(page, ".st-figures dt, .st-figures dd") == []  # 待拨付（已审核） …
     assert "待拨付（已审核）" in page.inner_text(".st-figures")
     assert wrapped(page, "#summary .badge, #summary thead th, #summary button") == []
+    assert page.inner_text("#summary tr[data-clinic=HD003] [data-status]") == "已退回"
+    assert wrapped(page, "#summary a.returned-reason") == []
+    reason = page.locator("#summary tr[data-clinic=HD003] a.returned-reason")
+    assert reason.get_attribute("title") == f"退回原因：{BOARD_REASON}"
     one_row(page, "#summary td.inline-form form")
     table = page.evaluate(
         "() => [document.querySelector('#summary').getBoundingClientRect().right,"

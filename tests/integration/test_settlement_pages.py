@@ -12,9 +12,11 @@ from flask_babel import force_locale, refresh
 
 from app.errors import Problem
 from app.settlement.messages import message_for
+from app.settlement.queries import district_summary
 from app.visits.models import Visit
 from tests.conftest import FixedClock
 from tests.factories import World
+from tests.integration.test_month_close import counted
 from tests.integration.test_settlement import SEPT, advance, api, pay_body, record, september, world
 
 __all__ = ["september", "world"]  # fixtures shared with test_settlement
@@ -302,3 +304,68 @@ def test_the_months_list_shows_each_months_real_status(
     client.post(f"/statements/HD001/{SEPT}/submit", data={**figures, "csrf_token": token})
     page = client.get("/statements").get_data(as_text=True)
     assert shown(SEPT) == "submitted 已提交" and "returned-reason" not in page
+
+
+def test_the_clerks_pages_show_a_returned_month_with_its_reason(
+    client: FlaskClient, world: World, september: list[Visit], clock: FixedClock
+) -> None:
+    """Issue 10 item 7 on the board and 全区汇总: a returned month is 已退回 with its
+    reason, not 未提交; the summary spends one query on it for the whole district."""
+    record(world, clock(), clinic="HD002", doctor="doctor2")
+
+    def summary_queries() -> list[str]:
+        district_summary("440114", SEPT, None)  # the district and towns now in the session
+        with counted() as statements:
+            district_summary("440114", SEPT, None)
+        return statements
+
+    def events(statements: list[str]) -> int:
+        return sum("statement_event" in sql for sql in statements)
+
+    # Both months open (each has a statement row): one query asks for their last steps.
+    first = summary_queries()
+    assert events(first) == 1
+    reason = "9月3日两次注射费，请核对"
+    counts = []
+    for clinic, doctor in (("HD001", "doctor"), ("HD002", "doctor2")):
+        assert api(client, world, doctor, "submit", clinic).status_code == 200
+        back = api(client, world, "reviewer", "return", clinic, body={"reason": reason})
+        assert back.status_code == 200 and back.get_json()["status"] == "open"
+        queries = summary_queries()
+        assert events(queries) == 1  # one query for the district, not one per clinic
+        counts.append(len(queries))
+    assert counts == [len(first), len(first)]
+
+    def status(page: str, clinic: str) -> str:
+        m = re.search(rf'data-clinic="{clinic}".*?data-status="(\w+)"[^>]*>([^<]+)<', page, re.S)
+        assert m, clinic
+        return f"{m.group(1)} {m.group(2)}"
+
+    def get(who: FlaskClient, url: str) -> str:
+        for name in ("csrf_token", "_login_user", "_flask_babel"):  # a browser's own request
+            g.pop(name, None)
+        return who.get(url).get_data(as_text=True)
+
+    said = f"退回原因：{reason}"
+    link = f'/statements/{{}}/{SEPT}#returned-reason" title="{said}">{said}</a>'
+    login(client, "reviewer")
+    board = get(client, f"/board?month={SEPT}")
+    assert status(board, "HD001") == "returned 已退回" == status(board, "HD002")
+    assert f'title="{said}"' in board
+    assert link.format("HD001") in board and link.format("HD002") in board
+    assert "未提交 0 · 已退回 2 · 已提交 0" in board
+    clerk = client.application.test_client()  # finance, beside the reviewer
+    get(clerk, "/login")
+    login(clerk, "finance")
+    finance = get(clerk, f"/finance?month={SEPT}")
+    assert status(finance, "HD001") == "returned 已退回"
+    assert link.format("HD001") in finance
+
+    # Resubmitted: 已提交, and the reason is gone from both pages.
+    assert api(client, world, "doctor", "submit").status_code == 200
+    finance = get(clerk, f"/finance?month={SEPT}")
+    assert status(finance, "HD001") == "submitted 已提交"
+    assert link.format("HD001") not in finance and link.format("HD002") in finance
+    board = get(client, f"/board?month={SEPT}")
+    assert status(board, "HD001") == "submitted 已提交"
+    assert 'data-returned-for="HD001"' not in board and 'data-returned-for="HD002"' in board
