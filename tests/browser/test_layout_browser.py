@@ -170,6 +170,7 @@ def test_nothing_wraps_or_overflows_at_1024(
     assert wrapped(page, "#board tr[data-clinic] td:nth-child(2)") == []  # clinic names
     assert wrapped(page, "#board tr[data-clinic] td:nth-child(3)") == []  # towns
     assert wrapped(page, "#board .badge, #board a.review, #board thead th") == []
+    assert wrapped(page, "#board tr[data-clinic] td") == []  # every cell of a clinic's row
     assert wrapped(page, "#board a.flag") == []
     # A returned month: 已退回 (not 未提交), its reason on one line under it, linked.
     assert page.inner_text("#board tr[data-clinic=HD003] [data-status]") == "已退回"
@@ -210,6 +211,7 @@ def test_nothing_wraps_or_overflows_at_1024(
     assert wrapped(page, ".st-figures dt, .st-figures dd") == []  # 待拨付（已审核） …
     assert "待拨付（已审核）" in page.inner_text(".st-figures")
     assert wrapped(page, "#summary .badge, #summary thead th, #summary button") == []
+    assert wrapped(page, "#summary tr[data-clinic] td:not(.inline-form)") == []
     assert page.inner_text("#summary tr[data-clinic=HD003] [data-status]") == "已退回"
     assert wrapped(page, "#summary a.returned-reason") == []
     reason = page.locator("#summary tr[data-clinic=HD003] a.returned-reason")
