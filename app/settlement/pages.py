@@ -39,7 +39,7 @@ from app.oversight.queries import flags_by_clinic, system_reviewed, system_submi
 from app.oversight.rules import Rule
 from app.oversight.words import RULE_NAMES, check_message
 from app.people.rules import mask_id_number
-from app.places.models import District
+from app.places.models import Clinic, District
 from app.settlement import documents, exports
 from app.settlement.adjustments import reason_label, source_label
 from app.settlement.chart import Bar, bar_chart, column_chart
@@ -347,11 +347,17 @@ def pay(clinic: str, month: str) -> BaseResponse:
             raise
         # The error names the clinic (finance pays many on one page) and the
         # typed values come back into that clinic's form, not the defaults.
-        flash(f"{clinic}：{_error_text(exc)}", "error")
+        flash(f"{_clinic_title(clinic)}：{_error_text(exc)}", "error")
         _keep_typed_payment(clinic, month)
         return redirect(where)
     flash(_("Payment to %(clinic)s for %(month)s recorded.", clinic=clinic, month=month), "ok")
     return redirect(where)
+
+
+def _clinic_title(code: str) -> str:
+    """``HD001 大涡村卫生站``: how finance's page names a clinic (the code alone if unknown)."""
+    name = db.session.scalar(select(Clinic.name).where(Clinic.code == code))
+    return f"{code} {name}" if name else code
 
 
 # The values of a refused payment, shown once in the form they were typed in.

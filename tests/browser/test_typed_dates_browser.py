@@ -172,7 +172,7 @@ def test_clerks_type_months_and_payment_dates(
     page.fill(paid_on, "")
     page.click(f"{row} button.pay")
     page.wait_for_load_state()
-    assert "HD001：请填写：拨付日期" in page.inner_text("main")
+    assert "HD001 大涡村卫生站：请填写：拨付日期" in page.inner_text("main")
     assert page.input_value(f"{row} input[name=reference]") == "GZCZ-0915-1"
     page.fill(paid_on, "10/15/2026")
     page.click(f"{row} button.pay")

@@ -156,7 +156,7 @@ def test_finance_pays_one_and_all(
     ).get_data(as_text=True)
     assert "应付兜底" in wrong or "兜底" in wrong
     # Issue 10 item 9: the error names the clinic and the typed values come back.
-    assert "HD001：" in wrong
+    assert "HD001 大涡村卫生站：" in wrong
     assert 'name="reference" maxlength="60" value="R1"' in wrong
     assert 'name="amount" inputmode="decimal" value="11"' in wrong
     # Shown once: the next visit pre-fills the due amounts again (real values).
