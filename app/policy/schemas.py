@@ -185,13 +185,15 @@ class ChecksSchema(StrictSchema):
         return OversightPolicy(severities=severities, **thresholds)
 
 
+def _table_errors(table: str) -> dict[str, str]:
+    """What an optional oversight table's schema says of an unknown key or a non-table."""
+    return {"unknown": "unknown key", "type": f"must be a table, e.g. [{table}]"}
+
+
 class FlagsSchema(StrictSchema):
     """The optional ``[flags]`` table: risk flags against the district's peers (median, MAD)."""
 
-    error_messages = {  # noqa: RUF012 (marshmallow's own convention)
-        "unknown": "unknown key",
-        "type": "must be a table, e.g. [flags]",
-    }
+    error_messages = _table_errors("flags")
 
     threshold = Score(required=True, error_messages={"required": 'is required, e.g. "3.5"'})
     min_peers = _whole(3, 10000, required=True)
@@ -205,10 +207,7 @@ class FlagsSchema(StrictSchema):
 class ReviewSchema(StrictSchema):
     """The optional ``[review]`` table: credit-first payment and the sampled worklist."""
 
-    error_messages = {  # noqa: RUF012 (marshmallow's own convention)
-        "unknown": "unknown key",
-        "type": "must be a table, e.g. [review]",
-    }
+    error_messages = _table_errors("review")
 
     trusted_after_months = _whole(1, 60, required=True)
     sample_percent = _whole(0, 100, required=True)
@@ -222,10 +221,7 @@ class ReviewSchema(StrictSchema):
 class AutoSubmitSchema(StrictSchema):
     """The optional ``[auto_submit]`` table: the day the system submits unconfirmed months."""
 
-    error_messages = {  # noqa: RUF012 (marshmallow's own convention)
-        "unknown": "unknown key",
-        "type": "must be a table, e.g. [auto_submit]",
-    }
+    error_messages = _table_errors("auto_submit")
 
     # 28 at most: every month has that day.
     day = _whole(1, 28, required=True)
