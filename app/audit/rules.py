@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -325,11 +325,3 @@ def event_state(event: Any) -> State:
             "reason": event.reason,
         }
     )
-
-
-def last_states(entries: Iterable[Entry]) -> Mapping[tuple[str, str], State | None]:
-    """The last audited ``after`` of every object (entries in chain order)."""
-    result: dict[tuple[str, str], State | None] = {}
-    for entry in entries:
-        result[(entry.object_type, entry.object_key)] = entry.after
-    return result

@@ -24,7 +24,7 @@ from app.oversight.models import (
     ReviewItem,
     VisitCheck,
 )
-from app.oversight.rules import ClinicMonth, Figure, Flag, OversightPolicy, PastStatement
+from app.oversight.rules import ClinicMonth, Figure, OversightPolicy, PastStatement
 from app.people.models import Resident
 from app.periods.models import Statement, StatementEvent
 from app.places.models import Clinic, Town, Village
@@ -247,18 +247,6 @@ def flags_by_clinic(clinic_ids: list[int], month: str) -> dict[int, list[StoredF
     for flags in out.values():
         flags.sort(key=lambda f: -abs(f.score))
     return out
-
-
-def as_flag(stored: StoredFlag, clinic_code: str) -> Flag:
-    return Flag(
-        clinic_code,
-        stored.figure,
-        stored.value,
-        stored.median,
-        stored.mad,
-        stored.score,
-        stored.peers,
-    )
 
 
 # --- the clinic's record ----------------------------------------------------------------
