@@ -226,6 +226,34 @@ def test_pinyin_search_with_arrows(page: Any, live_server: LiveServer) -> None:
     assert page.locator("#q-results [role=option]").count() == 1
 
 
+def test_the_next_items_list_stays_open_when_typed_straight_after_a_pick(
+    page: Any, live_server: LiveServer
+) -> None:
+    """A pick moves the focus to the quantity and a letter brings it back at once: the
+    blur of the pick must not close the list shown for that letter (CI saw it vanish
+    when the answer came inside the 150 ms the blur waits for a click)."""
+    login(page, live_server)
+    enter_patient(page, live_server.world.ids["insured_village"])
+    page.keyboard.type("amxl")
+    page.wait_for_selector("#q-results [aria-selected=true]")
+    # Pick, then ask for the next item's list at once (ArrowDown searches without the
+    # typing delay), all inside the blur's 150 ms.
+    page.evaluate(
+        """() => {
+            const q = document.getElementById('q');
+            q.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true}));
+            q.focus();
+            q.value = 'ffgc';
+            q.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowDown', bubbles: true}));
+        }"""
+    )
+    page.wait_for_selector("#q-results [aria-selected=true]")
+    page.wait_for_timeout(400)  # past the blur's timer
+    assert page.is_visible("#q-results [aria-selected=true]")
+    page.keyboard.press("Enter")
+    assert "复方甘草片" in page.inner_text("#lines-body")
+
+
 # --- saving, receipt, double submit --------------------------------------------------
 
 

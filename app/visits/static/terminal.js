@@ -203,7 +203,12 @@
       closeList();
     }
   });
-  q.addEventListener("blur", function () { setTimeout(closeList, 150); });
+  q.addEventListener("blur", function () {
+    // Late, so a click on an option lands first; and only if the focus has not come
+    // back: a letter typed in a quantity box returns it here at once, and the list
+    // for that letter must not be closed by the blur of the pick before it.
+    setTimeout(function () { if (document.activeElement !== q) closeList(); }, 150);
+  });
 
   /* --- lines --------------------------------------------------------------------- */
   function rows() { return Array.prototype.slice.call(body.querySelectorAll("tr.line")); }
