@@ -17,6 +17,7 @@ from app.policy.models import PolicyVersion
 from app.reconcile.models import FundFile, FundFinding, FundSettlement
 from app.settlement.models import StatementAdjustment
 from app.visits.models import (
+    ClinicDay,
     ClinicMonthItem,
     FundUsage,
     IdempotencyKey,
@@ -31,6 +32,7 @@ __all__ = [
     "AuditEntry",
     "CatalogItem",
     "Clinic",
+    "ClinicDay",
     "ClinicFlag",
     "ClinicMonthItem",
     "District",

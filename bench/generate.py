@@ -55,6 +55,19 @@ FROM visit_line l JOIN visit v ON v.id = l.visit_id
 WHERE v.voided_at IS NULL
 GROUP BY v.month, v.clinic_id, l.item_code, l.item_name, l.unit
 """
+# migrations/versions/c5e7d9a1b3f2_clinic_day.py fills it the same way.
+DAY_ROLLUP_FILL = """
+INSERT INTO clinic_day (month, clinic_id, visit_date, visits, programme_visits, injections,
+                        total, in_scope, fund, fiscal, registration, injection, copay,
+                        self_pay, patient)
+SELECT month, clinic_id, visit_date, COUNT(*),
+       SUM(CASE WHEN programme THEN 1 ELSE 0 END), SUM(CASE WHEN injection THEN 1 ELSE 0 END),
+       SUM(total), SUM(in_scope), SUM(fund), SUM(fiscal), SUM(registration),
+       SUM(injection_fee), SUM(copay), SUM(self_pay), SUM(patient)
+FROM visit
+WHERE voided_at IS NULL
+GROUP BY month, clinic_id, visit_date
+"""
 LINE_COLUMNS = (
     "id, visit_id, line_no, item_id, item_code, item_name, kind, unit, insurance_class, "
     "quantity, unit_price, amount, in_scope, self_pay, fund_base"
@@ -290,6 +303,7 @@ def generate(engine: Engine, scale: str, clinics: int = 198, budget: float = 900
                 )
             conn.execute(text("ANALYZE visit, visit_line"))  # the fill's join plans on them
         conn.execute(text(ITEM_ROLLUP_FILL))
+        conn.execute(text(DAY_ROLLUP_FILL))
         if postgresql:
             conn.execute(text("ANALYZE"))
     return Generated(

@@ -277,7 +277,7 @@ def run(
                 limit,
                 "s",
                 "≤ 1.5×",
-                "1 query; limit: one GROUP BY clinic over the month's visits",
+                "1 query, the clinic-day rollup; limit: one GROUP BY clinic over the visits",
                 (load, _load()),
             )
         )
@@ -288,7 +288,8 @@ def run(
                 limit,
                 "s",
                 "≤ 1.5×",
-                f"{len(queries)} queries, items from the clinic-month item rollup; "
+                f"{len(queries)} queries, days and items from the clinic-day and clinic-month "
+                "item rollups; "
                 "limit: one GROUP BY clinic over the month's visits",
                 (load, _load()),
             )

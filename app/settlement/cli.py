@@ -32,7 +32,7 @@ from app.settlement.documents import (
     summary_filename,
     summary_pdf,
 )
-from app.settlement.figures import item_rollup_differences
+from app.settlement.figures import day_rollup_differences, item_rollup_differences
 from app.settlement.operations import auto_submit
 from app.settlement.queries import (
     DistrictSummary,
@@ -40,7 +40,7 @@ from app.settlement.queries import (
     district_summary,
     verify_statement,
 )
-from app.settlement.rules import require_month
+from app.settlement.rules import FIGURE_FIELDS, require_month
 from reports.statement import write_statement
 
 statements_cli = AppGroup("statements", help="Monthly statements and district summaries.")
@@ -149,7 +149,7 @@ def verify(district: str, month: str) -> None:
 @statements_cli.command("check-rollup")
 @click.option("--month", default=None, help="YYYY-MM (default: every month)")
 def check_rollup(month: str | None) -> None:
-    """Prove the statements' item tables (the item rollup) equal the lines; exit 1 if not."""
+    """Prove the statements' rollups equal the visits (days) and lines (items); exit 1 if not."""
     if month is not None:
         try:
             require_month(month)
@@ -162,10 +162,24 @@ def check_rollup(month: str | None) -> None:
             f"{rollup[0]}/{rollup[1]}/{rollup[2]}, lines {lines[0]}/{lines[1]}/{lines[2]}",
             err=True,
         )
+    days = day_rollup_differences(month)
+    for when, clinic_id, day, rollup, visits in days:
+        changed = ", ".join(
+            f"{name} {getattr(rollup, name)}/{getattr(visits, name)}"
+            for name in FIGURE_FIELDS
+            if getattr(rollup, name) != getattr(visits, name)
+        )
+        click.echo(f"{when} clinic {clinic_id} {day}: rollup/visits {changed}", err=True)
     if differences:
         click.echo(f"{len(differences)} item row(s) differ from their lines", err=True)
+    if days:
+        click.echo(f"{len(days)} day row(s) differ from their visits", err=True)
+    if differences or days:
         raise click.exceptions.Exit(1)
-    click.echo(f"{month or 'every month'}: the item rollup equals the non-voided lines")
+    click.echo(
+        f"{month or 'every month'}: the item rollup equals the non-voided lines, "
+        "the day rollup the non-voided visits"
+    )
 
 
 @oversight_cli.command("auto-submit")

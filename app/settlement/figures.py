@@ -6,14 +6,18 @@ Guarantees:
   never a loop over visits in Python — so a statement equals the sum of its
   visits to the fen, however many there are;
 * :func:`month_close` gives every clinic's month (totals, per day, per item)
-  in two queries whatever the number of clinics, and holds only the grouped
+  in two queries whatever the number of clinics, and holds only the rolled-up
   rows in memory (clinics × days and clinics × items), never a visit; a
-  clinic's totals are the sum of its per-day sums, so the days printed always
-  add up to the statement;
-* the items come from :class:`~app.visits.models.ClinicMonthItem`, which the
-  recording path keeps equal to the ``GROUP BY`` over the month's non-voided
-  lines (:func:`item_rollup_differences` proves it, ``flask statements
-  check-rollup`` runs it): the month close never reads the lines.
+  clinic's totals are the sum of its days, so the days printed always add up
+  to the statement;
+* the days come from :class:`~app.visits.models.ClinicDay` and the items from
+  :class:`~app.visits.models.ClinicMonthItem`, which the recording path keeps
+  equal to the ``GROUP BY`` over the month's non-voided visits and lines
+  (:func:`day_rollup_differences` and :func:`item_rollup_differences` prove
+  it, ``flask statements check-rollup`` runs both): the month close reads
+  neither a visit nor a line.  A single clinic's open statement
+  (:func:`month_figures`, :func:`figures_by_day`) and submit's frozen figures
+  are summed from the visits themselves.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from sqlalchemy import Case, ColumnExpressionArgument, case, func, select
 from app.extensions import db
 from app.localtime import start_of_local_day
 from app.settlement.rules import COUNT_FIELDS, FIGURE_FIELDS, MONEY_FIELDS, Figures
-from app.visits.models import ClinicMonthItem, Visit, VisitLine
+from app.visits.models import ClinicDay, ClinicMonthItem, Visit, VisitLine
 
 # The figures are defined once, in the pure rules; these names stay importable here.
 __all__ = [
@@ -39,6 +43,7 @@ __all__ = [
     "ItemFigures",
     "MonthFigures",
     "day_figures",
+    "day_rollup_differences",
     "figures_by_clinic",
     "figures_by_day",
     "figures_by_month",
@@ -236,6 +241,40 @@ def item_rollup_differences(month: str | None = None) -> list[tuple[Any, ...]]:
     ]
 
 
+def day_rollup_differences(month: str | None = None) -> list[tuple[Any, ...]]:
+    """Where the day rollup and the visits disagree (``None``: every month); empty if never.
+
+    Each difference is ``(month, clinic_id, day, rollup, visits)`` with the
+    :class:`Figures` of each side (zeros for a missing row; a day emptied by
+    voids is all zeros).  Reads the month's visits once: an operator's check.
+    """
+    visit_where: list[Any] = [Visit.voided_at.is_(None)]
+    day_where: list[Any] = []
+    if month is not None:
+        visit_where.append(Visit.month == month)
+        day_where.append(ClinicDay.month == month)
+    from_visits = {
+        (r.month, r.clinic_id, r.visit_date): _figures(r)
+        for r in db.session.execute(
+            select(Visit.month, Visit.clinic_id, Visit.visit_date, *_aggregates())
+            .where(*visit_where)
+            .group_by(Visit.month, Visit.clinic_id, Visit.visit_date)
+        )
+    }
+    rollup = {
+        (r.month, r.clinic_id, r.visit_date): Figures(
+            *(int(getattr(r, name)) for name in FIGURE_FIELDS)
+        )
+        for r in db.session.scalars(select(ClinicDay).where(*day_where))
+    }
+    zero = Figures()
+    return [
+        (*key, rollup.get(key, zero), from_visits.get(key, zero))
+        for key in sorted(from_visits.keys() | rollup.keys())
+        if rollup.get(key, zero) != from_visits.get(key, zero)
+    ]
+
+
 def figures_by_month(clinic_id: int, months: list[str]) -> dict[str, Figures]:
     """Live figures of several months of one clinic, one grouped query."""
     rows = db.session.execute(
@@ -260,26 +299,26 @@ def month_close(
 ) -> dict[int, MonthFigures]:
     """Every listed clinic's month (``None``: every clinic) in two queries.
 
-    One ``GROUP BY clinic, day`` over the visits gives the days and, summed,
-    the totals; one read of the month's rows of the item rollup gives the
-    items.  A clinic without a visit in the month is absent from the answer.
-    ``items=False`` leaves the items out: totals and days only.
+    One read of the month's rows of the day rollup, in key order (clinic, day:
+    an index scan, no aggregate, no sort), gives the days and, summed, the
+    totals; one read of the item rollup gives the items.  A clinic without a
+    visit in the month is absent from the answer.  ``items=False`` leaves the
+    items out: totals and days only.
     """
-    where: list[Any] = [Visit.month == month, Visit.voided_at.is_(None)]
+    where: list[Any] = [ClinicDay.month == month, ClinicDay.visits > 0]
     if clinic_ids is not None:
         if not clinic_ids:
             return {}
-        where.append(Visit.clinic_id.in_(sorted(set(clinic_ids))))
+        where.append(ClinicDay.clinic_id.in_(sorted(set(clinic_ids))))
     out: dict[int, MonthFigures] = {}
-    # No ORDER BY: the database would sort every group; dates sort the same in Python.
+    columns = [getattr(ClinicDay, name) for name in FIGURE_FIELDS]
     days = db.session.execute(
-        select(Visit.clinic_id, Visit.visit_date, *_aggregates())
+        select(ClinicDay.clinic_id, ClinicDay.visit_date, *columns)
         .where(*where)
-        .group_by(Visit.clinic_id, Visit.visit_date)
+        .order_by(ClinicDay.month, ClinicDay.clinic_id, ClinicDay.visit_date)
     )
-    # _aggregates() lists the figures in Figures' field order.  Thousands of
-    # (clinic, day) rows: the columns are summed by sum() over zip, not in a
-    # Python loop per figure.
+    # Thousands of (clinic, day) rows: a clinic's columns are summed by sum()
+    # over zip, not in a Python loop per figure.
     values: dict[int, list[list[int]]] = {}
     for clinic_id, day, *figures in days:
         if clinic_id not in out:
@@ -288,7 +327,6 @@ def month_close(
         out[clinic_id].days.append((day, Figures(*figures)))
         values[clinic_id].append(figures)
     for clinic_id, day_rows in values.items():
-        out[clinic_id].days.sort(key=lambda pair: pair[0])
         out[clinic_id].figures = Figures(*(sum(col) for col in zip(*day_rows, strict=True)))
     if not items:
         return out

@@ -229,8 +229,8 @@ def statement_views(clinics: Sequence[Clinic], month: str) -> list[StatementView
     """The month's statements of ``clinics`` (already checked visible), in their order.
 
     Five queries whatever the number of clinics: the statement rows, their
-    events, their adjustment lines, and :func:`month_close`'s days (over the
-    visits) and items (over the clinic-month item rollup, not the lines).
+    events, their adjustment lines, and :func:`month_close`'s days (the
+    clinic-day rollup) and items (the clinic-month item rollup), no visit read.
     Each view equals what :func:`statement_view` gives for that clinic.
     """
     require_month(month)

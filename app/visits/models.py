@@ -20,7 +20,10 @@ Invariants enforced by the database, not only by the engine:
   sums of the month's non-voided lines: written by the same unit of work that
   records (added) or voids (taken off) a visit, under the clinic-month lock, so
   it always equals ``GROUP BY`` over the lines (``flask statements
-  check-rollup`` proves it).
+  check-rollup`` proves it);
+* :class:`ClinicDay` holds, per clinic and day, the statement's figures of the
+  day's non-voided visits, kept the same way (``ck_clinic_day_identity``: the
+  sums keep ``total = patient + fund + fiscal``).
 
 Visits are never updated in place except to be voided (reason, actor, time).
 """
@@ -191,6 +194,39 @@ class ClinicMonthItem(Model):
     quantity: Mapped[int] = mapped_column(BigInteger)  # thousandths
     amount: Mapped[int] = mapped_column(BigInteger)  # fen
     lines: Mapped[int]
+
+
+class ClinicDay(Model):
+    """A clinic's day: the statement's figures summed over its non-voided visits.
+
+    The statement's per-day table and, summed, its totals: the month close
+    reads a clinic's ≤ 31 rows instead of grouping the month's visits.  The
+    columns are the figures of :class:`app.settlement.rules.Figures` (counts,
+    then money in fen).  Recording adds a visit's figures, voiding takes them
+    off, under the clinic-month lock; a day whose visits were all voided stays,
+    at zero, and is not shown.  Each visit satisfies the identity, so the sums
+    do: the CHECK holds whatever is added or taken off.
+    """
+
+    __tablename__ = "clinic_day"
+    __table_args__ = (CheckConstraint("total = patient + fund + fiscal", name="identity"),)
+
+    # (month, clinic) first: the month close reads every clinic of one month.
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), primary_key=True)
+    visit_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    visits: Mapped[int]
+    programme_visits: Mapped[int]
+    injections: Mapped[int]
+    total: Mapped[int] = mapped_column(BigInteger)
+    in_scope: Mapped[int] = mapped_column(BigInteger)
+    fund: Mapped[int] = mapped_column(BigInteger)
+    fiscal: Mapped[int] = mapped_column(BigInteger)
+    registration: Mapped[int] = mapped_column(BigInteger)
+    injection: Mapped[int] = mapped_column(BigInteger)  # the injection fees, fen
+    copay: Mapped[int] = mapped_column(BigInteger)
+    self_pay: Mapped[int] = mapped_column(BigInteger)
+    patient: Mapped[int] = mapped_column(BigInteger)
 
 
 class ReceiptCounter(Model):

@@ -23,14 +23,15 @@ Guarantees:
   write in one data-modifying ``WITH`` (counter, visit, lines, idempotency
   key, fund-usage update; :func:`_pg_write`) — plus the audit append's one;
   on SQLite, which has no ``INSERT`` inside ``WITH``, each write is its own
-  statement (nine, plus the audit append's two).  It loads nothing lazily and
+  statement (ten, plus the audit append's two).  It loads nothing lazily and
   answers from what it wrote (``tests/integration/test_recording_path.py``
   counts them);
 * the clinic's month per item (:class:`ClinicMonthItem`, the statement's item
-  table) is written by the same unit of work, under the clinic-month lock:
-  recording adds the visit's lines (on PostgreSQL inside the one ``WITH``, on
-  SQLite one executemany upsert more), voiding takes them off, so it equals the
-  ``GROUP BY`` over the month's non-voided lines.
+  table) and the clinic's day (:class:`ClinicDay`, its per-day figures) are
+  written by the same unit of work, under the clinic-month lock: recording adds
+  the visit's lines and figures (on PostgreSQL inside the one ``WITH``, on
+  SQLite one upsert more each), voiding takes them off, so they equal the
+  ``GROUP BY`` over the month's non-voided lines and visits.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ from app.places.models import Clinic, Village
 from app.places.queries import clinic_by_code
 from app.policy.models import PolicyVersion
 from app.visits.models import (
+    ClinicDay,
     ClinicMonthItem,
     DayClose,
     FundUsage,
@@ -118,7 +120,17 @@ IDEMPOTENCY_KEY = cast(Table, IdempotencyKey.__table__)
 FUND_USAGE = cast(Table, FundUsage.__table__)
 RECEIPT_COUNTER = cast(Table, ReceiptCounter.__table__)
 CLINIC_MONTH_ITEM = cast(Table, ClinicMonthItem.__table__)
+CLINIC_DAY = cast(Table, ClinicDay.__table__)
 ITEM_SUMS = ("quantity", "amount", "lines")
+# The clinic's day: each figure (app.settlement.rules.FIGURE_FIELDS) and the
+# visit column it sums; the two counts add 1 when the visit's flag is set.
+DAY_SUMS = {
+    "visits": None, "programme_visits": "programme", "injections": "injection",
+    "total": "total", "in_scope": "in_scope", "fund": "fund", "fiscal": "fiscal",
+    "registration": "registration", "injection": "injection_fee", "copay": "copay",
+    "self_pay": "self_pay", "patient": "patient",
+}  # fmt: skip
+FLAGS = ("programme", "injection")
 _USAGE_UPDATE = (
     update(FUND_USAGE)
     .where(
@@ -174,8 +186,9 @@ def _pg_write(with_key: bool, with_usage: bool) -> TextClause:
     The receipt counter is incremented (created at 1) and numbers the visit, the
     visit and its lines (unnested from one array per column) are inserted, then
     the idempotency key and the person's fund-usage year row (already locked by
-    the upsert that read it), and the lines, summed per item, are added to the
-    clinic's month per item (:class:`ClinicMonthItem`).  Locks are taken in the
+    the upsert that read it), the lines, summed per item, are added to the
+    clinic's month per item (:class:`ClinicMonthItem`) and the visit's figures
+    to the clinic's day (:class:`ClinicDay`).  Locks are taken in the
     module's order: the counter is the first row this statement locks.  It
     answers the visit's id and receipt number.
     """
@@ -186,6 +199,11 @@ def _pg_write(with_key: bool, with_usage: bool) -> TextClause:
     INSERT INTO idempotency_key (user_id, key, request_hash, visit_id, created_at)
     SELECT :key_user_id, :key, :request_hash, new_visit.id, :key_created_at FROM new_visit
 )"""
+    day_values = [
+        "1" if c is None else f"CAST(:{c} AS integer)" if c in FLAGS else f":{c}"
+        for c in DAY_SUMS.values()
+    ]
+    day_update = ",\n        ".join(f"{n} = clinic_day.{n} + excluded.{n}" for n in DAY_SUMS)
     usage = """, new_usage AS (
     UPDATE fund_usage SET fund_paid = :paid, deductible_used = :deductible
     WHERE resident_id = :person AND year = :in_year
@@ -214,6 +232,11 @@ WITH counter AS (
         quantity = clinic_month_item.quantity + excluded.quantity,
         amount = clinic_month_item.amount + excluded.amount,
         lines = clinic_month_item.lines + excluded.lines
+), new_day AS (
+    INSERT INTO clinic_day (month, clinic_id, visit_date, {", ".join(DAY_SUMS)})
+    SELECT :month, :clinic_id, :visit_date, {", ".join(day_values)} FROM new_visit
+    ON CONFLICT (month, clinic_id, visit_date) DO UPDATE SET
+        {day_update}
 ){key if with_key else ""}{usage if with_usage else ""}
 SELECT id, receipt_seq, receipt_number FROM new_visit
 """
@@ -426,6 +449,41 @@ def _item_sums(clinic_id: int, month: str, lines: list[dict[str, Any]]) -> list[
         }
         for (code, name, unit), (quantity, amount, count) in sorted(sums.items())
     ]
+
+
+def _day_sums(values: dict[str, Any]) -> dict[str, Any]:
+    """A visit's figures as its clinic's day adds them: one row."""
+    sums = {
+        name: 1 if column is None else int(values[column]) if column in FLAGS else values[column]
+        for name, column in DAY_SUMS.items()
+    }
+    return {
+        "month": values["month"],
+        "clinic_id": values["clinic_id"],
+        "visit_date": values["visit_date"],
+        **sums,
+    }
+
+
+@cache
+def _day_upsert() -> Any:
+    """SQLite: add a visit's figures to its clinic's day (one upsert)."""
+    return accumulate_statement("sqlite", ClinicDay, list(DAY_SUMS))
+
+
+def _take_off_day(session: Session, visit: Visit) -> None:
+    """Take a voided visit's figures off its clinic's day: one UPDATE."""
+    sums = _day_sums({column: getattr(visit, column) for column in VISIT_COLUMNS})
+    row = CLINIC_DAY.c
+    session.execute(
+        update(CLINIC_DAY)
+        .where(
+            row.month == visit.month,
+            row.clinic_id == visit.clinic_id,
+            row.visit_date == visit.visit_date,
+        )
+        .values({name: row[name] - sums[name] for name in DAY_SUMS})
+    )
 
 
 @cache
@@ -733,6 +791,7 @@ def _write_sqlite(
     ).scalar_one()
     connection.execute(insert(VISIT_LINE), [{**line, "visit_id": visit_id} for line in lines])
     connection.execute(_items_upsert(), _item_sums(values["clinic_id"], values["month"], lines))
+    connection.execute(_day_upsert(), _day_sums(values))
     if key is not None:
         connection.execute(
             insert(IDEMPOTENCY_KEY), {**key, "user_id": user_id, "visit_id": visit_id}
@@ -770,6 +829,7 @@ def void_visit(visit_id: int, reason: str, actor: User, now: dt.datetime) -> Vis
             usage.fund_paid -= visit.fund
             usage.deductible_used -= visit.deductible_applied
         _take_off_items(session, visit)
+        _take_off_day(session, visit)
         visit.voided_at = now
         visit.voided_by_id = actor.id
         visit.void_reason = reason

@@ -14,6 +14,15 @@ from sqlalchemy.engine import make_url
 from bench.scale import run
 
 ROLLUP = "SELECT COUNT(*), SUM(quantity), SUM(amount), SUM(lines) FROM clinic_month_item"
+DAYS = (
+    "SELECT COUNT(*), SUM(visits), SUM(injections), SUM(total), SUM(fund), SUM(fiscal), "
+    "SUM(patient) FROM clinic_day"
+)
+VISITS = (
+    "SELECT COUNT(DISTINCT clinic_id || '/' || visit_date), COUNT(*), "
+    "SUM(CASE WHEN injection THEN 1 ELSE 0 END), SUM(total), SUM(fund), SUM(fiscal), "
+    "SUM(patient) FROM visit WHERE voided_at IS NULL"
+)
 LINES = (
     "SELECT COUNT(DISTINCT v.clinic_id || '/' || l.item_code || '/' || l.item_name), "
     "SUM(l.quantity), SUM(l.amount), COUNT(*) "
@@ -38,6 +47,9 @@ def test_bench_runs_at_tiny_scale(backend: str, tmp_path: Path) -> None:
             # The generator filled the item rollup from the lines it copied.
             rollup = conn.execute(text(ROLLUP)).one()
             lines = conn.execute(text(LINES)).one()
+            # … and the day rollup from the visits.
+            days = conn.execute(text(DAYS)).one()
+            visits = conn.execute(text(VISITS)).one()
         engine.dispose()
     finally:
         if backend == "postgresql":
@@ -50,6 +62,7 @@ def test_bench_runs_at_tiny_scale(backend: str, tmp_path: Path) -> None:
     assert report.generated.complete and report.generated.visits == 2_000
     assert report.generated.lines > report.generated.visits
     assert rollup == lines and rollup[0] > 0
+    assert days == visits and days[0] > 0
     names = [r.what for r in report.results]
     assert len(names) == 8
     assert all(r.ours > 0 and r.limit > 0 for r in report.results)

@@ -26,7 +26,7 @@ from app.database import unit_of_work
 from app.extensions import db
 from app.people.models import Resident
 from app.policy.models import PolicyVersion
-from app.settlement.figures import item_rollup_differences
+from app.settlement.figures import day_rollup_differences, item_rollup_differences
 from app.visits.models import ClinicMonthItem, FundUsage, IdempotencyKey, Visit
 from app.visits.operations import LineRequest, VisitRequest, record_visit, void_visit
 from tests.conftest import FixedClock
@@ -107,8 +107,9 @@ def check_books(person_id_number: str) -> dict[str, Any]:
         assert visit.receipt_number.endswith(f"-2026-{visit.receipt_seq:06d}")
     for clinic_seqs in seqs.values():
         assert sorted(clinic_seqs) == list(range(1, len(clinic_seqs) + 1))
-    # The clinic's month per item lost no concurrent visit's or void's lines.
+    # The clinic's month per item and its days lost no concurrent visit or void.
     assert item_rollup_differences() == []
+    assert day_rollup_differences() == []
     return {
         "visits": len(visits),
         "fund": fund_sum,

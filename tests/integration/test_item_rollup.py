@@ -95,8 +95,11 @@ def items_from_lines(clinic_id: int, month: str) -> list[ItemFigures]:
 
 @pytest.fixture
 def many(world: World, clock: FixedClock) -> list[Visit]:
+    return forty_visits(world, clock())
+
+
+def forty_visits(world: World, now: dt.datetime) -> list[Visit]:
     """Forty visits at three clinics over September and October; every third voided."""
-    now = clock()
     start = dt.datetime(2026, 9, 1, 2, 0, tzinfo=dt.UTC)
     visits = []
     for n in range(40):
