@@ -7,10 +7,11 @@ reproducible (a seeded generator).  On PostgreSQL visits and lines are
 loaded with ``COPY`` in chunks, each committed, under a time budget: if the
 budget runs out the month holds fewer visits and :class:`Generated` says how
 many — a benchmark reports what was really measured.  On SQLite (the tiny
-smoke test) the same rows are inserted with ``executemany``.  The clinic-month
-item rollup that recording keeps is then filled from the lines in one
-set-based ``INSERT … SELECT`` (the migration's backfill), as if every visit
-had been recorded by the app.
+smoke test) the same rows are inserted with ``executemany``.  The clinic-day
+and clinic-month item rollups that recording keeps are then filled from the
+visits and lines, set-based (:func:`app.visits.operations.fill_rollups`, what
+``flask statements rebuild-rollups`` runs), as if every visit had been
+recorded by the app.
 
 Shape: ``clinics`` clinics (198, Huadu's count, by default) in districts of
 at most 200, visits spread over the month's days and clinics, 1–4 lines each.
@@ -32,6 +33,7 @@ from app.auth.models import User
 from app.catalog.models import CatalogItem
 from app.places.models import Clinic, District, Town, Village
 from app.visits.models import Visit, VisitLine
+from app.visits.operations import fill_rollups
 
 SCALES = {"tiny": 2_000, "district": 100_000, "city": 1_000_000, "province": 10_000_000}
 MONTH = "2026-10"
@@ -45,29 +47,6 @@ VISIT_COLUMNS = (
     "deductible_applied, fund, fiscal, copay, patient, total, recorded_by_id, recorded_at, "
     "voided_at, voided_by_id, void_reason"
 )
-# migrations/versions/a8c4f2e61d93_clinic_month_item.py fills it the same way.
-ITEM_ROLLUP_FILL = """
-INSERT INTO clinic_month_item
-       (month, clinic_id, item_code, item_name, unit, quantity, amount, lines)
-SELECT v.month, v.clinic_id, l.item_code, l.item_name, l.unit,
-       SUM(l.quantity), SUM(l.amount), COUNT(*)
-FROM visit_line l JOIN visit v ON v.id = l.visit_id
-WHERE v.voided_at IS NULL
-GROUP BY v.month, v.clinic_id, l.item_code, l.item_name, l.unit
-"""
-# migrations/versions/c5e7d9a1b3f2_clinic_day.py fills it the same way.
-DAY_ROLLUP_FILL = """
-INSERT INTO clinic_day (month, clinic_id, visit_date, visits, programme_visits, injections,
-                        total, in_scope, fund, fiscal, registration, injection, copay,
-                        self_pay, patient)
-SELECT month, clinic_id, visit_date, COUNT(*),
-       SUM(CASE WHEN programme THEN 1 ELSE 0 END), SUM(CASE WHEN injection THEN 1 ELSE 0 END),
-       SUM(total), SUM(in_scope), SUM(fund), SUM(fiscal), SUM(registration),
-       SUM(injection_fee), SUM(copay), SUM(self_pay), SUM(patient)
-FROM visit
-WHERE voided_at IS NULL
-GROUP BY month, clinic_id, visit_date
-"""
 LINE_COLUMNS = (
     "id, visit_id, line_no, item_id, item_code, item_name, kind, unit, insurance_class, "
     "quantity, unit_price, amount, in_scope, self_pay, fund_base"
@@ -302,8 +281,7 @@ def generate(engine: Engine, scale: str, clinics: int = 198, budget: float = 900
                     text(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
                 )
             conn.execute(text("ANALYZE visit, visit_line"))  # the fill's join plans on them
-        conn.execute(text(ITEM_ROLLUP_FILL))
-        conn.execute(text(DAY_ROLLUP_FILL))
+        fill_rollups(conn)  # as if every visit had been recorded by the app
         if postgresql:
             conn.execute(text("ANALYZE"))
     return Generated(

@@ -41,6 +41,7 @@ from app.settlement.queries import (
     verify_statement,
 )
 from app.settlement.rules import FIGURE_FIELDS, require_month
+from app.visits.operations import rebuild_rollups
 from reports.statement import write_statement
 
 statements_cli = AppGroup("statements", help="Monthly statements and district summaries.")
@@ -180,6 +181,19 @@ def check_rollup(month: str | None) -> None:
         f"{month or 'every month'}: the item rollup equals the non-voided lines, "
         "the day rollup the non-voided visits"
     )
+
+
+@statements_cli.command("rebuild-rollups")
+@click.option("--month", default=None, help="YYYY-MM (default: every month)")
+def rebuild_rollups_command(month: str | None) -> None:
+    """Rebuild the day and item rollups from the visits (after check-rollup found a difference)."""
+    if month is not None:
+        try:
+            require_month(month)
+        except DomainError as exc:
+            raise click.UsageError(str(exc)) from None
+    days, items = rebuild_rollups(month)
+    click.echo(f"{month or 'every month'}: {days} day rows and {items} item rows rebuilt")
 
 
 @oversight_cli.command("auto-submit")

@@ -44,11 +44,14 @@ from functools import cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
+    Connection,
     Date,
     Table,
     TextClause,
     and_,
     bindparam,
+    case,
+    delete,
     func,
     insert,
     select,
@@ -799,6 +802,76 @@ def _write_sqlite(
     if usage is not None:
         connection.execute(_USAGE_UPDATE, usage)
     return visit_id, seq, number
+
+
+def fill_rollups(connection: Connection, month: str | None = None) -> tuple[int, int]:
+    """The clinic-day and clinic-month item rows of ``month`` (``None``: every month),
+    rebuilt from the non-voided visits and lines: (day rows, item rows).
+
+    Set-based (one ``DELETE`` and one ``INSERT … SELECT`` each), inside the
+    caller's transaction; it takes no lock (see :func:`rebuild_rollups`).
+    """
+    visit, line = VISIT.c, VISIT_LINE.c
+    live = [visit.voided_at.is_(None)] + ([visit.month == month] if month else [])
+    day_sums = [
+        func.count()
+        if column is None
+        else func.sum(case((visit[column], 1), else_=0))
+        if column in FLAGS
+        else func.sum(visit[column])
+        for column in DAY_SUMS.values()
+    ]
+    day_keys = [visit.month, visit.clinic_id, visit.visit_date]
+    item_keys = [visit.month, visit.clinic_id, line.item_code, line.item_name, line.unit]
+    counts = []
+    for table, names, select_rows in (
+        (
+            CLINIC_DAY,
+            ["month", "clinic_id", "visit_date", *DAY_SUMS],
+            select(*day_keys, *day_sums).where(*live).group_by(*day_keys),
+        ),
+        (
+            CLINIC_MONTH_ITEM,
+            ["month", "clinic_id", "item_code", "item_name", "unit", *ITEM_SUMS],
+            select(*item_keys, func.sum(line.quantity), func.sum(line.amount), func.count())
+            .join_from(VISIT_LINE, VISIT, visit.id == line.visit_id)
+            .where(*live)
+            .group_by(*item_keys),
+        ),
+    ):
+        of_month = [table.c.month == month] if month else []
+        connection.execute(delete(table).where(*of_month))
+        connection.execute(insert(table).from_select(names, select_rows))
+        # Counted, not rowcount: psycopg gives none for INSERT … SELECT.
+        counts.append(
+            connection.execute(
+                select(func.count()).select_from(table).where(*of_month)
+            ).scalar_one()
+        )
+    return counts[0], counts[1]
+
+
+def rebuild_rollups(month: str | None) -> tuple[int, int]:
+    """Rebuild the statement rollups from the visits and lines (after ``check-rollup``
+    found a difference, e.g. a row edited outside the app): (day rows, item rows).
+
+    One unit of work.  On PostgreSQL the two tables are locked against writes
+    first (``SHARE ROW EXCLUSIVE``): a visit being recorded or voided waits for
+    the rebuild, and one already under way is waited for.  Without it a visit
+    inserting a new day or item row while the rebuild refills the table makes
+    the rebuild's insert collide with that row (a unique violation, seen in
+    ``tests/integration/test_concurrency.py``).  SQLite serialises every writer.
+    """
+    with unit_of_work() as session:
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            # In the order recording and voiding lock them (the item rollup's CTE
+            # and UPDATE come first): the other order deadlocks with a visit that
+            # holds the item table and waits for the day table.
+            connection.execute(
+                text("LOCK TABLE clinic_month_item, clinic_day IN SHARE ROW EXCLUSIVE MODE")
+            )
+        return fill_rollups(connection, month)
 
 
 def void_visit(visit_id: int, reason: str, actor: User, now: dt.datetime) -> Visit:

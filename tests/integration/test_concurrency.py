@@ -5,12 +5,13 @@ connection), record visits for ONE person at HD001 and HD002 at the same
 moment under a low annual cap.  Whatever the interleaving, the fund never
 pays past the cap, the person's year row equals the sum over the visits, every
 visit satisfies the identity, receipt numbers stay gapless per clinic and the
-clinic-month item rollup equals the lines (several doctors of one clinic
-adding to the same rows at once lose nothing).
+statement rollups equal the visits and lines (several doctors of one clinic
+adding to the same rows at once lose nothing, nor does a rebuild meanwhile).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.auth.models import User
 from app.auth.operations import create_user
@@ -28,7 +29,13 @@ from app.people.models import Resident
 from app.policy.models import PolicyVersion
 from app.settlement.figures import day_rollup_differences, item_rollup_differences
 from app.visits.models import ClinicMonthItem, FundUsage, IdempotencyKey, Visit
-from app.visits.operations import LineRequest, VisitRequest, record_visit, void_visit
+from app.visits.operations import (
+    LineRequest,
+    VisitRequest,
+    rebuild_rollups,
+    record_visit,
+    void_visit,
+)
 from tests.conftest import FixedClock
 from tests.factories import World, build_world
 
@@ -170,6 +177,37 @@ def test_voids_and_visits_race(app: Flask, world: World, clock: FixedClock) -> N
     assert run_threads(app, work) == []
     books = check_books(person)
     assert books["visits"] == THREADS // 2 + (THREADS // 2) * 2
+
+
+def test_a_rollup_rebuild_racing_visits_loses_and_doubles_nothing(
+    app: Flask, world: World, clock: FixedClock
+) -> None:
+    """One thread rebuilds the rollups again and again while the others record visits,
+    each into a day of its own (new rollup rows being inserted as the rebuild refills
+    the table): no thread fails, and the rollups end equal to the visits and lines."""
+    person = world.ids["insured_village"]
+    now = clock()
+
+    def work(i: int) -> None:
+        if i == 0:
+            for _ in range(VISITS_PER_THREAD):
+                rebuild_rollups(None)
+            return
+        actor = user(f"racer{i}")
+        for n in range(VISITS_PER_THREAD):
+            when = now - dt.timedelta(days=i * VISITS_PER_THREAD + n, hours=1)
+            request = VisitRequest(
+                ("HD001", "HD002")[i % 2], person, injection=True, lines=LINES, visited_at=when
+            )
+            record_visit(request, actor, now)
+
+    assert run_threads(app, work) == []
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Visit)) == (THREADS - 1) * (
+        VISITS_PER_THREAD
+    )
+    assert day_rollup_differences() == []
+    assert item_rollup_differences() == []
 
 
 def test_one_idempotency_key_from_many_threads_records_once(

@@ -157,3 +157,32 @@ def test_the_identity_holds_in_the_database_for_the_sums_too(app: Flask, many: l
         db.session.execute(text("UPDATE clinic_day SET fund = fund + 1 WHERE visits > 0"))
         db.session.flush()
     db.session.rollback()
+
+
+def test_rebuild_rollups_repairs_what_check_rollup_found(app: Flask, many: list[Visit]) -> None:
+    runner = app.test_cli_runner()
+    db.session.execute(text("UPDATE clinic_day SET visits = visits + 1 WHERE month = '2026-09'"))
+    db.session.execute(
+        text("UPDATE clinic_month_item SET amount = amount + 1 WHERE month = '2026-09'")
+    )
+    db.session.commit()
+    assert runner.invoke(args=["statements", "check-rollup"]).exit_code == 1
+    october = rollup()
+    assert (
+        runner.invoke(args=["statements", "rebuild-rollups", "--month", "2026-13"]).exit_code == 2
+    )
+
+    done = runner.invoke(args=["statements", "rebuild-rollups", "--month", "2026-09"])
+    assert done.exit_code == 0, done.output
+    days = sum(1 for key, f in visits_grouped().items() if key[0] == "2026-09")
+    assert f"2026-09: {days} day rows and " in done.output
+    ok = runner.invoke(args=["statements", "check-rollup"])
+    assert ok.exit_code == 0, ok.output
+    assert_rollup_is_the_visits()
+    # October was not touched: its rows (emptied ones included) are as they were.
+    assert {k: f for k, f in rollup().items() if k[0] == "2026-10"} == {
+        k: f for k, f in october.items() if k[0] == "2026-10"
+    }
+    # The whole history at once gives the same rows, without the emptied ones.
+    assert runner.invoke(args=["statements", "rebuild-rollups"]).exit_code == 0
+    assert rollup() == visits_grouped()
