@@ -33,7 +33,7 @@ def lock_clinic_month(session: Session, clinic: Clinic, month: str) -> Statement
 def lock_open_month(session: Session, clinic: Clinic, month: str, field: str) -> Statement:
     """:func:`lock_clinic_month`, refused with a :class:`Conflict` unless the month is open."""
     statement = lock_clinic_month(session, clinic, month)
-    _require_open(clinic, month, statement.status, field)
+    require_open(clinic, month, statement.status, field)
     return statement
 
 
@@ -56,10 +56,11 @@ def lock_month_open(session: Session, clinic: Clinic, month: str, field: str) ->
     if status is None:
         insert_missing(session, Statement, {**key, "status": "open"})
         status = connection.execute(_STATUS_FOR_UPDATE, key).scalar_one()
-    _require_open(clinic, month, status, field)
+    require_open(clinic, month, status, field)
 
 
-def _require_open(clinic: Clinic, month: str, status: str, field: str) -> None:
+def require_open(clinic: Clinic, month: str, status: str, field: str) -> None:
+    """A :class:`Conflict` naming ``field`` unless ``status`` (read under the lock) is open."""
     if status != "open":
         raise Conflict(
             Problem(

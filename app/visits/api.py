@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from flask_smorest.pagination import PaginationMetadataSchema, PaginationParameters
@@ -40,6 +40,7 @@ from app.visits.schemas import (
     VisitListArgsSchema,
     VisitSchema,
     VoidInSchema,
+    visit_answer,
 )
 
 
@@ -186,7 +187,8 @@ class Visits(MethodView):
                 )
             )
         visit, created = record_visit(visit_request, api_user(), clock()(), key)
-        return visit, 201 if created else 200
+        # VisitSchema's answer, built directly (visit_answer); the schema documents it.
+        return jsonify(visit_answer(visit)), 201 if created else 200
 
 
 @blp.route(f"/{VISIT_ID}")

@@ -69,6 +69,7 @@ from app.database import (
     UTCDateTime,
     accumulate_statement,
     forget,
+    insert_missing,
     locked,
     unit_of_work,
     upsert_statement,
@@ -81,7 +82,7 @@ from app.oversight.checks import NOTHING, Screening, screen, screen_for_recordin
 from app.people.models import Resident
 from app.people.rules import parse_id_number
 from app.periods.models import Statement
-from app.periods.operations import lock_month_open, lock_open_month
+from app.periods.operations import lock_month_open, lock_open_month, require_open
 from app.places.models import Clinic, Village
 from app.places.queries import clinic_by_code
 from app.policy.models import PolicyVersion
@@ -248,6 +249,59 @@ SELECT id, receipt_seq, receipt_number FROM new_visit
         *(bindparam(name, type_=UTCDateTime()) for name in times),
         bindparam("visit_date", type_=Date()),
     )
+
+
+# PostgreSQL: the month lock and the person's year row in ONE statement.  The
+# statement row is locked first (``SELECT … FOR UPDATE`` in ``month``), and the
+# fund-usage upsert reads its rows from ``month``, so it runs after that lock and
+# only when the month is open: the module's lock order, and nothing written into
+# a frozen month.  No row answered: the month's statement row does not exist yet.
+_PG_MONTH_AND_USAGE = text("""
+WITH month AS (
+    SELECT status FROM statement WHERE clinic_id = :clinic_id AND month = :month FOR UPDATE
+), usage AS (
+    INSERT INTO fund_usage (resident_id, year, fund_paid, deductible_used)
+    SELECT :resident_id, :year, 0, 0 FROM month WHERE month.status = 'open'
+    ON CONFLICT (resident_id, year) DO UPDATE SET fund_paid = fund_usage.fund_paid
+    RETURNING fund_paid, deductible_used
+)
+SELECT month.status, usage.fund_paid, usage.deductible_used FROM month LEFT JOIN usage ON true
+""")
+
+
+def _lock_month_and_usage(
+    session: Session, clinic: Clinic, month: str, resident_id: int | None, year: int
+) -> YearUsage:
+    """The month's lock (refused unless open), then the person's year row, locked: its usage.
+
+    On PostgreSQL one statement (:data:`_PG_MONTH_AND_USAGE`; three the first
+    visit of a clinic's month, which creates its statement row); on SQLite, and
+    for a patient not in the register, the lock and the upsert are two.
+    """
+    dialect = session.get_bind().dialect.name
+    if resident_id is not None and dialect == "postgresql":
+        connection = session.connection()
+        key = {"clinic_id": clinic.id, "month": month, "resident_id": resident_id, "year": year}
+        row = connection.execute(_PG_MONTH_AND_USAGE, key).one_or_none()
+        if row is None:
+            insert_missing(
+                session, Statement, {"clinic_id": clinic.id, "month": month, "status": "open"}
+            )
+            row = connection.execute(_PG_MONTH_AND_USAGE, key).one()
+        require_open(clinic, month, row.status, "visited_at")
+        return YearUsage(fund_paid=row.fund_paid, deductible_used=row.deductible_used)
+    lock_month_open(session, clinic, month, "visited_at")
+    if resident_id is None:
+        return YearUsage()
+    row = (
+        session.connection()
+        .execute(
+            _usage_upsert(dialect),
+            {"resident_id": resident_id, "year": year, "fund_paid": 0, "deductible_used": 0},
+        )
+        .one()
+    )
+    return YearUsage(fund_paid=row.fund_paid, deductible_used=row.deductible_used)
 
 
 EARLIEST_VISIT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -620,36 +674,22 @@ def _record(
     """One visit in 5 statements (9 on SQLite), locks in the module's order; answered in memory."""
     # Everything is written with Core statements and answered from what was
     # written, so nothing the session loaded needs expiring (no re-read).
-    with unit_of_work(expire=False) as session:
+    with unit_of_work(expire=False, join_reads=True) as session:
         facts, visited_at, id_number = _facts(request, actor, now, recording=True)
         clinic, standing = facts.clinic, facts.standing
         month = month_of(visited_at)
         day = local_date(visited_at)
         year = local(visited_at).year
-        lock_month_open(session, clinic, month, "visited_at")
+        resident = standing.resident
+        # The month's lock and check, then the person's year row (created if
+        # missing, locked): one statement on PostgreSQL.
+        usage = _lock_month_and_usage(
+            session, clinic, month, resident.id if resident is not None else None, year
+        )
         if not id_number:
             parse_id_number(request.patient_id_number, "patient_id_number")  # raises
         lines, items = _line_inputs(request, day)
-
-        resident = standing.resident
         dialect = session.get_bind().dialect.name
-        usage = YearUsage()
-        if resident is not None:
-            # The person's year row, created if missing and locked: one statement.
-            row = (
-                session.connection()
-                .execute(
-                    _usage_upsert(dialect),
-                    {
-                        "resident_id": resident.id,
-                        "year": year,
-                        "fund_paid": 0,
-                        "deductible_used": 0,
-                    },
-                )
-                .one()
-            )
-            usage = YearUsage(fund_paid=row.fund_paid, deductible_used=row.deductible_used)
         quote = _quote(request, facts, visited_at, id_number, lines, items, usage)
         checks = screen_for_recording(session, quote, now, request.warning_reason)
         split = quote.split

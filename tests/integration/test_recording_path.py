@@ -14,6 +14,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -23,8 +24,8 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.auth.models import User
 from app.extensions import db
-from app.visits.operations import LineRequest, VisitRequest, record_visit
-from app.visits.schemas import VisitSchema
+from app.visits.operations import LineRequest, VisitRequest, record_visit, void_visit
+from app.visits.schemas import VisitSchema, visit_answer
 from bench import recording
 from tests.conftest import FixedClock
 from tests.factories import World, build_world
@@ -156,6 +157,30 @@ def test_a_replay_answers_the_first_visit_and_writes_nothing(app: Flask, world: 
     # The refused retry gave its receipt number back: the next visit is gapless.
     third, _ = record_visit(_request(world, 20), _doctor(), _now(), "third")
     assert third.receipt_number == "HD001-2026-000002"
+
+
+def test_the_api_answer_is_the_schemas_dump_for_every_kind_of_visit(
+    app: Flask, world: World
+) -> None:
+    """``visit_answer`` (the 201's body, built directly) equals what VisitSchema documents."""
+    from app.oversight.rules import Rule, Severity
+    from tests.integration.test_checks import THRESHOLDS, configure, item_columns
+
+    item_columns("AMX01", max_per_visit=10000)  # 12 capsules: fires the quantity check
+    configure(Severity.WARN, Rule.QUANTITY_OVER_MAX, **THRESHOLDS)
+    visits = []
+    for minutes, label in enumerate(world.ids, start=1):  # insured, uninsured, unknown, …
+        request = replace(_request(world, minutes, label), warning_reason="外出务工")
+        visits.append(record_visit(request, _doctor(), _now(), f"kind-{label}")[0])
+    voided = void_visit(visits[0].id, "录错了", _doctor(), _now())
+    assert any(visit.checks for visit in visits)
+    assert any(not visit.programme for visit in visits)
+    for visit in [*visits, voided]:
+        assert visit_answer(visit) == VisitSchema().dump(visit)
+    db.session.expire_all()
+    for visit in [*visits, voided]:
+        stored = db.session.get_one(type(visit), visit.id)
+        assert visit_answer(stored) == VisitSchema().dump(stored)
 
 
 def _now() -> dt.datetime:
