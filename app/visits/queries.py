@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Date, Select, String, and_, bindparam, func, or_, select
-from sqlalchemy.orm import aliased, contains_eager, selectinload
+from sqlalchemy import Date, Select, String, Table, and_, bindparam, func, or_, select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 
 from app.auth.access import can_see_clinic, require_clinic_visible
 from app.auth.models import User
@@ -32,6 +33,8 @@ from app.visits.rules import (
     clinic_in_programme,
     insurance_active,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -83,32 +86,56 @@ class PricedItem:
     price: int | None
 
 
+# The rows visit_facts reads, in the order its one row holds their columns.
+_FACT_TABLES: tuple[tuple[str, Any], ...] = (
+    ("clinic", Clinic),
+    ("clinic_village", Village),
+    ("clinic_town", Town),
+    ("resident", Resident),
+    ("hukou_village", Village),
+    ("hukou_town", Town),
+    ("version", PolicyVersion),
+)
+
+
 @cache
-def _facts_statement(*, by_id: bool) -> Select[Clinic, Resident, PolicyVersion]:
-    """Built once (bound parameters): building an ORM statement costs more than running it."""
-    clinic_village, clinic_town = aliased(Village), aliased(Town)
-    hukou_village, hukou_town = aliased(Village), aliased(Town)
-    version_id = version_in_force(clinic_town.district_code, bindparam("day", type_=Date))
-    clinic = Clinic.id if by_id else Clinic.code
-    return (
-        select(Clinic, Resident, PolicyVersion)
-        .join(clinic_village, Clinic.village)
-        .join(clinic_town, clinic_village.town)
-        .outerjoin(Resident, Resident.id_number == bindparam("id_number", type_=String))
-        .outerjoin(hukou_village, Resident.hukou_village)
-        .outerjoin(hukou_town, hukou_village.town)
-        .outerjoin(PolicyVersion, PolicyVersion.id == version_id)
-        .where(clinic == bindparam("clinic"))
-        .options(
-            contains_eager(Clinic.village.of_type(clinic_village)).contains_eager(
-                clinic_village.town.of_type(clinic_town)
-            ),
-            contains_eager(Resident.hukou_village.of_type(hukou_village)).contains_eager(
-                hukou_village.town.of_type(hukou_town)
-            ),
-        )
-        .execution_options(populate_existing=True)
+def _facts_statement(*, by_id: bool) -> tuple[Select[Any], tuple[tuple[Any, tuple[str, ...]], ...]]:
+    """Built once (bound parameters): a Core select of every column of the seven rows.
+
+    Also answers, per row, its model and the attribute names of its columns,
+    in the select's order.
+    """
+    t = {name: cast(Table, model.__table__).alias(name) for name, model in _FACT_TABLES}
+    columns: list[Any] = []
+    layout: list[tuple[Any, tuple[str, ...]]] = []
+    for name, model in _FACT_TABLES:
+        keys = []
+        for prop in model.__mapper__.column_attrs:
+            columns.append(t[name].c[prop.columns[0].key])
+            keys.append(prop.key)
+        layout.append((model, tuple(keys)))
+    clinic, resident = t["clinic"], t["resident"]
+    clinic_village, clinic_town = t["clinic_village"], t["clinic_town"]
+    hukou_village, hukou_town = t["hukou_village"], t["hukou_town"]
+    version_id = version_in_force(clinic_town.c.district_code, bindparam("day", type_=Date))
+    joined = (
+        clinic.join(clinic_village, clinic_village.c.code == clinic.c.village_code)
+        .join(clinic_town, clinic_town.c.code == clinic_village.c.town_code)
+        .outerjoin(resident, resident.c.id_number == bindparam("id_number", type_=String))
+        .outerjoin(hukou_village, hukou_village.c.code == resident.c.hukou_village_code)
+        .outerjoin(hukou_town, hukou_town.c.code == hukou_village.c.town_code)
+        .outerjoin(t["version"], t["version"].c.id == version_id)
     )
+    key = clinic.c.id if by_id else clinic.c.code
+    statement = select(*columns).select_from(joined).where(key == bindparam("clinic"))
+    return statement, tuple(layout)
+
+
+def _snapshot(model: type[T], keys: tuple[str, ...], values: Any) -> T:
+    """A row as a detached instance of ``model``: every column loaded, no session, no events."""
+    instance = cast(T, model.__mapper__.class_manager.new_instance())  # type: ignore[attr-defined]
+    instance_dict(instance).update(zip(keys, values, strict=True))
+    return instance
 
 
 def visit_facts(
@@ -122,19 +149,34 @@ def visit_facts(
 
     The clinic (with its village and town: its district), the resident (with
     hukou village and town), and the policy version in force in the clinic's
-    district on ``day`` come back in one row; no attribute is loaded lazily
-    afterwards.  Rows already in the session are overwritten with what the
-    database says now.  None when there is no such clinic.  This is the one
-    place a patient's facts are gathered: the eligibility lookup, the quote and
-    the recorded visit all use it, so what the terminal shows before a visit is
-    what the visit is priced with.
+    district on ``day`` come back in one row, read now (nothing cached); no
+    attribute is loaded lazily afterwards.  None when there is no such clinic.
+    This is the one place a patient's facts are gathered: the eligibility
+    lookup, the quote and the recorded visit all use it, so what the terminal
+    shows before a visit is what the visit is priced with.
+
+    The row is read with Core and handed out as detached snapshots (model
+    instances with every column and the village/town links set, never in the
+    session): the ORM's loading of seven entities cost more than the query.
+    They are for reading; nothing may add them to a session.
     """
     params = {"id_number": id_number, "day": day, "clinic": clinic_id or clinic_code}
-    row = db.session.execute(_facts_statement(by_id=clinic_id is not None), params).first()
+    statement, layout = _facts_statement(by_id=clinic_id is not None)
+    row = db.session.connection().execute(statement, params).first()
     if row is None:
         return None
-    clinic, resident, version = row
-    village = resident.hukou_village if resident is not None else None
+    rows: list[Any] = []
+    at = 0
+    for model, keys in layout:
+        values = row[at : at + len(keys)]
+        at += len(keys)
+        rows.append(None if values[0] is None else _snapshot(model, keys, values))
+    clinic, clinic_village, clinic_town, resident, village, hukou_town, version = rows
+    set_committed_value(clinic_village, "town", clinic_town)
+    set_committed_value(clinic, "village", clinic_village)
+    if resident is not None:
+        set_committed_value(village, "town", hukou_town)
+        set_committed_value(resident, "hukou_village", village)
     facts = PatientFacts(known=False)
     if resident is not None and village is not None:
         facts = PatientFacts(
@@ -186,7 +228,9 @@ def _prices_statement() -> Any:
 
 def priced_items(codes: set[str], day: dt.date) -> dict[str, PricedItem]:
     """The catalogue items named by ``codes``, each with its price valid on ``day``: one query."""
-    rows = db.session.execute(_prices_statement(), {"codes": sorted(codes), "day": day})
+    rows = db.session.connection().execute(
+        _prices_statement(), {"codes": sorted(codes), "day": day}
+    )
     return {row.code: PricedItem(*row) for row in rows}
 
 
