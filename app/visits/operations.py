@@ -19,10 +19,12 @@ Guarantees:
   - the counter row makes receipt numbers gapless: it is incremented in the
     visit's own transaction, so a rolled-back visit gives its number back;
 * recording costs a fixed number of statements whatever the visit: on
-  PostgreSQL five — facts, month lock, prices, fund-usage upsert, then every
-  write in one data-modifying ``WITH`` (counter, visit, lines, idempotency
-  key, fund-usage update; :func:`_pg_write`) — plus the audit append's one;
-  on SQLite, which has no ``INSERT`` inside ``WITH``, each write is its own
+  PostgreSQL four — facts, the month lock and the fund-usage upsert in one
+  (:data:`_PG_MONTH_AND_USAGE`), prices, then every write in one
+  data-modifying ``WITH`` (counter, visit, lines, idempotency key, fund-usage
+  update; :func:`_pg_write`) — plus the audit append's one, in the transaction
+  the request's token lookup opened (``unit_of_work(join_reads=True)``); on
+  SQLite, which has no ``INSERT`` inside ``WITH``, each write is its own
   statement (ten, plus the audit append's two).  It loads nothing lazily and
   answers from what it wrote (``tests/integration/test_recording_path.py``
   counts them);
@@ -671,7 +673,7 @@ def _record(
     idempotency_key: str | None,
     fingerprint: str,
 ) -> Visit:
-    """One visit in 5 statements (9 on SQLite), locks in the module's order; answered in memory."""
+    """One visit in 4 statements (9 on SQLite), locks in the module's order; answered in memory."""
     # Everything is written with Core statements and answered from what was
     # written, so nothing the session loaded needs expiring (no re-read).
     with unit_of_work(expire=False, join_reads=True) as session:

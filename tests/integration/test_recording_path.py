@@ -31,8 +31,8 @@ from tests.conftest import FixedClock
 from tests.factories import World, build_world
 
 # Every statement a recorded visit costs, the audit entry's included (issue 9 §2: ≤ 10
-# on PostgreSQL).  PostgreSQL: the facts, the month lock, the prices, the fund-usage
-# upsert, ONE data-modifying WITH for the counter, the visit, its lines, the
+# on PostgreSQL).  PostgreSQL: the facts, the month lock and the fund-usage upsert in
+# one, the prices, ONE data-modifying WITH for the counter, the visit, its lines, the
 # idempotency key, the fund-usage update, the lines added to the clinic's month
 # per item and the figures to the clinic's day, and ONE for the audit entry and its
 # chain head.  SQLite has no INSERT inside WITH: the writes are one statement each
