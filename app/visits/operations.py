@@ -2,10 +2,10 @@
 
 Guarantees:
 
-* a quote and a recorded visit come from the same pricing path (one facts
-  query, :func:`app.visits.queries.visit_facts`; one price query; then
-  :func:`_quote`), so the terminal's live split, the API quote and the saved
-  visit agree to the fen;
+* a quote and a recorded visit come from the same pricing path (one query
+  for the patient's facts and the lines' prices,
+  :func:`app.visits.queries.visit_facts`; then :func:`_quote`), so the
+  terminal's live split, the API quote and the saved visit agree to the fen;
 * prices come from the catalogue valid on the visit date, never the client;
 * each operation is one unit of work, takes its actor and clock as arguments,
   and writes nothing when it refuses;
@@ -19,15 +19,16 @@ Guarantees:
   - the counter row makes receipt numbers gapless: it is incremented in the
     visit's own transaction, so a rolled-back visit gives its number back;
 * recording costs a fixed number of statements whatever the visit: on
-  PostgreSQL four — facts, the month lock and the fund-usage upsert in one
-  (:data:`_PG_MONTH_AND_USAGE`), prices, then every write in one
-  data-modifying ``WITH`` (counter, visit, lines, idempotency key, fund-usage
-  update; :func:`_pg_write`) — plus the audit append's one, in the transaction
-  the request's token lookup opened (``unit_of_work(join_reads=True)``); on
+  PostgreSQL three — the facts with the lines' prices, the month lock and
+  the fund-usage upsert in one (:data:`_PG_MONTH_AND_USAGE`), then every
+  write in one data-modifying ``WITH`` (counter, visit, lines, idempotency
+  key, fund-usage update, the clinic's month per item and day;
+  :func:`_pg_write`) — plus the audit append's one, in the transaction the
+  request's token lookup opened (``unit_of_work(join_reads=True)``); on
   SQLite, which has no ``INSERT`` inside ``WITH``, each write is its own
-  statement (ten, plus the audit append's two).  It loads nothing lazily and
-  answers from what it wrote (``tests/integration/test_recording_path.py``
-  counts them);
+  statement (ten in all, plus the audit append's two).  It loads nothing
+  lazily and answers from what it wrote
+  (``tests/integration/test_recording_path.py`` counts them);
 * the clinic's month per item (:class:`ClinicMonthItem`, the statement's item
   table) and the clinic's day (:class:`ClinicDay`, its per-day figures) are
   written by the same unit of work, under the clinic-month lock: recording adds
@@ -103,7 +104,6 @@ from app.visits.queries import (
     VisitFacts,
     day_totals,
     day_visits,
-    priced_items,
     visit_facts,
     year_usage,
 )
@@ -378,14 +378,14 @@ def _visited_at(request: VisitRequest, now: dt.datetime) -> dt.datetime:
 
 
 def _line_inputs(
-    request: VisitRequest, day: dt.date
+    request: VisitRequest, day: dt.date, catalogue: dict[str, PricedItem]
 ) -> tuple[list[LineInput], tuple[PricedItem, ...]]:
+    """The lines priced from ``catalogue`` (the facts' items, on ``day``), or every problem."""
     problems: list[Problem] = []
     if not request.lines:
         problems.append(Problem("lines", "a visit needs at least one line", "no_lines"))
     if len(request.lines) > MAX_LINES:
         problems.append(Problem("lines", f"at most {MAX_LINES} lines per visit", "too_many_lines"))
-    catalogue = priced_items({line.item for line in request.lines}, day)
 
     inputs: list[LineInput] = []
     items: list[PricedItem] = []
@@ -441,7 +441,9 @@ def _facts(
         id_number = parse_id_number(request.patient_id_number, "patient_id_number").value
     except InvalidInput:
         id_number = ""  # matches no resident; the caller raises the problem in its turn
-    facts = visit_facts(id_number, local_date(visited_at), clinic_code=request.clinic)
+    # The lines' items and prices come with the facts (one query; read, not locked).
+    codes = {line.item for line in request.lines}
+    facts = visit_facts(id_number, local_date(visited_at), clinic_code=request.clinic, codes=codes)
     if facts is None:
         clinic_by_code(request.clinic)  # raises the one "unknown clinic" problem
         raise AssertionError("unreachable")
@@ -608,7 +610,7 @@ def quote_visit(request: VisitRequest, actor: User, now: dt.datetime) -> Quote:
     if not id_number:
         parse_id_number(request.patient_id_number, "patient_id_number")  # raises
     day = local_date(visited_at)
-    lines, items = _line_inputs(request, day)
+    lines, items = _line_inputs(request, day, facts.items)
     resident = facts.standing.resident
     usage = YearUsage()
     if resident is not None:
@@ -673,7 +675,7 @@ def _record(
     idempotency_key: str | None,
     fingerprint: str,
 ) -> Visit:
-    """One visit in 4 statements (9 on SQLite), locks in the module's order; answered in memory."""
+    """One visit in 3 statements (9 on SQLite), locks in the module's order; answered in memory."""
     # Everything is written with Core statements and answered from what was
     # written, so nothing the session loaded needs expiring (no re-read).
     with unit_of_work(expire=False, join_reads=True) as session:
@@ -690,7 +692,7 @@ def _record(
         )
         if not id_number:
             parse_id_number(request.patient_id_number, "patient_id_number")  # raises
-        lines, items = _line_inputs(request, day)
+        lines, items = _line_inputs(request, day, facts.items)
         dialect = session.get_bind().dialect.name
         quote = _quote(request, facts, visited_at, id_number, lines, items, usage)
         checks = screen_for_recording(session, quote, now, request.warning_reason)

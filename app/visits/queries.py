@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar, cast
 
@@ -71,6 +72,8 @@ class VisitFacts:
 
     clinic: Clinic
     standing: PatientStanding
+    # The catalogue items asked for (by code), each with its price on the day.
+    items: dict[str, PricedItem] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,10 @@ def _facts_statement(*, by_id: bool) -> tuple[Select[Any], tuple[tuple[Any, tupl
         .outerjoin(hukou_town, hukou_town.c.code == hukou_village.c.town_code)
         .outerjoin(t["version"], t["version"].c.id == version_id)
     )
+    # The lines' items and their prices: one row each (one row of NULLs if none).
+    items = _prices_statement(codes=False).subquery("item")
+    joined = joined.outerjoin(items, items.c.code.in_(bindparam("codes", expanding=True)))
+    columns.extend(items.c)
     key = clinic.c.id if by_id else clinic.c.code
     statement = select(*columns).select_from(joined).where(key == bindparam("clinic"))
     return statement, tuple(layout)
@@ -144,13 +151,16 @@ def visit_facts(
     *,
     clinic_code: str | None = None,
     clinic_id: int | None = None,
+    codes: Collection[str] = (),
 ) -> VisitFacts | None:
     """Eligibility (SPEC §3.2) of a normalised ID number at a clinic, in ONE query.
 
     The clinic (with its village and town: its district), the resident (with
-    hukou village and town), and the policy version in force in the clinic's
-    district on ``day`` come back in one row, read now (nothing cached); no
-    attribute is loaded lazily afterwards.  None when there is no such clinic.
+    hukou village and town), the policy version in force in the clinic's
+    district on ``day`` and the catalogue items named by ``codes`` with their
+    prices on ``day`` (:func:`priced_items`, joined: one row per item) come
+    back together, read now (nothing cached); no attribute is loaded lazily
+    afterwards.  None when there is no such clinic.
     This is the one place a patient's facts are gathered: the eligibility
     lookup, the quote and the recorded visit all use it, so what the terminal
     shows before a visit is what the visit is priced with.
@@ -160,11 +170,23 @@ def visit_facts(
     session): the ORM's loading of seven entities cost more than the query.
     They are for reading; nothing may add them to a session.
     """
-    params = {"id_number": id_number, "day": day, "clinic": clinic_id or clinic_code}
+    params = {
+        "id_number": id_number,
+        "day": day,
+        "clinic": clinic_id or clinic_code,
+        "codes": sorted(codes),
+    }
     statement, layout = _facts_statement(by_id=clinic_id is not None)
-    row = db.session.connection().execute(statement, params).first()
-    if row is None:
+    answer = db.session.connection().execute(statement, params).all()
+    if not answer:
         return None
+    row = answer[0]
+    width = sum(len(keys) for _, keys in layout)
+    items = {
+        item.code: item
+        for item in (PricedItem(*priced[width:]) for priced in answer)
+        if item.code is not None
+    }
     rows: list[Any] = []
     at = 0
     for model, keys in layout:
@@ -194,7 +216,7 @@ def visit_facts(
             clinic.district_code, clinic_in_programme(clinic.joined_on, clinic.left_on, day)
         ),
     )
-    return VisitFacts(clinic, PatientStanding(resident, village, version, eligibility))
+    return VisitFacts(clinic, PatientStanding(resident, village, version, eligibility), items)
 
 
 def patient_standing(id_number: str, clinic: Clinic, day: dt.date) -> PatientStanding:
@@ -205,25 +227,24 @@ def patient_standing(id_number: str, clinic: Clinic, day: dt.date) -> PatientSta
 
 
 @cache
-def _prices_statement() -> Any:
+def _prices_statement(*, codes: bool = True) -> Any:
     valid_price = and_(
         ItemPrice.item_id == CatalogItem.id,
         ItemPrice.valid_from <= bindparam("day", type_=Date),
         or_(ItemPrice.valid_to.is_(None), ItemPrice.valid_to >= bindparam("day", type_=Date)),
     )
-    return (
-        select(
-            CatalogItem.id,
-            CatalogItem.code,
-            CatalogItem.name,
-            CatalogItem.kind,
-            CatalogItem.unit,
-            CatalogItem.insurance_class,
-            ItemPrice.price,
-        )
-        .outerjoin(ItemPrice, valid_price)
-        .where(CatalogItem.code.in_(bindparam("codes", expanding=True)))
-    )
+    statement = select(
+        CatalogItem.id,
+        CatalogItem.code,
+        CatalogItem.name,
+        CatalogItem.kind,
+        CatalogItem.unit,
+        CatalogItem.insurance_class,
+        ItemPrice.price,
+    ).outerjoin(ItemPrice, valid_price)
+    if codes:
+        statement = statement.where(CatalogItem.code.in_(bindparam("codes", expanding=True)))
+    return statement
 
 
 def priced_items(codes: set[str], day: dt.date) -> dict[str, PricedItem]:

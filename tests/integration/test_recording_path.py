@@ -31,14 +31,14 @@ from tests.conftest import FixedClock
 from tests.factories import World, build_world
 
 # Every statement a recorded visit costs, the audit entry's included (issue 9 §2: ≤ 10
-# on PostgreSQL).  PostgreSQL: the facts, the month lock and the fund-usage upsert in
-# one, the prices, ONE data-modifying WITH for the counter, the visit, its lines, the
-# idempotency key, the fund-usage update, the lines added to the clinic's month
-# per item and the figures to the clinic's day, and ONE for the audit entry and its
-# chain head.  SQLite has no INSERT inside WITH: the writes are one statement each
-# (counter, visit, lines in one executemany, the item sums in one executemany upsert,
-# the day's upsert, key, usage update; the audit entry, then its head), after its
-# BEGIN IMMEDIATE (not counted).
+# on PostgreSQL).  PostgreSQL: the facts with the lines' prices, the month lock and
+# the fund-usage upsert in one, ONE data-modifying WITH for the counter, the visit,
+# its lines, the idempotency key, the fund-usage update, the lines added to the
+# clinic's month per item and the figures to the clinic's day, and ONE for the audit
+# entry and its chain head.  SQLite has no INSERT inside WITH: the writes are one
+# statement each (counter, visit, lines in one executemany, the item sums in one
+# executemany upsert, the day's upsert, key, usage update; the audit entry, then its
+# head), after its BEGIN IMMEDIATE (not counted).
 STATEMENTS = {"postgresql": 10, "sqlite": 13}
 
 LINES = (
