@@ -675,7 +675,7 @@ def _record(
     idempotency_key: str | None,
     fingerprint: str,
 ) -> Visit:
-    """One visit in 3 statements (9 on SQLite), locks in the module's order; answered in memory."""
+    """One visit in 3 statements (10 on SQLite), locks in the module's order; answered in memory."""
     # Everything is written with Core statements and answered from what was
     # written, so nothing the session loaded needs expiring (no re-read).
     with unit_of_work(expire=False, join_reads=True) as session:
