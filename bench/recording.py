@@ -9,7 +9,10 @@ them) on loopback with this module's app: the real app plus one bench-only
 endpoint, ``POST /api/v1/bench/bare``, which authenticates the bearer token
 exactly as the visits API does, reads the JSON body and answers a small JSON
 object.  That endpoint is the limit: the framework, the token check and the
-connection pool, with no recording.
+connection pool, with no recording.  A third side, ``POST
+/api/v1/bench/commit``, is the bare endpoint plus one durable write (one row
+inserted and committed, as PostgreSQL is configured): no recording can be
+cheaper than it, so its rate is the floor the ratio is read against.
 
 Clients (threads, one keep-alive connection each; client *n* is the doctor of
 clinic *n mod 32*, so concurrent clients record at different clinics as a
@@ -75,6 +78,18 @@ def bench_app() -> Flask:
     @bare.post("/bare")
     def _bare() -> Any:
         body = request.get_json()
+        return jsonify(user=api_user().username, lines=len(body.get("lines", ())))
+
+    @bare.post("/commit")
+    def _commit() -> Any:
+        from app.extensions import db
+
+        body = request.get_json()
+        db.session.execute(
+            text("INSERT INTO bench_commit (lines) VALUES (:lines)"),
+            {"lines": len(body.get("lines", ()))},
+        )
+        db.session.commit()
         return jsonify(user=api_user().username, lines=len(body.get("lines", ())))
 
     csrf.exempt(bare)
@@ -145,6 +160,8 @@ def prepare(url: str) -> tuple[list[str], list[str]]:
                 for n, number in enumerate(ids)
             ],
         )
+        # The commit floor's table (bench-only; the bench database is dropped after).
+        db.session.execute(text("CREATE TABLE bench_commit (id bigserial PRIMARY KEY, lines int)"))
         db.session.commit()
         tokens = []
         for n in range(CLINICS):
@@ -223,7 +240,7 @@ def measure(
     port: int, path: str, tokens: list[str], ids: list[str], clients: int, seconds: float
 ) -> tuple[float, list[float]]:
     """``clients`` threads posting to ``path`` for ``seconds``: (requests/s, latencies in s)."""
-    expected = 201 if path == "/api/v1/visits" else 200
+    expected = 201 if path == "/api/v1/visits" else 200  # the bare and commit endpoints
     latencies: list[list[float]] = [[] for _ in range(clients)]
     failures: list[str] = []
     barrier = threading.Barrier(clients + 1)
@@ -308,7 +325,11 @@ def run(
     rounds = rounds or int(os.environ.get("ROUNDS", "3"))
     url = _database(server_url, database)
     tokens, ids = prepare(url)
-    kinds = {"bare": "/api/v1/bench/bare", "record": "/api/v1/visits"}
+    kinds = {
+        "bare": "/api/v1/bench/bare",
+        "record": "/api/v1/visits",
+        "commit": "/api/v1/bench/commit",
+    }
     rates: dict[tuple[str, int], list[float]] = {}
     latencies: dict[tuple[str, int], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -320,8 +341,8 @@ def run(
             for r in range(rounds):
                 for clients in CONCURRENCY:
                     order = list(kinds.items())
-                    if (r + clients) % 2:
-                        order.reverse()
+                    shift = (r + clients) % len(order)  # each side leads in turn
+                    order = order[shift:] + order[:shift]
                     for kind, path in order:
                         rate, done = measure(server.port, path, tokens, ids, clients, seconds)
                         rates.setdefault((kind, clients), []).append(rate)
@@ -334,12 +355,16 @@ def run(
         f"recording over HTTP (gunicorn, PostgreSQL; {rounds} rounds x {seconds:g} s, "
         f"load {load_before:.1f} -> {load_after:.1f})"
     )
-    echo("clients | visits/s | bare req/s | ratio | p50 ms (bare) | p99 ms (bare) | p99 ratio")
+    echo(
+        "clients | visits/s | bare req/s | ratio | p50 ms (bare) | p99 ms (bare) | p99 ratio "
+        "| commit floor req/s | floor/bare | visits/floor"
+    )
     for clients in CONCURRENCY:
         rec, bare = ("record", clients), ("bare", clients)
         figures = {
             "visits_per_s": statistics.median(rates[rec]),
             "bare_per_s": statistics.median(rates[bare]),
+            "floor_per_s": statistics.median(rates[("commit", clients)]),
             "p50": _percentile(latencies[rec], 0.50) * 1000,
             "p99": _percentile(latencies[rec], 0.99) * 1000,
             "bare_p50": _percentile(latencies[bare], 0.50) * 1000,
@@ -347,11 +372,16 @@ def run(
         }
         figures["ratio"] = figures["visits_per_s"] / (figures["bare_per_s"] or float("nan"))
         figures["p99_ratio"] = figures["p99"] / (figures["bare_p99"] or float("nan"))
+        floor = figures["floor_per_s"] or float("nan")
+        figures["floor_ratio"] = floor / (figures["bare_per_s"] or float("nan"))
+        figures["ratio_to_floor"] = figures["visits_per_s"] / floor
         results[clients] = figures
         echo(
             f"{clients:>7} | {figures['visits_per_s']:8.0f} | {figures['bare_per_s']:10.0f} | "
             f"{figures['ratio']:5.2f} | {figures['p50']:6.1f} ({figures['bare_p50']:5.1f}) | "
-            f"{figures['p99']:6.1f} ({figures['bare_p99']:5.1f}) | {figures['p99_ratio']:5.2f}"
+            f"{figures['p99']:6.1f} ({figures['bare_p99']:5.1f}) | {figures['p99_ratio']:5.2f} "
+            f"| {figures['floor_per_s']:8.0f} | {figures['floor_ratio']:5.2f} "
+            f"| {figures['ratio_to_floor']:5.2f}"
         )
     return results
 
