@@ -270,10 +270,23 @@ def generate(engine: Engine, scale: str, clinics: int = 198, budget: float = 900
                 )
         visits += count
         lines += len(line_rows)
+    _complete(engine)
+    return Generated(
+        scale, wanted, visits, lines, clinics, districts, time.perf_counter() - started
+    )
+
+
+def _complete(engine: Engine) -> None:
+    """What recording would have kept beside the copied rows: receipt counters, id
+    sequences and the statement rollups; then fresh planner statistics."""
+    postgresql = engine.dialect.name == "postgresql"
     with engine.begin() as conn:
+        conn.execute(text("DELETE FROM receipt_counter"))
         conn.execute(
-            text("INSERT INTO receipt_counter (clinic_id, year, last_seq) VALUES (:c, :y, :s)"),
-            [{"c": c, "y": YEAR, "s": s} for c, s in seqs.items()],
+            text(
+                "INSERT INTO receipt_counter (clinic_id, year, last_seq) "
+                "SELECT clinic_id, year, MAX(receipt_seq) FROM visit GROUP BY clinic_id, year"
+            )
         )
         if postgresql:
             for table in ("visit", "visit_line"):
@@ -284,6 +297,28 @@ def generate(engine: Engine, scale: str, clinics: int = 198, budget: float = 900
         fill_rollups(conn)  # as if every visit had been recorded by the app
         if postgresql:
             conn.execute(text("ANALYZE"))
+
+
+def resume(engine: Engine, scale: str) -> Generated:
+    """A database an earlier :func:`generate` filled, as it stands (``BENCH_REUSE=1``);
+    completed first if that run stopped after its last chunk (no rollups yet)."""
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        visits, lines, clinics, rollup = conn.execute(
+            text(
+                "SELECT (SELECT COUNT(*) FROM visit), (SELECT COUNT(*) FROM visit_line), "
+                "(SELECT COUNT(*) FROM clinic), (SELECT COUNT(*) FROM clinic_day)"
+            )
+        ).one()
+        districts = list(conn.scalars(text("SELECT code FROM district ORDER BY code")))
+        measured = conn.scalar(text("SELECT COUNT(*) FROM statement"))
+    if not visits or measured:
+        raise SystemExit(
+            "BENCH_REUSE measures a generated database no run has measured yet; "
+            "run without it to generate afresh"
+        )
+    if not rollup:
+        _complete(engine)
     return Generated(
-        scale, wanted, visits, lines, clinics, districts, time.perf_counter() - started
+        scale, SCALES[scale], visits, lines, clinics, districts, time.perf_counter() - started
     )
