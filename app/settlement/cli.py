@@ -147,15 +147,25 @@ def verify(district: str, month: str) -> None:
     click.echo(f"{len(summary.lines)} clinics checked, all stored figures match their visits")
 
 
+def _any_month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--month``: a YYYY-MM, or None for every month."""
+    if value is None:
+        return None
+    try:
+        return require_month(value)
+    except DomainError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+ANY_MONTH = click.option(
+    "--month", default=None, callback=_any_month, help="YYYY-MM (default: every month)"
+)
+
+
 @statements_cli.command("check-rollup")
-@click.option("--month", default=None, help="YYYY-MM (default: every month)")
+@ANY_MONTH
 def check_rollup(month: str | None) -> None:
     """Prove the statements' rollups equal the visits (days) and lines (items); exit 1 if not."""
-    if month is not None:
-        try:
-            require_month(month)
-        except DomainError as exc:
-            raise click.UsageError(str(exc)) from None
     differences = item_rollup_differences(month)
     for when, clinic_id, code, name, unit, rollup, lines in differences:
         click.echo(
@@ -184,14 +194,9 @@ def check_rollup(month: str | None) -> None:
 
 
 @statements_cli.command("rebuild-rollups")
-@click.option("--month", default=None, help="YYYY-MM (default: every month)")
+@ANY_MONTH
 def rebuild_rollups_command(month: str | None) -> None:
     """Rebuild the day and item rollups from the visits (after check-rollup found a difference)."""
-    if month is not None:
-        try:
-            require_month(month)
-        except DomainError as exc:
-            raise click.UsageError(str(exc)) from None
     days, items = rebuild_rollups(month)
     click.echo(f"{month or 'every month'}: {days} day rows and {items} item rows rebuilt")
 
