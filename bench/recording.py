@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
+import math
 import os
 import random
 import socket
@@ -304,7 +305,7 @@ def measure(
 
 def _percentile(values: list[float], q: float) -> float:
     if not values:  # nothing finished inside a (very short) measurement
-        return float("nan")
+        return math.nan
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
@@ -370,10 +371,10 @@ def run(
             "bare_p50": _percentile(latencies[bare], 0.50) * 1000,
             "bare_p99": _percentile(latencies[bare], 0.99) * 1000,
         }
-        figures["ratio"] = figures["visits_per_s"] / (figures["bare_per_s"] or float("nan"))
-        figures["p99_ratio"] = figures["p99"] / (figures["bare_p99"] or float("nan"))
-        floor = figures["floor_per_s"] or float("nan")
-        figures["floor_ratio"] = floor / (figures["bare_per_s"] or float("nan"))
+        figures["ratio"] = figures["visits_per_s"] / (figures["bare_per_s"] or math.nan)
+        figures["p99_ratio"] = figures["p99"] / (figures["bare_p99"] or math.nan)
+        floor = figures["floor_per_s"] or math.nan
+        figures["floor_ratio"] = floor / (figures["bare_per_s"] or math.nan)
         figures["ratio_to_floor"] = figures["visits_per_s"] / floor
         results[clients] = figures
         echo(

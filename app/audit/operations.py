@@ -355,6 +355,14 @@ def record_access(
         )
 
 
+def audit_rollup_rebuild(
+    session: Session, actor: Any, month: str | None, days: int, items: int, now: dt.datetime
+) -> Entry:
+    """The statement rollups rebuilt from the visits (``month`` None: every month)."""
+    after = {"day_rows": days, "item_rows": items}
+    return append(session, actor, "rollup.rebuild", ("rollup", month or "all"), None, after, now)
+
+
 def audit_clinic_event(
     session: Session,
     actor: Any,

@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from app.audit.operations import OPERATOR
 from app.clock import clock
 from app.errors import DomainError
 from app.localtime import local_date
@@ -197,7 +198,7 @@ def check_rollup(month: str | None) -> None:
 @ANY_MONTH
 def rebuild_rollups_command(month: str | None) -> None:
     """Rebuild the day and item rollups from the visits (after check-rollup found a difference)."""
-    days, items = rebuild_rollups(month)
+    days, items = rebuild_rollups(month, OPERATOR, clock()())
     click.echo(f"{month or 'every month'}: {days} day rows and {items} item rows rebuilt")
 
 

@@ -10,12 +10,13 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Date, Select, String, Table, and_, bindparam, func, or_, select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.attributes import instance_dict, set_committed_value
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.access import can_see_clinic, require_clinic_visible
 from app.auth.models import User
 from app.catalog.models import CatalogItem, ItemPrice
 from app.catalog.rules import pinyin_initials
+from app.database import loaded_instance
 from app.errors import NotFound, Problem
 from app.extensions import db
 from app.localtime import start_of_local_day
@@ -138,13 +139,6 @@ def _facts_statement(*, by_id: bool) -> tuple[Select[Any], tuple[tuple[Any, tupl
     return statement, tuple(layout)
 
 
-def _snapshot(model: type[T], keys: tuple[str, ...], values: Any) -> T:
-    """A row as a detached instance of ``model``: every column loaded, no session, no events."""
-    instance = cast(T, model.__mapper__.class_manager.new_instance())  # type: ignore[attr-defined]
-    instance_dict(instance).update(zip(keys, values, strict=True))
-    return instance
-
-
 def visit_facts(
     id_number: str,
     day: dt.date,
@@ -192,7 +186,11 @@ def visit_facts(
     for model, keys in layout:
         values = row[at : at + len(keys)]
         at += len(keys)
-        rows.append(None if values[0] is None else _snapshot(model, keys, values))
+        rows.append(
+            None
+            if values[0] is None
+            else loaded_instance(model, dict(zip(keys, values, strict=True)))
+        )
     clinic, clinic_village, clinic_town, resident, village, hukou_town, version = rows
     set_committed_value(clinic_village, "town", clinic_town)
     set_committed_value(clinic, "village", clinic_village)

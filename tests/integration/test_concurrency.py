@@ -191,7 +191,7 @@ def test_a_rollup_rebuild_racing_visits_loses_and_doubles_nothing(
     def work(i: int) -> None:
         if i == 0:
             for _ in range(VISITS_PER_THREAD):
-                rebuild_rollups(None)
+                rebuild_rollups(None, "racer0", now)
             return
         actor = user(f"racer{i}")
         for n in range(VISITS_PER_THREAD):

@@ -13,6 +13,7 @@ that differs.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from flask import Flask
@@ -20,6 +21,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
+from app.audit.models import AuditEntry
 from app.extensions import db
 from app.places.models import Clinic
 from app.settlement.figures import (
@@ -186,3 +188,11 @@ def test_rebuild_rollups_repairs_what_check_rollup_found(app: Flask, many: list[
     # The whole history at once gives the same rows, without the emptied ones.
     assert runner.invoke(args=["statements", "rebuild-rollups"]).exit_code == 0
     assert rollup() == visits_grouped()
+    # Each rebuild is in the audit log, by the operator, with what it wrote; the log verifies.
+    entries = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "rollup.rebuild").order_by(AuditEntry.seq)
+    ).all()
+    assert [(e.actor, e.object_key) for e in entries] == [("cli", "2026-09"), ("cli", "all")]
+    assert json.loads(entries[0].after or "{}")["day_rows"] == days
+    verified = runner.invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
