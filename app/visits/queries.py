@@ -131,7 +131,7 @@ def _facts_statement(*, by_id: bool) -> tuple[Select[Any], tuple[tuple[Any, tupl
         .outerjoin(t["version"], t["version"].c.id == version_id)
     )
     # The lines' items and their prices: one row each (one row of NULLs if none).
-    items = _prices_statement(codes=False).subquery("item")
+    items = _prices_statement().subquery("item")
     joined = joined.outerjoin(items, items.c.code.in_(bindparam("codes", expanding=True)))
     columns.extend(items.c)
     key = clinic.c.id if by_id else clinic.c.code
@@ -152,7 +152,7 @@ def visit_facts(
     The clinic (with its village and town: its district), the resident (with
     hukou village and town), the policy version in force in the clinic's
     district on ``day`` and the catalogue items named by ``codes`` with their
-    prices on ``day`` (:func:`priced_items`, joined: one row per item) come
+    prices on ``day`` (joined: one row per item) come
     back together, read now (nothing cached); no attribute is loaded lazily
     afterwards.  None when there is no such clinic.
     This is the one place a patient's facts are gathered: the eligibility
@@ -225,13 +225,15 @@ def patient_standing(id_number: str, clinic: Clinic, day: dt.date) -> PatientSta
 
 
 @cache
-def _prices_statement(*, codes: bool = True) -> Any:
+def _prices_statement() -> Any:
+    """Every catalogue item with its price valid on ``:day`` (NULL if none): the
+    facts query joins the lines' codes to it."""
     valid_price = and_(
         ItemPrice.item_id == CatalogItem.id,
         ItemPrice.valid_from <= bindparam("day", type_=Date),
         or_(ItemPrice.valid_to.is_(None), ItemPrice.valid_to >= bindparam("day", type_=Date)),
     )
-    statement = select(
+    return select(
         CatalogItem.id,
         CatalogItem.code,
         CatalogItem.name,
@@ -240,17 +242,6 @@ def _prices_statement(*, codes: bool = True) -> Any:
         CatalogItem.insurance_class,
         ItemPrice.price,
     ).outerjoin(ItemPrice, valid_price)
-    if codes:
-        statement = statement.where(CatalogItem.code.in_(bindparam("codes", expanding=True)))
-    return statement
-
-
-def priced_items(codes: set[str], day: dt.date) -> dict[str, PricedItem]:
-    """The catalogue items named by ``codes``, each with its price valid on ``day``: one query."""
-    rows = db.session.connection().execute(
-        _prices_statement(), {"codes": sorted(codes), "day": day}
-    )
-    return {row.code: PricedItem(*row) for row in rows}
 
 
 def year_usage(resident_id: int, year: int) -> tuple[int, int]:
