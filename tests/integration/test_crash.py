@@ -14,6 +14,7 @@ fund paid over the visits, and ``flask audit verify`` finds the chain whole.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import json
 import os
 import signal
@@ -138,8 +139,10 @@ def post_visit(base: str, token: str, key: str, patient: str) -> dict[str, Any] 
         if exc.code >= 500:
             return None  # a 503 while the database is busy: not acknowledged, retry
         raise
-    except OSError:
-        return None  # connection refused or cut: not acknowledged
+    except (OSError, http.client.HTTPException):
+        # Connection refused or cut, before the answer or halfway through its body
+        # (the kill can land between the headers and the body: IncompleteRead).
+        return None  # not acknowledged
 
 
 def test_kill_9_mid_run_then_retry_records_each_key_once(
