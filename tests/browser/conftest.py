@@ -68,6 +68,19 @@ class RunningClock:
         self.start, self.began = moment, time.monotonic()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Werkzeug's threaded dev server, which these tests drive, can leave a static
+    # asset's file (WhiteNoise's compressed copy) to the garbage collector when the
+    # browser drops the connection mid-transfer; the warning is the test server's,
+    # not the app's (gunicorn closes the response). Narrow: static asset files only.
+    for line in (
+        r"ignore:unclosed file <_io\.BufferedReader name='[^']*/assets/static/:ResourceWarning",
+        r"ignore:Exception ignored in. <_io\.FileIO name='[^']*/assets/static/"
+        ":pytest.PytestUnraisableExceptionWarning",
+    ):
+        config.addinivalue_line("filterwarnings", line)
+
+
 @dataclass
 class LiveServer:
     url: str
