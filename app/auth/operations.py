@@ -21,6 +21,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.audit.operations import OPERATOR, audit_login, audit_token, audit_user
@@ -130,10 +131,12 @@ _TOUCH_EVERY = dt.timedelta(minutes=1)
 
 def user_for_token(token: str, now: dt.datetime) -> User | None:
     """The active user a live (unrevoked, unexpired) bearer token belongs to, or None."""
+    # The user comes with the token (one statement, no lazy load): every API
+    # request pays for this lookup.
     row = db.session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None)
-        )
+        select(ApiToken)
+        .options(joinedload(ApiToken.user, innerjoin=True))
+        .where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None))
     )
     if row is None or not row.user.active:
         return None
