@@ -31,7 +31,7 @@ from dataclasses import replace
 from functools import cache
 from typing import Any
 
-from sqlalchemy import LargeBinary, String, TextClause, bindparam, text
+from sqlalchemy import BindParameter, LargeBinary, String, TextClause, bindparam, text
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditChain, ResidentAccess
@@ -66,26 +66,50 @@ def actor_name(actor: Any) -> str:
 # the head it left), sealed in SQL — SHA-256 of the canonical form, whose head
 # part comes from Python and whose tail is the previous hash and the next
 # sequence number (app.audit.rules.canonical_head) — and the head moved to it.
+# The two steps are CTEs a writer can also fold into its own data-modifying
+# WITH (recording a visit does: :func:`visit_record_parameters`), their
+# parameters then prefixed so they cannot meet the writer's.
 # SQLite has no data-modifying WITH: the same INSERT … SELECT, then the head
 # UPDATE (its unit of work is BEGIN IMMEDIATE, so nothing can come between).
 _COLUMNS = "chain, seq, at, actor, action, object_type, object_key, before, after, prev_hash, hash"
-_PG_APPEND = f"""
-WITH entry AS (
+_PARAMETERS = ("chain", "at", "actor", "action", "object_type", "object_key", "before", "after")
+
+
+def pg_append_ctes(prefix: str = "") -> str:
+    """``{prefix}new_entry`` (the entry appended, sealed), ``{prefix}new_head`` (the head moved).
+
+    If the chain has no head row yet, both are empty: the caller appends with
+    :func:`append` instead, which creates it.
+    """
+    p = prefix
+    return f"""{p}new_entry AS (
     INSERT INTO audit_entry ({_COLUMNS})
-    SELECT c.chain, c.last_seq + 1, :at, :actor, :action, :object_type, :object_key,
-           :before, :after, c.last_hash,
-           encode(sha256(:head || convert_to(c.last_hash || :sep || (c.last_seq + 1) || '}}',
-                                             'UTF8')), 'hex')
+    SELECT c.chain, c.last_seq + 1, :{p}at, :{p}actor, :{p}action, :{p}object_type,
+           :{p}object_key, :{p}before, :{p}after, c.last_hash,
+           encode(sha256(:{p}head || convert_to(c.last_hash || :{p}sep || (c.last_seq + 1)
+                                                 || '}}', 'UTF8')), 'hex')
     FROM audit_chain AS c
-    WHERE c.chain = :chain
+    WHERE c.chain = :{p}chain
     FOR UPDATE OF c
     RETURNING chain, seq, prev_hash, hash
-)
-UPDATE audit_chain SET last_seq = entry.seq, last_hash = entry.hash
-FROM entry
-WHERE audit_chain.chain = entry.chain
-RETURNING entry.seq, entry.prev_hash, entry.hash
-"""
+), {p}new_head AS (
+    UPDATE audit_chain SET last_seq = {p}new_entry.seq, last_hash = {p}new_entry.hash
+    FROM {p}new_entry
+    WHERE audit_chain.chain = {p}new_entry.chain
+    RETURNING audit_chain.last_seq
+)"""
+
+
+def append_bindparams(prefix: str = "") -> list[BindParameter[Any]]:
+    """The typed parameters of :func:`pg_append_ctes` (and of the SQLite append)."""
+    return [
+        bindparam(f"{prefix}at", type_=UTCDateTime()),
+        bindparam(f"{prefix}head", type_=LargeBinary()),
+        bindparam(f"{prefix}sep", value=SEQ_SEPARATOR, type_=String()),
+    ]
+
+
+_PG_APPEND = f"WITH {pg_append_ctes()}\nSELECT seq, prev_hash, hash FROM new_entry"
 _SQLITE_APPEND = f"""
 INSERT INTO audit_entry ({_COLUMNS})
 SELECT c.chain, c.last_seq + 1, :at, :actor, :action, :object_type, :object_key,
@@ -103,10 +127,40 @@ _SQLITE_MOVE_HEAD = text(
 @cache
 def _append_statement(dialect: str) -> TextClause:
     return text(_PG_APPEND if dialect == "postgresql" else _SQLITE_APPEND).bindparams(
-        bindparam("at", type_=UTCDateTime()),
-        bindparam("head", type_=LargeBinary()),
-        bindparam("sep", value=SEQ_SEPARATOR, type_=String()),
+        *append_bindparams()
     )
+
+
+def _entry(
+    actor: Any,
+    action: str,
+    obj: tuple[str, str | int],
+    before: State | None,
+    after: State | None,
+    now: dt.datetime | None,
+    chain: str,
+) -> tuple[Entry, dict[str, Any]]:
+    """The entry to append (not yet sealed) and its statement's parameters."""
+    # Callers without a clock of their own (imports and policy loads run from
+    # the CLI and the demo seed) get the time the entry is written.
+    moment = now if now is not None else dt.datetime.now(dt.UTC)
+    entry = Entry(
+        chain=chain,
+        seq=0,
+        at=moment,
+        actor=actor_name(actor)[:60],
+        action=action,
+        object_type=obj[0],
+        object_key=str(obj[1])[:80],
+        before=normalise(before),
+        after=normalise(after),
+        prev_hash="",
+    )
+    values = {name: getattr(entry, name) for name in _PARAMETERS}
+    values["before"] = None if entry.before is None else dumps(entry.before)
+    values["after"] = None if entry.after is None else dumps(entry.after)
+    values["head"] = canonical_head(entry)
+    return entry, values
 
 
 def append(
@@ -125,34 +179,9 @@ def append(
     The entry is sealed by the database while it holds the chain's head
     (:data:`_PG_APPEND`); ``flask audit verify`` recomputes the hash in Python.
     """
-    # Callers without a clock of their own (imports and policy loads run from
-    # the CLI and the demo seed) get the time the entry is written.
-    moment = now if now is not None else dt.datetime.now(dt.UTC)
-    entry = Entry(
-        chain=chain,
-        seq=0,
-        at=moment,
-        actor=actor_name(actor)[:60],
-        action=action,
-        object_type=obj[0],
-        object_key=str(obj[1])[:80],
-        before=normalise(before),
-        after=normalise(after),
-        prev_hash="",
-    )
+    entry, values = _entry(actor, action, obj, before, after, now, chain)
     connection = session.connection()
     dialect = connection.dialect.name
-    values = {
-        "chain": entry.chain,
-        "at": entry.at,
-        "actor": entry.actor,
-        "action": entry.action,
-        "object_type": entry.object_type,
-        "object_key": entry.object_key,
-        "before": None if entry.before is None else dumps(entry.before),
-        "after": None if entry.after is None else dumps(entry.after),
-        "head": canonical_head(entry),
-    }
     row = connection.execute(_append_statement(dialect), values).one_or_none()
     if row is None:  # the chain's first entry: create its head, then append
         insert_missing(session, AuditChain, {"chain": chain, "last_seq": 0, "last_hash": GENESIS})
@@ -163,6 +192,27 @@ def append(
 
 
 # --- one helper per kind of write ---------------------------------------------------
+
+
+def visit_record_parameters(
+    actor: Any, visit: Any, now: dt.datetime, prefix: str
+) -> dict[str, Any]:
+    """The parameters of :func:`pg_append_ctes` (``prefix``) for ``visit.record`` of ``visit``.
+
+    For a writer that appends the entry in its own statement: the same entry
+    :func:`audit_visit` would append, from a visit whose id, receipt number and
+    lines are known before it is written.
+    """
+    _, values = _entry(
+        actor,
+        "visit.record",
+        ("visit", visit.id),
+        None,
+        visit_state(visit, visit.lines),
+        now,
+        clinic_chain(visit.clinic.code),
+    )
+    return {prefix + name: value for name, value in values.items()}
 
 
 def audit_visit(session: Session, actor: Any, action: str, visit: Any, now: dt.datetime) -> Entry:

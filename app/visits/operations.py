@@ -19,16 +19,16 @@ Guarantees:
   - the counter row makes receipt numbers gapless: it is incremented in the
     visit's own transaction, so a rolled-back visit gives its number back;
 * recording costs a fixed number of statements whatever the visit: on
-  PostgreSQL three — the facts with the lines' prices, the month lock and
-  the fund-usage upsert in one (:data:`_PG_MONTH_AND_USAGE`), then every
-  write in one data-modifying ``WITH`` (counter, visit, lines, idempotency
-  key, fund-usage update, the clinic's month per item and day;
-  :func:`_pg_write`) — plus the audit append's one, in the transaction the
-  request's token lookup opened (``unit_of_work(join_reads=True)``); on
-  SQLite, which has no ``INSERT`` inside ``WITH``, each write is its own
-  statement (ten in all, plus the audit append's two).  It loads nothing
-  lazily and answers from what it wrote
-  (``tests/integration/test_recording_path.py`` counts them);
+  PostgreSQL three, in the transaction the request's token lookup opened
+  (``unit_of_work(join_reads=True)``) — the facts with the lines' prices; the
+  month lock, the fund-usage upsert, the receipt counter and the visit's id
+  in one (:data:`_PG_RESERVE`); then every write in one data-modifying
+  ``WITH`` (visit, lines, idempotency key, fund-usage update, the clinic's
+  month per item and day, the audit entry and its chain head;
+  :func:`_pg_write`).  On SQLite, which has no ``INSERT`` inside ``WITH``,
+  each is its own statement (twelve in all).  It loads nothing lazily and
+  answers from what it wrote (``tests/integration/test_recording_path.py``
+  counts them);
 * the clinic's month per item (:class:`ClinicMonthItem`, the statement's item
   table) and the clinic's day (:class:`ClinicDay`, its per-day figures) are
   written by the same unit of work, under the clinic-month lock: recording adds
@@ -48,7 +48,6 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     Connection,
-    Date,
     Table,
     TextClause,
     and_,
@@ -65,7 +64,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.audit.operations import audit_clinic_event, audit_rollup_rebuild, audit_visit
+from app.audit.operations import (
+    append_bindparams,
+    audit_clinic_event,
+    audit_rollup_rebuild,
+    audit_visit,
+    pg_append_ctes,
+    visit_record_parameters,
+)
 from app.auth.access import require_clinic_visible, require_doctor_of
 from app.auth.models import User
 from app.database import (
@@ -186,125 +192,154 @@ LINE_COLUMNS = {
 }  # fmt: skip
 
 
+# The folded audit append's CTEs and parameters are named with this prefix.
+AUDIT = "audit_"
+
+
 @cache
 def _pg_write(with_key: bool, with_usage: bool) -> TextClause:
     """PostgreSQL: every write of a recorded visit in ONE statement (data-modifying WITH).
 
-    The receipt counter is incremented (created at 1) and numbers the visit, the
-    visit and its lines (unnested from one array per column) are inserted, then
-    the idempotency key and the person's fund-usage year row (already locked by
-    the upsert that read it), the lines, summed per item, are added to the
-    clinic's month per item (:class:`ClinicMonthItem`) and the visit's figures
-    to the clinic's day (:class:`ClinicDay`).  Locks are taken in the
-    module's order: the counter is the first row this statement locks.  It
-    answers the visit's id and receipt number.
+    The visit (its id and receipt number reserved by :data:`_PG_RESERVE`; one
+    JSON object, ``:visit``) and its lines (one JSON array, ``:lines``) are
+    inserted, then the idempotency key and the person's fund-usage year row
+    (already locked), the lines, summed per item, are added to the clinic's
+    month per item (:class:`ClinicMonthItem`) and the visit's figures to the
+    clinic's day (:class:`ClinicDay`), and the ``visit.record`` audit entry is
+    appended (:func:`app.audit.operations.pg_append_ctes`): the chain head is
+    the last lock the transaction takes; every other row it locks is the
+    clinic's or the person's, whose locks came first (:data:`_PG_RESERVE`).
+    It answers the entry's sequence number (NULL when the clinic's chain has
+    no head yet: the caller appends).
     """
-    seq = "counter.last_seq"
-    number = f"lpad({seq}::text, greatest(6, length({seq}::text)), '0')"  # as f"{seq:06d}"
-    arrays = ", ".join(f"CAST(:lines_{name} AS {kind}[])" for name, kind in LINE_COLUMNS.items())
+    line_types = ", ".join(f"{name} {kind}" for name, kind in LINE_COLUMNS.items())
     key = """, new_key AS (
     INSERT INTO idempotency_key (user_id, key, request_hash, visit_id, created_at)
     SELECT :key_user_id, :key, :request_hash, new_visit.id, :key_created_at FROM new_visit
 )"""
     day_values = [
-        "1" if c is None else f"CAST(:{c} AS integer)" if c in FLAGS else f":{c}"
+        "1" if c is None else f"CAST(v.{c} AS integer)" if c in FLAGS else f"v.{c}"
         for c in DAY_SUMS.values()
     ]
-    day_update = ",\n        ".join(f"{n} = clinic_day.{n} + excluded.{n}" for n in DAY_SUMS)
+    day_update = ", ".join(f"{n} = clinic_day.{n} + excluded.{n}" for n in DAY_SUMS)
     usage = """, new_usage AS (
     UPDATE fund_usage SET fund_paid = :paid, deductible_used = :deductible
     WHERE resident_id = :person AND year = :in_year
 )"""
     sql = f"""
-WITH counter AS (
-    INSERT INTO receipt_counter (clinic_id, year, last_seq) VALUES (:clinic_id, :year, 1)
-    ON CONFLICT (clinic_id, year) DO UPDATE SET last_seq = receipt_counter.last_seq + 1
-    RETURNING last_seq
-), new_visit AS (
-    INSERT INTO visit ({", ".join(VISIT_COLUMNS)}, receipt_seq, receipt_number)
-    SELECT {", ".join(":" + c for c in VISIT_COLUMNS)}, {seq}, :receipt_prefix || {number}
-    FROM counter
-    RETURNING id, receipt_seq, receipt_number
+WITH new_visit AS (
+    INSERT INTO visit SELECT * FROM jsonb_populate_record(NULL::visit, CAST(:visit AS jsonb))
+    RETURNING *
 ), new_lines AS (
     INSERT INTO visit_line (visit_id, {", ".join(LINE_COLUMNS)})
-    SELECT new_visit.id, {", ".join("line." + c for c in LINE_COLUMNS)}
-    FROM new_visit, unnest({arrays}) AS line({", ".join(LINE_COLUMNS)})
+    SELECT new_visit.id, line.*
+    FROM new_visit, jsonb_to_recordset(CAST(:lines AS jsonb)) AS line({line_types})
     RETURNING item_code, item_name, unit, quantity, amount
 ), new_items AS (
     INSERT INTO clinic_month_item
         (month, clinic_id, item_code, item_name, unit, quantity, amount, lines)
-    SELECT :month, :clinic_id, item_code, item_name, unit, sum(quantity), sum(amount), count(*)
-    FROM new_lines GROUP BY item_code, item_name, unit
+    SELECT v.month, v.clinic_id, l.item_code, l.item_name, l.unit,
+           sum(l.quantity), sum(l.amount), count(*)
+    FROM new_lines AS l, new_visit AS v
+    GROUP BY v.month, v.clinic_id, l.item_code, l.item_name, l.unit
     ON CONFLICT (month, clinic_id, item_code, item_name, unit) DO UPDATE SET
         quantity = clinic_month_item.quantity + excluded.quantity,
         amount = clinic_month_item.amount + excluded.amount,
         lines = clinic_month_item.lines + excluded.lines
 ), new_day AS (
     INSERT INTO clinic_day (month, clinic_id, visit_date, {", ".join(DAY_SUMS)})
-    SELECT :month, :clinic_id, :visit_date, {", ".join(day_values)} FROM new_visit
-    ON CONFLICT (month, clinic_id, visit_date) DO UPDATE SET
-        {day_update}
-){key if with_key else ""}{usage if with_usage else ""}
-SELECT id, receipt_seq, receipt_number FROM new_visit
+    SELECT v.month, v.clinic_id, v.visit_date, {", ".join(day_values)} FROM new_visit AS v
+    ON CONFLICT (month, clinic_id, visit_date) DO UPDATE SET {day_update}
+){key if with_key else ""}{usage if with_usage else ""}, {pg_append_ctes(AUDIT)}
+SELECT (SELECT seq FROM {AUDIT}new_entry) AS audit_seq FROM new_visit
 """
-    times = ["visited_at", "recorded_at"] + (["key_created_at"] if with_key else [])
+    # Within what psycopg caches the conversion of (4,096 characters, 50
+    # parameters; tests/integration/test_recording_path.py): parsed once per process.
+    sql = "\n".join(line.strip() for line in sql.strip().splitlines())
     return text(sql).bindparams(
-        *(bindparam(name, type_=UTCDateTime()) for name in times),
-        bindparam("visit_date", type_=Date()),
+        *([bindparam("key_created_at", type_=UTCDateTime())] if with_key else []),
+        *append_bindparams(AUDIT),
     )
 
 
-# PostgreSQL: the month lock and the person's year row in ONE statement.  The
-# statement row is locked first (``SELECT … FOR UPDATE`` in ``month``), and the
-# fund-usage upsert reads its rows from ``month``, so it runs after that lock and
-# only when the month is open: the module's lock order, and nothing written into
-# a frozen month.  No row answered: the month's statement row does not exist yet.
-_PG_MONTH_AND_USAGE = text("""
+# PostgreSQL: everything recording locks or reserves before it prices the visit,
+# in ONE statement and in the module's lock order.  The statement row is locked
+# first (``SELECT … FOR UPDATE`` in ``month``); the person's year row is upserted
+# from ``month`` (so after that lock, and only when the month is open), and the
+# receipt counter is incremented from ``usage`` (so after that one): the next
+# receipt number, gapless because the increment rolls back with a refused visit.
+# The visit's id is drawn from its sequence here so the audit entry, which names
+# it, can be written in the same statement as the visit.  No row answered: the
+# month's statement row does not exist yet.
+_PG_RESERVE = text("""
 WITH month AS (
     SELECT status FROM statement WHERE clinic_id = :clinic_id AND month = :month FOR UPDATE
 ), usage AS (
     INSERT INTO fund_usage (resident_id, year, fund_paid, deductible_used)
-    SELECT :resident_id, :year, 0, 0 FROM month WHERE month.status = 'open'
+    SELECT CAST(:resident_id AS integer), :year, 0, 0 FROM month
+    WHERE month.status = 'open' AND CAST(:resident_id AS integer) IS NOT NULL
     ON CONFLICT (resident_id, year) DO UPDATE SET fund_paid = fund_usage.fund_paid
     RETURNING fund_paid, deductible_used
+), counter AS (
+    INSERT INTO receipt_counter (clinic_id, year, last_seq)
+    SELECT :clinic_id, :year, 1 FROM month LEFT JOIN usage ON true WHERE month.status = 'open'
+    ON CONFLICT (clinic_id, year) DO UPDATE SET last_seq = receipt_counter.last_seq + 1
+    RETURNING last_seq
 )
-SELECT month.status, usage.fund_paid, usage.deductible_used FROM month LEFT JOIN usage ON true
+SELECT month.status, usage.fund_paid, usage.deductible_used, counter.last_seq AS seq,
+       nextval(pg_get_serial_sequence('visit', 'id')) AS visit_id
+FROM month LEFT JOIN usage ON true LEFT JOIN counter ON true
 """)
 
 
-def _lock_month_and_usage(
-    session: Session, clinic: Clinic, month: str, resident_id: int | None, year: int
-) -> YearUsage:
-    """The month's lock (refused unless open), then the person's year row, locked: its usage.
+@dataclass(frozen=True)
+class Reserved:
+    """What recording holds before it prices: the person's usage, the receipt sequence.
 
-    On PostgreSQL one statement (:data:`_PG_MONTH_AND_USAGE`; three the first
-    visit of a clinic's month, which creates its statement row); on SQLite, and
-    for a patient not in the register, the lock and the upsert are two.
+    ``visit_id`` is the id drawn for the visit on PostgreSQL (None on SQLite,
+    where the insert assigns it).
+    """
+
+    usage: YearUsage
+    seq: int
+    visit_id: int | None
+
+
+def _reserve(
+    session: Session, clinic: Clinic, month: str, resident_id: int | None, year: int
+) -> Reserved:
+    """The month's lock (refused unless open), the person's year row, the next receipt number.
+
+    On PostgreSQL one statement (:data:`_PG_RESERVE`; three the first visit of
+    a clinic's month, which creates its statement row); on SQLite one each.
     """
     dialect = session.get_bind().dialect.name
-    if resident_id is not None and dialect == "postgresql":
-        connection = session.connection()
+    connection = session.connection()
+    if dialect == "postgresql":
         key = {"clinic_id": clinic.id, "month": month, "resident_id": resident_id, "year": year}
-        row = connection.execute(_PG_MONTH_AND_USAGE, key).one_or_none()
+        row = connection.execute(_PG_RESERVE, key).one_or_none()
         if row is None:
             insert_missing(
                 session, Statement, {"clinic_id": clinic.id, "month": month, "status": "open"}
             )
-            row = connection.execute(_PG_MONTH_AND_USAGE, key).one()
+            row = connection.execute(_PG_RESERVE, key).one()
         require_open(clinic, month, row.status, "visited_at")
-        return YearUsage(fund_paid=row.fund_paid, deductible_used=row.deductible_used)
+        usage = YearUsage()
+        if resident_id is not None:
+            usage = YearUsage(fund_paid=row.fund_paid, deductible_used=row.deductible_used)
+        return Reserved(usage, row.seq, row.visit_id)
     lock_month_open(session, clinic, month, "visited_at")
-    if resident_id is None:
-        return YearUsage()
-    row = (
-        session.connection()
-        .execute(
+    usage = YearUsage()
+    if resident_id is not None:
+        row = connection.execute(
             _usage_upsert(dialect),
             {"resident_id": resident_id, "year": year, "fund_paid": 0, "deductible_used": 0},
-        )
-        .one()
-    )
-    return YearUsage(fund_paid=row.fund_paid, deductible_used=row.deductible_used)
+        ).one()
+        usage = YearUsage(fund_paid=row.fund_paid, deductible_used=row.deductible_used)
+    seq = connection.execute(
+        _counter_upsert(dialect), {"clinic_id": clinic.id, "year": year, "last_seq": 1}
+    ).scalar_one()
+    return Reserved(usage, seq, None)
 
 
 EARLIEST_VISIT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -676,7 +711,7 @@ def _record(
     idempotency_key: str | None,
     fingerprint: str,
 ) -> Visit:
-    """One visit in 3 statements (10 on SQLite), locks in the module's order; answered in memory."""
+    """One visit in 3 statements (12 on SQLite), locks in the module's order; answered in memory."""
     # Everything is written with Core statements and answered from what was
     # written, so nothing the session loaded needs expiring (no re-read).
     with unit_of_work(expire=False, join_reads=True) as session:
@@ -686,16 +721,15 @@ def _record(
         day = local_date(visited_at)
         year = local(visited_at).year
         resident = standing.resident
-        # The month's lock and check, then the person's year row (created if
-        # missing, locked): one statement on PostgreSQL.
-        usage = _lock_month_and_usage(
+        # The month's lock and check, the person's year row (created if missing,
+        # locked) and the next receipt number: one statement on PostgreSQL.
+        reserved = _reserve(
             session, clinic, month, resident.id if resident is not None else None, year
         )
         if not id_number:
             parse_id_number(request.patient_id_number, "patient_id_number")  # raises
         lines, items = _line_inputs(request, day, facts.items)
-        dialect = session.get_bind().dialect.name
-        quote = _quote(request, facts, visited_at, id_number, lines, items, usage)
+        quote = _quote(request, facts, visited_at, id_number, lines, items, reserved.usage)
         checks = screen_for_recording(session, quote, now, request.warning_reason)
         split = quote.split
 
@@ -726,6 +760,8 @@ def _record(
             "total": split.total,
             "recorded_by_id": actor.id,
             "recorded_at": now,
+            "receipt_seq": reserved.seq,
+            "receipt_number": f"{clinic.code}-{year}-{reserved.seq:06d}",
         }
         line_values = [
             {
@@ -756,44 +792,54 @@ def _record(
                 "paid": split.usage_after.fund_paid,
                 "deductible": split.usage_after.deductible_used,
             }
-        write = _write_postgresql if dialect == "postgresql" else _write_sqlite
-        visit_id, seq, number = write(
-            session, clinic.code, values, line_values, actor.id, key, usage_after
-        )
-        values.update(receipt_seq=seq, receipt_number=number)
-        for line in line_values:
-            line["visit_id"] = visit_id
+        audited = False
+        if reserved.visit_id is not None:  # PostgreSQL: the id is known before the write
+            row = {"id": reserved.visit_id, **values}
+            visit = _answer(clinic, row, line_values)
+            audit = visit_record_parameters(actor, visit, now, AUDIT)
+            audited = _write_postgresql(
+                session, row, line_values, actor.id, key, usage_after, audit
+            )
+        else:
+            visit_id = _write_sqlite(session, values, line_values, actor.id, key, usage_after)
+            visit = _answer(clinic, {"id": visit_id, **values}, line_values)
         forget(session, ReceiptCounter, clinic.id, year)
         if resident is not None:
             forget(session, FundUsage, resident.id, year)
-
-        # The answer, from what was just written: a Visit never added to the
-        # session (nothing to flush, nothing to expire, nothing read back).
-        visit = loaded_instance(Visit, {"id": visit_id, **values})
-        set_committed_value(visit, "clinic", clinic)
-        set_committed_value(
-            visit, "lines", [loaded_instance(VisitLine, line) for line in line_values]
-        )
         store_checks(session, visit, checks)
-        audit_visit(session, actor, "visit.record", visit, now)
+        if not audited:  # SQLite, or the clinic's first entry (its chain head is created)
+            audit_visit(session, actor, "visit.record", visit, now)
+    return visit
+
+
+def _answer(clinic: Clinic, values: dict[str, Any], lines: list[dict[str, Any]]) -> Visit:
+    """The recorded visit as the answer, from what is written: a Visit never added to the
+    session (nothing to flush, nothing to expire, nothing read back)."""
+    visit = loaded_instance(Visit, values)
+    set_committed_value(visit, "clinic", clinic)
+    line_rows = [loaded_instance(VisitLine, {**line, "visit_id": values["id"]}) for line in lines]
+    set_committed_value(visit, "lines", line_rows)
     return visit
 
 
 def _write_postgresql(
     session: Session,
-    clinic_code: str,
     values: dict[str, Any],
     lines: list[dict[str, Any]],
     user_id: int,
     key: dict[str, Any] | None,
     usage: dict[str, Any] | None,
-) -> tuple[int, int, str]:
-    """The visit's writes in one statement (:func:`_pg_write`): (id, receipt seq, number)."""
+    audit: dict[str, Any],
+) -> bool:
+    """The visit's writes and its audit entry in one statement (:func:`_pg_write`).
+
+    False when the entry could not be appended (the clinic's chain has no head yet).
+    """
     params = {
-        **values,
-        **{f"lines_{name}": [line[name] for line in lines] for name in LINE_COLUMNS},
-        "receipt_prefix": f"{clinic_code}-{values['year']}-",
+        "visit": json.dumps(values, default=_iso),
+        "lines": json.dumps(lines),
         **(usage or {}),
+        **audit,
     }
     if key is not None:
         params.update(
@@ -803,31 +849,27 @@ def _write_postgresql(
             key_user_id=user_id,
         )
     statement = _pg_write(key is not None, usage is not None)
-    row = session.connection().execute(statement, params).one()
-    return row.id, row.receipt_seq, row.receipt_number
+    audit_seq = session.connection().execute(statement, params).scalar_one()
+    return audit_seq is not None
+
+
+def _iso(value: dt.date) -> str:
+    """A visit's dates and times in JSON as PostgreSQL reads them (times carry their zone)."""
+    return value.isoformat()
 
 
 def _write_sqlite(
     session: Session,
-    clinic_code: str,
     values: dict[str, Any],
     lines: list[dict[str, Any]],
     user_id: int,
     key: dict[str, Any] | None,
     usage: dict[str, Any] | None,
-) -> tuple[int, int, str]:
-    """The same writes as :func:`_write_postgresql`, one statement each (no WITH … INSERT)."""
+) -> int:
+    """The same writes as :func:`_write_postgresql` bar the audit entry, one statement each
+    (no WITH … INSERT): the visit's id."""
     connection = session.connection()
-    # The next receipt number, gapless: incremented in this transaction.
-    seq = connection.execute(
-        _counter_upsert("sqlite"),
-        {"clinic_id": values["clinic_id"], "year": values["year"], "last_seq": 1},
-    ).scalar_one()
-    number = f"{clinic_code}-{values['year']}-{seq:06d}"
-    visit_id = connection.execute(
-        insert(VISIT).returning(VISIT.c.id),
-        {**values, "receipt_seq": seq, "receipt_number": number},
-    ).scalar_one()
+    visit_id: int = connection.execute(insert(VISIT).returning(VISIT.c.id), values).scalar_one()
     connection.execute(insert(VISIT_LINE), [{**line, "visit_id": visit_id} for line in lines])
     connection.execute(_items_upsert(), _item_sums(values["clinic_id"], values["month"], lines))
     connection.execute(_day_upsert(), _day_sums(values))
@@ -837,7 +879,7 @@ def _write_sqlite(
         )
     if usage is not None:
         connection.execute(_USAGE_UPDATE, usage)
-    return visit_id, seq, number
+    return visit_id
 
 
 def fill_rollups(connection: Connection, month: str | None = None) -> tuple[int, int]:
