@@ -16,13 +16,23 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, Table, bindparam, event, select
+from sqlalchemy import (
+    BigInteger,
+    Constraint,
+    DateTime,
+    Engine,
+    Integer,
+    Table,
+    bindparam,
+    event,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_dict
@@ -40,6 +50,44 @@ _write_transaction: ContextVar[bool] = ContextVar("write_transaction", default=F
 # rows): BIGINT on PostgreSQL; on SQLite the rowid is already 64-bit and an
 # autoincrementing key must be spelled INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+C = TypeVar("C", bound=Constraint)
+
+
+def only_on(dialect: str, constraint: C) -> C:
+    """A constraint that exists on one database only (created there by the migrations).
+
+    ``ddl_if`` keeps it out of ``create_all`` elsewhere; :func:`compared_schema`
+    keeps autogenerate, which does not read ``ddl_if``, from asking for it there.
+    """
+    constraint.info["only_on"] = dialect
+    return constraint.ddl_if(dialect=dialect)
+
+
+def compared_schema(
+    dialect: str, unmapped_table: Callable[[str], bool]
+) -> dict[str, Callable[..., bool]]:
+    """Alembic's ``include_name`` / ``include_object`` for comparing the models with ``dialect``.
+
+    Leaves out the tables ``unmapped_table`` names (PostgreSQL's month
+    partitions: they are the parent's storage, not models) and the foreign keys
+    pointing at them, and the constraints :func:`only_on` another database.
+    """
+
+    def include_name(name: str | None, type_: str, _parents: dict[str, Any]) -> bool:
+        return not (type_ == "table" and name is not None and unmapped_table(name))
+
+    def include_object(obj: Any, _name: Any, type_: str, reflected: bool, _other: Any) -> bool:
+        if reflected:
+            # PostgreSQL also lists the copies of a foreign key that point at
+            # each partition of a partitioned table.
+            return not (
+                type_ == "foreign_key_constraint" and unmapped_table(obj.referred_table.name)
+            )
+        only = getattr(obj, "info", {}).get("only_on")
+        return only is None or only == dialect
+
+    return {"include_name": include_name, "include_object": include_object}
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

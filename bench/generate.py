@@ -34,6 +34,7 @@ from app.catalog.models import CatalogItem
 from app.places.models import Clinic, District, Town, Village
 from app.visits.models import Visit, VisitLine
 from app.visits.operations import fill_rollups
+from app.visits.partitions import ensure_month
 
 SCALES = {"tiny": 2_000, "district": 100_000, "city": 1_000_000, "province": 10_000_000}
 MONTH = "2026-10"
@@ -48,7 +49,7 @@ VISIT_COLUMNS = (
     "voided_at, voided_by_id, void_reason"
 )
 LINE_COLUMNS = (
-    "id, visit_id, line_no, item_id, item_code, item_name, kind, unit, insurance_class, "
+    "id, visit_id, month, line_no, item_id, item_code, item_name, kind, unit, insurance_class, "
     "quantity, unit_price, amount, in_scope, self_pay, fund_base"
 )
 
@@ -213,7 +214,7 @@ def _rows(
         )  # fmt: skip
         lines = []
         for line in template.lines:
-            lines.append((line_id, visit_id, *line))
+            lines.append((line_id, visit_id, MONTH, *line))
             line_id += 1
         yield visit, lines
 
@@ -247,6 +248,7 @@ def generate(engine: Engine, scale: str, clinics: int = 198, budget: float = 900
     seqs: dict[int, int] = {}
     visits = lines = 0
     postgresql = engine.dialect.name == "postgresql"
+    ensure_month(engine, MONTH)  # PostgreSQL: the month's partitions, before the COPY
     while visits < wanted and time.perf_counter() - started < budget:
         count = min(CHUNK, wanted - visits)
         batch = list(

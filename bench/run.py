@@ -26,6 +26,7 @@ from app.factory import create_app
 from app.policy.rules import Policy
 from app.visits.models import Visit
 from app.visits.operations import LineRequest, VisitRequest, record_visit
+from app.visits.partitions import ensure_month
 from app.visits.rules import (
     Eligibility,
     InsuranceClass,
@@ -137,14 +138,15 @@ def bench_month(url: str, visits: int = 100_000) -> None:
                     "recorded_at": now,
                 }
             )
+        ensure_month(db.engine, "2026-10")  # PostgreSQL: its partitions
         for chunk in range(0, visits, 10_000):
             db.session.execute(insert(Visit), rows[chunk : chunk + 10_000])
         # One line each, summing to lines_total: the database checks it (migration b3c9e1f2a4d5).
         db.session.execute(
             text(
-                "INSERT INTO visit_line (visit_id, line_no, item_id, item_code, item_name, kind, "
-                "unit, insurance_class, quantity, unit_price, amount, in_scope, self_pay, "
-                "fund_base) SELECT id, 1, (SELECT MIN(id) FROM catalog_item), 'DX001', 'x', "
+                "INSERT INTO visit_line (visit_id, month, line_no, item_id, item_code, item_name, "
+                "kind, unit, insurance_class, quantity, unit_price, amount, in_scope, self_pay, "
+                "fund_base) SELECT id, month, 1, (SELECT MIN(id) FROM catalog_item), 'DX001', 'x', "
                 "'diagnosis', 'x', 'A', 1000, 2270, 2270, 1770, 500, 1735 FROM visit"
             )
         )

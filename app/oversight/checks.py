@@ -286,6 +286,7 @@ def store_checks(session: Session, visit: Visit, screening: Screening) -> None:
     rows = [
         VisitCheck(
             visit_id=visit.id,
+            visit_month=visit.month,
             rule=hit.rule.value,
             severity=hit.severity.value,
             subject=hit.subject,
@@ -303,6 +304,7 @@ def store_checks(session: Session, visit: Visit, screening: Screening) -> None:
         [
             {
                 "visit_id": visit.id,
+                "visit_month": visit.month,
                 "rule": hit.rule.value,
                 "severity": hit.severity.value,
                 "subject": hit.subject,

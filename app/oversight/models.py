@@ -12,6 +12,7 @@ import datetime as dt
 from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
+    ForeignKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -25,8 +26,13 @@ from app.visits.models import Visit
 
 class ReceiptCode(Model):
     __tablename__ = "receipt_code"
+    __table_args__ = (
+        ForeignKeyConstraint(["visit_id", "visit_month"], ["visit.id", "visit.month"]),
+    )
 
-    visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("visit.id"), primary_key=True)
+    visit_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # The visit's month: with the id, the visit's key (app.visits.models).
+    visit_month: Mapped[str] = mapped_column(String(7))
     code: Mapped[str] = mapped_column(String(16), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
@@ -37,9 +43,13 @@ class ReceiptFeedback(Model):
     """A patient's answer to "were you asked to pay more than this?"."""
 
     __tablename__ = "receipt_feedback"
+    __table_args__ = (
+        ForeignKeyConstraint(["visit_id", "visit_month"], ["visit.id", "visit.month"]),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("visit.id"), index=True)
+    visit_id: Mapped[int] = mapped_column(BigId, index=True)
+    visit_month: Mapped[str] = mapped_column(String(7))
     asked_more: Mapped[bool]
     said_paid: Mapped[int | None]  # fen the patient says he paid, when he says more
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -53,9 +63,13 @@ class VisitCheck(Model):
     """
 
     __tablename__ = "visit_check"
+    __table_args__ = (
+        ForeignKeyConstraint(["visit_id", "visit_month"], ["visit.id", "visit.month"]),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("visit.id"), index=True)
+    visit_id: Mapped[int] = mapped_column(BigId, index=True)
+    visit_month: Mapped[str] = mapped_column(String(7))
     rule: Mapped[str] = mapped_column(String(40))
     severity: Mapped[str] = mapped_column(String(5))
     subject: Mapped[str] = mapped_column(String(30), default="")  # the item code, if any
@@ -101,6 +115,7 @@ class ReviewItem(Model):
     __tablename__ = "review_item"
     __table_args__ = (
         UniqueConstraint("statement_id", "visit_id"),
+        ForeignKeyConstraint(["visit_id", "visit_month"], ["visit.id", "visit.month"]),
         CheckConstraint(
             "finding IS NULL OR finding IN ('accepted', 'disallowed')", name="finding_known"
         ),
@@ -112,7 +127,8 @@ class ReviewItem(Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     statement_id: Mapped[int] = mapped_column(ForeignKey("statement.id"), index=True)
-    visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("visit.id"))
+    visit_id: Mapped[int] = mapped_column(BigId)
+    visit_month: Mapped[str] = mapped_column(String(7))
     why: Mapped[str] = mapped_column(String(200))
     finding: Mapped[str | None] = mapped_column(String(12))
     amount: Mapped[int | None]

@@ -68,10 +68,18 @@ def receipt_code_for(visit_id: int, now: dt.datetime) -> str:
     for _ in range(5):  # a collision of 60 random bits is astronomically rare; retry anyway
         try:
             with unit_of_work() as session:
-                if session.get(Visit, visit_id) is None:
+                visit = session.get(Visit, visit_id)
+                if visit is None:
                     raise NotFound(Problem("visit", f"no visit {visit_id}"))
                 if session.get(ReceiptCode, visit_id) is None:
-                    session.add(ReceiptCode(visit_id=visit_id, code=new_code(), created_at=now))
+                    session.add(
+                        ReceiptCode(
+                            visit_id=visit_id,
+                            visit_month=visit.month,
+                            code=new_code(),
+                            created_at=now,
+                        )
+                    )
         except IntegrityError:
             continue
         code = db.session.scalar(select(ReceiptCode.code).where(ReceiptCode.visit_id == visit_id))
@@ -91,6 +99,7 @@ def record_feedback(code: str, asked_more: bool, said_paid: int | None, now: dt.
         session.add(
             ReceiptFeedback(
                 visit_id=row.visit_id,
+                visit_month=row.visit_month,
                 asked_more=asked_more,
                 said_paid=said_paid if asked_more else None,
                 at=now,
@@ -240,5 +249,12 @@ def _draw_worklist(
     for item in items:
         if item.visit_id not in existing:  # a resubmission keeps the findings made
             why = ",".join(item.why)[:200]
-            session.add(ReviewItem(statement_id=statement.id, visit_id=item.visit_id, why=why))
+            session.add(
+                ReviewItem(
+                    statement_id=statement.id,
+                    visit_id=item.visit_id,
+                    visit_month=statement.month,
+                    why=why,
+                )
+            )
     return len(items)

@@ -15,6 +15,7 @@ import datetime as dt
 
 from sqlalchemy import (
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     String,
     UniqueConstraint,
@@ -71,13 +72,17 @@ class FundFinding(Model):
     """
 
     __tablename__ = "fund_finding"
-    __table_args__ = (Index("ix_fund_finding_month", "district_code", "month", "outcome"),)
+    __table_args__ = (
+        Index("ix_fund_finding_month", "district_code", "month", "outcome"),
+        ForeignKeyConstraint(["visit_id", "visit_month"], ["visit.id", "visit.month"]),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     district_code: Mapped[str] = mapped_column(ForeignKey("district.code"))
     month: Mapped[str] = mapped_column(String(7))
     clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinic.id"))
-    visit_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("visit.id"))
+    visit_id: Mapped[int | None] = mapped_column(BigId)
+    visit_month: Mapped[str | None] = mapped_column(String(7))
     receipt_number: Mapped[str] = mapped_column(String(40))
     outcome: Mapped[str] = mapped_column(String(12))
     reason: Mapped[str] = mapped_column(String(30))

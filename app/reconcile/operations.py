@@ -245,9 +245,11 @@ def _reconcile_month(
         delete(FundFinding).where(FundFinding.district_code == district, FundFinding.month == month)
     )
     code_to_id = {c.code: c.id for c in clinics.values()}
+    visit_months = {v.id: v.month for v in visits}
     if findings:
         session.execute(
-            insert(FundFinding), [_finding_values(f, district, month, code_to_id) for f in findings]
+            insert(FundFinding),
+            [_finding_values(f, district, month, code_to_id, visit_months) for f in findings],
         )
     result = ReconcileResult(district, month, file_id)
     counts: dict[str, int] = defaultdict(int)
@@ -260,13 +262,18 @@ def _reconcile_month(
 
 
 def _finding_values(
-    finding: Finding, district: str, month: str, code_to_id: dict[str, int]
+    finding: Finding,
+    district: str,
+    month: str,
+    code_to_id: dict[str, int],
+    visit_months: dict[int, str],
 ) -> dict[str, object]:
     return {
         "district_code": district,
         "month": month,
         "clinic_id": code_to_id.get(finding.clinic_code or ""),
         "visit_id": finding.visit_id,
+        "visit_month": None if finding.visit_id is None else visit_months[finding.visit_id],
         "receipt_number": finding.receipt_number[:40],
         "outcome": finding.outcome.value,
         "reason": finding.reason.value,

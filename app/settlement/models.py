@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import BigId, UTCDateTime
@@ -35,13 +35,16 @@ class StatementAdjustment(Model):
         CheckConstraint("amount <> 0", name="not_zero"),
         CheckConstraint("source IN ('fund', 'review')", name="source_known"),
         Index("ix_statement_adjustment_statement", "clinic_id", "statement_month"),
+        ForeignKeyConstraint(["visit_id", "visit_month"], ["visit.id", "visit.month"]),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
     statement_month: Mapped[str] = mapped_column(String(7))
     belongs_to: Mapped[str] = mapped_column(String(7))
-    visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("visit.id"), index=True)
+    visit_id: Mapped[int] = mapped_column(BigId, index=True)
+    # The visit's month (its key with the id); belongs_to says the same.
+    visit_month: Mapped[str] = mapped_column(String(7))
     receipt_number: Mapped[str] = mapped_column(String(40))
     source: Mapped[str] = mapped_column(String(10))
     outcome: Mapped[str] = mapped_column(String(12))

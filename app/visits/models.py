@@ -8,11 +8,24 @@ Invariants enforced by the database, not only by the engine:
 * ``ck_visit_scope_parts``: ``lines_total = in_scope + self_pay`` and
   ``in_scope = fund + fiscal + copay``;
 * ``ck_visit_not_negative``: every part ≥ 0;
-* ``(clinic, year, seq)`` is unique — the sequence comes from
-  :class:`ReceiptCounter`, incremented under a lock in the visit's own
-  transaction, so it is gapless; the receipt number is made of the clinic's
-  (unique) code, the year and that sequence, so it is unique by construction
-  and needs no index of its own;
+* a receipt number is unique: its sequence comes from :class:`ReceiptCounter`,
+  incremented under a lock in the visit's own transaction, so it is gapless
+  and never handed out twice; the number is made of the clinic's (unique)
+  code, the year and that sequence, so it is unique by construction and needs
+  no index of its own.  The database's own ``(clinic, year, seq, month)``
+  unique constraint adds the month because PostgreSQL requires the partition
+  key in every unique constraint of a partitioned table (below): it refuses a
+  duplicate within a month, the counter across months;
+* on PostgreSQL ``visit`` and ``visit_line`` are partitioned by month
+  (``PARTITION BY LIST (month)``, one partition per month, made ahead by
+  ``flask visits partitions`` or on demand, :mod:`app.visits.partitions`), so
+  a month can be detached and dropped without touching the others.  Their
+  primary keys are ``(id, month)`` there (made by the migration; the model's
+  key stays ``id``, which the sequence alone keeps unique), a line carries its
+  visit's ``month`` and points at ``(visit_id, month)``, and every table that
+  points at a visit carries ``visit_month`` beside ``visit_id``.  SQLite is not
+  partitioned: ``id`` stays its rowid key and ``uq_visit_id_month`` is the
+  composite key's target there;
 * visit, line and idempotency-key ids are 64-bit on PostgreSQL (a province
   records ≈ 10 M visits and ≈ 30 M lines a month);
 * an idempotency key is unique per user;
@@ -38,13 +51,14 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     String,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.database import BigId, UTCDateTime
+from app.database import BigId, UTCDateTime, only_on
 from app.extensions import Model
 from app.places.models import Clinic
 
@@ -72,7 +86,10 @@ class Visit(Model):
         ),
         CheckConstraint("programme OR fiscal = 0", name="fiscal_only_in_programme"),
         CheckConstraint("(voided_at IS NULL) = (void_reason IS NULL)", name="void_has_reason"),
-        UniqueConstraint("clinic_id", "year", "receipt_seq"),
+        UniqueConstraint("clinic_id", "year", "receipt_seq", "month"),
+        # The target of the (visit_id, month) foreign keys.  On PostgreSQL the
+        # primary key (id, month) is, and a second index would cost every insert.
+        only_on("sqlite", UniqueConstraint("id", "month", name="uq_visit_id_month")),
         # The doctor's month and a clinic's statement.
         Index("ix_visit_clinic_month", "clinic_id", "month"),
         # The doctor's today page and daily close.
@@ -139,7 +156,9 @@ class Visit(Model):
 class VisitLine(Model):
     __tablename__ = "visit_line"
     __table_args__ = (
-        UniqueConstraint("visit_id", "line_no"),
+        # The month: PostgreSQL wants the partition key in every unique constraint.
+        UniqueConstraint("visit_id", "line_no", "month"),
+        ForeignKeyConstraint(["visit_id", "month"], ["visit.id", "visit.month"]),
         CheckConstraint("amount = in_scope + self_pay", name="amount_parts"),
         CheckConstraint(
             "quantity > 0 AND unit_price >= 0 AND amount >= 0 AND in_scope >= 0 "
@@ -149,8 +168,10 @@ class VisitLine(Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    # uq_visit_line_visit_id_line_no leads with visit_id: it is the lookup index.
-    visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("visit.id"))
+    # uq_visit_line_visit_id_line_no_month leads with visit_id: it is the lookup index.
+    visit_id: Mapped[int] = mapped_column(BigId)
+    # The visit's month (the partition key on PostgreSQL).
+    month: Mapped[str] = mapped_column(String(7))
     line_no: Mapped[int]
     item_id: Mapped[int] = mapped_column(ForeignKey("catalog_item.id"), index=True)
     # What the catalogue said at the visit: the record does not change if it does.
@@ -257,13 +278,17 @@ class IdempotencyKey(Model):
     """A client's key for one submission: a retry returns the first visit."""
 
     __tablename__ = "idempotency_key"
-    __table_args__ = (UniqueConstraint("user_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "key"),
+        ForeignKeyConstraint(["visit_id", "visit_month"], ["visit.id", "visit.month"]),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     key: Mapped[str] = mapped_column(String(100))
     request_hash: Mapped[str] = mapped_column(String(64))
-    visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("visit.id"))
+    visit_id: Mapped[int] = mapped_column(BigId)
+    visit_month: Mapped[str] = mapped_column(String(7))
     # Keys older than the retention window are purged by created_at.
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 

@@ -106,6 +106,7 @@ from app.visits.models import (
     Visit,
     VisitLine,
 )
+from app.visits.partitions import ensure_month
 from app.visits.queries import (
     PricedItem,
     VisitFacts,
@@ -214,8 +215,9 @@ def _pg_write(with_key: bool, with_usage: bool) -> TextClause:
     """
     line_types = ", ".join(f"{name} {kind}" for name, kind in LINE_COLUMNS.items())
     key = """, new_key AS (
-    INSERT INTO idempotency_key (user_id, key, request_hash, visit_id, created_at)
-    SELECT :key_user_id, :key, :request_hash, new_visit.id, :key_created_at FROM new_visit
+    INSERT INTO idempotency_key (user_id, key, request_hash, visit_id, visit_month, created_at)
+    SELECT :key_user_id, :key, :request_hash, new_visit.id, new_visit.month, :key_created_at
+    FROM new_visit
 )"""
     day_values = [
         "1" if c is None else f"CAST(v.{c} AS integer)" if c in FLAGS else f"v.{c}"
@@ -231,8 +233,8 @@ WITH new_visit AS (
     INSERT INTO visit SELECT * FROM jsonb_populate_record(NULL::visit, CAST(:visit AS jsonb))
     RETURNING *
 ), new_lines AS (
-    INSERT INTO visit_line (visit_id, {", ".join(LINE_COLUMNS)})
-    SELECT new_visit.id, line.*
+    INSERT INTO visit_line (visit_id, month, {", ".join(LINE_COLUMNS)})
+    SELECT new_visit.id, new_visit.month, line.*
     FROM new_visit, jsonb_to_recordset(CAST(:lines AS jsonb)) AS line({line_types})
     RETURNING item_code, item_name, unit, quantity, amount
 ), new_items AS (
@@ -692,6 +694,7 @@ def record_visit(
     fingerprint = request.fingerprint()
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 100:
         raise InvalidInput(Problem("Idempotency-Key", "must be 1 to 100 characters", "bad_key"))
+    _ensure_partition(request, now)
     try:
         return _record(request, actor, now, idempotency_key, fingerprint), True
     except (IntegrityError, DomainError):
@@ -702,6 +705,19 @@ def record_visit(
         if visit is None:
             raise
         return visit, False
+
+
+def _ensure_partition(request: VisitRequest, now: dt.datetime) -> None:
+    """PostgreSQL: the visit's month has its partitions (made if missing, app.visits.partitions).
+
+    Before the recording transaction touches ``visit``: making a partition
+    locks the parent table.  A bad time is left for :func:`_record` to report.
+    """
+    try:
+        visited_at = _visited_at(request, now)
+    except InvalidInput:
+        return
+    ensure_month(db.engine, month_of(visited_at))
 
 
 def _record(
@@ -817,7 +833,10 @@ def _answer(clinic: Clinic, values: dict[str, Any], lines: list[dict[str, Any]])
     session (nothing to flush, nothing to expire, nothing read back)."""
     visit = loaded_instance(Visit, values)
     set_committed_value(visit, "clinic", clinic)
-    line_rows = [loaded_instance(VisitLine, {**line, "visit_id": values["id"]}) for line in lines]
+    line_rows = [
+        loaded_instance(VisitLine, {**line, "visit_id": values["id"], "month": values["month"]})
+        for line in lines
+    ]
     set_committed_value(visit, "lines", line_rows)
     return visit
 
@@ -870,12 +889,16 @@ def _write_sqlite(
     (no WITH … INSERT): the visit's id."""
     connection = session.connection()
     visit_id: int = connection.execute(insert(VISIT).returning(VISIT.c.id), values).scalar_one()
-    connection.execute(insert(VISIT_LINE), [{**line, "visit_id": visit_id} for line in lines])
+    month = values["month"]
+    connection.execute(
+        insert(VISIT_LINE), [{**line, "visit_id": visit_id, "month": month} for line in lines]
+    )
     connection.execute(_items_upsert(), _item_sums(values["clinic_id"], values["month"], lines))
     connection.execute(_day_upsert(), _day_sums(values))
     if key is not None:
         connection.execute(
-            insert(IDEMPOTENCY_KEY), {**key, "user_id": user_id, "visit_id": visit_id}
+            insert(IDEMPOTENCY_KEY),
+            {**key, "user_id": user_id, "visit_id": visit_id, "visit_month": month},
         )
     if usage is not None:
         connection.execute(_USAGE_UPDATE, usage)

@@ -415,9 +415,9 @@ def test_lines_total_must_equal_the_sum_of_the_lines(history: History, dialect: 
         "UPDATE visit_line SET amount = amount + 1, in_scope = in_scope + 1 "
         "WHERE visit_id = :id AND line_no = 1",
         "DELETE FROM visit_line WHERE visit_id = :id AND line_no = 1",
-        "INSERT INTO visit_line (visit_id, line_no, item_id, item_code, item_name, kind, unit, "
-        "insurance_class, quantity, unit_price, amount, in_scope, self_pay, fund_base) "
-        "SELECT visit_id, 99, item_id, item_code, item_name, kind, unit, insurance_class, "
+        "INSERT INTO visit_line (visit_id, month, line_no, item_id, item_code, item_name, kind, "
+        "unit, insurance_class, quantity, unit_price, amount, in_scope, self_pay, fund_base) "
+        "SELECT visit_id, month, 99, item_id, item_code, item_name, kind, unit, insurance_class, "
         "quantity, unit_price, amount, in_scope, self_pay, fund_base FROM visit_line "
         "WHERE visit_id = :id AND line_no = 1",
     )

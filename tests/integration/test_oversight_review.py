@@ -393,12 +393,22 @@ def test_a_check_that_fired_puts_its_visit_on_the_worklist_and_counts_as_warned(
 
     set_oversight_policy(review=True)
     seed_district(world, clock())
-    warned = db.session.scalars(
-        select(Visit.id).join(Clinic, Clinic.id == Visit.clinic_id).where(Clinic.code == "HD004")
+    warned = db.session.execute(
+        select(Visit.id, Visit.month)
+        .join(Clinic, Clinic.id == Visit.clinic_id)
+        .where(Clinic.code == "HD004")
     ).first()
     assert warned is not None
     with unit_of_work() as s:
-        s.add(VisitCheck(visit_id=warned, rule="early_refill", severity="warn", facts="{}"))
+        s.add(
+            VisitCheck(
+                visit_id=warned.id,
+                visit_month=warned.month,
+                rule="early_refill",
+                severity="warn",
+                facts="{}",
+            )
+        )
     settings = oversight_policy_for(HUADU, dt.date(2026, 10, 1))
     assert settings.policy.review is not None and settings.version.startswith("v")
     months = clinic_months(HUADU, SEPT, settings.policy)
@@ -408,7 +418,7 @@ def test_a_check_that_fired_puts_its_visit_on_the_worklist_and_counts_as_warned(
 
     submit_statement("HD004", SEPT, user("d4"), clock())
     why = {i.visit_id: i.why for i in items("HD004")}
-    assert why[warned] == "rule:early_refill,rule:late_entry"
+    assert why[warned.id] == "rule:early_refill,rule:late_entry"
 
 
 def test_the_worklist_findings_and_pull_back_through_the_api(
