@@ -190,6 +190,17 @@ def unit_of_work(*, expire: bool = True, join_reads: bool = False) -> Iterator[S
         raise
 
 
+def end_reads(session: Session) -> None:
+    """End the read-only transaction a request opened, keeping what it loaded.
+
+    For a writer that must not hold the reads' locks while it waits on
+    another connection (making a month's partitions); with writes pending it
+    does nothing: those commit in their unit of work.
+    """
+    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+        _commit(session, expire=False)
+
+
 def _commit(session: Session, *, expire: bool) -> None:
     if expire:
         session.commit()

@@ -8,8 +8,10 @@ Guarantees:
 * a backup is written to a temporary file and renamed into place, so a
   failed or interrupted backup never leaves a file that looks complete;
 * a restore replaces the whole database in one step (SQLite: the backup API in
-  reverse, under the write lock; PostgreSQL: ``pg_restore --single-transaction
-  --clean``), so it either fully happens or leaves the database as it was;
+  reverse, under the write lock; PostgreSQL: one transaction that empties the
+  ``public`` schema and runs the backup's script from ``pg_restore``, committed
+  only if ``pg_restore`` read the whole backup), so it either fully happens or
+  leaves the database as it was;
 * a password in the database URL is handed to pg_dump/pg_restore through the
   environment, never on a command line where ``ps`` would show it.
 """
@@ -101,18 +103,59 @@ def restore(url: str, source: Path) -> None:
             backup_db.close()
     elif dialect == "postgresql":
         libpq_url, env = _libpq(url)
-        _run(
-            [
-                "pg_restore",
-                "--single-transaction",
-                "--clean",
-                "--if-exists",
-                "--no-owner",
-                "--dbname",
-                libpq_url,
-                str(source),
-            ],
-            env,
-        )
+        _restore_postgresql(libpq_url, env, source)
     else:
         raise BackupError(f"no restore method for {dialect}")
+
+
+# ``pg_restore --clean`` cannot drop a partition's inherited keys and indexes
+# (visit and visit_line are partitioned by month), so the schema is emptied
+# and made again instead, in the transaction that restores.
+_EMPTY_SCHEMA = b"""\\set ON_ERROR_STOP on
+SET client_min_messages = warning;
+BEGIN;
+DROP SCHEMA public CASCADE;
+CREATE SCHEMA public AUTHORIZATION pg_database_owner;
+GRANT USAGE ON SCHEMA public TO PUBLIC;
+"""
+
+
+def _restore_postgresql(libpq_url: str, env: dict[str, str], source: Path) -> None:
+    """pg_restore's script piped into psql inside BEGIN … COMMIT (ROLLBACK if it fell short)."""
+    for tool in ("pg_restore", "psql"):
+        if shutil.which(tool) is None:
+            raise BackupError(f"{tool} is not installed (Debian: postgresql-client)")
+    with (
+        tempfile.TemporaryFile() as errors,
+        subprocess.Popen(
+            ["pg_restore", "--no-owner", "--file=-", str(source)],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=env,
+        ) as script,
+        subprocess.Popen(
+            ["psql", "--quiet", "--no-psqlrc", "--dbname", libpq_url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+        ) as apply,
+    ):
+        assert script.stdout is not None and apply.stdin is not None and apply.stderr is not None
+        read_all = stopped = False
+        try:
+            apply.stdin.write(_EMPTY_SCHEMA)
+            shutil.copyfileobj(script.stdout, apply.stdin)
+            read_all = script.wait() == 0
+            apply.stdin.write(b"COMMIT;\n" if read_all else b"ROLLBACK;\n")
+            apply.stdin.close()
+        except BrokenPipeError:  # psql stopped at an error, its transaction rolled back
+            stopped = True
+            script.kill()
+        psql_errors = apply.stderr.read().decode(errors="replace").strip()[-500:]
+        if apply.wait() != 0 or stopped:
+            raise BackupError(f"restore failed, nothing changed: psql: {psql_errors}")
+        if not read_all:
+            errors.seek(0)
+            message = errors.read().decode(errors="replace").strip()[-500:]
+            raise BackupError(f"pg_restore failed: {message}")

@@ -77,6 +77,7 @@ from app.auth.models import User
 from app.database import (
     UTCDateTime,
     accumulate_statement,
+    end_reads,
     forget,
     insert_missing,
     loaded_instance,
@@ -106,7 +107,7 @@ from app.visits.models import (
     Visit,
     VisitLine,
 )
-from app.visits.partitions import ensure_month
+from app.visits.partitions import ensure_month, known
 from app.visits.queries import (
     PricedItem,
     VisitFacts,
@@ -717,7 +718,13 @@ def _ensure_partition(request: VisitRequest, now: dt.datetime) -> None:
         visited_at = _visited_at(request, now)
     except InvalidInput:
         return
-    ensure_month(db.engine, month_of(visited_at))
+    month = month_of(visited_at)
+    if known(db.engine, month):
+        return
+    # The request's reads (a page's list of visits, say) hold a lock on visit
+    # that making the partition would wait on: end them first.
+    end_reads(db.session())
+    ensure_month(db.engine, month)
 
 
 def _record(

@@ -118,6 +118,14 @@ def create_partitions(connection: Connection, months: list[str]) -> list[str]:
     return made
 
 
+def known(engine: Engine, month: str) -> bool:
+    """Whether this process knows the month has its partitions (SQLite: always)."""
+    months = _known.get(engine)
+    if months is None:
+        return engine.dialect.name != "postgresql"
+    return month in months
+
+
 def ensure_months(engine: Engine, months: list[str]) -> list[str]:
     """Make the partitions of ``months`` in a short transaction of their own; answers what was made.
 
@@ -133,9 +141,10 @@ def ensure_months(engine: Engine, months: list[str]) -> list[str]:
     if not missing:
         return []
     with engine.begin() as connection:
-        # A writer of this process holding the parent's lock would wait on us
-        # forever; fail instead, and let the writer's own error surface.
-        connection.execute(text("SET LOCAL lock_timeout = '10s'"))
+        # Waiting for the parent's lock queues every query on it behind us, and
+        # a transaction of this very thread holding it would never let go: give
+        # up after a few seconds (the write then fails; its retry tries again).
+        connection.execute(text("SET LOCAL lock_timeout = '3s'"))
         made = create_partitions(connection, missing)
     known.update(missing)
     return made
