@@ -31,6 +31,7 @@ install: $(VENV)/.installed translations
 
 migrate: install
 	$(BIN)/flask db upgrade
+	$(BIN)/flask visits partitions --ahead 3
 
 seed: migrate
 	$(BIN)/flask demo seed --if-empty
