@@ -273,7 +273,12 @@ SELECT (SELECT seq FROM {AUDIT}new_entry) AS audit_seq FROM new_visit
 # receipt number, gapless because the increment rolls back with a refused visit.
 # The visit's id is drawn from its sequence here so the audit entry, which names
 # it, can be written in the same statement as the visit.  No row answered: the
-# month's statement row does not exist yet.
+# month's statement row does not exist yet.  It also sets, for this transaction
+# only, generic plans for the cached queries PostgreSQL runs on its own: the
+# foreign-key checks of the visit's lines and key.  Their referenced table is
+# partitioned, and a custom plan (pruned while planning) looks cheaper, so each
+# check would be planned afresh — ≈ 0.4 ms of the server's time per visit; a
+# generic plan prunes when it runs.
 _PG_RESERVE = text("""
 WITH month AS (
     SELECT status FROM statement WHERE clinic_id = :clinic_id AND month = :month FOR UPDATE
@@ -290,7 +295,8 @@ WITH month AS (
     RETURNING last_seq
 )
 SELECT month.status, usage.fund_paid, usage.deductible_used, counter.last_seq AS seq,
-       nextval(pg_get_serial_sequence('visit', 'id')) AS visit_id
+       nextval(pg_get_serial_sequence('visit', 'id')) AS visit_id,
+       set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_cache_mode
 FROM month LEFT JOIN usage ON true LEFT JOIN counter ON true
 """)
 

@@ -11,11 +11,12 @@ partitioned tables and back keeps every row and the ids counting on.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -78,6 +79,36 @@ def test_visits_and_lines_land_in_their_months_partition(app: Flask, clock: Fixe
     ).all()
     assert any("visit_y2026m09" in step for step in plan)
     assert not any("visit_y2026m10" in step for step in plan)
+
+
+@pytest.mark.one_database("postgresql")
+def test_the_checks_on_partitioned_tables_use_generic_plans(app: Flask, clock: FixedClock) -> None:
+    """The server's own queries on the partitioned tables are not re-planned on each call.
+
+    A custom plan prunes partitions while planning and so looks cheaper than a
+    generic one, which PostgreSQL then never picks: the lines-total trigger and
+    the foreign-key checks of a recorded visit would be planned afresh every
+    time.  The trigger's function runs with generic plans; recording sets them
+    for its own transaction only (the foreign-key checks are the server's).
+    """
+    world = build_world(clock())
+    config = db.session.scalar(
+        text("SELECT proconfig FROM pg_proc WHERE proname = 'check_visit_lines_total'")
+    )
+    assert config == ["plan_cache_mode=force_generic_plan"]
+    seen: list[str] = []
+
+    def during_write(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().startswith("WITH new_visit"):
+            seen.append(cursor.connection.execute("SHOW plan_cache_mode").fetchone()[0])
+
+    event.listen(db.engine, "after_cursor_execute", during_write)
+    try:
+        record(world, clock(), at=OCTOBER)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", during_write)
+    assert seen == ["force_generic_plan"]
+    assert db.session.scalar(text("SHOW plan_cache_mode")) == "auto"  # that transaction's only
 
 
 @pytest.mark.one_database("postgresql")
