@@ -51,6 +51,17 @@ def exists(name: str) -> bool:
     return db.session.scalar(text("SELECT to_regclass(:n)"), {"n": name}) is not None
 
 
+def worked_visit(id_number: str, at: dt.datetime) -> VisitRequest:
+    """The worked example's lines for ``id_number`` at HD001, at ``at``."""
+    return VisitRequest(
+        clinic="HD001",
+        patient_id_number=id_number,
+        injection=False,
+        lines=tuple(LineRequest(item, qty) for item, qty in WORKED),
+        visited_at=at,
+    )
+
+
 def test_month_arithmetic() -> None:
     assert partition_name("visit_line", "2026-11") == "visit_line_y2026m11"
     assert add_months("2026-11", 2) == "2027-01" and add_months("2026-01", -1) == "2025-12"
@@ -116,13 +127,7 @@ def test_recording_into_a_month_without_a_partition_makes_it(app: Flask, clock: 
     world = build_world(clock())
     march = dt.datetime(2026, 3, 16, 2, 0, tzinfo=dt.UTC)
     assert not exists("visit_y2026m03") and not exists("visit_line_y2026m03")
-    request = VisitRequest(
-        clinic="HD001",
-        patient_id_number=world.ids["insured_village"],
-        injection=False,
-        lines=tuple(LineRequest(item, qty) for item, qty in WORKED),
-        visited_at=march,
-    )
+    request = worked_visit(world.ids["insured_village"], march)
     visit, created = record_visit(request, user("doctor"), clock(), idempotency_key="march-1")
     assert created and visit.month == "2026-03"
     db.session.remove()
@@ -221,13 +226,7 @@ def _counts() -> dict[str, int]:
 def test_the_migration_keeps_every_row_and_the_ids_count_on(app: Flask, clock: FixedClock) -> None:
     world = build_world(clock())
     visits = [record(world, clock(), at=at) for at in (SEPTEMBER, OCTOBER, OCTOBER)]
-    keyed = VisitRequest(
-        clinic="HD001",
-        patient_id_number=world.ids["insured_village"],
-        injection=False,
-        lines=tuple(LineRequest(item, qty) for item, qty in WORKED),
-        visited_at=SEPTEMBER,
-    )
+    keyed = worked_visit(world.ids["insured_village"], SEPTEMBER)
     visits.append(record_visit(keyed, user("doctor"), clock(), idempotency_key="k-1")[0])
     receipt_code_for(visits[0].id, clock())
     db.session.remove()
