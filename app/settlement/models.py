@@ -35,7 +35,8 @@ class StatementAdjustment(Model):
         CheckConstraint("amount <> 0", name="not_zero"),
         CheckConstraint("source IN ('fund', 'review')", name="source_known"),
         Index("ix_statement_adjustment_statement", "clinic_id", "statement_month"),
-        ForeignKeyConstraint(["visit_id", "visit_month"], ["visit.id", "visit.month"]),
+        # belongs_to is the visit's month: with the id, the visit's key (app.visits.models).
+        ForeignKeyConstraint(["visit_id", "belongs_to"], ["visit.id", "visit.month"]),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -43,8 +44,6 @@ class StatementAdjustment(Model):
     statement_month: Mapped[str] = mapped_column(String(7))
     belongs_to: Mapped[str] = mapped_column(String(7))
     visit_id: Mapped[int] = mapped_column(BigId, index=True)
-    # The visit's month (its key with the id); belongs_to says the same.
-    visit_month: Mapped[str] = mapped_column(String(7))
     receipt_number: Mapped[str] = mapped_column(String(40))
     source: Mapped[str] = mapped_column(String(10))
     outcome: Mapped[str] = mapped_column(String(12))

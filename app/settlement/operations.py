@@ -380,7 +380,6 @@ def book_adjustment(
         statement_month=month,
         belongs_to=line.belongs_to,
         visit_id=line.visit_id,
-        visit_month=line.belongs_to,  # the visit's month (AdjustmentLine)
         receipt_number=line.receipt_number,
         source=line.source,
         outcome=line.outcome,

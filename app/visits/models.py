@@ -23,7 +23,8 @@ Invariants enforced by the database, not only by the engine:
   primary keys are ``(id, month)`` there (made by the migration; the model's
   key stays ``id``, which the sequence alone keeps unique), a line carries its
   visit's ``month`` and points at ``(visit_id, month)``, and every table that
-  points at a visit carries ``visit_month`` beside ``visit_id``.  SQLite is not
+  points at a visit carries its month beside ``visit_id`` (``visit_month``; an
+  adjustment line's ``belongs_to``).  SQLite is not
   partitioned: ``id`` stays its rowid key and ``uq_visit_id_month`` is the
   composite key's target there;
 * visit, line and idempotency-key ids are 64-bit on PostgreSQL (a province

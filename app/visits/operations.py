@@ -177,7 +177,8 @@ def _counter_upsert(dialect: str) -> Any:
     )
 
 
-# What recording writes of a visit (besides its receipt number and the void columns).
+# A visit's columns as recording writes them (besides its id, receipt number and the
+# void columns); a void takes their day figures off (_take_off_day).
 VISIT_COLUMNS = (
     "clinic_id", "resident_id", "patient_id_number", "visited_at", "visit_date", "month",
     "year", "policy_version_id", "programme", "insured", "reasons", "injection",
@@ -185,7 +186,7 @@ VISIT_COLUMNS = (
     "deductible_applied", "fund", "fiscal", "copay", "patient", "total", "recorded_by_id",
     "recorded_at",
 )  # fmt: skip
-# A line's columns and their PostgreSQL array types (the lines travel as one array each).
+# A line's columns and their PostgreSQL types (the lines travel as one JSON array).
 LINE_COLUMNS = {
     "line_no": "integer", "item_id": "integer", "item_code": "text", "item_name": "text",
     "kind": "text", "unit": "text", "insurance_class": "text", "quantity": "integer",

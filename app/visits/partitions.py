@@ -126,33 +126,22 @@ def known(engine: Engine, month: str) -> bool:
     return month in months
 
 
-def ensure_months(engine: Engine, months: list[str]) -> list[str]:
-    """Make the partitions of ``months`` in a short transaction of their own; answers what was made.
+def ensure_month(engine: Engine, month: str) -> list[str]:
+    """Make the month's partitions if missing, in a short transaction of their own; the ones made.
 
     Call it before the writer's transaction touches ``visit``: the DDL waits
     for every transaction that holds a lock on the parent tables.
     """
-    known = _known.get(engine)
-    if known is None:
-        if engine.dialect.name != "postgresql":
-            return []
-        known = _known.setdefault(engine, set())
-    missing = [m for m in months if m not in known]
-    if not missing:
+    if known(engine, month):
         return []
     with engine.begin() as connection:
         # Waiting for the parent's lock queues every query on it behind us, and
         # a transaction of this very thread holding it would never let go: give
         # up after a few seconds (the write then fails; its retry tries again).
         connection.execute(text("SET LOCAL lock_timeout = '3s'"))
-        made = create_partitions(connection, missing)
-    known.update(missing)
+        made = create_partitions(connection, [month])
+    _known.setdefault(engine, set()).add(month)
     return made
-
-
-def ensure_month(engine: Engine, month: str) -> list[str]:
-    """The month's partitions exist (made if missing): see :func:`ensure_months`."""
-    return ensure_months(engine, [month])
 
 
 def create_ahead(connection: Connection, current: str, ahead: int) -> list[str]:

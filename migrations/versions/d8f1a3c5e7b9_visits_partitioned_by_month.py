@@ -13,8 +13,9 @@
   month)``.  The lines-total constraint trigger is made again on the
   partitioned tables, and now finds a visit by id and month (one partition).
 * Both databases: ``visit_line.month`` (its visit's month) and, in every table
-  pointing at a visit, ``visit_month``, filled from the visits; the foreign
-  keys become ``(visit_id, month) -> visit (id, month)``.  SQLite keeps ``id``
+  pointing at a visit, ``visit_month``, filled from the visits (an adjustment
+  line's ``belongs_to`` already is its visit's month); the foreign keys become
+  ``(visit_id, month) -> visit (id, month)``.  SQLite keeps ``id``
   as its rowid key and gets ``uq_visit_id_month`` as the composite target; its
   tables are rebuilt from their own stored ``CREATE TABLE`` text, edited (an
   ``ALTER TABLE`` cannot change a constraint there), in an order that keeps
@@ -36,15 +37,16 @@ down_revision = "c5e7d9a1b3f2"
 branch_labels = None
 depends_on = None
 
-# Table pointing at a visit: (its month column, nullable).
+# Table pointing at a visit: (its month column, nullable, whether it is new).  An
+# adjustment line already holds its visit's month (belongs_to): its key uses it.
 POINTERS = {
-    "idempotency_key": ("visit_month", False),
-    "receipt_code": ("visit_month", False),
-    "receipt_feedback": ("visit_month", False),
-    "visit_check": ("visit_month", False),
-    "review_item": ("visit_month", False),
-    "statement_adjustment": ("visit_month", False),
-    "fund_finding": ("visit_month", True),
+    "idempotency_key": ("visit_month", False, True),
+    "receipt_code": ("visit_month", False, True),
+    "receipt_feedback": ("visit_month", False, True),
+    "visit_check": ("visit_month", False, True),
+    "review_item": ("visit_month", False, True),
+    "statement_adjustment": ("belongs_to", False, False),
+    "fund_finding": ("visit_month", True, True),
 }
 LINE_COLUMNS = (
     "id, visit_id, line_no, item_id, item_code, item_name, kind, unit, insurance_class, "
@@ -195,13 +197,15 @@ def _pg_visit_keys(unique_line, unique_receipt, line_fk):
 def _pg_upgrade(conn):
     for statement in PG_DROP_TRIGGERS:
         op.execute(statement)
-    for table, (column, nullable) in POINTERS.items():
-        op.execute(f"ALTER TABLE {table} ADD COLUMN {column} varchar(7)")
-        op.execute(
-            f"UPDATE {table} SET {column} = visit.month FROM visit WHERE visit.id = {table}.visit_id"
-        )
-        if not nullable:
-            op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL")
+    for table, (column, nullable, added) in POINTERS.items():
+        if added:
+            op.execute(f"ALTER TABLE {table} ADD COLUMN {column} varchar(7)")
+            op.execute(
+                f"UPDATE {table} SET {column} = visit.month FROM visit "
+                f"WHERE visit.id = {table}.visit_id"
+            )
+            if not nullable:
+                op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL")
         op.execute(f"ALTER TABLE {table} DROP CONSTRAINT fk_{table}_visit_id_visit")
     # The new tables (columns, defaults — the sequences — and CHECKs of the old).
     op.execute(
@@ -236,7 +240,7 @@ def _pg_upgrade(conn):
         "uq_visit_clinic_id_year_receipt_seq_month UNIQUE (clinic_id, year, receipt_seq, month)",
         "FOREIGN KEY (visit_id, month) REFERENCES visit (id, month)",
     )
-    for table, (column, _) in POINTERS.items():
+    for table, (column, _, _) in POINTERS.items():
         op.execute(
             f"ALTER TABLE {table} ADD CONSTRAINT fk_{table}_visit_id_visit "
             f"FOREIGN KEY (visit_id, {column}) REFERENCES visit (id, month)"
@@ -270,12 +274,13 @@ def _pg_downgrade():
         "uq_visit_clinic_id_year_receipt_seq UNIQUE (clinic_id, year, receipt_seq)",
         "FOREIGN KEY (visit_id) REFERENCES visit (id)",
     )
-    for table, (column, _) in POINTERS.items():
+    for table, (column, _, added) in POINTERS.items():
         op.execute(
             f"ALTER TABLE {table} ADD CONSTRAINT fk_{table}_visit_id_visit "
             "FOREIGN KEY (visit_id) REFERENCES visit (id)"
         )
-        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        if added:
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     op.execute(PG_CHECK_BEFORE)
     for statement in PG_TRIGGERS_BEFORE:
         op.execute(statement)
@@ -372,17 +377,18 @@ def _sqlite_rebuild(conn, up):
         sql = _replace(sql, re.escape(RECEIPT_UQ_MONTH) + r", \n\t" + re.escape(ID_MONTH_UQ), RECEIPT_UQ)
     op.execute(sql)
     op.execute("INSERT INTO visit_new SELECT * FROM visit")
-    for table, (column, nullable) in {"visit_line": ("month", False), **POINTERS}.items():
+    for table, (column, nullable, added) in {"visit_line": ("month", False, True), **POINTERS}.items():
         sql, indexes, columns = _sqlite_table(conn, table)
         sql = _renamed(sql, table, f"{table}_new")
         fk = f"CONSTRAINT fk_{table}_visit_id_visit FOREIGN KEY"
         if up:
-            definition = f"{column} VARCHAR(7)" + ("" if nullable else " NOT NULL")
-            # The new column right after visit_id.
-            at = re.search(r"\n\s*visit_id INTEGER( NOT NULL)?, \n", sql)
-            if at is None:
-                raise RuntimeError(f"no visit_id column in the stored schema:\n{sql}")
-            sql = f"{sql[: at.end()]}\t{definition}, \n{sql[at.end() :]}"
+            if added:
+                definition = f"{column} VARCHAR(7)" + ("" if nullable else " NOT NULL")
+                # The new column right after visit_id.
+                at = re.search(r"\n\s*visit_id INTEGER( NOT NULL)?, \n", sql)
+                if at is None:
+                    raise RuntimeError(f"no visit_id column in the stored schema:\n{sql}")
+                sql = f"{sql[: at.end()]}\t{definition}, \n{sql[at.end() :]}"
             sql = _replace(
                 sql,
                 re.escape(fk) + r'\(visit_id\) REFERENCES "?visit"? \(id\)',
@@ -392,12 +398,16 @@ def _sqlite_rebuild(conn, up):
                 sql = _replace(sql, re.escape(LINE_UQ), LINE_UQ_MONTH)
             kept = ", ".join(columns)
             op.execute(sql)
-            op.execute(
-                f"INSERT INTO {table}_new ({kept}, {column}) SELECT {kept}, "
-                f"(SELECT month FROM visit WHERE visit.id = {table}.visit_id) FROM {table}"
-            )
+            if added:
+                op.execute(
+                    f"INSERT INTO {table}_new ({kept}, {column}) SELECT {kept}, "
+                    f"(SELECT month FROM visit WHERE visit.id = {table}.visit_id) FROM {table}"
+                )
+            else:
+                op.execute(f"INSERT INTO {table}_new ({kept}) SELECT {kept} FROM {table}")
         else:
-            sql = _replace(sql, rf"\n\s*{column} VARCHAR\(7\)( NOT NULL)?, ", "")
+            if added:
+                sql = _replace(sql, rf"\n\s*{column} VARCHAR\(7\)( NOT NULL)?, ", "")
             sql = _replace(
                 sql,
                 re.escape(fk) + rf'\(visit_id, {column}\) REFERENCES "?visit"? \(id, month\)',
@@ -405,7 +415,7 @@ def _sqlite_rebuild(conn, up):
             )
             if table == "visit_line":
                 sql = _replace(sql, re.escape(LINE_UQ_MONTH), LINE_UQ)
-            kept = ", ".join(c for c in columns if c != column)
+            kept = ", ".join(c for c in columns if c != column or not added)
             op.execute(sql)
             op.execute(f"INSERT INTO {table}_new ({kept}) SELECT {kept} FROM {table}")
         op.execute(f"DROP TABLE {table}")

@@ -32,10 +32,13 @@ from tests.integration.test_settlement import WORKED, record, user
 PREVIOUS = "c5e7d9a1b3f2"  # the head before migrations/versions/d8f1a3c5e7b9_…
 SEPTEMBER = dt.datetime(2026, 9, 10, 2, 0, tzinfo=dt.UTC)
 OCTOBER = dt.datetime(2026, 10, 12, 2, 0, tzinfo=dt.UTC)
-POINTERS = (
-    "idempotency_key", "receipt_code", "receipt_feedback", "visit_check", "review_item",
-    "statement_adjustment", "fund_finding",
-)  # fmt: skip
+# Each table pointing at a visit, and its column holding the visit's month.
+POINTERS = {
+    "idempotency_key": "visit_month", "receipt_code": "visit_month",
+    "receipt_feedback": "visit_month", "visit_check": "visit_month",
+    "review_item": "visit_month", "statement_adjustment": "belongs_to",
+    "fund_finding": "visit_month",
+}  # fmt: skip
 
 
 def where(table: str, ids: list[int]) -> dict[int, str]:
@@ -177,8 +180,8 @@ def test_an_old_month_is_detached_and_dropped_alone(app: Flask, clock: FixedCloc
     db.session.remove()  # its reads' locks would hold up the DDL
     with db.engine.begin() as conn:
         # What points at the month's visits goes first (archived, in real life).
-        for table in POINTERS:
-            conn.execute(text(f"DELETE FROM {table} WHERE visit_month = '2026-09'"))
+        for table, column in POINTERS.items():
+            conn.execute(text(f"DELETE FROM {table} WHERE {column} = '2026-09'"))
         for table in ("visit_line", "visit"):
             name = partition_name(table, "2026-09")
             conn.execute(text(f"ALTER TABLE {table} DETACH PARTITION {name}"))
