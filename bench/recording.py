@@ -83,14 +83,16 @@ def bench_app() -> Flask:
 
     @bare.post("/commit")
     def _commit() -> Any:
-        from app.extensions import db
+        from app.database import unit_of_work
 
         body = request.get_json()
-        db.session.execute(
-            text("INSERT INTO bench_commit (lines) VALUES (:lines)"),
-            {"lines": len(body.get("lines", ()))},
-        )
-        db.session.commit()
+        # The same unit of work as recording: it joins the token lookup's transaction
+        # and keeps the user loaded, so this side makes no query the recording does not.
+        with unit_of_work(expire=False, join_reads=True) as session:
+            session.execute(
+                text("INSERT INTO bench_commit (lines) VALUES (:lines)"),
+                {"lines": len(body.get("lines", ()))},
+            )
         return jsonify(user=api_user().username, lines=len(body.get("lines", ())))
 
     csrf.exempt(bare)
