@@ -27,9 +27,11 @@ speed.  Nothing here is run by the tests with timings.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import http.client
 import json
+import logging
 import math
 import os
 import random
@@ -46,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,13 +68,13 @@ LINES = [
 # --- the server's app: the real one plus the bare endpoint -----------------------------
 
 
-def bench_app() -> Flask:
+def bench_app(overrides: dict[str, Any] | None = None) -> Flask:
     """gunicorn's entry point: :func:`app.factory.create_app` and the bare endpoint."""
     from app.auth.api_auth import api_user, authenticate_bearer
     from app.extensions import csrf
     from app.factory import create_app
 
-    app = create_app()
+    app = create_app(overrides)
     bare = Blueprint("bench_bare", __name__, url_prefix="/api/v1/bench")
     bare.before_request(authenticate_bearer)
 
@@ -389,5 +391,155 @@ def run(
     return results
 
 
+# --- in process: the server's own work, without HTTP or a client on its cores -----------
+
+
+def _idle(admin: Engine, database: str) -> float:
+    """PostgreSQL's ``active_time`` for ``database`` (ms) once no session is open on it.
+
+    A backend adds its statements' time to ``pg_stat_database`` at the latest when
+    it exits, so the caller closes the pool first and this waits for the exits.
+    """
+    deadline = time.monotonic() + 30
+    with admin.connect() as conn:
+        while time.monotonic() < deadline:
+            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+            open_sessions = conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db"),
+                {"db": database},
+            ).scalar_one()
+            if not open_sessions:
+                active: float = conn.execute(
+                    text("SELECT active_time FROM pg_stat_database WHERE datname = :db"),
+                    {"db": database},
+                ).scalar_one()
+                return active
+            time.sleep(0.05)
+    raise SystemExit(f"sessions on {database} did not close")
+
+
+def in_process(
+    server_url: str | None = None,
+    requests: int | None = None,
+    rounds: int | None = None,
+    echo: Callable[[str], None] = print,
+    database: str = DATABASE + "_wsgi",
+) -> dict[str, dict[str, float]]:
+    """Each side called through the WSGI app in this process; ms per request.
+
+    No HTTP, no gunicorn and no client threads on the server's two cores: what
+    is left is the app's own work.  Per side, the medians over ``rounds``
+    interleaved rounds of ``requests`` requests each (Flask's test client, one
+    clinic's token after another, as over HTTP): the wall time, this process's
+    CPU time (the app's Python, psycopg and the test client) and PostgreSQL's
+    own time (its ``active_time`` for the database: the statements executing,
+    the commit's flush included).  Then the budget the goal leaves a visit: a
+    ratio of 0.6 to the bare request allows a visit ``bare / 0.6`` of wall time.
+    """
+    from app.extensions import db
+
+    server_url = server_url or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL
+    if not server_url.startswith("postgresql"):
+        echo("recording in process: skipped (needs PostgreSQL in BENCH_DATABASE_URL)")
+        return {}
+    requests = requests or int(os.environ.get("BENCH_REQUESTS", "400"))
+    rounds = rounds or int(os.environ.get("ROUNDS", "3"))
+    url = _database(server_url, database)
+    tokens, ids = prepare(url)
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    kinds = {
+        "bare": "/api/v1/bench/bare",
+        "commit": "/api/v1/bench/commit",
+        "record": "/api/v1/visits",
+    }
+    figures: dict[str, dict[str, list[float]]] = {
+        kind: {"wall": [], "cpu": [], "server": []} for kind in kinds
+    }
+    requests_log = logging.getLogger("yiyuan.requests")
+    handlers = requests_log.handlers[:]
+    with tempfile.TemporaryDirectory() as tmp:
+        app = bench_app({"SQLALCHEMY_DATABASE_URI": url})
+        # The request log is written as gunicorn's would be, to a file, not the terminal.
+        log_file = logging.FileHandler(Path(tmp) / "requests.log")
+        requests_log.handlers = [log_file]
+        client = app.test_client()
+        rng = random.Random(0)
+
+        def post(path: str, n: int) -> None:
+            response = client.post(
+                path,
+                data=_body(rng, f"BX{n % CLINICS:03d}", ids),
+                headers={
+                    "Authorization": f"Bearer {tokens[n % CLINICS]}",
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": uuid.uuid4().hex,
+                },
+            )
+            if response.status_code != (201 if path == "/api/v1/visits" else 200):
+                raise SystemExit(f"{path}: {response.status_code} {response.data[:200]!r}")
+
+        def closed() -> float:
+            with app.app_context():
+                db.engine.dispose()
+            return _idle(admin, database)
+
+        try:
+            for path in kinds.values():  # warm the app, the pool and the plans
+                for n in range(min(requests, 100)):
+                    post(path, n)
+            for r in range(rounds):
+                order = list(kinds.items())
+                order = order[r % len(order) :] + order[: r % len(order)]
+                for kind, path in order:
+                    active = closed()
+                    cpu, wall = time.process_time(), time.perf_counter()
+                    for n in range(requests):
+                        post(path, n)
+                    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                    server = closed() - active
+                    figures[kind]["wall"].append(wall * 1000 / requests)
+                    figures[kind]["cpu"].append(cpu * 1000 / requests)
+                    figures[kind]["server"].append(server / requests)
+        finally:
+            requests_log.handlers = handlers
+            log_file.close()
+            with app.app_context():
+                db.engine.dispose()
+            admin.dispose()
+            _database(server_url, database, create=False)
+    results = {
+        kind: {name: statistics.median(values) for name, values in by.items()}
+        for kind, by in figures.items()
+    }
+    bare = results["bare"]["wall"]
+    echo(
+        f"recording in process (the WSGI app without HTTP, PostgreSQL; "
+        f"{rounds} rounds x {requests} requests; ms per request)"
+    )
+    echo("side   | wall  | app CPU | PostgreSQL | bare / side")
+    for kind, r in results.items():
+        r["ratio"] = bare / r["wall"]
+        echo(
+            f"{kind:<6} | {r['wall']:5.2f} | {r['cpu']:7.2f} | {r['server']:10.2f} "
+            f"| {r['ratio']:5.2f}"
+        )
+    record = results["record"]
+    echo(
+        f"a ratio of 0.6 allows a visit {bare / 0.6:.2f} ms, {bare / 0.6 - bare:.2f} ms more "
+        f"than the bare request; PostgreSQL alone takes "
+        f"{record['server'] - results['bare']['server']:.2f} ms more for a visit"
+    )
+    return results
+
+
 if __name__ == "__main__":
-    run()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="call the app in this process (no HTTP): the server's own time per request",
+    )
+    if parser.parse_args().in_process:
+        in_process()
+    else:
+        run()

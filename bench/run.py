@@ -174,10 +174,13 @@ def main() -> None:
     if not url:
         with tempfile.TemporaryDirectory() as tmp:
             bench_month(f"sqlite:///{tmp}/month.sqlite3")
-    # Recording over HTTP (gunicorn) against a bare bearer-token endpoint, on PostgreSQL.
+    # Recording over HTTP (gunicorn) against a bare bearer-token endpoint, on PostgreSQL,
+    # and the same three sides in process: the server's own time per request.
+    from bench.recording import in_process
     from bench.recording import run as bench_http
 
     bench_http()
+    in_process()
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.auth.models import User
@@ -255,6 +255,30 @@ def test_the_http_benchmark_runs() -> None:
         r["visits_per_s"] >= 0 and r["bare_per_s"] >= 0 and r["floor_per_s"] >= 0
         for r in results.values()
     )
+
+
+def test_the_in_process_benchmark_runs() -> None:
+    """Smoke only, no timing asserted: the three sides through the WSGI app in process."""
+    server = os.environ.get("TEST_DATABASE_URL", "")
+    if not server.startswith("postgresql"):
+        pytest.skip("the in-process benchmark reads PostgreSQL's statistics (TEST_DATABASE_URL)")
+    name = f"bench_wsgi_{uuid.uuid4().hex[:8]}"
+    lines: list[str] = []
+    results = recording.in_process(server, requests=6, rounds=1, echo=lines.append, database=name)
+    assert set(results) == {"bare", "commit", "record"}
+    # A visit makes the server work (its statements and the commit); the bare request
+    # only reads the token.
+    assert results["record"]["server"] > results["bare"]["server"] >= 0
+    assert all(r["wall"] > 0 and r["cpu"] > 0 for r in results.values())
+    assert lines[-1].startswith("a ratio of 0.6 allows a visit")
+    engine = create_engine(server)
+    try:
+        with engine.connect() as conn:  # the bench database is dropped after
+            assert not conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+    finally:
+        engine.dispose()
 
 
 def _answer(visit: Any) -> dict[str, Any]:
