@@ -52,6 +52,12 @@ from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
+# The three sides, each measured against the others: the limit, the floor, the work.
+SIDES = {
+    "bare": "/api/v1/bench/bare",
+    "commit": "/api/v1/bench/commit",
+    "record": "/api/v1/visits",
+}
 CLINICS = 32
 RESIDENTS = 2_000
 CONCURRENCY = (1, 8, 32)
@@ -177,6 +183,20 @@ def prepare(url: str) -> tuple[list[str], list[str]]:
     return tokens, ids
 
 
+def _postgresql(server_url: str | None, what: str, echo: Callable[[str], None]) -> str | None:
+    """The PostgreSQL server to measure on; None, said, when the URL names another engine."""
+    server_url = server_url or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL
+    if server_url.startswith("postgresql"):
+        return server_url
+    echo(f"{what}: skipped (needs PostgreSQL in BENCH_DATABASE_URL)")
+    return None
+
+
+def _expected(path: str) -> int:
+    """The answer every request to ``path`` must get: 201 a new visit, 200 the others."""
+    return 201 if path == SIDES["record"] else 200
+
+
 # --- the server --------------------------------------------------------------------------
 
 
@@ -245,7 +265,7 @@ def measure(
     port: int, path: str, tokens: list[str], ids: list[str], clients: int, seconds: float
 ) -> tuple[float, list[float]]:
     """``clients`` threads posting to ``path`` for ``seconds``: (requests/s, latencies in s)."""
-    expected = 201 if path == "/api/v1/visits" else 200  # the bare and commit endpoints
+    expected = _expected(path)
     latencies: list[list[float]] = [[] for _ in range(clients)]
     failures: list[str] = []
     barrier = threading.Barrier(clients + 1)
@@ -322,30 +342,24 @@ def run(
     database: str = DATABASE,
 ) -> dict[int, dict[str, float]]:
     """Prepare, serve, measure; one printed line per concurrency, and the figures."""
-    server_url = server_url or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL
-    if not server_url.startswith("postgresql"):
-        echo("recording over HTTP: skipped (needs PostgreSQL in BENCH_DATABASE_URL)")
+    server_url = _postgresql(server_url, "recording over HTTP", echo)
+    if server_url is None:
         return {}
     seconds = seconds or float(os.environ.get("BENCH_SECONDS", "5"))
     rounds = rounds or int(os.environ.get("ROUNDS", "3"))
     url = _database(server_url, database)
     tokens, ids = prepare(url)
-    kinds = {
-        "bare": "/api/v1/bench/bare",
-        "record": "/api/v1/visits",
-        "commit": "/api/v1/bench/commit",
-    }
     rates: dict[tuple[str, int], list[float]] = {}
     latencies: dict[tuple[str, int], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(url, Path(tmp) / "gunicorn.log")
         try:
             load_before = os.getloadavg()[0]
-            for path in kinds.values():  # warm every worker and connection
+            for path in SIDES.values():  # warm every worker and connection
                 measure(server.port, path, tokens, ids, 8, 1.0)
             for r in range(rounds):
                 for clients in CONCURRENCY:
-                    order = list(kinds.items())
+                    order = list(SIDES.items())
                     shift = (r + clients) % len(order)  # each side leads in turn
                     order = order[shift:] + order[:shift]
                     for kind, path in order:
@@ -438,22 +452,16 @@ def in_process(
     """
     from app.extensions import db
 
-    server_url = server_url or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL
-    if not server_url.startswith("postgresql"):
-        echo("recording in process: skipped (needs PostgreSQL in BENCH_DATABASE_URL)")
+    server_url = _postgresql(server_url, "recording in process", echo)
+    if server_url is None:
         return {}
     requests = requests or int(os.environ.get("BENCH_REQUESTS", "400"))
     rounds = rounds or int(os.environ.get("ROUNDS", "3"))
     url = _database(server_url, database)
     tokens, ids = prepare(url)
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    kinds = {
-        "bare": "/api/v1/bench/bare",
-        "commit": "/api/v1/bench/commit",
-        "record": "/api/v1/visits",
-    }
     figures: dict[str, dict[str, list[float]]] = {
-        kind: {"wall": [], "cpu": [], "server": []} for kind in kinds
+        kind: {"wall": [], "cpu": [], "server": []} for kind in SIDES
     }
     requests_log = logging.getLogger("yiyuan.requests")
     handlers = requests_log.handlers[:]
@@ -475,7 +483,7 @@ def in_process(
                     "Idempotency-Key": uuid.uuid4().hex,
                 },
             )
-            if response.status_code != (201 if path == "/api/v1/visits" else 200):
+            if response.status_code != _expected(path):
                 raise SystemExit(f"{path}: {response.status_code} {response.data[:200]!r}")
 
         def closed() -> float:
@@ -484,11 +492,11 @@ def in_process(
             return _idle(admin, database)
 
         try:
-            for path in kinds.values():  # warm the app, the pool and the plans
+            for path in SIDES.values():  # warm the app, the pool and the plans
                 for n in range(min(requests, 100)):
                     post(path, n)
             for r in range(rounds):
-                order = list(kinds.items())
+                order = list(SIDES.items())
                 order = order[r % len(order) :] + order[: r % len(order)]
                 for kind, path in order:
                     active = closed()
@@ -517,11 +525,11 @@ def in_process(
         f"{rounds} rounds x {requests} requests; ms per request)"
     )
     echo("side   | wall  | app CPU | PostgreSQL | bare / side")
-    for kind, r in results.items():
-        r["ratio"] = bare / r["wall"]
+    for kind, figure in results.items():
+        figure["ratio"] = bare / figure["wall"]
         echo(
-            f"{kind:<6} | {r['wall']:5.2f} | {r['cpu']:7.2f} | {r['server']:10.2f} "
-            f"| {r['ratio']:5.2f}"
+            f"{kind:<6} | {figure['wall']:5.2f} | {figure['cpu']:7.2f} "
+            f"| {figure['server']:10.2f} | {figure['ratio']:5.2f}"
         )
     record = results["record"]
     echo(
