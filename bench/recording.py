@@ -419,7 +419,11 @@ def _idle(admin: Engine, database: str) -> float:
         while time.monotonic() < deadline:
             conn.execute(text("SELECT pg_stat_clear_snapshot()"))
             open_sessions = conn.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db"),
+                # The pool's sessions are what must exit; an autovacuum worker may run on.
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = :db AND backend_type = 'client backend'"
+                ),
                 {"db": database},
             ).scalar_one()
             if not open_sessions:
