@@ -50,6 +50,9 @@ _write_transaction: ContextVar[bool] = ContextVar("write_transaction", default=F
 # rows): BIGINT on PostgreSQL; on SQLite the rowid is already 64-bit and an
 # autoincrementing key must be spelled INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# The largest such id (BIGINT's, and SQLite's rowid's): a larger number in a URL
+# names no row and must not reach the database, which would refuse the parameter.
+MAX_ID = 2**63 - 1
 
 C = TypeVar("C", bound=Constraint)
 

@@ -42,6 +42,7 @@ from app.visits.schemas import (
     VoidInSchema,
     visit_answer,
 )
+from app.web.routing import id_rule
 
 
 class _PagedBlueprint(Blueprint):
@@ -62,9 +63,7 @@ residents_blp = Blueprint(
 blp.before_request(authenticate_bearer)
 residents_blp.before_request(authenticate_bearer)
 
-# A visit id beyond a 32-bit integer cannot exist; the route answers 404 for it
-# rather than letting the database fail on an out-of-range parameter.
-VISIT_ID = "<int(max=2147483647):visit_id>"
+VISIT_ID = id_rule("visit_id")
 
 
 @blp.before_request

@@ -11,13 +11,18 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from werkzeug.exceptions import NotFound
 
 from app.extensions import db
 from app.visits.models import FundUsage, IdempotencyKey, ReceiptCounter, Visit
 from app.visits.schemas import VisitSchema
 from tests.conftest import FixedClock
 from tests.factories import World, build_world
+from tests.integration.test_terminal_pages import (  # noqa: F401 (request_scoped_g: a fixture)
+    login,
+    request_scoped_g,
+)
 
 WORKED_LINES = [
     {"item": "DX001", "quantity": "1"},
@@ -273,6 +278,49 @@ def test_void_unknown_visit_is_404(client: FlaskClient, world: World) -> None:
         )
         assert resp.status_code == 404
         assert resp.is_json
+
+
+def test_every_visit_route_takes_any_64_bit_id_and_no_more(app: Flask) -> None:
+    """Visit ids are 64-bit (BIGINT): the routes match every one, and 404 beyond."""
+    urls = app.url_map.bind("localhost")
+    paths = [
+        ("/api/v1/visits/{}", "GET"),
+        ("/api/v1/visits/{}/void", "POST"),
+        ("/visits/{}/receipt", "GET"),
+        ("/visits/{}/receipt.pdf", "GET"),
+        ("/visits/{}/void", "GET"),
+    ]
+    for path, method in paths:
+        for visit_id in (2**31, 2**63 - 1):
+            _endpoint, args = urls.match(path.format(visit_id), method=method)
+            assert args == {"visit_id": visit_id}, path
+        with pytest.raises(NotFound):
+            urls.match(path.format(2**63), method=method)
+
+
+@pytest.mark.one_database("postgresql")  # the id comes from visit's sequence, set past 32 bits
+def test_a_visit_beyond_32_bit_ids_is_read_printed_and_voided(
+    app: Flask,
+    client: FlaskClient,
+    world: World,
+    request_scoped_g: None,  # noqa: F811
+) -> None:
+    db.session.execute(text("SELECT setval(pg_get_serial_sequence('visit', 'id'), 3000000000)"))
+    db.session.commit()
+    visit = post_visit(client, world, visit_body(world)).json
+    assert visit["id"] > 2**31
+    read = client.get(f"/api/v1/visits/{visit['id']}", headers=world.auth("doctor"))
+    assert read.status_code == 200 and read.json == visit
+    login(client)
+    assert visit["receipt_number"] in client.get(f"/visits/{visit['id']}/receipt").text
+    pdf = client.get(f"/visits/{visit['id']}/receipt.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    voided = client.post(
+        f"/api/v1/visits/{visit['id']}/void",
+        json={"reason": "录错病人"},
+        headers=world.auth("doctor"),
+    )
+    assert voided.status_code == 200 and voided.json["voided"] is True
 
 
 # --- read and list -----------------------------------------------------------------------

@@ -39,6 +39,7 @@ from app.visits.queries import (
 )
 from app.web.access import role_required
 from app.web.downloads import download
+from app.web.routing import id_rule
 from reports.daily import DailyDocument, DailyRow, render_daily
 
 
@@ -66,7 +67,7 @@ def today() -> str:
     )
 
 
-@bp.route("/visits/<int(max=2147483647):visit_id>/void", methods=["GET", "POST"])
+@bp.route(f"/visits/{id_rule('visit_id')}/void", methods=["GET", "POST"])
 @role_required("doctor")
 def void(visit_id: int) -> Any:
     user = current_user

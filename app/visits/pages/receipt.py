@@ -26,6 +26,7 @@ from app.visits.pages import bp
 from app.visits.queries import month_statuses, visit_for
 from app.visits.receipts import reason_words, receipt_document, receipt_pdf
 from app.web.downloads import download
+from app.web.routing import id_rule
 
 
 def _check(visit_id: int) -> tuple[str, str]:
@@ -42,7 +43,7 @@ def qr_svg(url: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode()
 
 
-@bp.route("/visits/<int(max=2147483647):visit_id>/receipt")
+@bp.route(f"/visits/{id_rule('visit_id')}/receipt")
 @login_required
 def receipt(visit_id: int) -> str:
     visit = visit_for(visit_id, current_user)  # 403 outside the user's clinic
@@ -73,7 +74,7 @@ def check_rows(visit: Visit) -> list[tuple[str, str, str]]:
     ]
 
 
-@bp.route("/visits/<int(max=2147483647):visit_id>/receipt.pdf")
+@bp.route(f"/visits/{id_rule('visit_id')}/receipt.pdf")
 @login_required
 def receipt_pdf_file(visit_id: int) -> Response:
     visit = visit_for(visit_id, current_user)
