@@ -184,7 +184,7 @@ def _bundle_answer(bundle: OfflineBundle) -> dict[str, Any]:
 
 
 def _server_time() -> str:
-    return local(now()).isoformat()
+    return local(now()).isoformat(timespec="milliseconds")
 
 
 @bp.route("/visits/offline/bundle")
