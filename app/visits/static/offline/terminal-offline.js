@@ -216,7 +216,8 @@
       lines.forEach(function (l) {
         var it = l.item, own = 0;
         if (it.kind === "service" || it.insurance_class === "C") own = l.amount;
-        else if (it.kind !== "diagnosis" && it.insurance_class === "B" && !policy.class_b_selfpay_backstopped) {
+        else if (it.kind !== "diagnosis" && it.insurance_class === "B" && policy &&
+                 !policy.class_b_selfpay_backstopped) {
           own = l.amount - divHalfUp(l.amount * (10000 - bp), 10000);
         }
         l.self_pay = own;
@@ -332,6 +333,7 @@
             }
           };
           state.editing = null;
+          byId("offline-editing").hidden = true;
           return put(rec).then(function () {
             state.saved = rec;
             showSlip(rec);
