@@ -309,3 +309,133 @@ def test_the_terminal_stays_light(page: Any, live_server: LiveServer) -> None:
     page.wait_for_function("() => window.__offlineKept && window.__offlineKept.bytes > 0")
     kept = page.evaluate("window.__offlineKept")
     assert kept["bytes"] < 200 * 1024, kept
+
+
+def wait_for_bundle(page: Any) -> None:
+    """Until the terminal has stored its bundle (evaluate awaits the IndexedDB promise)."""
+    for _ in range(150):
+        if page.evaluate(
+            "() => idbKeyval.get('bundle', idbKeyval.createStore('yiyuan-terminal', 'meta'))"
+            ".then(b => !!b)"
+        ):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the terminal stored no offline bundle")
+
+
+def test_offline_payment_is_what_the_server_charges(page: Any, live_server: LiveServer) -> None:
+    """The terminal's arithmetic (integer fen, half up) against the engine, with the
+    class-B self-pay part left to the patient and quantities that round."""
+    from app.auth.models import User
+    from app.visits.operations import LineRequest, VisitRequest, quote_visit
+
+    with live_server.app.app_context():
+        with unit_of_work() as s:
+            version = s.scalars(select(PolicyVersion)).one()
+            version.class_b_selfpay_backstopped = False
+        db.session.remove()
+    login(page, live_server)
+    wait_for_bundle(page)
+    world = live_server.world
+    carts = [
+        ("insured_village", False, [("DX001", "1"), ("FFGC1", "3")]),
+        ("insured_village", True, [("DX001", "1"), ("BSJ01", "0.5"), ("VC001", "7")]),
+        ("insured_village", True, [("FFGC1", "1.333"), ("HY001", "2"), ("MZ001", "0.25")]),
+        ("unknown", False, [("DX001", "1"), ("BSJ01", "3"), ("ZS001", "1")]),
+    ]
+    for who, injection, lines in carts:
+        body = {
+            "patient_id_number": world.ids[who],
+            "injection": injection,
+            "visited_at": None,
+            "lines": [{"item": c, "quantity": q} for c, q in lines],
+        }
+        offline = page.evaluate(
+            "b => terminalOffline.answer("
+            "document.getElementById('visit-form').dataset.quoteUrl, b)",
+            body,
+        )
+        with live_server.app.app_context():
+            doctor = db.session.scalar(select(User).where(User.username == "doctor"))
+            assert doctor is not None
+            split = quote_visit(
+                VisitRequest(
+                    "HD001", world.ids[who], injection, tuple(LineRequest(c, q) for c, q in lines)
+                ),
+                doctor,
+                live_server.clock(),
+            ).split
+            db.session.remove()
+        assert offline.get("ok"), offline
+        assert (offline["programme"], offline["patient"]) == (split.programme, split.patient), (
+            who,
+            lines,
+        )
+        assert offline["total"] == split.total
+
+
+def test_a_refused_visit_is_changed_or_discarded_never_dropped(
+    page: Any, live_server: LiveServer
+) -> None:
+    world = live_server.world
+    login(page, live_server)
+    wait_for_bundle(page)
+    badge(page, 0)
+    page.context.set_offline(True)
+    enter(page, world.ids["insured_village"])
+    add(page, "hy", "1")
+    code_a = save_offline(page, "¥6.00")
+    captured_a = page.evaluate(QUEUE)[0]["captured_at"]
+    with page.expect_navigation():
+        page.click("#next-patient")
+    enter(page, world.ids["insured_community"])  # not on the roster: the full amount
+    code_b = save_offline(page, "¥10.00")
+    badge(page, 2)
+    with live_server.app.app_context():  # 换药 costs 6.00 from today
+        with unit_of_work() as s:
+            item = s.scalars(select(CatalogItem).where(CatalogItem.code == "HY001")).one()
+            old = s.scalars(select(ItemPrice).where(ItemPrice.item_id == item.id)).one()
+            old.valid_to = dt.date(2026, 10, 14)
+            s.add(ItemPrice(item_id=item.id, price=600, valid_from=dt.date(2026, 10, 15)))
+        db.session.remove()
+
+    page.context.set_offline(False)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#offline-list .state-conflict').length === 2"
+    )
+    b = page.locator(f"#offline-list li[data-code='{code_b}']")
+    assert "户籍登记与离线临时凭证不符" in b.inner_text() or "个人负担" in b.inner_text()
+    assert "服务器：个人负担 3.00 元" in b.inner_text()
+    # B: the patient left; discarded with a reason, and still listed with it.
+    b.locator("input.discard-reason").fill("患者未取药，已全额退款")
+    b.locator("button.discard").click()
+    page.wait_for_function(
+        "c => document.querySelector(`#offline-list li[data-code='${c}']`)"
+        ".classList.contains('state-discarded')",
+        arg=code_b,
+    )
+    assert "已放弃：患者未取药，已全额退款" in b.inner_text()
+
+    # A: the doctor changes the items (换药 now costs more: he leaves it out).
+    a = page.locator(f"#offline-list li[data-code='{code_a}']")
+    assert "服务器：个人负担 7.00 元" in a.inner_text()
+    a.locator("button.edit-items").click()
+    assert page.is_visible("#offline-editing")
+    assert code_a in page.inner_text("#offline-editing")
+    page.wait_for_selector("#patient-panel .patient")
+    page.locator("#lines-body tr.line[data-code='HY001'] button.remove").click()
+    page.wait_for_function("() => document.getElementById('t-total').textContent === '¥11.00'")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function(
+        "c => { const li = document.querySelector(`#offline-list li[data-code='${c}']`);"
+        " return li && li.classList.contains('state-synced'); }",
+        arg=code_a,
+    )
+    badge(page, 0)
+    (visit,) = rows(live_server)
+    assert visit.offline_code == code_a and visit.patient == 100
+    assert visit.captured_at is not None
+    assert visit.captured_at == dt.datetime.fromisoformat(captured_a).astimezone(dt.UTC)
+    kept = {r["code"]: r for r in page.evaluate(QUEUE)}
+    assert kept[code_b]["state"] == "discarded" and kept[code_b]["body"] is None
+    assert kept[code_a]["body"] is None  # no ID number left on the PC once recorded

@@ -263,9 +263,10 @@
   function answer(url, body) {
     if (!url) return null;
     var path = url.split("?")[0];
-    if (path === URLS.patient) return ready.then(function () { return patientAnswer(body); });
-    if (path === URLS.items) return ready.then(function () { return itemsAnswer(url); });
-    if (path === URLS.quote) return ready.then(function () { return priceVisit(body || {}); });
+    var kept = ready.then(function () { return state.bundle ? null : loadKept(); });
+    if (path === URLS.patient) return kept.then(function () { return patientAnswer(body); });
+    if (path === URLS.items) return kept.then(function () { return itemsAnswer(url); });
+    if (path === URLS.quote) return kept.then(function () { return priceVisit(body || {}); });
     return null;
   }
 
@@ -672,13 +673,17 @@
   window.addEventListener("offline", function () { render(); });
 
   /* --- start ------------------------------------------------------------------------------- */
-  var ready = kv.get("bundle", meta).then(function (kept) {
-    if (kept && kept.user === ME && kept.clinic === CLINIC) {
-      state.bundle = kept.bundle;
-      state.fetchedAt = kept.fetchedAt;
-      state.offset = kept.offset;
-    }
-  }, function () { return null; });
+  // The bundle this PC keeps (another tab may have stored a newer one meanwhile).
+  function loadKept() {
+    return kv.get("bundle", meta).then(function (kept) {
+      if (kept && kept.user === ME && kept.clinic === CLINIC && kept.fetchedAt > state.fetchedAt) {
+        state.bundle = kept.bundle;
+        state.fetchedAt = kept.fetchedAt;
+        state.offset = kept.offset;
+      }
+    }, function () { return null; });
+  }
+  var ready = loadKept();
 
   window.terminalOffline = {
     isOffline: isOffline, answer: answer, unreachable: unreachable, showQuote: showQuote,
