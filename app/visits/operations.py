@@ -376,17 +376,20 @@ class VisitRequest:
     offline: OfflineCapture | None = None
 
     def fingerprint(self) -> str:
-        """A hash of the request as sent, to tell a retry from a different request."""
-        body: dict[str, Any] = {
+        """A hash of the request as sent, to tell a retry from a different request.
+
+        The offline part is left out: a form whose post was lost on a dropping link is
+        queued by the terminal under the form's own key, with a capture time; if the
+        post had reached the server after all, the upload is the same visit, and
+        returns it.
+        """
+        body = {
             "clinic": self.clinic,
             "patient_id_number": self.patient_id_number.strip().upper(),
             "injection": self.injection,
             "lines": [[line.item, str(line.quantity)] for line in self.lines],
             "visited_at": self.visited_at.isoformat() if self.visited_at else None,
         }
-        if self.offline is not None:  # absent online: the keys stored before stay valid
-            body["captured_at"] = self.offline.captured_at.isoformat()
-            body["offline_code"] = self.offline.code
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 

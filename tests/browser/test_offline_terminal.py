@@ -439,3 +439,50 @@ def test_a_refused_visit_is_changed_or_discarded_never_dropped(
     kept = {r["code"]: r for r in page.evaluate(QUEUE)}
     assert kept[code_b]["state"] == "discarded" and kept[code_b]["body"] is None
     assert kept[code_a]["body"] is None  # no ID number left on the PC once recorded
+
+
+def test_a_save_the_link_drops_is_restored_and_never_doubled(
+    page: Any, live_server: LiveServer
+) -> None:
+    """The page thought it was online; the save's post reached the server but its answer
+    was lost (the link dropped).  The service worker keeps the form; the page restores
+    it and queues it under the form's own key: the upload returns that same visit."""
+    world = live_server.world
+    login(page, live_server)
+    wait_for_bundle(page)
+    badge(page, 0)
+    page.reload()  # now served through the service worker
+    badge(page, 0)
+    enter(page, world.ids["insured_village"])
+    add(page, "amxl", "2")
+    page.wait_for_function("() => document.getElementById('t-total').textContent === '¥11.70'")
+    dropped = {"n": 0}
+
+    def drop_answer(route: Any) -> None:
+        if route.request.method == "POST" and dropped["n"] == 0:
+            dropped["n"] += 1
+            route.fetch()  # recorded on the server ...
+            route.abort("internetdisconnected")  # ... the answer never comes back
+        else:
+            route.fallback()
+
+    page.context.route("**/visits/new", drop_answer)
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#offline-editing:not([hidden])")
+    assert dropped["n"] == 1 and len(rows(live_server)) == 1
+    assert "服务器未确认本次就诊" in page.inner_text("#offline-editing")
+    assert page.input_value("#id_number") == world.ids["insured_village"]
+    assert page.locator("#lines-body tr.line").count() == 2
+    code = save_offline(page, "¥1.00")
+    page.context.unroute("**/visits/new", drop_answer)
+    page.evaluate("terminalOffline.sync()")
+    page.wait_for_function(
+        "c => { const li = document.querySelector(`#offline-list li[data-code='${c}']`);"
+        " return li && li.classList.contains('state-synced'); }",
+        arg=code,
+    )
+    (visit,) = rows(live_server)  # the one visit, not a second
+    assert visit.offline_code is None  # the post recorded it, online
+    assert f"HD001-2026-{visit.receipt_seq:06d}" in page.inner_text(
+        f"#offline-list li[data-code='{code}']"
+    )

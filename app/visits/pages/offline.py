@@ -158,6 +158,11 @@ def offline_strings() -> dict[str, str]:
             "Changing the offline visit %(code)s: its capture time stays; save to queue it again."
         ),
         "serverSays": _("Server: the patient pays %(amount)s yuan."),
+        "unsent": _(
+            "The network dropped while saving: this visit was not confirmed by the server. "
+            "The form is filled in again; save it to keep it on this PC (it is uploaded "
+            "when the network is back, and never recorded twice)."
+        ),
         "badQuantity": _("The quantity must be a number, e.g. 2 or 0.5."),
         "noPrice": _("This item has no approved price on the visit date."),
         "kept": _("Kept on this PC for offline work: %(kb)s KB"),

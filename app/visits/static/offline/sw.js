@@ -10,6 +10,7 @@
 
 var CACHE = "terminal-v1";
 var PAGE = "/visits/new";
+var UNSENT = "/visits/new?unsent";  // a Cache API key, never a request
 var HASHED = /\.[0-9a-f]{12}\.(?:js|css|svg|woff2?)$/;
 
 self.addEventListener("install", function () { self.skipWaiting(); });
@@ -62,11 +63,32 @@ self.addEventListener("message", function (event) {
   }));
 });
 
+/* A save posted while the link drops (the page thought it was online): its fields
+   are kept for the page to restore and queue under the form's own key, so nothing
+   typed is lost and, had the post reached the server after all, nothing is doubled. */
+function keepUnsent(request) {
+  return request.formData().then(function (data) {
+    var fields = {};
+    data.forEach(function (value, name) { (fields[name] = fields[name] || []).push(String(value)); });
+    var body = JSON.stringify({ fields: fields, failed_at: Date.now() });
+    return caches.open(CACHE).then(function (cache) {
+      return cache.put(UNSENT, new Response(body, { headers: { "Content-Type": "application/json" } }));
+    });
+  }).then(function () { return caches.match(PAGE); }).then(function (hit) {
+    return hit || Response.error();
+  });
+}
+
 self.addEventListener("fetch", function (event) {
   var request = event.request;
-  if (request.method !== "GET") return;
   var url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
+  if (request.method === "POST" && request.mode === "navigate" && url.pathname === PAGE) {
+    var copy = request.clone();
+    event.respondWith(fetch(request).catch(function () { return keepUnsent(copy); }));
+    return;
+  }
+  if (request.method !== "GET") return;
 
   if (request.mode === "navigate" && url.pathname === PAGE) {
     event.respondWith(

@@ -36,9 +36,10 @@
   var queue = kv.createStore("yiyuan-queue", "visits");
   var MINUTE = 60000, HOUR = 60 * MINUTE, DAY = 24 * HOUR, SHANGHAI = 8 * HOUR;
   var BUNDLE_AGE = HOUR;  // refreshed at most hourly while online
+  var UNSENT = "/visits/new?unsent";  // where the service worker keeps a dropped post
   var state = {
     bundle: null, fetchedAt: 0, offset: 0, down: false, csrf: null, syncing: false,
-    needLogin: false, editing: null, saved: null, patients: {}
+    needLogin: false, editing: null, restored: null, saved: null, patients: {}
   };
   var csrfInput = form.querySelector("input[name=csrf_token]");
   state.csrf = csrfInput ? csrfInput.value : "";
@@ -303,13 +304,14 @@
   function put(rec) { return kv.set(rec.code, rec, queue); }
   function waiting(rec) { return rec.state === "pending" || rec.state === "sending" || rec.state === "conflict"; }
 
-  function takesSave() { return isOffline() || !!state.editing; }
+  function takesSave() { return isOffline() || !!state.editing || !!state.restored; }
 
   function save(payload) {
     var reason = byId("warning_reason");
     return ready.then(function () {
-      var editing = state.editing;
-      var captured = editing ? editing.captured_at : shanghaiIso(serverMs());
+      var editing = state.editing, restored = state.restored;
+      var captured = editing ? editing.captured_at
+        : restored ? shanghaiIso(restored.failed_at + state.offset) : shanghaiIso(serverMs());
       var body = {
         clinic: payload.clinic, patient_id_number: payload.patient_id_number,
         injection: !!payload.injection, visited_at: payload.visited_at || null, lines: payload.lines
@@ -323,7 +325,9 @@
           body.offline = { captured_at: captured, code: code, expected_patient: yuan(d.patient),
                            expected_programme: d.programme };
           var rec = {
-            code: code, key: newKey(), user: ME, clinic: CLINIC, captured_at: captured, state: "pending",
+            // A restored form keeps its own token as the key: if its post reached the
+            // server after all, the upload returns that visit instead of a second one.
+            code: code, key: restored ? restored.token : newKey(), user: ME, clinic: CLINIC, captured_at: captured, state: "pending",
             body: body, masked: maskId(body.patient_id_number), codes: [], errors: null,
             slip: {
               programme: d.programme, patient: d.patient, total: d.total,
@@ -334,6 +338,7 @@
             }
           };
           state.editing = null;
+          state.restored = null;
           byId("offline-editing").hidden = true;
           return put(rec).then(function () {
             state.saved = rec;
@@ -508,24 +513,58 @@
     var api = window.terminalForm;
     if (!api) return;
     state.editing = rec;
+    fillForm(rec.body, visitDay(rec.body));
+    byId("offline-editing").textContent = fmt(S.editing, { code: rec.code });
+    byId("offline-editing").hidden = false;
+    byId("id_number").focus();
+  }
+
+  // A form whose post the link dropped (kept by the service worker): back into the form.
+  function restoreUnsent() {
+    if (!window.caches) return Promise.resolve();
+    return caches.open("terminal-v1").then(function (cache) {
+      return cache.match(UNSENT).then(function (hit) {
+        if (!hit) return null;
+        return hit.json().then(function (kept) {
+          return cache.delete(UNSENT).then(function () { return kept; });
+        });
+      });
+    }).then(function (kept) {
+      if (!kept || !window.terminalForm) return;
+      var f = kept.fields, first = function (name) { return (f[name] || [""])[0]; };
+      state.down = true;  // the server did not answer that post
+      probeLater();
+      state.restored = { token: first("token"), failed_at: kept.failed_at };
+      var lines = (f.item || []).map(function (code, i) { return { item: code, quantity: (f.quantity || [])[i] || "1" }; });
+      fillForm({ patient_id_number: first("id_number"), injection: first("injection") === "1",
+                 visited_at: null, lines: lines }, today());
+      var typed = byId("visited_at");
+      if (typed && first("visited_at")) typed.value = first("visited_at");
+      var reason = byId("warning_reason");
+      if (reason) reason.value = first("warning_reason");
+      byId("offline-editing").textContent = S.unsent;
+      byId("offline-editing").hidden = false;
+      byId("offline-banner").hidden = false;
+    }).catch(function () { return null; });
+  }
+
+  function fillForm(body, day) {
+    var api = window.terminalForm;
     var id = byId("id_number");
-    id.value = rec.body.patient_id_number;
+    id.value = body.patient_id_number;
     Array.prototype.forEach.call(document.querySelectorAll("#lines-body tr.line"), function (tr) { tr.remove(); });
-    rec.body.lines.forEach(function (line) {
+    body.lines.forEach(function (line) {
       var it = itemByCode(line.item);
       if (!it) return;
       api.addLine({ code: it.code, name: it.name, kind: it.kind, unit: it.unit, kind_label: it.kind_label,
-                    class_label: it.class_label, price: yuan(priceOn(it, visitDay(rec.body)) || 0) });
+                    class_label: it.class_label, price: yuan(priceOn(it, day) || 0) });
       var rows = document.querySelectorAll("#lines-body tr.line");
       rows[rows.length - 1].querySelector("input[name=quantity]").value = line.quantity;
     });
-    byId("injection").checked = !!rec.body.injection;
+    byId("injection").checked = !!body.injection;
     var visited = byId("visited_at");
-    if (visited && rec.body.visited_at) visited.value = rec.body.visited_at.slice(0, 16).replace("T", " ");
+    if (visited && body.visited_at) visited.value = body.visited_at.slice(0, 16).replace("T", " ");
     api.lookup(false);
-    byId("offline-editing").textContent = fmt(S.editing, { code: rec.code });
-    byId("offline-editing").hidden = false;
-    id.focus();
   }
 
   /* --- what the doctor sees --------------------------------------------------------------- */
@@ -716,6 +755,9 @@
 
   ready.then(function () {
     render();
-    if (navigator.onLine) syncAll();
+    // terminal.js runs after this script: restore a dropped post once it is there.
+    setTimeout(function () {
+      restoreUnsent().then(function () { if (navigator.onLine && !state.restored) syncAll(); });
+    }, 0);
   });
 })();
