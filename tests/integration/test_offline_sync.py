@@ -312,3 +312,32 @@ def test_the_service_worker_is_served_from_the_terminal_scope(client: FlaskClien
     assert response.status_code == 200
     assert response.mimetype == "text/javascript"
     assert 'addEventListener("fetch"' in response.get_data(as_text=True)
+
+
+def test_the_roster_holds_only_the_days_in_the_programme(
+    client: FlaskClient, world: World, clock: FixedClock
+) -> None:
+    from app.people.models import Resident
+    from app.places.models import Clinic
+
+    with unit_of_work() as s:
+        resident = s.scalars(
+            select(Resident).where(Resident.id_number == world.ids["insured_village"])
+        ).one()
+        resident.insured_to = dt.date(2026, 10, 31)  # insured to the end of October
+        s.scalars(select(Clinic).where(Clinic.code == "HD001")).one().left_on = dt.date(
+            2026, 11, 20
+        )  # the clinic leaves the programme on 20 November
+    login(client)
+    bundle = client.get("/visits/offline/bundle").get_json()["bundle"]
+    key = roster_key(bytes.fromhex(bundle["salt"]), world.ids["insured_village"])
+    assert bundle["roster"] == {key: [0, 16]}  # 15 October … 31 October
+
+    with unit_of_work() as s:
+        resident = s.scalars(
+            select(Resident).where(Resident.id_number == world.ids["insured_village"])
+        ).one()
+        resident.insured_to = None
+    bundle = client.get("/visits/offline/bundle").get_json()["bundle"]
+    key = roster_key(bytes.fromhex(bundle["salt"]), world.ids["insured_village"])
+    assert bundle["roster"] == {key: [0, 35]}  # … 19 November, its last day in
