@@ -114,16 +114,19 @@ def oversight_policy_for(district_code: str, day: dt.date) -> OversightSettings:
 
 
 def _late_condition(hours: int | None) -> Any:
-    """recorded_at − visited_at ≥ ``hours``, in the dialect's own time arithmetic.
+    """entered − visited_at ≥ ``hours``, in the dialect's own time arithmetic.
 
-    None (the policy says nothing of late entries): no visit is late.
+    ``entered`` is when the visit was entered at the terminal: its offline capture
+    time if it was captured offline (the queue's wait does not count), else when
+    it was recorded.  None (the policy says nothing of late entries): no visit is late.
     """
     if hours is None:
         return false()
+    entered = func.coalesce(Visit.captured_at, Visit.recorded_at)
     if db.session.get_bind().dialect.name == "sqlite":
-        elapsed = (func.julianday(Visit.recorded_at) - func.julianday(Visit.visited_at)) * 24
+        elapsed = (func.julianday(entered) - func.julianday(Visit.visited_at)) * 24
         return elapsed >= hours
-    return Visit.recorded_at - Visit.visited_at >= dt.timedelta(hours=hours)
+    return entered - Visit.visited_at >= dt.timedelta(hours=hours)
 
 
 def district_clinics(district_code: str) -> list[Clinic]:
@@ -296,7 +299,9 @@ VISIT_ORDER: dict[Figure, Any] = {
     Figure.INJECTION_RATE: Visit.injection.desc(),
     Figure.VISITS_PER_RESIDENT: Visit.visit_date,
     Figure.WARNING_SHARE: Visit.visit_date,
-    Figure.LATE_SHARE: (Visit.recorded_at - Visit.visited_at).desc(),
+    Figure.LATE_SHARE: (
+        func.coalesce(Visit.captured_at, Visit.recorded_at) - Visit.visited_at
+    ).desc(),
     Figure.VOID_SHARE: Visit.voided_at.is_(None),
     Figure.COMPLAINT_SHARE: Visit.visit_date,
 }
@@ -305,7 +310,8 @@ VISIT_ORDER: dict[Figure, Any] = {
 def clinic_month_visits(clinic_id: int, month: str, figure: Figure | None) -> list[Visit]:
     order = VISIT_ORDER.get(figure, Visit.visit_date) if figure else Visit.visit_date
     if figure is Figure.LATE_SHARE and db.session.get_bind().dialect.name == "sqlite":
-        order = (func.julianday(Visit.recorded_at) - func.julianday(Visit.visited_at)).desc()
+        entered = func.coalesce(Visit.captured_at, Visit.recorded_at)
+        order = (func.julianday(entered) - func.julianday(Visit.visited_at)).desc()
     return list(
         db.session.scalars(
             select(Visit)

@@ -59,6 +59,19 @@ MESSAGES: dict[str, LazyString] = {
         "The checks warn about this visit: give your reason below to save it."
     ),
     "check_blocked": _l("The checks do not allow this visit (see the list by the split)."),
+    # a visit captured offline (issue 25)
+    "capture_future": _l(
+        "The capture time is later than the server's clock: check the clock of this PC."
+    ),
+    "capture_before_visit": _l("The capture time is before the visit time."),
+    "programme_differs": _l(
+        "The register says this patient is not what the offline slip assumed "
+        "(one-yuan programme or not)."
+    ),
+    "patient_differs": _l(
+        "The server's amount for the patient differs from the offline slip "
+        "(a price or the patient's standing changed)."
+    ),
 }
 
 
@@ -80,6 +93,10 @@ _FORM_FIELDS = {
     "injection": "injection",
     "reason": "reason",
     "warning_reason": "warning_reason",
+    "offline.captured_at": "captured_at",
+    "captured_at": "captured_at",
+    "expected_patient": "expected_patient",
+    "expected_programme": "expected_programme",
     # A check that fired on the visit as a whole is said in the form's banner.
     "visit": "_",
 }

@@ -137,6 +137,11 @@ class Visit(Model):
     voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     void_reason: Mapped[str | None] = mapped_column(String(200))
+    # Captured at a terminal that could not reach the server (issue 25): when the
+    # doctor saved it there, and the code on the provisional slip.  The late-entry
+    # check measures from captured_at, never from the time it waited in the queue.
+    captured_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    offline_code: Mapped[str | None] = mapped_column(String(40))
 
     clinic: Mapped[Clinic] = relationship()
     lines: Mapped[list[VisitLine]] = relationship(

@@ -372,9 +372,17 @@ class VisitRequest:
     visited_at: dt.datetime | None = None
     # The doctor's reason for recording a visit the checks warn about (事前审核).
     warning_reason: str | None = None
+    # A visit captured at a terminal that could not reach the server (issue 25).
+    offline: OfflineCapture | None = None
 
     def fingerprint(self) -> str:
-        """A hash of the request as sent, to tell a retry from a different request."""
+        """A hash of the request as sent, to tell a retry from a different request.
+
+        The offline part is left out: a form whose post was lost on a dropping link is
+        queued by the terminal under the form's own key, with a capture time; if the
+        post had reached the server after all, the upload is the same visit, and
+        returns it.
+        """
         body = {
             "clinic": self.clinic,
             "patient_id_number": self.patient_id_number.strip().upper(),
@@ -383,6 +391,24 @@ class VisitRequest:
             "visited_at": self.visited_at.isoformat() if self.visited_at else None,
         }
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class OfflineCapture:
+    """How a visit saved at a terminal without the server reaches it (issue 25).
+
+    ``captured_at`` is when the doctor saved it there (the visit time when none is
+    given); the late-entry check measures from it, not from the upload.
+    ``expected_patient`` (fen) and ``expected_programme`` are what the provisional
+    slip told the patient: recording refuses (409) a visit the server would price
+    differently — a price changed, the patient not in the programme after all —
+    so the doctor sees it and decides, rather than a receipt contradicting the slip.
+    """
+
+    captured_at: dt.datetime
+    code: str
+    expected_patient: int | None = None
+    expected_programme: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -411,7 +437,11 @@ class Quote:
 
 
 def _visited_at(request: VisitRequest, now: dt.datetime) -> dt.datetime:
-    visited_at = request.visited_at or now
+    captured = request.offline.captured_at if request.offline is not None else None
+    visited_at = request.visited_at or captured or now
+    if request.visited_at is None and captured is not None and captured.tzinfo and captured > now:
+        # The terminal's clock is ahead of the server's: said of the capture time.
+        raise InvalidInput(Problem("captured_at", "is in the future", "capture_future"))
     if visited_at.tzinfo is None:
         raise InvalidInput(Problem("visited_at", "needs a time zone, e.g. +08:00", "no_zone"))
     if visited_at > now:
@@ -421,6 +451,56 @@ def _visited_at(request: VisitRequest, now: dt.datetime) -> dt.datetime:
     if visited_at < EARLIEST_VISIT:
         raise InvalidInput(Problem("visited_at", "is before 2000", "too_early"))
     return visited_at.astimezone(dt.UTC)
+
+
+def _captured_at(request: VisitRequest, visited_at: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """An offline capture time, bounded: after the visit, not in the future.
+
+    Its month must be open too (checked by :func:`_refuse_frozen_capture`), so a
+    capture time never reaches into a month already settled.
+    """
+    assert request.offline is not None
+    captured = request.offline.captured_at
+    if captured.tzinfo is None:
+        raise InvalidInput(Problem("captured_at", "needs a time zone, e.g. +08:00", "no_zone"))
+    if captured > now:
+        raise InvalidInput(Problem("captured_at", "is in the future", "capture_future"))
+    if captured < visited_at:
+        raise InvalidInput(
+            Problem("captured_at", "is before the visit time", "capture_before_visit")
+        )
+    return captured.astimezone(dt.UTC)
+
+
+def _refuse_frozen_capture(clinic: Clinic, visit_month: str, captured: dt.datetime) -> None:
+    month = month_of(captured)
+    if month != visit_month:
+        _refuse_frozen_month(clinic, month, "captured_at")
+
+
+def _check_expectations(request: VisitRequest, split: Split, reasons: tuple[str, ...]) -> None:
+    """Refuse an offline visit the server prices unlike its provisional slip (409)."""
+    offline = request.offline
+    if offline is None:
+        return
+    if offline.expected_programme is not None and offline.expected_programme != split.programme:
+        raise Conflict(
+            Problem(
+                "expected_programme",
+                f"the slip said programme={offline.expected_programme}; the register says "
+                f"{split.programme} ({', '.join(reasons) or 'no reason'})",
+                "programme_differs",
+            )
+        )
+    if offline.expected_patient is not None and offline.expected_patient != split.patient:
+        raise Conflict(
+            Problem(
+                "expected_patient",
+                f"the slip said the patient pays {offline.expected_patient} fen; "
+                f"the catalogue and register give {split.patient}",
+                "patient_differs",
+            )
+        )
 
 
 def _line_inputs(
@@ -631,7 +711,7 @@ def _take_off_items(session: Session, visit: Visit) -> None:
 # --- use cases -------------------------------------------------------------------
 
 
-def _refuse_frozen_month(clinic: Clinic, month: str) -> None:
+def _refuse_frozen_month(clinic: Clinic, month: str, name: str = "visited_at") -> None:
     """The quote refuses what recording would refuse: a visit into a submitted month.
 
     A read, not a lock: saving takes the lock and checks again.
@@ -642,7 +722,7 @@ def _refuse_frozen_month(clinic: Clinic, month: str) -> None:
     if status is not None and status != "open":
         raise Conflict(
             Problem(
-                "visited_at",
+                name,
                 f"{month} of clinic {clinic.code} is {status}; its visits can no longer change",
                 "month_frozen",
             )
@@ -760,7 +840,14 @@ def _record(
             parse_id_number(request.patient_id_number, "patient_id_number")  # raises
         lines, items = _line_inputs(request, day, facts.items)
         quote = _quote(request, facts, visited_at, id_number, lines, items, reserved.usage)
-        checks = screen_for_recording(session, quote, now, request.warning_reason)
+        captured_at = None
+        if request.offline is not None:
+            captured_at = _captured_at(request, visited_at, now)
+            _refuse_frozen_capture(clinic, month, captured_at)
+            _check_expectations(request, quote.split, standing.eligibility.reasons)
+        # Late or not is measured to when the visit was entered at the terminal:
+        # an offline capture's time in the queue does not count.
+        checks = screen_for_recording(session, quote, captured_at or now, request.warning_reason)
         split = quote.split
 
         values = {
@@ -792,6 +879,8 @@ def _record(
             "recorded_at": now,
             "receipt_seq": reserved.seq,
             "receipt_number": f"{clinic.code}-{year}-{reserved.seq:06d}",
+            "captured_at": captured_at,
+            "offline_code": request.offline.code if request.offline is not None else None,
         }
         line_values = [
             {

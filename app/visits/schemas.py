@@ -29,7 +29,7 @@ from app.oversight.checks import describe, stored_check
 from app.oversight.rules import Rule
 from app.people.rules import mask_id_number, mask_name
 from app.visits.labels import INSURANCE_CLASS, KIND
-from app.visits.operations import LineRequest, Quote, VisitRequest
+from app.visits.operations import LineRequest, OfflineCapture, Quote, VisitRequest
 from app.visits.queries import PatientEligibility
 
 DEFAULT_PER_PAGE = 50
@@ -78,6 +78,56 @@ class LineInSchema(StrictSchema):
     )
 
 
+class OfflineInSchema(StrictSchema):
+    """A visit captured at a terminal that could not reach the server (issue 25)."""
+
+    captured_at = fields.AwareDateTime(
+        format="iso",
+        required=True,
+        metadata={
+            "description": (
+                "When the doctor saved the visit at the terminal (ISO-8601 with an offset): "
+                "not in the future, not before the visit time, not in a submitted month. "
+                "The late-entry check measures from it, not from the upload."
+            )
+        },
+    )
+    code = Text(
+        required=True,
+        validate=[validate.Length(min=1, max=40), validate.Regexp(r"^[A-Za-z0-9-]+$")],
+        metadata={"description": "The code on the provisional slip", "example": "L261015-K3QF-07"},
+    )
+    expected_patient = Yuan(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": (
+                "What the slip told the patient to pay: a visit the server prices "
+                "differently is refused with 409 `patient_differs`"
+            )
+        },
+    )
+    expected_programme = StrictBoolean(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": (
+                "Whether the slip treated the visit as a programme visit: 409 "
+                "`programme_differs` when the register says otherwise"
+            )
+        },
+    )
+
+    @post_load
+    def make_capture(self, data: dict[str, Any], **_: Any) -> OfflineCapture:
+        return OfflineCapture(
+            captured_at=data["captured_at"],
+            code=data["code"],
+            expected_patient=data["expected_patient"],
+            expected_programme=data["expected_programme"],
+        )
+
+
 class VisitInSchema(StrictSchema):
     """The body of ``POST /visits`` and ``POST /visits/quote``."""
 
@@ -121,6 +171,13 @@ class VisitInSchema(StrictSchema):
         },
     )
 
+    offline = fields.Nested(
+        OfflineInSchema,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Only for a visit captured while the server was unreachable"},
+    )
+
     @post_load
     def make_request(self, data: dict[str, Any], **_: Any) -> VisitRequest:
         return VisitRequest(
@@ -130,6 +187,7 @@ class VisitInSchema(StrictSchema):
             lines=tuple(LineRequest(line["item"], line["quantity"]) for line in data["lines"]),
             visited_at=data["visited_at"],
             warning_reason=data["warning_reason"],
+            offline=data["offline"],
         )
 
 

@@ -576,6 +576,13 @@ def test_openapi_documents_the_endpoints(client: FlaskClient, app: Flask) -> Non
         "injection",
         "lines",
         "warning_reason",
+        "offline",
+    }
+    assert set(schemas["OfflineIn"]["properties"]) == {
+        "captured_at",
+        "code",
+        "expected_patient",
+        "expected_programme",
     }
     assert spec["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
     assert spec["security"] == [{"bearer": []}]

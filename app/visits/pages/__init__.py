@@ -36,7 +36,16 @@ bp = Blueprint(
     static_url_path="/static/visits",
 )
 
-JSON_ENDPOINTS = {"visits.patient", "visits.items", "visits.quote"}
+JSON_ENDPOINTS = {
+    "visits.patient",
+    "visits.items",
+    "visits.quote",
+    "visits.offline_bundle_json",
+    "visits.offline_token",
+    "visits.offline_sync",
+}
+# No login: the service worker script holds no data (app.visits.pages.offline).
+PUBLIC_ENDPOINTS = {"visits.service_worker"}
 
 bp.add_app_template_filter(mask_name, "mask_name")
 bp.add_app_template_filter(mask_id_number, "mask_id")
@@ -49,7 +58,7 @@ def _labels() -> dict[str, Any]:
 
 @bp.before_request
 def _signed_in() -> Any:
-    if current_user.is_authenticated:
+    if current_user.is_authenticated or request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if request.endpoint in JSON_ENDPOINTS:
         return jsonify(
@@ -81,4 +90,4 @@ def no_store(response: Response) -> Response:
 
 
 # Importing the page modules registers their routes on ``bp``.
-from app.visits.pages import daily, receipt, register, terminal  # noqa: E402, F401
+from app.visits.pages import daily, offline, receipt, register, terminal  # noqa: E402, F401

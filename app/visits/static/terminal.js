@@ -25,6 +25,10 @@
 
   function getJSON(url, opts) {
     opts = opts || {};
+    // Offline (issue 25): the answer from what this PC keeps (offline/terminal-offline.js).
+    var off = window.terminalOffline;
+    var local = off && off.isOffline() ? off.answer(url, opts.body) : null;
+    if (local) return local;
     var headers = { "Accept": "application/json" };
     if (opts.body) { headers["Content-Type"] = "application/json"; headers["X-CSRFToken"] = csrf; }
     return fetch(url, {
@@ -38,6 +42,10 @@
         if (r.status === 401) throw { login: true };
         return data;
       });
+    }).catch(function (err) {
+      var answer = off && err instanceof TypeError ? off.unreachable(url, opts.body) : null;
+      if (answer) return answer;
+      throw err;
     });
   }
 
@@ -380,23 +388,27 @@
     return m[1] + "-" + two(month) + "-" + two(day) + "T" + two(m[7]) + ":" + m[8] + ":00+08:00";
   }
 
+  // The API's request shape (VisitInSchema); the typed visit time is Asia/Shanghai.
+  function visitPayload() {
+    var when = visitedAt ? visitedAt.value.trim() : "";
+    return {
+      clinic: form.dataset.clinic,
+      patient_id_number: normId(idInput.value),
+      injection: injection.checked,
+      visited_at: when ? typedMinute(when) : null,
+      lines: rows().map(function (tr) {
+        return { item: tr.dataset.code, quantity: tr.querySelector("input[name=quantity]").value };
+      })
+    };
+  }
+
   function requote() {
     clearTimeout(quoteTimer);
     var all = rows();
     empty.hidden = all.length > 0;
     if (!patientOk) { clearSplit(S.needPatient); return; }
     if (!all.length) { clearSplit(S.needLines); return; }
-    // The API's request shape (VisitInSchema); datetime-local is Asia/Shanghai.
-    var when = visitedAt ? visitedAt.value.trim() : "";
-    var payload = {
-      clinic: form.dataset.clinic,
-      patient_id_number: normId(idInput.value),
-      injection: injection.checked,
-      visited_at: when ? typedMinute(when) : null,
-      lines: all.map(function (tr) {
-        return { item: tr.dataset.code, quantity: tr.querySelector("input[name=quantity]").value };
-      })
-    };
+    var payload = visitPayload();
     var seq = ++quoteSeq;
     status.textContent = S.updating;
     getJSON(form.dataset.quoteUrl, { body: payload }).then(function (d) {
@@ -409,6 +421,11 @@
         clearSplit(first ? errs[first] : "");
         status.classList.toggle("refused", !!first);
         showErrors(errs);
+        return;
+      }
+      if (d.offline && window.terminalOffline) {  // provisional figures, said so
+        status.classList.remove("refused");
+        window.terminalOffline.showQuote(d, all);
         return;
       }
       var t = d.quote.totals;
@@ -446,6 +463,11 @@
     var sub = e.submitter || lastButton;
     lastButton = null;
     if (submitting) { e.preventDefault(); return; }
+    if (sub && sub.id === "save" && window.terminalOffline && window.terminalOffline.takesSave()) {
+      e.preventDefault();  // offline: into this PC's queue (offline/terminal-offline.js)
+      window.terminalOffline.save(visitPayload());
+      return;
+    }
     if (sub && sub.id === "save") {
       // One save per page: a second click does nothing (the server's token
       // would make it harmless anyway).
@@ -467,6 +489,8 @@
   });
 
   if (idInput.value && !patientOk) lookup(false);
+  // What the offline module needs to put a refused queued visit back into the form.
+  window.terminalForm = { addLine: addLine, lookup: lookup, requote: requote };
 
   /* A refused save comes back rendered by the server: the first reason is in
      the status line; the focus goes to the first bad field. */
