@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from app.clock import clock
+from app.database import without_waiting_for_the_disk
 from app.demo.seed import (
     PASSWORD,
     SeedOptions,
@@ -14,7 +15,6 @@ from app.demo.seed import (
     sample_patients,
     seed_demo,
 )
-from app.database import without_waiting_for_the_disk
 from app.errors import DomainError
 from app.extensions import db
 from app.imports.operations import ImportRejected

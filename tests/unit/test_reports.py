@@ -25,8 +25,7 @@ from hypothesis import strategies as st
 from app.glossary import zh
 from app.money import format_yuan as yuan
 from app.settlement.rules import FIGURE_FIELDS
-from reports import render_district_summary, render_receipt, render_statement
-from reports import fonts
+from reports import fonts, render_district_summary, render_receipt, render_statement
 from reports.data import (
     DayRow,
     DistrictSummaryDocument,
