@@ -17,7 +17,12 @@ from app.localtime import format_local
 from app.money import format_quantity
 from app.settlement.adjustments import reason_label, source_label
 from app.settlement.labels import action_label, document_locale, figure_labels, status_label
-from app.settlement.queries import DistrictSummary, StatementView, VisitDetail
+from app.settlement.queries import (
+    ADJUSTMENT_FROM_REVIEW,
+    DistrictSummary,
+    StatementView,
+    VisitDetail,
+)
 from reports import data as doc
 from reports import render_district_summary, render_statement
 
@@ -66,6 +71,7 @@ def _adjustment_rows(view: StatementView) -> tuple[doc.AdjustmentRow, ...]:
             a.fund_computed,
             a.fund_paid,
             a.amount,
+            disallowed=a.source == ADJUSTMENT_FROM_REVIEW,
         )
         for a in view.adjustments
     )
@@ -101,6 +107,7 @@ def _summary_document(summary: DistrictSummary, now: dt.datetime) -> doc.Distric
                 paid_on=line.paid.paid_on.isoformat() if line.paid else "",
                 reference=line.paid.reference if line.paid else "",
                 adjustments=line.adjustment_total,
+                review_deductions=line.review_deduction,
             )
             for line in summary.lines
         ),
@@ -113,6 +120,7 @@ def _summary_document(summary: DistrictSummary, now: dt.datetime) -> doc.Distric
             paid=summary.paid,
             outstanding=summary.outstanding,
             adjustments=summary.adjustment_total,
+            review_deductions=summary.review_deduction,
         ),
     )
 

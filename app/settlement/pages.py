@@ -33,7 +33,7 @@ from app.clock import clock
 from app.errors import DomainError, InvalidInput, Problem
 from app.extensions import db
 from app.localtime import format_local, local_date, month_of, parse_typed_month
-from app.money import format_quantity, format_yuan
+from app.money import format_money, format_quantity
 from app.oversight.labels import describe, why_label
 from app.oversight.queries import flags_by_clinic, system_reviewed, system_submitted, worklist
 from app.oversight.rules import Rule
@@ -114,7 +114,7 @@ def _now() -> dt.datetime:
 
 
 def money(fen: int | None) -> str:
-    return "" if fen is None else f"¥{format_yuan(fen)}"
+    return "" if fen is None else format_money(fen)
 
 
 @bp.context_processor

@@ -48,7 +48,7 @@ from app.auth.operations import (
 from app.clock import clock
 from app.extensions import limiter, login_manager
 from app.localtime import format_local
-from app.money import format_yuan
+from app.money import format_money, format_yuan
 from app.web.glossary import glossary_groups, language, term_name
 
 bp = Blueprint(
@@ -113,7 +113,7 @@ def _shell_globals() -> dict[str, Any]:
 @bp.app_template_filter("yuan")
 def yuan_filter(fen: int | None) -> str:
     """``1250`` → ``¥12.50``."""
-    return "" if fen is None else "¥" + format_yuan(fen)
+    return "" if fen is None else format_money(fen)
 
 
 @bp.app_template_filter("yuan_plain")
