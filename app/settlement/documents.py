@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask_babel import gettext as _
+
 from app.audit.queries import clinic_head_label
 from app.localtime import format_local
 from app.money import format_quantity
+from app.oversight.words import decision_words
 from app.settlement.adjustments import reason_label, source_label
 from app.settlement.labels import action_label, document_locale, figure_labels, status_label
 from app.settlement.queries import (
     ADJUSTMENT_FROM_REVIEW,
+    SYSTEM_ACTOR,
     DistrictSummary,
     StatementView,
     VisitDetail,
@@ -54,7 +58,12 @@ def _statement_document(view: StatementView, now: dt.datetime) -> doc.StatementD
             for i in view.items
         ),
         history=tuple(
-            doc.HistoryRow(action_label(h.action), h.actor, format_local(h.at), h.reason)
+            doc.HistoryRow(
+                action_label(h.action),
+                _("System") if h.actor == SYSTEM_ACTOR else h.actor,
+                format_local(h.at),
+                decision_words(h.reason),
+            )
             for h in view.history
         ),
         adjustments=_adjustment_rows(view),
@@ -97,7 +106,7 @@ def _summary_document(summary: DistrictSummary, now: dt.datetime) -> doc.Distric
                 clinic_name=line.clinic.name,
                 town_name=line.clinic.village.town.name,
                 status=line.status,
-                status_label=status_label(line.status),
+                status_label=status_label(line.shown_status),
                 visits=line.figures.visits,
                 programme_visits=line.figures.programme_visits,
                 total=line.figures.total,

@@ -227,7 +227,7 @@ def _summary_rows(summary: DistrictSummary, cell: Any, money: Any, on_day: Any) 
                 line.clinic.code,
                 line.clinic.name,
                 line.clinic.village.town.name,
-                status_label(line.status),
+                status_label(line.shown_status),
                 *_figure_row(line.figures, cell),
                 money(line.fund_adjustment),
                 money(line.review_deduction),

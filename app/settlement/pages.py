@@ -37,7 +37,7 @@ from app.money import format_money, format_quantity
 from app.oversight.labels import describe, why_label
 from app.oversight.queries import flags_by_clinic, system_reviewed, system_submitted, worklist
 from app.oversight.rules import Rule
-from app.oversight.words import RULE_NAMES, check_message
+from app.oversight.words import RULE_NAMES, check_message, decision_words
 from app.people.rules import mask_id_number
 from app.places.models import Clinic, District
 from app.settlement import documents, exports
@@ -129,6 +129,7 @@ def _helpers() -> dict[str, Any]:
         "local_time": format_local,
         "source_label": source_label,
         "reason_label": reason_label,
+        "history_reason": decision_words,
     }
 
 

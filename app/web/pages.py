@@ -15,6 +15,7 @@ Guarantees:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -127,7 +128,16 @@ def shanghai_filter(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> 
     return format_local(moment, fmt)
 
 
+# Chinese text: a message written for the user, not Werkzeug's or a domain error's English.
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
 def render_error(status: int, message: str) -> str:
+    # Under the Chinese headline only words the user reads: Werkzeug's descriptions
+    # ("The requested URL was not found on the server…") and the domain errors'
+    # API messages are English; the headline already says what happened.
+    if language() != "en" and not _HAN.search(message or ""):
+        message = ""
     return render_template(
         "error.html",
         status=status,
