@@ -54,11 +54,13 @@ def test_a_returned_month_is_returned_in_the_summary_pdf_csv_and_xlsx(
     login(client, "finance")
     page = client.get(f"/finance?month={SEPT}").get_data(as_text=True)
     assert "已退回" in page
-    rows = list(csv.reader(io.StringIO(client.get(f"/finance/{SEPT}.csv").data.decode("utf-8-sig"))))
+    exported = client.get(f"/finance/{SEPT}.csv").data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(exported)))
     assert next(r for r in rows if r[0] == "HD002")[3] == "已退回"
     sheet = load_workbook(io.BytesIO(client.get(f"/finance/{SEPT}.xlsx").data)).active
     assert sheet is not None
-    assert any(row[0] == "HD002" and row[3] == "已退回" for row in sheet.iter_rows(values_only=True))
+    cells = sheet.iter_rows(values_only=True)
+    assert any(row[0] == "HD002" and row[3] == "已退回" for row in cells)
     text = pdf_text(client.get(f"/finance/{SEPT}.pdf").data, tmp_path)
     assert "已退回" in text
 
