@@ -35,7 +35,13 @@ from app.extensions import db
 from app.localtime import format_local, local_date, month_of, parse_typed_month
 from app.money import format_money, format_quantity
 from app.oversight.labels import describe, why_label
-from app.oversight.queries import flags_by_clinic, system_reviewed, system_submitted, worklist
+from app.oversight.queries import (
+    complaints,
+    flags_by_clinic,
+    system_reviewed,
+    system_submitted,
+    worklist,
+)
 from app.oversight.rules import Rule
 from app.oversight.words import RULE_NAMES, check_message, decision_words
 from app.people.rules import mask_id_number
@@ -262,6 +268,7 @@ def statement(clinic: str, month: str) -> str:
         actions=actions,
         auto_submitted=auto,
         worklist=items,
+        complaints=complaints([i.visit_id for i in items]),
         why_label=why_label,
         masked_id=mask_id_number,
         can_find=user.role == "reviewer" and view.status == "submitted",
@@ -448,7 +455,7 @@ def board() -> Any:
         "settlement/board.html",
         summary=summary,
         lines=lines,
-        flags={cid: [describe(f) for f in fs] for cid, fs in flags.items()},
+        flags={cid: [(f.figure.value, describe(f)) for f in fs] for cid, fs in flags.items()},
         month=month,
         month_typed=typed,
         month_error=month_error,
