@@ -46,6 +46,8 @@ class PublicReceipt:
     fiscal: int
     programme: bool
     voided: bool
+    # The answer already given on this receipt (the last one), shown instead of a blank form.
+    answer: ReceiptFeedback | None = None
 
 
 def public_receipt(code: str) -> PublicReceipt | None:
@@ -68,6 +70,12 @@ def public_receipt(code: str) -> PublicReceipt | None:
         fiscal=visit.fiscal,
         programme=visit.programme,
         voided=visit.voided_at is not None,
+        answer=db.session.scalar(
+            select(ReceiptFeedback)
+            .where(ReceiptFeedback.visit_id == visit.id)
+            .order_by(ReceiptFeedback.id.desc())
+            .limit(1)
+        ),
     )
 
 

@@ -45,7 +45,7 @@ from app.oversight.queries import (
 from app.oversight.rules import Rule
 from app.oversight.words import RULE_NAMES, check_message, decision_words
 from app.people.rules import mask_id_number
-from app.places.models import Clinic, District
+from app.places.models import Clinic, District, Town, Village
 from app.settlement import documents, exports
 from app.settlement.adjustments import reason_label, source_label
 from app.settlement.chart import Bar, bar_chart, column_chart
@@ -462,16 +462,36 @@ def board() -> Any:
         sort=sort,
         descending=descending,
         can_review=user.role == "reviewer",
+        district_choices=_district_choices(user),
     ), (422 if month_error else 200)
 
 
 def _district_or_first(user: User) -> str:
+    """The user's district; an admin (who has none) starts on the first one with clinics."""
     if user.role == "admin":
-        first = db.session.scalar(select(District.code).order_by(District.code))
-        if first is None:
+        choices = _district_choices(user)
+        if not choices:
             abort(404)
-        return first
+        return choices[0][0]
     return _district(user)
+
+
+def _district_choices(user: User) -> list[tuple[str, str]]:
+    """The districts an admin can switch between, those with clinics first, by code."""
+    if user.role != "admin":
+        return []
+    with_clinics = set(
+        db.session.scalars(
+            select(Town.district_code)
+            .join(Village, Village.town_code == Town.code)
+            .join(Clinic, Clinic.village_code == Village.code)
+            .distinct()
+        )
+    )
+    districts = db.session.execute(select(District.code, District.name).order_by(District.code))
+    return sorted(
+        ((code, name) for code, name in districts), key=lambda d: (d[0] not in with_clinics, d[0])
+    )
 
 
 # --- finance ---------------------------------------------------------------------------
@@ -513,6 +533,7 @@ def finance() -> Any:
         clinic_chart=clinic_chart,
         can_pay=user.role == "finance",
         pending=session.pop(PENDING_PAYMENT, None),
+        district_choices=_district_choices(user),
     ), (422 if month_error else 200)
 
 

@@ -79,6 +79,9 @@ def void(visit_id: int) -> Any:
     reason = ""
     errors: dict[str, str] = {}
     status = 200
+    # Opened from the register: back to the doctor's search there, not to today's list.
+    from_register = request.args.get("back") == "register"
+    back_url = url_for("visits.register", again=1) if from_register else url_for("visits.today")
     if request.method == "POST":
         reason = VoidForm().reason.data or ""
         try:
@@ -90,7 +93,7 @@ def void(visit_id: int) -> Any:
             visit = visit_for(visit_id, user)
         else:
             flash(_("Receipt %(number)s is voided.", number=voided.receipt_number), "info")
-            return redirect(url_for("visits.today"), code=303)
+            return redirect(back_url, code=303)
     elif visit.voided:
         errors = {"_": str(MESSAGES["voided"])}
     names = masked_names([visit.resident_id] if visit.resident_id else [])
@@ -101,6 +104,8 @@ def void(visit_id: int) -> Any:
             reason=reason,
             errors=errors,
             patient_name=names.get(visit.resident_id or 0, ""),
+            back_url=back_url,
+            from_register=from_register,
             patient_id=mask_id_number(visit.patient_id_number),
         ),
         status,
