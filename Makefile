@@ -16,12 +16,14 @@ $(BIN)/activate:
 
 # What the app needs to run; `make run` installs only this (the test tools,
 # Playwright, mypy … come with `make install` / `make test`), so a fresh clone serves sooner.
+# (--no-compile: Python compiles what it imports when it first imports it, not every
+# module of every package up front.)
 $(VENV)/.installed-app: pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile -e .
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.installed-app
+	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
@@ -37,9 +39,10 @@ install: $(VENV)/.installed translations
 
 install-app: $(VENV)/.installed-app translations
 
+# Month partitions exist on PostgreSQL only: on the default SQLite, one process less.
 migrate: install-app
 	$(BIN)/flask db upgrade
-	$(BIN)/flask visits partitions --ahead 3
+	case "$${DATABASE_URL:-sqlite}" in postgresql*) $(BIN)/flask visits partitions --ahead 3;; esac
 
 seed: migrate
 	$(BIN)/flask demo seed --if-empty

@@ -114,8 +114,8 @@ def test_the_district_summary_names_both_figures_on_page_pdf_and_export(
     lines = re.findall(r'<tr data-clinic="[^"]+">(.*?)</tr>', body, re.S)
     total = re.search(r'<tr class="total">(.*?)</tr>', body, re.S)
     assert total is not None
-    columns = list(zip(*(money_cells(line)[:5] for line in lines), strict=True))
-    assert [sum(c) for c in columns] == money_cells(total.group(1))[:5]
+    columns = list(zip(*(money_cells(line)[:4] for line in lines), strict=True))
+    assert [sum(c) for c in columns] == money_cells(total.group(1))[:4]
 
     exported = client.get(f"/finance/{SEPT}.csv").data.decode("utf-8-sig")
     table = list(csv.reader(io.StringIO(exported)))
@@ -140,3 +140,19 @@ def test_the_district_summary_names_both_figures_on_page_pdf_and_export(
     assert format_yuan(FUND_EXTRA) in line and f"-{format_yuan(big.fiscal)}" in line
     clinic_id = db.session.scalar(select(Clinic.id).where(Clinic.code == "HD002"))
     assert clinic_id == small.clinic_id
+
+
+def test_the_api_names_both_figures(client: FlaskClient, world: World, clock: FixedClock) -> None:
+    _small, big = reviewed_with_both_kinds(world, clock)
+    statement = client.get("/api/v1/statements/HD002/2026-09", headers=world.auth("finance")).json
+    assert statement["fund_adjustment"] == format_yuan(FUND_EXTRA)
+    assert statement["review_deduction"] == f"-{format_yuan(big.fiscal)}"
+    parts = [statement["figures"]["fiscal"], statement["fund_adjustment"]]
+    due = sum(parse_yuan(p, allow_negative=True) for p in [*parts, statement["review_deduction"]])
+    assert format_yuan(due) == statement["backstop_due"]
+    summary = client.get(
+        "/api/v1/districts/440114/summaries/2026-09", headers=world.auth("finance")
+    ).json
+    row = next(r for r in summary["rows"] if r["clinic"] == "HD002")
+    assert row["review_deduction"] == statement["review_deduction"]
+    assert summary["totals"]["fund_adjustment"] == format_yuan(FUND_EXTRA)
