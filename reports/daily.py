@@ -161,9 +161,7 @@ class DailyRenderer(Renderer):
                 ],
                 [
                     [
-                        r.time
-                        + ("（补录）" if r.late else "")
-                        + ("（冲减）" if sign < 0 else ""),
+                        r.time + ("（补录）" if r.late else "") + ("（冲减）" if sign < 0 else ""),
                         r.receipt_number,
                         self.cell(r.patient, 28 * mm),
                         y(sign * r.registration),
