@@ -175,11 +175,11 @@ def _create_users(report: SeedReport) -> dict[str, User]:
         ("finance", "finance", {"district_code": HOME_DISTRICT}, "区财政局"),
         ("admin", "admin", {}, "区卫健局管理员"),
     ]
+    shared = hash_password(PASSWORD)  # one scrypt for every demo user, not 26
     for username, role, scope, display in named:
-        create_user(username, PASSWORD, role, display_name=display, **scope)
+        create_user(username, PASSWORD, role, display_name=display, password_hash=shared, **scope)
         report.users.append((username, role, " ".join(scope.values()) or "all"))
     doctors: dict[str, User] = {}
-    shared = hash_password(PASSWORD)  # one scrypt for the twenty clinic doctors
     for clinic in clinics:
         username = f"doc_{clinic.code}"
         doctors[clinic.code] = create_user(
