@@ -385,6 +385,7 @@ def test_admin_opens_on_a_district_with_clinics_and_can_switch(
     other = client.get("/board?district=440112")
     assert other.status_code == 200 and 'data-clinic="HD001"' not in other.text
     assert '<option value="440112" selected>' in other.text
+    assert "district=440112" in other.text  # the sort links keep the district chosen
     finance = client.get("/finance")
     assert finance.status_code == 200 and 'data-clinic="HD001"' in finance.text
     assert '<select id="district" name="district">' in finance.text
