@@ -137,6 +137,43 @@ def configure_engine(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_transaction.get() else "BEGIN")
 
 
+@contextmanager
+def without_waiting_for_the_disk(engine: Engine) -> Iterator[None]:
+    """Commits that do not wait for the disk, for a one-off bulk load (the demo seed).
+
+    Every rule, lock and constraint still applies and every unit of work still
+    commits on its own; only the flush to disk at each commit is skipped
+    (SQLite ``synchronous=OFF``, PostgreSQL ``synchronous_commit=off``), which
+    is what made the demo's few thousand one-visit transactions take minutes.
+    A power cut during the load can lose (SQLite: corrupt) what it wrote, so it
+    is only for data that is made again by running the load again.
+    """
+    setting = {
+        "sqlite": "PRAGMA synchronous=OFF",
+        "postgresql": "SET synchronous_commit TO off",
+    }.get(engine.dialect.name)
+    if setting is None:
+        yield
+        return
+
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(setting)
+        cursor.close()
+
+    # Pooled connections were opened without the setting: drop them, so every
+    # connection the load uses is new, and again after, so none keeps it.
+    db.session.remove()
+    engine.dispose()
+    event.listen(engine, "connect", _on_connect)
+    try:
+        yield
+    finally:
+        event.remove(engine, "connect", _on_connect)
+        db.session.remove()
+        engine.dispose()
+
+
 def _sha256_hex(*parts: bytes | str | int) -> str:
     """SHA-256 (hex) of the parts joined: bytes as they are, text as UTF-8, integers in decimal."""
     digest = hashlib.sha256()

@@ -328,6 +328,33 @@ _TERMS = (
         "computed here; differences adjust the district backstop.",
     ),
     Term(
+        "fund_adjustment",
+        Group.PROCESS,
+        "医保对账调整",
+        "Fund reconciliation adjustment",
+        "医保平台实际结算与本系统计算的医保基金支付之差，逐笔计入区财政兜底：医保少付则兜底增加，多付则减少。",
+        "The difference between what the insurance platform settled and the fund payment "
+        "computed here, visit by visit; it raises the backstop where the fund paid less.",
+    ),
+    Term(
+        "review_deduction",
+        Group.PROCESS,
+        "审核核减",
+        "Review disallowance",
+        "审核人对审核清单上的就诊不予认可、从区财政兜底中扣减的金额，以负数计。",
+        "What the reviewer disallows of the backstop of visits on the worklist, counted as "
+        "a negative amount.",
+    ),
+    Term(
+        "backstop_due",
+        Group.PROCESS,
+        "应付兜底",
+        "Backstop due",
+        "区财政兜底加医保对账调整、减审核核减后的金额，即区财政局应拨付给卫生站的金额。",
+        "The district backstop plus the fund reconciliation adjustments, less the review "
+        "disallowances: what the finance bureau pays the clinic.",
+    ),
+    Term(
         "risk_flag",
         Group.PROCESS,
         "风险提示",

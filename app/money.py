@@ -95,6 +95,12 @@ def format_yuan(fen: int) -> str:
     return f"{sign}{whole}.{cents:02d}"
 
 
+def format_money(fen: int) -> str:
+    """``1250`` → ``"¥12.50"``; ``-777`` → ``"-¥7.77"``: the one way a page shows money."""
+    text = format_yuan(fen)
+    return f"-¥{text[1:]}" if text.startswith("-") else f"¥{text}"
+
+
 def parse_ratio(text: str | int | Decimal, *, max_places: int = 4) -> Decimal:
     """A share between 0 and 1 inclusive, e.g. ``"0.70"``."""
     value = _decimal(text, "ratio")

@@ -1,10 +1,13 @@
 """The clinic's daily close sheet (门诊日结单), A4 portrait.
 
 Plain data in (already-formatted times, masked names, int fen), PDF bytes out:
-counts and cash by kind, every visit of the day (voided ones with their
-reasons, late entries marked), and the signature lines.  Guarantee: the
-printed cash total is the sum of its kinds and of the valid visits' patient
-amounts (a document where they differ is refused).
+the day in sections — one per close (日结), then what was entered since the
+last close — each with its visits (voided ones with their reasons; a void of
+an earlier section's visit taken off as a negative line), its own subtotal
+and cash; the whole day's total when there is more than one section; and the
+signature lines.  Guarantee: the printed cash total is the sum of its kinds
+and of the valid visits' patient amounts (a document where they differ is
+refused), and each section's subtotal is the sum of its lines.
 """
 
 from __future__ import annotations
@@ -33,6 +36,16 @@ class DailyRow:
     voided: bool = False
     void_reason: str = ""
     late: bool = False  # recorded after the day was closed
+    # A visit of an earlier (closed) section voided in this one: its money comes off.
+    reversal: bool = False
+
+
+@dataclass(frozen=True)
+class DailySection:
+    """A part of the day: what one close closed, or what came after the last one."""
+
+    title: str  # "第 1 次日结 2026-10-15 18:02 王医生" or "日结后录入（尚未日结）"
+    rows: list[DailyRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -41,8 +54,12 @@ class DailyDocument:
     clinic_name: str
     day: str
     generated_at: str
-    closed: str = ""  # "2026-10-15 18:02 doctor" when closed
-    rows: list[DailyRow] = field(default_factory=list)
+    closed: str = ""  # "2026-10-15 18:02 王医生" when closed (the last close)
+    rows: list[DailyRow] = field(default_factory=list)  # the day in one section
+    sections: list[DailySection] = field(default_factory=list)  # or cut at each close
+
+    def parts(self) -> list[DailySection]:
+        return self.sections or [DailySection("", self.rows)]
 
 
 class DailyMismatch(ValueError):
@@ -69,9 +86,8 @@ class DailyRenderer(Renderer):
         return f"打印时间：{self.doc.generated_at}    金额单位：元"
 
     def story(self) -> list[Flowable]:
-        d, s, y = self.doc, self.styles, format_yuan
-        valid = [r for r in d.rows if not r.voided]
-        voided = [r for r in d.rows if r.voided]
+        d, s = self.doc, self.styles
+        parts = d.parts()
         story: list[Flowable] = [
             text(self.title(), s["title"]),
             text_fields(
@@ -82,24 +98,59 @@ class DailyRenderer(Renderer):
                 ),
                 s["subtitle"],
             ),
-            Spacer(1, 3 * mm),
-            text("一、收费汇总", s["heading"]),
-            self.data_table(
-                ["人次", zh("registration"), zh("injection"), zh("patient_share"), zh("cash")],
+        ]
+        for number, part in enumerate(parts, start=1):
+            story.append(Spacer(1, 3 * mm))
+            if part.title:
+                story.append(text(f"{number}、{part.title}", s["heading"]))
+            story += self.section(part.rows)
+        if len(parts) > 1:
+            day_rows = [r for part in parts for r in part.rows]
+            story += [
+                Spacer(1, 3 * mm),
+                text("全天合计（各次日结与日结后录入之和）", s["heading"]),
+                self.sums_table(day_rows),
+            ]
+        if any(r.late for p in parts for r in p.rows):
+            story.append(text("注：标“补录”的就诊在当天第一次日结之后录入。", s["small"]))
+        if any(r.reversal for p in parts for r in p.rows):
+            story.append(
+                text("注：标“冲减”的是已日结的就诊在其后作废，金额从作废所在部分扣除。", s["small"])
+            )
+        story.append(
+            self.signature_block(("收费人", "乡村医生", "复核人"), self.geometry.frame_width)
+        )
+        return story
+
+    @staticmethod
+    def _signed(rows: list[DailyRow]) -> list[tuple[int, DailyRow]]:
+        """The rows that count, each with its sign: valid visits +, voids of earlier ones −."""
+        return [(-1 if r.reversal else 1, r) for r in rows if r.reversal or not r.voided]
+
+    def sums_table(self, rows: list[DailyRow]) -> Flowable:
+        y, signed = format_yuan, self._signed(rows)
+        return self.data_table(
+            ["人次", zh("registration"), zh("injection"), zh("patient_share"), zh("cash")],
+            [
                 [
-                    [
-                        str(len(valid)),
-                        y(sum(r.registration for r in valid)),
-                        y(sum(r.injection_fee for r in valid)),
-                        y(sum(r.patient_share for r in valid)),
-                        y(sum(r.cash for r in valid)),
-                    ]
-                ],
-                [25, 35, 35, 50, 35],
-                numeric_from=0,
-            ),
-            Spacer(1, 4 * mm),
-            text("二、就诊明细", s["heading"]),
+                    str(sum(sign for sign, _ in signed)),
+                    y(sum(sign * r.registration for sign, r in signed)),
+                    y(sum(sign * r.injection_fee for sign, r in signed)),
+                    y(sum(sign * r.patient_share for sign, r in signed)),
+                    y(sum(sign * r.cash for sign, r in signed)),
+                ]
+            ],
+            [25, 35, 35, 50, 35],
+            numeric_from=0,
+        )
+
+    def section(self, rows: list[DailyRow]) -> list[Flowable]:
+        s, y = self.styles, format_yuan
+        signed = self._signed(rows)
+        voided = [r for r in rows if r.voided and not r.reversal]
+        out: list[Flowable] = [
+            self.sums_table(rows),
+            Spacer(1, 3 * mm),
             self.data_table(
                 [
                     "时间",
@@ -110,36 +161,36 @@ class DailyRenderer(Renderer):
                 ],
                 [
                     [
-                        r.time + ("（补录）" if r.late else ""),
+                        r.time + ("（补录）" if r.late else "") + ("（冲减）" if sign < 0 else ""),
                         r.receipt_number,
                         self.cell(r.patient, 28 * mm),
-                        y(r.registration),
-                        y(r.injection_fee),
-                        y(r.patient_share),
-                        y(r.cash),
-                        y(r.total),
+                        y(sign * r.registration),
+                        y(sign * r.injection_fee),
+                        y(sign * r.patient_share),
+                        y(sign * r.cash),
+                        y(sign * r.total),
                     ]
-                    for r in valid
+                    for sign, r in signed
                 ],
                 [22, 36, 26, 16, 16, 30, 18, 18],
                 numeric_from=3,
                 total=[
-                    "合计",
+                    "小计",
                     "",
                     "",
-                    y(sum(r.registration for r in valid)),
-                    y(sum(r.injection_fee for r in valid)),
-                    y(sum(r.patient_share for r in valid)),
-                    y(sum(r.cash for r in valid)),
-                    y(sum(r.total for r in valid)),
+                    y(sum(sign * r.registration for sign, r in signed)),
+                    y(sum(sign * r.injection_fee for sign, r in signed)),
+                    y(sum(sign * r.patient_share for sign, r in signed)),
+                    y(sum(sign * r.cash for sign, r in signed)),
+                    y(sum(sign * r.total for sign, r in signed)),
                 ],
                 total_span=3,
             ),
         ]
         if voided:
-            story += [
-                Spacer(1, 4 * mm),
-                text("三、作废记录", s["heading"]),
+            out += [
+                Spacer(1, 2 * mm),
+                text("作废记录", s["body"]),
                 self.data_table(
                     ["时间", "收据号", "患者", "金额", "作废原因"],
                     [
@@ -156,12 +207,7 @@ class DailyRenderer(Renderer):
                     numeric_from=None,
                 ),
             ]
-        if any(r.late for r in d.rows):
-            story.append(text("注：标“补录”的就诊在日结之后录入。", s["small"]))
-        story.append(
-            self.signature_block(("收费人", "乡村医生", "复核人"), self.geometry.frame_width)
-        )
-        return story
+        return out
 
 
 def render_daily(doc: DailyDocument) -> bytes:

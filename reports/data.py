@@ -67,6 +67,7 @@ class AdjustmentRow:
     fund_computed: int
     fund_paid: int
     amount: int  # + the district owes more, − less
+    disallowed: bool = False  # a reviewer's 审核核减, not the fund reconciliation's
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,16 @@ class StatementDocument:
         return sum(a.amount for a in self.adjustments)
 
     @property
+    def review_deduction(self) -> int:
+        """审核核减: the reviewers' lines (negative)."""
+        return sum(a.amount for a in self.adjustments if a.disallowed)
+
+    @property
+    def fund_adjustment(self) -> int:
+        """医保对账调整: the fund reconciliation's lines."""
+        return self.adjustment_total - self.review_deduction
+
+    @property
     def backstop_due(self) -> int:
         return self.figures.fiscal + self.adjustment_total
 
@@ -121,7 +132,13 @@ class SummaryRow:
     paid: int | None = None  # None until finance records the payment
     paid_on: str = ""
     reference: str = ""
-    adjustments: int = 0  # the statement's adjustment lines (fund reconciliation)
+    adjustments: int = 0  # the statement's adjustment lines, both kinds
+    review_deductions: int = 0  # the part of them reviewers disallowed (审核核减, negative)
+
+    @property
+    def fund_adjustments(self) -> int:
+        """医保对账调整: the fund reconciliation's part of :attr:`adjustments`."""
+        return self.adjustments - self.review_deductions
 
     @property
     def backstop_due(self) -> int:
@@ -138,6 +155,11 @@ class SummaryTotals:
     paid: int
     outstanding: int  # backstop due (adjustments included) not yet paid
     adjustments: int = 0
+    review_deductions: int = 0
+
+    @property
+    def fund_adjustments(self) -> int:
+        return self.adjustments - self.review_deductions
 
 
 @dataclass(frozen=True)

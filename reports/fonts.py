@@ -8,11 +8,15 @@ CID font ``STSong-Light``, which is *not* embedded: the viewer must supply an
 Adobe-GB1 font, so we log a warning.
 
 Search order: the ``REPORTS_FONT_PATH`` environment variable, then the usual
-Debian/Ubuntu, Fedora and Alpine locations of ``wqy-microhei.ttc``.
+Debian/Ubuntu, Fedora and Alpine locations of ``wqy-microhei.ttc``, then the
+copy of the same file that the ``paperang-p2-fonts-cjk`` package (a dependency,
+installed by ``make install``) ships, so a fresh machine without the system
+font package still embeds its font.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
@@ -45,10 +49,31 @@ class CJKFont:
     path: str | None = None
 
 
+# The Python package that ships wqy-microhei.ttc (byte for byte Debian's file).
+FONT_PACKAGE = "paperang_p2_fonts_cjk"
+
+
+def packaged_font_path() -> str | None:
+    """Where the font package's ``wqy-microhei.ttc`` is, if the package is installed."""
+    spec = importlib.util.find_spec(FONT_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        path = os.path.join(folder, "fonts", "wqy-microhei.ttc")
+        if os.path.isfile(path):
+            return path
+    return None
+
+
 def font_candidates() -> list[str]:
-    """Paths to try, the environment override first."""
+    """Paths to try: the environment override, the system's font, the packaged one."""
     override = os.environ.get(FONT_PATH_ENV, "").strip()
-    return ([override] if override else []) + list(DEFAULT_FONT_PATHS)
+    packaged = packaged_font_path()
+    return (
+        ([override] if override else [])
+        + list(DEFAULT_FONT_PATHS)
+        + ([packaged] if packaged else [])
+    )
 
 
 def _register_family(name: str) -> None:

@@ -16,6 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import CondPageBreak, Flowable, Paragraph, Spacer, Table
 
+from app.glossary import zh
 from app.money import format_yuan as yuan
 from app.settlement.rules import COUNT_FIELDS
 from reports.base import PageGeometry, Renderer, text
@@ -96,7 +97,9 @@ class StatementRenderer(Renderer):
         keep = CondPageBreak(35 * mm)
         sections: list[tuple[str, list[Flowable]]] = [("结算汇总", [self.summary_table()])]
         if d.adjustments:
-            sections.append(("医保对账调整", self.adjustment_block()))
+            sections.append(
+                (f"{zh('fund_adjustment')}与{zh('review_deduction')}", self.adjustment_block())
+            )
         sections += [("逐日明细", [self.day_table()]), ("诊疗项目明细", [self.item_table()])]
         if d.history:
             sections.append(("状态记录", [self.history_table()]))
@@ -136,8 +139,10 @@ class StatementRenderer(Renderer):
             total_span=6,
         )
         due = (
-            f"应拨付区财政兜底：记账兜底 {yuan(d.figures.fiscal)} 元 "
-            f"+ 对账调整 {yuan(d.adjustment_total)} 元 = {yuan(d.backstop_due)} 元"
+            f"{zh('backstop_due')}：{zh('fiscal')} {yuan(d.figures.fiscal)} 元 "
+            f"+ {zh('fund_adjustment')} {yuan(d.fund_adjustment)} 元 "
+            f"+ {zh('review_deduction')} {yuan(d.review_deduction)} 元 "
+            f"= {yuan(d.backstop_due)} 元"
         )
         return [table, Spacer(1, 2 * mm), Paragraph(due, self.styles["body"])]
 

@@ -21,6 +21,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, TableStyle
 
+from app.glossary import zh
 from app.money import format_yuan as yuan
 from reports.base import PageGeometry, Renderer, text, text_fields
 from reports.data import DistrictSummaryDocument, SummaryRow
@@ -64,6 +65,7 @@ def check_totals(doc: DistrictSummaryDocument) -> None:
         "fiscal": sum(r.fiscal for r in doc.rows),
         "paid": sum(r.paid for r in doc.rows if r.paid is not None),
         "adjustments": sum(r.adjustments for r in doc.rows),
+        "review_deductions": sum(r.review_deductions for r in doc.rows),
     }
     wrong = {name: (value, getattr(t, name)) for name, value in added.items()}
     wrong = {name: pair for name, pair in wrong.items() if pair[0] != pair[1]}
@@ -181,29 +183,46 @@ class SummaryRenderer(Renderer):
         return table
 
     def adjustment_section(self) -> list[Flowable]:
-        """Clinics whose backstop the fund reconciliation changed: recorded, change, due."""
+        """Clinics whose backstop changed after recording: the fund reconciliation's
+        adjustments and the reviewers' disallowances, two named columns; each row
+        and the total line add up to the backstop due."""
         d, t = self.doc, self.doc.totals
         rows: list[list[str | Flowable]] = [
             [
                 self.cell(r.clinic_code),
                 self.cell(r.clinic_name),
                 yuan(r.fiscal),
-                yuan(r.adjustments),
+                yuan(r.fund_adjustments),
+                yuan(r.review_deductions),
                 yuan(r.backstop_due),
             ]
             for r in d.rows
-            if r.adjustments
+            if r.adjustments or r.review_deductions
         ]
         due = t.fiscal + t.adjustments
         return [
             Spacer(1, 4 * mm),
-            text("医保对账调整（对账前后区财政兜底）", self.styles["heading"]),
+            text(f"{zh('fund_adjustment')}与{zh('review_deduction')}", self.styles["heading"]),
             self.data_table(
-                ["卫生站编码", "名称", "对账前兜底", "对账调整", "应拨付"],
+                [
+                    "卫生站编码",
+                    "名称",
+                    zh("fiscal"),
+                    zh("fund_adjustment"),
+                    zh("review_deduction"),
+                    zh("backstop_due"),
+                ],
                 rows,
-                (30, 60, 35, 35, 35),
+                (30, 60, 32, 32, 32, 32),
                 numeric_from=2,
-                total=["合计（全部卫生站）", "", yuan(t.fiscal), yuan(t.adjustments), yuan(due)],
+                total=[
+                    "合计（全部卫生站）",
+                    "",
+                    yuan(t.fiscal),
+                    yuan(t.fund_adjustments),
+                    yuan(t.review_deductions),
+                    yuan(due),
+                ],
                 total_span=2,
             ),
         ]

@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, func, select
 
 from app.auth.models import User
-from app.auth.operations import create_user
+from app.auth.operations import create_user, hash_password
 from app.catalog.models import CatalogItem, ItemPrice
 from app.demo.names import random_name
 from app.errors import InvalidInput
@@ -175,14 +175,20 @@ def _create_users(report: SeedReport) -> dict[str, User]:
         ("finance", "finance", {"district_code": HOME_DISTRICT}, "区财政局"),
         ("admin", "admin", {}, "区卫健局管理员"),
     ]
+    shared = hash_password(PASSWORD)  # one scrypt for every demo user, not 26
     for username, role, scope, display in named:
-        create_user(username, PASSWORD, role, display_name=display, **scope)
+        create_user(username, PASSWORD, role, display_name=display, password_hash=shared, **scope)
         report.users.append((username, role, " ".join(scope.values()) or "all"))
     doctors: dict[str, User] = {}
     for clinic in clinics:
         username = f"doc_{clinic.code}"
         doctors[clinic.code] = create_user(
-            username, PASSWORD, "doctor", clinic_code=clinic.code, display_name=f"{clinic.name}医生"
+            username,
+            PASSWORD,
+            "doctor",
+            clinic_code=clinic.code,
+            display_name=f"{clinic.name}医生",
+            password_hash=shared,
         )
         report.users.append((username, "doctor", clinic.code))
     return doctors

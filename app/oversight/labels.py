@@ -1,7 +1,10 @@
 """Words for flags and worklist reasons, keyed by their codes (translated by Flask-Babel).
 
-A flag reads "次均费用 60.00 元，全区中位数 20.45 元，偏离 9.8": the figure,
-the clinic's value, the district's median, and the modified z-score.
+A flag reads "次均费用 70.40 元，全区中位数 30.20 元，高出 133%": the figure,
+the clinic's value, the district's median, and how far above (or below) the
+median the value is — in per cent of the median for money and counts, in
+percentage points for shares.  (Whether a figure is flagged is decided by its
+modified z-score; the words say the distance a reviewer can check by hand.)
 Pages take every word from here, never from the codes' English spelling.
 """
 
@@ -83,15 +86,48 @@ def figure_label(figure: Figure | str) -> str:
     return str(FIGURES.get(Figure(figure), figure))
 
 
+def distance(figure: Figure, value: Fraction, median: Fraction) -> str:
+    """How far ``value`` is from the median, in words a reviewer can check by hand."""
+    if figure in SHARES:
+        points = decimal_places(abs(value - median) * 100, 1)
+        if value >= median:
+            return _("%(points)s percentage points above it", points=str(points))
+        return _("%(points)s percentage points below it", points=str(points))
+    if median == 0:
+        return _("above it") if value > 0 else _("equal to it")
+    percent = decimal_places(abs(value - median) / median * 100, 0)
+    if value >= median:
+        return _("%(percent)s%% above it", percent=str(percent))
+    return _("%(percent)s%% below it", percent=str(percent))
+
+
 def describe(flag: FlagLike) -> str:
     """One flag in words: which figure, the clinic's value, the median, how far out."""
     return _(
-        "%(figure)s %(value)s, district median %(median)s, %(score)s off",
+        "%(figure)s %(value)s, district median %(median)s, %(distance)s",
         figure=figure_label(flag.figure),
         value=figure_value(flag.figure, flag.value),
         median=figure_value(flag.figure, flag.median),
-        score=str(decimal_places(abs(flag.score), 1)),
+        distance=distance(Figure(flag.figure), flag.value, flag.median),
     )
+
+
+# What the visits listed under a flag are (the visits behind it).
+BEHIND: dict[Figure, LazyString] = {
+    Figure.COST_PER_VISIT: _l("Visits costing more than the district median, largest first"),
+    Figure.FUND_PER_VISIT: _l("Visits with a fund payment above the district median"),
+    Figure.FISCAL_PER_VISIT: _l("One-yuan visits with a backstop above the district median"),
+    Figure.INJECTION_RATE: _l("Visits with an injection"),
+    Figure.VISITS_PER_RESIDENT: _l("Every visit of the month"),
+    Figure.WARNING_SHARE: _l("Visits on which a check at recording warned"),
+    Figure.LATE_SHARE: _l("Visits entered late, latest first"),
+    Figure.VOID_SHARE: _l("Voided visits"),
+    Figure.COMPLAINT_SHARE: _l("Visits whose patient says he was asked to pay more"),
+}
+
+
+def behind_label(figure: Figure) -> str:
+    return str(BEHIND[figure])
 
 
 def why_label(code: str) -> str:

@@ -20,13 +20,19 @@ from app.clock import clock
 from app.errors import NotFound
 from app.extensions import limiter
 from app.localtime import format_local, parse_month
-from app.money import format_yuan, parse_yuan
+from app.money import format_money, format_yuan, parse_yuan
 from app.oversight.codes import grouped, normalise
 from app.oversight.forms import CodeForm, FeedbackForm
-from app.oversight.labels import describe, figure_label
+from app.oversight.labels import behind_label, describe, figure_label
 from app.oversight.operations import record_feedback
-from app.oversight.queries import clinic_month_visits, flags_by_clinic, public_receipt
-from app.oversight.rules import Figure
+from app.oversight.queries import (
+    clinic_month_visits,
+    complaints,
+    flags_by_clinic,
+    oversight_policy_for,
+    public_receipt,
+)
+from app.oversight.rules import Figure, next_month_start
 from app.people.rules import mask_id_number
 from app.places.queries import clinic_by_code
 from app.visits.queries import masked_names
@@ -94,21 +100,33 @@ def flagged_visits(clinic: str, month: str) -> str:
         abort(404)
     found = clinic_by_code(clinic, missing=NotFound)
     require_clinic_visible(current_user, found)
-    figure = request.args.get("figure", "")
-    chosen = Figure(figure) if figure in set(Figure) else None
-    visits = clinic_month_visits(found.id, month, chosen)
-    names = masked_names([v.resident_id for v in visits if v.resident_id])
     flags = flags_by_clinic([found.id], month).get(found.id, [])
+    figure = request.args.get("figure", "")
+    # Without a figure: the strongest flag's visits (a flag opens the visits behind it).
+    chosen = Figure(figure) if figure in set(Figure) else (flags[0].figure if flags else None)
+    flag = next((f for f in flags if f.figure == chosen), None)
+    settings = oversight_policy_for(found.district_code, next_month_start(month))
+    visits = clinic_month_visits(
+        found.id,
+        month,
+        chosen,
+        median=flag.median if flag else None,
+        late_entry_hours=settings.policy.late_entry_hours,
+    )
+    names = masked_names([v.resident_id for v in visits if v.resident_id])
     return render_template(
         "oversight/flagged_visits.html",
         clinic=found,
         month=month,
         figure=chosen,
         flags=[(f, describe(f)) for f in flags],
+        flag=flag,
+        behind=behind_label(chosen) if chosen else "",
+        complaints=complaints([v.id for v in visits]) if chosen is Figure.COMPLAINT_SHARE else {},
         visits=visits,
         names=names,
         mask_id=mask_id_number,
-        yuan=format_yuan,
+        yuan=format_money,
         local_time=format_local,
         figure_label=figure_label,
     )

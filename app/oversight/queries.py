@@ -46,6 +46,8 @@ class PublicReceipt:
     fiscal: int
     programme: bool
     voided: bool
+    # The answer already given on this receipt (the last one), shown instead of a blank form.
+    answer: ReceiptFeedback | None = None
 
 
 def public_receipt(code: str) -> PublicReceipt | None:
@@ -68,6 +70,12 @@ def public_receipt(code: str) -> PublicReceipt | None:
         fiscal=visit.fiscal,
         programme=visit.programme,
         voided=visit.voided_at is not None,
+        answer=db.session.scalar(
+            select(ReceiptFeedback)
+            .where(ReceiptFeedback.visit_id == visit.id)
+            .order_by(ReceiptFeedback.id.desc())
+            .limit(1)
+        ),
     )
 
 
@@ -307,18 +315,73 @@ VISIT_ORDER: dict[Figure, Any] = {
 }
 
 
-def clinic_month_visits(clinic_id: int, month: str, figure: Figure | None) -> list[Visit]:
+def _behind(figure: Figure, median: Fraction | None, late_entry_hours: int | None) -> Any:
+    """Which visits make up a flag on ``figure``: those that push the figure up.
+
+    Money per visit: the visits above the district median (the median is per
+    visit, so these are what lifts the average); a share: the visits counted
+    in it (with an injection, a warning, entered late, voided, complained of).
+    Visits per resident: every visit (each counts).
+    """
+    live = Visit.voided_at.is_(None)
+    above = {
+        Figure.COST_PER_VISIT: Visit.total,
+        Figure.FUND_PER_VISIT: Visit.fund,
+        Figure.FISCAL_PER_VISIT: Visit.fiscal,
+    }
+    if figure in above:
+        column = above[figure]
+        extra = [Visit.programme.is_(True)] if figure is Figure.FISCAL_PER_VISIT else []
+        # The median is exact (a fraction of fen): a visit above it is above its floor.
+        floor = median.numerator // median.denominator if median is not None else -1
+        return [live, column > floor, *extra]
+    if figure is Figure.INJECTION_RATE:
+        return [live, Visit.injection.is_(True)]
+    if figure is Figure.WARNING_SHARE:
+        return [live, Visit.id.in_(select(VisitCheck.visit_id))]
+    if figure is Figure.LATE_SHARE:
+        return [live, _late_condition(late_entry_hours)]
+    if figure is Figure.VOID_SHARE:
+        return [Visit.voided_at.is_not(None)]
+    if figure is Figure.COMPLAINT_SHARE:
+        return [Visit.id.in_(select(ReceiptFeedback.visit_id).where(ReceiptFeedback.asked_more))]
+    return []
+
+
+def clinic_month_visits(
+    clinic_id: int,
+    month: str,
+    figure: Figure | None,
+    median: Fraction | None = None,
+    late_entry_hours: int | None = None,
+) -> list[Visit]:
+    """The clinic-month's visits; with a flag's ``figure``, only those behind it, worst first."""
     order = VISIT_ORDER.get(figure, Visit.visit_date) if figure else Visit.visit_date
     if figure is Figure.LATE_SHARE and db.session.get_bind().dialect.name == "sqlite":
         entered = func.coalesce(Visit.captured_at, Visit.recorded_at)
         order = (func.julianday(entered) - func.julianday(Visit.visited_at)).desc()
+    where = _behind(figure, median, late_entry_hours) if figure else []
     return list(
         db.session.scalars(
             select(Visit)
-            .where(Visit.clinic_id == clinic_id, Visit.month == month)
+            .where(Visit.clinic_id == clinic_id, Visit.month == month, *where)
             .order_by(order, Visit.id)
         )
     )
+
+
+def complaints(visit_ids: list[int]) -> dict[int, list[ReceiptFeedback]]:
+    """Each visit's answers "asked to pay more": when, and what the patient says he paid."""
+    out: dict[int, list[ReceiptFeedback]] = {}
+    if not visit_ids:
+        return out
+    for row in db.session.scalars(
+        select(ReceiptFeedback)
+        .where(ReceiptFeedback.visit_id.in_(visit_ids), ReceiptFeedback.asked_more)
+        .order_by(ReceiptFeedback.visit_id, ReceiptFeedback.id)
+    ):
+        out.setdefault(row.visit_id, []).append(row)
+    return out
 
 
 def worklist(statement_id: int) -> list[ReviewItem]:

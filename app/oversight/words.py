@@ -14,6 +14,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from app.money import format_quantity
+from app.oversight.labels import figure_label
 from app.oversight.rules import Rule, Severity
 
 RULE_NAMES = {
@@ -89,3 +90,41 @@ def check_message(rule: str, facts: Mapping[str, str] | str, item: str = "") -> 
                 limit=f["limit"],
             )
     return rule  # pragma: no cover (every rule is said above)
+
+
+# --- what the system decided, as a statement's history shows it ------------------------
+
+# The stored reason of a statement the system moved (SubmitDecision.reason): the rule,
+# its policy version and its inputs, e.g. "credit_first policy v1: clean_months:3,no_flags".
+_DECISION_PREFIX = "credit_first policy "
+
+
+def _decision_input(code: str) -> str:
+    name, _sep, value = code.partition(":")
+    match name:
+        case "clean_months":
+            return gettext("%(n)s clean months in a row (no return, no disallowance)", n=value)
+        case "no_flags":
+            return gettext("no risk flag this month")
+        case "history_short":
+            return gettext("only %(n)s months of history", n=value)
+        case "corrected":
+            return gettext("%(month)s was returned or had a disallowance", month=value)
+        case "flagged":
+            return gettext("risk flag: %(figure)s", figure=figure_label(value))
+        case "review_off":
+            return gettext("credit-first review is off")
+    return code
+
+
+def decision_words(reason: str) -> str:
+    """A history line's reason in words: the system's decisions read as sentences."""
+    if not reason.startswith(_DECISION_PREFIX) or ": " not in reason:
+        return reason
+    version, _sep, codes = reason[len(_DECISION_PREFIX) :].partition(": ")
+    inputs = "；".join(_decision_input(c) for c in codes.split(",") if c)
+    return gettext(
+        "Credit-first review (policy version %(version)s): %(inputs)s",
+        version=version,
+        inputs=inputs,
+    )

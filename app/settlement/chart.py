@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 
 from markupsafe import Markup
 
-from app.money import format_yuan
+from app.money import format_money
 
 BAR = "#0b6e4f"
 BAR_LIGHT = "#b5dcc9"
@@ -80,7 +80,7 @@ def column_chart(bars: Sequence[Bar], title: str, width: int = 640, height: int 
         y = top_pad + plot_h - h
         parts.append(
             f"<rect x='{x}' y='{y}' width='{bar_w}' height='{h}' fill='{BAR}'>"
-            f"<title>{escape(bar.label)}: ¥{format_yuan(bar.value)}</title></rect>"
+            f"<title>{escape(bar.label)}: {format_money(bar.value)}</title></rect>"
             f"<text x='{x + bar_w // 2}' y='{height - bottom + 16}' text-anchor='middle' "
             f"fill='{INK}'>{escape(bar.label)}</text>"
         )
@@ -118,14 +118,14 @@ def bar_chart(bars: Sequence[Bar], title: str, width: int = 640) -> Markup:
                 f"height='{row_h - 8}' fill='{BAR_LIGHT}'/>"
             )
         w = _scale(bar.value, top, plot_w)
-        shown = format_yuan(bar.value)
+        shown = format_money(bar.value)
         parts.append(
             f"<text x='{left - 6}' y='{y + row_h // 2 + 2}' text-anchor='end' fill='{INK}'>"
             f"{escape(bar.label)}</text>"
             f"<rect x='{left}' y='{y}' width='{w}' height='{row_h - 8}' fill='{BAR}'>"
-            f"<title>{escape(bar.label)}: ¥{shown}</title></rect>"
+            f"<title>{escape(bar.label)}: {shown}</title></rect>"
             f"<text x='{left + max(w, _scale(bar.reference or 0, top, plot_w)) + 4}' "
-            f"y='{y + row_h // 2 + 2}' fill='{MUTED}'>¥{shown}</text>"
+            f"y='{y + row_h // 2 + 2}' fill='{MUTED}'>{shown}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))

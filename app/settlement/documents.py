@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask_babel import gettext as _
+
 from app.audit.queries import clinic_head_label
 from app.localtime import format_local
 from app.money import format_quantity
+from app.oversight.words import decision_words
 from app.settlement.adjustments import reason_label, source_label
 from app.settlement.labels import action_label, document_locale, figure_labels, status_label
-from app.settlement.queries import DistrictSummary, StatementView, VisitDetail
+from app.settlement.queries import (
+    ADJUSTMENT_FROM_REVIEW,
+    SYSTEM_ACTOR,
+    DistrictSummary,
+    StatementView,
+    VisitDetail,
+)
 from reports import data as doc
 from reports import render_district_summary, render_statement
 
@@ -49,7 +58,12 @@ def _statement_document(view: StatementView, now: dt.datetime) -> doc.StatementD
             for i in view.items
         ),
         history=tuple(
-            doc.HistoryRow(action_label(h.action), h.actor, format_local(h.at), h.reason)
+            doc.HistoryRow(
+                action_label(h.action),
+                _("System") if h.actor == SYSTEM_ACTOR else h.actor,
+                format_local(h.at),
+                decision_words(h.reason),
+            )
             for h in view.history
         ),
         adjustments=_adjustment_rows(view),
@@ -66,6 +80,7 @@ def _adjustment_rows(view: StatementView) -> tuple[doc.AdjustmentRow, ...]:
             a.fund_computed,
             a.fund_paid,
             a.amount,
+            disallowed=a.source == ADJUSTMENT_FROM_REVIEW,
         )
         for a in view.adjustments
     )
@@ -91,7 +106,7 @@ def _summary_document(summary: DistrictSummary, now: dt.datetime) -> doc.Distric
                 clinic_name=line.clinic.name,
                 town_name=line.clinic.village.town.name,
                 status=line.status,
-                status_label=status_label(line.status),
+                status_label=status_label(line.shown_status),
                 visits=line.figures.visits,
                 programme_visits=line.figures.programme_visits,
                 total=line.figures.total,
@@ -101,6 +116,7 @@ def _summary_document(summary: DistrictSummary, now: dt.datetime) -> doc.Distric
                 paid_on=line.paid.paid_on.isoformat() if line.paid else "",
                 reference=line.paid.reference if line.paid else "",
                 adjustments=line.adjustment_total,
+                review_deductions=line.review_deduction,
             )
             for line in summary.lines
         ),
@@ -113,6 +129,7 @@ def _summary_document(summary: DistrictSummary, now: dt.datetime) -> doc.Distric
             paid=summary.paid,
             outstanding=summary.outstanding,
             adjustments=summary.adjustment_total,
+            review_deductions=summary.review_deduction,
         ),
     )
 

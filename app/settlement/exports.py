@@ -32,6 +32,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from app.glossary import zh
 from app.localtime import format_local
 from app.money import format_quantity, format_yuan
 from app.people.rules import mask_id_number
@@ -146,8 +147,14 @@ def _statement_rows(
         ]
         for a in view.adjustments
     ]
-    adjustments.append(["调整合计", "", "", "", "", "", money(view.adjustment_total)])
-    adjustments.append(["应拨付区财政兜底", "", "", "", "", "", money(view.backstop_due)])
+    # fiscal + fund reconciliation + review disallowances = due, each its own line.
+    for name, amount in (
+        ("fiscal", f.fiscal),
+        ("fund_adjustment", view.fund_adjustment),
+        ("review_deduction", view.review_deduction),
+        ("backstop_due", view.backstop_due),
+    ):
+        adjustments.append([zh(name), "", "", "", "", "", money(amount)])
     return {
         "head": head,
         "summary": summary,
@@ -212,16 +219,18 @@ def statement_xlsx(view: StatementView) -> bytes:
 
 def _summary_rows(summary: DistrictSummary, cell: Any, money: Any, on_day: Any) -> list[list[Any]]:
     head = ["卫生站编码", "卫生站", "镇（街）", "状态", *figure_labels().values()]
-    rows: list[list[Any]] = [[*head, "对账调整", "应拨付", "已拨付", "拨付日期", "拨付凭证号"]]
+    due_head = [zh("fund_adjustment"), zh("review_deduction"), zh("backstop_due")]
+    rows: list[list[Any]] = [[*head, *due_head, "已拨付", "拨付日期", "拨付凭证号"]]
     for line in summary.lines:
         rows.append(
             [
                 line.clinic.code,
                 line.clinic.name,
                 line.clinic.village.town.name,
-                status_label(line.status),
+                status_label(line.shown_status),
                 *_figure_row(line.figures, cell),
-                money(line.adjustment_total),
+                money(line.fund_adjustment),
+                money(line.review_deduction),
                 money(line.backstop_due),
                 money(line.paid.amount) if line.paid else "",
                 on_day(line.paid.paid_on) if line.paid else "",
@@ -229,11 +238,15 @@ def _summary_rows(summary: DistrictSummary, cell: Any, money: Any, on_day: Any) 
             ]
         )
     totals = _figure_row(summary.totals, cell)
-    due = [money(summary.adjustment_total), money(summary.backstop_due)]
+    due = [
+        money(summary.fund_adjustment),
+        money(summary.review_deduction),
+        money(summary.backstop_due),
+    ]
     rows.append(["合计", "", "", "", *totals, *due, money(summary.paid), "", ""])
     # What is still owed: the backstop due of the month less what has been paid.
     owed: list[Any] = ["" for _ in FIGURE_FIELDS]
-    rows.append(["未拨付", "", "", "", *owed, "", money(summary.outstanding), "", "", ""])
+    rows.append(["未拨付", "", "", "", *owed, "", "", money(summary.outstanding), "", "", ""])
     return rows
 
 

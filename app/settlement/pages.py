@@ -33,13 +33,19 @@ from app.clock import clock
 from app.errors import DomainError, InvalidInput, Problem
 from app.extensions import db
 from app.localtime import format_local, local_date, month_of, parse_typed_month
-from app.money import format_quantity, format_yuan
+from app.money import format_money, format_quantity
 from app.oversight.labels import describe, why_label
-from app.oversight.queries import flags_by_clinic, system_reviewed, system_submitted, worklist
+from app.oversight.queries import (
+    complaints,
+    flags_by_clinic,
+    system_reviewed,
+    system_submitted,
+    worklist,
+)
 from app.oversight.rules import Rule
-from app.oversight.words import RULE_NAMES, check_message
+from app.oversight.words import RULE_NAMES, check_message, decision_words
 from app.people.rules import mask_id_number
-from app.places.models import Clinic, District
+from app.places.models import Clinic, District, Town, Village
 from app.settlement import documents, exports
 from app.settlement.adjustments import reason_label, source_label
 from app.settlement.chart import Bar, bar_chart, column_chart
@@ -114,7 +120,7 @@ def _now() -> dt.datetime:
 
 
 def money(fen: int | None) -> str:
-    return "" if fen is None else f"¥{format_yuan(fen)}"
+    return "" if fen is None else format_money(fen)
 
 
 @bp.context_processor
@@ -129,6 +135,7 @@ def _helpers() -> dict[str, Any]:
         "local_time": format_local,
         "source_label": source_label,
         "reason_label": reason_label,
+        "history_reason": decision_words,
     }
 
 
@@ -261,6 +268,7 @@ def statement(clinic: str, month: str) -> str:
         actions=actions,
         auto_submitted=auto,
         worklist=items,
+        complaints=complaints([i.visit_id for i in items]),
         why_label=why_label,
         masked_id=mask_id_number,
         can_find=user.role == "reviewer" and view.status == "submitted",
@@ -447,23 +455,43 @@ def board() -> Any:
         "settlement/board.html",
         summary=summary,
         lines=lines,
-        flags={cid: [describe(f) for f in fs] for cid, fs in flags.items()},
+        flags={cid: [(f.figure.value, describe(f)) for f in fs] for cid, fs in flags.items()},
         month=month,
         month_typed=typed,
         month_error=month_error,
         sort=sort,
         descending=descending,
         can_review=user.role == "reviewer",
+        district_choices=_district_choices(user),
     ), (422 if month_error else 200)
 
 
 def _district_or_first(user: User) -> str:
+    """The user's district; an admin (who has none) starts on the first one with clinics."""
     if user.role == "admin":
-        first = db.session.scalar(select(District.code).order_by(District.code))
-        if first is None:
+        choices = _district_choices(user)
+        if not choices:
             abort(404)
-        return first
+        return choices[0][0]
     return _district(user)
+
+
+def _district_choices(user: User) -> list[tuple[str, str]]:
+    """The districts an admin can switch between, those with clinics first, by code."""
+    if user.role != "admin":
+        return []
+    with_clinics = set(
+        db.session.scalars(
+            select(Town.district_code)
+            .join(Village, Village.town_code == Town.code)
+            .join(Clinic, Clinic.village_code == Village.code)
+            .distinct()
+        )
+    )
+    districts = db.session.execute(select(District.code, District.name).order_by(District.code))
+    return sorted(
+        ((code, name) for code, name in districts), key=lambda d: (d[0] not in with_clinics, d[0])
+    )
 
 
 # --- finance ---------------------------------------------------------------------------
@@ -505,6 +533,7 @@ def finance() -> Any:
         clinic_chart=clinic_chart,
         can_pay=user.role == "finance",
         pending=session.pop(PENDING_PAYMENT, None),
+        district_choices=_district_choices(user),
     ), (422 if month_error else 200)
 
 

@@ -79,6 +79,12 @@ def _paid(statement: Statement | None) -> Paid | None:
     return Paid(statement.paid_on, statement.payment_reference or "", statement.paid_amount)
 
 
+# An adjustment line's source (StatementAdjustment.source): the fund
+# reconciliation's, or a reviewer's disallowance (核减).
+ADJUSTMENT_FROM_FUND = "fund"
+ADJUSTMENT_FROM_REVIEW = "review"
+
+
 @dataclass(frozen=True)
 class AdjustmentView:
     """A line that changes the statement's backstop (SPEC §7), as printed."""
@@ -137,7 +143,18 @@ class StatementView:
 
     @property
     def adjustment_total(self) -> int:
+        """Both kinds of line together: the fund reconciliation's and the reviewer's."""
         return sum(a.amount for a in self.adjustments)
+
+    @property
+    def fund_adjustment(self) -> int:
+        """医保对账调整: the fund reconciliation's lines."""
+        return sum(a.amount for a in self.adjustments if a.source == ADJUSTMENT_FROM_FUND)
+
+    @property
+    def review_deduction(self) -> int:
+        """审核核减: the reviewer's disallowances (negative)."""
+        return self.adjustment_total - self.fund_adjustment
 
     @property
     def shown_status(self) -> str:
@@ -292,6 +309,13 @@ class SummaryLine:
     paid: Paid | None
     adjustment_total: int = 0
     returned_reason: str | None = None  # set while a returned statement is open again
+    # The part of adjustment_total that reviewers disallowed (审核核减, negative).
+    review_deduction: int = 0
+
+    @property
+    def fund_adjustment(self) -> int:
+        """医保对账调整: the fund reconciliation's part of adjustment_total."""
+        return self.adjustment_total - self.review_deduction
 
     @property
     def backstop_due(self) -> int:
@@ -321,6 +345,26 @@ class DistrictSummary:
     @property
     def adjustment_total(self) -> int:
         return sum(line.adjustment_total for line in self.lines)
+
+    @property
+    def fund_adjustment(self) -> int:
+        return sum(line.fund_adjustment for line in self.lines)
+
+    @property
+    def review_deduction(self) -> int:
+        return sum(line.review_deduction for line in self.lines)
+
+    @property
+    def payable_fiscal(self) -> int:
+        return sum(line.figures.fiscal for line in self.payable)
+
+    @property
+    def payable_fund_adjustment(self) -> int:
+        return sum(line.fund_adjustment for line in self.payable)
+
+    @property
+    def payable_review_deduction(self) -> int:
+        return sum(line.review_deduction for line in self.payable)
 
     @property
     def backstop_due(self) -> int:
@@ -431,9 +475,11 @@ def district_summary(district_code: str, month: str, viewer: User | None) -> Dis
             select(Statement).where(Statement.clinic_id.in_(ids), Statement.month == month)
         )
     }
-    adjustments = {
-        clinic_id: sum(a.amount for a in lines)
-        for clinic_id, lines in _adjustments(ids, month).items()
+    lines_of = _adjustments(ids, month)
+    adjustments = {clinic_id: sum(a.amount for a in lines) for clinic_id, lines in lines_of.items()}
+    deductions = {
+        clinic_id: sum(a.amount for a in lines if a.source == ADJUSTMENT_FROM_REVIEW)
+        for clinic_id, lines in lines_of.items()
     }
     returned = _return_reasons(list(statements.values()))
     live_ids = [i for i in ids if stored_figures(statements.get(i)) is None]
@@ -450,6 +496,7 @@ def district_summary(district_code: str, month: str, viewer: User | None) -> Dis
                 paid=_paid(statement),
                 adjustment_total=adjustments.get(clinic.id, 0),
                 returned_reason=returned.get(statement.id) if statement is not None else None,
+                review_deduction=deductions.get(clinic.id, 0),
             )
         )
     totals = sum((line.figures for line in lines), Figures())

@@ -221,6 +221,18 @@ class StatementSchema(ViewSchema):
     adjustments = fields.List(fields.Nested(AdjustmentSchema), required=True)
     checks = fields.Nested(StatementChecksSchema, required=True)
     adjustment_total = Yuan(required=True, allow_negative=True)
+    fund_adjustment = Yuan(
+        required=True,
+        allow_negative=True,
+        metadata={
+            "description": "医保对账调整: the fund reconciliation's part of adjustment_total"
+        },
+    )
+    review_deduction = Yuan(
+        required=True,
+        allow_negative=True,
+        metadata={"description": "审核核减: the reviewers' disallowances (negative)"},
+    )
     backstop_due = Yuan(
         required=True,
         allow_negative=True,
@@ -235,6 +247,8 @@ class SummaryRowSchema(ViewSchema):
     status = fields.String(required=True, metadata={"enum": STATUSES})
     figures = fields.Nested(StatementFiguresSchema, required=True)
     adjustments = Yuan(required=True, allow_negative=True, attribute="adjustment_total")
+    fund_adjustment = Yuan(required=True, allow_negative=True)
+    review_deduction = Yuan(required=True, allow_negative=True)
     backstop_due = Yuan(required=True, allow_negative=True)
     paid = Yuan(required=True, allow_none=True, attribute="paid.amount")
     paid_on = fields.Date(required=True, allow_none=True, attribute="paid.paid_on")
@@ -246,12 +260,16 @@ class SummaryTotalsSchema(StatementFiguresSchema):
 
     paid = Yuan(required=True)
     adjustments = Yuan(required=True, allow_negative=True)
+    fund_adjustment = Yuan(required=True, allow_negative=True)
+    review_deduction = Yuan(required=True, allow_negative=True)
     backstop_due = Yuan(required=True, allow_negative=True)
 
     # What the summary itself knows, not its figures: paid, adjustments, due.
     OWN: ClassVar[dict[str, str]] = {
         "paid": "paid",
         "adjustments": "adjustment_total",
+        "fund_adjustment": "fund_adjustment",
+        "review_deduction": "review_deduction",
         "backstop_due": "backstop_due",
     }
 

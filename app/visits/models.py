@@ -300,19 +300,26 @@ class IdempotencyKey(Model):
 
 
 class DayClose(Model):
-    """A clinic's day closed by its doctor (日结): who, when, and the figures at closing.
+    """One close of a clinic's day by its doctor (日结): who, when, and what it closed.
 
-    One row per clinic and day.  A visit recorded into the day afterwards (a
-    late entry, allowed while its month is open) is recognised by
-    ``recorded_at > closed_at``; the figures here stay those signed at closing.
+    A day may be closed more than once (``seq`` 1, 2 …).  Each close covers its
+    section of the day: the visits recorded since the close before (the first:
+    since the day began) and the voids since then of visits closed earlier; its
+    figures are that section's, as signed, and never change.  A visit recorded
+    into the day after its first close (a late entry, allowed while its month
+    is open) is recognised by ``recorded_at > closed_at`` of that first close.
     """
 
     __tablename__ = "day_close"
-    __table_args__ = (UniqueConstraint("clinic_id", "day"),)
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "day", "seq"),
+        CheckConstraint("seq >= 1", name="seq_positive"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
     day: Mapped[dt.date] = mapped_column(Date)
+    seq: Mapped[int] = mapped_column(default=1, server_default="1")
     closed_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     closed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     visits: Mapped[int]

@@ -111,7 +111,7 @@ from app.visits.partitions import ensure_month, known
 from app.visits.queries import (
     PricedItem,
     VisitFacts,
-    day_totals,
+    day_sections,
     day_visits,
     visit_facts,
     year_usage,
@@ -1118,25 +1118,42 @@ def void_visit(visit_id: int, reason: str, actor: User, now: dt.datetime) -> Vis
 
 
 def close_day(clinic: Clinic, day: dt.date, actor: User, now: dt.datetime) -> DayClose:
-    """The doctor closes his clinic's day (日结): the day's figures at this moment, recorded once.
+    """The doctor closes his clinic's day (日结): what was entered since the last close.
 
-    A day is closed once (a second close is refused); a day not yet begun cannot
-    be closed.  Visits recorded into the day later stay allowed while the month
-    is open: they are recognised by being recorded after ``closed_at``.
+    The first close takes the day so far; a later one (``seq`` 2, 3 …) takes
+    only what came after the close before — visits recorded since, and voids
+    since of visits closed earlier — so each close's figures, and its printed
+    sheet, stay what was signed.  A close with nothing new since the last one
+    is refused; a day not yet begun cannot be closed.  Visits recorded into the
+    day later stay allowed while the month is open.
     """
     require_doctor_of(actor, clinic, "day")
     if day > local_date(now):
         raise InvalidInput(Problem("day", f"{day} has not begun", "future_day"))
     with unit_of_work() as session:
-        existing = session.scalar(
-            select(DayClose).where(DayClose.clinic_id == clinic.id, DayClose.day == day)
+        # Two clicks on 日结 at once must not both become close number n: the
+        # clinic's row is locked while its closes are counted (SQLite: BEGIN IMMEDIATE).
+        locked(session, Clinic, id=clinic.id)
+        closes = list(
+            session.scalars(
+                select(DayClose)
+                .where(DayClose.clinic_id == clinic.id, DayClose.day == day)
+                .order_by(DayClose.seq)
+            )
         )
-        if existing is not None:
-            raise Conflict(Problem("day", f"{day} of clinic {clinic.code} is closed", "day_closed"))
-        totals = day_totals(day_visits(clinic.id, day))
+        sections = day_sections(day_visits(clinic.id, day), closes)
+        open_part = sections[-1] if sections and sections[-1].close is None else None
+        if open_part is None or (closes and not open_part.entries):
+            raise Conflict(
+                Problem(
+                    "day", f"{day} of clinic {clinic.code} has nothing new to close", "day_closed"
+                )
+            )
+        totals = open_part.totals
         close = DayClose(
             clinic_id=clinic.id,
             day=day,
+            seq=len(closes) + 1,
             closed_by_id=actor.id,
             closed_at=now,
             visits=totals.visits,
@@ -1151,6 +1168,7 @@ def close_day(clinic: Clinic, day: dt.date, actor: User, now: dt.datetime) -> Da
         )
         session.add(close)
         after = {
+            "seq": close.seq,
             "visits": totals.visits,
             "voided": totals.voided,
             "cash": totals.cash,

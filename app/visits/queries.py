@@ -451,10 +451,110 @@ def day_visits(clinic_id: int, day: dt.date) -> list[Visit]:
 
 
 def day_closes(clinic_id: int, days: set[dt.date]) -> dict[dt.date, DayClose]:
-    """The closes of the given days of a clinic (a day not closed is absent)."""
+    """The first close of each given day of a clinic (a day not closed is absent)."""
     if not days:
         return {}
     rows = db.session.scalars(
-        select(DayClose).where(DayClose.clinic_id == clinic_id, DayClose.day.in_(days))
+        select(DayClose)
+        .where(DayClose.clinic_id == clinic_id, DayClose.day.in_(days))
+        .order_by(DayClose.seq.desc())
     )
-    return {row.day: row for row in rows}
+    return {row.day: row for row in rows}  # the lowest seq is written last
+
+
+def closes_of_day(clinic_id: int, day: dt.date) -> list[DayClose]:
+    """Every close of the clinic's day, in order."""
+    return list(
+        db.session.scalars(
+            select(DayClose)
+            .where(DayClose.clinic_id == clinic_id, DayClose.day == day)
+            .order_by(DayClose.seq)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class DayEntry:
+    """A line of a section of the daily close sheet."""
+
+    visit: Visit
+    # An earlier section's visit voided in this one: its money comes off this section.
+    reversal: bool = False
+    # Voided before this section was closed (or, in the open section, voided already).
+    voided_here: bool = False
+
+
+@dataclass(frozen=True)
+class DaySection:
+    """A part of the day: closed by ``close``, or (``None``) entered since the last close."""
+
+    number: int  # 1, 2 …
+    close: DayClose | None
+    entries: list[DayEntry]
+    totals: DayTotals
+
+    @property
+    def late(self) -> bool:
+        """Entered after the day's first close (日结后补录)."""
+        return self.number > 1
+
+
+def _section_totals(entries: list[DayEntry]) -> DayTotals:
+    def money(v: Visit) -> tuple[int, ...]:
+        return (
+            1 if v.injection else 0,
+            v.registration,
+            v.injection_fee,
+            v.copay + v.self_pay,
+            v.patient,
+            v.fund,
+            v.fiscal,
+            v.total,
+        )
+
+    sums = [0] * 8
+    visits = voided = 0
+    for entry in entries:
+        if entry.voided_here:
+            voided += 1
+            continue
+        sign = -1 if entry.reversal else 1
+        visits += sign
+        voided += 1 if entry.reversal else 0
+        for i, value in enumerate(money(entry.visit)):
+            sums[i] += sign * value
+    return DayTotals(visits, voided, *sums)
+
+
+def day_sections(visits: list[Visit], closes: list[DayClose]) -> list[DaySection]:
+    """The day cut at each close: what each close closed, then what came after.
+
+    Section k holds the visits recorded after close k−1 and up to close k, and
+    the voids in that time of visits of earlier sections (taken off its
+    money).  A closed section's figures therefore never change — a later void
+    lands in a later section — and the sections add up to the day.  An open
+    section (entries since the last close) is listed only if it has entries,
+    or if the day has no close yet.
+    """
+    bounds = [c.closed_at for c in closes]
+
+    def section_of(moment: dt.datetime) -> int:
+        for index, bound in enumerate(bounds):
+            if moment <= bound:
+                return index
+        return len(bounds)
+
+    entries: list[list[DayEntry]] = [[] for _ in range(len(bounds) + 1)]
+    for v in visits:
+        recorded = section_of(v.recorded_at)
+        voided = section_of(v.voided_at) if v.voided_at is not None else None
+        entries[recorded].append(DayEntry(v, voided_here=voided == recorded))
+        if voided is not None and voided != recorded:
+            entries[voided].append(DayEntry(v, reversal=True))
+    sections = [
+        DaySection(n + 1, closes[n] if n < len(closes) else None, e, _section_totals(e))
+        for n, e in enumerate(entries)
+    ]
+    if closes and not sections[-1].entries:
+        sections.pop()
+    return sections

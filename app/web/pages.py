@@ -15,6 +15,7 @@ Guarantees:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,7 +49,7 @@ from app.auth.operations import (
 from app.clock import clock
 from app.extensions import limiter, login_manager
 from app.localtime import format_local
-from app.money import format_yuan
+from app.money import format_money, format_yuan
 from app.web.glossary import glossary_groups, language, term_name
 
 bp = Blueprint(
@@ -113,7 +114,7 @@ def _shell_globals() -> dict[str, Any]:
 @bp.app_template_filter("yuan")
 def yuan_filter(fen: int | None) -> str:
     """``1250`` → ``¥12.50``."""
-    return "" if fen is None else "¥" + format_yuan(fen)
+    return "" if fen is None else format_money(fen)
 
 
 @bp.app_template_filter("yuan_plain")
@@ -127,7 +128,16 @@ def shanghai_filter(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> 
     return format_local(moment, fmt)
 
 
+# Chinese text: a message written for the user, not Werkzeug's or a domain error's English.
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
 def render_error(status: int, message: str) -> str:
+    # Under the Chinese headline only words the user reads: Werkzeug's descriptions
+    # ("The requested URL was not found on the server…") and the domain errors'
+    # API messages are English; the headline already says what happened.
+    if language() != "en" and not _HAN.search(message or ""):
+        message = ""
     return render_template(
         "error.html",
         status=status,

@@ -185,7 +185,10 @@ def test_nothing_wraps_or_overflows_at_1024(
     page.go_back()
     assert page.locator("#board a.flag").count() == 2
     page.click("#board a.flag >> nth=0")  # the visits behind the flag: one line each
-    page.wait_for_url("**/oversight/clinics/HD001/**")
+    page.wait_for_url("**/oversight/clinics/HD001/**figure=cost_per_visit")
+    assert "高出" in page.inner_text("#flags") and "医疗总费用高于全区中位数" in page.inner_text(
+        "#behind"
+    )
     screenshot(page, "layout-flagged-visits")
     no_sideways_scroll(page)
     assert wrapped(page, "#visits tr[data-visit] td, #visits thead th") == []
@@ -197,6 +200,13 @@ def test_nothing_wraps_or_overflows_at_1024(
     assert wrapped(page, "#worklist tr[data-visit] td:nth-child(6)") == []  # why
     assert wrapped(page, "#worklist button") == []
     one_row(page, "#worklist form:has(.disallow)")
+    # Issue 24 §3: every 核减 button is inside the window, not cut off at its edge.
+    rights = page.eval_on_selector_all(
+        "#worklist button.disallow", "bs => bs.map(b => b.getBoundingClientRect().right)"
+    )
+    assert rights and max(rights) <= 1024, rights
+    # Receipt numbers open the visit.
+    assert page.locator("#worklist tr[data-visit] td:nth-child(1) a").count() == len(rights)
 
     page.goto(server.url + "/visits/register")
     no_sideways_scroll(page)

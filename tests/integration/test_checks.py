@@ -439,6 +439,8 @@ def test_terminal_warns_needs_a_reason_and_the_receipt_and_statement_show_it(
             "text": "收取注射费，但没有注射用药品",
         }
     ]
+    # Issue 24 §5: the split's status line says so before saving, not only after a refusal.
+    assert live.json["status"] == "保存前请填写医生说明：有注射费无注射药品。"
 
     refused = client.post("/visits/new", data=data)
     assert refused.status_code == 422

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -129,3 +131,77 @@ def test_closing_a_future_day_is_refused_and_only_doctors_close(
     client.post("/logout", data={"csrf_token": csrf})
     login(client, "reviewer")
     assert client.get(f"/visits/daily?day={DAY}").status_code == 403
+
+
+def test_each_close_freezes_its_section_and_later_entries_close_on_their_own(
+    client: FlaskClient, world: World, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Issue 24 §2: a close freezes what it closed; later entries are their own section
+    with their own subtotal and their own close; the sheet names the doctor, not his login."""
+    from app.auth.models import User
+
+    doctor = db.session.scalars(select(User).where(User.username == "doctor")).one()
+    doctor.display_name = "王医生"
+    db.session.commit()
+    csrf = a_day(client, world)
+    first = client.get(f"/visits/daily?day={DAY}").text
+    first_cash = cell(first, "d-cash")
+    assert client.post("/visits/daily/close", data={"csrf_token": csrf, "day": DAY}).status_code
+    closed = client.get(f"/visits/daily?day={DAY}").text
+    assert cell(closed, "s1-cash") == first_cash and "王医生" in closed
+    assert ">doctor<" not in closed and " doctor</" not in closed
+
+    # Later: one more visit, and one visit of the closed section voided.
+    clock.advance(minutes=10)
+    record(client, world, csrf, "d-6", visited_at=f"{DAY}T09:45")
+    db.session.expire_all()
+    early = db.session.scalars(
+        select(Visit)
+        .where(Visit.visit_date == dt.date(2026, 10, 15), Visit.voided_at.is_(None))
+        .order_by(Visit.id)
+    ).first()
+    assert early is not None
+    voided = client.post(f"/visits/{early.id}/void", data={"csrf_token": csrf, "reason": "录错"})
+    assert voided.status_code == 303
+    sheet = client.get(f"/visits/daily?day={DAY}").text
+    # The closed section is what was signed: same cash, same visits.
+    assert cell(sheet, "s1-cash") == first_cash and cell(sheet, "s1-visits") == "2"
+    # The later section: the new visit less the voided one, with its own subtotal.
+    db.session.expire_all()
+    late = db.session.scalars(select(Visit).order_by(Visit.id.desc())).first()
+    assert late is not None
+    assert cell(sheet, "s2-cash") == yuan(late.patient - early.patient)
+    assert cell(sheet, "s2-visits") == "0"  # one in, one out
+    assert f'data-reversal="{early.receipt_number}"' in sheet
+    # The day's total is the sections' sum.
+    assert cell(sheet, "d-cash") == yuan(
+        sum(
+            v.patient
+            for v in db.session.scalars(select(Visit))
+            if v.voided_at is None and v.visit_date == dt.date(2026, 10, 15)
+        )
+    )
+    assert 'id="close-day"' in sheet and "有日结后录入，尚未日结" in sheet
+
+    # Closed on its own: a second close, with the second section's figures.
+    clock.advance(minutes=5)
+    assert client.post("/visits/daily/close", data={"csrf_token": csrf, "day": DAY}).status_code
+    db.session.expire_all()
+    closes = db.session.scalars(select(DayClose).order_by(DayClose.seq)).all()
+    assert [c.seq for c in closes] == [1, 2]
+    assert yuan(closes[0].cash) == first_cash
+    assert closes[1].cash == late.patient - early.patient and closes[1].voided == 1
+    sheet = client.get(f"/visits/daily?day={DAY}").text
+    assert "第 1 次日结" in sheet and "第 2 次日结" in sheet and 'id="close-day"' not in sheet
+    # Nothing new: a third close is refused.
+    again = client.post("/visits/daily/close", data={"csrf_token": csrf, "day": DAY})
+    assert "日结后没有新的录入" in client.get(again.location).text
+
+    pdf = tmp_path / "daily.pdf"
+    pdf.write_bytes(client.get(f"/visits/daily.pdf?day={DAY}").data)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "第 1 次日结" in text and "第 2 次日结" in text and "王医生" in text
+    assert text.count("小计") == 2 and "全天合计" in text and "冲减" in text
+    assert "doctor" not in text

@@ -7,6 +7,7 @@ from fractions import Fraction
 
 from flask import Flask
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash
 
 from app.auth.models import User
 from app.catalog.models import CatalogItem
@@ -45,6 +46,10 @@ def test_demo_seed(app: Flask) -> None:
     assert count(PolicyVersion) == 1
     for username in ("doctor", "doctor2", "reviewer", "finance", "admin", "doc_HD0101"):
         assert count(User, User.username == username) == 1, username
+    # The clinic doctors share one hash of the demo password: each can still log in.
+    for username in ("doctor", "doc_HD0101", "doc_HD0603"):
+        user = db.session.scalar(select(User).where(User.username == username))
+        assert user is not None and check_password_hash(user.password_hash, "demo1234"), username
 
     visits = count(Visit)
     assert 20 <= visits <= 6000

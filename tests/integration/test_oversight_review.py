@@ -171,7 +171,7 @@ def test_the_costly_clinic_is_flagged_and_shown_first_with_its_visits(
     board = client.get(f"/board?month={SEPT}").get_data(as_text=True)
     rows = re.findall(r'data-clinic="([^"]+)"', board)
     assert rows[0] == "HD007"  # flagged first, whatever the sort
-    assert re.search(r"次均费用 \d+\.\d\d 元，全区中位数 \d+\.\d\d 元，偏离 \d+\.\d", board)
+    assert re.search(r"次均费用 \d+\.\d\d 元，全区中位数 \d+\.\d\d 元，高出 \d+%", board)
     assert f"/oversight/clinics/HD007/{SEPT}/visits" in board
 
     page = client.get(f"/oversight/clinics/HD007/{SEPT}/visits?figure=cost_per_visit")
@@ -179,7 +179,7 @@ def test_the_costly_clinic_is_flagged_and_shown_first_with_its_visits(
     assert page.status_code == 200 and "风险提示涉及的就诊" in text
     assert "张*" in text and world.ids["insured_village"] not in text  # masked
     totals = [
-        Decimal(t) for t in re.findall(r'<td class="num">([\d.]+)</td>\s*<td class="num">', text)
+        Decimal(t) for t in re.findall(r'<td class="num">¥([\d.]+)</td>\s*<td class="num">', text)
     ]
     assert totals == sorted(totals, reverse=True) and len(totals) == 3
 

@@ -330,7 +330,7 @@ def test_the_statement_and_the_summary_carry_the_adjustments_and_finance_pays_th
     assert summary.json["totals"]["adjustments"] == format_yuan(booked)
 
     csv_text = client.get("/api/v1/statements/HD001/2026-10.csv", headers=world.auth("finance"))
-    assert "应拨付区财政兜底" in csv_text.data.decode("utf-8-sig")
+    assert "应付兜底" in csv_text.data.decode("utf-8-sig")
     pdf = tmp_path / "s.pdf"
     pdf.write_bytes(
         client.get("/api/v1/statements/HD001/2026-10.pdf", headers=world.auth("finance")).data

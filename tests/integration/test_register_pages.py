@@ -164,3 +164,35 @@ def test_reviewers_read_the_register_in_their_scope(
     client.post("/logout", data={"csrf_token": csrf})
     login(client, "hp_reviewer")
     assert client.get("/visits/register").status_code == 403
+
+
+def test_voiding_from_the_register_leads_back_to_the_search(
+    app: Flask, client: FlaskClient, world: World, clock: FixedClock
+) -> None:
+    """Issue 24 §5: after a void opened from the register the doctor is back on his
+    search (by ID number too), and the ID number is kept in no cookie or URL."""
+    ids = month_of_visits(client, world, clock)
+    csrf = csrf_from(client.get("/visits/register").text)
+    found = search(client, csrf, patient=world.ids["insured_village"])
+    link = re.search(rf'href="(/visits/{ids["earlier"]}/void[^"]*)"', found.text)
+    assert link and "back=register" in link.group(1)
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    stored = app.session_interface.get_signing_serializer(app).loads(cookie.value)  # type: ignore[attr-defined]
+    assert world.ids["insured_village"] not in str(stored)
+    page = client.get(link.group(1).replace("&amp;", "&"))
+    assert "/visits/register?again=1" in page.text  # 取消 goes back there too
+    done = client.post(
+        link.group(1).replace("&amp;", "&"), data={"csrf_token": csrf, "reason": "录错"}
+    )
+    assert done.status_code == 303 and done.location.endswith("/visits/register?again=1")
+    back = client.get(done.location)
+    assert sorted(rows(back.text)) == [
+        "HD001-2026-000001",
+        "HD001-2026-000003",
+        "HD001-2026-000004",
+    ]
+    assert "录错" in row_html(back.text, "HD001-2026-000003")
+    # From today's list a void still returns to today's list.
+    plain = client.post(f"/visits/{ids['today']}/void", data={"csrf_token": csrf, "reason": "重复"})
+    assert plain.location.endswith("/visits/today")

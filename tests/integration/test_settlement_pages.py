@@ -369,3 +369,23 @@ def test_the_clerks_pages_show_a_returned_month_with_its_reason(
     board = get(client, f"/board?month={SEPT}")
     assert status(board, "HD001") == "submitted 已提交"
     assert 'data-returned-for="HD001"' not in board and 'data-returned-for="HD002"' in board
+
+
+def test_admin_opens_on_a_district_with_clinics_and_can_switch(
+    client: FlaskClient, world: World
+) -> None:
+    """Issue 24 §5: the administrator starts on Huadu (which has the clinics), not on
+    the neighbouring district, and picks another district on the board and 全区汇总."""
+    login(client, "admin")
+    board = client.get("/board")
+    assert board.status_code == 200
+    assert "花都区" in board.text and 'data-clinic="HD001"' in board.text
+    assert '<select id="district" name="district">' in board.text
+    assert '<option value="440112">黄埔区</option>' in board.text
+    other = client.get("/board?district=440112")
+    assert other.status_code == 200 and 'data-clinic="HD001"' not in other.text
+    assert '<option value="440112" selected>' in other.text
+    assert "district=440112" in other.text  # the sort links keep the district chosen
+    finance = client.get("/finance")
+    assert finance.status_code == 200 and 'data-clinic="HD001"' in finance.text
+    assert '<select id="district" name="district">' in finance.text

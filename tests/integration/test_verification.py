@@ -126,3 +126,30 @@ def test_the_receipt_page_and_pdf_carry_the_qr_code_and_the_short_code(
     # The address printed beside the QR code opens the public check.
     public = client.get(f"/v/{code}")
     assert public.status_code == 200 and visit.receipt_number in public.text
+
+
+def test_a_patient_who_answered_sees_his_answer_not_a_blank_form(
+    world: World, client: FlaskClient, clock: FixedClock
+) -> None:
+    """Issue 24 §5: coming back to the receipt check shows what was recorded."""
+    visit, _ = record_visit(
+        VisitRequest("HD001", world.ids["insured_village"], True, LINES), doctor(), clock()
+    )
+    code = receipt_code_for(visit.id, clock())
+    page = client.get(f"/v/{code}").text
+    assert 'name="asked_more"' in page and 'id="answer"' not in page
+    client.post(
+        f"/v/{code}",
+        data={"csrf_token": csrf_from(page), "asked_more": "yes", "said_paid": "30"},
+    )
+    again = client.get(f"/v/{code}").text
+    assert 'id="answer"' in again and 'name="asked_more"' not in again
+    assert "被要求多付费用，实付 ¥30.00" in again and "2026-10-15" in again
+    # Another receipt, answered "no": that answer is shown too.
+    other, _ = record_visit(
+        VisitRequest("HD001", world.ids["insured_village"], False, LINES), doctor(), clock()
+    )
+    other_code = receipt_code_for(other.id, clock())
+    page = client.get(f"/v/{other_code}").text
+    client.post(f"/v/{other_code}", data={"csrf_token": csrf_from(page), "asked_more": "no"})
+    assert "未被要求多付费用" in client.get(f"/v/{other_code}").text

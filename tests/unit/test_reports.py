@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from app.glossary import zh
 from app.money import format_yuan as yuan
 from app.settlement.rules import FIGURE_FIELDS
-from reports import render_district_summary, render_receipt, render_statement
+from reports import fonts, render_district_summary, render_receipt, render_statement
 from reports.data import (
     DayRow,
     DistrictSummaryDocument,
@@ -45,6 +45,7 @@ from reports.fonts import (
     font_candidates,
     font_is_embedded,
     load_cjk_font,
+    packaged_font_path,
     registered_font,
 )
 from reports.statement import StatementMismatch
@@ -425,6 +426,20 @@ def test_missing_font_falls_back_to_cid_font_with_a_warning(
     assert font.name == FALLBACK_FONT_NAME
     assert not font.embedded
     assert "NOT embed" in caplog.text
+
+
+def test_a_fresh_machine_embeds_the_packaged_font(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # No system font anywhere: the font package (a dependency) still gives an
+    # embedded WenQuanYi Micro Hei, never the unembedded CID fallback.
+    monkeypatch.setattr(fonts, "DEFAULT_FONT_PATHS", (str(tmp_path / "none.ttc"),))
+    monkeypatch.delenv("REPORTS_FONT_PATH", raising=False)
+    candidates = font_candidates()
+    assert candidates[-1] == packaged_font_path()
+    font = load_cjk_font(candidates)
+    assert font.embedded and font.name == EMBEDDED_FONT_NAME
+    assert font.path == packaged_font_path()
 
 
 def test_wenquanyi_is_used_when_installed() -> None:

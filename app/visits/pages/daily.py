@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -24,13 +25,15 @@ from app.places.models import Clinic
 from app.settlement.figures import day_figures
 from app.visits.forms import CloseDayForm, VoidForm
 from app.visits.messages import MESSAGES, field_errors
-from app.visits.models import DayClose
 from app.visits.operations import close_day, void_visit
 from app.visits.pages import bp, doctors_clinic, now
 from app.visits.pages import today as local_today
 from app.visits.queries import (
+    DayEntry,
+    DaySection,
     DayTotals,
-    day_closes,
+    closes_of_day,
+    day_sections,
     day_totals,
     day_visits,
     masked_names,
@@ -40,7 +43,7 @@ from app.visits.queries import (
 from app.web.access import role_required
 from app.web.downloads import download
 from app.web.routing import id_rule
-from reports.daily import DailyDocument, DailyRow, render_daily
+from reports.daily import DailyDocument, DailyRow, DailySection, render_daily
 
 
 @bp.route("/visits/today")
@@ -76,6 +79,9 @@ def void(visit_id: int) -> Any:
     reason = ""
     errors: dict[str, str] = {}
     status = 200
+    # Opened from the register: back to the doctor's search there, not to today's list.
+    from_register = request.args.get("back") == "register"
+    back_url = url_for("visits.register", again=1) if from_register else url_for("visits.today")
     if request.method == "POST":
         reason = VoidForm().reason.data or ""
         try:
@@ -87,7 +93,7 @@ def void(visit_id: int) -> Any:
             visit = visit_for(visit_id, user)
         else:
             flash(_("Receipt %(number)s is voided.", number=voided.receipt_number), "info")
-            return redirect(url_for("visits.today"), code=303)
+            return redirect(back_url, code=303)
     elif visit.voided:
         errors = {"_": str(MESSAGES["voided"])}
     names = masked_names([visit.resident_id] if visit.resident_id else [])
@@ -98,6 +104,8 @@ def void(visit_id: int) -> Any:
             reason=reason,
             errors=errors,
             patient_name=names.get(visit.resident_id or 0, ""),
+            back_url=back_url,
+            from_register=from_register,
             patient_id=mask_id_number(visit.patient_id_number),
         ),
         status,
@@ -115,13 +123,30 @@ def _sheet_day(text: str | None) -> dt.date:
     return min(day, local_today())
 
 
-def _sheet(clinic: Clinic, day: dt.date) -> tuple[list[Any], DayTotals, DayClose | None]:
+def _sheet(clinic: Clinic, day: dt.date) -> tuple[list[Any], DayTotals, list[DaySection]]:
     visits = day_visits(clinic.id, day)
-    return visits, day_totals(visits), day_closes(clinic.id, {day}).get(day)
+    return visits, day_totals(visits), day_sections(visits, closes_of_day(clinic.id, day))
 
 
-def _is_late(visit: Any, close: DayClose | None) -> bool:
-    return close is not None and visit.recorded_at > close.closed_at
+def _closers(sections: list[DaySection]) -> dict[int, str]:
+    """Who closed each section, by the name the sheet shows (display name, not login)."""
+    ids = {s.close.closed_by_id for s in sections if s.close is not None}
+    users = {u.id: u for u in (db.session.get(User, i) for i in ids) if u is not None}
+    return {i: u.display_name or u.username for i, u in users.items()}
+
+
+def _section_title(section: DaySection, closers: dict[int, str]) -> str:
+    close = section.close
+    if close is None:
+        if section.number == 1:
+            return _("Not closed yet")
+        return _("Entered after the last close (not closed yet)")
+    return _(
+        "Close %(n)d: %(at)s %(who)s",
+        n=close.seq,
+        at=local(close.closed_at).strftime("%Y-%m-%d %H:%M"),
+        who=closers.get(close.closed_by_id, ""),
+    )
 
 
 @bp.route("/visits/daily")
@@ -137,17 +162,18 @@ def daily_sheet() -> Any:
         if typed and parse_typed_day(typed) is None
         else None
     )
-    visits, totals, close = _sheet(clinic, day)
-    closer = db.session.get(User, close.closed_by_id) if close else None
+    visits, totals, sections = _sheet(clinic, day)
+    closers = _closers(sections)
     return render_template(
         "visits/daily.html",
         clinic=clinic,
         day=day,
         visits=visits,
         totals=totals,
-        close=close,
-        closer=closer.username if closer else "",
-        late={v.id for v in visits if _is_late(v, close)},
+        sections=sections,
+        titles=[_section_title(s, closers) for s in sections],
+        can_close=bool(sections) and sections[-1].close is None,
+        closed=[s for s in sections if s.close is not None],
         names=masked_names([v.resident_id for v in visits if v.resident_id]),
         mask_id_number=mask_id_number,
         is_today=day == local_today(),
@@ -177,36 +203,47 @@ def close_the_day() -> Any:
 def daily_pdf() -> Response:
     clinic = doctors_clinic()
     day = _sheet_day(request.args.get("day"))
-    visits, _totals, close = _sheet(clinic, day)
+    visits, _totals, sections = _sheet(clinic, day)
     names = masked_names([v.resident_id for v in visits if v.resident_id])
-    closer = db.session.get(User, close.closed_by_id) if close else None
+    closers = _closers(sections)
+    last = next((s.close for s in reversed(sections) if s.close is not None), None)
+
+    def row(entry: DayEntry, late: bool) -> DailyRow:
+        v = entry.visit
+        return DailyRow(
+            time=local(v.visited_at).strftime("%H:%M"),
+            receipt_number=v.receipt_number,
+            patient=names.get(v.resident_id or 0, "") + " " + mask_id_number(v.patient_id_number),
+            registration=v.registration,
+            injection_fee=v.injection_fee,
+            patient_share=v.copay + v.self_pay,
+            cash=v.patient,
+            total=v.total,
+            voided=entry.voided_here or entry.reversal,
+            void_reason=v.void_reason or "",
+            late=late and not entry.reversal,
+            reversal=entry.reversal,
+        )
+
+    with force_locale("zh"):  # the printed sheet is in Chinese, whoever prints it
+        titles = [_section_title(section, closers) for section in sections]
     doc = DailyDocument(
         clinic_code=clinic.code,
         clinic_name=clinic.name,
         day=day.isoformat(),
         generated_at=local(now()).strftime("%Y-%m-%d %H:%M"),
         closed=(
-            f"{local(close.closed_at).strftime('%Y-%m-%d %H:%M')} {closer.username}"
-            if close and closer
+            local(last.closed_at).strftime("%Y-%m-%d %H:%M")
+            + f" {closers.get(last.closed_by_id, '')}"
+            if last is not None
             else ""
         ),
-        rows=[
-            DailyRow(
-                time=local(v.visited_at).strftime("%H:%M"),
-                receipt_number=v.receipt_number,
-                patient=names.get(v.resident_id or 0, "")
-                + " "
-                + mask_id_number(v.patient_id_number),
-                registration=v.registration,
-                injection_fee=v.injection_fee,
-                patient_share=v.copay + v.self_pay,
-                cash=v.patient,
-                total=v.total,
-                voided=v.voided_at is not None,
-                void_reason=v.void_reason or "",
-                late=_is_late(v, close),
+        sections=[
+            DailySection(
+                titles[n] if len(sections) > 1 else "",
+                [row(entry, section.late) for entry in section.entries],
             )
-            for v in visits
+            for n, section in enumerate(sections)
         ],
     )
     return download(render_daily(doc), "pdf", f"daily-{clinic.code}-{day}.pdf", inline=True)

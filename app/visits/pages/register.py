@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import current_app, render_template, request
+from flask import current_app, render_template, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -31,6 +31,7 @@ from app.visits.queries import (
     month_statuses,
     register_visits,
     visible_clinics,
+    visit_for,
 )
 from app.web.access import role_required
 
@@ -62,6 +63,36 @@ def _clinic(chosen: str) -> tuple[Clinic, list[Clinic]]:
     return by_code.get(chosen, clinics[0]), clinics
 
 
+# The doctor's last register search, so that voiding one of its results leads back to
+# it.  The session cookie is signed, not encrypted: an ID number searched is kept as
+# "the patient of visit N" (an internal id), never as the number itself.
+REGISTER_SEARCH = "register_search"
+_REMEMBERED = ("date_from", "date_to", "patient", "receipt", "status", "page")
+
+
+def _search_to_remember(
+    values: dict[str, str], id_number: str, visits: list[Any]
+) -> dict[str, str]:
+    kept = {k: values[k] for k in _REMEMBERED}
+    if id_number:
+        kept["patient"] = ""
+        kept["patient_of"] = str(visits[0].id) if visits else ""
+    return kept
+
+
+def _remembered_search(kept: Any) -> dict[str, str]:
+    if not isinstance(kept, dict):
+        return {}
+    values = {k: str(kept.get(k, "")) for k in _REMEMBERED if kept.get(k) is not None}
+    patient_of = str(kept.get("patient_of") or "")
+    if patient_of.isdigit():
+        try:
+            values["patient"] = visit_for(int(patient_of), current_user).patient_id_number
+        except DomainError:
+            values["patient"] = ""
+    return values
+
+
 @bp.route("/visits/register", methods=["GET", "POST"])
 @role_required("doctor", "reviewer", "finance", "admin")
 def register() -> Any:
@@ -78,6 +109,9 @@ def register() -> Any:
     }
     if posted is not None:
         values.update({k: getattr(posted, k).data or "" for k in values})
+    elif request.args.get("again") and REGISTER_SEARCH in session:
+        # Back from voiding one of the results: the doctor's search again.
+        values.update(_remembered_search(session[REGISTER_SEARCH]))
     errors: dict[str, str] = {}
     clinic, clinics = _clinic(values["clinic"])
     date_from = _date(values["date_from"], "date_from", errors)
@@ -107,6 +141,8 @@ def register() -> Any:
         if id_number:
             for resident_id in {v.resident_id for v in visits if v.resident_id}:
                 record_access(current_user, resident_id, "register", clinic.code, now())
+        if current_user.role == "doctor":
+            session[REGISTER_SEARCH] = _search_to_remember(values, id_number, visits)
     months = month_statuses(clinic.id, {v.month for v in visits})
     closes = day_closes(clinic.id, {v.visit_date for v in visits})
     late = {

@@ -33,7 +33,8 @@ from app.catalog.queries import ItemOffer, diagnosis_offer, offers_for, search_i
 from app.errors import DomainError, Problem
 from app.localtime import SHANGHAI, parse_typed_minute
 from app.money import format_yuan
-from app.oversight.words import SEVERITY_NAMES, check_message
+from app.oversight.rules import Severity
+from app.oversight.words import RULE_NAMES, SEVERITY_NAMES, check_message
 from app.places.models import Clinic
 from app.visits.forms import NewVisitForm
 from app.visits.labels import INSURANCE_CLASS
@@ -351,7 +352,29 @@ def quote() -> Response:
         priced = quote_visit(visit_request, user, now())
     except DomainError as exc:
         return _json_errors(exc)
-    return jsonify(ok=True, quote=QuoteSchema().dump(priced), checks=check_words(priced))
+    return jsonify(
+        ok=True,
+        quote=QuoteSchema().dump(priced),
+        checks=check_words(priced),
+        status=split_status(priced),
+    )
+
+
+def split_status(quote: Quote) -> str:
+    """The split's status line before saving: a check that blocks, or one that needs a reason."""
+    hits = quote.checks.hits
+    blocked = [str(RULE_NAMES[h.rule]) for h in hits if h.severity == Severity.BLOCK]
+    if blocked:
+        return _(
+            "This visit cannot be saved: %(checks)s.", checks="、".join(dict.fromkeys(blocked))
+        )
+    warned = [str(RULE_NAMES[h.rule]) for h in hits if h.severity == Severity.WARN]
+    if warned:
+        return _(
+            "Before saving, write the doctor's reason for: %(checks)s.",
+            checks="、".join(dict.fromkeys(warned)),
+        )
+    return ""
 
 
 def check_words(quote: Quote) -> list[dict[str, str]]:

@@ -439,7 +439,7 @@
       setCell("total", t.total);
       due.textContent = fmt(d.quote.programme ? S.programmeDue : S.due, { amount: t.patient.total });
       due.hidden = false;
-      status.textContent = "";
+      status.textContent = d.status || "";  // a check that needs a reason, said before saving
       status.classList.remove("refused");
       showChecks(d.checks || []);
       all.forEach(function (tr, i) {
