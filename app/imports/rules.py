@@ -92,6 +92,14 @@ class ResidentRow:
     insurance_type: str
     insured_from: dt.date | None
     insured_to: dt.date | None
+    # The optional columns the file has: name → value (None clears it); absent: kept.
+    optional: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeathRow:
+    id_number: str
+    died_on: dt.date
 
 
 @dataclass(frozen=True)
@@ -172,6 +180,9 @@ def resident_row(row: Loaded) -> RowResult[ResidentRow]:
         for field in ("insured_from", "insured_to"):
             if row.get(field) is not None:
                 problems.append(Problem(field, "must be empty when insurance_type is none"))
+    died_on = row.get("died_on")
+    if ident is not None and died_on is not None and died_on < ident.birth_date:
+        problems.append(Problem("died_on", _before_birth(ident.birth_date)))
     names = ("name", "hukou_village_code", "insurance_type", "insured_from", "insured_to")
     if problems or ident is None or not _complete(row, names):
         return None, problems
@@ -180,7 +191,29 @@ def resident_row(row: Loaded) -> RowResult[ResidentRow]:
         sex=ident.sex,
         birth_date=ident.birth_date,
         **{name: row[name] for name in names},
+        optional={"died_on": died_on} if "died_on" in row else {},
     ), []
+
+
+def _before_birth(birth: dt.date) -> str:
+    return f"must not be before the birth date {birth.isoformat()} in the ID number"
+
+
+def death_row(row: Loaded) -> RowResult[DeathRow]:
+    """A death: a valid ID number and a date of death not before its birth date."""
+    problems: list[Problem] = []
+    ident = None
+    if row.get("id_number") is not None:
+        try:
+            ident = parse_id_number(row["id_number"])
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+    died_on = row.get("died_on")
+    if ident is not None and died_on is not None and died_on < ident.birth_date:
+        problems.append(Problem("died_on", _before_birth(ident.birth_date)))
+    if problems or ident is None or died_on is None:
+        return None, problems
+    return DeathRow(ident.value, died_on), []
 
 
 def catalog_row(row: Loaded) -> RowResult[CatalogRow]:

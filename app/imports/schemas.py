@@ -135,6 +135,15 @@ class ResidentSchema(StrictSchema):
     insurance_type = _choice(INSURANCE_TYPES)
     insured_from = IsoDate(load_default=None)
     insured_to = IsoDate(load_default=None)
+    # Optional column (see OPTIONAL): a file without it keeps the stored date of death.
+    died_on = IsoDate()
+
+
+class DeathSchema(StrictSchema):
+    """The civil-affairs list of deaths: one resident and his date of death a row."""
+
+    id_number = Text(required=True, error_messages=REQUIRED)
+    died_on = IsoDate(required=True)
 
 
 class CsvBoolean(fields.Field):
@@ -183,10 +192,12 @@ SCHEMAS: dict[str, Schema] = {
     "clinics": ClinicSchema(),
     "residents": ResidentSchema(),
     "catalog": CatalogSchema(),
+    "deaths": DeathSchema(),
 }
 KINDS = tuple(SCHEMAS)
 # Columns a file may leave out of its header (after the required ones in its schema).
 OPTIONAL: dict[str, tuple[str, ...]] = {
+    "residents": ("died_on",),
     "catalog": ("max_per_visit", "units_per_day", "injectable", "sex", "min_age", "max_age"),
 }
 # The required columns of each kind: its schema's fields, in the order SPEC §1 lists them.

@@ -101,6 +101,8 @@ def why_label(code: str) -> str:
         if part.startswith("above:"):
             fen = int(part.split(":", 1)[1])
             words.append(_("above %(yuan)s yuan", yuan=format_yuan(fen)))
+        elif part.startswith("died:"):
+            words.append(_("after the patient's death on %(day)s", day=part.split(":", 1)[1]))
         else:
             words.append(str(WHY.get(part, part)))
     return "、".join(words)

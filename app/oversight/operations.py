@@ -17,9 +17,11 @@ policy (seeded sample), so they can be recomputed and checked.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +41,7 @@ from app.oversight.models import (
 from app.oversight.queries import (
     clinic_months,
     late_or_complained,
+    open_items,
     oversight_policy_for,
     past_statements,
 )
@@ -54,8 +57,10 @@ from app.oversight.rules import (
     peer_flags,
     sample_seed,
     trust,
+    worklist_month_for,
 )
 from app.periods.models import Statement
+from app.periods.operations import lock_clinic_month
 from app.places.models import Clinic, Town, Village
 from app.visits.models import Visit
 
@@ -217,7 +222,7 @@ def decide_at_submit(session: Session, statement: Statement, now: dt.datetime) -
             TrustDecision(False, ("review_off",)), settings.version, tuple(mine), 0
         )
     history = past_statements(session, clinic.id, statement.month, review.trusted_after_months)
-    decision = trust(history, mine, review)
+    decision = trust(history, mine, review, pending=open_items(session, statement.id))
     count = 0
     if not decision.trusted:
         count = _draw_worklist(session, statement, district, settings.salt, policy, review)
@@ -258,3 +263,84 @@ def _draw_worklist(
                 )
             )
     return len(items)
+
+
+# --- visits after a death -----------------------------------------------------------------
+
+
+def list_visits_after_deaths(
+    session: Session, deaths: Mapping[str, dt.date], actor: Any, now: dt.datetime
+) -> int:
+    """Put every unvoided visit on or after a patient's date of death on a review worklist.
+
+    ``deaths`` maps ID numbers to dates of death just recorded (an import of
+    ``deaths.csv`` or ``residents.csv``), inside the caller's unit of work.
+    Each visit goes on its clinic's statement of the visit's month while that
+    can still be reviewed, else on the clinic's next one (whatever the month:
+    :func:`worklist_month_for`), with ``why`` ``died:YYYY-MM-DD``; a visit
+    already listed for a death is not listed twice.  Audited on each clinic's
+    chain.  Answers how many visits were newly listed.
+    """
+    if not deaths:
+        return 0
+    found: list[Any] = []
+    numbers = sorted(deaths)
+    for start in range(0, len(numbers), 1000):
+        rows = session.execute(
+            select(
+                Visit.id, Visit.month, Visit.clinic_id, Visit.visit_date, Visit.patient_id_number
+            )
+            .where(
+                Visit.patient_id_number.in_(numbers[start : start + 1000]),
+                Visit.voided_at.is_(None),
+            )
+            .order_by(Visit.clinic_id, Visit.id)
+        ).all()
+        found += [r for r in rows if r.visit_date >= deaths[r.patient_id_number]]
+    listed: dict[int, list[int]] = {}
+    for row in found:
+        existing = session.execute(
+            select(ReviewItem).where(
+                ReviewItem.visit_id == row.id,
+                ReviewItem.visit_month == row.month,
+                ReviewItem.why.like("%died:%"),
+            )
+        ).first()
+        if existing is not None:
+            continue
+        clinic = session.get_one(Clinic, row.clinic_id)
+        statuses = dict(
+            session.execute(
+                select(Statement.month, Statement.status).where(
+                    Statement.clinic_id == clinic.id, Statement.month >= row.month
+                )
+            ).all()
+        )
+        statement = lock_clinic_month(session, clinic, worklist_month_for(row.month, statuses))
+        why = f"died:{deaths[row.patient_id_number].isoformat()}"
+        item = session.scalar(
+            select(ReviewItem).where(
+                ReviewItem.statement_id == statement.id, ReviewItem.visit_id == row.id
+            )
+        )
+        if item is None:
+            session.add(
+                ReviewItem(
+                    statement_id=statement.id, visit_id=row.id, visit_month=row.month, why=why
+                )
+            )
+        else:  # already sampled for another reason: the death is added to why
+            item.why = f"{item.why},{why}"[:200]
+        listed.setdefault(clinic.id, []).append(row.id)
+    for clinic_id, visit_ids in listed.items():
+        code = session.get_one(Clinic, clinic_id).code
+        audit_clinic_event(
+            session,
+            actor,
+            "review.listed_after_death",
+            ("worklist", code),
+            code,
+            {"visits": visit_ids},
+            now,
+        )
+    return sum(len(v) for v in listed.values())

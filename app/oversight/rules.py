@@ -482,9 +482,14 @@ class TrustDecision:
 
 
 def trust(
-    history: Sequence[PastStatement], flags: Sequence[Flag], policy: ReviewPolicy
+    history: Sequence[PastStatement],
+    flags: Sequence[Flag],
+    policy: ReviewPolicy,
+    pending: int = 0,
 ) -> TrustDecision:
-    """Credit-first: K clean statements in a row, just before this one, and no flag now."""
+    """Credit-first: K clean statements in a row, just before this one, no flag now, and
+    no visit already put on its worklist waiting for a finding (``pending``: a visit after
+    the patient's death, say)."""
     k = policy.trusted_after_months
     recent = sorted(history, key=lambda s: s.month)[-k:] if k else []
     reasons: list[str] = []
@@ -493,6 +498,8 @@ def trust(
     dirty = [s.month for s in recent if not s.accepted_clean]
     reasons += [f"corrected:{m}" for m in dirty]
     reasons += [f"flagged:{f.figure.value}" for f in flags]
+    if pending:
+        reasons.append(f"pending:{pending}")
     if reasons:
         return TrustDecision(False, tuple(reasons))
     return TrustDecision(True, (f"clean_months:{k}", "no_flags"))
@@ -536,6 +543,21 @@ def draw_sample(
     for visit_id in random.Random(seed).sample(rest, min(count, len(rest))):
         items[visit_id] = ["random"]
     return [WorkItem(v, tuple(why)) for v, why in sorted(items.items())]
+
+
+def worklist_month_for(month: str, statuses: Mapping[str, str]) -> str:
+    """The statement whose worklist a visit of ``month`` found afterwards goes on.
+
+    Its own month's while a reviewer can still look at it (open or submitted; a
+    month without a statement is open), else the clinic's next such month: a
+    reviewed or paid statement is never reopened, the finding is booked on a
+    later one (a disallowed visit's adjustment says the month it belongs to).
+    """
+    candidate = month
+    while statuses.get(candidate, "open") not in ("open", "submitted"):
+        start = next_month_start(candidate)
+        candidate = f"{start.year:04d}-{start.month:02d}"
+    return candidate
 
 
 def next_month_start(month: str) -> dt.date:

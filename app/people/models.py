@@ -1,4 +1,8 @@
-"""The resident register: who lives where and how they are insured."""
+"""The resident register: who lives where, how they are insured, and when they died.
+
+Invariant (``ck_resident_died_after_birth``): a date of death is never before the birth
+date the ID number holds.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ class Resident(Model):
             "insured_to IS NULL OR insured_from IS NULL OR insured_to >= insured_from",
             name="insured_period_ordered",
         ),
+        CheckConstraint("died_on IS NULL OR died_on >= birth_date", name="died_after_birth"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -34,5 +39,7 @@ class Resident(Model):
     insurance_type: Mapped[str] = mapped_column(String(10))
     insured_from: Mapped[dt.date | None] = mapped_column(Date)
     insured_to: Mapped[dt.date | None] = mapped_column(Date)
+    # The civil-affairs date of death (SPEC §2): no visit at all on or after it.
+    died_on: Mapped[dt.date | None] = mapped_column(Date)
 
     hukou_village: Mapped[Village] = relationship()

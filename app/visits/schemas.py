@@ -322,7 +322,7 @@ class EligibilityOutSchema(Schema):
             "description": (
                 "Why the visit is not a programme visit (or not insured): no_policy, "
                 "unknown_resident, other_district, not_village_hukou, "
-                "clinic_not_in_programme, not_insured"
+                "clinic_not_in_programme, not_insured, deceased (no visit can be recorded)"
             )
         },
     )

@@ -331,3 +331,17 @@ def test_the_policy_is_stored_as_canonical_json_and_read_back_whole() -> None:
         "[review] off",
         "[auto_submit] off",
     ]
+
+
+def test_visits_already_on_the_worklist_withhold_trust_and_late_findings_move_on() -> None:
+    from app.oversight.rules import ReviewPolicy, trust, worklist_month_for
+
+    policy = ReviewPolicy(trusted_after_months=0, sample_percent=5, sample_above=10000)
+    assert trust([], [], policy).trusted
+    waiting = trust([], [], policy, pending=2)
+    assert not waiting.trusted and waiting.reasons == ("pending:2",)
+    statuses = {"2026-08": "paid", "2026-09": "reviewed", "2026-10": "submitted"}
+    assert worklist_month_for("2026-08", statuses) == "2026-10"
+    assert worklist_month_for("2026-10", statuses) == "2026-10"
+    assert worklist_month_for("2026-11", statuses) == "2026-11"  # no statement yet: open
+    assert worklist_month_for("2026-12", {"2026-12": "paid"}) == "2027-01"
