@@ -9,6 +9,7 @@ from app.oversight.models import (
     ReceiptFeedback,
     ReviewItem,
     VisitCheck,
+    VisitDisowned,
 )
 from app.people.models import Resident
 from app.periods.models import Statement, StatementEvent
@@ -57,5 +58,6 @@ __all__ = [
     "Village",
     "Visit",
     "VisitCheck",
+    "VisitDisowned",
     "VisitLine",
 ]

@@ -28,6 +28,7 @@ FIGURES: dict[Figure, LazyString] = {
     Figure.LATE_SHARE: _l("Share of late entries"),
     Figure.VOID_SHARE: _l("Share of voided receipts"),
     Figure.COMPLAINT_SHARE: _l("Share of patients who say they paid more"),
+    Figure.DISOWNED_SHARE: _l("Share of visits the patient says never happened"),
 }
 MONEY = {Figure.COST_PER_VISIT, Figure.FUND_PER_VISIT, Figure.FISCAL_PER_VISIT}
 SHARES = {
@@ -36,6 +37,7 @@ SHARES = {
     Figure.LATE_SHARE,
     Figure.VOID_SHARE,
     Figure.COMPLAINT_SHARE,
+    Figure.DISOWNED_SHARE,
 }
 
 WHY: dict[str, LazyString] = {
@@ -48,6 +50,7 @@ WHY: dict[str, LazyString] = {
     "rule:unsuited_item": _l("item not suited to the patient"),
     "rule:late_entry": _l("entered late"),
     "rule:complaint": _l("patient says he paid more"),
+    "disowned": _l("patient says he was not seen that day"),
     "random": _l("random sample"),
 }
 

@@ -37,6 +37,7 @@ from app.oversight.models import (
     ReceiptCode,
     ReceiptFeedback,
     ReviewItem,
+    VisitDisowned,
 )
 from app.oversight.queries import (
     clinic_months,
@@ -299,39 +300,9 @@ def list_visits_after_deaths(
         found += [r for r in rows if r.visit_date >= deaths[r.patient_id_number]]
     listed: dict[int, list[int]] = {}
     for row in found:
-        existing = session.execute(
-            select(ReviewItem).where(
-                ReviewItem.visit_id == row.id,
-                ReviewItem.visit_month == row.month,
-                ReviewItem.why.like("%died:%"),
-            )
-        ).first()
-        if existing is not None:
-            continue
-        clinic = session.get_one(Clinic, row.clinic_id)
-        statuses = dict(
-            session.execute(
-                select(Statement.month, Statement.status).where(
-                    Statement.clinic_id == clinic.id, Statement.month >= row.month
-                )
-            ).all()
-        )
-        statement = lock_clinic_month(session, clinic, worklist_month_for(row.month, statuses))
         why = f"died:{deaths[row.patient_id_number].isoformat()}"
-        item = session.scalar(
-            select(ReviewItem).where(
-                ReviewItem.statement_id == statement.id, ReviewItem.visit_id == row.id
-            )
-        )
-        if item is None:
-            session.add(
-                ReviewItem(
-                    statement_id=statement.id, visit_id=row.id, visit_month=row.month, why=why
-                )
-            )
-        else:  # already sampled for another reason: the death is added to why
-            item.why = f"{item.why},{why}"[:200]
-        listed.setdefault(clinic.id, []).append(row.id)
+        if _put_on_worklist(session, row.id, row.month, row.clinic_id, why, "died:"):
+            listed.setdefault(row.clinic_id, []).append(row.id)
     for clinic_id, visit_ids in listed.items():
         code = session.get_one(Clinic, clinic_id).code
         audit_clinic_event(
@@ -344,3 +315,90 @@ def list_visits_after_deaths(
             now,
         )
     return sum(len(v) for v in listed.values())
+
+
+def _put_on_worklist(
+    session: Session, visit_id: int, month: str, clinic_id: int, why: str, marker: str
+) -> bool:
+    """Put one visit found after the fact on a worklist a reviewer will see.
+
+    The statement of the visit's month while it is open or submitted, else
+    the clinic's next such one (:func:`worklist_month_for`), locked.  False
+    (nothing written) when the visit is already listed for ``marker`` (a
+    ``why`` prefix) on any statement.
+    """
+    already = session.execute(
+        select(ReviewItem.id).where(
+            ReviewItem.visit_id == visit_id,
+            ReviewItem.visit_month == month,
+            ReviewItem.why.like(f"%{marker}%"),
+        )
+    ).first()
+    if already is not None:
+        return False
+    clinic = session.get_one(Clinic, clinic_id)
+    statuses = dict(
+        session.execute(
+            select(Statement.month, Statement.status).where(
+                Statement.clinic_id == clinic.id, Statement.month >= month
+            )
+        ).all()
+    )
+    statement = lock_clinic_month(session, clinic, worklist_month_for(month, statuses))
+    item = session.scalar(
+        select(ReviewItem).where(
+            ReviewItem.statement_id == statement.id, ReviewItem.visit_id == visit_id
+        )
+    )
+    if item is None:
+        session.add(
+            ReviewItem(statement_id=statement.id, visit_id=visit_id, visit_month=month, why=why)
+        )
+    else:  # already sampled for another reason: this one is added to why
+        item.why = f"{item.why},{why}"[:200]
+    return True
+
+
+def disown_visit(code: str, visit_id: int, now: dt.datetime) -> bool:
+    """A resident's "我没有在这天看病" about one of his visits, through one of his receipts.
+
+    The visit must be of the receipt's patient and unvoided; the answer is
+    stored once (a second is a no-op: False), put on the review worklist (why
+    ``disowned``) and audited on the visit's clinic's chain — who answered is
+    never known or kept.
+    """
+    with unit_of_work() as session:
+        via = session.execute(
+            select(Visit.id, Visit.patient_id_number)
+            .join(ReceiptCode, ReceiptCode.visit_id == Visit.id)
+            .where(ReceiptCode.code == code)
+        ).first()
+        visit = session.get(Visit, visit_id)
+        if (
+            via is None
+            or visit is None
+            or visit.patient_id_number != via.patient_id_number
+            or visit.voided_at is not None
+        ):
+            raise NotFound(Problem("visit", "no such visit of this receipt's patient"))
+        exists = session.scalar(
+            select(VisitDisowned.id).where(
+                VisitDisowned.visit_id == visit.id, VisitDisowned.visit_month == visit.month
+            )
+        )
+        if exists is not None:
+            return False
+        session.add(
+            VisitDisowned(visit_id=visit.id, visit_month=visit.month, via_visit_id=via.id, at=now)
+        )
+        _put_on_worklist(session, visit.id, visit.month, visit.clinic_id, "disowned", "disowned")
+        audit_clinic_event(
+            session,
+            "public",
+            "receipt.disowned",
+            ("disowned", visit.id),
+            visit.clinic.code,
+            {"visit": visit.id, "via": via.id},
+            now,
+        )
+    return True

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
@@ -349,6 +350,7 @@ class Figure(StrEnum):
     LATE_SHARE = "late_share"
     VOID_SHARE = "void_share"
     COMPLAINT_SHARE = "complaint_share"  # patients who said they paid more than the receipt
+    DISOWNED_SHARE = "disowned_share"  # visits the patient says never happened (issue 26)
 
 
 @dataclass(frozen=True)
@@ -367,6 +369,7 @@ class ClinicMonth:
     late: int  # visits entered late
     voided: int
     complaints: int = 0
+    disowned: int = 0  # visits whose patient said "我没有在这天看病"
 
     def figure(self, which: Figure) -> Fraction | None:
         def ratio(part: int, whole: int) -> Fraction | None:
@@ -385,6 +388,7 @@ class ClinicMonth:
             Figure.LATE_SHARE: ratio(self.late, self.visits),
             Figure.VOID_SHARE: ratio(self.voided, recorded),
             Figure.COMPLAINT_SHARE: ratio(self.complaints, self.visits),
+            Figure.DISOWNED_SHARE: ratio(self.disowned, self.visits),
         }[which]
 
     def count(self, which: Figure) -> int:
@@ -399,6 +403,7 @@ class ClinicMonth:
             Figure.LATE_SHARE: self.late,
             Figure.VOID_SHARE: self.voided,
             Figure.COMPLAINT_SHARE: self.complaints,
+            Figure.DISOWNED_SHARE: self.disowned,
         }[which]
 
 
@@ -558,6 +563,30 @@ def worklist_month_for(month: str, statuses: Mapping[str, str]) -> str:
         start = next_month_start(candidate)
         candidate = f"{start.year:04d}-{start.month:02d}"
     return candidate
+
+
+# --- a resident's own visits (issue 26 §2) -----------------------------------------------
+
+ID_TAIL = 6  # characters of the ID number asked for, beside a receipt's code
+
+
+def id_tail_matches(id_number: str, typed: str) -> bool:
+    """Whether ``typed`` is the ID number's last six characters (a lowercase x is X).
+
+    Compared in constant time: the answer's timing says nothing of how much matched.
+    """
+    tail = (typed or "").strip().upper()
+    return len(tail) == ID_TAIL and hmac.compare_digest(
+        id_number[-ID_TAIL:].encode(), tail.encode()
+    )
+
+
+def own_visits_since(today: dt.date) -> dt.date:
+    """The first day of the twelve months a resident sees of his own visits."""
+    try:
+        return today.replace(year=today.year - 1) + dt.timedelta(days=1)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - 1, day=28) + dt.timedelta(days=1)
 
 
 def next_month_start(month: str) -> dt.date:
