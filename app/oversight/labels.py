@@ -29,6 +29,8 @@ FIGURES: dict[Figure, LazyString] = {
     Figure.VOID_SHARE: _l("Share of voided receipts"),
     Figure.COMPLAINT_SHARE: _l("Share of patients who say they paid more"),
     Figure.DISOWNED_SHARE: _l("Share of visits the patient says never happened"),
+    Figure.VISITS_PER_PATIENT: _l("Visits per patient seen (repeat visits)"),
+    Figure.RESIDENTS_SEEN_SHARE: _l("Share of the village's registered residents seen"),
 }
 MONEY = {Figure.COST_PER_VISIT, Figure.FUND_PER_VISIT, Figure.FISCAL_PER_VISIT}
 SHARES = {
@@ -38,6 +40,7 @@ SHARES = {
     Figure.VOID_SHARE,
     Figure.COMPLAINT_SHARE,
     Figure.DISOWNED_SHARE,
+    Figure.RESIDENTS_SEEN_SHARE,
 }
 
 WHY: dict[str, LazyString] = {

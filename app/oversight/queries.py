@@ -1,9 +1,10 @@
 """Read-only views for the verification page and for the reviewers.
 
 Guarantees: a district-month's clinic figures (:func:`clinic_months`) are
-read in three set-based queries whatever the number of clinics (visits,
-residents, complaints), never visit by visit; the oversight thresholds come
-from one place, :func:`oversight_policy_for`.
+read in a few set-based queries whatever the number of clinics (visits,
+residents, complaints, disowned visits, residents seen, warnings), never
+visit by visit; the oversight thresholds come from one place,
+:func:`oversight_policy_for`.
 """
 
 from __future__ import annotations
@@ -260,6 +261,7 @@ def clinic_months(
             when(live & Visit.injection).label("injections"),
             when(live & _late_condition(policy.late_entry_hours)).label("late"),
             when(Visit.voided_at.is_not(None)).label("voided"),
+            func.count(func.distinct(case((live, Visit.patient_id_number)))).label("patients"),
         )
         .where(Visit.month == month, Visit.clinic_id.in_(list(clinics)))
         .group_by(Visit.clinic_id)
@@ -274,6 +276,21 @@ def clinic_months(
     )
     complaints = complaints_by_clinic(month)
     disowned = disowned_by_clinic(month)
+    # Registered residents of the clinic's own village seen in the month.
+    seen = dict(
+        db.session.execute(
+            select(Visit.clinic_id, func.count(func.distinct(Visit.resident_id)))
+            .join(Resident, Resident.id == Visit.resident_id)
+            .join(Clinic, Clinic.id == Visit.clinic_id)
+            .where(
+                Visit.month == month,
+                Visit.clinic_id.in_(list(clinics)),
+                live,
+                Resident.hukou_village_code == Clinic.village_code,
+            )
+            .group_by(Visit.clinic_id)
+        ).all()
+    )
     warned = dict(
         db.session.execute(
             select(Visit.clinic_id, func.count(func.distinct(VisitCheck.visit_id)))
@@ -302,6 +319,8 @@ def clinic_months(
             voided=int(r.voided),
             complaints=complaints.get(r.clinic_id, 0),
             disowned=disowned.get(r.clinic_id, 0),
+            patients=int(r.patients),
+            residents_seen=int(seen.get(r.clinic_id, 0)),
         )
         for r in rows
     }
@@ -398,6 +417,9 @@ VISIT_ORDER: dict[Figure, Any] = {
     Figure.VOID_SHARE: Visit.voided_at.is_(None),
     Figure.COMPLAINT_SHARE: Visit.visit_date,
     Figure.DISOWNED_SHARE: Visit.visit_date,
+    # The same person's visits together: repeats show as runs.
+    Figure.VISITS_PER_PATIENT: Visit.patient_id_number,
+    Figure.RESIDENTS_SEEN_SHARE: Visit.patient_id_number,
 }
 
 

@@ -351,6 +351,11 @@ class Figure(StrEnum):
     VOID_SHARE = "void_share"
     COMPLAINT_SHARE = "complaint_share"  # patients who said they paid more than the receipt
     DISOWNED_SHARE = "disowned_share"  # visits the patient says never happened (issue 26)
+    # From the population (issue 26 §3): repeat visits per person seen, and the share of
+    # the clinic's village's registered residents seen in the month (a register billed
+    # wholesale shows in both, and in visits per resident).
+    VISITS_PER_PATIENT = "visits_per_patient"
+    RESIDENTS_SEEN_SHARE = "residents_seen_share"
 
 
 @dataclass(frozen=True)
@@ -370,6 +375,8 @@ class ClinicMonth:
     voided: int
     complaints: int = 0
     disowned: int = 0  # visits whose patient said "我没有在这天看病"
+    patients: int = 0  # distinct people among the unvoided visits
+    residents_seen: int = 0  # distinct registered residents of the clinic's village among them
 
     def figure(self, which: Figure) -> Fraction | None:
         def ratio(part: int, whole: int) -> Fraction | None:
@@ -389,6 +396,8 @@ class ClinicMonth:
             Figure.VOID_SHARE: ratio(self.voided, recorded),
             Figure.COMPLAINT_SHARE: ratio(self.complaints, self.visits),
             Figure.DISOWNED_SHARE: ratio(self.disowned, self.visits),
+            Figure.VISITS_PER_PATIENT: ratio(self.visits, self.patients),
+            Figure.RESIDENTS_SEEN_SHARE: ratio(self.residents_seen, self.residents),
         }[which]
 
     def count(self, which: Figure) -> int:
@@ -404,6 +413,8 @@ class ClinicMonth:
             Figure.VOID_SHARE: self.voided,
             Figure.COMPLAINT_SHARE: self.complaints,
             Figure.DISOWNED_SHARE: self.disowned,
+            Figure.VISITS_PER_PATIENT: self.visits,
+            Figure.RESIDENTS_SEEN_SHARE: self.residents_seen,
         }[which]
 
 

@@ -149,3 +149,21 @@ def test_the_six_characters_are_throttled_per_receipt(
         environ_base=elsewhere,
     )
     assert resp.status_code == 429
+
+
+def test_population_figures_count_people_and_the_village_seen(
+    app: Flask, world: World, client: FlaskClient, clock: FixedClock
+) -> None:
+    doctor = user("doctor")
+    for who in ("insured_village", "insured_village", "uninsured_village", "other_district"):
+        record_visit(VisitRequest("HD001", world.ids[who], False, LINES), doctor, clock())
+        clock.advance(minutes=10)
+    months = clinic_months("440114", "2026-10", OversightPolicy())
+    mine = months[world.clinic.id]
+    # 4 visits by 3 people; 2 of them live in the clinic's village (大涡村).
+    assert (mine.visits, mine.patients, mine.residents_seen) == (4, 3, 2)
+    token = csrf_from(client.get("/login").text)
+    login = {"username": "reviewer", "password": "secret-pass", "csrf_token": token}
+    assert client.post("/login", data=login).status_code == 302
+    page = client.get("/oversight/clinics/HD001/2026-10/visits?figure=visits_per_patient")
+    assert page.status_code == 200 and "人均就诊次数" in page.text
