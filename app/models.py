@@ -17,9 +17,11 @@ from app.places.models import Clinic, District, Town, Village
 from app.policy.models import PolicyVersion
 from app.reconcile.models import FundFile, FundFinding, FundSettlement
 from app.settlement.models import StatementAdjustment
+from app.stock.models import StockDelivery, StockTake
 from app.visits.models import (
     ClinicDay,
     ClinicMonthItem,
+    DispensedPack,
     FundUsage,
     IdempotencyKey,
     ReceiptCounter,
@@ -36,6 +38,7 @@ __all__ = [
     "ClinicDay",
     "ClinicFlag",
     "ClinicMonthItem",
+    "DispensedPack",
     "District",
     "FundFile",
     "FundFinding",
@@ -53,6 +56,8 @@ __all__ = [
     "Statement",
     "StatementAdjustment",
     "StatementEvent",
+    "StockDelivery",
+    "StockTake",
     "Town",
     "User",
     "Village",

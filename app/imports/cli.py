@@ -27,6 +27,8 @@ def import_data(kind: str, file: str) -> None:
     residents.csv  id_number,name,hukou_village_code,insurance_type,insured_from,insured_to
                    optional: died_on
     deaths.csv     id_number,died_on  (the visits on or after a death go to review)
+    deliveries.csv clinic,date,item,batch_number,expiry,quantity,price,supplier,
+                   approval_number  optional: national_code  (quantity in the item's unit)
     catalog.csv    code,name,kind,unit,insurance_class,price,valid_from,valid_to
                    optional: max_per_visit,units_per_day,injectable,sex,min_age,max_age
 

@@ -56,6 +56,7 @@ from app.imports.rules import (
     catalog_row,
     clinic_row,
     death_row,
+    delivery_row,
     duplicate_problems,
     reference_problems,
     resident_row,
@@ -63,9 +64,12 @@ from app.imports.rules import (
     village_row,
 )
 from app.imports.schemas import KINDS, LoadedRow, decode_lines, load_rows
+from app.money import line_amount
 from app.oversight.operations import list_visits_after_deaths
 from app.people.models import Resident
 from app.places.models import Clinic, District, Town, Village
+from app.stock.models import StockDelivery
+from app.stock.rules import STOCKED_KINDS
 
 BATCH = 5000  # rows per executemany: bounded memory in the driver, few round trips
 # A file with this many problems is rejected without reading on: the first
@@ -543,6 +547,82 @@ def _import_deaths(session: Session, rows: Iterable[LoadedRow], summary: ImportS
     _update(session, Resident, changed)
 
 
+# --- drug deliveries (the stock area's purchases in) ------------------------------
+
+
+_DELIVERY_FIELDS = (
+    "national_code",
+    "expiry",
+    "quantity",
+    "price",
+    "amount",
+    "supplier",
+    "approval_number",
+)
+
+
+def _import_deliveries(session: Session, rows: Iterable[LoadedRow], summary: ImportSummary) -> None:
+    """Each line keyed by clinic, item, batch and day: new lines add, changed ones update."""
+    values, problems = _read(rows, delivery_row)
+    clinics = dict(session.execute(select(Clinic.code, Clinic.id)).all())
+    items = {
+        code: (iid, kind)
+        for code, iid, kind in session.execute(
+            select(CatalogItem.code, CatalogItem.id, CatalogItem.kind)
+        )
+    }
+    problems += duplicate_problems(values, lambda d: d.key, "batch_number", "delivery")
+    problems += reference_problems(values, lambda d: d.clinic, clinics, "clinic", "clinic")
+    problems += [
+        RowProblem(row.line, "item", f"unknown catalogue item {row.value.item}")
+        if row.value.item not in items
+        else RowProblem(row.line, "item", f"{row.value.item} is not a drug or a material")
+        for row in values
+        if items.get(row.value.item, (0, ""))[1] not in STOCKED_KINDS
+    ]
+    _reject_if(summary.source, problems)
+    existing = {
+        (code, r.item_code, r.batch_number, r.delivered_on): r
+        for code, r in session.execute(
+            select(Clinic.code, StockDelivery).join(Clinic, Clinic.id == StockDelivery.clinic_id)
+        )
+    }
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    for row in values:
+        d = row.value
+        record = {
+            "national_code": d.national_code,
+            "expiry": d.expiry,
+            "quantity": d.quantity,
+            "price": d.price,
+            "amount": line_amount(d.price, d.quantity),
+            "supplier": d.supplier,
+            "approval_number": d.approval_number,
+        }
+        stored = existing.get(d.key)
+        if stored is None:
+            new.append(
+                {
+                    "clinic_id": clinics[d.clinic],
+                    "delivered_on": d.date,
+                    "item_id": items[d.item][0],
+                    "item_code": d.item,
+                    "batch_number": d.batch_number,
+                    "imported_at": summary.when,
+                    **record,
+                }
+            )
+            summary.count("added")
+        elif any(getattr(stored, name) != record[name] for name in _DELIVERY_FIELDS):
+            changed.append({"id": stored.id, **record})
+            summary.count("updated")
+        else:
+            summary.count("unchanged")
+    _insert(session, StockDelivery, new)
+    _update(session, StockDelivery, changed)
+
+
 # --- catalogue -------------------------------------------------------------------
 
 
@@ -654,4 +734,5 @@ _IMPORTERS: dict[str, Callable[[Session, Iterable[LoadedRow], ImportSummary], No
     "residents": _import_residents,
     "catalog": _import_catalog,
     "deaths": _import_deaths,
+    "deliveries": _import_deliveries,
 }

@@ -103,6 +103,24 @@ class DeathRow:
 
 
 @dataclass(frozen=True)
+class DeliveryRow:
+    clinic: str
+    date: dt.date
+    item: str
+    national_code: str | None
+    batch_number: str
+    expiry: dt.date
+    quantity: int  # thousandths of the catalogue's unit
+    price: int  # fen per unit
+    supplier: str
+    approval_number: str
+
+    @property
+    def key(self) -> tuple[str, str, str, dt.date]:
+        return (self.clinic, self.item, self.batch_number, self.date)
+
+
+@dataclass(frozen=True)
 class CatalogRow:
     code: str
     name: str
@@ -214,6 +232,20 @@ def death_row(row: Loaded) -> RowResult[DeathRow]:
     if problems or ident is None or died_on is None:
         return None, problems
     return DeathRow(ident.value, died_on), []
+
+
+def delivery_row(row: Loaded) -> RowResult[DeliveryRow]:
+    """A delivery whose batch had not expired when it arrived."""
+    problems: list[Problem] = []
+    day, expiry = row.get("date"), row.get("expiry")
+    if day is not None and expiry is not None and expiry < day:
+        problems.append(Problem("expiry", f"is before the delivery date {day.isoformat()}"))
+    names = [n for n in DeliveryRow.__dataclass_fields__ if n != "national_code"]
+    if problems or not _complete(row, names):
+        return None, problems
+    return DeliveryRow(
+        **{name: row[name] for name in names}, national_code=row.get("national_code")
+    ), []
 
 
 def catalog_row(row: Loaded) -> RowResult[CatalogRow]:

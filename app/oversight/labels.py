@@ -54,6 +54,9 @@ WHY: dict[str, LazyString] = {
     "rule:late_entry": _l("entered late"),
     "rule:complaint": _l("patient says he paid more"),
     "disowned": _l("patient says he was not seen that day"),
+    "rule:dispensed_over_delivered": _l("dispensed more than the clinic had in stock"),
+    "rule:dispensed_far_above": _l("dispensing far above the deliveries"),
+    "rule:trace_code_twice": _l("a drug traceability code dispensed twice"),
     "random": _l("random sample"),
 }
 

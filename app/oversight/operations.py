@@ -17,7 +17,7 @@ policy (seeded sample), so they can be recomputed and checked.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
@@ -204,10 +204,18 @@ class SubmitDecision:
         return f"credit_first policy {self.version or '-'}: {why}"[:300]
 
 
-def decide_at_submit(session: Session, statement: Statement, now: dt.datetime) -> SubmitDecision:
+# The visits a drug-stock flag points at, with the flags' kinds (app.stock.queries.
+# stock_pointed): passed down by the caller, since the stock area sits above this one.
+StockPointed = Callable[[Clinic, str, Fraction | None], dict[int, list[str]]]
+
+
+def decide_at_submit(
+    session: Session, statement: Statement, now: dt.datetime, stock: StockPointed | None = None
+) -> SubmitDecision:
     """Flag the clinic's month against its peers, then trust it or draw its worklist.
 
-    Runs inside the submit's unit of work, after its figures are frozen.
+    Runs inside the submit's unit of work, after its figures are frozen.  A
+    stock flag withholds trust and puts its visits on the worklist.
     """
     clinic = statement.clinic
     district = district_of(session, clinic)
@@ -223,10 +231,13 @@ def decide_at_submit(session: Session, statement: Statement, now: dt.datetime) -
             TrustDecision(False, ("review_off",)), settings.version, tuple(mine), 0
         )
     history = past_statements(session, clinic.id, statement.month, review.trusted_after_months)
-    decision = trust(history, mine, review, pending=open_items(session, statement.id))
+    far_above = policy.flags.stock_far_above if policy.flags is not None else None
+    pointed = stock(clinic, statement.month, far_above) if stock is not None else {}
+    kinds = [kind for found in pointed.values() for kind in found]
+    decision = trust(history, mine, review, pending=open_items(session, statement.id), stock=kinds)
     count = 0
     if not decision.trusted:
-        count = _draw_worklist(session, statement, district, settings.salt, policy, review)
+        count = _draw_worklist(session, statement, district, settings.salt, policy, review, pointed)
     return SubmitDecision(decision, settings.version, tuple(mine), count)
 
 
@@ -237,8 +248,9 @@ def _draw_worklist(
     salt: str,
     policy: OversightPolicy,
     review: ReviewPolicy,
+    stock: dict[int, list[str]],
 ) -> int:
-    pointed = late_or_complained(session, statement.clinic_id, statement.month, policy)
+    pointed = late_or_complained(session, statement.clinic_id, statement.month, policy, stock)
     visits = session.execute(
         select(Visit.id, Visit.total).where(
             Visit.clinic_id == statement.clinic_id,

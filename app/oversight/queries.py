@@ -458,9 +458,15 @@ def open_items(session: Any, statement_id: int) -> int:
 
 
 def late_or_complained(
-    session: Any, clinic_id: int, month: str, policy: OversightPolicy
+    session: Any,
+    clinic_id: int,
+    month: str,
+    policy: OversightPolicy,
+    stock: dict[int, list[str]] | None = None,
 ) -> dict[int, tuple[str, ...]]:
-    """The month's visits a rule points at: a check fired, entered late, or a complaint."""
+    """The month's visits a rule points at: a check fired, entered late, a stock flag
+    (``stock``, from app.stock: dispensed beyond the stock, far above deliveries, a
+    traceability code twice), or a complaint."""
     out: dict[int, list[str]] = {}
     fired = session.execute(
         select(VisitCheck.visit_id, VisitCheck.rule)
@@ -482,6 +488,8 @@ def late_or_complained(
     for visit_id in late:
         if "late_entry" not in out.get(visit_id, []):
             out.setdefault(visit_id, []).append("late_entry")
+    for visit_id, kinds in (stock or {}).items():
+        out.setdefault(visit_id, []).extend(kinds)
     complained = session.scalars(
         select(func.distinct(ReceiptFeedback.visit_id))
         .join(Visit, Visit.id == ReceiptFeedback.visit_id)

@@ -64,6 +64,9 @@ class FlagPolicy:
     # visits; visits for visits per resident) flags a clinic only when it counts at
     # least this many: one void in a quiet month is not a risk.
     min_count: int
+    # Drug stock (issue 26 §4): a month's dispensing of an item above this multiple of
+    # its deliveries in that month and the two before is flagged; None: not checked.
+    stock_far_above: Fraction | None = None
 
 
 @dataclass(frozen=True)
@@ -120,11 +123,14 @@ def oversight_to_json(policy: OversightPolicy) -> str:
         **{n: getattr(policy, n) for n in CHECK_THRESHOLDS if getattr(policy, n) is not None},
     }
     if policy.flags is not None:
-        body["flags"] = {
+        flags_body: dict[str, object] = {
             "threshold": str(policy.flags.threshold),
             "min_peers": policy.flags.min_peers,
             "min_count": policy.flags.min_count,
         }
+        if policy.flags.stock_far_above is not None:  # absent before issue 26: same text
+            flags_body["stock_far_above"] = str(policy.flags.stock_far_above)
+        body["flags"] = flags_body
     if policy.review is not None:
         body["review"] = {
             "trusted_after_months": policy.review.trusted_after_months,
@@ -155,6 +161,9 @@ def oversight_from_json(text: str | None) -> OversightPolicy:
             threshold=Fraction(flags["threshold"]),
             min_peers=int(flags["min_peers"]),
             min_count=int(flags["min_count"]),
+            stock_far_above=Fraction(flags["stock_far_above"])
+            if "stock_far_above" in flags
+            else None,
         )
         if flags
         else None,
@@ -192,6 +201,11 @@ def policy_lines(policy: OversightPolicy) -> list[str]:
         + (
             f"threshold={_decimal_text(flags.threshold)} min_peers={flags.min_peers}"
             f" min_count={flags.min_count}"
+            + (
+                f" stock_far_above={_decimal_text(flags.stock_far_above)}"
+                if flags.stock_far_above is not None
+                else ""
+            )
             if flags
             else "off"
         ),
@@ -502,10 +516,11 @@ def trust(
     flags: Sequence[Flag],
     policy: ReviewPolicy,
     pending: int = 0,
+    stock: Sequence[str] = (),
 ) -> TrustDecision:
     """Credit-first: K clean statements in a row, just before this one, no flag now, and
     no visit already put on its worklist waiting for a finding (``pending``: a visit after
-    the patient's death, say)."""
+    the patient's death, say), nor a drug-stock flag (``stock``: their kinds)."""
     k = policy.trusted_after_months
     recent = sorted(history, key=lambda s: s.month)[-k:] if k else []
     reasons: list[str] = []
@@ -516,6 +531,7 @@ def trust(
     reasons += [f"flagged:{f.figure.value}" for f in flags]
     if pending:
         reasons.append(f"pending:{pending}")
+    reasons += [f"stock:{kind}" for kind in sorted(set(stock))]
     if reasons:
         return TrustDecision(False, tuple(reasons))
     return TrustDecision(True, (f"clean_months:{k}", "no_flags"))
