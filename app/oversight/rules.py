@@ -427,7 +427,8 @@ class ClinicMonth:
             Figure.VOID_SHARE: self.voided,
             Figure.COMPLAINT_SHARE: self.complaints,
             Figure.DISOWNED_SHARE: self.disowned,
-            Figure.VISITS_PER_PATIENT: self.visits,
+            # The repeat visits: a person seen twice in a quiet month is no pattern.
+            Figure.VISITS_PER_PATIENT: self.visits - self.patients,
             Figure.RESIDENTS_SEEN_SHARE: self.residents_seen,
         }[which]
 
