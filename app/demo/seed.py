@@ -684,7 +684,8 @@ def _frauds(
             pass
 
     # Deliveries: the doctor's clinic receives a little more than it dispenses each
-    # month; the stock clinic starts keeping stock last month and received a quarter.
+    # month; the stock clinic starts keeping stock last month, when three of its items
+    # came in at a quarter of what it dispensed.
     report.imports.append(
         import_bytes(
             "deliveries",
@@ -735,11 +736,21 @@ def _deliveries_file(keeper: str, short: str, today: dt.date) -> bytes:
     ).all()
     last = f"{_month_start(today, 1):%Y-%m}"
     prices = {code: item.price for code, item in _catalogue(today).items()}
+    # The stock clinic's three most dispensed items last month came in at a quarter.
+    shorted = {
+        item
+        for _, item in sorted(
+            ((-int(q), item) for c, m, item, q in rows if c == short and m == last)
+        )[:3]
+    }
     for clinic, month, item, quantity in rows:
-        if clinic == short and month != last:
+        if clinic == short and month < last:
             continue
-        # Whole units: the doctor's clinic 20 % over what it dispensed, the other a quarter.
-        units = -(-int(quantity) * 6 // 5 // 1000) if clinic == keeper else int(quantity) // 4000
+        # Whole units, 20 % over what was dispensed (the stock clinic: a quarter of three).
+        if clinic == short and month == last and item in shorted:
+            units = int(quantity) // 4000
+        else:
+            units = -(-int(quantity) * 6 // 5 // 1000)
         if units <= 0:
             continue
         price = prices.get(item, 0) * 9 // 10  # bought at 90 % of the approved price
