@@ -238,3 +238,10 @@ def pdftext(data: bytes, tmp_path: Path) -> str:
     return subprocess.run(
         ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
     ).stdout
+
+
+def test_the_stock_endpoints_are_in_the_openapi_document(client: FlaskClient) -> None:
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    assert {"/api/v1/stock/{clinic}/{month}", "/api/v1/stock/{clinic}/takes"} <= set(paths)
+    line = client.get("/api/v1/openapi.json").json["components"]["schemas"]["LineIn"]
+    assert "trace_codes" in line["properties"]
