@@ -62,6 +62,12 @@ def test_a_resident_sees_his_visits_everywhere_and_disowns_one(
     stranger, _ = record_visit(
         VisitRequest("HD001", world.ids["uninsured_village"], False, LINES), user("doctor"), clock()
     )
+    import datetime as dt
+
+    old_at = dt.datetime(2025, 10, 10, 2, 0, tzinfo=dt.UTC)  # more than twelve months ago
+    old, _ = record_visit(
+        VisitRequest("HD001", number, False, LINES, old_at), user("doctor"), clock()
+    )
     code = receipt_code_for(here.id, clock())
 
     page = client.get(f"/v/{code}")
@@ -86,6 +92,7 @@ def test_a_resident_sees_his_visits_everywhere_and_disowns_one(
     assert "大涡村卫生站" in text and "瑞岭村卫生站" in text  # both clinics
     assert f'id="visit-{here.id}"' in text and f'id="visit-{there.id}"' in text
     assert f'id="visit-{stranger.id}"' not in text  # only his own
+    assert f'id="visit-{old.id}"' not in text  # and only of the last twelve months
     assert "张三" not in text and number not in text
     assert "阿莫西林胶囊 12粒" in text and "我没有在这天看病" in text
     assert accesses() == ["own_visits_denied", "own_visits"]

@@ -360,3 +360,15 @@ def test_a_register_billed_wholesale_stands_out_from_the_population() -> None:
     phantom = months[-1]
     assert phantom.figure(Figure.VISITS_PER_PATIENT) == 4
     assert phantom.figure(Figure.RESIDENTS_SEEN_SHARE) == Fraction(2, 5)
+
+
+def test_the_six_characters_and_the_twelve_months() -> None:
+    import datetime as dt
+
+    from app.oversight.rules import id_tail_matches, own_visits_since
+
+    number = "44011419600307100X"
+    assert id_tail_matches(number, "07100x") and id_tail_matches(number, " 07100X ")
+    assert not id_tail_matches(number, "7100X") and not id_tail_matches(number, "071001")
+    assert own_visits_since(dt.date(2026, 12, 8)) == dt.date(2025, 12, 9)
+    assert own_visits_since(dt.date(2028, 2, 29)) == dt.date(2027, 3, 1)
