@@ -11,6 +11,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.database import only_on
 from app.extensions import Model
 from app.places.models import Village
 
@@ -27,7 +28,12 @@ class Resident(Model):
             "insured_to IS NULL OR insured_from IS NULL OR insured_to >= insured_from",
             name="insured_period_ordered",
         ),
-        CheckConstraint("died_on IS NULL OR died_on >= birth_date", name="died_after_birth"),
+        # On SQLite the migration enforces it by triggers of the same name (no rebuild of
+        # the table every visit points at).
+        only_on(
+            "postgresql",
+            CheckConstraint("died_on IS NULL OR died_on >= birth_date", name="died_after_birth"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,6 +1,10 @@
 """Issue 26: residents' date of death (and, further down, the drug stock tables).
 
-* ``resident.died_on`` (nullable) with ``ck_resident_died_after_birth``;
+* ``resident.died_on`` (nullable), never before the birth date: on PostgreSQL
+  ``ck_resident_died_after_birth``; on SQLite the same rule as two triggers, since a
+  CHECK there means rebuilding ``resident``, which visits point at (a rebuild's
+  DROP TABLE would trip their foreign keys) — the column itself is a plain
+  ``ALTER TABLE … ADD`` / ``DROP COLUMN`` on both;
 * ``visit_disowned``: a resident's "not me" about one of his visits, pointing at
   ``(visit_id, visit_month)`` like every table that points at a visit;
 * ``dispensed_pack``: the drug traceability codes of the packs a visit dispensed;
@@ -24,11 +28,26 @@ depends_on = None
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
+DIED_AFTER_BIRTH = "died_on IS NULL OR died_on >= birth_date"
+TRIGGERS = {
+    "insert": "BEFORE INSERT ON resident",
+    "update": "BEFORE UPDATE OF died_on, birth_date ON resident",
+}
+
+
 def upgrade():
-    with op.batch_alter_table("resident") as batch:
-        batch.add_column(sa.Column("died_on", sa.Date(), nullable=True))
-        batch.create_check_constraint(
-            "died_after_birth", "died_on IS NULL OR died_on >= birth_date"
+    op.add_column("resident", sa.Column("died_on", sa.Date(), nullable=True))
+    if op.get_bind().dialect.name == "sqlite":
+        for name, when in TRIGGERS.items():
+            op.execute(
+                f"CREATE TRIGGER ck_resident_died_after_birth_{name} {when} "
+                "FOR EACH ROW WHEN NOT (NEW.died_on IS NULL OR NEW.died_on >= NEW.birth_date) "
+                "BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: "
+                "ck_resident_died_after_birth'); END"
+            )
+    else:
+        op.create_check_constraint(
+            op.f("ck_resident_died_after_birth"), "resident", DIED_AFTER_BIRTH
         )
     op.create_table(
         "visit_disowned",
@@ -149,6 +168,10 @@ def downgrade():
     op.drop_index("ix_dispensed_pack_trace_code", table_name="dispensed_pack")
     op.drop_table("dispensed_pack")
     op.drop_table("visit_disowned")
-    with op.batch_alter_table("resident") as batch:
-        batch.drop_constraint("died_after_birth", type_="check")
-        batch.drop_column("died_on")
+    if op.get_bind().dialect.name == "sqlite":
+        for name in TRIGGERS:
+            op.execute(f"DROP TRIGGER ck_resident_died_after_birth_{name}")
+        op.execute("ALTER TABLE resident DROP COLUMN died_on")
+    else:
+        op.drop_constraint(op.f("ck_resident_died_after_birth"), "resident", type_="check")
+        op.drop_column("resident", "died_on")

@@ -175,3 +175,19 @@ def test_a_death_imported_later_lists_the_visits_after_it(
     assert db.session.scalar(
         select(AuditEntry.id).where(AuditEntry.action == "review.listed_after_death")
     )
+
+
+def test_the_database_refuses_a_death_before_the_birth(app: Flask, world: World) -> None:
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    number = world.ids["insured_village"]  # born 1960-03-07
+    for day in (dt.date(1960, 3, 6), dt.date(1900, 1, 1)):
+        refused = pytest.raises(IntegrityError, match="ck_resident_died_after_birth")
+        with refused, unit_of_work() as s:
+            s.execute(update(Resident).where(Resident.id_number == number).values(died_on=day))
+    with unit_of_work() as s:
+        s.execute(
+            update(Resident).where(Resident.id_number == number).values(died_on=dt.date(1960, 3, 7))
+        )
+    assert died_on(number) == dt.date(1960, 3, 7)
