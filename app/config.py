@@ -99,6 +99,12 @@ def settings_from_env() -> dict[str, Any]:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", ""),
         # The public receipt check: per address, against guessing codes.
         "VERIFY_LIMIT": os.environ.get("VERIFY_LIMIT", "20/minute;200/day"),
+        # A resident's look-up of his own visits (receipt code + ID number's last six):
+        # per address, and per receipt whatever the address (against guessing the six).
+        "OWN_VISITS_LIMIT": os.environ.get("OWN_VISITS_LIMIT", "10/hour;30/day"),
+        "OWN_VISITS_RECEIPT_LIMIT": os.environ.get("OWN_VISITS_RECEIPT_LIMIT", "5/hour;10/day"),
+        # How long one successful look-up lets the page show his visits.
+        "OWN_VISITS_MINUTES": _int("OWN_VISITS_MINUTES", 15),
         "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 30),
         # The insurance platform adapter: "simulator" or "package.module:ClassName".
         "INSURANCE_PLATFORM": os.environ.get("INSURANCE_PLATFORM", "simulator"),

@@ -68,12 +68,13 @@ def _init_babel(app: Flask) -> None:
 def _register_api(app: Flask) -> None:
     from app.catalog.api import blp as catalog_blp
     from app.settlement.api import blp as settlement_blp
+    from app.stock.api import blp as stock_blp
     from app.visits.api import blp as visits_blp
     from app.visits.api import residents_blp
     from app.web.api_docs import register_api_docs
 
     api = _Api(app)  # one per app: the OpenAPI spec belongs to the app
-    for blp in (visits_blp, residents_blp, catalog_blp, settlement_blp):
+    for blp in (visits_blp, residents_blp, catalog_blp, settlement_blp, stock_blp):
         csrf.exempt(blp)
         api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
@@ -86,6 +87,7 @@ def _register_pages(app: Flask) -> None:
     from app.oversight.pages import review_bp as oversight_pages
     from app.reconcile.pages import bp as reconcile_pages
     from app.settlement.pages import bp as settlement_pages
+    from app.stock.pages import bp as stock_pages
     from app.visits.pages import bp as visit_pages
     from app.web.health import bp as health
     from app.web.pages import bp as web_pages
@@ -97,6 +99,7 @@ def _register_pages(app: Flask) -> None:
     app.register_blueprint(reconcile_pages)
     app.register_blueprint(verify_pages)
     app.register_blueprint(oversight_pages)
+    app.register_blueprint(stock_pages)
 
 
 def _register_cli(app: Flask) -> None:

@@ -9,6 +9,7 @@ from app.oversight.models import (
     ReceiptFeedback,
     ReviewItem,
     VisitCheck,
+    VisitDisowned,
 )
 from app.people.models import Resident
 from app.periods.models import Statement, StatementEvent
@@ -16,9 +17,11 @@ from app.places.models import Clinic, District, Town, Village
 from app.policy.models import PolicyVersion
 from app.reconcile.models import FundFile, FundFinding, FundSettlement
 from app.settlement.models import StatementAdjustment
+from app.stock.models import StockDelivery, StockTake
 from app.visits.models import (
     ClinicDay,
     ClinicMonthItem,
+    DispensedPack,
     FundUsage,
     IdempotencyKey,
     ReceiptCounter,
@@ -35,6 +38,7 @@ __all__ = [
     "ClinicDay",
     "ClinicFlag",
     "ClinicMonthItem",
+    "DispensedPack",
     "District",
     "FundFile",
     "FundFinding",
@@ -52,10 +56,13 @@ __all__ = [
     "Statement",
     "StatementAdjustment",
     "StatementEvent",
+    "StockDelivery",
+    "StockTake",
     "Town",
     "User",
     "Village",
     "Visit",
     "VisitCheck",
+    "VisitDisowned",
     "VisitLine",
 ]

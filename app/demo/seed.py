@@ -18,6 +18,7 @@ import csv
 import datetime as dt
 import io
 import random
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,7 @@ def seed_demo(
     _record_visits(rng, options, now, doctors, report, echo)
     if options.days is None:
         _patient_feedback(now, report, echo)
+        _frauds(rng, now, doctors, report, echo)
         _settle_history(now, doctors, report, echo)
         _reconcile_last_month(now, report, echo)
     return report
@@ -555,6 +557,7 @@ def sample_patients(clinic_code: str) -> list[SamplePatient]:
         ("非一元看病: community hukou", [Village.kind == "community", in_district, insured]),
         ("非一元看病: not insured", [Village.kind == "village", in_district, ~insured]),
         ("非一元看病: other district", [Town.district_code != district]),
+        ("已死亡: no visit can be recorded", [Resident.died_on.is_not(None)]),
     ]
     samples: list[SamplePatient] = []
     for case, where in cases:
@@ -569,3 +572,205 @@ def sample_patients(clinic_code: str) -> list[SamplePatient]:
         if row is not None:
             samples.append(SamplePatient(case, row[0], row[1], row[2]))
     return samples
+
+
+# --- the frauds that cost rural programmes most (issue 26) ---------------------------
+
+# The clinics that show them, counted from the end of the code-sorted list (the last
+# one bills far more, above): phantom visits, then dispensing beyond its deliveries.
+PHANTOM, STOCK = -2, -3
+PHANTOM_PEOPLE, PHANTOM_VISITS = 8, 5  # villagers billed again and again last month
+TRACE_CODE = "81000000000000000001"  # one pack dispensed twice at the stock clinic
+
+
+def _month_start(today: dt.date, back: int) -> dt.date:
+    month = today.replace(day=1)
+    for _ in range(back):
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+    return month
+
+
+def _frauds(
+    rng: random.Random,
+    now: dt.datetime,
+    doctors: dict[str, User],
+    report: SeedReport,
+    echo: Callable[[str], None],
+) -> None:
+    """A death with a visit after it, a clinic with phantom visits that villagers disown,
+    and a clinic whose dispensing outruns its deliveries — each where its role sees it."""
+    from app.oversight.operations import disown_visit, receipt_code_for
+    from app.visits.operations import LineRequest, VisitRequest, record_visit
+
+    today = local_date(now)
+    last = _month_start(today, 1)
+    clinics = sorted(doctors)
+    phantom, stock = clinics[PHANTOM], clinics[STOCK]
+    items = _catalogue(today)
+    oral = [i for c, i in items.items() if c.startswith("Y")]
+
+    # Phantom visits: a few villagers of the clinic's village, each "seen" again and
+    # again last month (a register billed wholesale); three of them say it was not so.
+    village = db.session.scalar(select(Clinic.village_code).where(Clinic.code == phantom))
+    people = list(
+        db.session.scalars(
+            select(Resident.id_number)
+            .where(Resident.hukou_village_code == village, Resident.died_on.is_(None))
+            .order_by(Resident.id_number)
+            .limit(PHANTOM_PEOPLE)
+        )
+    )
+    billed: dict[str, list[int]] = {}
+    for n, number in enumerate(people):
+        for k in range(PHANTOM_VISITS):
+            day = last + dt.timedelta(days=1 + n % 3 + 6 * k)
+            at = dt.datetime.combine(day, dt.time(16, n), SHANGHAI).astimezone(dt.UTC)
+            if at > now:
+                continue
+            request = VisitRequest(
+                clinic=phantom,
+                patient_id_number=number,
+                lines=tuple(
+                    LineRequest(code, str(qty))
+                    for code, qty in [(DIAGNOSIS, 1), *_drug_lines(rng, oral)]
+                ),
+                visited_at=at,
+                warning_reason=WARNING_REASONS[0],
+            )
+            try:
+                visit, _ = record_visit(request, doctors[phantom], at + dt.timedelta(minutes=5))
+            except InvalidInput:  # a check set to block: nothing saved
+                continue
+            billed.setdefault(number, []).append(visit.id)
+            report.visits += 1
+    disowned = 0
+    for visits in list(billed.values())[:3]:
+        if len(visits) < 2:
+            continue
+        code = receipt_code_for(visits[0], now)
+        disowned += disown_visit(code, visits[-1], now)
+    echo(f"phantom visits: {sum(map(len, billed.values()))} at {phantom}, {disowned} disowned")
+
+    # A death: a resident seen last month is reported dead three days before that visit.
+    dead = db.session.execute(
+        select(Visit.patient_id_number, Visit.visit_date)
+        .join(Clinic, Clinic.id == Visit.clinic_id)
+        .where(
+            Visit.month == f"{last:%Y-%m}",
+            Visit.resident_id.is_not(None),
+            Visit.voided_at.is_(None),
+            Clinic.code.not_in([clinics[0], clinics[-1], phantom, stock]),
+        )
+        .order_by(Visit.id)
+        .limit(1)
+    ).first()
+    if dead is not None:
+        died_on = max(dead.visit_date - dt.timedelta(days=3), dt.date(1935, 1, 1))
+        text = f"id_number,died_on\n{dead.patient_id_number},{died_on.isoformat()}\n"
+        report.imports.append(import_bytes("deaths", text.encode(), source="deaths.csv", now=now))
+        echo(str(report.imports[-1]))
+
+    # One pack's traceability code on two visits (two people, two days) at the stock clinic.
+    for offset, number in zip((9, 11), people, strict=False):
+        at = dt.datetime.combine(last + dt.timedelta(days=offset), dt.time(9), SHANGHAI)
+        at = at.astimezone(dt.UTC)
+        if at > now:
+            break
+        request = VisitRequest(
+            clinic=stock,
+            patient_id_number=number,
+            lines=(LineRequest(DIAGNOSIS, "1"), LineRequest("Y001", "12", (TRACE_CODE,))),
+            visited_at=at,
+            warning_reason=WARNING_REASONS[1],
+        )
+        try:
+            record_visit(request, doctors[stock], at + dt.timedelta(minutes=5))
+            report.visits += 1
+        except InvalidInput:
+            pass
+
+    # Deliveries: the doctor's clinic receives a little more than it dispenses each
+    # month; the stock clinic starts keeping stock last month, when three of its items
+    # came in at a quarter of what it dispensed.
+    report.imports.append(
+        import_bytes(
+            "deliveries",
+            _deliveries_file(clinics[0], stock, today),
+            source="deliveries.csv",
+            now=now,
+        )
+    )
+    echo(str(report.imports[-1]))
+
+
+def _deliveries_file(keeper: str, short: str, today: dt.date) -> bytes:
+    """Per month and drug, what the two clinics were delivered (from what they dispensed)."""
+    from app.visits.models import ClinicMonthItem
+
+    first = f"{_month_start(today, HISTORY_MONTHS + 1):%Y-%m}"
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "clinic",
+            "date",
+            "item",
+            "batch_number",
+            "expiry",
+            "quantity",
+            "price",
+            "supplier",
+            "approval_number",
+        ]
+    )
+    rows = db.session.execute(
+        select(
+            Clinic.code,
+            ClinicMonthItem.month,
+            ClinicMonthItem.item_code,
+            func.sum(ClinicMonthItem.quantity),
+        )
+        .join(Clinic, Clinic.id == ClinicMonthItem.clinic_id)
+        .join(CatalogItem, CatalogItem.code == ClinicMonthItem.item_code)
+        .where(
+            Clinic.code.in_([keeper, short]),
+            ClinicMonthItem.month >= first,
+            CatalogItem.kind.in_(("drug", "material")),
+        )
+        .group_by(Clinic.code, ClinicMonthItem.month, ClinicMonthItem.item_code)
+        .order_by(Clinic.code, ClinicMonthItem.month, ClinicMonthItem.item_code)
+    ).all()
+    last = f"{_month_start(today, 1):%Y-%m}"
+    prices = {code: item.price for code, item in _catalogue(today).items()}
+    # The stock clinic's three most dispensed items last month came in at a quarter.
+    shorted = {
+        item
+        for _, item in sorted(
+            ((-int(q), item) for c, m, item, q in rows if c == short and m == last)
+        )[:3]
+    }
+    for clinic, month, item, quantity in rows:
+        if clinic == short and month < last:
+            continue
+        # Whole units, 20 % over what was dispensed (the stock clinic: a quarter of three).
+        if clinic == short and month == last and item in shorted:
+            units = int(quantity) // 4000
+        else:
+            units = -(-int(quantity) * 6 // 5 // 1000)
+        if units <= 0:
+            continue
+        price = prices.get(item, 0) * 9 // 10  # bought at 90 % of the approved price
+        writer.writerow(
+            [
+                clinic,
+                f"{month}-01",
+                item,
+                f"B{month.replace('-', '')}{item}",
+                f"{int(month[:4]) + 2}{month[4:]}-01",
+                units,
+                format_yuan(price),
+                "广州医药有限公司",
+                f"国药准字H{zlib.crc32(item.encode()) % 10**8:08d}",
+            ]
+        )
+    return out.getvalue().encode("utf-8")

@@ -55,6 +55,8 @@ from app.imports.rules import (
     catalog_file_problems,
     catalog_row,
     clinic_row,
+    death_row,
+    delivery_row,
     duplicate_problems,
     reference_problems,
     resident_row,
@@ -62,8 +64,12 @@ from app.imports.rules import (
     village_row,
 )
 from app.imports.schemas import KINDS, LoadedRow, decode_lines, load_rows
+from app.money import line_amount
+from app.oversight.operations import list_visits_after_deaths
 from app.people.models import Resident
 from app.places.models import Clinic, District, Town, Village
+from app.stock.models import StockDelivery
+from app.stock.rules import STOCKED_KINDS
 
 BATCH = 5000  # rows per executemany: bounded memory in the driver, few round trips
 # A file with this many problems is rejected without reading on: the first
@@ -81,6 +87,14 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     notes: list[str] = field(default_factory=list)
+    now: dt.datetime | None = None
+    # Dates of death set or changed by the file, by ID number (the visits after them
+    # are put on the review worklist at the end of the import).
+    deaths: dict[str, dt.date] = field(default_factory=dict)
+
+    @property
+    def when(self) -> dt.datetime:
+        return self.now if self.now is not None else dt.datetime.now(dt.UTC)
 
     def count(self, status: str) -> None:
         self.rows += 1
@@ -108,7 +122,9 @@ class ImportRejected(InvalidInput):
         return [p.format(self.source) for p in self.row_problems]
 
 
-def import_file(kind: str, path: str | Path, *, source: str | None = None) -> ImportSummary:
+def import_file(
+    kind: str, path: str | Path, *, source: str | None = None, now: dt.datetime | None = None
+) -> ImportSummary:
     """Import one CSV file of ``kind``; ``source`` is the name used in messages."""
     source = source if source is not None else str(path)
     try:
@@ -116,25 +132,37 @@ def import_file(kind: str, path: str | Path, *, source: str | None = None) -> Im
     except OSError as exc:
         raise InvalidInput(Problem("file", f"{source}: {exc.strerror or exc}")) from None
     with stream:
-        return import_stream(kind, stream, source=source)
+        return import_stream(kind, stream, source=source, now=now)
 
 
-def import_bytes(kind: str, data: bytes, *, source: str) -> ImportSummary:
-    return import_stream(kind, io.BytesIO(data), source=source)
+def import_bytes(
+    kind: str, data: bytes, *, source: str, now: dt.datetime | None = None
+) -> ImportSummary:
+    return import_stream(kind, io.BytesIO(data), source=source, now=now)
 
 
-def import_stream(kind: str, stream: Iterable[bytes], *, source: str) -> ImportSummary:
-    """Import a binary stream of ``kind`` (iterated as lines, like an open file)."""
+def import_stream(
+    kind: str, stream: Iterable[bytes], *, source: str, now: dt.datetime | None = None
+) -> ImportSummary:
+    """Import a binary stream of ``kind`` (iterated as lines, like an open file).
+
+    ``now`` times what the import writes besides the rows (the review worklist
+    items a death puts visits on, their audit entries); None: the audit's own time.
+    """
     if kind not in KINDS:
         raise InvalidInput(Problem("kind", f"must be one of {', '.join(KINDS)}"))
     digest = _Digest()
     raw_lines = digest.lines(stream)
-    summary = ImportSummary(source)
+    summary = ImportSummary(source, now=now)
     with unit_of_work() as session:
         _IMPORTERS[kind](session, load_rows(decode_lines(raw_lines), kind), summary)
         for _ in raw_lines:  # the CSV reader read to the end; hash whatever it left
             pass
         audit_import(session, OPERATOR, kind, source, (digest.hexdigest(), digest.size), summary)
+        if summary.deaths:
+            # After the rows: a death listed puts the visits after it on a worklist.
+            listed = list_visits_after_deaths(session, summary.deaths, OPERATOR, summary.when)
+            summary.notes.append(f"visits on or after a death listed for review: {listed}")
     return summary
 
 
@@ -374,6 +402,7 @@ def _write_residents(
                 Resident.insurance_type,
                 Resident.insured_from,
                 Resident.insured_to,
+                Resident.died_on,
             ).where(Resident.id_number.in_(numbers))
         )
     }
@@ -381,23 +410,44 @@ def _write_residents(
     changed: list[dict[str, Any]] = []
     for row in values:
         r = row.value
-        record = {
+        record: dict[str, Any] = {
             "name": r.name,
             "hukou_village_code": r.hukou_village_code,
             "insurance_type": r.insurance_type,
             "insured_from": r.insured_from,
             "insured_to": r.insured_to,
         }
+        # The date of death when the file has the column; without it the stored one stays.
+        record.update(r.optional)
+        died_on: dt.date | None = record.get("died_on")
         if r.id_number not in existing:
             new.append(
-                {"id_number": r.id_number, "sex": r.sex, "birth_date": r.birth_date, **record}
+                {
+                    "id_number": r.id_number,
+                    "sex": r.sex,
+                    "birth_date": r.birth_date,
+                    "died_on": None,
+                    **record,
+                }
             )
+            if died_on is not None:  # visits may name him before he was listed
+                summary.deaths[r.id_number] = died_on
             summary.count("added")
             continue
         resident_id, current = existing[r.id_number]
-        if list(current) != list(record.values()):
+        stored = dict(
+            zip(
+                ("name", "hukou_village_code", "insurance_type", "insured_from", "insured_to"),
+                current[:5],
+                strict=True,
+            ),
+            died_on=current[5],
+        )
+        if any(stored[k] != v for k, v in record.items()):
             changed.append({"id": resident_id, **record})
             summary.count("updated")
+            if died_on is not None and died_on != stored["died_on"]:
+                summary.deaths[r.id_number] = died_on
         else:
             summary.count("unchanged")
     _insert(session, Resident, new)
@@ -454,6 +504,123 @@ class _SeenKeys:
 
     def drop(self) -> None:
         self.table.drop(self.session.connection())
+
+
+# --- deaths (the civil-affairs list) -------------------------------------------------
+
+
+def _import_deaths(session: Session, rows: Iterable[LoadedRow], summary: ImportSummary) -> None:
+    """Dates of death of residents already in the register; an unknown number is a problem.
+
+    A date already stored is unchanged; a new or different one updates the
+    resident, and the visits on or after it are listed for review.
+    """
+    values, problems = _read(rows, death_row)
+    problems += duplicate_problems(values, lambda d: d.id_number, "id_number", "ID number")
+    stored: dict[str, tuple[int, dt.date | None]] = {}
+    numbers = [row.value.id_number for row in values]
+    for start in range(0, len(numbers), BATCH):
+        stored.update(
+            (number, (rid, died))
+            for rid, number, died in session.execute(
+                select(Resident.id, Resident.id_number, Resident.died_on).where(
+                    Resident.id_number.in_(numbers[start : start + BATCH])
+                )
+            )
+        )
+    problems += [
+        RowProblem(row.line, "id_number", "is not in the resident register")
+        for row in values
+        if row.value.id_number not in stored
+    ]
+    # The register's birth date is the ID number's: row rules already checked it.
+    _reject_if(summary.source, problems)
+    changed: list[dict[str, Any]] = []
+    for row in values:
+        resident_id, died_on = stored[row.value.id_number]
+        if died_on == row.value.died_on:
+            summary.count("unchanged")
+            continue
+        changed.append({"id": resident_id, "died_on": row.value.died_on})
+        summary.deaths[row.value.id_number] = row.value.died_on
+        summary.count("updated")
+    _update(session, Resident, changed)
+
+
+# --- drug deliveries (the stock area's purchases in) ------------------------------
+
+
+_DELIVERY_FIELDS = (
+    "national_code",
+    "expiry",
+    "quantity",
+    "price",
+    "amount",
+    "supplier",
+    "approval_number",
+)
+
+
+def _import_deliveries(session: Session, rows: Iterable[LoadedRow], summary: ImportSummary) -> None:
+    """Each line keyed by clinic, item, batch and day: new lines add, changed ones update."""
+    values, problems = _read(rows, delivery_row)
+    clinics = dict(session.execute(select(Clinic.code, Clinic.id)).all())
+    items = {
+        code: (iid, kind)
+        for code, iid, kind in session.execute(
+            select(CatalogItem.code, CatalogItem.id, CatalogItem.kind)
+        )
+    }
+    problems += duplicate_problems(values, lambda d: d.key, "batch_number", "delivery")
+    problems += reference_problems(values, lambda d: d.clinic, clinics, "clinic", "clinic")
+    problems += [
+        RowProblem(row.line, "item", f"unknown catalogue item {row.value.item}")
+        if row.value.item not in items
+        else RowProblem(row.line, "item", f"{row.value.item} is not a drug or a material")
+        for row in values
+        if items.get(row.value.item, (0, ""))[1] not in STOCKED_KINDS
+    ]
+    _reject_if(summary.source, problems)
+    existing = {
+        (code, r.item_code, r.batch_number, r.delivered_on): r
+        for code, r in session.execute(
+            select(Clinic.code, StockDelivery).join(Clinic, Clinic.id == StockDelivery.clinic_id)
+        )
+    }
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    for row in values:
+        d = row.value
+        record = {
+            "national_code": d.national_code,
+            "expiry": d.expiry,
+            "quantity": d.quantity,
+            "price": d.price,
+            "amount": line_amount(d.price, d.quantity),
+            "supplier": d.supplier,
+            "approval_number": d.approval_number,
+        }
+        stored = existing.get(d.key)
+        if stored is None:
+            new.append(
+                {
+                    "clinic_id": clinics[d.clinic],
+                    "delivered_on": d.date,
+                    "item_id": items[d.item][0],
+                    "item_code": d.item,
+                    "batch_number": d.batch_number,
+                    "imported_at": summary.when,
+                    **record,
+                }
+            )
+            summary.count("added")
+        elif any(getattr(stored, name) != record[name] for name in _DELIVERY_FIELDS):
+            changed.append({"id": stored.id, **record})
+            summary.count("updated")
+        else:
+            summary.count("unchanged")
+    _insert(session, StockDelivery, new)
+    _update(session, StockDelivery, changed)
 
 
 # --- catalogue -------------------------------------------------------------------
@@ -566,4 +733,6 @@ _IMPORTERS: dict[str, Callable[[Session, Iterable[LoadedRow], ImportSummary], No
     "clinics": _import_clinics,
     "residents": _import_residents,
     "catalog": _import_catalog,
+    "deaths": _import_deaths,
+    "deliveries": _import_deliveries,
 }

@@ -92,6 +92,32 @@ class ResidentRow:
     insurance_type: str
     insured_from: dt.date | None
     insured_to: dt.date | None
+    # The optional columns the file has: name → value (None clears it); absent: kept.
+    optional: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeathRow:
+    id_number: str
+    died_on: dt.date
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    clinic: str
+    date: dt.date
+    item: str
+    national_code: str | None
+    batch_number: str
+    expiry: dt.date
+    quantity: int  # thousandths of the catalogue's unit
+    price: int  # fen per unit
+    supplier: str
+    approval_number: str
+
+    @property
+    def key(self) -> tuple[str, str, str, dt.date]:
+        return (self.clinic, self.item, self.batch_number, self.date)
 
 
 @dataclass(frozen=True)
@@ -172,6 +198,9 @@ def resident_row(row: Loaded) -> RowResult[ResidentRow]:
         for field in ("insured_from", "insured_to"):
             if row.get(field) is not None:
                 problems.append(Problem(field, "must be empty when insurance_type is none"))
+    died_on = row.get("died_on")
+    if ident is not None and died_on is not None and died_on < ident.birth_date:
+        problems.append(Problem("died_on", _before_birth(ident.birth_date)))
     names = ("name", "hukou_village_code", "insurance_type", "insured_from", "insured_to")
     if problems or ident is None or not _complete(row, names):
         return None, problems
@@ -180,6 +209,42 @@ def resident_row(row: Loaded) -> RowResult[ResidentRow]:
         sex=ident.sex,
         birth_date=ident.birth_date,
         **{name: row[name] for name in names},
+        optional={"died_on": died_on} if "died_on" in row else {},
+    ), []
+
+
+def _before_birth(birth: dt.date) -> str:
+    return f"must not be before the birth date {birth.isoformat()} in the ID number"
+
+
+def death_row(row: Loaded) -> RowResult[DeathRow]:
+    """A death: a valid ID number and a date of death not before its birth date."""
+    problems: list[Problem] = []
+    ident = None
+    if row.get("id_number") is not None:
+        try:
+            ident = parse_id_number(row["id_number"])
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+    died_on = row.get("died_on")
+    if ident is not None and died_on is not None and died_on < ident.birth_date:
+        problems.append(Problem("died_on", _before_birth(ident.birth_date)))
+    if problems or ident is None or died_on is None:
+        return None, problems
+    return DeathRow(ident.value, died_on), []
+
+
+def delivery_row(row: Loaded) -> RowResult[DeliveryRow]:
+    """A delivery whose batch had not expired when it arrived."""
+    problems: list[Problem] = []
+    day, expiry = row.get("date"), row.get("expiry")
+    if day is not None and expiry is not None and expiry < day:
+        problems.append(Problem("expiry", f"is before the delivery date {day.isoformat()}"))
+    names = [n for n in DeliveryRow.__dataclass_fields__ if n != "national_code"]
+    if problems or not _complete(row, names):
+        return None, problems
+    return DeliveryRow(
+        **{name: row[name] for name in names}, national_code=row.get("national_code")
     ), []
 
 

@@ -135,6 +135,35 @@ class ResidentSchema(StrictSchema):
     insurance_type = _choice(INSURANCE_TYPES)
     insured_from = IsoDate(load_default=None)
     insured_to = IsoDate(load_default=None)
+    # Optional column (see OPTIONAL): a file without it keeps the stored date of death.
+    died_on = IsoDate()
+
+
+class DeathSchema(StrictSchema):
+    """The civil-affairs list of deaths: one resident and his date of death a row."""
+
+    id_number = Text(required=True, error_messages=REQUIRED)
+    died_on = IsoDate(required=True)
+
+
+class DeliverySchema(StrictSchema):
+    """One line of a clinic's centralised-procurement delivery list (集中采购配送单)."""
+
+    clinic = _code("letters and digits", _LOCAL_CODE, max_len=20)
+    date = IsoDate(required=True)
+    # The clinic's catalogue code; the national code (医保目录编码) is kept beside it.
+    item = _code("letters and digits", _LOCAL_CODE, max_len=30)
+    national_code = Text(validate=_longest(50))
+    batch_number = _name(40)
+    expiry = IsoDate(required=True)
+    quantity = Quantity(
+        required=True,
+        validate=validate.Range(min=1, error="must be more than 0"),
+        error_messages=REQUIRED,
+    )
+    price = Yuan(required=True, error_messages={"required": "is required (yuan, e.g. 0.35)"})
+    supplier = _name(100)
+    approval_number = _name(60)
 
 
 class CsvBoolean(fields.Field):
@@ -183,10 +212,14 @@ SCHEMAS: dict[str, Schema] = {
     "clinics": ClinicSchema(),
     "residents": ResidentSchema(),
     "catalog": CatalogSchema(),
+    "deaths": DeathSchema(),
+    "deliveries": DeliverySchema(),
 }
 KINDS = tuple(SCHEMAS)
 # Columns a file may leave out of its header (after the required ones in its schema).
 OPTIONAL: dict[str, tuple[str, ...]] = {
+    "residents": ("died_on",),
+    "deliveries": ("national_code",),
     "catalog": ("max_per_visit", "units_per_day", "injectable", "sex", "min_age", "max_age"),
 }
 # The required columns of each kind: its schema's fields, in the order SPEC §1 lists them.

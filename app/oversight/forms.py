@@ -26,3 +26,20 @@ class FeedbackForm(FlaskForm):
             Regexp(r"^\d{1,6}(\.\d{1,2})?$", message=_l("Enter yuan, e.g. 5 or 5.50.")),
         ],
     )
+
+
+class OwnVisitsForm(FlaskForm):
+    id_tail = StringField(
+        _l("Last six characters of your ID number"),
+        validators=[
+            InputRequired(message=_l("Enter the last six characters of your ID number.")),
+            Regexp(
+                r"^\s*\d{5}[\dXx]\s*$",
+                message=_l("Six characters: five digits, then a digit or X."),
+            ),
+        ],
+    )
+
+
+class NotMeForm(FlaskForm):
+    """ "我没有在这天看病": the button alone (its CSRF token is the form)."""

@@ -31,6 +31,9 @@ FIGURES: dict[Figure, LazyString] = {
     Figure.LATE_SHARE: _l("Share of late entries"),
     Figure.VOID_SHARE: _l("Share of voided receipts"),
     Figure.COMPLAINT_SHARE: _l("Share of patients who say they paid more"),
+    Figure.DISOWNED_SHARE: _l("Share of visits the patient says never happened"),
+    Figure.VISITS_PER_PATIENT: _l("Visits per patient seen (repeat visits)"),
+    Figure.RESIDENTS_SEEN_SHARE: _l("Share of the village's registered residents seen"),
 }
 MONEY = {Figure.COST_PER_VISIT, Figure.FUND_PER_VISIT, Figure.FISCAL_PER_VISIT}
 SHARES = {
@@ -39,6 +42,8 @@ SHARES = {
     Figure.LATE_SHARE,
     Figure.VOID_SHARE,
     Figure.COMPLAINT_SHARE,
+    Figure.DISOWNED_SHARE,
+    Figure.RESIDENTS_SEEN_SHARE,
 }
 
 WHY: dict[str, LazyString] = {
@@ -51,6 +56,10 @@ WHY: dict[str, LazyString] = {
     "rule:unsuited_item": _l("item not suited to the patient"),
     "rule:late_entry": _l("entered late"),
     "rule:complaint": _l("patient says he paid more"),
+    "disowned": _l("patient says he was not seen that day"),
+    "rule:dispensed_over_delivered": _l("dispensed more than the clinic had in stock"),
+    "rule:dispensed_far_above": _l("dispensing far above the deliveries"),
+    "rule:trace_code_twice": _l("a drug traceability code dispensed twice"),
     "random": _l("random sample"),
 }
 
@@ -137,6 +146,8 @@ def why_label(code: str) -> str:
         if part.startswith("above:"):
             fen = int(part.split(":", 1)[1])
             words.append(_("above %(yuan)s yuan", yuan=format_yuan(fen)))
+        elif part.startswith("died:"):
+            words.append(_("after the patient's death on %(day)s", day=part.split(":", 1)[1]))
         else:
             words.append(str(WHY.get(part, part)))
     return "、".join(words)

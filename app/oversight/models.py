@@ -55,6 +55,28 @@ class ReceiptFeedback(Model):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class VisitDisowned(Model):
+    """A resident's "我没有在这天看病" about one of his visits (issue 26 §2): append-only.
+
+    Given on the public receipt check by whoever held one of his receipts and
+    the last six characters of his ID number; one answer per visit (a second
+    changes nothing).  ``via_visit_id`` is the receipt used to look; who
+    answered is never known or kept.
+    """
+
+    __tablename__ = "visit_disowned"
+    __table_args__ = (
+        UniqueConstraint("visit_id", "visit_month"),
+        ForeignKeyConstraint(["visit_id", "visit_month"], ["visit.id", "visit.month"]),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    visit_id: Mapped[int] = mapped_column(BigId)
+    visit_month: Mapped[str] = mapped_column(String(7))
+    via_visit_id: Mapped[int] = mapped_column(BigId)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class VisitCheck(Model):
     """A check that fired when the visit was recorded (事前审核): append-only.
 

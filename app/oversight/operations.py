@@ -17,9 +17,11 @@ policy (seeded sample), so they can be recomputed and checked.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -35,10 +37,12 @@ from app.oversight.models import (
     ReceiptCode,
     ReceiptFeedback,
     ReviewItem,
+    VisitDisowned,
 )
 from app.oversight.queries import (
     clinic_months,
     late_or_complained,
+    open_items,
     oversight_policy_for,
     past_statements,
 )
@@ -54,8 +58,10 @@ from app.oversight.rules import (
     peer_flags,
     sample_seed,
     trust,
+    worklist_month_for,
 )
 from app.periods.models import Statement
+from app.periods.operations import lock_clinic_month
 from app.places.models import Clinic, Town, Village
 from app.visits.models import Visit
 
@@ -198,10 +204,18 @@ class SubmitDecision:
         return f"credit_first policy {self.version or '-'}: {why}"[:300]
 
 
-def decide_at_submit(session: Session, statement: Statement, now: dt.datetime) -> SubmitDecision:
+# The visits a drug-stock flag points at, with the flags' kinds (app.stock.queries.
+# stock_pointed): passed down by the caller, since the stock area sits above this one.
+StockPointed = Callable[[Clinic, str, Fraction | None], dict[int, list[str]]]
+
+
+def decide_at_submit(
+    session: Session, statement: Statement, now: dt.datetime, stock: StockPointed | None = None
+) -> SubmitDecision:
     """Flag the clinic's month against its peers, then trust it or draw its worklist.
 
-    Runs inside the submit's unit of work, after its figures are frozen.
+    Runs inside the submit's unit of work, after its figures are frozen.  A
+    stock flag withholds trust and puts its visits on the worklist.
     """
     clinic = statement.clinic
     district = district_of(session, clinic)
@@ -217,10 +231,13 @@ def decide_at_submit(session: Session, statement: Statement, now: dt.datetime) -
             TrustDecision(False, ("review_off",)), settings.version, tuple(mine), 0
         )
     history = past_statements(session, clinic.id, statement.month, review.trusted_after_months)
-    decision = trust(history, mine, review)
+    far_above = policy.flags.stock_far_above if policy.flags is not None else None
+    pointed = stock(clinic, statement.month, far_above) if stock is not None else {}
+    kinds = [kind for found in pointed.values() for kind in found]
+    decision = trust(history, mine, review, pending=open_items(session, statement.id), stock=kinds)
     count = 0
     if not decision.trusted:
-        count = _draw_worklist(session, statement, district, settings.salt, policy, review)
+        count = _draw_worklist(session, statement, district, settings.salt, policy, review, pointed)
     return SubmitDecision(decision, settings.version, tuple(mine), count)
 
 
@@ -231,8 +248,9 @@ def _draw_worklist(
     salt: str,
     policy: OversightPolicy,
     review: ReviewPolicy,
+    stock: dict[int, list[str]],
 ) -> int:
-    pointed = late_or_complained(session, statement.clinic_id, statement.month, policy)
+    pointed = late_or_complained(session, statement.clinic_id, statement.month, policy, stock)
     visits = session.execute(
         select(Visit.id, Visit.total).where(
             Visit.clinic_id == statement.clinic_id,
@@ -258,3 +276,141 @@ def _draw_worklist(
                 )
             )
     return len(items)
+
+
+# --- visits after a death -----------------------------------------------------------------
+
+
+def list_visits_after_deaths(
+    session: Session, deaths: Mapping[str, dt.date], actor: Any, now: dt.datetime
+) -> int:
+    """Put every unvoided visit on or after a patient's date of death on a review worklist.
+
+    ``deaths`` maps ID numbers to dates of death just recorded (an import of
+    ``deaths.csv`` or ``residents.csv``), inside the caller's unit of work.
+    Each visit goes on its clinic's statement of the visit's month while that
+    can still be reviewed, else on the clinic's next one (whatever the month:
+    :func:`worklist_month_for`), with ``why`` ``died:YYYY-MM-DD``; a visit
+    already listed for a death is not listed twice.  Audited on each clinic's
+    chain.  Answers how many visits were newly listed.
+    """
+    if not deaths:
+        return 0
+    found: list[Any] = []
+    numbers = sorted(deaths)
+    for start in range(0, len(numbers), 1000):
+        rows = session.execute(
+            select(
+                Visit.id, Visit.month, Visit.clinic_id, Visit.visit_date, Visit.patient_id_number
+            )
+            .where(
+                Visit.patient_id_number.in_(numbers[start : start + 1000]),
+                Visit.voided_at.is_(None),
+            )
+            .order_by(Visit.clinic_id, Visit.id)
+        ).all()
+        found += [r for r in rows if r.visit_date >= deaths[r.patient_id_number]]
+    listed: dict[int, list[int]] = {}
+    for row in found:
+        why = f"died:{deaths[row.patient_id_number].isoformat()}"
+        if _put_on_worklist(session, row.id, row.month, row.clinic_id, why, "died:"):
+            listed.setdefault(row.clinic_id, []).append(row.id)
+    for clinic_id, visit_ids in listed.items():
+        code = session.get_one(Clinic, clinic_id).code
+        audit_clinic_event(
+            session,
+            actor,
+            "review.listed_after_death",
+            ("worklist", code),
+            code,
+            {"visits": visit_ids},
+            now,
+        )
+    return sum(len(v) for v in listed.values())
+
+
+def _put_on_worklist(
+    session: Session, visit_id: int, month: str, clinic_id: int, why: str, marker: str
+) -> bool:
+    """Put one visit found after the fact on a worklist a reviewer will see.
+
+    The statement of the visit's month while it is open or submitted, else
+    the clinic's next such one (:func:`worklist_month_for`), locked.  False
+    (nothing written) when the visit is already listed for ``marker`` (a
+    ``why`` prefix) on any statement.
+    """
+    already = session.execute(
+        select(ReviewItem.id).where(
+            ReviewItem.visit_id == visit_id,
+            ReviewItem.visit_month == month,
+            ReviewItem.why.like(f"%{marker}%"),
+        )
+    ).first()
+    if already is not None:
+        return False
+    clinic = session.get_one(Clinic, clinic_id)
+    statuses = dict(
+        session.execute(
+            select(Statement.month, Statement.status).where(
+                Statement.clinic_id == clinic.id, Statement.month >= month
+            )
+        ).all()
+    )
+    statement = lock_clinic_month(session, clinic, worklist_month_for(month, statuses))
+    item = session.scalar(
+        select(ReviewItem).where(
+            ReviewItem.statement_id == statement.id, ReviewItem.visit_id == visit_id
+        )
+    )
+    if item is None:
+        session.add(
+            ReviewItem(statement_id=statement.id, visit_id=visit_id, visit_month=month, why=why)
+        )
+    else:  # already sampled for another reason: this one is added to why
+        item.why = f"{item.why},{why}"[:200]
+    return True
+
+
+def disown_visit(code: str, visit_id: int, now: dt.datetime) -> bool:
+    """A resident's "我没有在这天看病" about one of his visits, through one of his receipts.
+
+    The visit must be of the receipt's patient and unvoided; the answer is
+    stored once (a second is a no-op: False), put on the review worklist (why
+    ``disowned``) and audited on the visit's clinic's chain — who answered is
+    never known or kept.
+    """
+    with unit_of_work() as session:
+        via = session.execute(
+            select(Visit.id, Visit.patient_id_number)
+            .join(ReceiptCode, ReceiptCode.visit_id == Visit.id)
+            .where(ReceiptCode.code == code)
+        ).first()
+        visit = session.get(Visit, visit_id)
+        if (
+            via is None
+            or visit is None
+            or visit.patient_id_number != via.patient_id_number
+            or visit.voided_at is not None
+        ):
+            raise NotFound(Problem("visit", "no such visit of this receipt's patient"))
+        exists = session.scalar(
+            select(VisitDisowned.id).where(
+                VisitDisowned.visit_id == visit.id, VisitDisowned.visit_month == visit.month
+            )
+        )
+        if exists is not None:
+            return False
+        session.add(
+            VisitDisowned(visit_id=visit.id, visit_month=visit.month, via_visit_id=via.id, at=now)
+        )
+        _put_on_worklist(session, visit.id, visit.month, visit.clinic_id, "disowned", "disowned")
+        audit_clinic_event(
+            session,
+            "public",
+            "receipt.disowned",
+            ("disowned", visit.id),
+            visit.clinic.code,
+            {"visit": visit.id, "via": via.id},
+            now,
+        )
+    return True

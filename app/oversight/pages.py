@@ -10,29 +10,45 @@ shows names and ID numbers masked.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+import datetime as dt
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from app.audit.operations import record_access
 from app.auth.access import require_clinic_visible
 from app.clock import clock
 from app.errors import NotFound
 from app.extensions import limiter
-from app.localtime import format_local, parse_month
-from app.money import format_money, format_yuan, parse_yuan
+from app.localtime import format_local, local_date, parse_month
+from app.money import format_money, format_quantity, format_yuan, parse_yuan
 from app.oversight.codes import grouped, normalise
-from app.oversight.forms import CodeForm, FeedbackForm
+from app.oversight.forms import CodeForm, FeedbackForm, NotMeForm, OwnVisitsForm
 from app.oversight.labels import behind_label, describe, figure_label
-from app.oversight.operations import record_feedback
+from app.oversight.operations import disown_visit, record_feedback
 from app.oversight.queries import (
+    PublicReceipt,
     clinic_month_visits,
     complaints,
     flags_by_clinic,
     oversight_policy_for,
+    own_visits,
     public_receipt,
+    receipt_patient,
 )
-from app.oversight.rules import Figure, next_month_start
+from app.oversight.rules import Figure, id_tail_matches, next_month_start, own_visits_since
 from app.people.rules import mask_id_number
 from app.places.queries import clinic_by_code
 from app.visits.queries import masked_names
@@ -78,13 +94,113 @@ def receipt(code: str) -> Response | tuple[str, int] | str:
             "success",
         )
         return redirect(url_for("verify.receipt", code=found.code))
-    return render_template(
+    return _receipt_page(found, form, OwnVisitsForm(formdata=None))
+
+
+def _receipt_page(
+    found: PublicReceipt, form: FeedbackForm, own: OwnVisitsForm, status: int = 200
+) -> tuple[str, int]:
+    page = render_template(
         "oversight/receipt.html",
         receipt=found,
         form=form,
+        own=own,
         code=grouped(found.code),
         yuan=format_yuan,
     )
+    return page, status
+
+
+# --- a resident's own visits (issue 26 §2) ------------------------------------------------
+
+_OWN = "own_visits"  # the session key: which receipt unlocked them, and until when
+
+
+def _own_limit() -> str:
+    return str(current_app.config["OWN_VISITS_LIMIT"])
+
+
+def _own_receipt_limit() -> str:
+    return str(current_app.config["OWN_VISITS_RECEIPT_LIMIT"])
+
+
+def _receipt_key() -> str:
+    """The throttle's key for the receipt being tried, however its code was typed."""
+    typed = (request.view_args or {}).get("code", "")
+    return f"own-visits:{normalise(str(typed)) or typed}"
+
+
+def _unlocked(code: str) -> bool:
+    held = session.get(_OWN)
+    if not isinstance(held, dict) or held.get("code") != code:
+        return False
+    until = dt.datetime.fromisoformat(str(held.get("until")))
+    return clock()() < until
+
+
+@bp.route("/<code>/mine", methods=["POST"])
+@limiter.limit(_own_limit)
+@limiter.limit(_own_receipt_limit, key_func=_receipt_key)
+def unlock_own_visits(code: str) -> Response | tuple[str, int]:
+    """The receipt's code and the last six characters of the patient's ID number."""
+    stored = normalise(code)
+    found = public_receipt(stored) if stored else None
+    patient = receipt_patient(stored) if stored else None
+    if found is None or patient is None:
+        abort(404)
+    own = OwnVisitsForm()
+    if own.validate_on_submit():
+        now = clock()()
+        id_number, resident_id = patient[1], patient[2]
+        if id_tail_matches(id_number, own.id_tail.data or ""):
+            minutes = int(current_app.config["OWN_VISITS_MINUTES"])
+            session[_OWN] = {
+                "code": found.code,
+                "until": (now + dt.timedelta(minutes=minutes)).isoformat(),
+            }
+            return redirect(url_for("verify.own_visits_page", code=found.code))
+        # A wrong guess is recorded against the person it was a guess at.
+        record_access("public", resident_id, "own_visits_denied", None, now)
+        own.id_tail.errors = [_("These are not the last six characters of the ID number.")]
+    return _receipt_page(found, FeedbackForm(formdata=None), own, 422)
+
+
+@bp.route("/<code>/mine")
+@limiter.limit(_limit)
+def own_visits_page(code: str) -> Response | str:
+    """His unvoided visits of the last twelve months, at any clinic; each look-up logged."""
+    stored = normalise(code)
+    if not stored or not _unlocked(stored):
+        return redirect(url_for("verify.receipt", code=code))
+    now = clock()()
+    mine = own_visits(stored, own_visits_since(local_date(now)))
+    if mine is None:
+        abort(404)
+    record_access("public", mine.resident_id, "own_visits", None, now)
+    return render_template(
+        "oversight/own_visits.html",
+        mine=mine,
+        code=grouped(stored),
+        yuan=format_yuan,
+        quantity=format_quantity,
+    )
+
+
+@bp.route("/<code>/mine/<int:visit_id>/not-me", methods=["POST"])
+@limiter.limit(_limit)
+def not_me(code: str, visit_id: int) -> Response:
+    """ "我没有在这天看病" on one of the visits the look-up showed."""
+    stored = normalise(code)
+    if not stored or not _unlocked(stored):
+        return redirect(url_for("verify.receipt", code=code))
+    if not NotMeForm().validate_on_submit():
+        abort(400)
+    try:
+        disown_visit(stored, visit_id, clock()())
+    except NotFound:
+        abort(404)
+    flash(_("Thank you. The health bureau will look into this visit."), "success")
+    return redirect(url_for("verify.own_visits_page", code=stored) + f"#visit-{visit_id}")
 
 
 # --- the reviewer's side: the visits behind a flag --------------------------------------

@@ -1,9 +1,10 @@
 """Read-only views for the verification page and for the reviewers.
 
 Guarantees: a district-month's clinic figures (:func:`clinic_months`) are
-read in three set-based queries whatever the number of clinics (visits,
-residents, complaints), never visit by visit; the oversight thresholds come
-from one place, :func:`oversight_policy_for`.
+read in a few set-based queries whatever the number of clinics (visits,
+residents, complaints, disowned visits, residents seen, warnings), never
+visit by visit; the oversight thresholds come from one place,
+:func:`oversight_policy_for`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from app.oversight.models import (
     ReceiptFeedback,
     ReviewItem,
     VisitCheck,
+    VisitDisowned,
 )
 from app.oversight.rules import ClinicMonth, Figure, OversightPolicy, PastStatement
 from app.people.models import Resident
@@ -77,6 +79,101 @@ def public_receipt(code: str) -> PublicReceipt | None:
             .limit(1)
         ),
     )
+
+
+@dataclass(frozen=True)
+class OwnVisit:
+    """One of a resident's visits as he sees it on the receipt check."""
+
+    visit_id: int
+    visit_date: dt.date
+    clinic_name: str
+    items: tuple[tuple[str, int, str], ...]  # name, quantity (thousandths), unit
+    patient: int  # fen
+    fund: int
+    fiscal: int
+    disowned: bool
+
+
+@dataclass(frozen=True)
+class OwnVisits:
+    """What a receipt and the last six characters of its patient's ID number entitle to:
+    that person's unvoided visits since ``since``, at any clinic, and nothing else."""
+
+    code: str
+    resident_id: int | None
+    via_visit_id: int
+    since: dt.date
+    visits: tuple[OwnVisit, ...]
+
+
+def receipt_patient(code: str) -> tuple[int, str, int | None] | None:
+    """The receipt's visit id, its patient's ID number and register id (None: no receipt)."""
+    row = db.session.execute(
+        select(Visit.id, Visit.patient_id_number, Visit.resident_id)
+        .join(ReceiptCode, ReceiptCode.visit_id == Visit.id)
+        .where(ReceiptCode.code == code)
+    ).first()
+    return (row.id, row.patient_id_number, row.resident_id) if row is not None else None
+
+
+def own_visits(code: str, since: dt.date) -> OwnVisits | None:
+    """The receipt's patient's unvoided visits on or after ``since``, oldest first.
+
+    The caller has checked the ID number's tail (:func:`id_tail_matches`); two
+    queries (the visits, their lines), whatever the number of visits.
+    """
+    found = receipt_patient(code)
+    if found is None:
+        return None
+    via, number, resident_id = found
+    visits = list(
+        db.session.scalars(
+            select(Visit)
+            .where(
+                Visit.patient_id_number == number,
+                Visit.visit_date >= since,
+                Visit.voided_at.is_(None),
+            )
+            .order_by(Visit.visited_at, Visit.id)
+            .options(selectinload(Visit.lines), selectinload(Visit.clinic))
+        )
+    )
+    disowned = set(
+        db.session.scalars(
+            select(VisitDisowned.visit_id).where(VisitDisowned.visit_id.in_([v.id for v in visits]))
+        )
+    )
+    return OwnVisits(
+        code=code,
+        resident_id=resident_id,
+        via_visit_id=via,
+        since=since,
+        visits=tuple(
+            OwnVisit(
+                visit_id=v.id,
+                visit_date=v.visit_date,
+                clinic_name=v.clinic.name,
+                items=tuple((line.item_name, line.quantity, line.unit) for line in v.lines),
+                patient=v.patient,
+                fund=v.fund,
+                fiscal=v.fiscal,
+                disowned=v.id in disowned,
+            )
+            for v in visits
+        ),
+    )
+
+
+def disowned_by_clinic(month: str) -> dict[int, int]:
+    """Per clinic, the month's unvoided visits whose patient said he was not seen that day."""
+    rows = db.session.execute(
+        select(Visit.clinic_id, func.count(func.distinct(VisitDisowned.visit_id)))
+        .join(Visit, Visit.id == VisitDisowned.visit_id)
+        .where(Visit.month == month, VisitDisowned.visit_month == month, Visit.voided_at.is_(None))
+        .group_by(Visit.clinic_id)
+    ).all()
+    return {clinic_id: count for clinic_id, count in rows}
 
 
 def complaints_by_clinic(month: str) -> dict[int, int]:
@@ -175,6 +272,7 @@ def clinic_months(
             when(live & Visit.injection).label("injections"),
             when(live & _late_condition(policy.late_entry_hours)).label("late"),
             when(Visit.voided_at.is_not(None)).label("voided"),
+            func.count(func.distinct(case((live, Visit.patient_id_number)))).label("patients"),
         )
         .where(Visit.month == month, Visit.clinic_id.in_(list(clinics)))
         .group_by(Visit.clinic_id)
@@ -188,6 +286,22 @@ def clinic_months(
         ).all()
     )
     complaints = complaints_by_clinic(month)
+    disowned = disowned_by_clinic(month)
+    # Registered residents of the clinic's own village seen in the month.
+    seen = dict(
+        db.session.execute(
+            select(Visit.clinic_id, func.count(func.distinct(Visit.resident_id)))
+            .join(Resident, Resident.id == Visit.resident_id)
+            .join(Clinic, Clinic.id == Visit.clinic_id)
+            .where(
+                Visit.month == month,
+                Visit.clinic_id.in_(list(clinics)),
+                live,
+                Resident.hukou_village_code == Clinic.village_code,
+            )
+            .group_by(Visit.clinic_id)
+        ).all()
+    )
     warned = dict(
         db.session.execute(
             select(Visit.clinic_id, func.count(func.distinct(VisitCheck.visit_id)))
@@ -215,6 +329,9 @@ def clinic_months(
             late=int(r.late),
             voided=int(r.voided),
             complaints=complaints.get(r.clinic_id, 0),
+            disowned=disowned.get(r.clinic_id, 0),
+            patients=int(r.patients),
+            residents_seen=int(seen.get(r.clinic_id, 0)),
         )
         for r in rows
     }
@@ -312,6 +429,10 @@ VISIT_ORDER: dict[Figure, Any] = {
     ).desc(),
     Figure.VOID_SHARE: Visit.voided_at.is_(None),
     Figure.COMPLAINT_SHARE: Visit.visit_date,
+    Figure.DISOWNED_SHARE: Visit.visit_date,
+    # The same person's visits together: repeats show as runs.
+    Figure.VISITS_PER_PATIENT: Visit.patient_id_number,
+    Figure.RESIDENTS_SEEN_SHARE: Visit.patient_id_number,
 }
 
 
@@ -406,9 +527,15 @@ def open_items(session: Any, statement_id: int) -> int:
 
 
 def late_or_complained(
-    session: Any, clinic_id: int, month: str, policy: OversightPolicy
+    session: Any,
+    clinic_id: int,
+    month: str,
+    policy: OversightPolicy,
+    stock: dict[int, list[str]] | None = None,
 ) -> dict[int, tuple[str, ...]]:
-    """The month's visits a rule points at: a check fired, entered late, or a complaint."""
+    """The month's visits a rule points at: a check fired, entered late, a stock flag
+    (``stock``, from app.stock: dispensed beyond the stock, far above deliveries, a
+    traceability code twice), or a complaint."""
     out: dict[int, list[str]] = {}
     fired = session.execute(
         select(VisitCheck.visit_id, VisitCheck.rule)
@@ -430,6 +557,8 @@ def late_or_complained(
     for visit_id in late:
         if "late_entry" not in out.get(visit_id, []):
             out.setdefault(visit_id, []).append("late_entry")
+    for visit_id, kinds in (stock or {}).items():
+        out.setdefault(visit_id, []).extend(kinds)
     complained = session.scalars(
         select(func.distinct(ReceiptFeedback.visit_id))
         .join(Visit, Visit.id == ReceiptFeedback.visit_id)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
@@ -63,6 +64,9 @@ class FlagPolicy:
     # visits; visits for visits per resident) flags a clinic only when it counts at
     # least this many: one void in a quiet month is not a risk.
     min_count: int
+    # Drug stock (issue 26 §4): a month's dispensing of an item above this multiple of
+    # its deliveries in that month and the two before is flagged; None: not checked.
+    stock_far_above: Fraction | None = None
 
 
 @dataclass(frozen=True)
@@ -119,11 +123,14 @@ def oversight_to_json(policy: OversightPolicy) -> str:
         **{n: getattr(policy, n) for n in CHECK_THRESHOLDS if getattr(policy, n) is not None},
     }
     if policy.flags is not None:
-        body["flags"] = {
+        flags_body: dict[str, object] = {
             "threshold": str(policy.flags.threshold),
             "min_peers": policy.flags.min_peers,
             "min_count": policy.flags.min_count,
         }
+        if policy.flags.stock_far_above is not None:  # absent before issue 26: same text
+            flags_body["stock_far_above"] = str(policy.flags.stock_far_above)
+        body["flags"] = flags_body
     if policy.review is not None:
         body["review"] = {
             "trusted_after_months": policy.review.trusted_after_months,
@@ -154,6 +161,9 @@ def oversight_from_json(text: str | None) -> OversightPolicy:
             threshold=Fraction(flags["threshold"]),
             min_peers=int(flags["min_peers"]),
             min_count=int(flags["min_count"]),
+            stock_far_above=Fraction(flags["stock_far_above"])
+            if "stock_far_above" in flags
+            else None,
         )
         if flags
         else None,
@@ -191,6 +201,11 @@ def policy_lines(policy: OversightPolicy) -> list[str]:
         + (
             f"threshold={_decimal_text(flags.threshold)} min_peers={flags.min_peers}"
             f" min_count={flags.min_count}"
+            + (
+                f" stock_far_above={_decimal_text(flags.stock_far_above)}"
+                if flags.stock_far_above is not None
+                else ""
+            )
             if flags
             else "off"
         ),
@@ -349,6 +364,12 @@ class Figure(StrEnum):
     LATE_SHARE = "late_share"
     VOID_SHARE = "void_share"
     COMPLAINT_SHARE = "complaint_share"  # patients who said they paid more than the receipt
+    DISOWNED_SHARE = "disowned_share"  # visits the patient says never happened (issue 26)
+    # From the population (issue 26 §3): repeat visits per person seen, and the share of
+    # the clinic's village's registered residents seen in the month (a register billed
+    # wholesale shows in both, and in visits per resident).
+    VISITS_PER_PATIENT = "visits_per_patient"
+    RESIDENTS_SEEN_SHARE = "residents_seen_share"
 
 
 @dataclass(frozen=True)
@@ -367,6 +388,9 @@ class ClinicMonth:
     late: int  # visits entered late
     voided: int
     complaints: int = 0
+    disowned: int = 0  # visits whose patient said "我没有在这天看病"
+    patients: int = 0  # distinct people among the unvoided visits
+    residents_seen: int = 0  # distinct registered residents of the clinic's village among them
 
     def figure(self, which: Figure) -> Fraction | None:
         def ratio(part: int, whole: int) -> Fraction | None:
@@ -385,6 +409,9 @@ class ClinicMonth:
             Figure.LATE_SHARE: ratio(self.late, self.visits),
             Figure.VOID_SHARE: ratio(self.voided, recorded),
             Figure.COMPLAINT_SHARE: ratio(self.complaints, self.visits),
+            Figure.DISOWNED_SHARE: ratio(self.disowned, self.visits),
+            Figure.VISITS_PER_PATIENT: ratio(self.visits, self.patients),
+            Figure.RESIDENTS_SEEN_SHARE: ratio(self.residents_seen, self.residents),
         }[which]
 
     def count(self, which: Figure) -> int:
@@ -399,6 +426,10 @@ class ClinicMonth:
             Figure.LATE_SHARE: self.late,
             Figure.VOID_SHARE: self.voided,
             Figure.COMPLAINT_SHARE: self.complaints,
+            Figure.DISOWNED_SHARE: self.disowned,
+            # The repeat visits: a person seen twice in a quiet month is no pattern.
+            Figure.VISITS_PER_PATIENT: self.visits - self.patients,
+            Figure.RESIDENTS_SEEN_SHARE: self.residents_seen,
         }[which]
 
 
@@ -482,9 +513,15 @@ class TrustDecision:
 
 
 def trust(
-    history: Sequence[PastStatement], flags: Sequence[Flag], policy: ReviewPolicy
+    history: Sequence[PastStatement],
+    flags: Sequence[Flag],
+    policy: ReviewPolicy,
+    pending: int = 0,
+    stock: Sequence[str] = (),
 ) -> TrustDecision:
-    """Credit-first: K clean statements in a row, just before this one, and no flag now."""
+    """Credit-first: K clean statements in a row, just before this one, no flag now, and
+    no visit already put on its worklist waiting for a finding (``pending``: a visit after
+    the patient's death, say), nor a drug-stock flag (``stock``: their kinds)."""
     k = policy.trusted_after_months
     recent = sorted(history, key=lambda s: s.month)[-k:] if k else []
     reasons: list[str] = []
@@ -493,6 +530,9 @@ def trust(
     dirty = [s.month for s in recent if not s.accepted_clean]
     reasons += [f"corrected:{m}" for m in dirty]
     reasons += [f"flagged:{f.figure.value}" for f in flags]
+    if pending:
+        reasons.append(f"pending:{pending}")
+    reasons += [f"stock:{kind}" for kind in sorted(set(stock))]
     if reasons:
         return TrustDecision(False, tuple(reasons))
     return TrustDecision(True, (f"clean_months:{k}", "no_flags"))
@@ -536,6 +576,45 @@ def draw_sample(
     for visit_id in random.Random(seed).sample(rest, min(count, len(rest))):
         items[visit_id] = ["random"]
     return [WorkItem(v, tuple(why)) for v, why in sorted(items.items())]
+
+
+def worklist_month_for(month: str, statuses: Mapping[str, str]) -> str:
+    """The statement whose worklist a visit of ``month`` found afterwards goes on.
+
+    Its own month's while a reviewer can still look at it (open or submitted; a
+    month without a statement is open), else the clinic's next such month: a
+    reviewed or paid statement is never reopened, the finding is booked on a
+    later one (a disallowed visit's adjustment says the month it belongs to).
+    """
+    candidate = month
+    while statuses.get(candidate, "open") not in ("open", "submitted"):
+        start = next_month_start(candidate)
+        candidate = f"{start.year:04d}-{start.month:02d}"
+    return candidate
+
+
+# --- a resident's own visits (issue 26 §2) -----------------------------------------------
+
+ID_TAIL = 6  # characters of the ID number asked for, beside a receipt's code
+
+
+def id_tail_matches(id_number: str, typed: str) -> bool:
+    """Whether ``typed`` is the ID number's last six characters (a lowercase x is X).
+
+    Compared in constant time: the answer's timing says nothing of how much matched.
+    """
+    tail = (typed or "").strip().upper()
+    return len(tail) == ID_TAIL and hmac.compare_digest(
+        id_number[-ID_TAIL:].encode(), tail.encode()
+    )
+
+
+def own_visits_since(today: dt.date) -> dt.date:
+    """The first day of the twelve months a resident sees of his own visits."""
+    try:
+        return today.replace(year=today.year - 1) + dt.timedelta(days=1)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - 1, day=28) + dt.timedelta(days=1)
 
 
 def next_month_start(month: str) -> dt.date:

@@ -1,4 +1,8 @@
-"""The resident register: who lives where and how they are insured."""
+"""The resident register: who lives where, how they are insured, and when they died.
+
+Invariant (``ck_resident_died_after_birth``): a date of death is never before the birth
+date the ID number holds.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.database import only_on
 from app.extensions import Model
 from app.places.models import Village
 
@@ -23,6 +28,12 @@ class Resident(Model):
             "insured_to IS NULL OR insured_from IS NULL OR insured_to >= insured_from",
             name="insured_period_ordered",
         ),
+        # On SQLite the migration enforces it by triggers of the same name (no rebuild of
+        # the table every visit points at).
+        only_on(
+            "postgresql",
+            CheckConstraint("died_on IS NULL OR died_on >= birth_date", name="died_after_birth"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -34,5 +45,7 @@ class Resident(Model):
     insurance_type: Mapped[str] = mapped_column(String(10))
     insured_from: Mapped[dt.date | None] = mapped_column(Date)
     insured_to: Mapped[dt.date | None] = mapped_column(Date)
+    # The civil-affairs date of death (SPEC §2): no visit at all on or after it.
+    died_on: Mapped[dt.date | None] = mapped_column(Date)
 
     hukou_village: Mapped[Village] = relationship()

@@ -198,6 +198,9 @@ class FlagsSchema(StrictSchema):
     threshold = Score(required=True, error_messages={"required": 'is required, e.g. "3.5"'})
     min_peers = _whole(3, 10000, required=True)
     min_count = _whole(1, 10000, required=True)
+    # Optional: the drug-stock check's multiple (absent: dispensing is not compared with
+    # deliveries; the stock statement still flags dispensing more than was delivered).
+    stock_far_above = Score(load_default=None)
 
     @post_load
     def make_policy(self, data: dict[str, Any], **kwargs: Any) -> FlagPolicy:

@@ -76,6 +76,7 @@ from app.settlement.rules import (
     role_for,
     statement_month_for,
 )
+from app.stock.queries import stock_pointed
 
 
 def _require_role(actor: User, action: Action) -> None:
@@ -136,7 +137,7 @@ def _freeze_and_submit(
         setattr(statement, name, getattr(figures, name))
     statement.status = target.value
     _event(session, statement, Action.SUBMIT, source, actor, now, reason)
-    decision = decide_at_submit(session, statement, now)
+    decision = decide_at_submit(session, statement, now, stock_pointed)
     if decision.decision.trusted:
         # Credit-first (信用优先): reviewed by the system in the same transaction.
         statement.status = next_status(Action.REVIEW, target).value

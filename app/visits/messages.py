@@ -37,6 +37,10 @@ MESSAGES: dict[str, LazyString] = {
     "id_shape": _l("The ID number is 17 digits followed by a digit or X."),
     "id_birth_date": _l("The birth date in this ID number does not exist."),
     "id_check_digit": _l("The check digit is wrong: please check the ID number."),
+    "deceased": _l(
+        "The register records this person as deceased: no visit can be recorded on or after "
+        "the date of death."
+    ),
     # the visit time
     "future": _l("The visit time cannot be in the future."),
     "too_early": _l("Visit time: write it as 2026-11-29 09:30."),

@@ -196,6 +196,30 @@ class VisitLine(Model):
     visit: Mapped[Visit] = relationship(back_populates="lines")
 
 
+class DispensedPack(Model):
+    """A drug traceability code (药品追溯码) of one pack dispensed on a visit line.
+
+    Written with the visit, in its unit of work; never changed.  A code is unique
+    within its visit (the recording refuses a repeat); the same code on two
+    visits is not refused but flagged (app.stock): a pack is sold once.
+    """
+
+    __tablename__ = "dispensed_pack"
+    __table_args__ = (
+        UniqueConstraint("visit_id", "visit_month", "trace_code"),
+        ForeignKeyConstraint(["visit_id", "visit_month"], ["visit.id", "visit.month"]),
+        Index("ix_dispensed_pack_trace_code", "trace_code"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    visit_id: Mapped[int] = mapped_column(BigId)
+    visit_month: Mapped[str] = mapped_column(String(7))
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    line_no: Mapped[int]
+    item_code: Mapped[str] = mapped_column(String(30))
+    trace_code: Mapped[str] = mapped_column(String(40))
+
+
 class ClinicMonthItem(Model):
     """A clinic's month per item: the sums of its non-voided visits' lines (the item table).
 

@@ -101,6 +101,7 @@ from app.visits.models import (
     ClinicDay,
     ClinicMonthItem,
     DayClose,
+    DispensedPack,
     FundUsage,
     IdempotencyKey,
     ReceiptCounter,
@@ -359,6 +360,8 @@ EARLIEST_VISIT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 class LineRequest:
     item: str
     quantity: str
+    # The drug traceability codes (药品追溯码) of the packs dispensed, one per pack.
+    trace_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -387,7 +390,15 @@ class VisitRequest:
             "clinic": self.clinic,
             "patient_id_number": self.patient_id_number.strip().upper(),
             "injection": self.injection,
-            "lines": [[line.item, str(line.quantity)] for line in self.lines],
+            "lines": [
+                # Codes only when sent: a request without them hashes as before.
+                [
+                    line.item,
+                    str(line.quantity),
+                    *([list(line.trace_codes)] * bool(line.trace_codes)),
+                ]
+                for line in self.lines
+            ],
             "visited_at": self.visited_at.isoformat() if self.visited_at else None,
         }
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
@@ -926,9 +937,50 @@ def _record(
         if resident is not None:
             forget(session, FundUsage, resident.id, year)
         store_checks(session, visit, checks)
+        _store_packs(session, visit, request)
         if not audited:  # SQLite, or the clinic's first entry (its chain head is created)
             audit_visit(session, actor, "visit.record", visit, now)
     return visit
+
+
+def pack_problems(request: VisitRequest) -> list[Problem]:
+    """A traceability code names one pack: at most once in a visit."""
+    seen: set[str] = set()
+    problems: list[Problem] = []
+    for i, line in enumerate(request.lines):
+        for j, code in enumerate(line.trace_codes):
+            if code in seen:
+                problems.append(
+                    Problem(
+                        f"lines[{i}].trace_codes[{j}]",
+                        "this traceability code is already on this visit",
+                        "trace_code_repeated",
+                    )
+                )
+            seen.add(code)
+    return problems
+
+
+def _store_packs(session: Session, visit: Visit, request: VisitRequest) -> None:
+    """The visit's dispensed packs' traceability codes, in the recording's unit of work."""
+    rows = [
+        {
+            "visit_id": visit.id,
+            "visit_month": visit.month,
+            "clinic_id": visit.clinic_id,
+            "line_no": no,
+            "item_code": line.item,
+            "trace_code": code,
+        }
+        for no, line in enumerate(request.lines, start=1)
+        for code in line.trace_codes
+    ]
+    if not rows:
+        return
+    problems = pack_problems(request)
+    if problems:
+        raise InvalidInput(problems)
+    session.execute(insert(cast(Table, DispensedPack.__table__)), rows)
 
 
 def _answer(clinic: Clinic, values: dict[str, Any], lines: list[dict[str, Any]]) -> Visit:

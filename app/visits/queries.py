@@ -206,6 +206,9 @@ def visit_facts(
             insured=insurance_active(
                 resident.insurance_type, resident.insured_from, resident.insured_to, day
             ),
+            died_on=resident.died_on
+            if resident.died_on is not None and resident.died_on <= day
+            else None,
         )
     eligibility = assess_eligibility(
         version.to_policy() if version else None,

@@ -28,6 +28,7 @@ REASON_WORDS = {
     "not_village_hukou": _l("Household registration is in an urban community, not a village"),
     "clinic_not_in_programme": _l("This clinic is not in the programme on this day"),
     "not_insured": _l("No active medical insurance on this day"),
+    "deceased": _l("The register records this person as deceased by this day"),
 }
 
 

@@ -53,6 +53,9 @@ class Reason(StrEnum):
     NOT_VILLAGE_HUKOU = "not_village_hukou"
     CLINIC_NOT_IN_PROGRAMME = "clinic_not_in_programme"
     NOT_INSURED = "not_insured"
+    # The register records the patient's death on or before the visit date: no
+    # visit at all, programme or not (SPEC §2, ``died_on``).
+    DECEASED = "deceased"
 
 
 # --- eligibility -------------------------------------------------------------
@@ -83,6 +86,7 @@ class PatientFacts:
     hukou_district: str | None = None
     hukou_kind: str | None = None  # "village" | "community"
     insured: bool = False
+    died_on: dt.date | None = None  # the register's date of death, when on or before the day
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,7 @@ class Eligibility:
     programme: bool
     insured: bool
     reasons: tuple[Reason, ...]
+    died_on: dt.date | None = None  # set with Reason.DECEASED: no visit may be recorded
 
 
 def assess_eligibility(
@@ -117,9 +122,28 @@ def assess_eligibility(
     insured = patient.known and patient.insured
     if not insured and patient.known:
         reasons.append(Reason.NOT_INSURED)
+    if patient.known and patient.died_on is not None:
+        reasons.append(Reason.DECEASED)
     require_insured = policy.require_insured if policy else True
     blocking = [r for r in reasons if r is not Reason.NOT_INSURED or require_insured]
-    return Eligibility(programme=not blocking, insured=insured, reasons=tuple(reasons))
+    return Eligibility(
+        programme=not blocking,
+        insured=insured and patient.died_on is None,
+        reasons=tuple(reasons),
+        died_on=patient.died_on if patient.known else None,
+    )
+
+
+def deceased_problem(eligibility: Eligibility) -> Problem | None:
+    """Why no visit may be recorded for this patient on this day (dead by then), or None."""
+    if eligibility.died_on is None:
+        return None
+    return Problem(
+        "patient_id_number",
+        f"the register records this person's death on {eligibility.died_on.isoformat()}; "
+        "no visit can be recorded on or after that day",
+        "deceased",
+    )
 
 
 # --- lines -------------------------------------------------------------------
@@ -254,7 +278,11 @@ def compute_split(
     injection: bool,
     usage: YearUsage,
 ) -> Split:
-    """SPEC §3.3–3.5. Raises :class:`InvalidInput` when the lines break a rule."""
+    """SPEC §3.3–3.5. Raises :class:`InvalidInput` when the lines break a rule,
+    or when the patient had died by the visit date (no visit at all, SPEC §2)."""
+    dead = deceased_problem(eligibility)
+    if dead is not None:
+        raise InvalidInput(dead)
     problems = line_problems(lines)
     if problems:
         raise InvalidInput(problems)

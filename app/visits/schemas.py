@@ -76,6 +76,23 @@ class LineInSchema(StrictSchema):
             ),
         },
     )
+    trace_codes = fields.List(
+        Text(
+            validate=validate.Regexp(
+                r"^[0-9A-Za-z]{20,40}$", error="must be 20 to 40 letters or digits"
+            )
+        ),
+        load_default=list,
+        validate=validate.Length(max=200, error="at most 200 codes on a line"),
+        metadata={
+            "description": (
+                "Optional: the drug traceability code (药品追溯码) of each pack dispensed on "
+                "this line, one per pack, each at most once per visit (else 422 "
+                "`trace_code_repeated`). A code already dispensed on another visit is "
+                "recorded and flagged on the clinic's stock statement."
+            )
+        },
+    )
 
 
 class OfflineInSchema(StrictSchema):
@@ -184,7 +201,10 @@ class VisitInSchema(StrictSchema):
             clinic=data["clinic"],
             patient_id_number=data["patient_id_number"],
             injection=data["injection"],
-            lines=tuple(LineRequest(line["item"], line["quantity"]) for line in data["lines"]),
+            lines=tuple(
+                LineRequest(line["item"], line["quantity"], tuple(line["trace_codes"]))
+                for line in data["lines"]
+            ),
             visited_at=data["visited_at"],
             warning_reason=data["warning_reason"],
             offline=data["offline"],
@@ -380,7 +400,7 @@ class EligibilityOutSchema(Schema):
             "description": (
                 "Why the visit is not a programme visit (or not insured): no_policy, "
                 "unknown_resident, other_district, not_village_hukou, "
-                "clinic_not_in_programme, not_insured"
+                "clinic_not_in_programme, not_insured, deceased (no visit can be recorded)"
             )
         },
     )

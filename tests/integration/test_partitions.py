@@ -37,7 +37,8 @@ POINTERS = {
     "idempotency_key": "visit_month", "receipt_code": "visit_month",
     "receipt_feedback": "visit_month", "visit_check": "visit_month",
     "review_item": "visit_month", "statement_adjustment": "belongs_to",
-    "fund_finding": "visit_month",
+    "fund_finding": "visit_month", "visit_disowned": "visit_month",
+    "dispensed_pack": "visit_month",
 }  # fmt: skip
 
 

@@ -361,3 +361,21 @@ def test_the_readme_example_of_the_oversight_tables_loads() -> None:
     oversight = read_policy_file((POLICY + block.group(1)).encode(), "README.md").policy.oversight
     assert oversight.flags is not None and oversight.review is not None
     assert oversight.auto_submit_day == 5 and oversight.late_entry_hours == 72
+
+
+def test_the_stock_check_multiple_is_an_optional_flags_key(app: Flask, tmp_path: Path) -> None:
+    from fractions import Fraction
+
+    from app.oversight.queries import oversight_policy_for
+
+    add_district()
+    text = POLICY + OVERSIGHT.replace("min_count = 3\n", 'min_count = 3\nstock_far_above = "2"\n')
+    result = run(app, "load", str(write(tmp_path, text)))
+    assert result.exit_code == 0, result.output
+    flags = oversight_policy_for(HUADU, dt.date(2026, 11, 1)).policy.flags
+    assert flags is not None and flags.stock_far_above == Fraction(2)
+    shown = run(app, "show", "--district", HUADU).stdout
+    assert "[flags] threshold=3.5 min_peers=5 min_count=3 stock_far_above=2" in shown
+    bad = POLICY + OVERSIGHT.replace("min_count = 3\n", "min_count = 3\nstock_far_above = 2\n")
+    refused = run(app, "load", str(write(tmp_path, bad)))
+    assert refused.exit_code == 1 and "flags.stock_far_above" in refused.output

@@ -331,3 +331,44 @@ def test_the_policy_is_stored_as_canonical_json_and_read_back_whole() -> None:
         "[review] off",
         "[auto_submit] off",
     ]
+
+
+def test_visits_already_on_the_worklist_withhold_trust_and_late_findings_move_on() -> None:
+    from app.oversight.rules import ReviewPolicy, trust, worklist_month_for
+
+    policy = ReviewPolicy(trusted_after_months=0, sample_percent=5, sample_above=10000)
+    assert trust([], [], policy).trusted
+    waiting = trust([], [], policy, pending=2)
+    assert not waiting.trusted and waiting.reasons == ("pending:2",)
+    statuses = {"2026-08": "paid", "2026-09": "reviewed", "2026-10": "submitted"}
+    assert worklist_month_for("2026-08", statuses) == "2026-10"
+    assert worklist_month_for("2026-10", statuses) == "2026-10"
+    assert worklist_month_for("2026-11", statuses) == "2026-11"  # no statement yet: open
+    assert worklist_month_for("2026-12", {"2026-12": "paid"}) == "2027-01"
+
+
+def test_a_register_billed_wholesale_stands_out_from_the_population() -> None:
+    # Peers: 100 visits by ~70 people of a 1,000-person village, ~6 % of it seen.
+    months = [month(f"C{i}", 2_000_00, patients=68 + i, residents_seen=55 + i) for i in range(9)]
+    # The phantom clinic: 600 visits of 150 people, 40 % of the village "seen" in a month.
+    months.append(month("P", 12_000_00, visits=600, patients=150, residents_seen=400))
+    flagged = {(f.clinic, f.figure) for f in peer_flags(months, FLAGS)}
+    assert ("P", Figure.VISITS_PER_PATIENT) in flagged
+    assert ("P", Figure.RESIDENTS_SEEN_SHARE) in flagged
+    assert ("P", Figure.VISITS_PER_RESIDENT) in flagged
+    assert {clinic for clinic, _ in flagged} == {"P"}
+    phantom = months[-1]
+    assert phantom.figure(Figure.VISITS_PER_PATIENT) == 4
+    assert phantom.figure(Figure.RESIDENTS_SEEN_SHARE) == Fraction(2, 5)
+
+
+def test_the_six_characters_and_the_twelve_months() -> None:
+    import datetime as dt
+
+    from app.oversight.rules import id_tail_matches, own_visits_since
+
+    number = "44011419600307100X"
+    assert id_tail_matches(number, "07100x") and id_tail_matches(number, " 07100X ")
+    assert not id_tail_matches(number, "7100X") and not id_tail_matches(number, "071001")
+    assert own_visits_since(dt.date(2026, 12, 8)) == dt.date(2025, 12, 9)
+    assert own_visits_since(dt.date(2028, 2, 29)) == dt.date(2027, 3, 1)
