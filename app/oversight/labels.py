@@ -132,6 +132,9 @@ BEHIND: dict[Figure, LazyString] = {
     Figure.LATE_SHARE: _l("Visits entered late, latest first"),
     Figure.VOID_SHARE: _l("Voided visits"),
     Figure.COMPLAINT_SHARE: _l("Visits whose patient says he was asked to pay more"),
+    Figure.DISOWNED_SHARE: _l("Visits the patient says never happened"),
+    Figure.VISITS_PER_PATIENT: _l("Every visit of the month, by patient"),
+    Figure.RESIDENTS_SEEN_SHARE: _l("Every visit of the month, by patient"),
 }
 
 

@@ -466,7 +466,11 @@ def _behind(figure: Figure, median: Fraction | None, late_entry_hours: int | Non
         return [Visit.voided_at.is_not(None)]
     if figure is Figure.COMPLAINT_SHARE:
         return [Visit.id.in_(select(ReceiptFeedback.visit_id).where(ReceiptFeedback.asked_more))]
-    return []
+    if figure is Figure.DISOWNED_SHARE:
+        return [live, Visit.id.in_(select(VisitDisowned.visit_id))]
+    # Per patient seen or share of the village seen: every visit, grouped by patient
+    # (VISIT_ORDER), so the people billed again and again stand together.
+    return [live]
 
 
 def clinic_month_visits(
