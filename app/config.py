@@ -52,10 +52,26 @@ def engine_options(database_url: str) -> dict[str, Any]:
     options: dict[str, Any] = {"pool_pre_ping": True}
     connect_timeout = _int("DB_CONNECT_TIMEOUT", 5)  # seconds
     statement_timeout = _int("DB_STATEMENT_TIMEOUT", 30)  # seconds
+    lock_timeout = _int("DB_LOCK_TIMEOUT", 10)  # seconds a statement waits for a row or table lock
     if database_url.startswith("postgresql"):
+        # The server bounds a statement; the client bounds every wait for the
+        # server (a stopped server never answers): the statement timeout plus a
+        # margin for the answer to travel (app.database._bound_postgres_waits).
+        client_deadline = statement_timeout + _int("DB_CLIENT_MARGIN", 5)
         options["connect_args"] = {
             "connect_timeout": connect_timeout,
-            "options": f"-c statement_timeout={statement_timeout * 1000}",
+            "options": (
+                f"-c statement_timeout={statement_timeout * 1000}"
+                f" -c lock_timeout={min(lock_timeout, statement_timeout) * 1000}"
+            ),
+            # A peer gone from the network: keepalives probe an idle socket, and
+            # sent data left unacknowledged this long closes it.
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": client_deadline * 1000,
+            "client_deadline": client_deadline,
         }
         options["pool_timeout"] = connect_timeout
     elif database_url.startswith("sqlite"):
@@ -100,6 +116,8 @@ def settings_from_env() -> dict[str, Any]:
         # The public receipt check: per address, against guessing codes.
         "VERIFY_LIMIT": os.environ.get("VERIFY_LIMIT", "20/minute;200/day"),
         "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 30),
+        # How long /readyz waits for the database before it says "not ready".
+        "READY_TIMEOUT": _int("READY_TIMEOUT", 3),
         # The insurance platform adapter: "simulator" or "package.module:ClassName".
         "INSURANCE_PLATFORM": os.environ.get("INSURANCE_PLATFORM", "simulator"),
         "PAGE_SIZE": 50,

@@ -120,10 +120,10 @@ def _database_unavailable(exc: Exception) -> Any:
 
 def _is_unavailable(exc: DBAPIError) -> bool:
     # Connection refused, dropped or timed out (psycopg: OperationalError;
-    # statement_timeout: QueryCanceled, a DBAPIError with SQLSTATE 57014).
+    # statement_timeout: QueryCanceled, SQLSTATE 57014; lock_timeout: 55P03).
     if isinstance(exc, OperationalError):
         return True
-    return getattr(getattr(exc, "orig", None), "sqlstate", None) == "57014"
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("57014", "55P03")
 
 
 def init_security(app: Flask) -> None:
