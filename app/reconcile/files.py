@@ -153,7 +153,13 @@ def read_settlement_file(data: bytes, source: str) -> list[SettlementRow]:
     # entity) is refused by defusedxml, which openpyxl uses when installed, with
     # a ValueError; a malformed XML part is a SyntaxError (ParseError).
     except (
-        UnicodeDecodeError, csv.Error, ValueError, KeyError, OSError, BadZipFile, SyntaxError
+        UnicodeDecodeError,
+        csv.Error,
+        ValueError,
+        KeyError,
+        OSError,
+        BadZipFile,
+        SyntaxError,
     ) as exc:
         raise SettlementFileRejected(
             source, [FileProblem(1, "file", f"unreadable: {exc}")]
