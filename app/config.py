@@ -106,10 +106,15 @@ def settings_from_env() -> dict[str, Any]:
         "MAX_JSON_DEPTH": _int("MAX_JSON_DEPTH", 20),
         # The fund's settlement detail for a district-month (finance's upload).
         "MAX_UPLOAD_LENGTH": _int("MAX_UPLOAD_LENGTH", 64 * 1024 * 1024),
-        # Login throttling (Flask-Limiter).  memory:// is per process; with
-        # several gunicorn workers use a shared store, e.g. redis://host:6379.
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
-        "LOGIN_LIMIT_PER_USER": os.environ.get("LOGIN_LIMIT_PER_USER", "5/minute;20/hour"),
+        # Throttling (Flask-Limiter), counted in the database by default so every
+        # worker and server shares the counts (app.web.throttle); redis://host:6379
+        # works too, memory:// counts per process.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "database://"),
+        # Failed logins: one address and username (hard), one address (any names),
+        # one username from anywhere (a short slow-down, never for a browser the
+        # user has logged in from, so nobody can lock a user out).
+        "LOGIN_LIMIT_PER_PAIR": os.environ.get("LOGIN_LIMIT_PER_PAIR", "5/minute;20/hour"),
+        "LOGIN_LIMIT_PER_USER": os.environ.get("LOGIN_LIMIT_PER_USER", "10/minute"),
         "LOGIN_LIMIT_PER_ADDRESS": os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "30/minute;200/hour"),
         # The address printed under receipts' QR codes (default: the request's host).
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", ""),

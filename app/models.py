@@ -25,6 +25,7 @@ from app.visits.models import (
     Visit,
     VisitLine,
 )
+from app.web.throttle import ThrottleCounter
 
 __all__ = [
     "ApiToken",
@@ -52,6 +53,7 @@ __all__ = [
     "Statement",
     "StatementAdjustment",
     "StatementEvent",
+    "ThrottleCounter",
     "Town",
     "User",
     "Village",
