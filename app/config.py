@@ -120,6 +120,10 @@ def settings_from_env() -> dict[str, Any]:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", ""),
         # The public receipt check: per address, against guessing codes.
         "VERIFY_LIMIT": os.environ.get("VERIFY_LIMIT", "20/minute;200/day"),
+        # Its answers ("asked to pay more"), per address; one answer per receipt,
+        # changeable, claiming at most FEEDBACK_MAX_YUAN.
+        "FEEDBACK_LIMIT": os.environ.get("FEEDBACK_LIMIT", "10/hour;30/day"),
+        "FEEDBACK_MAX_YUAN": os.environ.get("FEEDBACK_MAX_YUAN", "1000.00"),
         "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 30),
         # How long /readyz waits for the database before it says "not ready".
         "READY_TIMEOUT": _int("READY_TIMEOUT", 3),

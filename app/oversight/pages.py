@@ -10,6 +10,8 @@ shows names and ID numbers masked.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -17,7 +19,7 @@ from werkzeug.wrappers import Response
 
 from app.auth.access import require_clinic_visible
 from app.clock import clock
-from app.errors import NotFound
+from app.errors import InvalidInput, NotFound
 from app.extensions import limiter
 from app.localtime import format_local, parse_month
 from app.money import format_yuan, parse_yuan
@@ -51,8 +53,14 @@ def enter() -> Response | str:
     return render_template("oversight/enter.html", form=form)
 
 
+def _answer_limit() -> str:
+    return str(current_app.config["FEEDBACK_LIMIT"])
+
+
 @bp.route("/<code>", methods=["GET", "POST"])
 @limiter.limit(_limit)
+# Answers, per address: enough for a family's receipts, not for a flood.
+@limiter.limit(_answer_limit, methods=["POST"])
 def receipt(code: str) -> Response | tuple[str, int] | str:
     stored = normalise(code)
     found = public_receipt(stored) if stored else None
@@ -64,7 +72,14 @@ def receipt(code: str) -> Response | tuple[str, int] | str:
     if form.validate_on_submit():
         asked_more = form.asked_more.data == "yes"
         said = parse_yuan(form.said_paid.data) if asked_more and form.said_paid.data else None
-        record_feedback(found.code, asked_more, said, clock()())
+        most = parse_yuan(str(current_app.config["FEEDBACK_MAX_YUAN"]))
+        try:
+            record_feedback(found.code, asked_more, said, clock()(), most=most)
+        except InvalidInput:
+            form.said_paid.errors = [
+                _("At most %(most)s yuan.", most=format_yuan(most)),
+            ]
+            return _receipt_page(found, form), 422
         flash(
             _("Thank you. The health bureau will look into it.")
             if asked_more
@@ -72,6 +87,10 @@ def receipt(code: str) -> Response | tuple[str, int] | str:
             "success",
         )
         return redirect(url_for("verify.receipt", code=found.code))
+    return _receipt_page(found, form)
+
+
+def _receipt_page(found: Any, form: FeedbackForm) -> str:
     return render_template(
         "oversight/receipt.html",
         receipt=found,
