@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.audit.adopt import adopt_unaudited
+from app.audit.anchors import anchor_line, write_anchor
 from app.audit.operations import OPERATOR
 from app.audit.queries import heads, resident_reads
 from app.audit.verify import verify
@@ -32,14 +35,35 @@ audit_cli = AppGroup("audit", help="The tamper-evident audit chains.")
 def verify_command(pins: tuple[str, ...]) -> None:
     """Re-walk every chain and compare every visit and statement with its last audited state.
 
-    Prints each finding and exits 1 if there is any.
+    Also checks every signed anchor (``flask audit anchor``) when the anchor file
+    exists or a key is set.  Prints each finding and exits 1 if there is any.
     """
-    result = verify(pins)
+    result = verify(pins, _anchors())
     for finding in result.findings:
         click.echo(str(finding), err=True)
     click.echo(result.summary())
     if not result.clean:
         raise SystemExit(1)
+
+
+def _anchors() -> tuple[str, bytes | None] | None:
+    """The anchor file and key, when anchoring is in use (a key set or a file written)."""
+    path = str(current_app.config["AUDIT_ANCHOR_FILE"])
+    key = str(current_app.config["AUDIT_ANCHOR_KEY"]).encode("utf-8") or None
+    if key is None and not Path(path).exists():
+        return None
+    return path, key
+
+
+@audit_cli.command("anchor")
+def anchor_command() -> None:
+    """Append today's chain heads, signed, to the anchor file (run daily from cron)."""
+    path = str(current_app.config["AUDIT_ANCHOR_FILE"])
+    key = str(current_app.config["AUDIT_ANCHOR_KEY"]).encode("utf-8")
+    if not key:
+        raise click.ClickException("set AUDIT_ANCHOR_KEY (kept outside the database) first")
+    write_anchor(path, anchor_line(heads(), clock()(), key))
+    click.echo(f"anchored {len(heads())} chain heads in {path}")
 
 
 @audit_cli.command("heads")
@@ -62,7 +86,7 @@ def adopt_command(yes: bool) -> None:
     counts = adopt_unaudited(OPERATOR, clock()())
     click.echo(
         f"adopted {counts['visits']} visits, {counts['statements']} statements, "
-        f"{counts['events']} history rows"
+        f"{counts['events']} history rows, {counts['reference']} reference records"
     )
 
 

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from app.audit.operations import OPERATOR, audit_import
+from app.audit.operations import DIGESTED_TABLES, OPERATOR, audit_import, audit_table_digests
 from app.catalog.models import CatalogItem, ItemPrice
 from app.catalog.rules import pinyin_initials
 from app.database import unit_of_work
@@ -135,7 +135,18 @@ def import_stream(kind: str, stream: Iterable[bytes], *, source: str) -> ImportS
         for _ in raw_lines:  # the CSV reader read to the end; hash whatever it left
             pass
         audit_import(session, OPERATOR, kind, source, (digest.hexdigest(), digest.size), summary)
+        # The tables as this import left them: verify holds them against it.
+        audit_table_digests(session, OPERATOR, _DIGESTED.get(kind, DIGESTED_TABLES), None)
     return summary
+
+
+# The tables each kind of import writes (a kind not named here: all of them).
+_DIGESTED: dict[str, tuple[str, ...]] = {
+    "villages": ("village",),
+    "clinics": ("clinic",),
+    "residents": ("resident",),
+    "catalog": ("catalog_item", "item_price"),
+}
 
 
 class _Digest:
