@@ -127,9 +127,7 @@ def settings_from_env() -> dict[str, Any]:
         "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 30),
         # Audit anchors (flask audit anchor, daily from cron): an append-only file
         # outside the database and the key that signs its lines (not in the database).
-        "AUDIT_ANCHOR_FILE": os.environ.get(
-            "AUDIT_ANCHOR_FILE", str(INSTANCE / "audit-anchors.log")
-        ),
+        "AUDIT_ANCHOR_FILE": os.environ.get("AUDIT_ANCHOR_FILE", ""),
         "AUDIT_ANCHOR_KEY": os.environ.get("AUDIT_ANCHOR_KEY", ""),
         # How long /readyz waits for the database before it says "not ready".
         "READY_TIMEOUT": _int("READY_TIMEOUT", 3),

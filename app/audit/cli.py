@@ -1,9 +1,8 @@
-"""``flask audit verify``, ``flask audit heads`` and ``flask audit adopt``."""
+"""``flask audit verify``, ``anchor``, ``heads``, ``adopt`` and ``access``."""
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import click
 from flask import current_app
@@ -35,8 +34,8 @@ audit_cli = AppGroup("audit", help="The tamper-evident audit chains.")
 def verify_command(pins: tuple[str, ...]) -> None:
     """Re-walk every chain and compare every visit and statement with its last audited state.
 
-    Also checks every signed anchor (``flask audit anchor``) when the anchor file
-    exists or a key is set.  Prints each finding and exits 1 if there is any.
+    Also checks every signed anchor (``flask audit anchor``) when an anchor file
+    is configured (``AUDIT_ANCHOR_FILE``).  Prints each finding and exits 1 if there is any.
     """
     result = verify(pins, _anchors())
     for finding in result.findings:
@@ -47,12 +46,11 @@ def verify_command(pins: tuple[str, ...]) -> None:
 
 
 def _anchors() -> tuple[str, bytes | None] | None:
-    """The anchor file and key, when anchoring is in use (a key set or a file written)."""
+    """The anchor file and its key, when anchoring is configured (AUDIT_ANCHOR_FILE)."""
     path = str(current_app.config["AUDIT_ANCHOR_FILE"])
-    key = str(current_app.config["AUDIT_ANCHOR_KEY"]).encode("utf-8") or None
-    if key is None and not Path(path).exists():
+    if not path:
         return None
-    return path, key
+    return path, str(current_app.config["AUDIT_ANCHOR_KEY"]).encode("utf-8") or None
 
 
 @audit_cli.command("anchor")
@@ -60,8 +58,10 @@ def anchor_command() -> None:
     """Append today's chain heads, signed, to the anchor file (run daily from cron)."""
     path = str(current_app.config["AUDIT_ANCHOR_FILE"])
     key = str(current_app.config["AUDIT_ANCHOR_KEY"]).encode("utf-8")
-    if not key:
-        raise click.ClickException("set AUDIT_ANCHOR_KEY (kept outside the database) first")
+    if not path or not key:
+        raise click.ClickException(
+            "set AUDIT_ANCHOR_FILE and AUDIT_ANCHOR_KEY (both kept outside the database) first"
+        )
     write_anchor(path, anchor_line(heads(), clock()(), key))
     click.echo(f"anchored {len(heads())} chain heads in {path}")
 
