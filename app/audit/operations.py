@@ -446,18 +446,29 @@ def audit_clinic_event(
 DIGESTED_TABLES = ("village", "clinic", "resident", "catalog_item", "item_price")
 
 
-def table_rows(session: Session, name: str, where: Any = None) -> Any:
-    """Every row of table ``name`` (optionally filtered), in primary-key order."""
+def table_rows(
+    session: Session, name: str, columns: list[str] | None = None, where: Any = None
+) -> Any:
+    """Rows of table ``name`` (``columns``, default all; optionally filtered), in key order."""
     table = db.metadata.tables[name]
-    query = select(table).order_by(*table.primary_key.columns)
+    chosen = [table.c[c] for c in columns] if columns is not None else list(table.c)
+    query = select(*chosen).order_by(*table.primary_key.columns)
     if where is not None:
         query = query.where(where(table))
     return (tuple(row) for row in session.execute(query))
 
 
-def table_digest_state(session: Session, name: str) -> State:
-    count, sha256 = row_digest(table_rows(session, name))
-    return {"rows": count, "sha256": sha256}
+def table_digest_state(session: Session, name: str, columns: list[str] | None = None) -> State:
+    """The digest of a table over ``columns`` (default: all it has now), which it records.
+
+    The columns are part of the state: a migration that adds one leaves the
+    recorded digest checkable (over the columns it names) until the next
+    write records the new set.
+    """
+    if columns is None:
+        columns = [c.name for c in db.metadata.tables[name].c]
+    count, sha256 = row_digest(table_rows(session, name, columns))
+    return {"columns": columns, "rows": count, "sha256": sha256}
 
 
 def audit_table_digests(
@@ -477,12 +488,16 @@ def audit_table_digests(
         )
 
 
-def settlement_rows_state(session: Session, file_id: int) -> State:
-    """The digest of one imported settlement file's stored rows."""
+def settlement_rows_state(
+    session: Session, file_id: int, columns: list[str] | None = None
+) -> State:
+    """The digest of one imported settlement file's stored rows (over ``columns``)."""
+    if columns is None:
+        columns = [c.name for c in db.metadata.tables["fund_settlement"].c]
     count, sha256 = row_digest(
-        table_rows(session, "fund_settlement", lambda t: t.c.file_id == file_id)
+        table_rows(session, "fund_settlement", columns, lambda t: t.c.file_id == file_id)
     )
-    return {"file_id": file_id, "rows": count, "sha256": sha256}
+    return {"file_id": file_id, "columns": columns, "rows": count, "sha256": sha256}
 
 
 def audit_settlement_rows(

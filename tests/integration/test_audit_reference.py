@@ -19,9 +19,11 @@ from flask import Flask
 from sqlalchemy import select, text
 
 from app.audit.models import AuditChain, AuditEntry
+from app.audit.operations import append, table_digest_state
 from app.audit.queries import entries
 from app.audit.rules import clinic_chain, seal
 from app.audit.verify import verify
+from app.database import unit_of_work
 from app.extensions import db
 from tests.factories import World
 from tests.integration.test_audit import tamper
@@ -217,3 +219,15 @@ def test_an_altered_anchor_line_is_caught(app: Flask, reconciled: World, tmp_pat
     assert result.exit_code == 1 and "signature does not match" in result.output
     db.session.remove()
     assert db.session.scalar(select(AuditEntry.id).limit(1)) is not None
+
+
+def test_a_digest_from_before_a_new_column_still_verifies(reconciled: World) -> None:
+    """A migration that adds a column (say a national catalogue field) raises no false
+    finding: the recorded digest names its columns and is checked over those."""
+    older = [c.name for c in db.metadata.tables["item_price"].c][:-1]
+    with unit_of_work() as session:
+        state = table_digest_state(session, "item_price", older)
+        append(session, "cli", "table.digest", ("table", "item_price"), None, state, None)
+    assert findings() == []
+    tamper("UPDATE item_price SET price = price + 1 WHERE id = (SELECT min(id) FROM item_price)")
+    caught("table item_price")
