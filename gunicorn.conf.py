@@ -11,6 +11,11 @@ Every number comes from the environment, with defaults sized from the CPU count:
 * ``HOST`` / ``PORT`` the address (default 127.0.0.1:5000: behind a reverse proxy,
   never on a public interface);
 * ``GUNICORN_TIMEOUT`` seconds a request may take before its worker is restarted.
+  With gthread workers gunicorn's heartbeat comes from the worker's main loop,
+  not from the request threads, so a request stuck for ever would never get its
+  worker replaced; the hooks below stop the heartbeat while any request has run
+  longer than the timeout, and the arbiter then replaces the worker as it does
+  a sync worker that stopped answering (``WORKER TIMEOUT``).
 
 gunicorn's own access log stays off: its lines carry paths and query strings,
 which hold ID numbers.  The app logs one JSON line per request with the route
@@ -20,6 +25,9 @@ rule instead (``app/web/requestlog.py``).
 from __future__ import annotations
 
 import os
+import threading
+import time
+from typing import Any
 
 
 def _int(name: str, default: int) -> int:
@@ -46,3 +54,29 @@ control_socket_disable = True
 # Worker heartbeats on a RAM disk: a slow disk must not get healthy workers killed.
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
+
+
+# --- a stuck request gets its worker replaced ------------------------------------------
+
+_started: dict[int, float] = {}  # thread id -> when its current request began (monotonic)
+
+
+def pre_request(worker: Any, _req: Any) -> None:
+    _started[threading.get_ident()] = time.monotonic()
+
+
+def post_request(worker: Any, _req: Any, _environ: Any, _resp: Any) -> None:
+    _started.pop(threading.get_ident(), None)
+
+
+def post_worker_init(worker: Any) -> None:
+    heartbeat = worker.notify
+    limit = worker.cfg.timeout
+
+    def notify_unless_stuck() -> None:
+        now = time.monotonic()
+        if any(now - began > limit for began in list(_started.values())):
+            return  # no heartbeat: the arbiter aborts and replaces this worker
+        heartbeat()
+
+    worker.notify = notify_unless_stuck

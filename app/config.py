@@ -52,10 +52,26 @@ def engine_options(database_url: str) -> dict[str, Any]:
     options: dict[str, Any] = {"pool_pre_ping": True}
     connect_timeout = _int("DB_CONNECT_TIMEOUT", 5)  # seconds
     statement_timeout = _int("DB_STATEMENT_TIMEOUT", 30)  # seconds
+    lock_timeout = _int("DB_LOCK_TIMEOUT", 10)  # seconds a statement waits for a row or table lock
     if database_url.startswith("postgresql"):
+        # The server bounds a statement; the client bounds every wait for the
+        # server (a stopped server never answers): the statement timeout plus a
+        # margin for the answer to travel (app.database._bound_postgres_waits).
+        client_deadline = statement_timeout + _int("DB_CLIENT_MARGIN", 5)
         options["connect_args"] = {
             "connect_timeout": connect_timeout,
-            "options": f"-c statement_timeout={statement_timeout * 1000}",
+            "options": (
+                f"-c statement_timeout={statement_timeout * 1000}"
+                f" -c lock_timeout={min(lock_timeout, statement_timeout) * 1000}"
+            ),
+            # A peer gone from the network: keepalives probe an idle socket, and
+            # sent data left unacknowledged this long closes it.
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": client_deadline * 1000,
+            "client_deadline": client_deadline,
         }
         options["pool_timeout"] = connect_timeout
     elif database_url.startswith("sqlite"):
@@ -90,10 +106,15 @@ def settings_from_env() -> dict[str, Any]:
         "MAX_JSON_DEPTH": _int("MAX_JSON_DEPTH", 20),
         # The fund's settlement detail for a district-month (finance's upload).
         "MAX_UPLOAD_LENGTH": _int("MAX_UPLOAD_LENGTH", 64 * 1024 * 1024),
-        # Login throttling (Flask-Limiter).  memory:// is per process; with
-        # several gunicorn workers use a shared store, e.g. redis://host:6379.
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
-        "LOGIN_LIMIT_PER_USER": os.environ.get("LOGIN_LIMIT_PER_USER", "5/minute;20/hour"),
+        # Throttling (Flask-Limiter), counted in the database by default so every
+        # worker and server shares the counts (app.web.throttle); redis://host:6379
+        # works too, memory:// counts per process.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "database://"),
+        # Failed logins: one address and username (hard), one address (any names),
+        # one username from anywhere (a short slow-down, never for a browser the
+        # user has logged in from, so nobody can lock a user out).
+        "LOGIN_LIMIT_PER_PAIR": os.environ.get("LOGIN_LIMIT_PER_PAIR", "5/minute;20/hour"),
+        "LOGIN_LIMIT_PER_USER": os.environ.get("LOGIN_LIMIT_PER_USER", "10/minute"),
         "LOGIN_LIMIT_PER_ADDRESS": os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "30/minute;200/hour"),
         # The address printed under receipts' QR codes (default: the request's host).
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", ""),
@@ -105,7 +126,17 @@ def settings_from_env() -> dict[str, Any]:
         "OWN_VISITS_RECEIPT_LIMIT": os.environ.get("OWN_VISITS_RECEIPT_LIMIT", "5/hour;10/day"),
         # How long one successful look-up lets the page show his visits.
         "OWN_VISITS_MINUTES": _int("OWN_VISITS_MINUTES", 15),
+        # Its answers ("asked to pay more"), per address; one answer per receipt,
+        # changeable, claiming at most FEEDBACK_MAX_YUAN.
+        "FEEDBACK_LIMIT": os.environ.get("FEEDBACK_LIMIT", "10/hour;30/day"),
+        "FEEDBACK_MAX_YUAN": os.environ.get("FEEDBACK_MAX_YUAN", "1000.00"),
         "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 30),
+        # Audit anchors (flask audit anchor, daily from cron): an append-only file
+        # outside the database and the key that signs its lines (not in the database).
+        "AUDIT_ANCHOR_FILE": os.environ.get("AUDIT_ANCHOR_FILE", ""),
+        "AUDIT_ANCHOR_KEY": os.environ.get("AUDIT_ANCHOR_KEY", ""),
+        # How long /readyz waits for the database before it says "not ready".
+        "READY_TIMEOUT": _int("READY_TIMEOUT", 3),
         # The insurance platform adapter: "simulator" or "package.module:ClassName".
         "INSURANCE_PLATFORM": os.environ.get("INSURANCE_PLATFORM", "simulator"),
         "PAGE_SIZE": 50,

@@ -116,7 +116,10 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 def configure_engine(engine: Engine) -> None:
-    """Make SQLite behave: foreign keys on, waits instead of 'database is locked'."""
+    """Make SQLite behave (foreign keys on, waits instead of 'database is locked');
+    on PostgreSQL bound every wait for the server on the client side."""
+    if engine.dialect.name == "postgresql":
+        _bound_postgres_waits(engine)
     if engine.dialect.name != "sqlite":
         return
 
@@ -172,6 +175,67 @@ def without_waiting_for_the_disk(engine: Engine) -> Iterator[None]:
         event.remove(engine, "connect", _on_connect)
         db.session.remove()
         engine.dispose()
+
+
+# The client-side bound for one database wait, in seconds, where a caller needs a
+# shorter one than the engine's (the readiness probe).
+_wait_bound: ContextVar[float | None] = ContextVar("wait_bound", default=None)
+
+
+@contextmanager
+def database_wait_bound(seconds: float) -> Iterator[None]:
+    """Within the block, no single wait for PostgreSQL lasts longer than ``seconds``."""
+    token = _wait_bound.set(seconds)
+    try:
+        yield
+    finally:
+        _wait_bound.reset(token)
+
+
+def _bound_postgres_waits(engine: Engine) -> None:
+    """Connections whose every wait for the server ends within ``client_deadline`` seconds.
+
+    The server's ``statement_timeout`` bounds a query on a live server, which
+    answers with an error; a server that is stopped (a frozen VM, a partition)
+    answers nothing, and its kernel may still acknowledge every packet, so
+    neither TCP keepalives nor ``tcp_user_timeout`` notice.  Only the client
+    can bound that wait: each wait on the socket (a query, a fetch, a commit,
+    the pool's ping) gets ``client_deadline`` (the statement timeout plus a
+    margin); past it the connection is closed and ``OperationalError`` raised,
+    which the pool discards and the app answers with a 503.
+    """
+    connection_class = _deadline_connection_class()
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        deadline = cparams.pop("client_deadline", None)
+        connection = connection_class.connect(*cargs, **cparams)
+        connection.client_deadline = deadline
+        return connection
+
+
+@cache
+def _deadline_connection_class() -> Any:
+    import psycopg
+    from psycopg import errors
+
+    class DeadlineConnection(psycopg.Connection[Any]):
+        client_deadline: float | None = None
+
+        def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+            bound = _wait_bound.get() or self.client_deadline
+            if bound is not None:
+                timeout = bound if timeout is None else min(timeout, bound)
+            try:
+                return super().wait(gen, interval, timeout)
+            except errors._WaitTimeout as exc:
+                # The connection is in an unknown state: never reuse it.
+                self.pgconn.finish()
+                raise psycopg.OperationalError(
+                    f"the database did not answer within {timeout:g} s"
+                ) from exc
+
+    return DeadlineConnection
 
 
 def _sha256_hex(*parts: bytes | str | int) -> str:

@@ -11,7 +11,11 @@ import re
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# The programme's calendar: years 2000 to 2099.  Anything further is a typing
+# slip, and at the calendar's own ends (0000, 9999) the day or month before or
+# after does not exist.
+MONTH = re.compile(r"^(20\d{2})-(0[1-9]|1[0-2])$")
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 # What a clerk types for a day or a month: 2026-11-29, 2026/11/29, 2026.11.29,
 # 20261129 (and 2026-1-5); 2026-11, 2026/11, 202611.  Pages show 2026-11-29.
 TYPED_DAY = re.compile(r"^(\d{4})(?:([-/.])(\d{1,2})\2(\d{1,2})|(\d{2})(\d{2}))$")
@@ -42,6 +46,8 @@ def parse_typed_day(text: str | None) -> dt.date | None:
     if m is None:
         return None
     month, day = (m.group(3), m.group(4)) if m.group(2) else (m.group(5), m.group(6))
+    if not FIRST_YEAR <= int(m.group(1)) <= LAST_YEAR:
+        return None
     try:
         return dt.date(int(m.group(1)), int(month), int(day))
     except ValueError:
@@ -70,7 +76,7 @@ def parse_typed_month(text: str | None) -> str | None:
     if m is None:
         return None
     month = int(m.group(2) or m.group(3))
-    if not 1 <= month <= 12 or not 2000 <= int(m.group(1)) <= 2099:
+    if not 1 <= month <= 12 or not FIRST_YEAR <= int(m.group(1)) <= LAST_YEAR:
         return None
     return f"{m.group(1)}-{month:02d}"
 

@@ -28,6 +28,7 @@ from app.visits.models import (
     Visit,
     VisitLine,
 )
+from app.web.throttle import ThrottleCounter
 
 __all__ = [
     "ApiToken",
@@ -58,6 +59,7 @@ __all__ = [
     "StatementEvent",
     "StockDelivery",
     "StockTake",
+    "ThrottleCounter",
     "Town",
     "User",
     "Village",

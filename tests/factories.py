@@ -204,6 +204,11 @@ def build_world(now: dt.datetime, policy: Policy = DEFAULT_POLICY) -> World:
     for username, role, scope in users:
         create_user(username, "secret-pass", role, **scope)
         world.tokens[username] = issue_token(username, now)
+    # The reference data above was written directly, not imported: record it in
+    # the audit chain as `flask audit adopt` does, so verify holds it from here.
+    from app.audit.adopt import adopt_unaudited
+
+    adopt_unaudited("cli", now)
     return world
 
 
@@ -228,3 +233,6 @@ def set_oversight_policy(review: bool, auto_submit_day: int | None = None) -> No
                 auto_submit_day=auto_submit_day,
             )
         )
+        from app.audit.operations import audit_policy
+
+        audit_policy(s, "cli", version, "updated")

@@ -22,7 +22,13 @@ from typing import Any
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
-from app.audit.operations import append
+from app.audit.operations import (
+    DIGESTED_TABLES,
+    adjustment_state,
+    append,
+    audit_settlement_rows,
+    audit_table_digests,
+)
 from app.audit.queries import load_state
 from app.audit.rules import (
     clinic_chain,
@@ -32,14 +38,16 @@ from app.audit.rules import (
     visit_state,
 )
 from app.database import unit_of_work
+from app.extensions import db
 from app.places.models import Clinic
-from app.settlement.models import Statement, StatementEvent
+from app.policy.models import PolicyVersion
+from app.settlement.models import Statement, StatementAdjustment, StatementEvent
 from app.visits.models import Visit, VisitLine
 
 
 def adopt_unaudited(actor: str, now: dt.datetime) -> dict[str, int]:
     """Append an entry for every visit, statement and history row never audited."""
-    counts = {"visits": 0, "statements": 0, "events": 0}
+    counts = {"visits": 0, "statements": 0, "events": 0, "reference": 0}
     with unit_of_work() as session:
         audited = {
             (kind, key)
@@ -91,4 +99,40 @@ def adopt_unaudited(actor: str, now: dt.datetime) -> dict[str, int]:
             if not history:
                 append(session, actor, "statement.adopt", obj, None, state, now, chain=chain)
             counts["statements"] += 1
+        counts["reference"] = _adopt_reference_data(session, actor, audited, codes, now)
     return counts
+
+
+def _adopt_reference_data(
+    session: Any,
+    actor: str,
+    audited: set[tuple[str, str]],
+    codes: dict[int, str],
+    now: dt.datetime,
+) -> int:
+    """Policy versions, adjustment lines, bulk tables and settlement files never audited."""
+    count = 0
+    for row in session.execute(select(PolicyVersion.__table__).order_by(PolicyVersion.id)):
+        key = f"{row.district_code}/{row.effective_from.isoformat()}"
+        if ("policy", key) not in audited:
+            append(session, actor, "policy.adopt", ("policy", key), None, dict(row._mapping), now)
+            count += 1
+    adjustments = select(StatementAdjustment.__table__).order_by(StatementAdjustment.id)
+    for a in session.execute(adjustments):
+        if ("statement_adjustment", str(a.id)) not in audited:
+            code = codes[a.clinic_id]
+            obj = ("statement_adjustment", a.id)
+            state = adjustment_state(a, code)
+            append(
+                session, actor, "adjustment.adopt", obj, None, state, now, chain=clinic_chain(code)
+            )
+            count += 1
+    tables = tuple(name for name in DIGESTED_TABLES if ("table", name) not in audited)
+    audit_table_digests(session, actor, tables, now)
+    count += len(tables)
+    settlement = db.metadata.tables["fund_settlement"]
+    for file_id in sorted(set(session.scalars(select(settlement.c.file_id).distinct()))):
+        if ("fund_file", str(file_id)) not in audited:
+            audit_settlement_rows(session, actor, file_id, now)
+            count += 1
+    return count

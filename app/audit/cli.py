@@ -1,14 +1,16 @@
-"""``flask audit verify``, ``flask audit heads`` and ``flask audit adopt``."""
+"""``flask audit verify``, ``anchor``, ``heads``, ``adopt`` and ``access``."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.audit.adopt import adopt_unaudited
+from app.audit.anchors import anchor_line, write_anchor
 from app.audit.operations import OPERATOR
 from app.audit.queries import heads, resident_reads
 from app.audit.verify import verify
@@ -32,14 +34,36 @@ audit_cli = AppGroup("audit", help="The tamper-evident audit chains.")
 def verify_command(pins: tuple[str, ...]) -> None:
     """Re-walk every chain and compare every visit and statement with its last audited state.
 
-    Prints each finding and exits 1 if there is any.
+    Also checks every signed anchor (``flask audit anchor``) when an anchor file
+    is configured (``AUDIT_ANCHOR_FILE``).  Prints each finding and exits 1 if there is any.
     """
-    result = verify(pins)
+    result = verify(pins, _anchors())
     for finding in result.findings:
         click.echo(str(finding), err=True)
     click.echo(result.summary())
     if not result.clean:
         raise SystemExit(1)
+
+
+def _anchors() -> tuple[str, bytes | None] | None:
+    """The anchor file and its key, when anchoring is configured (AUDIT_ANCHOR_FILE)."""
+    path = str(current_app.config["AUDIT_ANCHOR_FILE"])
+    if not path:
+        return None
+    return path, str(current_app.config["AUDIT_ANCHOR_KEY"]).encode("utf-8") or None
+
+
+@audit_cli.command("anchor")
+def anchor_command() -> None:
+    """Append today's chain heads, signed, to the anchor file (run daily from cron)."""
+    path = str(current_app.config["AUDIT_ANCHOR_FILE"])
+    key = str(current_app.config["AUDIT_ANCHOR_KEY"]).encode("utf-8")
+    if not path or not key:
+        raise click.ClickException(
+            "set AUDIT_ANCHOR_FILE and AUDIT_ANCHOR_KEY (both kept outside the database) first"
+        )
+    write_anchor(path, anchor_line(heads(), clock()(), key))
+    click.echo(f"anchored {len(heads())} chain heads in {path}")
 
 
 @audit_cli.command("heads")
@@ -62,7 +86,7 @@ def adopt_command(yes: bool) -> None:
     counts = adopt_unaudited(OPERATOR, clock()())
     click.echo(
         f"adopted {counts['visits']} visits, {counts['statements']} statements, "
-        f"{counts['events']} history rows"
+        f"{counts['events']} history rows, {counts['reference']} reference records"
     )
 
 

@@ -31,7 +31,7 @@ from dataclasses import replace
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, LargeBinary, String, TextClause, bindparam, text
+from sqlalchemy import BindParameter, LargeBinary, String, TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditChain, ResidentAccess
@@ -47,10 +47,12 @@ from app.audit.rules import (
     dumps,
     event_state,
     normalise,
+    row_digest,
     statement_state,
     visit_state,
 )
 from app.database import UTCDateTime, insert_missing, unit_of_work
+from app.extensions import db
 
 # Who acted when no user did: a command run on the server by its operator.
 OPERATOR = "cli"
@@ -265,28 +267,32 @@ def audit_adjustments(
     session.flush()  # the lines' ids are what the entries name
     for a in sorted(adjustments, key=lambda a: (clinic_codes[a.clinic_id], a.id)):
         code = clinic_codes[a.clinic_id]
-        after = {
-            "statement": f"{code}/{a.statement_month}",
-            "belongs_to": a.belongs_to,
-            "visit": a.visit_id,
-            "receipt_number": a.receipt_number,
-            "source": a.source,
-            "outcome": a.outcome,
-            "reason": a.reason,
-            "fund_computed": a.fund_computed,
-            "fund_paid": a.fund_paid,
-            "amount": a.amount,
-        }
         append(
             session,
             actor,
             "adjustment.book",
             ("statement_adjustment", a.id),
             None,
-            after,
+            adjustment_state(a, code),
             now,
             chain=clinic_chain(code),
         )
+
+
+def adjustment_state(a: Any, clinic_code: str) -> State:
+    """A statement adjustment line as the chain records it (verify compares the live row)."""
+    return {
+        "statement": f"{clinic_code}/{a.statement_month}",
+        "belongs_to": a.belongs_to,
+        "visit": a.visit_id,
+        "receipt_number": a.receipt_number,
+        "source": a.source,
+        "outcome": a.outcome,
+        "reason": a.reason,
+        "fund_computed": a.fund_computed,
+        "fund_paid": a.fund_paid,
+        "amount": a.amount,
+    }
 
 
 def audit_batch_payment(
@@ -430,3 +436,74 @@ def audit_clinic_event(
     """
     session.flush()
     return append(session, actor, action, obj, None, after, now, chain=clinic_chain(clinic_code))
+
+
+# --- reference data recorded whole: a digest of the table after each write ---------------
+
+# Tables whose rows decide eligibility or money and are written in bulk (imports):
+# each write records the table's digest (``table.digest``), and verify recomputes
+# it.  Areas' tables are named, not imported: this module sits below them.
+DIGESTED_TABLES = ("village", "clinic", "resident", "catalog_item", "item_price")
+
+
+def table_rows(
+    session: Session, name: str, columns: list[str] | None = None, where: Any = None
+) -> Any:
+    """Rows of table ``name`` (``columns``, default all; optionally filtered), in key order."""
+    table = db.metadata.tables[name]
+    chosen = [table.c[c] for c in columns] if columns is not None else list(table.c)
+    query = select(*chosen).order_by(*table.primary_key.columns)
+    if where is not None:
+        query = query.where(where(table))
+    return (tuple(row) for row in session.execute(query))
+
+
+def table_digest_state(session: Session, name: str, columns: list[str] | None = None) -> State:
+    """The digest of a table over ``columns`` (default: all it has now), which it records.
+
+    The columns are part of the state: a migration that adds one leaves the
+    recorded digest checkable (over the columns it names) until the next
+    write records the new set.
+    """
+    if columns is None:
+        columns = [c.name for c in db.metadata.tables[name].c]
+    count, sha256 = row_digest(table_rows(session, name, columns))
+    return {"columns": columns, "rows": count, "sha256": sha256}
+
+
+def audit_table_digests(
+    session: Session, actor: Any, names: tuple[str, ...], now: dt.datetime | None
+) -> None:
+    """Record the digest of each table in ``names`` as it now is (after a bulk write)."""
+    session.flush()
+    for name in names:
+        append(
+            session,
+            actor,
+            "table.digest",
+            ("table", name),
+            None,
+            table_digest_state(session, name),
+            now,
+        )
+
+
+def settlement_rows_state(
+    session: Session, file_id: int, columns: list[str] | None = None
+) -> State:
+    """The digest of one imported settlement file's stored rows (over ``columns``)."""
+    if columns is None:
+        columns = [c.name for c in db.metadata.tables["fund_settlement"].c]
+    count, sha256 = row_digest(
+        table_rows(session, "fund_settlement", columns, lambda t: t.c.file_id == file_id)
+    )
+    return {"file_id": file_id, "columns": columns, "rows": count, "sha256": sha256}
+
+
+def audit_settlement_rows(
+    session: Session, actor: Any, file_id: int, now: dt.datetime | None
+) -> None:
+    """Record the digest of the fund settlement rows one file stored."""
+    session.flush()
+    state = settlement_rows_state(session, file_id)
+    append(session, actor, "settlement.rows", ("fund_file", file_id), None, state, now)

@@ -13,7 +13,15 @@ Guarantees: :func:`verify` reports (and only reads)
   open row), and every statement history row that was edited, deleted or
   inserted outside the app;
 * a pinned head (``chain #seq hash``, as a printed statement carries it) that
-  the chain no longer holds.
+  the chain no longer holds, and likewise every head in the signed anchor file
+  (:mod:`app.audit.anchors`), checked by itself when one is configured;
+* every policy version and every statement adjustment line that differs from
+  its last audited state or was never audited; each bulk-written table that
+  decides eligibility or prices (villages, clinics, residents, catalogue items
+  and price periods) whose digest differs from the one its last import
+  recorded; each fund settlement file whose stored rows differ from theirs;
+* a visit whose patient, date, doctor or clinic changed (entries written
+  before these were recorded are compared on money alone).
 
 It sits above the visits and settlement areas (it reads their tables); the
 writers in :mod:`app.audit.operations` sit below them.
@@ -27,13 +35,22 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.audit.anchors import anchor_findings
+from app.audit.operations import (
+    DIGESTED_TABLES,
+    adjustment_state,
+    settlement_rows_state,
+    table_digest_state,
+)
 from app.audit.queries import chain_names, entries, heads
 from app.audit.rules import (
     STATEMENT_FIGURES,
+    VISIT_IDENTITY,
     Finding,
     State,
     chain_findings,
     event_state,
+    normalise,
     state_findings,
     statement_state,
     transition_findings,
@@ -42,7 +59,8 @@ from app.audit.rules import (
 )
 from app.extensions import db
 from app.places.models import Clinic
-from app.settlement.models import Statement, StatementEvent
+from app.policy.models import PolicyVersion
+from app.settlement.models import Statement, StatementAdjustment, StatementEvent
 from app.visits.models import Visit, VisitLine
 
 
@@ -66,7 +84,10 @@ class Verification:
         )
 
 
-def verify(pins: tuple[str, ...] = ()) -> Verification:
+def verify(
+    pins: tuple[str, ...] = (), anchors: tuple[str, bytes | None] | None = None
+) -> Verification:
+    """Every finding; ``anchors`` is (anchor file, its key) when anchors are configured."""
     result = Verification()
     last: dict[tuple[str, str], State | None] = {}
     audited_events: dict[int, tuple[str, State]] = {}
@@ -86,8 +107,11 @@ def verify(pins: tuple[str, ...] = ()) -> Verification:
             if entry.object_type == "statement" and isinstance(event, dict):
                 audited_events[int(event.get("id", 0))] = (entry.object_key, event)
     result.findings += _pin_findings(pins, hashes)
+    if anchors is not None:
+        result.findings += anchor_findings(anchors[0], anchors[1], hashes)
     result.visits = _check_visits(last, result.findings)
     result.statements = _check_statements(last, audited_events, result.findings)
+    _check_reference_data(last, result.findings)
     return result
 
 
@@ -110,7 +134,7 @@ def _pin_findings(pins: tuple[str, ...], hashes: dict[tuple[str, int], str]) -> 
 
 
 def _check_visits(last: dict[tuple[str, str], State | None], findings: list[Finding]) -> int:
-    session = db.session
+    session = db.session()
     lines: dict[int, list[Any]] = defaultdict(list)
     for line in session.execute(
         select(VisitLine.__table__).order_by(VisitLine.visit_id, VisitLine.line_no)
@@ -121,6 +145,9 @@ def _check_visits(last: dict[tuple[str, str], State | None], findings: list[Find
         count += 1
         audited = last.pop(("visit", str(visit.id)), None)
         live = visit_state(visit, lines.pop(visit.id, []))
+        if audited is not None and "patient_id_number" not in audited:
+            for name in VISIT_IDENTITY:  # an entry from before identity was recorded
+                live.pop(name, None)
         findings += state_findings(f"visit {visit.id} ({visit.receipt_number})", audited, live)
     for visit_id in sorted(lines):
         findings.append(Finding(f"visit {visit_id}", "has lines but no visit row"))
@@ -135,7 +162,7 @@ def _check_statements(
     audited_events: dict[int, tuple[str, State]],
     findings: list[Finding],
 ) -> int:
-    session = db.session
+    session = db.session()
     keys: dict[int, str] = {}
     count = 0
     rows = session.execute(
@@ -169,3 +196,58 @@ def _check_statements(
         where = f"statement {key} history row {event_id} ({audited.get('action')})"
         findings.append(Finding(where, "was audited but is gone (deleted)"))
     return count
+
+
+def _check_reference_data(
+    last: dict[tuple[str, str], State | None], findings: list[Finding]
+) -> None:
+    """Policy versions and adjustment lines row by row; bulk tables and files by digest."""
+    session = db.session()
+    for row in session.execute(select(PolicyVersion.__table__).order_by(PolicyVersion.id)):
+        key = f"{row.district_code}/{row.effective_from.isoformat()}"
+        live = normalise(dict(row._mapping))
+        audited = last.pop(("policy", key), None)
+        if audited is not None:  # a column added since it was recorded is not compared
+            live = {k: v for k, v in live.items() if k in audited}
+        findings += state_findings(f"policy {key}", audited, live)
+    for object_type, key in sorted(last):
+        if object_type == "policy":
+            findings += state_findings(f"policy {key}", last[(object_type, key)], None)
+
+    codes = dict(session.execute(select(Clinic.id, Clinic.code)).all())
+    for a in session.execute(
+        select(StatementAdjustment.__table__).order_by(StatementAdjustment.id)
+    ):
+        audited = last.pop(("statement_adjustment", str(a.id)), None)
+        live = normalise(adjustment_state(a, codes.get(a.clinic_id, "?")))
+        findings += state_findings(f"statement adjustment {a.id}", audited, live)
+    for object_type, key in sorted(last):
+        if object_type == "statement_adjustment":
+            findings += state_findings(
+                f"statement adjustment {key}", last[(object_type, key)], None
+            )
+
+    for name in DIGESTED_TABLES:
+        audited = last.get(("table", name))
+        live = table_digest_state(session, name, _columns(name, audited))
+        if audited is None and live["rows"] == 0:
+            continue
+        findings += [
+            Finding(f"table {name}", f"{f.message} (rows edited, added or removed outside the app)")
+            for f in state_findings(f"table {name}", audited, live)
+        ]
+
+    files = session.scalars(select(db.metadata.tables["fund_settlement"].c.file_id).distinct())
+    for file_id in sorted(set(files)):
+        audited = last.get(("fund_file", str(file_id)))
+        live = settlement_rows_state(session, file_id, _columns("fund_settlement", audited))
+        findings += state_findings(f"fund settlement file {file_id}", audited, live)
+
+
+def _columns(table: str, audited: State | None) -> list[str] | None:
+    """The columns a recorded digest covers that the table still has (None: all of them)."""
+    named = (audited or {}).get("columns")
+    if not isinstance(named, list):
+        return None
+    have = {c.name for c in db.metadata.tables[table].c}
+    return [c for c in named if c in have]

@@ -71,7 +71,9 @@ def _offer(item: CatalogItem, price: int) -> ItemOffer:
 
 def search_items(text: str, day: dt.date, limit: int = 20) -> list[ItemOffer]:
     """Items priced on ``day`` whose code, name or pinyin initials match ``text``."""
-    query = (text or "").strip()[:MAX_QUERY]
+    # No code, name or pinyin holds a control character (PostgreSQL's text
+    # cannot even hold a NUL): they are dropped, never sent.
+    query = "".join(c for c in (text or "") if c.isprintable()).strip()[:MAX_QUERY]
     if not query:
         return []
     limit = max(1, min(limit, MAX_RESULTS))

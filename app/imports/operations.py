@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from app.audit.operations import OPERATOR, audit_import
+from app.audit.operations import DIGESTED_TABLES, OPERATOR, audit_import, audit_table_digests
 from app.catalog.models import CatalogItem, ItemPrice
 from app.catalog.rules import pinyin_initials
 from app.database import unit_of_work
@@ -159,11 +159,22 @@ def import_stream(
         for _ in raw_lines:  # the CSV reader read to the end; hash whatever it left
             pass
         audit_import(session, OPERATOR, kind, source, (digest.hexdigest(), digest.size), summary)
+        # The tables as this import left them: verify holds them against it.
+        audit_table_digests(session, OPERATOR, _DIGESTED.get(kind, DIGESTED_TABLES), None)
         if summary.deaths:
             # After the rows: a death listed puts the visits after it on a worklist.
             listed = list_visits_after_deaths(session, summary.deaths, OPERATOR, summary.when)
             summary.notes.append(f"visits on or after a death listed for review: {listed}")
     return summary
+
+
+# The tables each kind of import writes (a kind not named here: all of them).
+_DIGESTED: dict[str, tuple[str, ...]] = {
+    "villages": ("village",),
+    "clinics": ("clinic",),
+    "residents": ("resident",),
+    "catalog": ("catalog_item", "item_price"),
+}
 
 
 class _Digest:

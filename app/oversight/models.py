@@ -45,6 +45,8 @@ class ReceiptFeedback(Model):
     __tablename__ = "receipt_feedback"
     __table_args__ = (
         ForeignKeyConstraint(["visit_id", "visit_month"], ["visit.id", "visit.month"]),
+        # One answer per receipt: answering again changes it.
+        UniqueConstraint("visit_id", "visit_month", name="uq_receipt_feedback_visit"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

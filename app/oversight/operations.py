@@ -94,25 +94,57 @@ def receipt_code_for(visit_id: int, now: dt.datetime) -> str:
     raise RuntimeError("could not create a receipt code")
 
 
-def record_feedback(code: str, asked_more: bool, said_paid: int | None, now: dt.datetime) -> None:
-    """Store a patient's answer about the receipt with ``code``."""
+# What a patient may say he paid, at most (fen): a village visit costs tens of yuan.
+FEEDBACK_MOST = 100_000
+
+
+def record_feedback(
+    code: str,
+    asked_more: bool,
+    said_paid: int | None,
+    now: dt.datetime,
+    *,
+    most: int = FEEDBACK_MOST,
+) -> None:
+    """Store a patient's answer about the receipt with ``code``: one answer per receipt.
+
+    Answering again changes the answer (the receipt's one row is updated, and
+    the change audited), so one address cannot stack complaints on a receipt;
+    ``said_paid`` is at most ``most`` fen (a village visit costs tens of yuan).
+    """
     if said_paid is not None and said_paid < 0:
         raise InvalidInput(Problem("said_paid", "must not be negative"))
+    if said_paid is not None and said_paid > most:
+        raise InvalidInput(Problem("said_paid", f"at most {most} fen", "too_large"))
     with unit_of_work() as session:
         row = session.scalar(select(ReceiptCode).where(ReceiptCode.code == code))
         if row is None:
             raise NotFound(Problem("code", "no receipt with this code"))
-        session.add(
-            ReceiptFeedback(
-                visit_id=row.visit_id,
-                visit_month=row.visit_month,
-                asked_more=asked_more,
-                said_paid=said_paid if asked_more else None,
-                at=now,
+        said = said_paid if asked_more else None
+        # The receipt's answer, locked: two answers at once leave one row, the later.
+        answer = session.scalar(
+            select(ReceiptFeedback)
+            .where(
+                ReceiptFeedback.visit_id == row.visit_id,
+                ReceiptFeedback.visit_month == row.visit_month,
             )
+            .with_for_update()
         )
+        after: dict[str, Any] = {"visit": row.visit_id, "asked_more": asked_more, "said_paid": said}
+        if answer is None:
+            session.add(
+                ReceiptFeedback(
+                    visit_id=row.visit_id,
+                    visit_month=row.visit_month,
+                    asked_more=asked_more,
+                    said_paid=said,
+                    at=now,
+                )
+            )
+        else:
+            after["changed_from"] = {"asked_more": answer.asked_more, "said_paid": answer.said_paid}
+            answer.asked_more, answer.said_paid, answer.at = asked_more, said, now
         # Who answered is never known or kept: the actor is the public check itself.
-        after = {"visit": row.visit_id, "asked_more": asked_more, "said_paid": said_paid}
         audit_clinic_event(
             session,
             "public",

@@ -30,7 +30,7 @@ from werkzeug.wrappers import Response
 from app.audit.operations import record_access
 from app.auth.access import require_clinic_visible
 from app.clock import clock
-from app.errors import NotFound
+from app.errors import InvalidInput, NotFound
 from app.extensions import limiter
 from app.localtime import format_local, local_date, parse_month
 from app.money import format_money, format_quantity, format_yuan, parse_yuan
@@ -73,8 +73,14 @@ def enter() -> Response | str:
     return render_template("oversight/enter.html", form=form)
 
 
+def _answer_limit() -> str:
+    return str(current_app.config["FEEDBACK_LIMIT"])
+
+
 @bp.route("/<code>", methods=["GET", "POST"])
 @limiter.limit(_limit)
+# Answers, per address: enough for a family's receipts, not for a flood.
+@limiter.limit(_answer_limit, methods=["POST"])
 def receipt(code: str) -> Response | tuple[str, int] | str:
     stored = normalise(code)
     found = public_receipt(stored) if stored else None
@@ -86,7 +92,14 @@ def receipt(code: str) -> Response | tuple[str, int] | str:
     if form.validate_on_submit():
         asked_more = form.asked_more.data == "yes"
         said = parse_yuan(form.said_paid.data) if asked_more and form.said_paid.data else None
-        record_feedback(found.code, asked_more, said, clock()())
+        most = parse_yuan(str(current_app.config["FEEDBACK_MAX_YUAN"]))
+        try:
+            record_feedback(found.code, asked_more, said, clock()(), most=most)
+        except InvalidInput:
+            form.said_paid.errors = [
+                _("At most %(most)s yuan.", most=format_yuan(most)),
+            ]
+            return _receipt_page(found, form, OwnVisitsForm(formdata=None), 422)
         flash(
             _("Thank you. The health bureau will look into it.")
             if asked_more

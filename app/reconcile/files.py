@@ -149,7 +149,18 @@ def read_settlement_file(data: bytes, source: str) -> list[SettlementRow]:
     seen: dict[str, int] = {}
     try:
         records = list(_records(data))
-    except (UnicodeDecodeError, csv.Error, ValueError, KeyError, OSError, BadZipFile) as exc:
+    # An XLSX's XML with a DTD or entities (an expansion bomb, an external
+    # entity) is refused by defusedxml, which openpyxl uses when installed, with
+    # a ValueError; a malformed XML part is a SyntaxError (ParseError).
+    except (
+        UnicodeDecodeError,
+        csv.Error,
+        ValueError,
+        KeyError,
+        OSError,
+        BadZipFile,
+        SyntaxError,
+    ) as exc:
         raise SettlementFileRejected(
             source, [FileProblem(1, "file", f"unreadable: {exc}")]
         ) from None

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
-from app.audit.operations import OPERATOR, append, audit_adjustments
+from app.audit.operations import OPERATOR, append, audit_adjustments, audit_settlement_rows
 from app.auth.models import User
 from app.database import unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
@@ -191,6 +191,7 @@ def import_settlement_file(
         append(
             session, actor or OPERATOR, "import", ("import", "fund_settlement"), None, after, now
         )
+        audit_settlement_rows(session, actor or OPERATOR, stored.id, now)
         return result
 
 

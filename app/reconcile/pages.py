@@ -110,7 +110,7 @@ def _render(
 
 @bp.route("/upload", methods=["POST"])
 @role_required("finance")
-def upload() -> Response | str:
+def upload() -> Response | str | tuple[str, int]:
     # A district-month of settlements is far bigger than any other request body.
     request.max_content_length = current_app.config["MAX_UPLOAD_LENGTH"]
     user: User = current_user
@@ -118,7 +118,7 @@ def upload() -> Response | str:
     form = SettlementUploadForm()
     if not form.validate_on_submit():
         month = form.month.data if parse_month(form.month.data or "") else _month(clock()())
-        return _render(district, month, form, problems=[])
+        return _render(district, month, form, problems=[]), 422
     month = form.month.data or ""
     upload = form.file.data
     try:
@@ -126,9 +126,9 @@ def upload() -> Response | str:
             upload.read(), upload.filename or "upload", district.code, month, user, clock()()
         )
     except SettlementFileRejected as exc:
-        return _render(district, month, form, problems=exc.lines())
+        return _render(district, month, form, problems=exc.lines()), 422
     except DomainError as exc:
-        return _render(district, month, form, problems=[exc.message])
+        return _render(district, month, form, problems=[exc.message]), exc.status
     if result.already_imported:
         flash(_("This file was already imported; nothing changed."), "info")
     else:

@@ -8,6 +8,8 @@ Guarantees:
   revision is the head of the migration scripts this code ships; otherwise 503
   with a JSON ``reason`` (``database unreachable`` or ``migrations not at head``),
   so traffic is held back from a server whose schema is behind (or ahead);
+  a database that does not answer within ``READY_TIMEOUT`` seconds (a stopped
+  server answers nothing) is unreachable;
 * neither needs a login, and neither says anything personal: no user, no
   database URL or error text, only revision ids.
 """
@@ -22,6 +24,7 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
+from app.database import database_wait_bound
 from app.extensions import db
 
 bp = Blueprint("health", __name__)
@@ -46,7 +49,10 @@ def healthz() -> Response:
 def readyz() -> Response | tuple[Response, int]:
     heads = script_heads(current_app.extensions["migrate"].directory)
     try:
-        with db.engine.connect() as connection:
+        with (
+            database_wait_bound(current_app.config["READY_TIMEOUT"]),
+            db.engine.connect() as connection,
+        ):
             current = frozenset(MigrationContext.configure(connection).get_current_heads())
     except SQLAlchemyError as exc:
         current_app.logger.error("readyz: database unreachable: %s", type(exc).__name__)

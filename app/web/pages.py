@@ -33,8 +33,10 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
 from app.auth.models import User
@@ -165,7 +167,58 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def _login_username() -> str:
-    return "user:" + request.form.get("username", "").strip().lower()[:60]
+    return request.form.get("username", "").strip().lower()[:60]
+
+
+def _login_user_key() -> str:
+    return "user:" + _login_username()
+
+
+def _login_pair_key() -> str:
+    # The address and the name together: one address guessing one user's password.
+    return f"pair:{get_remote_address()}:{_login_username()}"
+
+
+# A signed cookie a browser gets when its user logs in: the user's own browser is
+# never slowed down by someone else's guesses at the same username.
+KNOWN_BROWSER_COOKIE = "known_login"
+_KNOWN_BROWSER_DAYS = 90
+
+
+def _known_browser() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="known-login-browser")
+
+
+def _from_known_browser() -> bool:
+    """The login comes from a browser where this username logged in before."""
+    cookie = request.cookies.get(KNOWN_BROWSER_COOKIE)
+    if not cookie:
+        return False
+    try:
+        names = _known_browser().loads(cookie, max_age=_KNOWN_BROWSER_DAYS * 86400)
+    except BadSignature:
+        return False
+    return isinstance(names, list) and _login_username() in names
+
+
+def _remember_browser(response: Response, username: str) -> None:
+    names: list[str] = []
+    cookie = request.cookies.get(KNOWN_BROWSER_COOKIE)
+    if cookie:
+        try:
+            loaded = _known_browser().loads(cookie, max_age=_KNOWN_BROWSER_DAYS * 86400)
+            names = [n for n in loaded if isinstance(n, str)] if isinstance(loaded, list) else []
+        except BadSignature:
+            names = []
+    names = [username.lower(), *[n for n in names if n != username.lower()]][:5]
+    response.set_cookie(
+        KNOWN_BROWSER_COOKIE,
+        _known_browser().dumps(names),
+        max_age=_KNOWN_BROWSER_DAYS * 86400,
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
 
 
 def _login_failed(response: Response) -> bool:
@@ -173,6 +226,11 @@ def _login_failed(response: Response) -> bool:
     return response.status_code == 401
 
 
+# Three limits, counted in the database (every worker shares them), failures only:
+# per address (one machine guessing many names), per address and username (one
+# machine guessing one password: the hard limit) and per username from anywhere
+# (many machines guessing one password): that one only slows guessing down, for a
+# short window, and never applies to a browser the user has logged in from.
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
@@ -180,10 +238,17 @@ def _login_failed(response: Response) -> bool:
     deduct_when=_login_failed,
 )
 @limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_USER"],
-    key_func=_login_username,
+    lambda: current_app.config["LOGIN_LIMIT_PER_PAIR"],
+    key_func=_login_pair_key,
     methods=["POST"],
     deduct_when=_login_failed,
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_USER"],
+    key_func=_login_user_key,
+    methods=["POST"],
+    deduct_when=_login_failed,
+    exempt_when=_from_known_browser,
 )
 def login() -> Any:
     if request.method == "GET" and current_user.is_authenticated:
@@ -204,7 +269,9 @@ def login() -> Any:
                 session["lang"] = lang
             session["sid"] = start_login_session(user, clock()())
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")) or url_for("web.home"))
+            answer = redirect(_safe_next(request.args.get("next")) or url_for("web.home"))
+            _remember_browser(answer, user.username)
+            return answer
     return render_template("login.html", error=error, username=username), (401 if error else 200)
 
 

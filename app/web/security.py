@@ -23,7 +23,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import BadRequest
 
@@ -120,10 +120,10 @@ def _database_unavailable(exc: Exception) -> Any:
 
 def _is_unavailable(exc: DBAPIError) -> bool:
     # Connection refused, dropped or timed out (psycopg: OperationalError;
-    # statement_timeout: QueryCanceled, a DBAPIError with SQLSTATE 57014).
+    # statement_timeout: QueryCanceled, SQLSTATE 57014; lock_timeout: 55P03).
     if isinstance(exc, OperationalError):
         return True
-    return getattr(getattr(exc, "orig", None), "sqlstate", None) == "57014"
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("57014", "55P03")
 
 
 def init_security(app: Flask) -> None:
@@ -139,4 +139,12 @@ def init_security(app: Flask) -> None:
     def _dbapi_error(exc: DBAPIError) -> Any:
         if _is_unavailable(exc):
             return _database_unavailable(exc)
+        if isinstance(exc, DataError):
+            # A value the database cannot hold (a NUL in text, a number out of
+            # its column's range) came from the request: bad input, not a fault.
+            db.session.rollback()
+            current_app.logger.warning("refused a value the database cannot hold")
+            return app.handle_http_exception(
+                BadRequest("a value in the request cannot be stored (control character?)")
+            )
         raise exc

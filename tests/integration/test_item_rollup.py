@@ -19,6 +19,7 @@ from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, select, text, update
 
+from app.audit.operations import audit_table_digests
 from app.catalog.models import CatalogItem
 from app.database import unit_of_work
 from app.extensions import db
@@ -110,6 +111,8 @@ def forty_visits(world: World, now: dt.datetime) -> list[Visit]:
                 session.execute(
                     update(CatalogItem).where(CatalogItem.code == "VC001").values(name="维C片")
                 )
+                # As an import would: the catalogue's new digest goes on the chain.
+                audit_table_digests(session, "cli", ("catalog_item",), None)
         mix = MIXES[n % len(MIXES)]
         doctor = DOCTORS[clinic]
         injection = n % 2 == 0

@@ -280,7 +280,7 @@ def test_a_rejected_upload_lists_its_lines_and_other_roles_only_read(
         data={"csrf_token": csrf, "month": OCT, "file": (io.BytesIO(bad), "bad.csv")},
         content_type="multipart/form-data",
     )
-    assert r.status_code == 200 and "文件未导入" in r.text and "bad.csv:1: mdtrt_id" in r.text
+    assert r.status_code == 422 and "文件未导入" in r.text and "bad.csv:1: mdtrt_id" in r.text
     assert db.session.scalar(select(func.count()).select_from(FundFinding)) == 0
 
     reviewer, csrf2 = page_client(app, "reviewer")

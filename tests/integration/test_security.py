@@ -357,7 +357,9 @@ def test_postgres_timeouts_come_from_the_settings(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("DB_CONNECT_TIMEOUT", "3")
     monkeypatch.setenv("DB_STATEMENT_TIMEOUT", "7")
     options = engine_options("postgresql+psycopg://u@h/db")
-    assert options["connect_args"] == {"connect_timeout": 3, "options": "-c statement_timeout=7000"}
+    args = options["connect_args"]
+    assert args["connect_timeout"] == 3
+    assert args["options"] == "-c statement_timeout=7000 -c lock_timeout=7000"
     assert engine_options("sqlite:///x")["connect_args"] == {"timeout": 7}
 
 
