@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from app.auth.models import User
 from app.errors import DomainError
 from app.extensions import db
+from app.insurance.pages import reverse_after_void
 from app.localtime import local, parse_typed_day
 from app.people.rules import mask_id_number
 from app.places.models import Clinic
@@ -87,6 +88,9 @@ def void(visit_id: int) -> Any:
             visit = visit_for(visit_id, user)
         else:
             flash(_("Receipt %(number)s is voided.", number=voided.receipt_number), "info")
+            if reverse_after_void(voided.id) == "pending":
+                flash(_("The insurance settlement will be reversed when the platform answers."),
+                      "info")  # fmt: skip
             return redirect(url_for("visits.today"), code=303)
     elif visit.voided:
         errors = {"_": str(MESSAGES["voided"])}
