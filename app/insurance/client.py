@@ -62,6 +62,10 @@ def gateway_from_config(config: Mapping[str, Any]) -> Gateway | None:
     url = (config.get("INSURANCE_GATEWAY_URL") or "").strip()
     if not url:
         return None
+    def number(name: str, default: float) -> float:
+        value = config.get(name)
+        return default if value is None or value == "" else float(value)
+
     return Gateway(
         url=url,
         admvs=config.get("INSURANCE_ADMVS") or "",
@@ -70,10 +74,10 @@ def gateway_from_config(config: Mapping[str, Any]) -> Gateway | None:
         signer=signer_from_config(
             config.get("INSURANCE_SIGNER") or "none", config.get("INSURANCE_SIGN_KEY") or ""
         ),
-        connect_timeout=float(config.get("INSURANCE_CONNECT_TIMEOUT") or 3),
-        read_timeout=float(config.get("INSURANCE_READ_TIMEOUT") or 10),
-        max_attempts=int(config.get("INSURANCE_MAX_ATTEMPTS") or 8),
-        pause_after_failure=float(config.get("INSURANCE_PAUSE_AFTER_FAILURE") or 30),
+        connect_timeout=number("INSURANCE_CONNECT_TIMEOUT", 3),
+        read_timeout=number("INSURANCE_READ_TIMEOUT", 10),
+        max_attempts=int(number("INSURANCE_MAX_ATTEMPTS", 8)),
+        pause_after_failure=number("INSURANCE_PAUSE_AFTER_FAILURE", 30),
     )
 
 

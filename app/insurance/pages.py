@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -20,11 +29,13 @@ from sqlalchemy import select
 
 from app.auth.access import can_see_clinic
 from app.clock import clock
+from app.errors import DomainError
 from app.extensions import db
 from app.insurance.client import Gateway, gateway_from_config
 from app.insurance.models import InsuranceSettlement
 from app.insurance.operations import (
     Attempt,
+    decide_at_expected,
     retry_now,
     reverse_visit_settlement,
     settle_recorded_visit,
@@ -32,6 +43,7 @@ from app.insurance.operations import (
 from app.insurance.queries import unsettled
 from app.insurance.rules import visit_claim
 from app.places.models import Clinic
+from app.places.queries import clinic_by_code
 from app.web.access import role_required
 
 bp = Blueprint("insurance", __name__, template_folder="templates")
@@ -96,6 +108,23 @@ def board() -> str:
         status_words=status_words,
         configured=configured_gateway() is not None,
     )
+
+
+@bp.route("/insurance/decide/<clinic>/<month>", methods=["POST"])
+@role_required("finance")
+def decide(clinic: str, month: str) -> Any:
+    """Finance lets the statement be paid at the expected figures, with a reason (SPEC §7)."""
+    found = clinic_by_code(clinic)
+    if not can_see_clinic(current_user, found):
+        abort(403)
+    try:
+        n = decide_at_expected(found.id, month, request.form.get("reason", ""), current_user,
+                               clock()())  # fmt: skip
+    except DomainError as exc:
+        flash("; ".join(p.message for p in exc.problems), "error")
+    else:
+        flash(_("%(n)s pending visits decided at the expected figures.", n=n), "info")
+    return redirect(url_for("settlement.statement", clinic=clinic, month=month), code=303)
 
 
 @bp.route("/insurance/settlements/<int:settlement_id>/retry", methods=["POST"])

@@ -273,3 +273,70 @@ def test_the_insurance_catalog_holds_every_message_in_chinese() -> None:
     }
     assert found - set(catalog) == set()
     assert all(catalog[m] for m in found)
+
+
+@pytest.mark.usefixtures("request_scoped_g")
+def test_pending_visits_block_payment_until_finance_decides(
+    app: Flask, client: FlaskClient, world: World, platform: Simulator, clock: FixedClock
+) -> None:
+    platform.post("admin/catalogue", [{"code": "AMX01", "chrgitm_lv": "01",
+                                       "price_ceiling": "0.30"}])  # fmt: skip
+    platform.stop()
+    visit = record(client, world, visited_at="2026-09-20T10:00:00+08:00").json
+    assert visit["insurance"]["status"] == "pending"
+    url = "/api/v1/statements/HD001/2026-09"
+    assert client.post(f"{url}/submit", json={}, headers=world.auth("doctor")).status_code == 200
+    assert client.post(f"{url}/review", json={}, headers=world.auth("reviewer")).status_code == 200
+    pay = {"paid_on": "2026-10-15", "reference": "GZCZ-1", "amount": "5.55"}
+    refused = client.post(f"{url}/pay", json=pay, headers=world.auth("finance"))
+    assert refused.status_code == 409
+    assert "pending insurance settlement" in str(refused.json)
+    csrf = login(client, "finance")
+    page = client.get("/statements/HD001/2026-09").get_data(as_text=True)
+    assert 'id="pending-settlement"' in page and 'id="decide-form"' in page
+    missing = client.post("/insurance/decide/HD001/2026-09", data={"csrf_token": csrf})
+    assert missing.status_code == 303
+    assert client.post(f"{url}/pay", json=pay, headers=world.auth("finance")).status_code == 409
+    decided = client.post(
+        "/insurance/decide/HD001/2026-09",
+        data={"csrf_token": csrf, "reason": "platform down since the 20th; bureau notice 12"},
+    )
+    assert decided.status_code == 303
+    paid = client.post(f"{url}/pay", json=pay, headers=world.auth("finance"))
+    assert paid.status_code == 200, paid.json
+    # The platform is back; the late settlement's difference goes on October's statement.
+    platform.start()
+    load_factory_world(platform, world.ids)
+    platform.post("admin/catalogue", [{"code": "AMX01", "chrgitm_lv": "01",
+                                       "price_ceiling": "0.30"}])  # fmt: skip
+    clock.advance(minutes=5)
+    assert "settled 1" in app.test_cli_runner().invoke(args=["insurance", "retry"]).output
+    row = db.session.scalar(select(InsuranceSettlement))
+    assert row is not None and row.decided_reason and row.statement_month == "2026-10"
+    db.session.rollback()
+    october = client.get("/api/v1/statements/HD001/2026-10", headers=world.auth("reviewer")).json
+    [line] = [a for a in october["adjustments"] if a["source"] == "platform"]
+    assert line["belongs_to"] == "2026-09" and line["amount"] == "0.42"
+    september = client.get(url, headers=world.auth("reviewer")).json
+    assert not [a for a in september["adjustments"] if a["source"] == "platform"]
+
+
+def test_no_transaction_is_open_while_the_platform_is_waited_on(
+    client: FlaskClient, world: World, platform: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.insurance.operations as operations
+
+    real_post = operations.post
+    seen: list[bool] = []
+
+    def watched(gateway: Any, body: Any) -> Any:
+        seen.append(db.session().in_transaction())
+        return real_post(gateway, body)
+
+    monkeypatch.setattr(operations, "post", watched)
+    visit = record(client, world).json
+    assert visit["insurance"]["status"] == "settled"
+    record(client, world)
+    client.post(f"/api/v1/visits/{visit['id']}/void", json={"reason": "twice"},
+                headers=world.auth("doctor"))  # fmt: skip
+    assert len(seen) == 6 + 5 + 3 and not any(seen)

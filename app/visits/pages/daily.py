@@ -18,7 +18,8 @@ from werkzeug.wrappers import Response
 from app.auth.models import User
 from app.errors import DomainError
 from app.extensions import db
-from app.insurance.pages import reverse_after_void
+from app.insurance.pages import reverse_after_void, status_words
+from app.insurance.queries import statuses_for_visits, unsettled
 from app.localtime import local, parse_typed_day
 from app.people.rules import mask_id_number
 from app.places.models import Clinic
@@ -58,6 +59,9 @@ def today() -> str:
         "visits/today.html",
         clinic=clinic,
         day=day,
+        unsettled=unsettled([clinic.id]),
+        settlements=statuses_for_visits(v.id for v in visits),
+        status_words=status_words,
         visits=visits,
         names=names,
         figures=day_figures(clinic.id, day),
