@@ -114,6 +114,10 @@ def settings_from_env() -> dict[str, Any]:
         "INSURANCE_CONNECT_TIMEOUT": float(os.environ.get("INSURANCE_CONNECT_TIMEOUT", "3")),
         "INSURANCE_READ_TIMEOUT": float(os.environ.get("INSURANCE_READ_TIMEOUT", "10")),
         "INSURANCE_MAX_ATTEMPTS": _int("INSURANCE_MAX_ATTEMPTS", 8),
+        # The retry command's sweep (a visit recorded, then a crash before its settlement
+        # row): only visits of the last hours, and none before the platform went live.
+        "INSURANCE_SWEEP_HOURS": float(os.environ.get("INSURANCE_SWEEP_HOURS", "24")),
+        "INSURANCE_SINCE": os.environ.get("INSURANCE_SINCE", ""),
         "INSURANCE_PAUSE_AFTER_FAILURE": float(
             os.environ.get("INSURANCE_PAUSE_AFTER_FAILURE", "30")
         ),

@@ -10,6 +10,7 @@ app was killed between the visit's commit and the row's) gets one now.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import click
@@ -24,6 +25,7 @@ from app.insurance.client import gateway_from_config
 from app.insurance.models import InsuranceSettlement
 from app.insurance.operations import open_settlement, settle_due
 from app.insurance.rules import visit_claim
+from app.localtime import SHANGHAI
 from app.visits.models import Visit
 
 
@@ -33,14 +35,27 @@ def insurance_cli() -> None:
 
 
 def sweep_unopened(limit: int = 1000) -> int:
-    """Open the settlement of every insured visit that has none (a crash in between)."""
+    """Open the settlement of every recent insured visit that has none (a crash in between).
+
+    Recent: recorded in the last ``INSURANCE_SWEEP_HOURS`` (24) and not before
+    ``INSURANCE_SINCE`` (when the platform went live), so turning a platform on
+    never sends the installation's history to it.
+    """
     now = clock()()
+    since = now - dt.timedelta(hours=float(current_app.config.get("INSURANCE_SWEEP_HOURS", 24)))
+    live = current_app.config.get("INSURANCE_SINCE") or ""
+    if live:
+        went_live = dt.datetime.fromisoformat(live)
+        if went_live.tzinfo is None:
+            went_live = went_live.replace(tzinfo=SHANGHAI)
+        since = max(since, went_live)
     visits = db.session.scalars(
         select(Visit)
         .outerjoin(InsuranceSettlement, InsuranceSettlement.visit_id == Visit.id)
         .where(
             Visit.insured.is_(True),
             Visit.voided_at.is_(None),
+            Visit.recorded_at >= since,
             InsuranceSettlement.id.is_(None),
         )
         .order_by(Visit.id)

@@ -340,3 +340,18 @@ def test_no_transaction_is_open_while_the_platform_is_waited_on(
     client.post(f"/api/v1/visits/{visit['id']}/void", json={"reason": "twice"},
                 headers=world.auth("doctor"))  # fmt: skip
     assert len(seen) == 6 + 5 + 3 and not any(seen)
+
+
+def test_the_retry_command_sweeps_a_visit_left_without_its_settlement(
+    app: Flask, client: FlaskClient, world: World, sim: Simulator, clock: FixedClock
+) -> None:
+    """A crash between the visit's commit and its settlement row: the sweep opens it."""
+    load_factory_world(sim, world.ids)
+    old = record(client, world).json  # two days ago, before the platform went live
+    clock.advance(days=2)
+    recent = record(client, world).json  # recorded, then the process died (no platform call)
+    app.config.update(INSURANCE_GATEWAY_URL=sim.url, INSURANCE_PAUSE_AFTER_FAILURE=0)
+    out = app.test_cli_runner().invoke(args=["insurance", "retry"])
+    assert "opened 1" in out.output and "settled 1" in out.output, out.output
+    rows = {s.visit_id: s.status for s in db.session.scalars(select(InsuranceSettlement))}
+    assert rows == {recent["id"]: "settled"} and old["id"] not in rows
