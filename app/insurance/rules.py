@@ -219,7 +219,9 @@ def read_answer(answer: Any) -> dict[str, Any]:
     infcode = str(answer["infcode"]).strip()
     if infcode != "0":
         raise Refused(infcode, str(answer.get("err_msg") or "(no err_msg)"))
-    output = answer.get("output") or {}
+    output = answer.get("output")
+    if output is None or output == "":
+        output = {}
     if not isinstance(output, dict):
         raise BadAnswer("output is not an object")
     return output
