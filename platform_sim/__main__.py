@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 from werkzeug.serving import run_simple
@@ -18,6 +19,9 @@ def main() -> None:
         "--db", default=os.environ.get("SIM_DATABASE", "instance/platform_sim.sqlite3")
     )
     args = parser.parse_args()
+    # One line per message would drown the app's own log (and carries no personal data
+    # worth keeping): only warnings and errors.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_app(args.db)
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
 

@@ -17,6 +17,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from app.auth.models import User
 from app.clock import clock
@@ -81,14 +82,21 @@ def retry_command(every: int) -> None:
     if gateway is None:
         raise click.ClickException("no insurance platform configured (INSURANCE_GATEWAY_URL)")
     while True:
-        opened = sweep_unopened()
-        attempts = settle_due(gateway, clock())
-        settled = sum(1 for a in attempts if a.status == "settled")
-        failed = sum(1 for a in attempts if a.status == "failed")
-        click.echo(
-            f"opened {opened}, attempted {len(attempts)}: settled {settled}, "
-            f"still pending {len(attempts) - settled - failed}, handed over {failed}"
-        )
+        try:
+            opened = sweep_unopened()
+            attempts = settle_due(gateway, clock())
+        except OperationalError as exc:  # the database busy or away: the next pass retries
+            db.session.rollback()
+            if not every:
+                raise click.ClickException(f"database: {exc.orig}") from exc
+            click.echo(f"database unavailable; next pass in {every} s", err=True)
+        else:
+            settled = sum(1 for a in attempts if a.status == "settled")
+            failed = sum(1 for a in attempts if a.status == "failed")
+            click.echo(
+                f"opened {opened}, attempted {len(attempts)}: settled {settled}, "
+                f"still pending {len(attempts) - settled - failed}, handed over {failed}"
+            )
         if not every:
             return
         time.sleep(every)

@@ -355,3 +355,29 @@ def test_the_retry_command_sweeps_a_visit_left_without_its_settlement(
     assert "opened 1" in out.output and "settled 1" in out.output, out.output
     rows = {s.visit_id: s.status for s in db.session.scalars(select(InsuranceSettlement))}
     assert rows == {recent["id"]: "settled"} and old["id"] not in rows
+
+
+@pytest.mark.usefixtures("request_scoped_g")
+def test_the_doctors_terminal_settles_and_shows_the_platforms_figures(
+    client: FlaskClient, world: World, platform: Simulator
+) -> None:
+    from tests.integration.test_terminal_pages import save_form
+
+    platform.post("admin/catalogue", [{"code": "AMX01", "chrgitm_lv": "01",
+                                       "price_ceiling": "0.30"}])  # fmt: skip
+    csrf = login(client)
+    saved = client.post("/visits/new", data=save_form(world, csrf, "t-platform"))
+    assert saved.status_code == 303
+    receipt = client.get(saved.location).get_data(as_text=True)
+    assert 'id="r-insurance"' in receipt and "已与医保平台实时结算" in receipt
+    assert 'id="r-insurance-why"' in receipt and "医保支付限价" in receipt
+    assert '<td class="num" id="r-fund">¥11.73</td>' in receipt
+    assert '<td class="num" id="r-fiscal">¥5.97</td>' in receipt
+    # Down: the doctor keeps working; the visit is recorded, pending, and says so.
+    platform.stop()
+    saved = client.post("/visits/new", data=save_form(world, csrf, "t-platform-2"))
+    assert saved.status_code == 303
+    receipt = client.get(saved.location).get_data(as_text=True)
+    assert "医保待结算" in receipt and '<td class="num" id="r-fund">¥12.15</td>' in receipt
+    today = client.get("/visits/today").get_data(as_text=True)
+    assert 'id="insurance-unsettled"' in today and "insurance-pending" in today
