@@ -64,7 +64,7 @@ def load_platform(
         select(PolicyVersion).order_by(PolicyVersion.effective_from.desc())
     ).first()
     b_ratio = _ratio(policy.class_b_selfpay_ratio) if policy else "0.10"
-    rules = {
+    rules: dict[str, Any] = {
         "fund_ratio": _ratio(policy.fund_ratio) if policy else "0.70",
         "annual_cap": policy.fund_annual_cap if policy else 60000,
     }
