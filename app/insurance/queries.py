@@ -112,6 +112,41 @@ def platform_adjustment_total(session: Any, clinic_id: int, month: str) -> int:
     return int(total or 0)
 
 
+def receipts_by_platform_id(
+    session: Any, clinic_ids: list[int], mdtrt_ids: Iterable[str]
+) -> dict[tuple[int, str], str]:
+    """``(clinic, the platform's mdtrt_id) → receipt number`` of the visits settled in real time."""
+    ids = sorted(set(mdtrt_ids))
+    out: dict[tuple[int, str], str] = {}
+    for start in range(0, len(ids), 500):
+        for clinic_id, mdtrt_id, receipt in session.execute(
+            select(
+                InsuranceSettlement.clinic_id,
+                InsuranceSettlement.mdtrt_id,
+                InsuranceSettlement.receipt_number,
+            ).where(
+                InsuranceSettlement.clinic_id.in_(clinic_ids),
+                InsuranceSettlement.mdtrt_id.in_(ids[start : start + 500]),
+            )
+        ):
+            out[(clinic_id, mdtrt_id)] = receipt
+    return out
+
+
+def settled_funds(session: Any, visit_ids: list[int]) -> dict[int, int]:
+    """The platform's fund of each visit settled in real time (the fund it already counts)."""
+    out: dict[int, int] = {}
+    for start in range(0, len(visit_ids), 500):
+        for visit_id, fund in session.execute(
+            select(InsuranceSettlement.visit_id, InsuranceSettlement.fund).where(
+                InsuranceSettlement.visit_id.in_(visit_ids[start : start + 500]),
+                InsuranceSettlement.status == "settled",
+            )
+        ):
+            out[visit_id] = int(fund)
+    return out
+
+
 @dataclass(frozen=True)
 class Counts:
     settled: int = 0

@@ -381,3 +381,42 @@ def test_the_doctors_terminal_settles_and_shows_the_platforms_figures(
     assert "医保待结算" in receipt and '<td class="num" id="r-fund">¥12.15</td>' in receipt
     today = client.get("/visits/today").get_data(as_text=True)
     assert 'id="insurance-unsettled"' in today and "insurance-pending" in today
+
+
+def test_the_monthly_file_matches_real_time_settlements_on_the_platforms_ids(
+    app: Flask, client: FlaskClient, world: World, platform: Simulator, tmp_path: Path
+) -> None:
+    """The fund's file names a real-time visit by the platform's mdtrt_id; nothing is doubled."""
+    import datetime as dt
+
+    from app.reconcile.platform import settlement_csv
+    from app.reconcile.rules import SettlementRow
+    from app.settlement.models import StatementAdjustment
+
+    platform.post("admin/catalogue", [{"code": "AMX01", "chrgitm_lv": "01",
+                                       "price_ceiling": "0.30"}])  # fmt: skip
+    visits = [record(client, world).json for _ in range(3)]
+    before = client.get("/api/v1/statements/HD001/2026-10", headers=world.auth("reviewer")).json
+    assert before["backstop_due"] == "17.91"  # 3 × 5.97: the platform's figures
+    by_receipt = {v["receipt_number"]: v for v in visits}
+    rows = [
+        SettlementRow(
+            line=n + 2, insurance_code=s["fixmedins_code"], setl_id=s["setl_id"],
+            mdtrt_id=s["mdtrt_id"], certno=world.ids["insured_village"],
+            setl_time=dt.datetime(2026, 10, 18, 2, 0, tzinfo=dt.UTC),  # settled 3 days later
+            medfee_sumamt=s["medfee"], inscp_scp_amt=0, act_pay_dedc=0, hifp_pay=s["fund"],
+            fund_pay_sumamt=s["fund"], psn_cash_pay=s["medfee"] - s["fund"],
+        )
+        for n, s in enumerate(platform.settlements())
+        if s["ipt_otp_no"] in by_receipt
+    ]
+    path = tmp_path / "settlement-2026-10.csv"
+    path.write_bytes(settlement_csv(rows))
+    out = app.test_cli_runner().invoke(
+        args=["reconcile", "import", str(path), "--district", "440114", "--month", "2026-10"]
+    )
+    assert out.exit_code == 0, out.output
+    assert db.session.scalar(select(func.count()).select_from(StatementAdjustment)) == 0
+    db.session.rollback()
+    after = client.get("/api/v1/statements/HD001/2026-10", headers=world.auth("reviewer")).json
+    assert after["backstop_due"] == before["backstop_due"]
