@@ -44,6 +44,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from app.audit.operations import append
+from app.audit.rules import clinic_chain
 from app.database import unit_of_work
 from app.errors import Conflict, InvalidInput, NotFound, Problem
 from app.extensions import db
@@ -80,6 +81,13 @@ class NotSettled(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+def _chain(session: Any, clinic_id: int) -> str:
+    """Settlements are audited on their clinic's chain, as its visits are."""
+    clinic = session.get(Clinic, clinic_id)
+    assert clinic is not None
+    return clinic_chain(clinic.code)
 
 
 # --- opening --------------------------------------------------------------------------
@@ -175,11 +183,20 @@ def _next_msgid(session: Any, code: str, at: dt.datetime) -> str:
     return rules.message_id(code, at, row.last % 10000)
 
 
-def _exchange(ctx: _Context, infno: str, payload: dict[str, Any], sign_no: str) -> dict[str, Any]:
+def _exchange(
+    ctx: _Context,
+    infno: str,
+    payload: dict[str, Any],
+    sign_no: str,
+    effect: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Send one message, stored before and after; its ``output``, or an exception.
 
     :class:`Unreachable` (never sent), :class:`Unknown` (maybe arrived),
-    :class:`Refused` (``infcode`` ≠ 0) or :class:`BadAnswer`.
+    :class:`Refused` (``infcode`` ≠ 0) or :class:`BadAnswer`.  ``effect``
+    reads the output into the settlement's columns, written in the same unit
+    of work as the answer (one commit per message); an output it cannot read
+    counts as an unknown answer, reversed before the step is tried again.
     """
     at = ctx.clock()
     with unit_of_work() as session:
@@ -214,7 +231,14 @@ def _exchange(ctx: _Context, infno: str, payload: dict[str, Any], sign_no: str) 
     except BadAnswer as exc:
         _answered(exchange_id, "unknown", answer, None, str(exc), ctx.clock(), elapsed)
         raise Unknown(str(exc)) from exc
-    _answered(exchange_id, "answered", answer, "0", None, ctx.clock(), elapsed)
+    try:
+        values = effect(output) if effect is not None else {}
+    except BadAnswer as exc:
+        _answered(exchange_id, "unknown", answer, None, str(exc), ctx.clock(), elapsed)
+        raise Unknown(str(exc)) from exc
+    _answered(exchange_id, "answered", answer, "0", None, ctx.clock(), elapsed,
+              settlement_id=ctx.settlement_id if values else None,
+              values=values)  # fmt: skip
     return output
 
 
@@ -226,8 +250,17 @@ def _answered(
     err_msg: str | None,
     at: dt.datetime,
     elapsed: int | None = None,
+    *,
+    settlement_id: int | None = None,
+    values: dict[str, Any] | None = None,
 ) -> None:
     with unit_of_work() as session:
+        if settlement_id is not None and values:
+            session.execute(
+                update(InsuranceSettlement)
+                .where(InsuranceSettlement.id == settlement_id)
+                .values(**values)
+            )
         session.execute(
             update(InsuranceExchange)
             .where(InsuranceExchange.id == exchange_id)
@@ -410,6 +443,7 @@ def _failed_attempt(settlement_id: int, reason: str, clock: Clock, max_attempts:
                 None,
                 {"visit": row.receipt_number, "attempts": row.attempts, "reason": row.last_error},
                 now,
+                chain=_chain(session, row.clinic_id),
             )
         status = row.status
     return Attempt(settlement_id, status, reason)
@@ -472,40 +506,47 @@ def _walk(ctx: _Context, claim: Claim) -> None:
     sign_no = _sign_no(ctx)
     visit_day = dt.date.fromisoformat(claim.visit_day)
     if row.psn_no is None:
-        person = rules.read_person(
-            _exchange(ctx, rules.PERSON, rules.person_input(claim.certno), sign_no)
-        )
-        insutype = person.active_insutype(visit_day)
-        fallback = person.insurances[0].insutype if person.insurances else "390"
-        _step_done(
-            sid,
-            psn_no=person.psn_no,
-            insutype=insutype or fallback,
-            insured_on_platform=insutype is not None,
-        )
+
+        def person_found(output: dict[str, Any]) -> dict[str, Any]:
+            person = rules.read_person(output)
+            insutype = person.active_insutype(visit_day)
+            fallback = person.insurances[0].insutype if person.insurances else "390"
+            return {
+                "psn_no": person.psn_no,
+                "insutype": insutype or fallback,
+                "insured_on_platform": insutype is not None,
+            }
+
+        _exchange(ctx, rules.PERSON, rules.person_input(claim.certno), sign_no, person_found)
         row = _row(sid)
     psn_no, insutype = row.psn_no, row.insutype
     assert psn_no is not None and insutype is not None
     mdtrt_id = row.mdtrt_id
     if mdtrt_id is None:
-        output = _exchange(
-            ctx, rules.REGISTER, rules.register_input(claim, psn_no, insutype), sign_no
-        )
-        mdtrt_id = str((output.get("data") or {}).get("mdtrt_id") or "")
-        if not mdtrt_id:
-            raise BadAnswer("2201: data.mdtrt_id missing")
-        _step_done(sid, mdtrt_id=mdtrt_id)
+
+        def registered(output: dict[str, Any]) -> dict[str, Any]:
+            found = str((output.get("data") or {}).get("mdtrt_id") or "")
+            if not found:
+                raise BadAnswer("2201: data.mdtrt_id missing")
+            return {"mdtrt_id": found}
+
+        output = _exchange(ctx, rules.REGISTER, rules.register_input(claim, psn_no, insutype),
+                           sign_no, registered)  # fmt: skip
+        mdtrt_id = str(output["data"]["mdtrt_id"])
     if not row.visit_info_sent:
-        _exchange(ctx, rules.VISIT_INFO, rules.visit_info_input(claim, mdtrt_id, psn_no), sign_no)
-        _step_done(sid, visit_info_sent=True)
+        _exchange(ctx, rules.VISIT_INFO, rules.visit_info_input(claim, mdtrt_id, psn_no), sign_no,
+                  lambda output: {"visit_info_sent": True})  # fmt: skip
     batch = row.chrg_bchno
     if batch is None:
         batch = f"{claim.ipt_otp_no}-{row.attempts}"
-        output = _exchange(
-            ctx, rules.FEE_DETAIL, rules.fee_detail_input(claim, mdtrt_id, psn_no, batch), sign_no
-        )
-        results = rules.read_fee_results(output)
-        _step_done(sid, chrg_bchno=batch, fee_results=json.dumps([asdict(r) for r in results]))
+        uploaded = batch
+
+        def fee_results(output: dict[str, Any]) -> dict[str, Any]:
+            results = rules.read_fee_results(output)
+            return {"chrg_bchno": uploaded, "fee_results": json.dumps([asdict(r) for r in results])}
+
+        _exchange(ctx, rules.FEE_DETAIL, rules.fee_detail_input(claim, mdtrt_id, psn_no, batch),
+                  sign_no, fee_results)  # fmt: skip
     output = _exchange(
         ctx, rules.SETTLE, rules.settle_input(claim, mdtrt_id, psn_no, insutype, batch), sign_no
     )
@@ -580,6 +621,7 @@ def _settled(sid: int, info: rules.SettlementInfo, claim: Claim, now: dt.datetim
              "setl_id": row.setl_id, "mdtrt_id": row.mdtrt_id,
              "statement_month": row.statement_month},
             now,
+            chain=_chain(session, row.clinic_id),
         )  # fmt: skip
 
 
@@ -691,7 +733,7 @@ def _reverse(sid: int, gateway: Gateway, clock: Clock) -> str:
         done.adjustment = 0
         append(session, "system", "insurance.reverse", ("insurance_settlement", done.id),
                {"fund": done.fund, "setl_id": done.setl_id}, {"status": "reversed"},
-               now)  # fmt: skip
+               now, chain=_chain(session, done.clinic_id))  # fmt: skip
     return "reversed"
 
 
@@ -729,7 +771,7 @@ def decide_at_expected(
             append(session, actor, "insurance.decide", ("insurance_settlement", row.id),
                    None, {"visit": row.receipt_number, "reason": reason,
                           "fund": row.expected_fund, "fiscal": row.expected_fiscal},
-                   now)  # fmt: skip
+                   now, chain=_chain(session, row.clinic_id))  # fmt: skip
         return len(rows)
 
 
