@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from app.audit.operations import append
 from app.audit.rules import clinic_chain
@@ -242,6 +242,17 @@ def _exchange(
     return output
 
 
+def _no_wait_for_disk(session: Any) -> None:
+    """PostgreSQL: this commit need not wait for the disk — losing it is already handled.
+
+    Only a record of what came *back* is committed so: were it lost in a crash,
+    its message is still ``sending``, i.e. unknown, and is reversed (2601) and
+    sent again.  What goes *out* (the ``sending`` row) always waits for the disk.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
 def _answered(
     exchange_id: int,
     state: str,
@@ -255,6 +266,7 @@ def _answered(
     values: dict[str, Any] | None = None,
 ) -> None:
     with unit_of_work() as session:
+        _no_wait_for_disk(session)
         if settlement_id is not None and values:
             session.execute(
                 update(InsuranceSettlement)
