@@ -420,3 +420,22 @@ def test_the_monthly_file_matches_real_time_settlements_on_the_platforms_ids(
     db.session.rollback()
     after = client.get("/api/v1/statements/HD001/2026-10", headers=world.auth("reviewer")).json
     assert after["backstop_due"] == before["backstop_due"]
+
+
+def test_a_silent_platform_costs_the_doctor_one_read_time_out(
+    app: Flask, client: FlaskClient, world: World, platform: Simulator, clock: FixedClock
+) -> None:
+    import time
+
+    platform.mode(silent=True, hang_seconds=4)
+    started = time.monotonic()
+    resp = record(client, world)
+    assert time.monotonic() - started < 3.5  # the 1.5 s read time-out, not the platform's 4 s
+    insurance = resp.json["insurance"]
+    assert insurance["status"] == "pending" and insurance["reason"].startswith("answer unknown")
+    platform.mode(silent=False)
+    clock.advance(minutes=2)
+    assert "settled 1" in app.test_cli_runner().invoke(args=["insurance", "retry"]).output
+    # The lost message was the day's sign-in, a query: repeated, never reversed with 2601.
+    infnos = db.session.scalars(select(InsuranceExchange.infno).order_by(InsuranceExchange.id))
+    assert "2601" not in list(infnos)
