@@ -235,6 +235,8 @@ def test_refused_until_handed_to_a_person(
     csrf = login(client, "reviewer")
     board = client.get("/insurance/pending").get_data(as_text=True)
     assert row.receipt_number in board and "系统维护中" in board
+    statements = client.get("/board?month=2026-10").get_data(as_text=True)
+    assert "insurance-pending" in statements and "医保待结算 1 笔" in statements
     # The platform is back: a person retries it now.
     platform.mode(refuse=[])
     answer = client.post(f"/insurance/settlements/{row.id}/retry", data={"csrf_token": csrf})
