@@ -139,7 +139,8 @@ def open_settlement(
             expected_lines=json.dumps([asdict(x) for x in expected_lines(visit)]),
             visit_info_sent=False,
             adjustment=0,
-            attempts=0,
+            # Leased: the caller's attempt is the first, counted here (one commit fewer).
+            attempts=1 if leased else 0,
             # Leased by the caller that settles it now; after a crash, retried when it lapses.
             next_attempt_at=now + LEASE if leased else now,
             last_error="",
@@ -378,17 +379,11 @@ def settle(
     """One attempt to settle; never raises for the platform's trouble (pending says why).
 
     ``leased``: the caller holds the lease already (it has just opened the
-    row).  ``force``: a person asked to retry a failed settlement now.
+    row, its attempt counted).  ``force``: a person asked to retry a failed settlement now.
     """
     now = clock()
-    if leased:
-        with unit_of_work() as session:
-            session.execute(
-                update(InsuranceSettlement)
-                .where(InsuranceSettlement.id == settlement_id)
-                .values(attempts=InsuranceSettlement.attempts + 1)
-            )
-    elif not _take_lease(settlement_id, now, force=force):
+    # ``leased``: opened just now with its first attempt counted (open_settlement).
+    if not leased and not _take_lease(settlement_id, now, force=force):
         row = db.session.get(InsuranceSettlement, settlement_id)
         db.session.commit()
         return Attempt(settlement_id, row.status if row else "missing", "not due")

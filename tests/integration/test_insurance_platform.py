@@ -246,6 +246,7 @@ def test_refused_until_handed_to_a_person(
 
 
 def test_a_void_reverses_the_settlement(
+    app: Flask,
     client: FlaskClient, world: World, platform: Simulator
 ) -> None:
     visit = record(client, world).json
@@ -257,6 +258,9 @@ def test_a_void_reverses_the_settlement(
     assert resp.json["insurance"]["status"] == "reversed"
     assert [s["status"] for s in platform.settlements()] == ["reversed"]
     assert [c.infno for c in exchanges(visit["id"])][-3:] == ["2208", "2205", "2202"]
+    # Settled and reversed, audited on the clinic's chain: the chains still verify.
+    out = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert out.exit_code == 0, out.output
 
 
 def test_the_insurance_catalog_holds_every_message_in_chinese() -> None:
