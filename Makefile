@@ -51,7 +51,7 @@ dev: seed
 	$(BIN)/flask run --debug --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check app reports tests bench
+	$(BIN)/ruff check app reports tests bench platform_sim
 	$(BIN)/mypy
 
 test: install lint
