@@ -711,7 +711,7 @@ def _reverse(sid: int, gateway: Gateway, clock: Clock) -> str:
         _resolve_unknown(ctx)
         row = _row(sid)
         sign_no = _sign_no(ctx) if row.mdtrt_id else ""
-        if row.setl_id and row.status == "settled":
+        if row.setl_id:  # still live at the platform (cleared once 2208 answers)
             _exchange(ctx, rules.REVERSE_SETTLEMENT,
                       rules.reverse_settlement_input(row.setl_id, row.mdtrt_id or "",
                                                      row.psn_no or ""), sign_no)  # fmt: skip

@@ -445,3 +445,24 @@ def test_a_silent_platform_costs_the_doctor_one_read_time_out(
     # The lost message was the day's sign-in, a query: repeated, never reversed with 2601.
     infnos = db.session.scalars(select(InsuranceExchange.infno).order_by(InsuranceExchange.id))
     assert "2601" not in list(infnos)
+
+
+def test_a_void_while_the_platform_is_down_is_reversed_by_the_retry_loop(
+    app: Flask, client: FlaskClient, world: World, platform: Simulator, clock: FixedClock
+) -> None:
+    visit = record(client, world).json
+    assert visit["insurance"]["status"] == "settled"
+    platform.stop()
+    resp = client.post(
+        f"/api/v1/visits/{visit['id']}/void", json={"reason": "wrong patient"},
+        headers=world.auth("doctor"),
+    )  # fmt: skip
+    assert resp.status_code == 200 and resp.json["voided"] is True
+    assert resp.json["insurance"]["status"] == "pending"  # its reversal waits for the platform
+    platform.start()
+    clock.advance(minutes=2)
+    out = app.test_cli_runner().invoke(args=["insurance", "retry"])
+    assert out.exit_code == 0, out.output
+    row = db.session.scalar(select(InsuranceSettlement))
+    assert row is not None and row.status == "reversed" and row.voided
+    assert [s["status"] for s in platform.settlements()] == ["reversed"]
