@@ -4,6 +4,8 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 HOST    ?= 127.0.0.1
 PORT    ?= 5000
+# The insurance platform simulator that `make run` starts beside the app (Procfile).
+SIM_PORT ?= 5001
 PYTEST_ARGS ?=
 # pytest-xdist workers: one per core (each worker prepares its own template databases).
 PYTEST_WORKERS ?= auto
@@ -48,16 +50,19 @@ seed: migrate
 	$(BIN)/flask demo seed --if-empty
 
 # Production server (gunicorn.conf.py: workers and threads from WEB_CONCURRENCY /
-# THREADS, sized from the CPU count by default).
+# THREADS, sized from the CPU count by default), with the insurance platform
+# simulator and the settlement retry loop beside it (honcho runs the Procfile).
 run: seed
-	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT)
+	HOST=$(HOST) PORT=$(PORT) SIM_PORT=$(SIM_PORT) \
+	INSURANCE_GATEWAY_URL=http://127.0.0.1:$(SIM_PORT)/ \
+	$(BIN)/honcho start -f Procfile
 
 # Flask's debug server: reloads on code changes, static files served as edited.
 dev: seed
 	$(BIN)/flask run --debug --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check app reports tests bench
+	$(BIN)/ruff check app reports tests bench platform_sim
 	$(BIN)/mypy
 
 test: install lint

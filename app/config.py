@@ -139,6 +139,25 @@ def settings_from_env() -> dict[str, Any]:
         "READY_TIMEOUT": _int("READY_TIMEOUT", 3),
         # The insurance platform adapter: "simulator" or "package.module:ClassName".
         "INSURANCE_PLATFORM": os.environ.get("INSURANCE_PLATFORM", "simulator"),
+        # Real-time settlement with the national platform (SPEC §7, §9; app.insurance).
+        # No gateway URL: no platform, the monthly-file way, exactly as before.
+        "INSURANCE_GATEWAY_URL": os.environ.get("INSURANCE_GATEWAY_URL", ""),
+        # mdtrtarea_admvs / insuplc_admdvs; empty: the clinic's district code.
+        "INSURANCE_ADMVS": os.environ.get("INSURANCE_ADMVS", ""),
+        "INSURANCE_RECER_SYS_CODE": os.environ.get("INSURANCE_RECER_SYS_CODE", "YIYUAN"),
+        "INSURANCE_INFVER": os.environ.get("INSURANCE_INFVER", "V1.0"),
+        "INSURANCE_SIGNER": os.environ.get("INSURANCE_SIGNER", "none"),  # none | sm3 | hmac-sha256
+        "INSURANCE_SIGN_KEY": os.environ.get("INSURANCE_SIGN_KEY", ""),
+        "INSURANCE_CONNECT_TIMEOUT": float(os.environ.get("INSURANCE_CONNECT_TIMEOUT", "3")),
+        "INSURANCE_READ_TIMEOUT": float(os.environ.get("INSURANCE_READ_TIMEOUT", "10")),
+        "INSURANCE_MAX_ATTEMPTS": _int("INSURANCE_MAX_ATTEMPTS", 8),
+        # The retry command's sweep (a visit recorded, then a crash before its settlement
+        # row): only visits of the last hours, and none before the platform went live.
+        "INSURANCE_SWEEP_HOURS": float(os.environ.get("INSURANCE_SWEEP_HOURS", "24")),
+        "INSURANCE_SINCE": os.environ.get("INSURANCE_SINCE", ""),
+        "INSURANCE_PAUSE_AFTER_FAILURE": float(
+            os.environ.get("INSURANCE_PAUSE_AFTER_FAILURE", "30")
+        ),
         "PAGE_SIZE": 50,
         # Days an Idempotency-Key is kept; `flask visits purge-keys` deletes older ones.
         "IDEMPOTENCY_KEY_DAYS": int(os.environ.get("IDEMPOTENCY_KEY_DAYS", "30")),

@@ -83,6 +83,7 @@ def _register_api(app: Flask) -> None:
 
 
 def _register_pages(app: Flask) -> None:
+    from app.insurance.pages import bp as insurance_pages
     from app.oversight.pages import bp as verify_pages
     from app.oversight.pages import review_bp as oversight_pages
     from app.reconcile.pages import bp as reconcile_pages
@@ -100,6 +101,7 @@ def _register_pages(app: Flask) -> None:
     app.register_blueprint(verify_pages)
     app.register_blueprint(oversight_pages)
     app.register_blueprint(stock_pages)
+    app.register_blueprint(insurance_pages)
 
 
 def _register_cli(app: Flask) -> None:
@@ -107,6 +109,7 @@ def _register_cli(app: Flask) -> None:
     from app.auth.cli import users_cli
     from app.demo.cli import demo_cli
     from app.imports.cli import import_data
+    from app.insurance.cli import insurance_cli
     from app.oversight.cli import oversight_cli
     from app.policy.cli import policy_cli
     from app.reconcile.cli import reconcile_cli
@@ -123,6 +126,7 @@ def _register_cli(app: Flask) -> None:
         reconcile_cli,
         audit_cli,
         oversight_cli,
+        insurance_cli,
     )
     for command in commands:
         app.cli.add_command(command)

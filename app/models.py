@@ -3,6 +3,12 @@
 from app.audit.models import AuditChain, AuditEntry, ResidentAccess
 from app.auth.models import ApiToken, User
 from app.catalog.models import CatalogItem, ItemPrice
+from app.insurance.models import (
+    InsuranceExchange,
+    InsuranceSettlement,
+    InsuranceSignIn,
+    MessageSequence,
+)
 from app.oversight.models import (
     ClinicFlag,
     ReceiptCode,
@@ -46,7 +52,11 @@ __all__ = [
     "FundSettlement",
     "FundUsage",
     "IdempotencyKey",
+    "InsuranceExchange",
+    "InsuranceSettlement",
+    "InsuranceSignIn",
     "ItemPrice",
+    "MessageSequence",
     "PolicyVersion",
     "ReceiptCode",
     "ReceiptCounter",

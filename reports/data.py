@@ -213,3 +213,6 @@ class ReceiptDocument:
     # grouped for reading aloud, and the address the QR code opens.
     check_code: str = ""
     check_url: str = ""
+    # Real-time settlement (SPEC §7): "" (none), or the sentence that says the visit
+    # is settled with the platform, or pending settlement (医保待结算).
+    insurance_note: str = ""

@@ -85,6 +85,8 @@ class ReceiptRenderer(Renderer):
             )
         story += [self.header_block(), Spacer(1, 3 * mm), self.line_table(), Spacer(1, 3 * mm)]
         story += [self.share_table(), Spacer(1, 4 * mm), self.amount_due()]
+        if d.insurance_note:
+            story.append(text(d.insurance_note, s["body"]))
         if d.eligibility_notes:
             story.append(Paragraph("说明", s["heading"]))
             story += [text(f"· {note}", s["body"]) for note in d.eligibility_notes]

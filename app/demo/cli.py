@@ -67,6 +67,21 @@ def seed_command(if_empty: bool, residents: int, days: int | None, seed: int) ->
         click.echo(f"  {username:<16} {role:<9} {scope}")
 
 
+@demo_cli.command("platform")
+def platform_command() -> None:
+    """Load the platform simulator from the demo and settle this month's recent visits."""
+    from flask import current_app
+
+    from app.demo.platform import load_platform
+    from app.insurance.client import gateway_from_config
+
+    gateway = gateway_from_config(current_app.config)
+    if gateway is None:
+        click.echo("demo platform: no INSURANCE_GATEWAY_URL; nothing to do")
+        return
+    load_platform(gateway, clock(), click.echo)
+
+
 @demo_cli.command("patients")
 @click.option("--clinic", "clinic_code", default="HD0101", show_default=True)
 def patients_command(clinic_code: str) -> None:

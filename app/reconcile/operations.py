@@ -31,6 +31,7 @@ from app.audit.operations import OPERATOR, append, audit_adjustments, audit_sett
 from app.auth.models import User
 from app.database import unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
+from app.insurance.queries import receipts_by_platform_id, settled_funds
 from app.localtime import parse_month
 from app.places.models import Clinic, District, Town, Village
 from app.reconcile.files import FileProblem, SettlementFileRejected, read_settlement_file
@@ -107,7 +108,7 @@ def _new_rows(
     return fresh, len(rows) - len(fresh)
 
 
-def _recorded(visit: Visit, clinic: Clinic) -> RecordedVisit:
+def _recorded(visit: Visit, clinic: Clinic, settled_fund: int | None = None) -> RecordedVisit:
     return RecordedVisit(
         visit_id=visit.id,
         clinic_code=clinic.code,
@@ -120,12 +121,18 @@ def _recorded(visit: Visit, clinic: Clinic) -> RecordedVisit:
         voided=visit.voided_at is not None,
         lines_total=visit.lines_total,
         deductible_applied=visit.deductible_applied,
-        fund=visit.fund,
+        # Settled in real time: the backstop already moved by the platform's fund
+        # (app.insurance), so the file is compared with that, never counted twice.
+        fund=visit.fund if settled_fund is None else settled_fund,
     )
 
 
-def _stored_row(row: FundSettlement) -> SettlementRow:
-    return SettlementRow(line=row.line, **{n: getattr(row, n) for n in _ROW_FIELDS})
+def _stored_row(row: FundSettlement, receipt: str | None = None) -> SettlementRow:
+    """The stored row; ``receipt``: its mdtrt_id is the platform's id of that receipt's visit."""
+    values = {n: getattr(row, n) for n in _ROW_FIELDS}
+    if receipt is not None:
+        values.update(mdtrt_id=receipt, by_platform_id=True)
+    return SettlementRow(line=row.line, **values)
 
 
 def import_settlement_file(
@@ -215,8 +222,18 @@ def _reconcile_month(
     visits = list(
         session.scalars(select(Visit).where(Visit.clinic_id.in_(list(by_id)), Visit.month == month))
     )
+    # A row of a visit settled in real time carries the platform's mdtrt_id (SPEC §7):
+    # read as the receipt number it was registered with (ipt_otp_no).
+    platform_ids = receipts_by_platform_id(
+        session, list(by_id), (r.mdtrt_id for r in month_rows)
+    )
+
+    def receipt_of(r: FundSettlement) -> str | None:
+        clinic = clinics.get(r.insurance_code)
+        return platform_ids.get((clinic.id, r.mdtrt_id)) if clinic else None
+
     named = {
-        (clinics[r.insurance_code].id, r.mdtrt_id)
+        (clinics[r.insurance_code].id, receipt_of(r) or r.mdtrt_id)
         for r in month_rows
         if r.insurance_code in clinics
     }
@@ -227,8 +244,15 @@ def _reconcile_month(
         visits += session.scalars(
             select(Visit).where(tuple_(Visit.clinic_id, Visit.receipt_number).in_(chunk))
         ).all()
-    # Every row ever imported for these visits (a reversal may come in a later file).
+    # Every row ever imported for these visits (a reversal may come in a later file),
+    # under the receipt number or the platform's id of the visit.
+    their_ids = {(c, rc): m for (c, m), rc in platform_ids.items()}
     row_keys = [(by_id[v.clinic_id].insurance_code, v.receipt_number) for v in visits]
+    row_keys += [
+        (by_id[v.clinic_id].insurance_code, their_ids[(v.clinic_id, v.receipt_number)])
+        for v in visits
+        if (v.clinic_id, v.receipt_number) in their_ids
+    ]
     rows: dict[int, FundSettlement] = {r.id: r for r in month_rows}
     for start in range(0, len(row_keys), 500):
         keys = row_keys[start : start + 500]
@@ -238,9 +262,10 @@ def _reconcile_month(
             )
         ):
             rows[r.id] = r
+    funds = settled_funds(session, [v.id for v in visits])
     findings = reconcile(
-        [_recorded(v, by_id[v.clinic_id]) for v in visits],
-        [_stored_row(r) for r in rows.values()],
+        [_recorded(v, by_id[v.clinic_id], funds.get(v.id)) for v in visits],
+        [_stored_row(r, receipt_of(r)) for r in rows.values()],
     )
     session.execute(
         delete(FundFinding).where(FundFinding.district_code == district, FundFinding.month == month)

@@ -11,6 +11,13 @@ difference.  Which implementation is used is configuration
 (``INSURANCE_PLATFORM``: ``simulator`` or ``package.module:ClassName``), not
 a code change.
 
+This in-memory simulator rehearses the *monthly file* only: it keys a
+settlement by the receipt number as if it were ``mdtrt_id``, which the real
+platform does not (its ``mdtrt_id`` is its own visit id, returned by 2201; the
+receipt number travels as ``ipt_otp_no``).  The real interface — envelope,
+transactions, identifiers — is :mod:`app.insurance`, and the simulator of the
+real platform, a service of its own, is ``platform_sim``.
+
 Pure: no Flask, no SQLAlchemy, no clock (times come with the visits).
 """
 

@@ -83,6 +83,9 @@ class SettlementRow:
     hifp_pay: int
     fund_pay_sumamt: int
     psn_cash_pay: int
+    # Matched through the platform's own visit id (a real-time settlement): a sure
+    # match, so a settlement made days after the visit (补结算) is no date mismatch.
+    by_platform_id: bool = False
 
     @property
     def reversal(self) -> bool:
@@ -130,7 +133,8 @@ def _confirmed(visit: RecordedVisit, row: SettlementRow, local_date: dt.date) ->
     if row.certno.upper() != visit.id_number.upper():
         return Reason.ID_MISMATCH
     # A reversal is made whenever the error is found, days or weeks later.
-    if not row.reversal and abs(local_date - visit.visit_date) > DATE_TOLERANCE:
+    late = abs(local_date - visit.visit_date) > DATE_TOLERANCE
+    if not row.reversal and not row.by_platform_id and late:
         return Reason.DATE_MISMATCH
     return None
 

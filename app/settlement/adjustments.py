@@ -1,8 +1,9 @@
 """Words for adjustment lines — their source, outcome and reason — keyed by their codes.
 
-A statement's adjustment lines come from the fund reconciliation (SPEC §7) and
-from reviewers' findings; pages, PDFs and spreadsheets all take their words
-from here (translated with Flask-Babel), never from the codes' English spelling.
+A statement's adjustment lines come from the fund reconciliation (SPEC §7),
+from reviewers' findings and from the platform's real-time settlements; pages,
+PDFs and spreadsheets all take their words from here (translated with
+Flask-Babel), never from the codes' English spelling.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 SOURCES: dict[str, LazyString] = {
     "fund": _l("Fund reconciliation"),
     "review": _l("Review finding"),
+    "platform": _l("Insurance platform settlement"),
 }
 
 OUTCOMES: dict[str, LazyString] = {
@@ -38,6 +40,11 @@ REASONS: dict[str, LazyString] = {
     "date_mismatch": _l("Date differs"),
     "voided_here": _l("Voided here"),
     "disallowed": _l("Disallowed by the reviewer"),
+    # Why the platform's real-time settlement differs (app.insurance.rules).
+    "price_ceiling": _l("Above the platform's price ceiling"),
+    "self_pay_item": _l("Fully self-paid on the platform"),
+    "selfpay_ratio": _l("The platform's self-pay ratio differs"),
+    "cap_or_fund_ratio": _l("Cap or ratio applied differently"),
 }
 
 

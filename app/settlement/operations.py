@@ -53,6 +53,7 @@ from app.auth.access import can_see_district, require_clinic_visible, require_ro
 from app.auth.models import User
 from app.database import unit_of_work
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from app.insurance.queries import platform_adjustment_total, unsettled_blocking
 from app.localtime import local_date
 from app.money import format_yuan
 from app.oversight.models import FINDINGS, ReviewItem
@@ -228,6 +229,7 @@ def pay_statement(
         source = statement.status
         target = next_status(Action.PAY, source)
         assert statement.fiscal is not None  # frozen figures: ck_statement_frozen_figures_stored
+        _refuse_unsettled(session, clinic, month)
         due = statement.fiscal + adjustments_due(session, clinic.id, month)
         problems = check_payment(payment, due, local_date(now), month)
         if problems:
@@ -298,6 +300,10 @@ def pay_reviewed_statements(
         if actor.town_code is not None:
             query = query.where(Town.code == actor.town_code)
         statements = list(session.scalars(query))
+        for statement in statements:
+            clinic_row = session.get(Clinic, statement.clinic_id)
+            assert clinic_row is not None
+            _refuse_unsettled(session, clinic_row, month)
         due = {
             s.id: (s.fiscal or 0) + adjustments_due(session, s.clinic_id, month) for s in statements
         }
@@ -327,14 +333,32 @@ def pay_reviewed_statements(
 
 
 def adjustments_due(session: Session, clinic_id: int, month: str) -> int:
-    """The sum of the adjustment lines on a clinic's statement of ``month`` (fen)."""
+    """The sum of the adjustment lines on a clinic's statement of ``month`` (fen).
+
+    The platform's settlements (real-time way) are lines too: read through
+    :func:`app.insurance.queries.platform_adjustment_total`.
+    """
     total = session.scalar(
         select(func.coalesce(func.sum(StatementAdjustment.amount), 0)).where(
             StatementAdjustment.clinic_id == clinic_id,
             StatementAdjustment.statement_month == month,
         )
     )
-    return int(total or 0)
+    return int(total or 0) + platform_adjustment_total(session, clinic_id, month)
+
+
+def _refuse_unsettled(session: Session, clinic: Clinic, month: str) -> None:
+    """SPEC §7: no payment while a visit is pending settlement, unless finance decided it."""
+    pending = unsettled_blocking(clinic.id, month, session)
+    if pending:
+        raise Conflict(
+            Problem(
+                "statement",
+                f"{pending} visits of {clinic.code} {month} are pending insurance settlement: "
+                "wait for the platform, or decide them at the expected figures with a reason",
+                "pending_settlement",
+            )
+        )
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from app.auth.models import User
 from app.clock import clock
 from app.errors import DomainError, InvalidInput, Problem
 from app.extensions import db
+from app.insurance.queries import counts_by_clinic, unsettled_blocking
 from app.localtime import format_local, local_date, month_of, parse_typed_month
 from app.money import format_money, format_quantity
 from app.oversight.labels import describe, why_label
@@ -275,6 +276,7 @@ def statement(clinic: str, month: str) -> str:
         month_ended=local_date(now) >= first_day_after(month),
         today=local_date(now),
         kept=_typed_payment(clinic, month) if "pay" in actions else None,
+        pending_settlement=unsettled_blocking(view.clinic.id, month),
         submit_from=first_day_after(month),
         rule_name=lambda rule: RULE_NAMES[Rule(rule)],
         check_message=check_message,
@@ -456,6 +458,7 @@ def board() -> Any:
         summary=summary,
         lines=lines,
         flags={cid: [(f.figure.value, describe(f)) for f in fs] for cid, fs in flags.items()},
+        insurance=counts_by_clinic([line.clinic.id for line in lines], month),
         month=month,
         month_typed=typed,
         month_error=month_error,

@@ -35,6 +35,7 @@ from app.auth.access import can_see_district, require_clinic_visible
 from app.auth.models import User
 from app.errors import Forbidden, NotFound, Problem
 from app.extensions import db
+from app.insurance.queries import platform_adjustments
 from app.localtime import month_bounds
 from app.oversight.queries import MonthChecks, month_checks
 from app.places.models import Clinic, District, Town, Village
@@ -121,6 +122,20 @@ def _adjustments(clinic_ids: list[int], month: str) -> dict[int, list[Adjustment
                 row.fund_computed,
                 row.fund_paid,
                 row.amount,
+            )
+        )
+    # The platform's settlements (real-time way), through their one reader.
+    for p in platform_adjustments(clinic_ids, month):
+        out.setdefault(p.clinic_id, []).append(
+            AdjustmentView(
+                p.receipt_number,
+                p.belongs_to,
+                "platform",
+                "different",
+                p.why,
+                p.fund_computed,
+                p.fund_paid,
+                p.amount,
             )
         )
     return out

@@ -22,6 +22,9 @@ from app.auth.models import User
 from app.clock import clock
 from app.errors import InvalidInput, PreconditionRequired, Problem
 from app.fields import ErrorSchema
+from app.insurance.pages import configured_gateway, reverse_after_void, settle_after_recording
+from app.insurance.queries import settlement_for_visit
+from app.insurance.schemas import settlement_answer
 from app.localtime import local_date
 from app.places.models import Clinic
 from app.places.queries import clinic_by_code
@@ -100,6 +103,12 @@ def _errors(*codes: int, on: Blueprint = blp) -> Any:
         return func
 
     return decorate
+
+
+def _with_settlement(visit: Visit) -> None:
+    """With a platform configured, the answer carries the visit's settlement."""
+    if configured_gateway() is not None:
+        visit.insurance = settlement_answer(settlement_for_visit(visit.id))  # type: ignore[attr-defined]
 
 
 def _clinic_in_scope(code: str | None, actor: User) -> Clinic:
@@ -185,9 +194,15 @@ class Visits(MethodView):
                     "required",
                 )
             )
-        visit, created = record_visit(visit_request, api_user(), clock()(), key)
+        actor = api_user()
+        visit, created = record_visit(visit_request, actor, clock()(), key)
         # VisitSchema's answer, built directly (visit_answer); the schema documents it.
-        return jsonify(visit_answer(visit)), 201 if created else 200
+        answer = visit_answer(visit)
+        if configured_gateway() is not None:
+            # After the visit's commit, outside any transaction (SPEC §7 real time).
+            settle_after_recording(visit, actor)
+            answer["insurance"] = settlement_answer(settlement_for_visit(visit.id))
+        return jsonify(answer), 201 if created else 200
 
 
 @blp.route(f"/{VISIT_ID}")
@@ -199,6 +214,7 @@ class VisitById(MethodView):
         actor = api_user()
         visit = visit_for(visit_id, actor)
         record_access(actor, visit.resident_id, "visit", visit.clinic.code, clock()())
+        _with_settlement(visit)
         return visit
 
 
@@ -214,7 +230,10 @@ class VisitVoid(MethodView):
         visit stays on record (flagged, with reason, actor and time); voiding
         it again is a 409.
         """
-        return void_visit(visit_id, body["reason"], api_user(), clock()())
+        visit = void_visit(visit_id, body["reason"], api_user(), clock()())
+        if reverse_after_void(visit.id) is not None:
+            _with_settlement(visit)
+        return visit
 
 
 @residents_blp.route("/eligibility")

@@ -13,6 +13,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
+from app.insurance.models import InsuranceSettlement
+from app.insurance.queries import settlement_for_visit
 from app.localtime import format_local
 from app.money import format_quantity
 from app.people.models import Resident
@@ -44,8 +46,30 @@ def masked_patient_name(visit: Visit) -> str:
     return mask_name(resident.name) if resident else _("(not registered)")
 
 
+def insurance_note(settlement: InsuranceSettlement | None) -> str:
+    """What the receipt says of the visit's settlement with the platform."""
+    if settlement is None:
+        return ""
+    if settlement.status == "settled":
+        return _("Settled with the medical-insurance platform (settlement %(setl_id)s).",
+                 setl_id=settlement.setl_id or "")  # fmt: skip
+    if settlement.status in ("pending", "failed"):
+        return _("Pending insurance settlement (医保待结算): the fund's share shown is expected; "
+                 "the platform settles it later. What you pay does not change.")  # fmt: skip
+    return _("The insurance settlement of this visit is reversed.")
+
+
 def receipt_document(visit: Visit, check_code: str = "", check_url: str = "") -> ReceiptDocument:
-    """The receipt of ``visit`` as plain data, for the HTML page and the PDF alike."""
+    """The receipt of ``visit`` as plain data, for the HTML page and the PDF alike.
+
+    With a settlement from the platform, the fund and backstop printed are the
+    platform's (SPEC §7); pending, the expected ones, and the receipt says so.
+    """
+    settlement = settlement_for_visit(visit.id)
+    fund, fiscal, patient = visit.fund, visit.fiscal, visit.patient
+    if settlement is not None and settlement.status == "settled":
+        fund, fiscal = settlement.fund or 0, settlement.fiscal or 0
+        patient = settlement.patient or 0
     return ReceiptDocument(
         receipt_number=visit.receipt_number,
         clinic_code=visit.clinic.code,
@@ -68,17 +92,18 @@ def receipt_document(visit: Visit, check_code: str = "", check_url: str = "") ->
             for line in visit.lines
         ),
         total=visit.total,
-        fund=visit.fund,
-        fiscal=visit.fiscal,
+        fund=fund,
+        fiscal=fiscal,
         registration=visit.registration,
         injection_fee=visit.injection_fee,
         copay=visit.copay,
         self_pay=visit.self_pay,
-        patient=visit.patient,
+        patient=patient,
         voided=visit.voided,
         eligibility_notes=tuple(reason_words(visit.reason_codes)),
         check_code=check_code,
         check_url=check_url,
+        insurance_note=insurance_note(settlement),
     )
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, missing, post_load, pre_load, validate
 
 from app.fields import Quantity, StrictBoolean, StrictSchema, Text, Yuan
+from app.insurance.schemas import SettlementOutSchema
 from app.localtime import local
 from app.money import format_quantity, format_yuan
 from app.oversight.checks import describe, stored_check
@@ -484,6 +485,14 @@ class VisitSchema(Schema):
     checks = fields.List(
         fields.Nested(CheckOutSchema),
         metadata={"description": "the checks at recording that warned, with the reason given"},
+    )
+    insurance = fields.Nested(
+        SettlementOutSchema,
+        allow_none=True,
+        metadata={
+            "description": "with a platform configured: the visit's settlement with it "
+            "(SPEC §7); absent when none is configured, null for a visit not claimed"
+        },
     )
 
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:

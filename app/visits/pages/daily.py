@@ -19,6 +19,8 @@ from werkzeug.wrappers import Response
 from app.auth.models import User
 from app.errors import DomainError
 from app.extensions import db
+from app.insurance.pages import reverse_after_void, status_words
+from app.insurance.queries import statuses_for_visits, unsettled
 from app.localtime import local, parse_typed_day
 from app.people.rules import mask_id_number
 from app.places.models import Clinic
@@ -60,6 +62,9 @@ def today() -> str:
         "visits/today.html",
         clinic=clinic,
         day=day,
+        unsettled=unsettled([clinic.id]),
+        settlements=statuses_for_visits(v.id for v in visits),
+        status_words=status_words,
         visits=visits,
         names=names,
         figures=day_figures(clinic.id, day),
@@ -93,6 +98,9 @@ def void(visit_id: int) -> Any:
             visit = visit_for(visit_id, user)
         else:
             flash(_("Receipt %(number)s is voided.", number=voided.receipt_number), "info")
+            if reverse_after_void(voided.id) == "pending":
+                flash(_("The insurance settlement will be reversed when the platform answers."),
+                      "info")  # fmt: skip
             return redirect(back_url, code=303)
     elif visit.voided:
         errors = {"_": str(MESSAGES["voided"])}

@@ -13,10 +13,14 @@ import io
 import segno
 from flask import current_app, render_template, request, url_for
 from flask_babel import force_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from app.clock import clock
+from app.insurance.pages import why_words
+from app.insurance.queries import settlement_for_visit
+from app.money import format_yuan
 from app.oversight.codes import grouped
 from app.oversight.operations import receipt_code_for
 from app.oversight.rules import Rule
@@ -55,10 +59,21 @@ def receipt(visit_id: int) -> str:
         reasons=reason_words(visit.reason_codes),
         check_qr=qr_svg(url),
         checks=check_rows(visit),
+        settlement_why=_settlement_why(visit.id),
         can_void=current_user.role == "doctor"
         and not visit.voided
         and month_statuses(visit.clinic_id, {visit.month})[visit.month] == "open",
     )
+
+
+def _settlement_why(visit_id: int) -> list[str]:
+    """For the doctor: the expected fund beside the platform's, and why they differ."""
+    row = settlement_for_visit(visit_id)
+    if row is None or row.status != "settled" or row.fund == row.expected_fund:
+        return []
+    lead = _("Expected fund %(expected)s, the platform's %(fund)s:",
+             expected=format_yuan(row.expected_fund), fund=format_yuan(row.fund or 0))  # fmt: skip
+    return [lead, *why_words(row.why_codes)]
 
 
 def check_rows(visit: Visit) -> list[tuple[str, str, str]]:

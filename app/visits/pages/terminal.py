@@ -31,6 +31,7 @@ from app.audit.operations import record_access
 from app.auth.models import User
 from app.catalog.queries import ItemOffer, diagnosis_offer, offers_for, search_items
 from app.errors import DomainError, Problem
+from app.insurance.pages import settle_after_recording
 from app.localtime import SHANGHAI, parse_typed_minute
 from app.money import format_yuan
 from app.oversight.rules import Severity
@@ -284,6 +285,11 @@ def new_visit() -> Response:
         return _checked_render(form, clinic, user, status=exc.status if not reused else 409)
     if not created:
         flash(_("This visit was already saved; it was not recorded twice."), "info")
+    # After the visit's commit: the platform settles it now, or it waits (医保待结算).
+    attempt = settle_after_recording(visit, user)
+    if attempt is not None and attempt.status != "settled":
+        flash(_("The insurance platform did not settle this visit now: it is pending "
+                "settlement and will be settled later. The receipt says so."), "info")  # fmt: skip
     return redirect(url_for("visits.receipt", visit_id=visit.id), code=303)
 
 

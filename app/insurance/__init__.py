@@ -1,0 +1,1 @@
+"""Real-time settlement with the national medical-insurance platform (SPEC §7, §9)."""

@@ -1,0 +1,148 @@
+"""The web side of settlement: settle after recording, and the pending board (医保待结算).
+
+:func:`settle_after_recording` and :func:`reverse_after_void` are what the
+visits' API and pages call once their own unit of work has committed; they
+read the gateway from the settings (none configured: they do nothing, the
+system works the monthly-file way exactly as before).  The board lists every
+pending or failed settlement in the user's scope, and why, with a button to
+retry now.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.auth.access import can_see_clinic
+from app.clock import clock
+from app.errors import DomainError
+from app.extensions import db
+from app.insurance.client import Gateway, gateway_from_config
+from app.insurance.models import InsuranceSettlement
+from app.insurance.operations import (
+    Attempt,
+    decide_at_expected,
+    retry_now,
+    reverse_visit_settlement,
+    settle_recorded_visit,
+)
+from app.insurance.queries import unsettled
+from app.insurance.rules import visit_claim
+from app.places.models import Clinic
+from app.places.queries import clinic_by_code
+from app.web.access import role_required
+
+bp = Blueprint("insurance", __name__, template_folder="templates")
+
+STATUS_WORDS = {
+    "pending": _l("Pending settlement (医保待结算)"),
+    "settled": _l("Settled with the insurance platform"),
+    "failed": _l("Settlement failed: needs a person"),
+    "reversed": _l("Settlement reversed"),
+}
+
+WHY_WORDS = {
+    "insurance_lapsed": _l("The platform finds no insurance in force on the visit day"),
+    "price_ceiling": _l("An item is above the platform's price ceiling"),
+    "self_pay_item": _l("The platform counts an item as fully self-paid"),
+    "selfpay_ratio": _l("The platform applies a different self-pay ratio to an item"),
+    "cap_or_fund_ratio": _l("The platform applied a different fund ratio or annual cap"),
+}
+
+
+def status_words(status: str) -> str:
+    return str(STATUS_WORDS.get(status, status))
+
+
+def why_words(codes: list[str]) -> list[str]:
+    return [str(WHY_WORDS.get(code, code)) for code in codes]
+
+
+def configured_gateway() -> Gateway | None:
+    return gateway_from_config(current_app.config)
+
+
+def settle_after_recording(visit: Any, recorder: Any) -> Attempt | None:
+    """After ``record_visit`` committed: settle the visit now, or leave it pending."""
+    gateway = configured_gateway()
+    if gateway is None:
+        return None
+    claim = visit_claim(visit, recorder.username, recorder.display_name or recorder.username)
+    return settle_recorded_visit(visit, claim, gateway, clock())
+
+
+def reverse_after_void(visit_id: int) -> str | None:
+    """After ``void_visit`` committed: undo the visit's settlement (or leave it to the loop)."""
+    gateway = configured_gateway()
+    if gateway is None:
+        return None
+    return reverse_visit_settlement(visit_id, gateway, clock())
+
+
+def _visible_clinic_ids() -> list[int]:
+    clinics = db.session.scalars(select(Clinic)).all()
+    return [c.id for c in clinics if can_see_clinic(current_user, c)]
+
+
+@bp.route("/insurance/pending")
+@role_required("doctor", "reviewer", "finance", "admin")
+def board() -> str:
+    rows = unsettled(_visible_clinic_ids())
+    return render_template(
+        "insurance/board.html",
+        rows=rows,
+        status_words=status_words,
+        configured=configured_gateway() is not None,
+    )
+
+
+@bp.route("/insurance/decide/<clinic>/<month>", methods=["POST"])
+@role_required("finance")
+def decide(clinic: str, month: str) -> Any:
+    """Finance lets the statement be paid at the expected figures, with a reason (SPEC §7)."""
+    found = clinic_by_code(clinic)
+    if not can_see_clinic(current_user, found):
+        abort(403)
+    try:
+        n = decide_at_expected(found.id, month, request.form.get("reason", ""), current_user,
+                               clock()())  # fmt: skip
+    except DomainError as exc:
+        flash("; ".join(p.message for p in exc.problems), "error")
+    else:
+        flash(_("%(n)s pending visits decided at the expected figures.", n=n), "info")
+    return redirect(url_for("settlement.statement", clinic=clinic, month=month), code=303)
+
+
+@bp.route("/insurance/settlements/<int:settlement_id>/retry", methods=["POST"])
+@role_required("doctor", "reviewer", "admin")
+def retry(settlement_id: int) -> Any:
+    row = db.session.get(InsuranceSettlement, settlement_id)
+    if row is None:
+        abort(404)
+    clinic = db.session.get(Clinic, row.clinic_id)
+    if clinic is None or not can_see_clinic(current_user, clinic):
+        abort(403)
+    gateway = configured_gateway()
+    if gateway is None:
+        abort(409)
+    attempt = retry_now(settlement_id, gateway, clock())
+    if attempt.status == "settled":
+        flash(_("Receipt %(number)s is settled.", number=row.receipt_number), "info")
+    else:
+        flash(_("Receipt %(number)s is still not settled: %(why)s", number=row.receipt_number,
+                why=attempt.reason), "error")  # fmt: skip
+    return redirect(url_for("insurance.board"), code=303)
