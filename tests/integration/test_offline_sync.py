@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from app.catalog.models import CatalogItem, ItemPrice
 from app.database import unit_of_work
 from app.extensions import db
+from app.insurance.models import InsuranceSettlement
 from app.oversight.models import VisitCheck
 from app.oversight.queries import late_or_complained, oversight_policy_for
 from app.oversight.rules import OversightPolicy, Rule, Severity, oversight_to_json
@@ -26,6 +27,8 @@ from app.visits.models import Visit
 from app.visits.offline import roster_key
 from tests.conftest import FixedClock
 from tests.factories import World, build_world
+from tests.integration.test_insurance_platform import platform, sim  # noqa: F401 (fixtures)
+from tests.simulator import Simulator
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 LINES = [{"item": "DX001", "quantity": "1"}, {"item": "HY001", "quantity": "1"}]
@@ -341,3 +344,22 @@ def test_the_roster_holds_only_the_days_in_the_programme(
     bundle = client.get("/visits/offline/bundle").get_json()["bundle"]
     key = roster_key(bytes.fromhex(bundle["salt"]), world.ids["insured_village"])
     assert bundle["roster"] == {key: [0, 35]}  # … 19 November, its last day in
+
+
+def test_an_uploaded_visit_is_settled_with_the_platform_once(
+    client: FlaskClient, world: World, platform: Simulator,  # noqa: F811 (the imported fixture)
+) -> None:
+    """Issue 25 §4: a synced visit is settled like any other, and a resend settles nothing twice."""
+    csrf = login(client)
+    captured = dt.datetime(2026, 10, 15, 8, 30, tzinfo=SHANGHAI)
+    first = upload(client, csrf, offline_body(world, captured), "key-settle")
+    assert first.status_code == 201, first.text
+    again = upload(client, csrf, offline_body(world, captured), "key-settle")
+    assert again.status_code == 200
+    visit_id = first.get_json()["visit_id"]
+    settlement = db.session.scalars(
+        select(InsuranceSettlement).where(InsuranceSettlement.visit_id == visit_id)
+    ).one()
+    assert settlement.status == "settled" and settlement.mdtrt_id
+    [settled] = platform.settlements()
+    assert settled["ipt_otp_no"] == first.get_json()["receipt_number"]

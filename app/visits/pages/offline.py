@@ -34,6 +34,7 @@ from werkzeug.wrappers import Response
 
 from app.errors import DomainError, Problem
 from app.fields import Yuan
+from app.insurance.pages import settle_after_recording
 from app.localtime import local
 from app.money import format_yuan
 from app.visits.labels import INSURANCE_CLASS, KIND
@@ -273,6 +274,10 @@ def offline_sync() -> Response:
             except DomainError:
                 extra = {}
         return _refusal(list(exc.problems), exc.status, extra)
+    if created:
+        # An uploaded visit is settled with the platform like any other, after its
+        # commit; unreachable, it waits as 医保待结算 for the retry loop (issue 25 §4).
+        settle_after_recording(visit, user)
     return make_response(
         jsonify(
             ok=True,
