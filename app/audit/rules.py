@@ -32,6 +32,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from app.ledger import FIGURE_FIELDS
+
 GENESIS = "0" * 64
 
 State = dict[str, Any]
@@ -254,20 +256,8 @@ VISIT_MONEY = (
     "patient",
     "total",
 )
-STATEMENT_FIGURES = (
-    "visits",
-    "programme_visits",
-    "injections",
-    "total",
-    "in_scope",
-    "fund",
-    "fiscal",
-    "registration",
-    "injection",
-    "copay",
-    "self_pay",
-    "patient",
-)
+# A statement's frozen figures: every declared figure (app.ledger.FIGURES).
+STATEMENT_FIGURES = FIGURE_FIELDS
 LINE_FIELDS = ("line_no", "item_code", "quantity", "unit_price", "amount", "in_scope", "self_pay")
 
 

@@ -52,7 +52,6 @@ from sqlalchemy import (
     TextClause,
     and_,
     bindparam,
-    case,
     delete,
     func,
     insert,
@@ -97,8 +96,8 @@ from app.periods.operations import lock_month_open, lock_open_month, require_ope
 from app.places.models import Clinic, Village
 from app.places.queries import clinic_by_code
 from app.policy.models import PolicyVersion
+from app.visits.figures import CLINIC_DAY, ledger_sql
 from app.visits.models import (
-    ClinicDay,
     ClinicMonthItem,
     DayClose,
     FundUsage,
@@ -135,17 +134,7 @@ IDEMPOTENCY_KEY = cast(Table, IdempotencyKey.__table__)
 FUND_USAGE = cast(Table, FundUsage.__table__)
 RECEIPT_COUNTER = cast(Table, ReceiptCounter.__table__)
 CLINIC_MONTH_ITEM = cast(Table, ClinicMonthItem.__table__)
-CLINIC_DAY = cast(Table, ClinicDay.__table__)
 ITEM_SUMS = ("quantity", "amount", "lines")
-# The clinic's day: each figure (app.settlement.rules.FIGURE_FIELDS) and the
-# visit column it sums; the two counts add 1 when the visit's flag is set.
-DAY_SUMS = {
-    "visits": None, "programme_visits": "programme", "injections": "injection",
-    "total": "total", "in_scope": "in_scope", "fund": "fund", "fiscal": "fiscal",
-    "registration": "registration", "injection": "injection_fee", "copay": "copay",
-    "self_pay": "self_pay", "patient": "patient",
-}  # fmt: skip
-FLAGS = ("programme", "injection")
 _USAGE_UPDATE = (
     update(FUND_USAGE)
     .where(
@@ -221,11 +210,6 @@ def _pg_write(with_key: bool, with_usage: bool) -> TextClause:
     SELECT :key_user_id, :key, :request_hash, new_visit.id, new_visit.month, :key_created_at
     FROM new_visit
 )"""
-    day_values = [
-        "1" if c is None else f"CAST(v.{c} AS integer)" if c in FLAGS else f"v.{c}"
-        for c in DAY_SUMS.values()
-    ]
-    day_update = ", ".join(f"{n} = clinic_day.{n} + excluded.{n}" for n in DAY_SUMS)
     usage = """, new_usage AS (
     UPDATE fund_usage SET fund_paid = :paid, deductible_used = :deductible
     WHERE resident_id = :person AND year = :in_year
@@ -251,9 +235,7 @@ WITH new_visit AS (
         amount = clinic_month_item.amount + excluded.amount,
         lines = clinic_month_item.lines + excluded.lines
 ), new_day AS (
-    INSERT INTO clinic_day (month, clinic_id, visit_date, {", ".join(DAY_SUMS)})
-    SELECT v.month, v.clinic_id, v.visit_date, {", ".join(day_values)} FROM new_visit AS v
-    ON CONFLICT (month, clinic_id, visit_date) DO UPDATE SET {day_update}
+    {ledger_sql().pg_day_part("new_visit")}
 ){key if with_key else ""}{usage if with_usage else ""}, {pg_append_ctes(AUDIT)}
 SELECT (SELECT seq FROM {AUDIT}new_entry) AS audit_seq FROM new_visit
 """
@@ -558,38 +540,10 @@ def _item_sums(clinic_id: int, month: str, lines: list[dict[str, Any]]) -> list[
     ]
 
 
-def _day_sums(values: dict[str, Any]) -> dict[str, Any]:
-    """A visit's figures as its clinic's day adds them: one row."""
-    sums = {
-        name: 1 if column is None else int(values[column]) if column in FLAGS else values[column]
-        for name, column in DAY_SUMS.items()
-    }
-    return {
-        "month": values["month"],
-        "clinic_id": values["clinic_id"],
-        "visit_date": values["visit_date"],
-        **sums,
-    }
-
-
-@cache
-def _day_upsert() -> Any:
-    """SQLite: add a visit's figures to its clinic's day (one upsert)."""
-    return accumulate_statement("sqlite", ClinicDay, list(DAY_SUMS))
-
-
 def _take_off_day(session: Session, visit: Visit) -> None:
     """Take a voided visit's figures off its clinic's day: one UPDATE."""
-    sums = _day_sums({column: getattr(visit, column) for column in VISIT_COLUMNS})
-    row = CLINIC_DAY.c
     session.execute(
-        update(CLINIC_DAY)
-        .where(
-            row.month == visit.month,
-            row.clinic_id == visit.clinic_id,
-            row.visit_date == visit.visit_date,
-        )
-        .values({name: row[name] - sums[name] for name in DAY_SUMS})
+        ledger_sql().day_take_off({column: getattr(visit, column) for column in VISIT_COLUMNS})
     )
 
 
@@ -908,7 +862,8 @@ def _write_sqlite(
         insert(VISIT_LINE), [{**line, "visit_id": visit_id, "month": month} for line in lines]
     )
     connection.execute(_items_upsert(), _item_sums(values["clinic_id"], values["month"], lines))
-    connection.execute(_day_upsert(), _day_sums(values))
+    sql = ledger_sql()
+    connection.execute(sql.day_upsert("sqlite"), sql.day_row(values))
     if key is not None:
         connection.execute(
             insert(IDEMPOTENCY_KEY),
@@ -928,23 +883,11 @@ def fill_rollups(connection: Connection, month: str | None = None) -> tuple[int,
     """
     visit, line = VISIT.c, VISIT_LINE.c
     live = [visit.voided_at.is_(None)] + ([visit.month == month] if month else [])
-    day_sums = [
-        func.count()
-        if column is None
-        else func.sum(case((visit[column], 1), else_=0))
-        if column in FLAGS
-        else func.sum(visit[column])
-        for column in DAY_SUMS.values()
-    ]
-    day_keys = [visit.month, visit.clinic_id, visit.visit_date]
+    day_names, day_rows = ledger_sql().day_rebuild(month)
     item_keys = [visit.month, visit.clinic_id, line.item_code, line.item_name, line.unit]
     counts = []
     for table, names, select_rows in (
-        (
-            CLINIC_DAY,
-            ["month", "clinic_id", "visit_date", *DAY_SUMS],
-            select(*day_keys, *day_sums).where(*live).group_by(*day_keys),
-        ),
+        (CLINIC_DAY, day_names, day_rows),
         (
             CLINIC_MONTH_ITEM,
             ["month", "clinic_id", "item_code", "item_name", "unit", *ITEM_SUMS],

@@ -21,7 +21,7 @@ from app.extensions import db
 from app.localtime import local, parse_typed_day
 from app.people.rules import mask_id_number
 from app.places.models import Clinic
-from app.settlement.figures import day_figures
+from app.visits.figures import day_figures
 from app.visits.forms import CloseDayForm, VoidForm
 from app.visits.messages import MESSAGES, field_errors
 from app.visits.models import DayClose
