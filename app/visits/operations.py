@@ -42,6 +42,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, TypeVar, cast
@@ -699,101 +700,185 @@ def _record(
     # Everything is written with Core statements and answered from what was
     # written, so nothing the session loaded needs expiring (no re-read).
     with unit_of_work(expire=False, join_reads=True) as session:
+        # The facts: the clinic, the patient's standing and the lines' prices (one query).
         facts, visited_at, id_number = _facts(request, actor, now, recording=True)
-        clinic, standing = facts.clinic, facts.standing
-        month = month_of(visited_at)
-        day = local_date(visited_at)
-        year = local(visited_at).year
-        resident = standing.resident
+        resident = facts.standing.resident
         # The month's lock and check, the person's year row (created if missing,
         # locked) and the next receipt number: one statement on PostgreSQL.
         reserved = _reserve(
-            session, clinic, month, resident.id if resident is not None else None, year
+            session,
+            facts.clinic,
+            month_of(visited_at),
+            resident.id if resident is not None else None,
+            local(visited_at).year,
         )
         if not id_number:
             parse_id_number(request.patient_id_number, "patient_id_number")  # raises
-        lines, items = _line_inputs(request, day, facts.items)
+        # The quote: the same pricing path as the terminal's live split.
+        lines, items = _line_inputs(request, local_date(visited_at), facts.items)
         quote = _quote(request, facts, visited_at, id_number, lines, items, reserved.usage)
+        # The screen: the checks at recording (a refusal raises, nothing written).
         checks = screen_for_recording(session, quote, now, request.warning_reason)
-        split = quote.split
-
-        values = {
-            "clinic_id": clinic.id,
-            "resident_id": resident.id if resident else None,
-            "patient_id_number": id_number,
-            "visited_at": visited_at,
-            "visit_date": day,
-            "month": month,
-            "year": year,
-            "policy_version_id": standing.policy_version.id if standing.policy_version else None,
-            "programme": split.programme,
-            "insured": split.insured,
-            "reasons": ",".join(standing.eligibility.reasons),
-            "injection": request.injection,
-            "lines_total": split.lines_total,
-            "registration": split.registration,
-            "injection_fee": split.injection,
-            "in_scope": split.in_scope,
-            "self_pay": split.self_pay,
-            "fund_base": split.fund_base,
-            "deductible_applied": split.deductible_applied,
-            "fund": split.fund,
-            "fiscal": split.fiscal,
-            "copay": split.copay,
-            "patient": split.patient,
-            "total": split.total,
-            "recorded_by_id": actor.id,
-            "recorded_at": now,
-            "receipt_seq": reserved.seq,
-            "receipt_number": f"{clinic.code}-{year}-{reserved.seq:06d}",
-        }
-        line_values = [
-            {
-                "line_no": no,
-                "item_id": item.id,
-                "item_code": item.code,
-                "item_name": item.name,
-                "kind": item.kind,
-                "unit": item.unit,
-                "insurance_class": item.insurance_class,
-                "quantity": priced.quantity,
-                "unit_price": priced.unit_price,
-                "amount": priced.amount,
-                "in_scope": priced.in_scope,
-                "self_pay": priced.self_pay,
-                "fund_base": priced.fund_base,
-            }
-            for no, (priced, item) in enumerate(zip(split.lines, items, strict=True), start=1)
-        ]
+        # The post: the visit, its lines and every row derived from them.
         key = None
         if idempotency_key is not None:
             key = {"key": idempotency_key, "request_hash": fingerprint, "created_at": now}
-        usage_after = None
-        if resident is not None and (split.fund or split.deductible_applied):
-            usage_after = {
-                "person": resident.id,
-                "in_year": year,
-                "paid": split.usage_after.fund_paid,
-                "deductible": split.usage_after.deductible_used,
-            }
-        audited = False
-        if reserved.visit_id is not None:  # PostgreSQL: the id is known before the write
-            row = {"id": reserved.visit_id, **values}
-            visit = _answer(clinic, row, line_values)
-            audit = visit_record_parameters(actor, visit, now, AUDIT)
-            audited = _write_postgresql(
-                session, row, line_values, actor.id, key, usage_after, audit
-            )
-        else:
-            visit_id = _write_sqlite(session, values, line_values, actor.id, key, usage_after)
-            visit = _answer(clinic, {"id": visit_id, **values}, line_values)
-        forget(session, ReceiptCounter, clinic.id, year)
-        if resident is not None:
-            forget(session, FundUsage, resident.id, year)
+        posting = _posting(quote, reserved, actor, now, key)
+        visit, audited = post_visit(
+            session, posting, lambda visit: visit_record_parameters(actor, visit, now, AUDIT)
+        )
         store_checks(session, visit, checks)
-        if not audited:  # SQLite, or the clinic's first entry (its chain head is created)
+        # The audit: folded into the post on PostgreSQL once the clinic's chain has a head.
+        if not audited:
             audit_visit(session, actor, "visit.record", visit, now)
     return visit
+
+
+# --- the one writer of a visit's money ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Posting:
+    """A priced visit as it is written: its row, its lines and the rows derived from them.
+
+    ``visit_id`` is the id reserved on PostgreSQL (None on SQLite); ``key`` the
+    idempotency key's row, ``usage`` the person's fund usage after the visit
+    (None when the visit moves neither the fund nor the deductible).
+    """
+
+    clinic: Clinic
+    values: dict[str, Any]
+    lines: list[dict[str, Any]]
+    user_id: int
+    visit_id: int | None
+    key: dict[str, Any] | None
+    usage: dict[str, Any] | None
+
+
+def _posting(
+    quote: Quote, reserved: Reserved, actor: User, now: dt.datetime, key: dict[str, Any] | None
+) -> Posting:
+    """The quote and what was reserved for it, as the rows :func:`post_visit` writes."""
+    clinic, split, resident = quote.clinic, quote.split, quote.resident
+    year = quote.year
+    values = {
+        "clinic_id": clinic.id,
+        "resident_id": resident.id if resident else None,
+        "patient_id_number": quote.id_number,
+        "visited_at": quote.visited_at,
+        "visit_date": local_date(quote.visited_at),
+        "month": month_of(quote.visited_at),
+        "year": year,
+        "policy_version_id": quote.policy_version.id if quote.policy_version else None,
+        "programme": split.programme,
+        "insured": split.insured,
+        "reasons": ",".join(quote.eligibility.reasons),
+        "injection": quote.injection,
+        "lines_total": split.lines_total,
+        "registration": split.registration,
+        "injection_fee": split.injection,
+        "in_scope": split.in_scope,
+        "self_pay": split.self_pay,
+        "fund_base": split.fund_base,
+        "deductible_applied": split.deductible_applied,
+        "fund": split.fund,
+        "fiscal": split.fiscal,
+        "copay": split.copay,
+        "patient": split.patient,
+        "total": split.total,
+        "recorded_by_id": actor.id,
+        "recorded_at": now,
+        "receipt_seq": reserved.seq,
+        "receipt_number": f"{clinic.code}-{year}-{reserved.seq:06d}",
+    }
+    line_values = [
+        {
+            "line_no": no,
+            "item_id": item.id,
+            "item_code": item.code,
+            "item_name": item.name,
+            "kind": item.kind,
+            "unit": item.unit,
+            "insurance_class": item.insurance_class,
+            "quantity": priced.quantity,
+            "unit_price": priced.unit_price,
+            "amount": priced.amount,
+            "in_scope": priced.in_scope,
+            "self_pay": priced.self_pay,
+            "fund_base": priced.fund_base,
+        }
+        for no, (priced, item) in enumerate(zip(split.lines, quote.items, strict=True), start=1)
+    ]
+    usage = None
+    if resident is not None and (split.fund or split.deductible_applied):
+        usage = {
+            "person": resident.id,
+            "in_year": year,
+            "paid": split.usage_after.fund_paid,
+            "deductible": split.usage_after.deductible_used,
+        }
+    return Posting(clinic, values, line_values, actor.id, reserved.visit_id, key, usage)
+
+
+def post_visit(
+    session: Session, posting: Posting, audit_parameters: Callable[[Visit], dict[str, Any]]
+) -> tuple[Visit, bool]:
+    """Write a visit, its lines and every row derived from them: ``(visit, audited)``.
+
+    The idempotency key, the person's fund usage, the clinic's month per item
+    and the clinic's day are written with the visit, so the rollups never
+    differ from the visits.  The dialect is hidden here: on PostgreSQL one
+    data-modifying ``WITH`` that also appends the ``visit.record`` audit entry
+    (``audit_parameters`` gives its parameters; ``audited`` is False when the
+    clinic's chain has no head yet and the caller must append it), on SQLite
+    one statement each (``audited`` False).  The visit is answered from what
+    was written (:func:`_answer`), never read back.
+    """
+    if posting.visit_id is not None:  # PostgreSQL: the id is known before the write
+        row = {"id": posting.visit_id, **posting.values}
+        visit = _answer(posting.clinic, row, posting.lines)
+        audited = _write_postgresql(
+            session,
+            row,
+            posting.lines,
+            posting.user_id,
+            posting.key,
+            posting.usage,
+            audit_parameters(visit),
+        )
+    else:
+        visit_id = _write_sqlite(
+            session, posting.values, posting.lines, posting.user_id, posting.key, posting.usage
+        )
+        visit = _answer(posting.clinic, {"id": visit_id, **posting.values}, posting.lines)
+        audited = False
+    values = posting.values
+    forget(session, ReceiptCounter, values["clinic_id"], values["year"])
+    if values["resident_id"] is not None:
+        forget(session, FundUsage, values["resident_id"], values["year"])
+    return visit, audited
+
+
+def unpost_visit(
+    session: Session, visit: Visit, reason: str, actor: User, now: dt.datetime
+) -> None:
+    """Void a visit (flagged, never deleted) and take off every row derived from it.
+
+    The person's fund share and deductible go back (their year row locked),
+    and the visit's lines and figures come off the clinic's month per item and
+    day, so the rollups stay equal to the non-voided visits.  The caller holds
+    the clinic-month lock and the visit's row.
+    """
+    if visit.resident_id is not None and (visit.fund or visit.deductible_applied):
+        usage = locked(session, FundUsage, resident_id=visit.resident_id, year=visit.year)
+        assert usage is not None
+        usage.fund_paid -= visit.fund
+        usage.deductible_used -= visit.deductible_applied
+    _take_off_items(session, visit)
+    _take_off_day(session, visit)
+    visit.voided_at = now
+    visit.voided_by_id = actor.id
+    visit.void_reason = reason
 
 
 def _answer(clinic: Clinic, values: dict[str, Any], lines: list[dict[str, Any]]) -> Visit:
@@ -957,16 +1042,7 @@ def void_visit(visit_id: int, reason: str, actor: User, now: dt.datetime) -> Vis
             raise Conflict(
                 Problem("visit", f"visit {visit.receipt_number} is already voided", "voided")
             )
-        if visit.resident_id is not None and (visit.fund or visit.deductible_applied):
-            usage = locked(session, FundUsage, resident_id=visit.resident_id, year=visit.year)
-            assert usage is not None
-            usage.fund_paid -= visit.fund
-            usage.deductible_used -= visit.deductible_applied
-        _take_off_items(session, visit)
-        _take_off_day(session, visit)
-        visit.voided_at = now
-        visit.voided_by_id = actor.id
-        visit.void_reason = reason
+        unpost_visit(session, visit, reason, actor, now)
         audit_visit(session, actor, "visit.void", visit, now)
     return visit
 
