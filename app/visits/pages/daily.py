@@ -38,7 +38,7 @@ from app.visits.queries import (
     visits_between,
 )
 from app.web.access import role_required
-from app.web.downloads import download
+from app.web.downloads import Document, send_document
 from app.web.routing import id_rule
 from reports.daily import DailyDocument, DailyRow, render_daily
 
@@ -209,4 +209,6 @@ def daily_pdf() -> Response:
             for v in visits
         ],
     )
-    return download(render_daily(doc), "pdf", f"daily-{clinic.code}-{day}.pdf", inline=True)
+    return send_document(
+        Document(f"daily-{clinic.code}-{day}.pdf", "pdf", render_daily(doc), inline=True)
+    )
