@@ -40,6 +40,10 @@ from app.audit.rules import (
     GENESIS,
     SEQ_SEPARATOR,
     SYSTEM_CHAIN,
+    Acting,
+    AuditedEvent,
+    AuditedStatement,
+    AuditedVisit,
     Entry,
     State,
     canonical_head,
@@ -56,7 +60,7 @@ from app.database import UTCDateTime, insert_missing, unit_of_work
 OPERATOR = "cli"
 
 
-def actor_name(actor: Any) -> str:
+def actor_name(actor: Acting) -> str:
     """A user's name, or the given string (``"cli"``, ``"system"``)."""
     return actor if isinstance(actor, str) else str(actor.username)
 
@@ -132,7 +136,7 @@ def _append_statement(dialect: str) -> TextClause:
 
 
 def _entry(
-    actor: Any,
+    actor: Acting,
     action: str,
     obj: tuple[str, str | int],
     before: State | None,
@@ -165,7 +169,7 @@ def _entry(
 
 def append(
     session: Session,
-    actor: Any,
+    actor: Acting,
     action: str,
     obj: tuple[str, str | int],
     before: State | None,
@@ -195,7 +199,7 @@ def append(
 
 
 def visit_record_parameters(
-    actor: Any, visit: Any, now: dt.datetime, prefix: str
+    actor: Acting, visit: AuditedVisit, now: dt.datetime, prefix: str
 ) -> dict[str, Any]:
     """The parameters of :func:`pg_append_ctes` (``prefix``) for ``visit.record`` of ``visit``.
 
@@ -215,7 +219,9 @@ def visit_record_parameters(
     return {prefix + name: value for name, value in values.items()}
 
 
-def audit_visit(session: Session, actor: Any, action: str, visit: Any, now: dt.datetime) -> Entry:
+def audit_visit(
+    session: Session, actor: Acting, action: str, visit: AuditedVisit, now: dt.datetime
+) -> Entry:
     """A visit recorded (``visit.record``) or voided (``visit.void``); call after the change."""
     session.flush()  # the visit's id and lines are what the entry names
     before = None if action == "visit.record" else last_audited(session, "visit", str(visit.id))
@@ -232,7 +238,12 @@ def audit_visit(session: Session, actor: Any, action: str, visit: Any, now: dt.d
 
 
 def audit_statement(
-    session: Session, actor: Any, action: str, statement: Any, event: Any, now: dt.datetime
+    session: Session,
+    actor: Acting,
+    action: str,
+    statement: AuditedStatement,
+    event: AuditedEvent,
+    now: dt.datetime,
 ) -> Entry:
     """A statement transition and the history row that records it; call after both."""
     session.flush()  # the event's id is part of the entry
@@ -252,7 +263,7 @@ def audit_statement(
 
 def audit_adjustments(
     session: Session,
-    actor: Any,
+    actor: Acting,
     adjustments: list[Any],
     clinic_codes: dict[int, str],
     now: dt.datetime,
@@ -291,7 +302,7 @@ def audit_adjustments(
 
 def audit_batch_payment(
     session: Session,
-    actor: Any,
+    actor: Acting,
     district_code: str,
     month: str,
     statements: list[Any],
@@ -311,7 +322,7 @@ def audit_batch_payment(
 
 def audit_import(
     session: Session,
-    actor: Any,
+    actor: Acting,
     kind: str,
     source: str,
     data: bytes | tuple[str, int],
@@ -339,7 +350,7 @@ def audit_import(
 
 
 def audit_policy(
-    session: Session, actor: Any, version: Any, status: str, now: dt.datetime | None = None
+    session: Session, actor: Acting, version: Any, status: str, now: dt.datetime | None = None
 ) -> Entry:
     """A policy version added or updated (``status``), with every figure it holds."""
     session.flush()
@@ -350,7 +361,7 @@ def audit_policy(
 
 
 def audit_user(
-    session: Session, actor: Any, action: str, user: Any, now: dt.datetime | None
+    session: Session, actor: Acting, action: str, user: Any, now: dt.datetime | None
 ) -> Entry:
     """A user created (``user.create``) or deactivated (``user.deactivate``)."""
     session.flush()
@@ -364,7 +375,9 @@ def audit_user(
     return append(session, actor, action, ("user", user.username), None, after, now)
 
 
-def audit_token(session: Session, actor: Any, action: str, token: Any, now: dt.datetime) -> Entry:
+def audit_token(
+    session: Session, actor: Acting, action: str, token: Any, now: dt.datetime
+) -> Entry:
     """An API token issued (``token.issue``) or revoked (``token.revoke``); never the token."""
     session.flush()
     after = {
@@ -383,7 +396,7 @@ def audit_login(session: Session, username: str, success: bool, now: dt.datetime
 
 
 def record_access(
-    actor: Any, resident_id: int | None, purpose: str, clinic_code: str | None, now: dt.datetime
+    actor: Acting, resident_id: int | None, purpose: str, clinic_code: str | None, now: dt.datetime
 ) -> None:
     """Log one read of a resident's record, in a unit of work of its own.
 
@@ -406,7 +419,7 @@ def record_access(
 
 
 def audit_rollup_rebuild(
-    session: Session, actor: Any, month: str | None, days: int, items: int, now: dt.datetime
+    session: Session, actor: Acting, month: str | None, days: int, items: int, now: dt.datetime
 ) -> Entry:
     """The statement rollups rebuilt from the visits (``month`` None: every month)."""
     after = {"day_rows": days, "item_rows": items}
@@ -415,7 +428,7 @@ def audit_rollup_rebuild(
 
 def audit_clinic_event(
     session: Session,
-    actor: Any,
+    actor: Acting,
     action: str,
     obj: tuple[str, str | int],
     clinic_code: str,

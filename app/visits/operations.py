@@ -994,7 +994,7 @@ def fill_rollups(connection: Connection, month: str | None = None) -> tuple[int,
     return counts[0], counts[1]
 
 
-def rebuild_rollups(month: str | None, actor: Any, now: dt.datetime) -> tuple[int, int]:
+def rebuild_rollups(month: str | None, actor: User | str, now: dt.datetime) -> tuple[int, int]:
     """Rebuild the statement rollups from the visits and lines (after ``check-rollup``
     found a difference, e.g. a row edited outside the app): (day rows, item rows).
 
