@@ -35,6 +35,9 @@ VISIT = cast(Table, Visit.__table__)
 CLINIC_DAY = cast(Table, ClinicDay.__table__)
 # The day rollup's key: a visit adds to the row of its clinic's day.
 DAY_KEY = ("month", "clinic_id", "visit_date")
+# Set (transaction-local) by a rebuild of the rollup from the visits: the rows it
+# writes are the GROUP BY itself, not checked one by one (PostgreSQL).
+REBUILD_SETTING = "yiyuan.rollup_rebuild"
 
 
 class FigureSql:
@@ -123,6 +126,71 @@ class FigureSql:
         live = [v.voided_at.is_(None)] + ([v.month == month] if month else [])
         rows = select(*keys, *self.aggregates()).where(*live).group_by(*keys)
         return [*DAY_KEY, *self.names], rows
+
+    # --- the invariant in PostgreSQL ---------------------------------------------
+
+    def pg_day_check(self) -> str:
+        """PostgreSQL: the body of ``clinic_day_is_its_visits()``, the deferred constraint
+        trigger function proving a day row equals its non-voided visits at commit.
+
+        It runs for each ``clinic_day`` row written and each ``visit`` row updated or
+        deleted (the old and the new day); a row missing from the rollup counts as
+        zeros.  A transaction that rebuilds the rollup from the visits
+        (:func:`app.visits.operations.fill_rollups`) sets ``yiyuan.rollup_rebuild``
+        and is not checked row by row: what it writes is the ``GROUP BY`` itself.
+        """
+        sums = []
+        for figure in self.figures:
+            if figure.kind is FigureKind.COUNT:
+                sums.append(f"count(*) AS {figure.name}")
+            elif figure.kind is FigureKind.FLAG:
+                sums.append(
+                    f"coalesce(sum(CASE WHEN v.{_source(figure)} THEN 1 ELSE 0 END), 0)"
+                    f" AS {figure.name}"
+                )
+            else:
+                sums.append(f"coalesce(sum(v.{_source(figure)}), 0) AS {figure.name}")
+        stored = ", ".join(f"coalesce(d.{name}, 0)" for name in self.names)
+        summed = ", ".join(f"s.{name}" for name in self.names)
+        day = self.day.name
+        return f"""
+DECLARE
+    months text[];
+    clinics integer[];
+    days date[];
+    differs boolean;
+BEGIN
+    IF current_setting('{REBUILD_SETTING}', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        months := ARRAY[NEW.month]; clinics := ARRAY[NEW.clinic_id]; days := ARRAY[NEW.visit_date];
+    ELSIF TG_OP = 'DELETE' THEN
+        months := ARRAY[OLD.month]; clinics := ARRAY[OLD.clinic_id]; days := ARRAY[OLD.visit_date];
+    ELSE
+        months := ARRAY[OLD.month, NEW.month];
+        clinics := ARRAY[OLD.clinic_id, NEW.clinic_id];
+        days := ARRAY[OLD.visit_date, NEW.visit_date];
+    END IF;
+    FOR i IN 1 .. array_length(months, 1) LOOP
+        SELECT ROW({stored}) IS DISTINCT FROM ROW({summed}) INTO differs
+        FROM (
+            SELECT {", ".join(sums)}
+            FROM {self.visit.name} AS v
+            WHERE v.month = months[i] AND v.clinic_id = clinics[i]
+              AND v.visit_date = days[i] AND v.voided_at IS NULL
+        ) AS s
+        LEFT JOIN {day} AS d
+            ON d.month = months[i] AND d.clinic_id = clinics[i] AND d.visit_date = days[i];
+        IF differs THEN
+            RAISE EXCEPTION 'clinic_day_is_its_visits: clinic % on % differs from its visits',
+                clinics[i], days[i]
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'clinic_day_is_its_visits';
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+"""
 
     # --- read back --------------------------------------------------------------
 
