@@ -135,7 +135,10 @@ class FigureSql:
 
         It runs for each ``clinic_day`` row written and each ``visit`` row updated or
         deleted (the old and the new day); a row missing from the rollup counts as
-        zeros.  A transaction that rebuilds the rollup from the visits
+        zeros.  As :func:`day_figures`, it finds the day's visits by the clinic's
+        ``(clinic_id, visited_at)`` index (the Asia/Shanghai day), ``visit_date``
+        keeping the meaning exact: its cost is the day's visits, not the month's.
+        A transaction that rebuilds the rollup from the visits
         (:func:`app.visits.operations.fill_rollups`) sets ``yiyuan.rollup_rebuild``
         and is not checked row by row: what it writes is the ``GROUP BY`` itself.
         """
@@ -178,6 +181,8 @@ BEGIN
             SELECT {", ".join(sums)}
             FROM {self.visit.name} AS v
             WHERE v.month = months[i] AND v.clinic_id = clinics[i]
+              AND v.visited_at >= days[i]::timestamp AT TIME ZONE 'Asia/Shanghai'
+              AND v.visited_at < (days[i] + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'
               AND v.visit_date = days[i] AND v.voided_at IS NULL
         ) AS s
         LEFT JOIN {day} AS d
