@@ -343,7 +343,7 @@ def upsert_statement(
     return insert(model).on_conflict_do_update(index_elements=key, set_=set_).returning(*returning)
 
 
-def accumulate_statement(dialect: str, model: type, added: list[str]) -> Any:
+def accumulate_statement(dialect: str, model: type | Table, added: list[str]) -> Any:
     """``INSERT … ON CONFLICT (primary key) DO UPDATE SET c = c + excluded.c``: one statement.
 
     Run it with many rows (an executemany) to add each row's ``added`` columns
@@ -352,7 +352,7 @@ def accumulate_statement(dialect: str, model: type, added: list[str]) -> Any:
     must be distinct within one call (PostgreSQL refuses to update one row twice).
     """
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = model.__table__  # type: ignore[attr-defined]
+    table = model if isinstance(model, Table) else model.__table__  # type: ignore[attr-defined]
     stmt = insert(table)
     return stmt.on_conflict_do_update(
         index_elements=[column.name for column in table.primary_key],

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 # The figures are the settlement's own (pure: no Flask, no SQLAlchemy); labels
 # for them arrive with each document, already translated.
-from app.settlement.rules import Figures
+from app.ledger import Figures
 
 __all__ = [
     "DayRow",

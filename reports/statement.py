@@ -9,16 +9,14 @@ printed for the finance bureau to pay from.
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import CondPageBreak, Flowable, Paragraph, Spacer, Table
 
 from app.glossary import zh
+from app.ledger import COUNT_FIELDS
 from app.money import format_yuan as yuan
-from app.settlement.rules import COUNT_FIELDS
 from reports.base import PageGeometry, Renderer, text
 from reports.data import Figures, StatementDocument
 from reports.styles import ACCENT, HEADER_FILL, RULE, TOTAL_FILL, WATERMARK_GREY
@@ -35,7 +33,7 @@ class StatementMismatch(ValueError):
 
 
 def sum_figures(rows: tuple[Figures, ...]) -> Figures:
-    return Figures(**{f.name: sum(getattr(r, f.name) for r in rows) for f in fields(Figures)})
+    return sum(rows, Figures())
 
 
 def draw_watermark(

@@ -9,6 +9,13 @@ file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL): of the
 world template when it asks for the ``world`` fixture (directly or through
 another fixture), of the empty one otherwise (imports, demo seed, CLI loads).
 
+The app itself is made once per database kind and test session (indico's
+pattern, :class:`SessionApp`): each test's ``app`` is that app switched to the
+test's database copy, clock and settings, with whatever an earlier test added
+to it (hooks, settings, extension keys, rate-limit counts) taken away.  A
+variant that must be built differently (a setting read when the app is made)
+comes from the ``make_app(url, **settings)`` factory fixture.
+
 On such a copy ``build_world`` (and so every ``world`` fixture) hands back
 the World the template was seeded with (same ids, same API tokens), its
 clinics loaded in the test's own session, so a test reads it exactly as if it
@@ -27,6 +34,7 @@ import datetime as dt
 import os
 import shutil
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +48,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 import app.auth.operations as auth_operations
-from app.extensions import db
+from app.config import engine_options
+from app.database import configure_engine
+from app.extensions import db, limiter
 from app.factory import create_app
 from tests.factories import DEFAULT_POLICY, SEEDED, SeededWorld, World, build_world
 
@@ -191,11 +201,133 @@ def clock() -> FixedClock:
     return FixedClock(START)
 
 
+# What a test may add to the app (hooks, handlers, extensions' state): put back after it.
+_HOOKS = (
+    "before_request_funcs",
+    "after_request_funcs",
+    "teardown_request_funcs",
+    "template_context_processors",
+    "url_value_preprocessors",
+    "url_default_functions",
+)
+
+
+@dataclass
+class SessionApp:
+    """One app per database kind and test session (indico's pattern), as it was made.
+
+    Building an app costs its OpenAPI registration and, on its first pages, the
+    compilation of every template; switching the database under a made app
+    costs an engine.  Each test gets the app with its own database, clock and
+    configuration, and whatever it added to the app (a ``before_request``
+    hook, a setting, an extension's key) is taken away after it.
+    """
+
+    app: Flask
+    config: dict[str, Any]
+    extensions: dict[str, Any]
+    hooks: dict[str, dict[Any, list[Any]]]
+    teardown_appcontext: list[Any]
+    error_handlers: dict[Any, dict[Any, dict[Any, Any]]]
+
+    @classmethod
+    def make(cls, url: str) -> SessionApp:
+        app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+        return cls(
+            app,
+            dict(app.config),
+            dict(app.extensions),
+            {name: _copy_lists(getattr(app, name)) for name in _HOOKS},
+            list(app.teardown_appcontext_funcs),
+            _copy_handlers(app.error_handler_spec),
+        )
+
+    def switch(self, url: str, clock: FixedClock) -> Flask:
+        """The app on the database at ``url`` with ``clock``, as freshly made."""
+        app = self.app
+        app.config.clear()
+        app.config.update(self.config)
+        app.config.update(
+            SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=engine_options(url), CLOCK=clock
+        )
+        app.extensions.clear()
+        app.extensions.update(self.extensions)
+        for name in _HOOKS:
+            setattr(app, name, _copy_lists(self.hooks[name]))
+        app.teardown_appcontext_funcs[:] = self.teardown_appcontext
+        app.error_handler_spec = _copy_handlers(self.error_handlers)
+        # A test may add hooks (before_request) as it could to an app never used.
+        app._got_first_request = False
+        # The engine Flask-SQLAlchemy would make for ``url`` (app.factory's options).
+        engines = db._app_engines[app]
+        for engine in engines.values():
+            engine.dispose()
+        engines.clear()
+        options: dict[str, Any] = {**engine_options(url), "url": url}
+        options.setdefault("echo", False)
+        options.setdefault("echo_pool", False)
+        db._apply_driver_defaults(options, app)
+        engines[None] = db._make_engine(None, options, app)
+        configure_engine(engines[None])
+        limiter.reset()  # in-memory counts: each test starts with none
+        return app
+
+
+def _copy_lists(hooks: dict[Any, list[Any]]) -> dict[Any, list[Any]]:
+    # Flask's own shape: a defaultdict(list) per hook, keyed by blueprint (None: the app).
+    return defaultdict(list, {key: list(functions) for key, functions in hooks.items()})
+
+
+def _copy_handlers(spec: dict[Any, dict[Any, dict[Any, Any]]]) -> dict[Any, Any]:
+    copy: dict[Any, Any] = defaultdict(lambda: defaultdict(dict))
+    for blueprint, codes in spec.items():
+        for code, handlers in codes.items():
+            copy[blueprint][code] = dict(handlers)
+    return copy
+
+
+@pytest.fixture(scope="session")
+def session_apps() -> Iterator[dict[str, SessionApp]]:
+    """The session's apps, by database kind, made when a test first needs one."""
+    apps: dict[str, SessionApp] = {}
+    yield apps
+    for shared in apps.values():
+        for engine in db._app_engines.get(shared.app, {}).values():
+            engine.dispose()
+
+
+@pytest.fixture
+def make_app(clock: FixedClock) -> Iterator[Any]:
+    """A factory of apps of their own, for a variant the session app cannot be:
+    ``make_app(url, **settings)`` (settings applied before the app is built)."""
+    made: list[Flask] = []
+
+    def make(url: str, **settings: Any) -> Flask:
+        app = create_app(
+            {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url, "CLOCK": clock, **settings}
+        )
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 @pytest.fixture
 def app(
-    request: pytest.FixtureRequest, database: Templates, database_url: str, clock: FixedClock
+    request: pytest.FixtureRequest,
+    database: Templates,
+    database_url: str,
+    clock: FixedClock,
+    session_apps: dict[str, SessionApp],
 ) -> Iterator[Flask]:
-    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, "CLOCK": clock})
+    kind = request.node.callspec.params["database"]
+    if kind not in session_apps:
+        session_apps[kind] = SessionApp.make(database_url)
+    app = session_apps[kind].switch(database_url, clock)
     if "world" in request.fixturenames:  # copied from the world template (database_url)
         app.extensions[SEEDED] = database.seeded
     with app.app_context():

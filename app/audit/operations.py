@@ -40,6 +40,10 @@ from app.audit.rules import (
     GENESIS,
     SEQ_SEPARATOR,
     SYSTEM_CHAIN,
+    Acting,
+    AuditedEvent,
+    AuditedStatement,
+    AuditedVisit,
     Entry,
     State,
     canonical_head,
@@ -58,7 +62,7 @@ from app.extensions import db
 OPERATOR = "cli"
 
 
-def actor_name(actor: Any) -> str:
+def actor_name(actor: Acting) -> str:
     """A user's name, or the given string (``"cli"``, ``"system"``)."""
     return actor if isinstance(actor, str) else str(actor.username)
 
@@ -134,7 +138,7 @@ def _append_statement(dialect: str) -> TextClause:
 
 
 def _entry(
-    actor: Any,
+    actor: Acting,
     action: str,
     obj: tuple[str, str | int],
     before: State | None,
@@ -167,7 +171,7 @@ def _entry(
 
 def append(
     session: Session,
-    actor: Any,
+    actor: Acting,
     action: str,
     obj: tuple[str, str | int],
     before: State | None,
@@ -197,7 +201,7 @@ def append(
 
 
 def visit_record_parameters(
-    actor: Any, visit: Any, now: dt.datetime, prefix: str
+    actor: Acting, visit: AuditedVisit, now: dt.datetime, prefix: str
 ) -> dict[str, Any]:
     """The parameters of :func:`pg_append_ctes` (``prefix``) for ``visit.record`` of ``visit``.
 
@@ -217,7 +221,9 @@ def visit_record_parameters(
     return {prefix + name: value for name, value in values.items()}
 
 
-def audit_visit(session: Session, actor: Any, action: str, visit: Any, now: dt.datetime) -> Entry:
+def audit_visit(
+    session: Session, actor: Acting, action: str, visit: AuditedVisit, now: dt.datetime
+) -> Entry:
     """A visit recorded (``visit.record``) or voided (``visit.void``); call after the change."""
     session.flush()  # the visit's id and lines are what the entry names
     before = None if action == "visit.record" else last_audited(session, "visit", str(visit.id))
@@ -234,7 +240,12 @@ def audit_visit(session: Session, actor: Any, action: str, visit: Any, now: dt.d
 
 
 def audit_statement(
-    session: Session, actor: Any, action: str, statement: Any, event: Any, now: dt.datetime
+    session: Session,
+    actor: Acting,
+    action: str,
+    statement: AuditedStatement,
+    event: AuditedEvent,
+    now: dt.datetime,
 ) -> Entry:
     """A statement transition and the history row that records it; call after both."""
     session.flush()  # the event's id is part of the entry
@@ -254,7 +265,7 @@ def audit_statement(
 
 def audit_adjustments(
     session: Session,
-    actor: Any,
+    actor: Acting,
     adjustments: list[Any],
     clinic_codes: dict[int, str],
     now: dt.datetime,
@@ -297,7 +308,7 @@ def adjustment_state(a: Any, clinic_code: str) -> State:
 
 def audit_batch_payment(
     session: Session,
-    actor: Any,
+    actor: Acting,
     district_code: str,
     month: str,
     statements: list[Any],
@@ -317,7 +328,7 @@ def audit_batch_payment(
 
 def audit_import(
     session: Session,
-    actor: Any,
+    actor: Acting,
     kind: str,
     source: str,
     data: bytes | tuple[str, int],
@@ -345,7 +356,7 @@ def audit_import(
 
 
 def audit_policy(
-    session: Session, actor: Any, version: Any, status: str, now: dt.datetime | None = None
+    session: Session, actor: Acting, version: Any, status: str, now: dt.datetime | None = None
 ) -> Entry:
     """A policy version added or updated (``status``), with every figure it holds."""
     session.flush()
@@ -356,7 +367,7 @@ def audit_policy(
 
 
 def audit_user(
-    session: Session, actor: Any, action: str, user: Any, now: dt.datetime | None
+    session: Session, actor: Acting, action: str, user: Any, now: dt.datetime | None
 ) -> Entry:
     """A user created (``user.create``) or deactivated (``user.deactivate``)."""
     session.flush()
@@ -370,7 +381,9 @@ def audit_user(
     return append(session, actor, action, ("user", user.username), None, after, now)
 
 
-def audit_token(session: Session, actor: Any, action: str, token: Any, now: dt.datetime) -> Entry:
+def audit_token(
+    session: Session, actor: Acting, action: str, token: Any, now: dt.datetime
+) -> Entry:
     """An API token issued (``token.issue``) or revoked (``token.revoke``); never the token."""
     session.flush()
     after = {
@@ -389,7 +402,7 @@ def audit_login(session: Session, username: str, success: bool, now: dt.datetime
 
 
 def record_access(
-    actor: Any, resident_id: int | None, purpose: str, clinic_code: str | None, now: dt.datetime
+    actor: Acting, resident_id: int | None, purpose: str, clinic_code: str | None, now: dt.datetime
 ) -> None:
     """Log one read of a resident's record, in a unit of work of its own.
 
@@ -412,7 +425,7 @@ def record_access(
 
 
 def audit_rollup_rebuild(
-    session: Session, actor: Any, month: str | None, days: int, items: int, now: dt.datetime
+    session: Session, actor: Acting, month: str | None, days: int, items: int, now: dt.datetime
 ) -> Entry:
     """The statement rollups rebuilt from the visits (``month`` None: every month)."""
     after = {"day_rows": days, "item_rows": items}
@@ -421,7 +434,7 @@ def audit_rollup_rebuild(
 
 def audit_clinic_event(
     session: Session,
-    actor: Any,
+    actor: Acting,
     action: str,
     obj: tuple[str, str | int],
     clinic_code: str,

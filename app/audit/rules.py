@@ -30,11 +30,124 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
+
+from app.ledger import FIGURE_FIELDS
 
 GENESIS = "0" * 64
 
 State = dict[str, Any]
+
+
+# --- what the audit reads of the objects it records (the types it owns) ----------
+# Every area's operations append through these: the audit knows the shape of a
+# visit, a statement or a user, not the areas that define them (which sit above it).
+
+
+class Actor(Protocol):
+    """Who acted: a user (by name), or a string for the operator (``"cli"``) or the system."""
+
+    @property
+    def username(self) -> str: ...
+
+
+# A user, or "cli" / "system" when no user acted.
+Acting = Actor | str
+
+
+class Coded(Protocol):
+    @property
+    def code(self) -> str: ...
+
+
+class AuditedLine(Protocol):
+    @property
+    def line_no(self) -> int: ...
+    @property
+    def item_code(self) -> str: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def unit_price(self) -> int: ...
+    @property
+    def amount(self) -> int: ...
+    @property
+    def in_scope(self) -> int: ...
+    @property
+    def self_pay(self) -> int: ...
+
+
+class AuditedVisit(Protocol):
+    """A visit's identity, money (:data:`VISIT_MONEY`, read by name), lines and void flag."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def receipt_number(self) -> str: ...
+    @property
+    def month(self) -> str: ...
+    @property
+    def programme(self) -> bool: ...
+    @property
+    def voided_at(self) -> dt.datetime | None: ...
+    @property
+    def clinic(self) -> Coded: ...
+    @property
+    def lines(self) -> Sequence[AuditedLine]: ...
+    # Who, when and by whom (VISIT_IDENTITY).
+    @property
+    def patient_id_number(self) -> str: ...
+    @property
+    def resident_id(self) -> int | None: ...
+    @property
+    def visited_at(self) -> dt.datetime: ...
+    @property
+    def visit_date(self) -> dt.date: ...
+    @property
+    def clinic_id(self) -> int: ...
+    @property
+    def recorded_by_id(self) -> int: ...
+    @property
+    def policy_version_id(self) -> int | None: ...
+    @property
+    def injection(self) -> bool: ...
+
+
+class AuditedStatement(Protocol):
+    """A statement's status, payment and frozen figures (:data:`STATEMENT_FIGURES`, by name)."""
+
+    @property
+    def month(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def paid_on(self) -> dt.date | None: ...
+    @property
+    def payment_reference(self) -> str | None: ...
+    @property
+    def paid_amount(self) -> int | None: ...
+    @property
+    def clinic(self) -> Coded: ...
+
+
+class AuditedEvent(Protocol):
+    """One step of a statement's history."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def from_status(self) -> str | None: ...
+    @property
+    def to_status(self) -> str: ...
+    @property
+    def actor_id(self) -> int | None: ...
+    @property
+    def at(self) -> dt.datetime: ...
+    @property
+    def reason(self) -> str | None: ...
+
 
 # The chain of a clinic holds its visits and statements; everything else
 # (imports, policy, users, tokens, logins, batch payments) is in SYSTEM_CHAIN.
@@ -254,20 +367,8 @@ VISIT_MONEY = (
     "patient",
     "total",
 )
-STATEMENT_FIGURES = (
-    "visits",
-    "programme_visits",
-    "injections",
-    "total",
-    "in_scope",
-    "fund",
-    "fiscal",
-    "registration",
-    "injection",
-    "copay",
-    "self_pay",
-    "patient",
-)
+# A statement's frozen figures: every declared figure (app.ledger.FIGURES).
+STATEMENT_FIGURES = FIGURE_FIELDS
 LINE_FIELDS = ("line_no", "item_code", "quantity", "unit_price", "amount", "in_scope", "self_pay")
 
 
@@ -286,7 +387,7 @@ VISIT_IDENTITY = (
 )
 
 
-def visit_state(visit: Any, lines: Iterable[Any]) -> State:
+def visit_state(visit: AuditedVisit, lines: Iterable[AuditedLine]) -> State:
     """A visit's money, lines, void flag and identity: what no one may change unseen."""
     state: State = {
         "receipt": visit.receipt_number,
@@ -324,7 +425,7 @@ def row_digest(rows: Iterable[Sequence[Any]]) -> tuple[int, str]:
     return count, digest.hexdigest()
 
 
-def statement_state(statement: Any) -> State:
+def statement_state(statement: AuditedStatement) -> State:
     """A statement's status, frozen figures and payment."""
     state: State = {
         "month": statement.month,
@@ -351,7 +452,7 @@ def unaudited_statement_state(month: str) -> State:
     return state
 
 
-def event_state(event: Any) -> State:
+def event_state(event: AuditedEvent) -> State:
     """One statement history row, as the chain records it."""
     return normalise(
         {

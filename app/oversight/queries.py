@@ -29,7 +29,8 @@ from app.oversight.models import (
 from app.oversight.rules import ClinicMonth, Figure, OversightPolicy, PastStatement
 from app.people.models import Resident
 from app.periods.models import Statement, StatementEvent
-from app.places.models import Clinic, Town, Village
+from app.places.models import Clinic
+from app.places.queries import Scope, within
 from app.policy.queries import policy_for
 from app.visits.models import Visit
 
@@ -236,13 +237,7 @@ def _late_condition(hours: int | None) -> Any:
 
 def district_clinics(district_code: str) -> list[Clinic]:
     return list(
-        db.session.scalars(
-            select(Clinic)
-            .join(Village, Village.code == Clinic.village_code)
-            .join(Town, Town.code == Village.town_code)
-            .where(Town.district_code == district_code)
-            .order_by(Clinic.code)
-        )
+        db.session.scalars(within(select(Clinic), Scope(district_code)).order_by(Clinic.code))
     )
 
 
@@ -590,19 +585,12 @@ def _last_events(action: str, statement_ids: list[int]) -> dict[int, StatementEv
 
 def system_reviewed(district_code: str, month: str, town_code: str | None = None) -> int:
     """How many of the district-month's reviewed statements the system reviewed (credit-first)."""
-    query = (
+    query = within(
         select(Statement.id)
         .join(Clinic, Clinic.id == Statement.clinic_id)
-        .join(Village, Village.code == Clinic.village_code)
-        .join(Town, Town.code == Village.town_code)
-        .where(
-            Town.district_code == district_code,
-            Statement.month == month,
-            Statement.status == "reviewed",
-        )
+        .where(Statement.month == month, Statement.status == "reviewed"),
+        Scope(district_code, town_code),
     )
-    if town_code is not None:
-        query = query.where(Town.code == town_code)
     ids = list(db.session.scalars(query))
     return sum(1 for e in _last_events("review", ids).values() if e.actor_id is None)
 
@@ -624,16 +612,12 @@ def open_statements_of(district_code: str, month: str) -> list[str]:
     """Codes of the district's clinics whose statement of ``month`` is still open."""
     return list(
         db.session.scalars(
-            select(Clinic.code)
-            .join(Statement, Statement.clinic_id == Clinic.id)
-            .join(Village, Village.code == Clinic.village_code)
-            .join(Town, Town.code == Village.town_code)
-            .where(
-                Town.district_code == district_code,
-                Statement.month == month,
-                Statement.status == "open",
-            )
-            .order_by(Clinic.code)
+            within(
+                select(Clinic.code)
+                .join(Statement, Statement.clinic_id == Clinic.id)
+                .where(Statement.month == month, Statement.status == "open"),
+                Scope(district_code),
+            ).order_by(Clinic.code)
         )
     )
 

@@ -11,12 +11,14 @@ stored, and a check proves they still match.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import UTCDateTime
 from app.extensions import Model
+from app.ledger import FIGURES
 from app.places.models import Clinic
 
 STATUSES = ("open", "submitted", "reviewed", "paid")
@@ -44,19 +46,22 @@ class Statement(Model):
     month: Mapped[str] = mapped_column(String(7))
     status: Mapped[str] = mapped_column(String(10), default="open")
 
-    # Figures frozen at submit (NULL while open).
-    visits: Mapped[int | None]
-    programme_visits: Mapped[int | None]
-    injections: Mapped[int | None]
-    total: Mapped[int | None]
-    in_scope: Mapped[int | None]
-    fund: Mapped[int | None]
-    fiscal: Mapped[int | None]
-    registration: Mapped[int | None]
-    injection: Mapped[int | None]
-    copay: Mapped[int | None]
-    self_pay: Mapped[int | None]
-    patient: Mapped[int | None]
+    # Figures frozen at submit (NULL while open): one column per declared figure
+    # (app.ledger.FIGURES), added below the class.  The type checker reads these
+    # names; the mapping is made from the declaration.
+    if TYPE_CHECKING:
+        visits: Mapped[int | None]
+        programme_visits: Mapped[int | None]
+        injections: Mapped[int | None]
+        total: Mapped[int | None]
+        in_scope: Mapped[int | None]
+        fund: Mapped[int | None]
+        fiscal: Mapped[int | None]
+        registration: Mapped[int | None]
+        injection: Mapped[int | None]
+        copay: Mapped[int | None]
+        self_pay: Mapped[int | None]
+        patient: Mapped[int | None]
 
     paid_on: Mapped[dt.date | None] = mapped_column(Date)
     payment_reference: Mapped[str | None] = mapped_column(String(60))
@@ -68,6 +73,10 @@ class Statement(Model):
     events: Mapped[list[StatementEvent]] = relationship(
         back_populates="statement", order_by="StatementEvent.id"
     )
+
+
+for _figure in FIGURES:
+    setattr(Statement, _figure.name, mapped_column(_figure.name, Integer, nullable=True))
 
 
 class StatementEvent(Model):

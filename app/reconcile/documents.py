@@ -16,6 +16,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from openpyxl import Workbook
 
+from app.document import Document, Kind
 from app.localtime import format_local
 from app.places.models import District
 from app.reconcile.queries import Reconciliation
@@ -153,3 +154,11 @@ def xlsx(report: Reconciliation, district: District, now: dt.datetime) -> bytes:
 
 def filename(report: Reconciliation, kind: str) -> str:
     return f"对账-{report.district}-{report.month}.{kind}"
+
+
+def reconciliation_file(
+    report: Reconciliation, district: District, kind: Kind, now: dt.datetime
+) -> Document:
+    """The month's reconciliation report as a PDF or a workbook."""
+    body = pdf(report, district, now) if kind == "pdf" else xlsx(report, district, now)
+    return Document(filename(report, kind), kind, body)

@@ -33,7 +33,8 @@ from app.database import unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
 from app.insurance.queries import receipts_by_platform_id, settled_funds
 from app.localtime import parse_month
-from app.places.models import Clinic, District, Town, Village
+from app.places.models import Clinic, District
+from app.places.queries import Scope, within
 from app.reconcile.files import FileProblem, SettlementFileRejected, read_settlement_file
 from app.reconcile.models import FundFile, FundFinding, FundSettlement
 from app.reconcile.rules import (
@@ -71,10 +72,7 @@ def _row_values(row: SettlementRow) -> dict[str, object]:
 
 def _district_clinics(session: Session, district: str) -> dict[str, Clinic]:
     clinics = session.scalars(
-        select(Clinic)
-        .join(Village, Village.code == Clinic.village_code)
-        .join(Town, Town.code == Village.town_code)
-        .where(Town.district_code == district, Clinic.insurance_code.isnot(None))
+        within(select(Clinic), Scope(district)).where(Clinic.insurance_code.isnot(None))
     ).all()
     # A clinic without an insurance code cannot be settled by the fund at all.
     return {c.insurance_code or "": c for c in clinics}

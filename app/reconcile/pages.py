@@ -30,7 +30,7 @@ from app.reconcile.operations import import_settlement_file
 from app.reconcile.queries import reconciliation
 from app.settlement.adjustments import outcome_label, reason_label
 from app.web.access import role_required
-from app.web.downloads import download
+from app.web.downloads import Kind, send_document
 
 bp = Blueprint("reconcile", __name__, template_folder="templates", url_prefix="/reconcile")
 
@@ -153,8 +153,5 @@ def report_file(month: str, kind: str) -> Response:
     user: User = current_user
     district = _district(user)
     data = reconciliation(district.code, month)
-    now = clock()()
-    body = (
-        documents.pdf(data, district, now) if kind == "pdf" else documents.xlsx(data, district, now)
-    )
-    return download(body, "pdf" if kind == "pdf" else "xlsx", documents.filename(data, kind))
+    file_kind: Kind = "pdf" if kind == "pdf" else "xlsx"
+    return send_document(documents.reconciliation_file(data, district, file_kind, clock()()))

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select
 
 from app.extensions import db
-from app.places.models import Clinic, Town, Village
+from app.places.models import Clinic
+from app.places.queries import Scope, within
 from app.reconcile.models import FundFile, FundFinding
 from app.reconcile.platform import PlatformVisit
 from app.settlement.models import StatementAdjustment
@@ -129,12 +130,11 @@ def reconciliation(district: str, month: str, biggest: int = 20) -> Reconciliati
 def platform_visits(district: str, month: str) -> list[PlatformVisit]:
     """The month's recorded, unvoided insured visits of a district, as the platform sees them."""
     rows = db.session.execute(
-        select(Visit, Clinic.insurance_code)
-        .join(Clinic, Clinic.id == Visit.clinic_id)
-        .join(Village, Village.code == Clinic.village_code)
-        .join(Town, Town.code == Village.town_code)
+        within(
+            select(Visit, Clinic.insurance_code).join(Clinic, Clinic.id == Visit.clinic_id),
+            Scope(district),
+        )
         .where(
-            Town.district_code == district,
             Visit.month == month,
             Visit.voided_at.is_(None),
             Visit.insured,
@@ -162,9 +162,8 @@ def insurance_codes(district: str) -> set[str]:
     """The insurance institution codes of the district's clinics (what the platform knows)."""
     return set(
         db.session.scalars(
-            select(Clinic.insurance_code)
-            .join(Village, Village.code == Clinic.village_code)
-            .join(Town, Town.code == Village.town_code)
-            .where(Town.district_code == district, Clinic.insurance_code.isnot(None))
+            within(select(Clinic.insurance_code), Scope(district)).where(
+                Clinic.insurance_code.isnot(None)
+            )
         )
     )

@@ -19,7 +19,7 @@ from app.clock import clock
 from app.fields import ErrorSchema
 from app.oversight.models import ReviewItem
 from app.oversight.queries import worklist
-from app.settlement import documents, exports
+from app.settlement import documents
 from app.settlement.operations import (
     BatchPayment,
     pay_reviewed_statements,
@@ -39,7 +39,6 @@ from app.settlement.queries import (
     district_visit_detail,
     statement_row,
     statement_view,
-    visit_detail_rows,
 )
 from app.settlement.rules import Payment
 from app.settlement.schemas import (
@@ -54,7 +53,7 @@ from app.settlement.schemas import (
     SummaryPathSchema,
     WorkItemSchema,
 )
-from app.web.downloads import Kind, download, stream
+from app.web.downloads import MEDIA_TYPES, Kind, send_document
 
 blp = Blueprint("settlement_api", __name__, url_prefix="", description="Monthly settlement")
 
@@ -66,11 +65,6 @@ ERRORS = {
     404: "No such clinic or district",
     409: "The statement is in another state, the month has not ended, or the figures changed",
     422: "Invalid input; `errors` names each failing field",
-}
-FILE_TYPES: dict[Kind, str] = {
-    "pdf": "application/pdf",
-    "csv": "text/csv",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
 
@@ -90,7 +84,7 @@ def file_answer(kind: Kind, description: str) -> Any:
     return blp.response(
         200,
         {"type": "string", "format": "binary"},
-        content_type=FILE_TYPES[kind],
+        content_type=MEDIA_TYPES[kind],
         description=description,
     )
 
@@ -198,15 +192,7 @@ def pay(path: dict[str, str], body: dict[str, Any], **_: str) -> StatementView:
 
 
 def _statement_file(path: dict[str, str], kind: Kind) -> Response:
-    view = _statement(path)
-    filename = documents.statement_filename(view, kind)
-    if kind == "csv":
-        return stream(exports.statement_csv(view), kind, filename)
-    if kind == "pdf":
-        body = documents.statement_pdf(view, clock()())
-    else:
-        body = exports.statement_xlsx(view)
-    return download(body, kind, filename)
+    return send_document(documents.statement_file(_statement(path), kind, clock()()))
 
 
 @blp.route("/statements/<clinic>/<month>.pdf", methods=["GET"])
@@ -235,8 +221,7 @@ VISITS_CSV = (
 
 
 def _visits_file(detail: VisitDetail) -> Response:
-    rows = visit_detail_rows(detail)
-    return stream(exports.visits_csv(rows), "csv", documents.visits_filename(detail))
+    return send_document(documents.visits_file(detail))
 
 
 @blp.route("/statements/<clinic>/<month>/visits.csv", methods=["GET"])
@@ -279,15 +264,7 @@ def pay_all(path: dict[str, str], body: dict[str, Any], **_: str) -> DistrictSum
 
 
 def _summary_file(path: dict[str, str], kind: Kind) -> Response:
-    summary = _summary(path)
-    filename = documents.summary_filename(summary, kind)
-    if kind == "csv":
-        return stream(exports.summary_csv(summary), kind, filename)
-    if kind == "pdf":
-        body = documents.summary_pdf(summary, clock()())
-    else:
-        body = exports.summary_xlsx(summary)
-    return download(body, kind, filename)
+    return send_document(documents.summary_file(_summary(path), kind, clock()()))
 
 
 @blp.route("/districts/<code>/summaries/<month>.pdf", methods=["GET"])

@@ -11,13 +11,16 @@ over as plain text.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from flask_babel import gettext as _
 
 from app.audit.queries import clinic_head_label
+from app.document import Document, Kind
 from app.localtime import format_local
 from app.money import format_quantity
 from app.oversight.words import decision_words
+from app.settlement import exports
 from app.settlement.adjustments import reason_label, source_label
 from app.settlement.labels import action_label, document_locale, figure_labels, status_label
 from app.settlement.queries import (
@@ -26,6 +29,7 @@ from app.settlement.queries import (
     DistrictSummary,
     StatementView,
     VisitDetail,
+    visit_detail_rows,
 )
 from reports import data as doc
 from reports import render_district_summary, render_statement
@@ -153,3 +157,35 @@ def summary_filename(summary: DistrictSummary, ext: str) -> str:
 
 def visits_filename(detail: VisitDetail) -> str:
     return f"{detail.scope}-{detail.month}-visits.csv"
+
+
+# --- the documents as files: one dispatch for pages and API --------------------------
+
+
+def statement_file(view: StatementView, kind: Kind, now: dt.datetime) -> Document:
+    """A clinic's statement as a PDF, a CSV (streamed) or a workbook."""
+    body: bytes | Iterable[bytes]
+    if kind == "csv":
+        body = exports.statement_csv(view)
+    elif kind == "pdf":
+        body = statement_pdf(view, now)
+    else:
+        body = exports.statement_xlsx(view)
+    return Document(statement_filename(view, kind), kind, body)
+
+
+def summary_file(summary: DistrictSummary, kind: Kind, now: dt.datetime) -> Document:
+    """A district's (or town's) summary as a PDF, a CSV (streamed) or a workbook."""
+    body: bytes | Iterable[bytes]
+    if kind == "csv":
+        body = exports.summary_csv(summary)
+    elif kind == "pdf":
+        body = summary_pdf(summary, now)
+    else:
+        body = exports.summary_xlsx(summary)
+    return Document(summary_filename(summary, kind), kind, body)
+
+
+def visits_file(detail: VisitDetail) -> Document:
+    """A month visit by visit (what the statements sum): a streamed CSV."""
+    return Document(visits_filename(detail), "csv", exports.visits_csv(visit_detail_rows(detail)))

@@ -27,14 +27,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Case, ColumnExpressionArgument, case, func, select
+from sqlalchemy import func, select
 
 from app.extensions import db
-from app.localtime import start_of_local_day
-from app.settlement.rules import COUNT_FIELDS, FIGURE_FIELDS, MONEY_FIELDS, Figures
+from app.ledger import COUNT_FIELDS, FIGURE_FIELDS, MONEY_FIELDS, Figures
+from app.visits.figures import day_figures, ledger_sql
 from app.visits.models import ClinicDay, ClinicMonthItem, Visit, VisitLine
 
-# The figures are defined once, in the pure rules; these names stay importable here.
+# The figures are declared once (app.ledger) and summed by app.visits.figures;
+# these names stay importable here.
 __all__ = [
     "COUNT_FIELDS",
     "FIGURE_FIELDS",
@@ -56,51 +57,18 @@ __all__ = [
 ]
 
 
-def _flag(condition: ColumnExpressionArgument[bool]) -> Case[int]:
-    return case((condition, 1), else_=0)
-
-
 def _aggregates() -> list[Any]:
-    return [
-        func.count(Visit.id).label("visits"),
-        func.coalesce(func.sum(_flag(Visit.programme)), 0).label("programme_visits"),
-        func.coalesce(func.sum(_flag(Visit.injection)), 0).label("injections"),
-        func.coalesce(func.sum(Visit.total), 0).label("total"),
-        func.coalesce(func.sum(Visit.in_scope), 0).label("in_scope"),
-        func.coalesce(func.sum(Visit.fund), 0).label("fund"),
-        func.coalesce(func.sum(Visit.fiscal), 0).label("fiscal"),
-        func.coalesce(func.sum(Visit.registration), 0).label("registration"),
-        func.coalesce(func.sum(Visit.injection_fee), 0).label("injection"),
-        func.coalesce(func.sum(Visit.copay), 0).label("copay"),
-        func.coalesce(func.sum(Visit.self_pay), 0).label("self_pay"),
-        func.coalesce(func.sum(Visit.patient), 0).label("patient"),
-    ]
+    return ledger_sql().aggregates()
 
 
 def _figures(row: Any) -> Figures:
-    return Figures(**{name: int(row._mapping[name]) for name in Figures.__dataclass_fields__})
+    return ledger_sql().read(row)
 
 
 def month_figures(clinic_id: int, month: str) -> Figures:
     row = db.session.execute(
         select(*_aggregates()).where(
             Visit.clinic_id == clinic_id, Visit.month == month, Visit.voided_at.is_(None)
-        )
-    ).one()
-    return _figures(row)
-
-
-def day_figures(clinic_id: int, day: dt.date) -> Figures:
-    """One Asia/Shanghai day at a clinic: the doctor's daily close (日结)."""
-    # The visited_at range lets the (clinic_id, visited_at) index of the
-    # today page serve the close too; visit_date keeps the meaning exact.
-    row = db.session.execute(
-        select(*_aggregates()).where(
-            Visit.clinic_id == clinic_id,
-            Visit.visited_at >= start_of_local_day(day),
-            Visit.visited_at < start_of_local_day(day + dt.timedelta(days=1)),
-            Visit.visit_date == day,
-            Visit.voided_at.is_(None),
         )
     ).one()
     return _figures(row)
@@ -250,6 +218,7 @@ def day_rollup_differences(month: str | None = None) -> list[tuple[Any, ...]]:
     """
     visit_where: list[Any] = [Visit.voided_at.is_(None)]
     day_where: list[Any] = []
+    columns = ledger_sql().day_columns()
     if month is not None:
         visit_where.append(Visit.month == month)
         day_where.append(ClinicDay.month == month)
@@ -262,10 +231,12 @@ def day_rollup_differences(month: str | None = None) -> list[tuple[Any, ...]]:
         )
     }
     rollup = {
-        (r.month, r.clinic_id, r.visit_date): Figures(
-            *(int(getattr(r, name)) for name in FIGURE_FIELDS)
+        (r.month, r.clinic_id, r.visit_date): _figures(r)
+        for r in db.session.execute(
+            select(ClinicDay.month, ClinicDay.clinic_id, ClinicDay.visit_date, *columns).where(
+                *day_where
+            )
         )
-        for r in db.session.scalars(select(ClinicDay).where(*day_where))
     }
     zero = Figures()
     return [
@@ -305,13 +276,14 @@ def month_close(
     visit in the month is absent from the answer.  ``items=False`` leaves the
     items out: totals and days only.
     """
-    where: list[Any] = [ClinicDay.month == month, ClinicDay.visits > 0]
+    # A day whose visits were all voided stays in the rollup, at zero.
+    where: list[Any] = [ClinicDay.month == month, ClinicDay.__table__.c.visits > 0]
     if clinic_ids is not None:
         if not clinic_ids:
             return {}
         where.append(ClinicDay.clinic_id.in_(sorted(set(clinic_ids))))
     out: dict[int, MonthFigures] = {}
-    columns = [getattr(ClinicDay, name) for name in FIGURE_FIELDS]
+    columns = ledger_sql().day_columns()
     days = db.session.execute(
         select(ClinicDay.clinic_id, ClinicDay.visit_date, *columns)
         .where(*where)
@@ -339,4 +311,4 @@ def stored_figures(row: Any) -> Figures | None:
     """The figures frozen on a statement row, or None while it is open."""
     if getattr(row, "visits", None) is None:
         return None
-    return Figures(**{name: int(getattr(row, name)) for name in FIGURE_FIELDS})
+    return _figures(row)

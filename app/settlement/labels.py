@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
-from app.settlement.rules import FIGURE_FIELDS, RETURNED, Action, Status
+from app.ledger import FIGURE_FIELDS, FIGURE_TERMS
+from app.settlement.rules import RETURNED, Action, Status
 from app.web.glossary import term_name
 
 DOCUMENT_LOCALE = "zh"
@@ -39,7 +40,7 @@ ACTION_LABELS = {
 }
 # The figures' names are the glossary's (app.glossary), the one table of the
 # programme's terms, so a figure has the same name on every page and paper.
-FIGURE_LABELS = {name: term_name(name) for name in FIGURE_FIELDS}
+FIGURE_LABELS = {name: term_name(FIGURE_TERMS[name]) for name in FIGURE_FIELDS}
 assert tuple(FIGURE_LABELS) == FIGURE_FIELDS
 
 

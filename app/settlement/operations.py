@@ -61,8 +61,8 @@ from app.oversight.operations import SubmitDecision, decide_at_submit
 from app.oversight.queries import open_items, open_statements_of, oversight_policy_for
 from app.oversight.rules import auto_submit_due
 from app.periods.operations import lock_clinic_month
-from app.places.models import Clinic, Town, Village
-from app.places.queries import clinic_by_code
+from app.places.models import Clinic
+from app.places.queries import Scope, clinic_by_code, within
 from app.settlement.figures import FIGURE_FIELDS, Figures, month_figures
 from app.settlement.models import Statement, StatementAdjustment, StatementEvent
 from app.settlement.rules import (
@@ -283,22 +283,15 @@ def pay_reviewed_statements(
             Problem("district", f"district {district_code} is outside your scope", "scope")
         )
     with unit_of_work() as session:
-        query = (
+        query = within(
             select(Statement)
             .join(Clinic, Clinic.id == Statement.clinic_id)
-            .join(Village, Village.code == Clinic.village_code)
-            .join(Town, Town.code == Village.town_code)
-            .where(
-                Town.district_code == district_code,
-                Statement.month == month,
-                Statement.status == Status.REVIEWED.value,
-            )
+            .where(Statement.month == month, Statement.status == Status.REVIEWED.value)
             .order_by(Statement.id)  # one lock order: concurrent batches cannot deadlock
             .with_for_update(of=Statement)
-            .execution_options(populate_existing=True)
+            .execution_options(populate_existing=True),
+            Scope(district_code, actor.town_code),
         )
-        if actor.town_code is not None:
-            query = query.where(Town.code == actor.town_code)
         statements = list(session.scalars(query))
         for statement in statements:
             clinic_row = session.get(Clinic, statement.clinic_id)

@@ -81,11 +81,10 @@ from app.settlement.queries import (
     previous_months,
     statement_row,
     statement_view,
-    visit_detail_rows,
 )
 from app.settlement.rules import Payment, Status, allowed_actions, first_day_after
-from app.web import downloads
 from app.web.access import role_required
+from app.web.downloads import KINDS, Kind, send_document
 
 bp = Blueprint(
     "settlement",
@@ -404,29 +403,21 @@ def _back_to_board(clinic: str, month: str) -> str:
 def download(clinic: str, month: str, ext: str) -> Response:
     kind = _kind(ext)
     view = statement_view(clinic, month, _user())
-    filename = documents.statement_filename(view, kind)
-    if kind == "csv":
-        return downloads.stream(exports.statement_csv(view), kind, filename)
-    body = documents.statement_pdf(view, _now()) if kind == "pdf" else exports.statement_xlsx(view)
-    return downloads.download(body, kind, filename)
+    return send_document(documents.statement_file(view, kind, _now()))
 
 
 @bp.route("/statements/<clinic>/<month>/visits.csv")
 @role_required("doctor", "reviewer", "finance", "admin")
 def visits_download(clinic: str, month: str) -> Response:
     """The clinic's month visit by visit: the lines its statement sums."""
-    detail = clinic_visit_detail(clinic, month, _user())
-    rows = visit_detail_rows(detail)
-    return downloads.stream(exports.visits_csv(rows), "csv", documents.visits_filename(detail))
+    return send_document(documents.visits_file(clinic_visit_detail(clinic, month, _user())))
 
 
-KINDS: dict[str, downloads.Kind] = {"pdf": "pdf", "csv": "csv", "xlsx": "xlsx"}
-
-
-def _kind(ext: str) -> downloads.Kind:
-    if ext not in KINDS:
-        abort(404)
-    return KINDS[ext]
+def _kind(ext: str) -> Kind:
+    for kind in KINDS:
+        if ext == kind:
+            return kind
+    abort(404)
 
 
 # --- reviewer --------------------------------------------------------------------------
@@ -582,14 +573,7 @@ def summary_download(month: str, ext: str) -> Response:
     kind = _kind(ext)
     user = _user()
     summary = district_summary(_district_arg(user), month, user)
-    filename = documents.summary_filename(summary, kind)
-    if kind == "csv":
-        return downloads.stream(exports.summary_csv(summary), kind, filename)
-    if kind == "pdf":
-        body = documents.summary_pdf(summary, _now())
-    else:
-        body = exports.summary_xlsx(summary)
-    return downloads.download(body, kind, filename)
+    return send_document(documents.summary_file(summary, kind, _now()))
 
 
 @bp.route("/finance/<month>/visits.csv")
@@ -597,6 +581,6 @@ def summary_download(month: str, ext: str) -> Response:
 def summary_visits_download(month: str) -> Response:
     """The summary's month visit by visit, for checking against the fund's settlement detail."""
     user = _user()
-    detail = district_visit_detail(_district_arg(user), month, user)
-    rows = visit_detail_rows(detail)
-    return downloads.stream(exports.visits_csv(rows), "csv", documents.visits_filename(detail))
+    return send_document(
+        documents.visits_file(district_visit_detail(_district_arg(user), month, user))
+    )

@@ -39,7 +39,7 @@ from app.insurance.queries import platform_adjustments
 from app.localtime import month_bounds
 from app.oversight.queries import MonthChecks, month_checks
 from app.places.models import Clinic, District, Town, Village
-from app.places.queries import clinic_by_code
+from app.places.queries import Scope, clinic_by_code, clinic_ids, within
 from app.settlement.figures import (
     FIGURE_FIELDS,
     Figures,
@@ -433,30 +433,25 @@ def _district_clinics(district_code: str, month: str, town_code: str | None) -> 
     # Any clinic with a statement row for the month (every month with a visit
     # has one) is listed too, so the list does not change when a month is submitted.
     with_statement = select(Statement.clinic_id).where(Statement.month == month)
-    query = (
+    query = within(
         select(Clinic)
         # Every line prints its town and district: loaded with the clinic, not one by one.
         .options(
             contains_eager(Clinic.village).contains_eager(Village.town).joinedload(Town.district)
-        )
-        .join(Village, Village.code == Clinic.village_code)
-        .join(Town, Town.code == Village.town_code)
-        .where(
-            Town.district_code == district_code,
-            or_(
-                # In the programme on at least one day of the month.
-                and_(
-                    Clinic.joined_on.is_not(None),
-                    Clinic.joined_on < end,
-                    or_(Clinic.left_on.is_(None), Clinic.left_on > start),
-                ),
-                Clinic.id.in_(with_statement),
-            ),
-        )
-        .order_by(Clinic.code)
+        ),
+        Scope(district_code, town_code),
     )
-    if town_code is not None:
-        query = query.where(Town.code == town_code)
+    query = query.where(
+        or_(
+            # In the programme on at least one day of the month.
+            and_(
+                Clinic.joined_on.is_not(None),
+                Clinic.joined_on < end,
+                or_(Clinic.left_on.is_(None), Clinic.left_on > start),
+            ),
+            Clinic.id.in_(with_statement),
+        ),
+    ).order_by(Clinic.code)
     return list(db.session.scalars(query))
 
 
@@ -542,11 +537,8 @@ def district_visit_detail(district_code: str, month: str, viewer: User | None) -
     require_month(month)
     _visible_district(district_code, viewer)
     town_code = viewer.town_code if viewer is not None else None
-    villages = select(Village.code).join(Town, Town.code == Village.town_code)
-    villages = villages.where(Town.district_code == district_code)
-    if town_code is not None:
-        villages = villages.where(Town.code == town_code)
-    return VisitDetail(town_code or district_code, month, (Clinic.village_code.in_(villages),))
+    clinics = clinic_ids(Scope(district_code, town_code))
+    return VisitDetail(town_code or district_code, month, (Clinic.id.in_(clinics),))
 
 
 def visit_detail_query(detail: VisitDetail) -> Select[*tuple[Any, ...]]:
@@ -638,20 +630,13 @@ def clinic_months(clinic: Clinic, months: list[str]) -> list[MonthLine]:
 
 def paid_by_month(district_code: str, months: list[str], town_code: str | None) -> dict[str, int]:
     """Backstop paid per settlement month (fen) in a district or town."""
-    query = (
+    query = within(
         select(Statement.month, func.sum(Statement.paid_amount).label("paid"))
         .join(Clinic, Clinic.id == Statement.clinic_id)
-        .join(Village, Village.code == Clinic.village_code)
-        .join(Town, Town.code == Village.town_code)
-        .where(
-            Town.district_code == district_code,
-            Statement.month.in_(months),
-            Statement.status == Status.PAID.value,
-        )
-        .group_by(Statement.month)
+        .where(Statement.month.in_(months), Statement.status == Status.PAID.value)
+        .group_by(Statement.month),
+        Scope(district_code, town_code),
     )
-    if town_code is not None:
-        query = query.where(Town.code == town_code)
     found = {row.month: int(row.paid) for row in db.session.execute(query)}
     return {month: found.get(month, 0) for month in months}
 

@@ -27,6 +27,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from app.errors import Conflict, InvalidInput, Problem
+
+# The figures are declared once, in app.ledger; these names stay importable here.
+from app.ledger import COUNT_FIELDS as COUNT_FIELDS
+from app.ledger import FIGURE_FIELDS as FIGURE_FIELDS
+from app.ledger import MONEY_FIELDS as MONEY_FIELDS
+from app.ledger import Figures as Figures
 from app.localtime import parse_month
 
 MAX_REASON = 300
@@ -189,46 +195,6 @@ def require_month(month: str) -> str:
     if parse_month(month) is None:
         raise InvalidInput(Problem("month", f"not a month (YYYY-MM): {month!r}", "bad_month"))
     return month
-
-
-COUNT_FIELDS = ("visits", "programme_visits", "injections")
-MONEY_FIELDS = (
-    "total",
-    "in_scope",
-    "fund",
-    "fiscal",
-    "registration",
-    "injection",
-    "copay",
-    "self_pay",
-    "patient",
-)
-FIGURE_FIELDS = COUNT_FIELDS + MONEY_FIELDS
-
-
-@dataclass(frozen=True)
-class Figures:
-    """The figures of a statement, of one of its days or of a summary (SPEC §5).
-
-    Counts are ints, money is int fen.  The one definition: the SQL sums fill
-    it, the API, pages, exports and the PDF renderers read it.
-    """
-
-    visits: int = 0
-    programme_visits: int = 0
-    injections: int = 0
-    total: int = 0
-    in_scope: int = 0
-    fund: int = 0
-    fiscal: int = 0
-    registration: int = 0
-    injection: int = 0
-    copay: int = 0
-    self_pay: int = 0
-    patient: int = 0
-
-    def __add__(self, other: Figures) -> Figures:
-        return Figures(**{n: getattr(self, n) + getattr(other, n) for n in FIGURE_FIELDS})
 
 
 def statement_month_for(month: str, statuses: Mapping[str, str]) -> str:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from marshmallow import Schema, fields, validate
 
 from app.fields import Quantity, StrictSchema, Text, Yuan
+from app.ledger import FIGURES
 from app.localtime import local
 from app.settlement.rules import MAX_REASON, MAX_REFERENCE, Action, Status
 
@@ -126,20 +127,28 @@ class LocalDateTime(fields.DateTime):
 
 
 class StatementFiguresSchema(ViewSchema):
-    """A statement's figures (SPEC §6): counts as integers, money as yuan strings."""
+    """A statement's figures (SPEC §6): counts as integers, money as yuan strings.
 
-    visits = fields.Integer(required=True)
-    programme_visits = fields.Integer(required=True)
-    injections = fields.Integer(required=True)
-    total = Yuan(required=True)
-    in_scope = Yuan(required=True)
-    fund = Yuan(required=True)
-    fiscal = Yuan(required=True, metadata={"description": "the district backstop due"})
-    registration = Yuan(required=True)
-    injection = Yuan(required=True)
-    copay = Yuan(required=True)
-    self_pay = Yuan(required=True)
-    patient = Yuan(required=True)
+    One field per declared figure (:data:`app.ledger.FIGURES`), in its order.
+    """
+
+
+_FIGURE_DESCRIPTIONS = {"fiscal": "the district backstop due"}
+# marshmallow collects a schema's fields when its class is made: the figures are
+# added to this one's before any schema derives from it.
+StatementFiguresSchema._declared_fields.update(
+    {
+        figure.name: (fields.Integer if figure.is_count else Yuan)(
+            required=True,
+            metadata=(
+                {"description": _FIGURE_DESCRIPTIONS[figure.name]}
+                if figure.name in _FIGURE_DESCRIPTIONS
+                else {}
+            ),
+        )
+        for figure in FIGURES
+    }
+)
 
 
 class StatementDaySchema(StatementFiguresSchema):

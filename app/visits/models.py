@@ -54,6 +54,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    Integer,
     String,
     UniqueConstraint,
 )
@@ -61,6 +62,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import BigId, UTCDateTime, only_on
 from app.extensions import Model
+from app.ledger import FIGURES
 from app.places.models import Clinic
 
 if TYPE_CHECKING:
@@ -252,7 +254,7 @@ class ClinicDay(Model):
 
     The statement's per-day table and, summed, its totals: the month close
     reads a clinic's ≤ 31 rows instead of grouping the month's visits.  The
-    columns are the figures of :class:`app.settlement.rules.Figures` (counts,
+    columns are the figures declared in :data:`app.ledger.FIGURES` (counts,
     then money in fen).  Recording adds a visit's figures, voiding takes them
     off, under the clinic-month lock; a day whose visits were all voided stays,
     at zero, and is not shown.  Each visit satisfies the identity, so the sums
@@ -266,18 +268,17 @@ class ClinicDay(Model):
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), primary_key=True)
     visit_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    visits: Mapped[int]
-    programme_visits: Mapped[int]
-    injections: Mapped[int]
-    total: Mapped[int] = mapped_column(BigInteger)
-    in_scope: Mapped[int] = mapped_column(BigInteger)
-    fund: Mapped[int] = mapped_column(BigInteger)
-    fiscal: Mapped[int] = mapped_column(BigInteger)
-    registration: Mapped[int] = mapped_column(BigInteger)
-    injection: Mapped[int] = mapped_column(BigInteger)  # the injection fees, fen
-    copay: Mapped[int] = mapped_column(BigInteger)
-    self_pay: Mapped[int] = mapped_column(BigInteger)
-    patient: Mapped[int] = mapped_column(BigInteger)
+    # One column per declared figure (app.ledger.FIGURES), added below the class.
+
+
+# The day's figures, from their one declaration: counts as integers, money as
+# 64-bit fen (a migration adds the column of a figure added to the declaration).
+for _figure in FIGURES:
+    setattr(
+        ClinicDay,
+        _figure.name,
+        mapped_column(_figure.name, Integer if _figure.is_count else BigInteger, nullable=False),
+    )
 
 
 class ReceiptCounter(Model):

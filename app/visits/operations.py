@@ -42,6 +42,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, TypeVar, cast
@@ -52,7 +53,6 @@ from sqlalchemy import (
     TextClause,
     and_,
     bindparam,
-    case,
     delete,
     func,
     insert,
@@ -97,8 +97,8 @@ from app.periods.operations import lock_month_open, lock_open_month, require_ope
 from app.places.models import Clinic, Village
 from app.places.queries import clinic_by_code
 from app.policy.models import PolicyVersion
+from app.visits.figures import CLINIC_DAY, REBUILD_SETTING, ledger_sql
 from app.visits.models import (
-    ClinicDay,
     ClinicMonthItem,
     DayClose,
     DispensedPack,
@@ -136,17 +136,7 @@ IDEMPOTENCY_KEY = cast(Table, IdempotencyKey.__table__)
 FUND_USAGE = cast(Table, FundUsage.__table__)
 RECEIPT_COUNTER = cast(Table, ReceiptCounter.__table__)
 CLINIC_MONTH_ITEM = cast(Table, ClinicMonthItem.__table__)
-CLINIC_DAY = cast(Table, ClinicDay.__table__)
 ITEM_SUMS = ("quantity", "amount", "lines")
-# The clinic's day: each figure (app.settlement.rules.FIGURE_FIELDS) and the
-# visit column it sums; the two counts add 1 when the visit's flag is set.
-DAY_SUMS = {
-    "visits": None, "programme_visits": "programme", "injections": "injection",
-    "total": "total", "in_scope": "in_scope", "fund": "fund", "fiscal": "fiscal",
-    "registration": "registration", "injection": "injection_fee", "copay": "copay",
-    "self_pay": "self_pay", "patient": "patient",
-}  # fmt: skip
-FLAGS = ("programme", "injection")
 _USAGE_UPDATE = (
     update(FUND_USAGE)
     .where(
@@ -222,11 +212,6 @@ def _pg_write(with_key: bool, with_usage: bool) -> TextClause:
     SELECT :key_user_id, :key, :request_hash, new_visit.id, new_visit.month, :key_created_at
     FROM new_visit
 )"""
-    day_values = [
-        "1" if c is None else f"CAST(v.{c} AS integer)" if c in FLAGS else f"v.{c}"
-        for c in DAY_SUMS.values()
-    ]
-    day_update = ", ".join(f"{n} = clinic_day.{n} + excluded.{n}" for n in DAY_SUMS)
     usage = """, new_usage AS (
     UPDATE fund_usage SET fund_paid = :paid, deductible_used = :deductible
     WHERE resident_id = :person AND year = :in_year
@@ -252,9 +237,7 @@ WITH new_visit AS (
         amount = clinic_month_item.amount + excluded.amount,
         lines = clinic_month_item.lines + excluded.lines
 ), new_day AS (
-    INSERT INTO clinic_day (month, clinic_id, visit_date, {", ".join(DAY_SUMS)})
-    SELECT v.month, v.clinic_id, v.visit_date, {", ".join(day_values)} FROM new_visit AS v
-    ON CONFLICT (month, clinic_id, visit_date) DO UPDATE SET {day_update}
+    {ledger_sql().pg_day_part("new_visit")}
 ){key if with_key else ""}{usage if with_usage else ""}, {pg_append_ctes(AUDIT)}
 SELECT (SELECT seq FROM {AUDIT}new_entry) AS audit_seq FROM new_visit
 """
@@ -649,38 +632,10 @@ def _item_sums(clinic_id: int, month: str, lines: list[dict[str, Any]]) -> list[
     ]
 
 
-def _day_sums(values: dict[str, Any]) -> dict[str, Any]:
-    """A visit's figures as its clinic's day adds them: one row."""
-    sums = {
-        name: 1 if column is None else int(values[column]) if column in FLAGS else values[column]
-        for name, column in DAY_SUMS.items()
-    }
-    return {
-        "month": values["month"],
-        "clinic_id": values["clinic_id"],
-        "visit_date": values["visit_date"],
-        **sums,
-    }
-
-
-@cache
-def _day_upsert() -> Any:
-    """SQLite: add a visit's figures to its clinic's day (one upsert)."""
-    return accumulate_statement("sqlite", ClinicDay, list(DAY_SUMS))
-
-
 def _take_off_day(session: Session, visit: Visit) -> None:
     """Take a voided visit's figures off its clinic's day: one UPDATE."""
-    sums = _day_sums({column: getattr(visit, column) for column in VISIT_COLUMNS})
-    row = CLINIC_DAY.c
     session.execute(
-        update(CLINIC_DAY)
-        .where(
-            row.month == visit.month,
-            row.clinic_id == visit.clinic_id,
-            row.visit_date == visit.visit_date,
-        )
-        .values({name: row[name] - sums[name] for name in DAY_SUMS})
+        ledger_sql().day_take_off({column: getattr(visit, column) for column in VISIT_COLUMNS})
     )
 
 
@@ -836,109 +791,45 @@ def _record(
     # Everything is written with Core statements and answered from what was
     # written, so nothing the session loaded needs expiring (no re-read).
     with unit_of_work(expire=False, join_reads=True) as session:
+        # The facts: the clinic, the patient's standing and the lines' prices (one query).
         facts, visited_at, id_number = _facts(request, actor, now, recording=True)
-        clinic, standing = facts.clinic, facts.standing
-        month = month_of(visited_at)
-        day = local_date(visited_at)
-        year = local(visited_at).year
-        resident = standing.resident
+        resident = facts.standing.resident
         # The month's lock and check, the person's year row (created if missing,
         # locked) and the next receipt number: one statement on PostgreSQL.
         reserved = _reserve(
-            session, clinic, month, resident.id if resident is not None else None, year
+            session,
+            facts.clinic,
+            month_of(visited_at),
+            resident.id if resident is not None else None,
+            local(visited_at).year,
         )
         if not id_number:
             parse_id_number(request.patient_id_number, "patient_id_number")  # raises
-        lines, items = _line_inputs(request, day, facts.items)
+        # The quote: the same pricing path as the terminal's live split.
+        lines, items = _line_inputs(request, local_date(visited_at), facts.items)
         quote = _quote(request, facts, visited_at, id_number, lines, items, reserved.usage)
         captured_at = None
         if request.offline is not None:
             captured_at = _captured_at(request, visited_at, now)
-            _refuse_frozen_capture(clinic, month, captured_at)
-            _check_expectations(request, quote.split, standing.eligibility.reasons)
+            _refuse_frozen_capture(facts.clinic, month_of(visited_at), captured_at)
+            _check_expectations(request, quote.split, facts.standing.eligibility.reasons)
+        # The screen: the checks at recording (a refusal raises, nothing written).
         # Late or not is measured to when the visit was entered at the terminal:
         # an offline capture's time in the queue does not count.
         checks = screen_for_recording(session, quote, captured_at or now, request.warning_reason)
-        split = quote.split
-
-        values = {
-            "clinic_id": clinic.id,
-            "resident_id": resident.id if resident else None,
-            "patient_id_number": id_number,
-            "visited_at": visited_at,
-            "visit_date": day,
-            "month": month,
-            "year": year,
-            "policy_version_id": standing.policy_version.id if standing.policy_version else None,
-            "programme": split.programme,
-            "insured": split.insured,
-            "reasons": ",".join(standing.eligibility.reasons),
-            "injection": request.injection,
-            "lines_total": split.lines_total,
-            "registration": split.registration,
-            "injection_fee": split.injection,
-            "in_scope": split.in_scope,
-            "self_pay": split.self_pay,
-            "fund_base": split.fund_base,
-            "deductible_applied": split.deductible_applied,
-            "fund": split.fund,
-            "fiscal": split.fiscal,
-            "copay": split.copay,
-            "patient": split.patient,
-            "total": split.total,
-            "recorded_by_id": actor.id,
-            "recorded_at": now,
-            "receipt_seq": reserved.seq,
-            "receipt_number": f"{clinic.code}-{year}-{reserved.seq:06d}",
-            "captured_at": captured_at,
-            "offline_code": request.offline.code if request.offline is not None else None,
-        }
-        line_values = [
-            {
-                "line_no": no,
-                "item_id": item.id,
-                "item_code": item.code,
-                "item_name": item.name,
-                "kind": item.kind,
-                "unit": item.unit,
-                "insurance_class": item.insurance_class,
-                "quantity": priced.quantity,
-                "unit_price": priced.unit_price,
-                "amount": priced.amount,
-                "in_scope": priced.in_scope,
-                "self_pay": priced.self_pay,
-                "fund_base": priced.fund_base,
-            }
-            for no, (priced, item) in enumerate(zip(split.lines, items, strict=True), start=1)
-        ]
+        # The post: the visit, its lines and every row derived from them.
         key = None
         if idempotency_key is not None:
             key = {"key": idempotency_key, "request_hash": fingerprint, "created_at": now}
-        usage_after = None
-        if resident is not None and (split.fund or split.deductible_applied):
-            usage_after = {
-                "person": resident.id,
-                "in_year": year,
-                "paid": split.usage_after.fund_paid,
-                "deductible": split.usage_after.deductible_used,
-            }
-        audited = False
-        if reserved.visit_id is not None:  # PostgreSQL: the id is known before the write
-            row = {"id": reserved.visit_id, **values}
-            visit = _answer(clinic, row, line_values)
-            audit = visit_record_parameters(actor, visit, now, AUDIT)
-            audited = _write_postgresql(
-                session, row, line_values, actor.id, key, usage_after, audit
-            )
-        else:
-            visit_id = _write_sqlite(session, values, line_values, actor.id, key, usage_after)
-            visit = _answer(clinic, {"id": visit_id, **values}, line_values)
-        forget(session, ReceiptCounter, clinic.id, year)
-        if resident is not None:
-            forget(session, FundUsage, resident.id, year)
+        offline_code = request.offline.code if request.offline is not None else None
+        posting = _posting(quote, reserved, actor, now, key, captured_at, offline_code)
+        visit, audited = post_visit(
+            session, posting, lambda visit: visit_record_parameters(actor, visit, now, AUDIT)
+        )
         store_checks(session, visit, checks)
         _store_packs(session, visit, request)
-        if not audited:  # SQLite, or the clinic's first entry (its chain head is created)
+        # The audit: folded into the post on PostgreSQL once the clinic's chain has a head.
+        if not audited:
             audit_visit(session, actor, "visit.record", visit, now)
     return visit
 
@@ -981,6 +872,161 @@ def _store_packs(session: Session, visit: Visit, request: VisitRequest) -> None:
     if problems:
         raise InvalidInput(problems)
     session.execute(insert(cast(Table, DispensedPack.__table__)), rows)
+
+
+# --- the one writer of a visit's money ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Posting:
+    """A priced visit as it is written: its row, its lines and the rows derived from them.
+
+    ``visit_id`` is the id reserved on PostgreSQL (None on SQLite); ``key`` the
+    idempotency key's row, ``usage`` the person's fund usage after the visit
+    (None when the visit moves neither the fund nor the deductible).
+    """
+
+    clinic: Clinic
+    values: dict[str, Any]
+    lines: list[dict[str, Any]]
+    user_id: int
+    visit_id: int | None
+    key: dict[str, Any] | None
+    usage: dict[str, Any] | None
+
+
+def _posting(
+    quote: Quote,
+    reserved: Reserved,
+    actor: User,
+    now: dt.datetime,
+    key: dict[str, Any] | None,
+    captured_at: dt.datetime | None,
+    offline_code: str | None,
+) -> Posting:
+    """The quote and what was reserved for it, as the rows :func:`post_visit` writes."""
+    clinic, split, resident = quote.clinic, quote.split, quote.resident
+    year = quote.year
+    values = {
+        "clinic_id": clinic.id,
+        "resident_id": resident.id if resident else None,
+        "patient_id_number": quote.id_number,
+        "visited_at": quote.visited_at,
+        "visit_date": local_date(quote.visited_at),
+        "month": month_of(quote.visited_at),
+        "year": year,
+        "policy_version_id": quote.policy_version.id if quote.policy_version else None,
+        "programme": split.programme,
+        "insured": split.insured,
+        "reasons": ",".join(quote.eligibility.reasons),
+        "injection": quote.injection,
+        "lines_total": split.lines_total,
+        "registration": split.registration,
+        "injection_fee": split.injection,
+        "in_scope": split.in_scope,
+        "self_pay": split.self_pay,
+        "fund_base": split.fund_base,
+        "deductible_applied": split.deductible_applied,
+        "fund": split.fund,
+        "fiscal": split.fiscal,
+        "copay": split.copay,
+        "patient": split.patient,
+        "total": split.total,
+        "recorded_by_id": actor.id,
+        "recorded_at": now,
+        "receipt_seq": reserved.seq,
+        "receipt_number": f"{clinic.code}-{year}-{reserved.seq:06d}",
+        "captured_at": captured_at,
+        "offline_code": offline_code,
+    }
+    line_values = [
+        {
+            "line_no": no,
+            "item_id": item.id,
+            "item_code": item.code,
+            "item_name": item.name,
+            "kind": item.kind,
+            "unit": item.unit,
+            "insurance_class": item.insurance_class,
+            "quantity": priced.quantity,
+            "unit_price": priced.unit_price,
+            "amount": priced.amount,
+            "in_scope": priced.in_scope,
+            "self_pay": priced.self_pay,
+            "fund_base": priced.fund_base,
+        }
+        for no, (priced, item) in enumerate(zip(split.lines, quote.items, strict=True), start=1)
+    ]
+    usage = None
+    if resident is not None and (split.fund or split.deductible_applied):
+        usage = {
+            "person": resident.id,
+            "in_year": year,
+            "paid": split.usage_after.fund_paid,
+            "deductible": split.usage_after.deductible_used,
+        }
+    return Posting(clinic, values, line_values, actor.id, reserved.visit_id, key, usage)
+
+
+def post_visit(
+    session: Session, posting: Posting, audit_parameters: Callable[[Visit], dict[str, Any]]
+) -> tuple[Visit, bool]:
+    """Write a visit, its lines and every row derived from them: ``(visit, audited)``.
+
+    The idempotency key, the person's fund usage, the clinic's month per item
+    and the clinic's day are written with the visit, so the rollups never
+    differ from the visits.  The dialect is hidden here: on PostgreSQL one
+    data-modifying ``WITH`` that also appends the ``visit.record`` audit entry
+    (``audit_parameters`` gives its parameters; ``audited`` is False when the
+    clinic's chain has no head yet and the caller must append it), on SQLite
+    one statement each (``audited`` False).  The visit is answered from what
+    was written (:func:`_answer`), never read back.
+    """
+    if posting.visit_id is not None:  # PostgreSQL: the id is known before the write
+        row = {"id": posting.visit_id, **posting.values}
+        visit = _answer(posting.clinic, row, posting.lines)
+        audited = _write_postgresql(
+            session,
+            row,
+            posting.lines,
+            posting.user_id,
+            posting.key,
+            posting.usage,
+            audit_parameters(visit),
+        )
+    else:
+        visit_id = _write_sqlite(
+            session, posting.values, posting.lines, posting.user_id, posting.key, posting.usage
+        )
+        visit = _answer(posting.clinic, {"id": visit_id, **posting.values}, posting.lines)
+        audited = False
+    values = posting.values
+    forget(session, ReceiptCounter, values["clinic_id"], values["year"])
+    if values["resident_id"] is not None:
+        forget(session, FundUsage, values["resident_id"], values["year"])
+    return visit, audited
+
+
+def unpost_visit(
+    session: Session, visit: Visit, reason: str, actor: User, now: dt.datetime
+) -> None:
+    """Void a visit (flagged, never deleted) and take off every row derived from it.
+
+    The person's fund share and deductible go back (their year row locked),
+    and the visit's lines and figures come off the clinic's month per item and
+    day, so the rollups stay equal to the non-voided visits.  The caller holds
+    the clinic-month lock and the visit's row.
+    """
+    if visit.resident_id is not None and (visit.fund or visit.deductible_applied):
+        usage = locked(session, FundUsage, resident_id=visit.resident_id, year=visit.year)
+        assert usage is not None
+        usage.fund_paid -= visit.fund
+        usage.deductible_used -= visit.deductible_applied
+    _take_off_items(session, visit)
+    _take_off_day(session, visit)
+    visit.voided_at = now
+    visit.voided_by_id = actor.id
+    visit.void_reason = reason
 
 
 def _answer(clinic: Clinic, values: dict[str, Any], lines: list[dict[str, Any]]) -> Visit:
@@ -1049,7 +1095,8 @@ def _write_sqlite(
         insert(VISIT_LINE), [{**line, "visit_id": visit_id, "month": month} for line in lines]
     )
     connection.execute(_items_upsert(), _item_sums(values["clinic_id"], values["month"], lines))
-    connection.execute(_day_upsert(), _day_sums(values))
+    sql = ledger_sql()
+    connection.execute(sql.day_upsert("sqlite"), sql.day_row(values))
     if key is not None:
         connection.execute(
             insert(IDEMPOTENCY_KEY),
@@ -1068,24 +1115,17 @@ def fill_rollups(connection: Connection, month: str | None = None) -> tuple[int,
     caller's transaction; it takes no lock (see :func:`rebuild_rollups`).
     """
     visit, line = VISIT.c, VISIT_LINE.c
+    if connection.dialect.name == "postgresql":
+        # The rows written are the GROUP BY of the visits itself: PostgreSQL's
+        # check of each day row at commit (migration e1a9c3b5d7f2) is skipped
+        # for this transaction.
+        connection.execute(select(func.set_config(REBUILD_SETTING, "on", True)))
     live = [visit.voided_at.is_(None)] + ([visit.month == month] if month else [])
-    day_sums = [
-        func.count()
-        if column is None
-        else func.sum(case((visit[column], 1), else_=0))
-        if column in FLAGS
-        else func.sum(visit[column])
-        for column in DAY_SUMS.values()
-    ]
-    day_keys = [visit.month, visit.clinic_id, visit.visit_date]
+    day_names, day_rows = ledger_sql().day_rebuild(month)
     item_keys = [visit.month, visit.clinic_id, line.item_code, line.item_name, line.unit]
     counts = []
     for table, names, select_rows in (
-        (
-            CLINIC_DAY,
-            ["month", "clinic_id", "visit_date", *DAY_SUMS],
-            select(*day_keys, *day_sums).where(*live).group_by(*day_keys),
-        ),
+        (CLINIC_DAY, day_names, day_rows),
         (
             CLINIC_MONTH_ITEM,
             ["month", "clinic_id", "item_code", "item_name", "unit", *ITEM_SUMS],
@@ -1107,7 +1147,7 @@ def fill_rollups(connection: Connection, month: str | None = None) -> tuple[int,
     return counts[0], counts[1]
 
 
-def rebuild_rollups(month: str | None, actor: Any, now: dt.datetime) -> tuple[int, int]:
+def rebuild_rollups(month: str | None, actor: User | str, now: dt.datetime) -> tuple[int, int]:
     """Rebuild the statement rollups from the visits and lines (after ``check-rollup``
     found a difference, e.g. a row edited outside the app): (day rows, item rows).
 
@@ -1155,16 +1195,7 @@ def void_visit(visit_id: int, reason: str, actor: User, now: dt.datetime) -> Vis
             raise Conflict(
                 Problem("visit", f"visit {visit.receipt_number} is already voided", "voided")
             )
-        if visit.resident_id is not None and (visit.fund or visit.deductible_applied):
-            usage = locked(session, FundUsage, resident_id=visit.resident_id, year=visit.year)
-            assert usage is not None
-            usage.fund_paid -= visit.fund
-            usage.deductible_used -= visit.deductible_applied
-        _take_off_items(session, visit)
-        _take_off_day(session, visit)
-        visit.voided_at = now
-        visit.voided_by_id = actor.id
-        visit.void_reason = reason
+        unpost_visit(session, visit, reason, actor, now)
         audit_visit(session, actor, "visit.void", visit, now)
     return visit
 

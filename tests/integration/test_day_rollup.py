@@ -34,7 +34,7 @@ from app.settlement.queries import statement_view, statement_views
 from app.settlement.rules import FIGURE_FIELDS, Figures
 from app.visits.models import ClinicDay, Visit
 from tests.conftest import FixedClock
-from tests.factories import build_world
+from tests.factories import build_world, past_the_rollup_check
 from tests.integration.test_item_rollup import forty_visits
 
 REVISION = "c5e7d9a1b3f2"  # migrations/versions/…_clinic_day.py
@@ -137,6 +137,7 @@ def test_check_rollup_names_the_day_that_differs(app: Flask, many: list[Visit]) 
     clinic_id, visit_date = day.clinic_id, day.visit_date
     # Written outside the app: one fen moved from the fund to the backstop (the sums
     # still satisfy the identity, so only the check can tell).
+    past_the_rollup_check(db.session)
     db.session.execute(
         text(
             "UPDATE clinic_day SET fund = fund - 1, fiscal = fiscal + 1 "
@@ -163,6 +164,7 @@ def test_the_identity_holds_in_the_database_for_the_sums_too(app: Flask, many: l
 
 def test_rebuild_rollups_repairs_what_check_rollup_found(app: Flask, many: list[Visit]) -> None:
     runner = app.test_cli_runner()
+    past_the_rollup_check(db.session)
     db.session.execute(text("UPDATE clinic_day SET visits = visits + 1 WHERE month = '2026-09'"))
     db.session.execute(
         text("UPDATE clinic_month_item SET amount = amount + 1 WHERE month = '2026-09'")
@@ -196,3 +198,49 @@ def test_rebuild_rollups_repairs_what_check_rollup_found(app: Flask, many: list[
     assert json.loads(entries[0].after or "{}")["day_rows"] == days
     verified = runner.invoke(args=["audit", "verify"])
     assert verified.exit_code == 0, verified.output
+
+
+# --- the invariant in PostgreSQL (migration e1a9c3b5d7f2) ---------------------------
+
+
+@pytest.mark.one_database("postgresql")
+def test_postgresql_refuses_a_day_that_differs_from_its_visits(
+    app: Flask, many: list[Visit]
+) -> None:
+    db.session.commit()
+    tampers = (
+        # the rollup edited: one fen moved from the fund to the backstop
+        "UPDATE clinic_day SET fund = fund - 1, fiscal = fiscal + 1 "
+        "WHERE month = '2026-09' AND visits > 0",
+        # a visit's money edited, its day left as it was (the identity still holds)
+        "UPDATE visit SET fund = fund - 1, fiscal = fiscal + 1 "
+        "WHERE id = (SELECT min(id) FROM visit WHERE voided_at IS NULL AND fund > 0)",
+        # a visit voided behind the app's back: its day still counts it
+        "UPDATE visit SET voided_at = recorded_at, void_reason = 'x' "
+        "WHERE id = (SELECT min(id) FROM visit WHERE voided_at IS NULL)",
+        # a day row deleted while its visits stand
+        "DELETE FROM clinic_day WHERE month = '2026-09' AND visits > 0",
+    )
+    for tamper in tampers:
+        # Deferred: the statement itself passes, the commit is refused.
+        db.session.execute(text(tamper))
+        with pytest.raises(IntegrityError, match="clinic_day_is_its_visits"):
+            db.session.commit()
+        db.session.rollback()
+    assert day_rollup_differences() == []
+    # What the app writes commits (forty visits and their voids above), and so does a
+    # rebuild, which checks no row one by one.
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["statements", "rebuild-rollups"]).exit_code == 0
+    assert rollup() == visits_grouped()
+
+
+@pytest.mark.one_database("postgresql")
+def test_the_database_checks_the_declared_figures(app: Flask) -> None:
+    """The trigger's function is the one app.visits.figures derives from the declaration."""
+    from app.visits.figures import ledger_sql
+
+    installed = db.session.scalar(
+        text("SELECT prosrc FROM pg_proc WHERE proname = 'clinic_day_is_its_visits'")
+    )
+    assert installed == ledger_sql().pg_day_check()

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -107,16 +108,11 @@ def test_idle_and_absolute_timeouts_end_the_session(
     assert reasons == ["idle_timeout", "absolute_timeout"]
 
 
-def test_timeouts_are_configurable(database_url: str, clock: FixedClock) -> None:
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "TESTING": True,
-            "SECRET_KEY": "test",
-            "CLOCK": clock,
-            "SESSION_IDLE_MINUTES": 5,
-        }
-    )
+def test_timeouts_are_configurable(
+    database_url: str, clock: FixedClock, make_app: Callable[..., Flask]
+) -> None:
+    # A setting read when the app is built: an app of its own (the make_app factory).
+    app = make_app(database_url, SESSION_IDLE_MINUTES=5)
     fresh_g(app)
     with app.app_context():
         build_world(clock())

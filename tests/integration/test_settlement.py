@@ -32,7 +32,7 @@ from app.settlement.queries import verify_statement
 from app.visits.models import Visit
 from app.visits.operations import LineRequest, VisitRequest, record_visit, void_visit
 from tests.conftest import FixedClock
-from tests.factories import World, build_world
+from tests.factories import World, build_world, past_the_rollup_check
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "statements"
@@ -389,6 +389,7 @@ def test_verify_catches_figures_that_no_longer_match(
     assert "HD001 2026-09 submitted: OK" in ok.output
     assert "HD002 2026-09 open" in ok.output
     # Tamper behind the application's back: void a visit of the frozen month in SQL.
+    past_the_rollup_check(db.session)
     db.session.execute(
         text("UPDATE visit SET voided_at = recorded_at, void_reason = 'x' WHERE id = :id"),
         {"id": september[0].id},

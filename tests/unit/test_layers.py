@@ -23,6 +23,7 @@ FRAMEWORKS = ("flask", "flask_sqlalchemy", "sqlalchemy")
 PURE = sorted(
     [
         *(f"app.{path.parent.name}.rules" for path in (ROOT / "app").glob("*/rules.py")),
+        "app.ledger",
         "app.money",
         "app.fields",
         "app.errors",

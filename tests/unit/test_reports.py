@@ -451,12 +451,12 @@ def test_wenquanyi_is_used_when_installed() -> None:
 
 def test_reports_import_neither_flask_nor_sqlalchemy() -> None:
     # The app modules reports may load are the pure ones: money, the glossary, the
-    # settlement's Figures (its rules) and what those import.
+    # figures' declaration (app.ledger) and what those import.
     code = (
         "import sys, reports\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('flask', 'sqlalchemy')]\n"
         "pure = {'app', 'app.money', 'app.errors', 'app.localtime', 'app.glossary',\n"
-        "        'app.settlement', 'app.settlement.rules'}\n"
+        "        'app.ledger'}\n"
         "bad += [m for m in sys.modules if m.split('.')[0] == 'app' and m not in pure]\n"
         "assert not bad, bad\n"
     )

@@ -24,7 +24,7 @@ from app.insurance.queries import statuses_for_visits, unsettled
 from app.localtime import local, parse_typed_day
 from app.people.rules import mask_id_number
 from app.places.models import Clinic
-from app.settlement.figures import day_figures
+from app.visits.figures import day_figures
 from app.visits.forms import CloseDayForm, VoidForm
 from app.visits.messages import MESSAGES, field_errors
 from app.visits.operations import close_day, void_visit
@@ -43,7 +43,7 @@ from app.visits.queries import (
     visits_between,
 )
 from app.web.access import role_required
-from app.web.downloads import download
+from app.web.downloads import Document, send_document
 from app.web.routing import id_rule
 from reports.daily import DailyDocument, DailyRow, DailySection, render_daily
 
@@ -254,4 +254,6 @@ def daily_pdf() -> Response:
             for n, section in enumerate(sections)
         ],
     )
-    return download(render_daily(doc), "pdf", f"daily-{clinic.code}-{day}.pdf", inline=True)
+    return send_document(
+        Document(f"daily-{clinic.code}-{day}.pdf", "pdf", render_daily(doc), inline=True)
+    )

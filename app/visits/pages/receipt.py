@@ -29,7 +29,7 @@ from app.visits.models import Visit
 from app.visits.pages import bp
 from app.visits.queries import month_statuses, visit_for
 from app.visits.receipts import reason_words, receipt_document, receipt_pdf
-from app.web.downloads import download
+from app.web.downloads import Document, send_document
 from app.web.routing import id_rule
 
 
@@ -96,4 +96,4 @@ def receipt_pdf_file(visit_id: int) -> Response:
     code, url = _check(visit.id)
     with force_locale("zh"):  # the printed receipt is Chinese whatever the screen says
         pdf = receipt_pdf(visit, code, url)
-    return download(pdf, "pdf", f"receipt-{visit.receipt_number}.pdf", inline=True)
+    return send_document(Document(f"receipt-{visit.receipt_number}.pdf", "pdf", pdf, inline=True))
