@@ -47,7 +47,7 @@ from app.oversight.rules import Rule
 from app.oversight.words import RULE_NAMES, check_message, decision_words
 from app.people.rules import mask_id_number
 from app.places.models import Clinic, District, Town, Village
-from app.settlement import documents, exports
+from app.settlement import documents
 from app.settlement.adjustments import reason_label, source_label
 from app.settlement.chart import Bar, bar_chart, column_chart
 from app.settlement.figures import FIGURE_FIELDS, Figures

@@ -26,7 +26,7 @@ from app.stock.schemas import (
     StockTakeOutSchema,
     StockTakeSchema,
 )
-from app.web.downloads import download
+from app.web.downloads import Document, send_document
 
 blp = Blueprint("stock_api", __name__, url_prefix="/stock", description="Drug stock (进销存)")
 blp.before_request(authenticate_bearer)
@@ -66,7 +66,9 @@ def get_stock(path: dict[str, str], **_: str) -> StockStatement:
 def get_stock_pdf(path: dict[str, str], **_: str) -> Response:
     """The monthly stock statement as an A4 PDF."""
     view = stock_view(path["clinic"], path["month"], api_user())
-    return download(stock_pdf(view, clock()()), "pdf", f"{view.clinic.code}-{view.month}-stock.pdf")
+    return send_document(
+        Document(f"{view.clinic.code}-{view.month}-stock.pdf", "pdf", stock_pdf(view, clock()()))
+    )
 
 
 @blp.route("/<clinic>/<month>.xlsx", methods=["GET"])
@@ -80,7 +82,9 @@ def get_stock_pdf(path: dict[str, str], **_: str) -> Response:
 def get_stock_xlsx(path: dict[str, str], **_: str) -> Response:
     """The monthly stock statement as a spreadsheet."""
     view = stock_view(path["clinic"], path["month"], api_user())
-    return download(stock_xlsx(view), "xlsx", f"{view.clinic.code}-{view.month}-stock.xlsx")
+    return send_document(
+        Document(f"{view.clinic.code}-{view.month}-stock.xlsx", "xlsx", stock_xlsx(view))
+    )
 
 
 @blp.route("/<clinic>/takes", methods=["POST"])

@@ -23,7 +23,7 @@ from app.stock.operations import record_stock_take
 from app.stock.queries import stock_view, visits_by_id
 from app.stock.rules import signed_quantity
 from app.web.access import role_required
-from app.web.downloads import download
+from app.web.downloads import Document, send_document
 
 bp = Blueprint("stock", __name__, template_folder="templates", url_prefix="/stock")
 
@@ -60,14 +60,18 @@ def statement(clinic: str, month: str) -> str:
 def pdf(clinic: str, month: str) -> Response:
     view = stock_view(clinic, _month(month), current_user)
     body = stock_pdf(view, clock()())
-    return download(body, "pdf", f"{view.clinic.code}-{view.month}-进销存.pdf", inline=True)
+    return send_document(
+        Document(f"{view.clinic.code}-{view.month}-进销存.pdf", "pdf", body, inline=True)
+    )
 
 
 @bp.route("/<clinic>/<month>.xlsx")
 @role_required(*ROLES)
 def xlsx(clinic: str, month: str) -> Response:
     view = stock_view(clinic, _month(month), current_user)
-    return download(stock_xlsx(view), "xlsx", f"{view.clinic.code}-{view.month}-进销存.xlsx")
+    return send_document(
+        Document(f"{view.clinic.code}-{view.month}-进销存.xlsx", "xlsx", stock_xlsx(view))
+    )
 
 
 @bp.route("/<clinic>/<month>/takes", methods=["POST"])
