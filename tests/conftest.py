@@ -269,7 +269,10 @@ class SessionApp:
         db._apply_driver_defaults(options, app)
         engines[None] = db._make_engine(None, options, app)
         configure_engine(engines[None])
-        limiter.reset()  # in-memory counts: each test starts with none
+        # Each test starts with no counts (in memory, or in its own database's table).
+        with app.app_context():
+            limiter.reset()
+            db.session.remove()
         return app
 
 
