@@ -161,7 +161,7 @@ class ReceiptLine:
     quantity: str
     unit_price: int
     amount: int
-    kind: str = ""  # diagnosis | drug | service | material
+    kind: str = ""  # consultation | drug | service | material
 
 
 @dataclass(frozen=True)

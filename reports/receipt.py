@@ -33,9 +33,9 @@ from reports.styles import (
 )
 
 INSURANCE_CLASS = {"A": "甲类", "B": "乙类", "C": "丙类"}
-# The category column reads as on the receipt page: the diagnosis fee and the
+# The category column reads as on the receipt page: the consultation fee and the
 # service items are their own kinds, drugs and materials show their class.
-KIND_LABELS = {"diagnosis": "诊疗费", "service": "服务项目"}
+KIND_LABELS = {"consultation": "诊疗费", "service": "服务项目"}
 
 
 class ReceiptRenderer(Renderer):

@@ -47,7 +47,7 @@ DEFAULT_POLICY = Policy(
 
 # code, name, kind, unit, class, price in fen
 CATALOG = [
-    ("DX001", "一般诊疗费", "diagnosis", "次", "A", 1000),
+    ("DX001", "一般诊疗费", "consultation", "次", "A", 1000),
     ("AMX01", "阿莫西林胶囊", "drug", "粒", "A", 35),
     ("FFGC1", "复方甘草片", "drug", "瓶", "B", 350),
     ("HY001", "换药", "service", "次", "A", 500),

@@ -17,7 +17,9 @@ from app.extensions import Model
 class CatalogItem(Model):
     __tablename__ = "catalog_item"
     __table_args__ = (
-        CheckConstraint("kind IN ('diagnosis', 'drug', 'service', 'material')", name="kind_known"),
+        CheckConstraint(
+            "kind IN ('consultation', 'drug', 'service', 'material')", name="kind_known"
+        ),
         CheckConstraint("insurance_class IN ('A', 'B', 'C')", name="class_known"),
         CheckConstraint("sex IS NULL OR sex IN ('M', 'F')", name="sex_known"),
     )
@@ -25,7 +27,7 @@ class CatalogItem(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(30), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20))
     unit: Mapped[str] = mapped_column(String(20))
     insurance_class: Mapped[str] = mapped_column(String(1))
     # Pinyin initials of the name (阿莫西林胶囊 → "amxljn") for keyboard search.

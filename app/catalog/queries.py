@@ -124,16 +124,16 @@ def price_on(code: str, day: dt.date) -> int | None:
     return offer.price if offer else None
 
 
-def diagnosis_offer(day: dt.date) -> ItemOffer | None:
-    """The catalogue's general diagnosis fee (一般诊疗费) priced on ``day``.
+def consultation_offer(day: dt.date) -> ItemOffer | None:
+    """The catalogue's general consultation fee (一般诊疗费) priced on ``day``.
 
-    The catalogue holds one ``diagnosis`` item; should an import ever hold
+    The catalogue holds one ``consultation`` item; should an import ever hold
     more, the lowest code is the one the terminal adds for the doctor.
     """
     row = db.session.execute(
         select(CatalogItem, ItemPrice.price)
         .join(ItemPrice, ItemPrice.item_id == CatalogItem.id)
-        .where(CatalogItem.kind == "diagnosis", _price_valid_on(day))
+        .where(CatalogItem.kind == "consultation", _price_valid_on(day))
         .order_by(CatalogItem.code)
         .limit(1)
     ).first()

@@ -43,7 +43,7 @@ DATA = Path(__file__).resolve().parent / "data"
 PASSWORD = "demo1234"
 HOME_DISTRICT = "440114"  # 花都区
 OTHER_DISTRICT = "440112"  # 黄埔区: patients from outside the district
-DIAGNOSIS = "DX001"
+CONSULTATION = "DX001"
 VOID_REASONS = ("录入错误", "患者取消就诊", "重复录入")
 # Full months of history before last month: paid, so clinics earn trust (信用优先).
 HISTORY_MONTHS = 3
@@ -247,7 +247,7 @@ def _visit_lines(
 ) -> list[tuple[str, int]]:
     oral = [i for c, i in items.items() if c.startswith("Y")]
     injectable = [i for c, i in items.items() if c.startswith("Z") and c >= "Z004"]
-    lines: list[tuple[str, int]] = [(DIAGNOSIS, 1)]
+    lines: list[tuple[str, int]] = [(CONSULTATION, 1)]
     lines += _drug_lines(rng, oral, 4 if costly else 1)
     if injection:
         if costly or rng.random() < 0.25:  # an infusion

@@ -550,6 +550,12 @@ def _import_catalog(session: Session, rows: Iterable[LoadedRow], summary: Import
     _insert(session, ItemPrice, new_prices)
     statuses = list(item_status.values())
     summary.notes = [_note("items", statuses.count("added"), statuses.count("updated"))]
+    old_kinds = [row for row in values if row.value.old_kind is not None]
+    if old_kinds:
+        summary.notes.append(
+            f"{len(old_kinds)} row(s) of kind {old_kinds[0].value.old_kind} read as "
+            f"{old_kinds[0].value.kind} (the 一般诊疗费's kind is now called consultation)"
+        )
 
 
 def _price_record(row: CatalogRow, item_id: int) -> dict[str, Any]:

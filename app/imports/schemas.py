@@ -41,6 +41,7 @@ from app.imports.rules import (
     INSURANCE_CLASSES,
     INSURANCE_TYPES,
     ITEM_KINDS,
+    OLD_ITEM_KINDS,
     VILLAGE_KINDS,
     RowProblem,
 )
@@ -89,10 +90,17 @@ def _name(max_len: int) -> Text:
     return Text(required=True, validate=_longest(max_len), error_messages=REQUIRED)
 
 
-def _choice(choices: tuple[str, ...]) -> Text:
+def _choice(choices: tuple[str, ...], old: tuple[str, ...] = ()) -> Text:
+    """One of ``choices`` (or an ``old`` word the rules translate, not offered in messages)."""
+    one_of = _one_of(choices)
+
+    def known(value: str) -> None:
+        if value not in old:
+            one_of(value)
+
     return Text(
         required=True,
-        validate=_one_of(choices),
+        validate=known,
         error_messages={"required": f"is required (one of {', '.join(choices)})"},
     )
 
@@ -162,7 +170,7 @@ def _age() -> fields.Integer:
 class CatalogSchema(StrictSchema):
     code = _code("letters and digits", _LOCAL_CODE, max_len=30)
     name = _name(100)
-    kind = _choice(ITEM_KINDS)
+    kind = _choice(ITEM_KINDS, old=tuple(OLD_ITEM_KINDS))
     unit = _name(20)
     insurance_class = _choice(INSURANCE_CLASSES)
     price = Yuan(required=True, error_messages={"required": "is required (yuan, e.g. 12.50)"})

@@ -178,7 +178,7 @@ class VisitLine(Model):
     # What the catalogue said at the visit: the record does not change if it does.
     item_code: Mapped[str] = mapped_column(String(30))
     item_name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20))
     unit: Mapped[str] = mapped_column(String(20))
     insurance_class: Mapped[str] = mapped_column(String(1))
     quantity: Mapped[int]  # thousandths

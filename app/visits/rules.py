@@ -32,7 +32,7 @@ MAX_AMOUNT = 100_000_000  # 1,000,000.00 yuan for one line or one visit
 
 
 class Kind(StrEnum):
-    DIAGNOSIS = "diagnosis"
+    CONSULTATION = "consultation"
     DRUG = "drug"
     SERVICE = "service"
     MATERIAL = "material"
@@ -141,7 +141,7 @@ def line_problems(lines: list[LineInput]) -> list[Problem]:
     problems: list[Problem] = []
     if not lines:
         problems.append(Problem("lines", "a visit needs at least one line", "no_lines"))
-    diagnosis_seen = False
+    consultation_seen = False
     for i, line in enumerate(lines):
         if line.quantity <= 0:
             problems.append(
@@ -157,18 +157,22 @@ def line_problems(lines: list[LineInput]) -> list[Problem]:
             )
         if line.unit_price < 0:
             problems.append(Problem(f"lines[{i}].item", "has a negative price", "negative_price"))
-        if line.kind is Kind.DIAGNOSIS:
-            if diagnosis_seen:
+        if line.kind is Kind.CONSULTATION:
+            if consultation_seen:
                 problems.append(
                     Problem(
-                        f"lines[{i}].item", "only one diagnosis line per visit", "second_diagnosis"
+                        f"lines[{i}].item",
+                        "only one consultation line per visit",
+                        "second_consultation",
                     )
                 )
-            diagnosis_seen = True
+            consultation_seen = True
             if line.quantity != ONE:
                 problems.append(
                     Problem(
-                        f"lines[{i}].quantity", "the diagnosis fee is quantity 1", "diagnosis_once"
+                        f"lines[{i}].quantity",
+                        "the consultation fee is quantity 1",
+                        "consultation_once",
                     )
                 )
     return problems
@@ -220,7 +224,7 @@ class Split:
 def price_line(line: LineInput, policy: Policy | None) -> PricedLine:
     """Amount, in-scope and self-pay parts of one line (SPEC §3.1, §3.3)."""
     amount = line_amount(line.unit_price, line.quantity)
-    if line.kind is Kind.DIAGNOSIS:
+    if line.kind is Kind.CONSULTATION:
         in_scope, fund_base = amount, amount
     elif line.kind is Kind.SERVICE or line.insurance_class is InsuranceClass.C:
         in_scope, fund_base = 0, 0

@@ -292,7 +292,7 @@ class LineOutSchema(Schema):
 
     item = fields.String()
     name = fields.String()
-    kind = fields.String(metadata={"enum": ["diagnosis", "drug", "service", "material"]})
+    kind = fields.String(metadata={"enum": ["consultation", "drug", "service", "material"]})
     unit = fields.String()
     insurance_class = fields.String(metadata={"enum": ["A", "B", "C"]})
     quantity = Quantity()

@@ -25,7 +25,7 @@ from tests.browser.journey import Keys, look
 PRINT_STUB = "window.__printed = 0; window.print = () => { window.__printed += 1; };"
 OCT = "2026-10"
 SEPT = "2026-09"
-WORKED = [("amxl", "12"), ("ffgc", "1"), ("hy", "1")]  # + the diagnosis fee, pre-added
+WORKED = [("amxl", "12"), ("ffgc", "1"), ("hy", "1")]  # + the consultation fee, pre-added
 
 
 def printed(page: Any) -> int:

@@ -20,7 +20,7 @@ from app.visits.operations import LineRequest, VisitRequest, quote_visit
 from app.visits.schemas import QuoteSchema
 from tests.browser.conftest import LiveServer, Traffic, login, screenshot
 
-WORKED = [("amxl", "12"), ("ffgc", "1"), ("hy", "1")]  # + the diagnosis fee, pre-added
+WORKED = [("amxl", "12"), ("ffgc", "1"), ("hy", "1")]  # + the consultation fee, pre-added
 
 
 def visit_count(server: LiveServer) -> int:
@@ -103,7 +103,7 @@ def test_eligible_patient_live_split_equals_the_api_quote(
 ) -> None:
     world = live_server.world
     login(page, live_server)
-    # The diagnosis fee is there before anything is typed.
+    # The consultation fee is there before anything is typed.
     assert page.locator("#lines-body tr.line").count() == 1
     assert "一般诊疗费" in page.inner_text("#lines-body")
 
@@ -186,7 +186,7 @@ def test_not_eligible_patients_see_the_reasons(
     page.wait_for_function("() => document.getElementById('t-total').textContent !== '—'")
     screenshot(page, "02-new-visit-not-eligible")
     wait_total(page, "¥10.00")
-    assert page.inner_text("#t-patient") == "¥3.00"  # 30% of the diagnosis fee
+    assert page.inner_text("#t-patient") == "¥3.00"  # 30% of the consultation fee
     assert page.inner_text("#due") == "本次您需支付 3.00 元"
 
     enter_patient(page, world.ids["unknown"])
@@ -571,7 +571,7 @@ def test_typical_visit_takes_at_most_20_keys_after_the_id(
     assert_stayed_local(traffic)
 
 
-def test_searching_the_pre_added_diagnosis_fee_stays_in_the_search(
+def test_searching_the_pre_added_consultation_fee_stays_in_the_search(
     page: Any, live_server: LiveServer
 ) -> None:
     login(page, live_server)

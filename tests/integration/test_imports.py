@@ -50,7 +50,7 @@ RESIDENTS = RESIDENTS_HEADER + (
 )
 CATALOG_HEADER = "code,name,kind,unit,insurance_class,price,valid_from,valid_to\n"
 CATALOG = CATALOG_HEADER + (
-    "DX001,一般诊疗费,diagnosis,次,A,10.00,2016-01-01,\n"
+    "DX001,一般诊疗费,consultation,次,A,10.00,2016-01-01,\n"
     "Y001,阿莫西林胶囊,drug,粒,A,0.35,2016-01-01,\n"
     "Y022,复方甘草片,drug,瓶,B,3.5,2016-01-01,\n"
     "F006,换药,service,次,A,5,2016-01-01,\n"
@@ -384,6 +384,25 @@ def test_catalog_import(app: Flask, tmp_path: Path) -> None:
     assert counts()["price"] == 5
 
 
+def test_an_old_catalog_with_kind_diagnosis_still_imports(app: Flask, tmp_path: Path) -> None:
+    """Older files call the 一般诊疗费's kind ``diagnosis``: read as consultation."""
+    old = CATALOG.replace(",consultation,", ",diagnosis,")
+    path = write(tmp_path, "catalog.csv", old)
+    result = run(app, "catalog", path)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == (
+        f"{path}: 5 rows, 5 added, 0 updated, 0 unchanged (items: 5 added, 0 updated; "
+        "1 row(s) of kind diagnosis read as consultation "
+        "(the 一般诊疗费's kind is now called consultation))"
+    )
+    item = db.session.scalar(select(CatalogItem).where(CatalogItem.code == "DX001"))
+    assert item is not None and item.kind == "consultation"
+    db.session.rollback()
+    # The same catalogue in the new word is the same catalogue.
+    again = run(app, "catalog", write(tmp_path, "new.csv", CATALOG))
+    assert "5 rows, 0 added, 0 updated, 5 unchanged" in again.stdout
+
+
 def test_catalog_price_history(app: Flask, tmp_path: Path) -> None:
     run(app, "catalog", write(tmp_path, "catalog.csv", CATALOG))
     # A new price from 2027: the old period is closed in the same file.
@@ -440,7 +459,7 @@ def test_catalog_new_period_overlapping_the_catalogue(app: Flask, tmp_path: Path
 
 def test_catalog_problems_write_nothing(app: Flask, tmp_path: Path) -> None:
     bad = CATALOG_HEADER + (
-        "DX001,一般诊疗费,diagnosis,次,A,10.00,2016-01-01,\n"
+        "DX001,一般诊疗费,consultation,次,A,10.00,2016-01-01,\n"
         "Y001,阿莫西林胶囊,pill,粒,D,0.355,,\n"
         "Y002,头孢氨苄胶囊,drug,粒,A,-0.18,2016-01-01,2015-12-31\n"
         "Y003,头孢拉定胶囊,drug,,A,0.25,2016-01-01,\n"
@@ -453,7 +472,7 @@ def test_catalog_problems_write_nothing(app: Flask, tmp_path: Path) -> None:
     result = run(app, "catalog", path)
     assert result.exit_code == 1
     assert errors(result) == [
-        f"{path}:3: kind: must be one of diagnosis, drug, service, material, not 'pill'",
+        f"{path}:3: kind: must be one of consultation, drug, service, material, not 'pill'",
         f"{path}:3: insurance_class: must be one of A, B, C, not 'D'",
         f"{path}:3: price: amount has more than two decimals: '0.355'",
         f"{path}:3: valid_from: is required (a date like 2026-01-31)",

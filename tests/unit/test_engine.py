@@ -34,11 +34,11 @@ HUADU = "440114"
 
 POLICY = DEFAULT_POLICY  # the SPEC §2 example policy
 
-D, A, B, C = Kind.DIAGNOSIS, InsuranceClass.A, InsuranceClass.B, InsuranceClass.C
+D, A, B, C = Kind.CONSULTATION, InsuranceClass.A, InsuranceClass.B, InsuranceClass.C
 
 # SPEC §3 worked example: 一般诊疗费, 阿莫西林胶囊 ×12, 复方甘草片 (B), 换药 (service)
 WORKED = [
-    LineInput("DX001", Kind.DIAGNOSIS, A, 1000, 1000),
+    LineInput("DX001", Kind.CONSULTATION, A, 1000, 1000),
     LineInput("AMX01", Kind.DRUG, A, 35, 12000),
     LineInput("FFGC1", Kind.DRUG, B, 350, 1000),
     LineInput("HY001", Kind.SERVICE, A, 500, 1000),
@@ -279,15 +279,15 @@ def test_class_c_and_materials() -> None:
 # --- line rules -----------------------------------------------------------------------
 
 
-def test_second_diagnosis_line_is_refused() -> None:
+def test_second_consultation_line_is_refused() -> None:
     with pytest.raises(InvalidInput) as err:
         split_for(lines=[*WORKED, LineInput("DX001", D, A, 1000, 1000)])
     assert err.value.field == "lines[4].item"
-    assert err.value.problems[0].code == "second_diagnosis"
+    assert err.value.problems[0].code == "second_consultation"
 
 
 @pytest.mark.parametrize("quantity", [2000, 500, 1001])
-def test_diagnosis_quantity_must_be_one(quantity: int) -> None:
+def test_consultation_quantity_must_be_one(quantity: int) -> None:
     with pytest.raises(InvalidInput) as err:
         split_for(lines=[LineInput("DX001", D, A, 1000, quantity)])
     assert err.value.field == "lines[0].quantity"

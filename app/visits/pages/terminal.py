@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response
 
 from app.audit.operations import record_access
 from app.auth.models import User
-from app.catalog.queries import ItemOffer, diagnosis_offer, offers_for, search_items
+from app.catalog.queries import ItemOffer, consultation_offer, offers_for, search_items
 from app.errors import DomainError, Problem
 from app.localtime import SHANGHAI, parse_typed_minute
 from app.money import format_yuan
@@ -176,7 +176,7 @@ def _js_strings() -> dict[str, str]:
     """The few words the script writes itself, in the page's language."""
     return {
         "noMatch": _("No item matches."),
-        "alreadyThere": _("The diagnosis fee is already on this visit."),
+        "alreadyThere": _("The consultation fee is already on this visit."),
         "needPatient": _("Enter the patient's ID number to see the split."),
         "needLines": _("Add at least one item."),
         "updating": _("Updating…"),
@@ -252,9 +252,9 @@ def new_visit() -> Response:
     user, clinic = current_user, doctors_clinic()
     if request.method == "GET":
         form = VisitForm(token=new_token())
-        diagnosis = diagnosis_offer(today())
-        if diagnosis is not None:
-            form.lines.append(FormLine(item=diagnosis.code, quantity="1"))
+        consultation = consultation_offer(today())
+        if consultation is not None:
+            form.lines.append(FormLine(item=consultation.code, quantity="1"))
         _attach_offers(form, today())
         return _render_form(form, clinic)
 

@@ -227,7 +227,7 @@
     if (existing) {
       var had = existing.querySelector("input[name=quantity]");
       if (had.readOnly) {
-        // The diagnosis fee is put on every visit already: say so and stay in
+        // The consultation fee is put on every visit already: say so and stay in
         // the search box, so what is typed next is the next item's initials.
         status.textContent = S.alreadyThere;
         q.focus();
@@ -250,7 +250,7 @@
     tr.querySelector(".unit").textContent = item.unit;
     var qty = tr.querySelector("input[name=quantity]");
     qty.value = "1";
-    qty.readOnly = item.kind === "diagnosis";
+    qty.readOnly = item.kind === "consultation";
     qty.setAttribute("aria-label", fmt(S.quantityOf, { name: item.name }));
     var rm = tr.querySelector("button.remove");
     rm.setAttribute("aria-label", S.remove + " " + item.name);
