@@ -162,6 +162,12 @@ class ReceiptLine:
     unit_price: int
     amount: int
     kind: str = ""  # consultation | drug | service | material
+    # Where the national catalogue's fields applied (SPEC §2.1): the fund's
+    # ceiling per unit and the part of the amount above it; the item's own
+    # self-pay ratio as a percentage ("5%").
+    price_ceiling: int | None = None
+    over_ceiling: int = 0
+    selfpay_percent: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ page so it cannot be passed off as valid.
 from __future__ import annotations
 
 from typing import Any
+from xml.sax.saxutils import escape
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
@@ -21,7 +22,7 @@ from reportlab.platypus import Flowable, Paragraph, Spacer, Table
 from app.glossary import zh
 from app.money import format_yuan as yuan
 from reports.base import PageGeometry, Renderer, text
-from reports.data import ReceiptDocument
+from reports.data import ReceiptDocument, ReceiptLine
 from reports.styles import (
     ACCENT,
     HEADER_FILL,
@@ -174,7 +175,7 @@ class ReceiptRenderer(Renderer):
         d = self.doc
         rows = [
             [
-                self.cell(line.name),
+                self.name_cell(line),
                 KIND_LABELS.get(line.kind)
                 or INSURANCE_CLASS.get(line.insurance_class, line.insurance_class),
                 self.cell(f"{line.quantity}{line.unit}"),
@@ -196,6 +197,14 @@ class ReceiptRenderer(Renderer):
             total=total,
             total_span=4,
         )
+
+    def name_cell(self, line: ReceiptLine) -> Any:
+        """The item's name; under it, smaller, the national limits that applied to it."""
+        notes = national_notes(line)
+        if not notes:
+            return self.cell(line.name)
+        lines = [escape(line.name), *(f'<font size="7">{escape(n)}</font>' for n in notes)]
+        return Paragraph("<br/>".join(lines), self.styles["cell"])
 
     def share_table(self) -> Table:
         d = self.doc
@@ -237,6 +246,19 @@ class ReceiptRenderer(Renderer):
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
             ],
         )
+
+
+def national_notes(line: ReceiptLine) -> list[str]:
+    """The national catalogue's limits that applied to a line, as the receipt prints them."""
+    notes = []
+    if line.price_ceiling is not None:
+        note = f"医保限价 {yuan(line.price_ceiling)}/{line.unit}"
+        if line.over_ceiling:
+            note += f"，超限 {yuan(line.over_ceiling)}"
+        notes.append(note)
+    if line.selfpay_percent is not None:
+        notes.append(f"先行自付 {line.selfpay_percent}")
+    return notes
 
 
 def render_receipt(doc: ReceiptDocument) -> bytes:

@@ -11,6 +11,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.catalog.rules import FEE_CLASSES
 from app.extensions import Model
 
 
@@ -45,12 +46,31 @@ class CatalogItem(Model):
     )
 
 
+_FEE_CLASS_LIST = ", ".join(f"'{code}'" for code in FEE_CLASSES)
+
+
 class ItemPrice(Model):
+    """A price period of an item, with the national catalogue's fields valid over it.
+
+    ``national_code`` (医保目录编码, sent as ``med_list_codg``), ``fee_class``
+    (``med_chrgitm_type``), ``selfpay_ratio`` (先行自付比例, ten-thousandths like
+    the policy's ratios; None: the policy's class-B ratio for class B, 0
+    otherwise) and ``price_ceiling`` (医保支付限价, fen per unit; None: none).
+    """
+
     __tablename__ = "item_price"
     __table_args__ = (
         UniqueConstraint("item_id", "valid_from"),
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period_ordered"),
+        CheckConstraint(
+            f"fee_class IS NULL OR fee_class IN ({_FEE_CLASS_LIST})", name="fee_class_known"
+        ),
+        CheckConstraint(
+            "selfpay_ratio IS NULL OR selfpay_ratio BETWEEN 0 AND 10000",
+            name="selfpay_ratio_in_range",
+        ),
+        CheckConstraint("price_ceiling IS NULL OR price_ceiling >= 0", name="ceiling_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,5 +78,9 @@ class ItemPrice(Model):
     price: Mapped[int]  # fen
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    national_code: Mapped[str | None] = mapped_column(String(50))
+    fee_class: Mapped[str | None] = mapped_column(String(2))
+    selfpay_ratio: Mapped[int | None]
+    price_ceiling: Mapped[int | None]
 
     item: Mapped[CatalogItem] = relationship(back_populates="prices")

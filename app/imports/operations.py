@@ -46,6 +46,7 @@ from app.database import unit_of_work
 from app.errors import InvalidInput, Problem
 from app.imports.rules import (
     CHECK_COLUMNS,
+    NATIONAL_COLUMNS,
     CatalogRow,
     Lined,
     Period,
@@ -480,19 +481,24 @@ def _import_catalog(session: Session, rows: Iterable[LoadedRow], summary: Import
             )
         )
     }
-    prices: dict[tuple[str, dt.date], tuple[int, int, dt.date | None]] = {}
+    # (item, valid_from) → (price id, what the row holds: price, valid_to, national fields)
+    prices: dict[tuple[str, dt.date], tuple[int, dict[str, Any]]] = {}
     periods: dict[str, list[Period]] = {}
-    for code, price_id, price, valid_from, valid_to in session.execute(
+    for code, price_id, valid_from, *stored in session.execute(
         select(
             CatalogItem.code,
             ItemPrice.id,
-            ItemPrice.price,
             ItemPrice.valid_from,
+            ItemPrice.price,
             ItemPrice.valid_to,
+            *(getattr(ItemPrice, name) for name in NATIONAL_COLUMNS),
         ).join(ItemPrice, ItemPrice.item_id == CatalogItem.id)
     ):
-        prices[(code, valid_from)] = (price_id, price, valid_to)
-        periods.setdefault(code, []).append((valid_from, valid_to))
+        prices[(code, valid_from)] = (
+            price_id,
+            dict(zip(("price", "valid_to", *NATIONAL_COLUMNS), stored, strict=True)),
+        )
+        periods.setdefault(code, []).append((valid_from, stored[1]))
 
     problems += catalog_file_problems(values, periods)
     _reject_if(summary.source, problems)
@@ -536,11 +542,13 @@ def _import_catalog(session: Session, rows: Iterable[LoadedRow], summary: Import
         item_changed = c.code not in first_row_seen and item_status[c.code] == "updated"
         first_row_seen.add(c.code)
         existing = prices.get((c.code, c.valid_from))
+        # The national columns the file has; those it leaves out keep what is stored.
+        held = {"price": c.price, "valid_to": c.valid_to, **c.national}
         if existing is None:
             new_prices.append(_price_record(c, item_ids[c.code]))
             summary.count("added")
-        elif (existing[1], existing[2]) != (c.price, c.valid_to):
-            changed_prices.append({"id": existing[0], "price": c.price, "valid_to": c.valid_to})
+        elif {k: v for k, v in existing[1].items() if k in held} != held:
+            changed_prices.append({"id": existing[0], **held})
             summary.count("updated")
         else:
             summary.count("updated" if item_changed else "unchanged")
@@ -564,6 +572,8 @@ def _price_record(row: CatalogRow, item_id: int) -> dict[str, Any]:
         "price": row.price,
         "valid_from": row.valid_from,
         "valid_to": row.valid_to,
+        **dict.fromkeys(NATIONAL_COLUMNS),
+        **row.national,
     }
 
 

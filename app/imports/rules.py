@@ -110,11 +110,15 @@ class CatalogRow:
     valid_to: dt.date | None
     # The checks' columns the file has (app.oversight): name → value (None clears it).
     checks: Mapping[str, Any] = field(default_factory=dict)
+    # The national catalogue's columns the file has (SPEC §2.1), of this price
+    # row: name → value (None clears it; a ratio in ten-thousandths, a ceiling in fen).
+    national: Mapping[str, Any] = field(default_factory=dict)
     # The file's own word for ``kind`` when it was an old one (OLD_ITEM_KINDS).
     old_kind: str | None = None
 
 
 CHECK_COLUMNS = ("max_per_visit", "units_per_day", "injectable", "sex", "min_age", "max_age")
+NATIONAL_COLUMNS = ("national_code", "fee_class", "selfpay_ratio", "price_ceiling")
 
 RowResult = tuple[T | None, list[Problem]]
 Loaded = Mapping[str, Any]  # a row as its schema loaded it: failed cells absent, empty ones None
@@ -199,14 +203,15 @@ def catalog_row(row: Loaded) -> RowResult[CatalogRow]:
     if problems or not _complete(row, names):
         return None, problems
     checks = {name: row[name] for name in CHECK_COLUMNS if name in row}
+    national = {name: row[name] for name in NATIONAL_COLUMNS if name in row}
     values = {name: row[name] for name in names}
     old_kind = values["kind"] if values["kind"] in OLD_ITEM_KINDS else None
     if old_kind is not None:
         values["kind"] = OLD_ITEM_KINDS[old_kind]
-    return CatalogRow(**values, checks=checks, old_kind=old_kind), []
+    return CatalogRow(**values, checks=checks, national=national, old_kind=old_kind), []
 
 
-_CATALOG_EXTRAS = ("checks", "old_kind")
+_CATALOG_EXTRAS = ("checks", "national", "old_kind")
 
 
 # --- whole files ---------------------------------------------------------------

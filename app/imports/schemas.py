@@ -35,6 +35,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app.catalog.rules import FEE_CLASSES
 from app.errors import Problem
 from app.fields import Quantity, StrictSchema, Text, Yuan, field_problems
 from app.imports.rules import (
@@ -45,6 +46,8 @@ from app.imports.rules import (
     VILLAGE_KINDS,
     RowProblem,
 )
+from app.money import MoneyFormatError, exact_int, parse_ratio
+from app.policy.models import RATIO_SCALE
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 REQUIRED: dict[str, Any] = {"required": "is required"}
@@ -159,6 +162,23 @@ class CsvBoolean(fields.Field):
         return text == "true"
 
 
+class CsvRatio(fields.Field):
+    """A share from 0 to 1 with at most four decimals (``0.05``), as ten-thousandths."""
+
+    default_error_messages = {"format": "{reason}"}  # noqa: RUF012 (marshmallow's convention)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        try:
+            return exact_int(parse_ratio(str(value)) * RATIO_SCALE)
+        except MoneyFormatError as exc:
+            raise self.make_error("format", reason=str(exc)) from exc
+
+
+# A national catalogue code: 医保药品 codes such as XJ01CAA040A001010100483, service codes
+# such as 001102000010000-110200001 (letters, digits, and . - _ between them).
+_NATIONAL_CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
 def _age() -> fields.Integer:
     return fields.Integer(
         strict=False,
@@ -184,6 +204,13 @@ class CatalogSchema(StrictSchema):
     sex = Text(validate=_one_of(("M", "F")))
     min_age = _age()
     max_age = _age()
+    # Optional columns of the national catalogue (SPEC §2.1), per price row.
+    national_code = Text(
+        validate=[_pattern(_NATIONAL_CODE, "a national catalogue code"), _longest(50)]
+    )
+    fee_class = Text(validate=_one_of(tuple(FEE_CLASSES)))
+    selfpay_ratio = CsvRatio()
+    price_ceiling = Yuan()
 
 
 SCHEMAS: dict[str, Schema] = {
@@ -195,7 +222,10 @@ SCHEMAS: dict[str, Schema] = {
 KINDS = tuple(SCHEMAS)
 # Columns a file may leave out of its header (after the required ones in its schema).
 OPTIONAL: dict[str, tuple[str, ...]] = {
-    "catalog": ("max_per_visit", "units_per_day", "injectable", "sex", "min_age", "max_age"),
+    "catalog": (
+        *("max_per_visit", "units_per_day", "injectable", "sex", "min_age", "max_age"),
+        *("national_code", "fee_class", "selfpay_ratio", "price_ceiling"),
+    ),
 }
 # The required columns of each kind: its schema's fields, in the order SPEC §1 lists them.
 COLUMNS: dict[str, tuple[str, ...]] = {

@@ -162,6 +162,9 @@ class VisitLine(Model):
         ForeignKeyConstraint(["visit_id", "month"], ["visit.id", "visit.month"]),
         CheckConstraint("amount = in_scope + self_pay", name="amount_parts"),
         CheckConstraint(
+            "over_ceiling >= 0 AND over_ceiling <= amount", name="over_ceiling_in_amount"
+        ),
+        CheckConstraint(
             "quantity > 0 AND unit_price >= 0 AND amount >= 0 AND in_scope >= 0 "
             "AND self_pay >= 0 AND fund_base >= 0",
             name="not_negative",
@@ -187,6 +190,14 @@ class VisitLine(Model):
     in_scope: Mapped[int]
     self_pay: Mapped[int]
     fund_base: Mapped[int]
+    # The national catalogue's fields on the visit date, as the split used them
+    # (SPEC §2.1, §3): the ratio in ten-thousandths and the ceiling in fen per
+    # unit where the item had one, and the part of the amount above the ceiling.
+    national_code: Mapped[str | None] = mapped_column(String(50))
+    fee_class: Mapped[str | None] = mapped_column(String(2))
+    selfpay_ratio: Mapped[int | None]
+    price_ceiling: Mapped[int | None]
+    over_ceiling: Mapped[int] = mapped_column(default=0)
 
     visit: Mapped[Visit] = relationship(back_populates="lines")
 

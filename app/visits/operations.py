@@ -43,6 +43,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar, cast
 
@@ -96,7 +97,7 @@ from app.periods.models import Statement
 from app.periods.operations import lock_month_open, lock_open_month, require_open
 from app.places.models import Clinic, Village
 from app.places.queries import clinic_by_code
-from app.policy.models import PolicyVersion
+from app.policy.models import RATIO_SCALE, PolicyVersion
 from app.visits.models import (
     ClinicDay,
     ClinicMonthItem,
@@ -191,7 +192,8 @@ LINE_COLUMNS = {
     "line_no": "integer", "item_id": "integer", "item_code": "text", "item_name": "text",
     "kind": "text", "unit": "text", "insurance_class": "text", "quantity": "integer",
     "unit_price": "integer", "amount": "integer", "in_scope": "integer", "self_pay": "integer",
-    "fund_base": "integer",
+    "fund_base": "integer", "national_code": "text", "fee_class": "text",
+    "selfpay_ratio": "integer", "price_ceiling": "integer", "over_ceiling": "integer",
 }  # fmt: skip
 
 
@@ -462,6 +464,12 @@ def _line_inputs(
                 insurance_class=InsuranceClass(item.insurance_class),
                 unit_price=item.price,
                 quantity=quantity,
+                selfpay_ratio=(
+                    None
+                    if item.selfpay_ratio is None
+                    else Decimal(item.selfpay_ratio) / RATIO_SCALE
+                ),
+                price_ceiling=item.price_ceiling,
             )
         )
     if problems:
@@ -808,6 +816,11 @@ def _record(
                 "in_scope": priced.in_scope,
                 "self_pay": priced.self_pay,
                 "fund_base": priced.fund_base,
+                "national_code": item.national_code,
+                "fee_class": item.fee_class,
+                "selfpay_ratio": item.selfpay_ratio if priced.selfpay_ratio is not None else None,
+                "price_ceiling": priced.price_ceiling,
+                "over_ceiling": priced.over,
             }
             for no, (priced, item) in enumerate(zip(split.lines, items, strict=True), start=1)
         ]

@@ -88,6 +88,11 @@ class PricedItem:
     unit: str
     insurance_class: str
     price: int | None
+    # The national catalogue's fields of the day's price row (SPEC §2.1).
+    national_code: str | None = None
+    fee_class: str | None = None
+    selfpay_ratio: int | None = None  # ten-thousandths
+    price_ceiling: int | None = None  # fen per unit
 
 
 # The rows visit_facts reads, in the order its one row holds their columns.
@@ -241,6 +246,10 @@ def _prices_statement() -> Any:
         CatalogItem.unit,
         CatalogItem.insurance_class,
         ItemPrice.price,
+        ItemPrice.national_code,
+        ItemPrice.fee_class,
+        ItemPrice.selfpay_ratio,
+        ItemPrice.price_ceiling,
     ).outerjoin(ItemPrice, valid_price)
 
 

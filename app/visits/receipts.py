@@ -43,6 +43,14 @@ def masked_patient_name(visit: Visit) -> str:
     return mask_name(resident.name) if resident else _("(not registered)")
 
 
+def percent(ratio: int | None) -> str | None:
+    """A ratio stored in ten-thousandths as a percentage: 500 → ``5%``, 1250 → ``12.5%``."""
+    if ratio is None:
+        return None
+    whole, hundredths = divmod(ratio, 100)
+    return f"{whole}%" if not hundredths else f"{whole}.{hundredths:02d}".rstrip("0") + "%"
+
+
 def receipt_document(visit: Visit, check_code: str = "", check_url: str = "") -> ReceiptDocument:
     """The receipt of ``visit`` as plain data, for the HTML page and the PDF alike."""
     return ReceiptDocument(
@@ -63,6 +71,9 @@ def receipt_document(visit: Visit, check_code: str = "", check_url: str = "") ->
                 unit_price=line.unit_price,
                 amount=line.amount,
                 kind=line.kind,
+                price_ceiling=line.price_ceiling,
+                over_ceiling=line.over_ceiling,
+                selfpay_percent=percent(line.selfpay_ratio),
             )
             for line in visit.lines
         ),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, missing, post_load, pre_load, validate
@@ -28,6 +29,7 @@ from app.money import format_quantity, format_yuan
 from app.oversight.checks import describe, stored_check
 from app.oversight.rules import Rule
 from app.people.rules import mask_id_number, mask_name
+from app.policy.models import RATIO_SCALE
 from app.visits.labels import INSURANCE_CLASS, KIND
 from app.visits.operations import LineRequest, Quote, VisitRequest
 from app.visits.queries import PatientEligibility
@@ -287,6 +289,24 @@ class QuoteTotalsSchema(TotalsSchema):
     patient = Whole(QuotePatientTotalsSchema)
 
 
+def stored_ratio(value: int | None) -> Decimal | None:
+    """A ratio stored in ten-thousandths as the ``Decimal`` it is."""
+    return None if value is None else Decimal(value) / RATIO_SCALE
+
+
+def format_ratio(value: Decimal) -> str:
+    """``0.05``, ``0.10``, ``0.125``: at least two decimals, at most four."""
+    text = f"{value:.4f}"
+    return text[:-2] + text[-2:].rstrip("0") if text.endswith("0") else text
+
+
+class RatioText(fields.Field):
+    """A ratio (``Decimal``) out as a string with two to four decimals."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else format_ratio(value)
+
+
 class LineOutSchema(Schema):
     """A priced line: a stored :class:`VisitLine`, or a quote's (PricedLine, CatalogItem)."""
 
@@ -300,13 +320,43 @@ class LineOutSchema(Schema):
     amount = Yuan()
     in_scope = Yuan()
     self_pay = Yuan()
+    national_code = fields.String(
+        allow_none=True,
+        metadata={"description": "the national catalogue code (med_list_codg) on the visit date"},
+    )
+    fee_class = fields.String(
+        allow_none=True, metadata={"description": "the platform's fee class (med_chrgitm_type)"}
+    )
+    selfpay_ratio = RatioText(
+        allow_none=True,
+        metadata={
+            "description": (
+                'the item\'s own self-pay ratio (先行自付比例) where it applied, e.g. "0.05"; '
+                "null: the policy's class-B ratio (class B) or none"
+            )
+        },
+    )
+    price_ceiling = Yuan(
+        allow_none=True,
+        metadata={
+            "description": "the fund's payment ceiling per unit (医保支付限价) where it applied"
+        },
+    )
+    over_ceiling = Yuan(
+        metadata={"description": "the part of the amount above the ceiling: never in the fund base"}
+    )
 
     _STORED = {"item": "item_code", "name": "item_name"}  # noqa: RUF012
+    _FROM_ITEM = ("name", "unit", "national_code", "fee_class")
 
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         if isinstance(obj, tuple):  # a quote's line: the price from the split, words from the item
             priced, item = obj
-            return getattr(item if attr in ("name", "unit") else priced, attr, default)
+            if attr == "over_ceiling":
+                return priced.over
+            return getattr(item if attr in self._FROM_ITEM else priced, attr, default)
+        if attr == "selfpay_ratio":
+            return stored_ratio(obj.selfpay_ratio)
         return getattr(obj, self._STORED.get(attr, attr), default)
 
 
@@ -454,6 +504,13 @@ def visit_answer(visit: Any) -> dict[str, Any]:
                 "amount": yuan(line.amount),
                 "in_scope": yuan(line.in_scope),
                 "self_pay": yuan(line.self_pay),
+                "national_code": line.national_code,
+                "fee_class": line.fee_class,
+                "selfpay_ratio": None
+                if line.selfpay_ratio is None
+                else format_ratio(Decimal(line.selfpay_ratio) / RATIO_SCALE),
+                "price_ceiling": None if line.price_ceiling is None else yuan(line.price_ceiling),
+                "over_ceiling": yuan(line.over_ceiling),
             }
             for line in lines
         ],

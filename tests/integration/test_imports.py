@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -438,6 +439,77 @@ def test_catalog_item_update(app: Flask, tmp_path: Path) -> None:
     assert item is not None and item.pinyin == "ffgcp100p"
     db.session.rollback()
     assert prices("Y022") == [(380, dt.date(2016, 1, 1), None)]
+
+
+NATIONAL_HEADER = CATALOG_HEADER.strip() + ",national_code,fee_class,selfpay_ratio,price_ceiling\n"
+NATIONAL = NATIONAL_HEADER + (
+    "DX001,一般诊疗费,consultation,次,A,10.00,2016-01-01,,001102000010000,12,,\n"
+    "Y001,阿莫西林胶囊,drug,粒,A,0.35,2016-01-01,2025-12-31,XJ01CAA040A001010100483,09,,0.30\n"
+    "Y001,阿莫西林胶囊,drug,粒,A,0.38,2026-01-01,,XJ01CAA040A001010100483,09,,0.32\n"
+    "Y022,复方甘草片,drug,瓶,B,3.5,2016-01-01,,XR05DAF088A001010100216,09,0.05,\n"
+)
+
+
+def national(code: str) -> list[tuple[Any, ...]]:
+    rows = db.session.execute(
+        select(
+            ItemPrice.valid_from,
+            ItemPrice.national_code,
+            ItemPrice.fee_class,
+            ItemPrice.selfpay_ratio,
+            ItemPrice.price_ceiling,
+        )
+        .join(CatalogItem)
+        .where(CatalogItem.code == code)
+        .order_by(ItemPrice.valid_from)
+    )
+    result = [tuple(row) for row in rows]
+    db.session.rollback()
+    return result
+
+
+def test_catalog_national_fields_per_price_row(app: Flask, tmp_path: Path) -> None:
+    result = run(app, "catalog", write(tmp_path, "catalog.csv", NATIONAL))
+    assert result.exit_code == 0, result.output
+    y2016, y2026 = dt.date(2016, 1, 1), dt.date(2026, 1, 1)
+    assert national("Y001") == [
+        (y2016, "XJ01CAA040A001010100483", "09", None, 30),
+        (y2026, "XJ01CAA040A001010100483", "09", None, 32),
+    ]
+    assert national("Y022") == [(y2016, "XR05DAF088A001010100216", "09", 500, None)]
+    assert national("DX001") == [(y2016, "001102000010000", "12", None, None)]
+    again = run(app, "catalog", write(tmp_path, "catalog.csv", NATIONAL))
+    assert "4 rows, 0 added, 0 updated, 4 unchanged" in again.stdout
+    # A file without the columns changes none of them.
+    without = "".join(",".join(line.split(",")[:8]) + "\n" for line in NATIONAL.splitlines())
+    plain = run(app, "catalog", write(tmp_path, "plain.csv", without))
+    assert plain.exit_code == 0, plain.output
+    assert national("Y022") == [(y2016, "XR05DAF088A001010100216", "09", 500, None)]
+    # A changed ratio updates its price row; an empty cell clears it.
+    changed = NATIONAL.replace(",09,0.05,", ",09,,0.40")
+    result = run(app, "catalog", write(tmp_path, "changed.csv", changed))
+    assert "4 rows, 0 added, 1 updated, 3 unchanged" in result.stdout
+    assert national("Y022") == [(y2016, "XR05DAF088A001010100216", "09", None, 40)]
+
+
+def test_catalog_national_field_problems(app: Flask, tmp_path: Path) -> None:
+    bad = NATIONAL_HEADER + (
+        "Y001,阿莫西林胶囊,drug,粒,A,0.35,2016-01-01,,XJ 01,9,1.5,-0.30\n"
+        "Y002,头孢氨苄胶囊,drug,粒,A,0.18,2016-01-01,,,07,0.12345,0.001\n"
+    )
+    path = write(tmp_path, "catalog.csv", bad)
+    result = run(app, "catalog", path)
+    assert result.exit_code == 1
+    assert errors(result) == [
+        f"{path}:2: national_code: must be a national catalogue code, not 'XJ 01'",
+        f"{path}:2: fee_class: must be one of 02, 05, 08, 09, 10, 11, 12, 13, 14, not '9'",
+        f"{path}:2: selfpay_ratio: ratio must be between 0 and 1: '1.5'",
+        f"{path}:2: price_ceiling: amount must not be negative: '-0.30'",
+        f"{path}:3: fee_class: must be one of 02, 05, 08, 09, 10, 11, 12, 13, 14, not '07'",
+        f"{path}:3: selfpay_ratio: ratio has more than 4 decimals: '0.12345'",
+        f"{path}:3: price_ceiling: amount has more than two decimals: '0.001'",
+    ]
+    assert counts()["price"] == 0
 
 
 def test_catalog_new_period_overlapping_the_catalogue(app: Flask, tmp_path: Path) -> None:
