@@ -91,6 +91,8 @@ class StatementDocument:
     # a signed paper pins the data, and `flask audit verify --pin` checks it later.
     audit_head: str = ""
     adjustments: tuple[AdjustmentRow, ...] = ()
+    # The month's most frequent main diagnoses: (code, name, visits).
+    diagnoses: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def adjustment_total(self) -> int:
@@ -193,6 +195,8 @@ class ReceiptDocument:
     patient: int
     voided: bool = False
     eligibility_notes: tuple[str, ...] = field(default_factory=tuple)
+    # The visit's diagnoses, "J06.900 急性上呼吸道感染", the main one first.
+    diagnoses: tuple[str, ...] = ()
     # The public receipt check (社会监督): the code printed under the QR code,
     # grouped for reading aloud, and the address the QR code opens.
     check_code: str = ""

@@ -155,11 +155,14 @@ class ReceiptRenderer(Renderer):
                 text(d.patient_id_number, s["body"]),
             ],
         ]
+        if d.diagnoses:
+            rows.append([text("诊断", s["label"]), text("；".join(d.diagnoses), s["body"]), "", ""])
         return self.table(
             rows,
             [16 * mm, 40 * mm, 19 * mm, 51 * mm],
             [
                 ("SPAN", (2, 0), (3, 0)),
+                *([("SPAN", (1, 3), (3, 3))] if d.diagnoses else []),
                 ("ALIGN", (2, 0), (3, 0), "RIGHT"),
                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                 ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),

@@ -84,3 +84,28 @@ class ItemPrice(Model):
     price_ceiling: Mapped[int | None]
 
     item: Mapped[CatalogItem] = relationship(back_populates="prices")
+
+
+class Diagnosis(Model):
+    """A code of the national medical-insurance diagnosis list or of the TCM list.
+
+    医保疾病诊断分类与代码 (ICD-10 based, e.g. ``J06.900``) or 中医病证 codes,
+    with the validity the list gives them (both dates inclusive, open
+    ``valid_to``); a visit may use a code valid on its date.  One row per code:
+    a re-import updates it.
+    """
+
+    __tablename__ = "diagnosis"
+    __table_args__ = (
+        CheckConstraint("system IN ('western', 'tcm')", name="system_known"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    system: Mapped[str] = mapped_column(String(10))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    # Pinyin initials of the name (急性上呼吸道感染 → "jxshxdgr") for keyboard search.
+    pinyin: Mapped[str] = mapped_column(String(100), default="", index=True)

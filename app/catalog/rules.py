@@ -33,3 +33,7 @@ def pinyin_initials(name: str) -> str:
 
     letters = "".join(lazy_pinyin(name, style=Style.FIRST_LETTER))
     return _KEEP.sub("", letters.lower())[:100]
+
+
+DIAGNOSIS_SYSTEMS = ("western", "tcm")
+MAX_DIAGNOSES = 5  # one main and up to four more (SPEC §4)

@@ -90,7 +90,7 @@ def seed_demo(
     """Build the demo district; ``now`` is the clock (visits are recorded up to it)."""
     rng = random.Random(options.seed)
     report = SeedReport()
-    for kind in ("villages", "clinics", "catalog"):
+    for kind in ("villages", "clinics", "catalog", "diagnoses"):
         report.imports.append(import_file(kind, DATA / f"{kind}.csv", source=f"{kind}.csv"))
         echo(str(report.imports[-1]))
     residents_csv = residents_file(rng, options.residents)
@@ -266,6 +266,22 @@ def _visit_lines(
     return [(code, qty) for code, qty in lines if code in items]
 
 
+# The demo's main diagnoses and how often a village clinic sees them (weights).
+MAIN_DIAGNOSES = {
+    "J06.900": 30, "J00.x00": 8, "J02.900": 6, "J20.900": 6, "R05.x00": 4, "R50.900": 3,
+    "I10.x00": 12, "E11.900": 6, "K29.700": 6, "K30.x00": 3, "K52.900": 3, "M54.500": 5,
+    "M54.200": 3, "M17.900": 2, "R51.x00": 2, "L30.900": 2, "T14.100": 2, "J03.900": 2,
+}  # fmt: skip
+MORE_DIAGNOSES = ("I10.x00", "E11.900", "E78.500", "K29.500")
+
+
+def _diagnoses(rng: random.Random) -> tuple[str, ...]:
+    """One main diagnosis; a chronic one beside it now and then."""
+    main = rng.choices(list(MAIN_DIAGNOSES), list(MAIN_DIAGNOSES.values()))[0]
+    more = rng.choice(MORE_DIAGNOSES)
+    return (main, more) if rng.random() < 0.15 and more != main else (main,)
+
+
 def _patients(rng: random.Random) -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
     by_village: dict[str, list[str]] = {}
     by_town: dict[str, list[str]] = {}
@@ -314,6 +330,8 @@ def _record_visits(
     today = local_date(now)
     days = _demo_days(options, today)
     items = _catalogue(today)
+    # Its own generator: the visits' mix stays what it was before diagnoses came.
+    diagnoses = random.Random(options.seed + 19)
     patients = _patients(rng)
     # Plain values: every recorded visit commits, which expires loaded objects.
     clinics = list(
@@ -353,6 +371,7 @@ def _record_visits(
                     ),
                     visited_at=visited_at,
                     warning_reason=rng.choice(WARNING_REASONS),
+                    diagnoses=_diagnoses(diagnoses),
                 )
                 try:
                     visit, _ = record_visit(request, actor=doctor, now=recorded_at)

@@ -18,14 +18,16 @@ from app.imports.schemas import KINDS
 @click.argument("kind", type=click.Choice(KINDS))
 @click.argument("file", type=click.Path(dir_okay=False))
 def import_data(kind: str, file: str) -> None:
-    """Import villages, clinics, residents or the catalogue from a CSV FILE.
+    """Import villages, clinics, residents, the catalogue or diagnoses from a CSV FILE.
 
     \b
     villages.csv   code,name,kind,town_code,town_name,district_code,district_name
     clinics.csv    code,name,village_code,insurance_code,joined_on,left_on
     residents.csv  id_number,name,hukou_village_code,insurance_type,insured_from,insured_to
     catalog.csv    code,name,kind,unit,insurance_class,price,valid_from,valid_to
-                   optional: max_per_visit,units_per_day,injectable,sex,min_age,max_age
+                   optional: max_per_visit,units_per_day,injectable,sex,min_age,max_age,
+                   national_code,fee_class,selfpay_ratio,price_ceiling
+    diagnoses.csv  code,name,system,valid_from,valid_to   (system: western or tcm)
 
     UTF-8 (with or without BOM), a header row; all or nothing; re-importing is safe.
     """

@@ -1,4 +1,5 @@
-"""Bulk import of the bureau's reference data: villages, clinics, residents, catalogue.
+"""Bulk import of the bureau's reference data: villages, clinics, residents, catalogue,
+the national diagnosis lists.
 
 Guarantees, for every file:
 
@@ -40,7 +41,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select,
 from sqlalchemy.orm import Session
 
 from app.audit.operations import OPERATOR, audit_import
-from app.catalog.models import CatalogItem, ItemPrice
+from app.catalog.models import CatalogItem, Diagnosis, ItemPrice
 from app.catalog.rules import pinyin_initials
 from app.database import unit_of_work
 from app.errors import InvalidInput, Problem
@@ -56,6 +57,7 @@ from app.imports.rules import (
     catalog_file_problems,
     catalog_row,
     clinic_row,
+    diagnosis_row,
     duplicate_problems,
     reference_problems,
     resident_row,
@@ -577,9 +579,63 @@ def _price_record(row: CatalogRow, item_id: int) -> dict[str, Any]:
     }
 
 
+# --- diagnoses -------------------------------------------------------------------
+
+
+def _import_diagnoses(session: Session, rows: Iterable[LoadedRow], summary: ImportSummary) -> None:
+    """The national diagnosis list (tens of thousands of rows): one read, batched writes.
+
+    A code's pinyin is worked out only when its name is new or changed: a
+    re-import of the whole list compares and writes nothing.
+    """
+    values, problems = _read(rows, diagnosis_row)
+    problems += duplicate_problems(values, lambda d: d.code, "code", "diagnosis code")
+    _reject_if(summary.source, problems)
+    existing = {
+        code: (did, rest)
+        for did, code, *rest in session.execute(
+            select(
+                Diagnosis.id,
+                Diagnosis.code,
+                Diagnosis.name,
+                Diagnosis.system,
+                Diagnosis.valid_from,
+                Diagnosis.valid_to,
+            )
+        )
+    }
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    for row in values:
+        d = row.value
+        record = {
+            "name": d.name,
+            "system": d.system,
+            "valid_from": d.valid_from,
+            "valid_to": d.valid_to,
+        }
+        if d.code not in existing:
+            new.append({"code": d.code, "pinyin": pinyin_initials(d.name), **record})
+            summary.count("added")
+            continue
+        diagnosis_id, current = existing[d.code]
+        if list(current) != list(record.values()):
+            if current[0] != d.name:
+                record["pinyin"] = pinyin_initials(d.name)
+            changed.append({"id": diagnosis_id, **record})
+            summary.count("updated")
+        else:
+            summary.count("unchanged")
+    _insert(session, Diagnosis, new)
+    # Rows with and without a new pinyin: one executemany per shape.
+    for has_pinyin in (True, False):
+        _update(session, Diagnosis, [c for c in changed if ("pinyin" in c) is has_pinyin])
+
+
 _IMPORTERS: dict[str, Callable[[Session, Iterable[LoadedRow], ImportSummary], None]] = {
     "villages": _import_villages,
     "clinics": _import_clinics,
     "residents": _import_residents,
     "catalog": _import_catalog,
+    "diagnoses": _import_diagnoses,
 }

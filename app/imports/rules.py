@@ -117,6 +117,15 @@ class CatalogRow:
     old_kind: str | None = None
 
 
+@dataclass(frozen=True)
+class DiagnosisRow:
+    code: str
+    name: str
+    system: str
+    valid_from: dt.date
+    valid_to: dt.date | None
+
+
 CHECK_COLUMNS = ("max_per_visit", "units_per_day", "injectable", "sex", "min_age", "max_age")
 NATIONAL_COLUMNS = ("national_code", "fee_class", "selfpay_ratio", "price_ceiling")
 
@@ -212,6 +221,15 @@ def catalog_row(row: Loaded) -> RowResult[CatalogRow]:
 
 
 _CATALOG_EXTRAS = ("checks", "national", "old_kind")
+
+
+def diagnosis_row(row: Loaded) -> RowResult[DiagnosisRow]:
+    problems: list[Problem] = []
+    _ordered(problems, "valid_to", row.get("valid_from"), row.get("valid_to"))
+    names = DiagnosisRow.__dataclass_fields__
+    if problems or not _complete(row, names):
+        return None, problems
+    return DiagnosisRow(**{name: row[name] for name in names}), []
 
 
 # --- whole files ---------------------------------------------------------------

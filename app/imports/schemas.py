@@ -35,7 +35,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.catalog.rules import FEE_CLASSES
+from app.catalog.rules import DIAGNOSIS_SYSTEMS, FEE_CLASSES
 from app.errors import Problem
 from app.fields import Quantity, StrictSchema, Text, Yuan, field_problems
 from app.imports.rules import (
@@ -213,11 +213,24 @@ class CatalogSchema(StrictSchema):
     price_ceiling = Yuan()
 
 
+# A diagnosis code as the national lists print them: J06.900, I10.x00, A01.000+G01*.
+_DIAGNOSIS_CODE = r"^[A-Za-z0-9][A-Za-z0-9.+*/:-]*$"
+
+
+class DiagnosisSchema(StrictSchema):
+    code = _code("a diagnosis code such as J06.900", _DIAGNOSIS_CODE, max_len=20)
+    name = _name(100)
+    system = _choice(DIAGNOSIS_SYSTEMS)
+    valid_from = IsoDate(required=True)
+    valid_to = IsoDate(load_default=None)
+
+
 SCHEMAS: dict[str, Schema] = {
     "villages": VillageSchema(),
     "clinics": ClinicSchema(),
     "residents": ResidentSchema(),
     "catalog": CatalogSchema(),
+    "diagnoses": DiagnosisSchema(),
 }
 KINDS = tuple(SCHEMAS)
 # Columns a file may leave out of its header (after the required ones in its schema).

@@ -62,6 +62,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.database import BigId, UTCDateTime, only_on
 from app.extensions import Model
 from app.places.models import Clinic
+from app.visits.rules import diagnosis_pairs, diagnosis_text
 
 if TYPE_CHECKING:
     from app.oversight.models import VisitCheck
@@ -86,6 +87,11 @@ class Visit(Model):
             name="not_negative",
         ),
         CheckConstraint("programme OR fiscal = 0", name="fiscal_only_in_programme"),
+        CheckConstraint(
+            "(main_diagnosis IS NULL AND diagnoses = '') OR "
+            "(main_diagnosis IS NOT NULL AND diagnoses <> '')",
+            name="main_diagnosis_listed",
+        ),
         CheckConstraint("(voided_at IS NULL) = (void_reason IS NULL)", name="void_has_reason"),
         UniqueConstraint("clinic_id", "year", "receipt_seq", "month"),
         # The target of the (visit_id, month) foreign keys.  On PostgreSQL the
@@ -118,6 +124,13 @@ class Visit(Model):
     insured: Mapped[bool]
     reasons: Mapped[str] = mapped_column(String(200), default="")  # comma-separated codes
     injection: Mapped[bool]
+    # The diagnoses (SPEC §4): every code, the main one first, comma-separated
+    # ("" for none), and the main one alone for grouping (None for none); their
+    # names as the list gave them at the visit, tab-separated in the same order
+    # (a name holds no control character: the import refuses them).
+    diagnoses: Mapped[str] = mapped_column(String(120), default="")
+    main_diagnosis: Mapped[str | None] = mapped_column(String(20))
+    diagnosis_names: Mapped[str] = mapped_column(String(520), default="")
 
     lines_total: Mapped[int]
     registration: Mapped[int]
@@ -152,6 +165,21 @@ class Visit(Model):
     @property
     def reason_codes(self) -> list[str]:
         return [r for r in self.reasons.split(",") if r]
+
+    @property
+    def diagnosis_codes(self) -> list[str]:
+        """The visit's diagnosis codes, the main one first."""
+        return [c for c in (self.diagnoses or "").split(",") if c]
+
+    @property
+    def diagnosis_list(self) -> list[tuple[str, str]]:
+        """(code, name) of each diagnosis, the main one first."""
+        return diagnosis_pairs(self.diagnoses or "", self.diagnosis_names or "")
+
+    @property
+    def diagnosis_text(self) -> str:
+        """The diagnoses as one line: ``J06.900 急性上呼吸道感染；I10.x00 高血压``."""
+        return diagnosis_text(self.diagnoses or "", self.diagnosis_names or "")
 
 
 class VisitLine(Model):

@@ -75,6 +75,8 @@ from app.audit.operations import (
 )
 from app.auth.access import require_clinic_visible, require_doctor_of
 from app.auth.models import User
+from app.catalog.queries import diagnoses_by_code
+from app.catalog.rules import MAX_DIAGNOSES
 from app.database import (
     UTCDateTime,
     accumulate_statement,
@@ -374,6 +376,8 @@ class VisitRequest:
     visited_at: dt.datetime | None = None
     # The doctor's reason for recording a visit the checks warn about (事前审核).
     warning_reason: str | None = None
+    # Diagnosis codes (SPEC §4): the main one first, up to MAX_DIAGNOSES in all.
+    diagnoses: tuple[str, ...] = ()
 
     def fingerprint(self) -> str:
         """A hash of the request as sent, to tell a retry from a different request."""
@@ -384,6 +388,8 @@ class VisitRequest:
             "lines": [[line.item, str(line.quantity)] for line in self.lines],
             "visited_at": self.visited_at.isoformat() if self.visited_at else None,
         }
+        if self.diagnoses:  # absent from the hash without them: older keys still match
+            body["diagnoses"] = list(self.diagnoses)
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -402,6 +408,8 @@ class Quote:
     split: Split
     hukou_village: Village | None = field(default=None)
     injection: bool = False  # given, whether or not a fee is charged for it
+    # The visit's diagnoses (code, name), the main one first.
+    diagnoses: tuple[tuple[str, str], ...] = ()
     checks: Screening = NOTHING  # the checks at recording that fire (app.oversight.checks)
 
     @property
@@ -477,6 +485,46 @@ def _line_inputs(
     return inputs, tuple(items)
 
 
+def _diagnoses(
+    request: VisitRequest, day: dt.date, version: PolicyVersion | None
+) -> tuple[tuple[str, str], ...]:
+    """The request's diagnoses as (code, name), each valid on ``day``; or every problem.
+
+    One query, and none without diagnoses.  A district whose policy says
+    ``require_diagnosis`` refuses a visit without one.
+    """
+    codes = [code.strip() for code in request.diagnoses]
+    problems: list[Problem] = []
+    if not codes and version is not None and version.require_diagnosis:
+        problems.append(
+            Problem("diagnoses", "this district requires at least one diagnosis", "no_diagnosis")
+        )
+    if len(codes) > MAX_DIAGNOSES:
+        problems.append(
+            Problem(
+                "diagnoses",
+                f"at most {MAX_DIAGNOSES} diagnoses: the main one and {MAX_DIAGNOSES - 1} more",
+                "too_many_diagnoses",
+            )
+        )
+    known = diagnoses_by_code(codes[:MAX_DIAGNOSES])
+    found: list[tuple[str, str]] = []
+    for i, code in enumerate(codes[:MAX_DIAGNOSES]):
+        where = f"diagnoses[{i}]"
+        row = known.get(code)
+        if row is None:
+            problems.append(Problem(where, f"unknown diagnosis code {code!r}", "unknown_diagnosis"))
+        elif row.valid_from > day or (row.valid_to is not None and row.valid_to < day):
+            problems.append(Problem(where, f"{code} is not valid on {day}", "diagnosis_not_valid"))
+        elif code in codes[:i]:
+            problems.append(Problem(where, f"{code} is listed twice", "diagnosis_repeated"))
+        else:
+            found.append((code, row.name))
+    if problems:
+        raise InvalidInput(problems)
+    return tuple(found)
+
+
 def _facts(
     request: VisitRequest, actor: User, now: dt.datetime, *, recording: bool
 ) -> tuple[VisitFacts, dt.datetime, str]:
@@ -536,6 +584,7 @@ def _quote(
         split=split,
         hukou_village=standing.village,
         injection=request.injection,
+        diagnoses=_diagnoses(request, local_date(visited_at), version),
     )
 
 
@@ -784,6 +833,9 @@ def _record(
             "insured": split.insured,
             "reasons": ",".join(standing.eligibility.reasons),
             "injection": request.injection,
+            "diagnoses": ",".join(code for code, _ in quote.diagnoses),
+            "main_diagnosis": quote.diagnoses[0][0] if quote.diagnoses else None,
+            "diagnosis_names": "\t".join(name for _, name in quote.diagnoses),
             "lines_total": split.lines_total,
             "registration": split.registration,
             "injection_fee": split.injection,

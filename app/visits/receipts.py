@@ -87,6 +87,7 @@ def receipt_document(visit: Visit, check_code: str = "", check_url: str = "") ->
         patient=visit.patient,
         voided=visit.voided,
         eligibility_notes=tuple(reason_words(visit.reason_codes)),
+        diagnoses=tuple(f"{code} {name}".strip() for code, name in visit.diagnosis_list),
         check_code=check_code,
         check_url=check_url,
     )

@@ -63,6 +63,23 @@ class Reason(StrEnum):
     NOT_INSURED = "not_insured"
 
 
+# --- diagnoses ---------------------------------------------------------------
+
+
+def diagnosis_pairs(codes: str, names: str) -> list[tuple[str, str]]:
+    """A visit's stored diagnoses (codes comma-, names tab-separated) as (code, name) pairs."""
+    name_list = names.split("\t") if names else []
+    return [
+        (code, name_list[i] if i < len(name_list) else "")
+        for i, code in enumerate(c for c in codes.split(",") if c)
+    ]
+
+
+def diagnosis_text(codes: str, names: str) -> str:
+    """``J06.900 急性上呼吸道感染；I10.x00 高血压``: the main one first, as lists print them."""
+    return "；".join(f"{code} {name}".strip() for code, name in diagnosis_pairs(codes, names))
+
+
 # --- eligibility -------------------------------------------------------------
 
 

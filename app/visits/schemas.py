@@ -108,6 +108,19 @@ class VisitInSchema(StrictSchema):
         load_default=False, metadata={"description": "true or false; default false"}
     )
     lines = fields.List(fields.Nested(LineInSchema), required=True)
+    diagnoses = fields.List(
+        Text(validate=validate.Length(min=1, max=20)),
+        load_default=list,
+        validate=validate.Length(max=20, error="is longer than {max} codes"),
+        metadata={
+            "description": (
+                "Diagnosis codes of the national lists (e.g. J06.900), the main one first, "
+                "at most 5, each valid on the visit date; required when the district's "
+                "policy says require_diagnosis."
+            ),
+            "example": ["J06.900", "I10.x00"],
+        },
+    )
     warning_reason = Text(
         load_default=None,
         allow_none=True,
@@ -132,6 +145,7 @@ class VisitInSchema(StrictSchema):
             lines=tuple(LineRequest(line["item"], line["quantity"]) for line in data["lines"]),
             visited_at=data["visited_at"],
             warning_reason=data["warning_reason"],
+            diagnoses=tuple(data["diagnoses"]),
         )
 
 
@@ -438,6 +452,22 @@ class CheckOutSchema(Schema):
         return reason
 
 
+class DiagnosisOutSchema(Schema):
+    """One of a visit's diagnoses: a (code, name) pair."""
+
+    code = fields.String(metadata={"example": "J06.900"})
+    name = fields.String(metadata={"example": "急性上呼吸道感染"})
+    main = fields.Boolean(metadata={"description": "the main diagnosis (the first)"})
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        (code, name), main = obj
+        return {"code": code, "name": name, "main": main}[attr]
+
+
+def _diagnosis_pairs(pairs: Any) -> list[Any]:
+    return [(pair, i == 0) for i, pair in enumerate(pairs)]
+
+
 class VisitSchema(Schema):
     """A recorded visit (a :class:`Visit` row)."""
 
@@ -449,6 +479,10 @@ class VisitSchema(Schema):
     programme = fields.Boolean()
     eligibility = Whole(EligibilityOutSchema)
     injection = fields.Boolean()
+    diagnoses = fields.List(
+        fields.Nested(DiagnosisOutSchema),
+        metadata={"description": "the visit's diagnoses, the main one first"},
+    )
     lines = fields.List(fields.Nested(LineOutSchema))
     totals = Whole(TotalsSchema)
     voided = fields.Boolean()
@@ -462,6 +496,8 @@ class VisitSchema(Schema):
         if attr == "checks":
             codes = [line.item_code for line in obj.lines]
             return [stored_check(row, codes) for row in obj.checks]
+        if attr == "diagnoses":
+            return _diagnosis_pairs(obj.diagnosis_list)
         return super().get_attribute(obj, attr, default)
 
 
@@ -492,6 +528,10 @@ def visit_answer(visit: Any) -> dict[str, Any]:
             "reasons": visit.reason_codes,
         },
         "injection": visit.injection,
+        "diagnoses": [
+            {"code": code, "name": name, "main": i == 0}
+            for i, (code, name) in enumerate(visit.diagnosis_list)
+        ],
         "lines": [
             {
                 "item": line.item_code,
@@ -595,6 +635,10 @@ class QuoteSchema(Schema):
     programme = fields.Boolean(attribute="split.programme")
     eligibility = Whole(QuoteEligibilitySchema)
     injection = fields.Boolean()
+    diagnoses = fields.List(
+        fields.Nested(DiagnosisOutSchema),
+        metadata={"description": "the visit's diagnoses, the main one first"},
+    )
     lines = fields.List(fields.Nested(LineOutSchema))
     totals = fields.Nested(QuoteTotalsSchema, attribute="split")
     fund_year = Whole(FundYearQuoteSchema)
@@ -611,6 +655,8 @@ class QuoteSchema(Schema):
     def get_attribute(self, obj: Quote, attr: str, default: Any) -> Any:
         if attr == "lines":
             return list(zip(obj.split.lines, obj.items, strict=True))
+        if attr == "diagnoses":
+            return _diagnosis_pairs(obj.diagnoses)
         if attr == "checks":
             return [
                 (hit, where, None)
@@ -681,3 +727,12 @@ class TerminalItemSchema(Schema):
     insurance_class = fields.String()
     class_label = fields.Function(lambda offer: str(INSURANCE_CLASS.get(offer.insurance_class, "")))
     price = Yuan()
+
+
+class TerminalDiagnosisSchema(Schema):
+    """A diagnosis code as the terminal's search lists it."""
+
+    code = fields.String()
+    name = fields.String()
+    system = fields.String()
+    pinyin = fields.String()

@@ -10,7 +10,8 @@
 * ``policy_version``: ``over_ceiling_backstopped`` and ``require_diagnosis``
   (false for the versions already loaded: what they meant until now).
 
-Every column is added in place (no table rebuild): on SQLite a column and its
+The defaults stay (bulk loaders such as ``bench/generate.py`` copy rows
+without the new columns).  Every column is added in place (no table rebuild): on SQLite a column and its
 named CHECK in one ``ALTER TABLE … ADD COLUMN``; on PostgreSQL the partitioned
 ``visit_line`` takes the column on every partition.
 
@@ -58,9 +59,6 @@ def upgrade():
         if sqlite and check is not None:
             definition += f" CONSTRAINT {check[0]} CHECK ({check[1]})"
         op.execute(f"ALTER TABLE {table} ADD COLUMN {definition}")
-        if default is not None and not sqlite:
-            # The models give the value on insert; the default was for the rows there.
-            op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT")
         if not sqlite and check is not None:
             op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {check[0]} CHECK ({check[1]})")
 

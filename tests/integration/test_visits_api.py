@@ -576,6 +576,7 @@ def test_openapi_documents_the_endpoints(client: FlaskClient, app: Flask) -> Non
         "injection",
         "lines",
         "warning_reason",
+        "diagnoses",
     }
     assert spec["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
     assert spec["security"] == [{"bearer": []}]
