@@ -41,8 +41,9 @@ class DailyDocument:
     clinic_name: str
     day: str
     generated_at: str
-    closed: str = ""  # "2026-10-15 18:02 doctor" when closed
+    closed: str = ""  # "2026-10-15 18:02 王建华（D440114000001）" when closed
     rows: list[DailyRow] = field(default_factory=list)
+    doctors: str = ""  # who recorded the day's visits, by name (never a login name)
 
 
 class DailyMismatch(ValueError):
@@ -82,6 +83,7 @@ class DailyRenderer(Renderer):
                 ),
                 s["subtitle"],
             ),
+            *([text(f"医师：{d.doctors}", s["subtitle"])] if d.doctors else []),
             Spacer(1, 3 * mm),
             text("一、收费汇总", s["heading"]),
             self.data_table(

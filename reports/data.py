@@ -93,6 +93,8 @@ class StatementDocument:
     adjustments: tuple[AdjustmentRow, ...] = ()
     # The month's most frequent main diagnoses: (code, name, visits).
     diagnoses: tuple[tuple[str, str, int], ...] = ()
+    # Who recorded the month's visits: "王建华（D440114000001）", never a login name.
+    doctors: tuple[str, ...] = ()
 
     @property
     def adjustment_total(self) -> int:

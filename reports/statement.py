@@ -158,7 +158,7 @@ class StatementRenderer(Renderer):
             ("区", f"{d.district_name}（{d.district_code}）", "镇（街）", d.town_name),
             ("卫生站", d.clinic_name, "卫生站编码", d.clinic_code),
             ("结算月份", d.month, "状态", d.status_label),
-            ("生成时间", d.generated_at, "", ""),
+            ("生成时间", d.generated_at, "医师", "、".join(d.doctors)),
         ]
         rows = [
             [text(a, s["label"]), text(b, s["body"]), text(c, s["label"]), text(e, s["body"])]

@@ -361,6 +361,8 @@ def audit_user(
         "district_code": user.district_code,
         "town_code": user.town_code,
     }
+    if user.practitioner_code is not None:  # only then: older entries stay as they were
+        after["practitioner_code"] = user.practitioner_code
     return append(session, actor, action, ("user", user.username), None, after, now)
 
 

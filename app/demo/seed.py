@@ -179,10 +179,18 @@ def _create_users(report: SeedReport) -> dict[str, User]:
         create_user(username, PASSWORD, role, display_name=display, **scope)
         report.users.append((username, role, " ".join(scope.values()) or "all"))
     doctors: dict[str, User] = {}
-    for clinic in clinics:
+    # Their own generator: the rest of the demo draws what it drew before.
+    rng = random.Random(len(clinics))
+    for number, clinic in enumerate(clinics, start=1):
         username = f"doc_{clinic.code}"
         doctors[clinic.code] = create_user(
-            username, PASSWORD, "doctor", clinic_code=clinic.code, display_name=f"{clinic.name}医生"
+            username,
+            PASSWORD,
+            "doctor",
+            clinic_code=clinic.code,
+            display_name=random_name(rng, male=number % 3 != 0),
+            # Illustrative practitioner codes (医保医师编码): D, the district, a serial.
+            practitioner_code=f"D{HOME_DISTRICT}{number:06d}",
         )
         report.users.append((username, "doctor", clinic.code))
     return doctors

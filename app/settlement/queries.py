@@ -32,7 +32,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import contains_eager
 
 from app.auth.access import can_see_district, require_clinic_visible
-from app.auth.models import User
+from app.auth.models import User, person_name
 from app.catalog.models import Diagnosis
 from app.errors import Forbidden, NotFound, Problem
 from app.extensions import db
@@ -137,6 +137,8 @@ class StatementView:
     checks: MonthChecks = field(default_factory=MonthChecks)
     # The month's most frequent main diagnoses (top_diagnoses).
     diagnoses: list[DiagnosisCount] = field(default_factory=list)
+    # Who recorded the month's visits, by the names papers show (month_doctors).
+    doctors: list[str] = field(default_factory=list)
 
     @property
     def adjustment_total(self) -> int:
@@ -164,7 +166,8 @@ SYSTEM_ACTOR = "system"
 
 
 def _actor_name(user: User | None) -> str:
-    return SYSTEM_ACTOR if user is None else user.display_name or user.username
+    """A history line's actor by the name papers show, never the login name."""
+    return SYSTEM_ACTOR if user is None else user.shown_name or SYSTEM_ACTOR
 
 
 def _history(statement: Statement | None) -> list[HistoryEntry]:
@@ -209,6 +212,7 @@ def statement_view(clinic_code: str, month: str, viewer: User | None) -> Stateme
         adjustments=_adjustments([clinic.id], month).get(clinic.id, []),
         checks=month_checks(clinic.id, month),
         diagnoses=top_diagnoses([clinic.id], month).get(clinic.id, []),
+        doctors=month_doctors([clinic.id], month).get(clinic.id, []),
     )
 
 
@@ -232,10 +236,11 @@ def _histories(statement_ids: list[int]) -> dict[int, list[HistoryEntry]]:
 def statement_views(clinics: Sequence[Clinic], month: str) -> list[StatementView]:
     """The month's statements of ``clinics`` (already checked visible), in their order.
 
-    Six queries whatever the number of clinics: the statement rows, their
+    Seven queries whatever the number of clinics: the statement rows, their
     events, their adjustment lines, :func:`month_close`'s days (the clinic-day
-    rollup) and items (the clinic-month item rollup), and the top diagnoses
-    (:func:`top_diagnoses`, the one query that groups the month's visits).
+    rollup) and items (the clinic-month item rollup), the top diagnoses
+    (:func:`top_diagnoses`) and the doctors (:func:`month_doctors`), the two
+    that group the month's visits.
     Each view equals what :func:`statement_view` gives for that clinic.
     """
     require_month(month)
@@ -252,6 +257,7 @@ def statement_views(clinics: Sequence[Clinic], month: str) -> list[StatementView
     adjustments = _adjustments(ids, month)
     close = month_close(ids, month)
     diagnoses = top_diagnoses(ids, month)
+    doctors = month_doctors(ids, month)
     views = []
     for clinic in clinics:
         statement = statements.get(clinic.id)
@@ -270,6 +276,7 @@ def statement_views(clinics: Sequence[Clinic], month: str) -> list[StatementView
                 paid=_paid(statement),
                 adjustments=adjustments.get(clinic.id, []),
                 diagnoses=diagnoses.get(clinic.id, []),
+                doctors=doctors.get(clinic.id, []),
             )
         )
     return views
@@ -504,6 +511,23 @@ def top_diagnoses(clinic_ids: Sequence[int], month: str) -> dict[int, list[Diagn
         top = out.setdefault(clinic_id, [])
         if len(top) < TOP_DIAGNOSES:
             top.append(DiagnosisCount(str(code), str(name or code), int(count)))
+    return out
+
+
+def month_doctors(clinic_ids: Sequence[int], month: str) -> dict[int, list[str]]:
+    """Per clinic, who recorded the month's non-voided visits: shown names, by name."""
+    if not clinic_ids:
+        return {}
+    rows = db.session.execute(
+        select(Visit.clinic_id, User.display_name, User.practitioner_code)
+        .join(User, User.id == Visit.recorded_by_id)
+        .where(Visit.clinic_id.in_(clinic_ids), Visit.month == month, Visit.voided_at.is_(None))
+        .group_by(Visit.clinic_id, User.display_name, User.practitioner_code)
+        .order_by(Visit.clinic_id, User.display_name)
+    )
+    out: dict[int, list[str]] = {}
+    for clinic_id, display_name, code in rows:
+        out.setdefault(clinic_id, []).append(person_name(display_name, code))
     return out
 
 

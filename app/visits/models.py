@@ -146,6 +146,8 @@ class Visit(Model):
     total: Mapped[int]
 
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    # The recording doctor's practitioner code (医保医师编码) at the time; None: he had none.
+    practitioner_code: Mapped[str | None] = mapped_column(String(30))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

@@ -849,6 +849,7 @@ def _record(
             "patient": split.patient,
             "total": split.total,
             "recorded_by_id": actor.id,
+            "practitioner_code": actor.practitioner_code,
             "recorded_at": now,
             "receipt_seq": reserved.seq,
             "receipt_number": f"{clinic.code}-{year}-{reserved.seq:06d}",

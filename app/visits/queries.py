@@ -467,3 +467,13 @@ def day_closes(clinic_id: int, days: set[dt.date]) -> dict[dt.date, DayClose]:
         select(DayClose).where(DayClose.clinic_id == clinic_id, DayClose.day.in_(days))
     )
     return {row.day: row for row in rows}
+
+
+def doctor_names(user_ids: Collection[int]) -> dict[int, str]:
+    """User id → the name papers show (display name and practitioner code), one query."""
+    if not user_ids:
+        return {}
+    return {
+        user.id: user.shown_name
+        for user in db.session.scalars(select(User).where(User.id.in_(set(user_ids))))
+    }

@@ -483,6 +483,10 @@ class VisitSchema(Schema):
         fields.Nested(DiagnosisOutSchema),
         metadata={"description": "the visit's diagnoses, the main one first"},
     )
+    practitioner_code = fields.String(
+        allow_none=True,
+        metadata={"description": "the recording doctor's practitioner code (医保医师编码)"},
+    )
     lines = fields.List(fields.Nested(LineOutSchema))
     totals = Whole(TotalsSchema)
     voided = fields.Boolean()
@@ -532,6 +536,7 @@ def visit_answer(visit: Any) -> dict[str, Any]:
             {"code": code, "name": name, "main": i == 0}
             for i, (code, name) in enumerate(visit.diagnosis_list)
         ],
+        "practitioner_code": visit.practitioner_code,
         "lines": [
             {
                 "item": line.item_code,

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, select, update
 
+from app.auth.models import User
 from app.catalog.models import CatalogItem, Diagnosis, ItemPrice
 from app.database import unit_of_work
 from app.extensions import db
@@ -310,3 +311,97 @@ def test_diagnoses_on_receipt_register_statement_and_exports(
     # (pdftotext reads the table by columns.)
     assert "四、主要诊断" in pdf and "J06.900急性上呼吸道感染K29.700胃炎" in pdf
     assert "250.0%125.0%" in pdf
+
+
+# --- practitioner codes --------------------------------------------------------------
+
+
+def test_users_create_with_a_practitioner_code(app: Flask, world: World) -> None:
+    runner = app.test_cli_runner()
+    args = ["users", "create", "wang", "--role", "doctor", "--clinic", "HD002"]
+    args += ["--display-name", "王建华", "--password-stdin"]
+    created = runner.invoke(
+        args=[*args, "--practitioner-code", "D440114000123"], input="long-password\n"
+    )
+    assert created.exit_code == 0, created.output
+    listed = runner.invoke(args=["users", "list"])
+    line = next(row for row in listed.stdout.splitlines() if row.startswith("wang "))
+    assert "王建华" in line and "practitioner D440114000123" in line
+    again = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "li",
+            "--role",
+            "doctor",
+            "--clinic",
+            "HD002",
+            "--password-stdin",
+            "--practitioner-code",
+            "D440114000123",
+        ],
+        input="long-password\n",
+    )
+    assert again.exit_code == 1 and "practitioner_code: is already another user's" in again.stderr
+    bad = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "li",
+            "--role",
+            "doctor",
+            "--clinic",
+            "HD002",
+            "--password-stdin",
+            "--practitioner-code",
+            "D 44",
+        ],
+        input="long-password\n",
+    )
+    assert (
+        bad.exit_code == 1 and "practitioner_code: must be 1 to 30 letters and digits" in bad.stderr
+    )
+
+
+def give_the_doctor_a_code() -> None:
+    with unit_of_work() as session:
+        session.execute(
+            update(User)
+            .where(User.username == "doctor")
+            .values(display_name="王建华", practitioner_code="D440114000001")
+        )
+
+
+@pytest.mark.usefixtures("request_scoped_g")
+def test_a_visit_records_the_doctors_code_and_papers_show_his_name(
+    client: FlaskClient, world: World, clock: FixedClock, tmp_path: Path
+) -> None:
+    give_the_doctor_a_code()
+    saved = api_visit(client, world)
+    assert saved.status_code == 201, saved.json
+    assert saved.json["practitioner_code"] == "D440114000001"
+    visit = db.session.get(Visit, saved.json["id"])
+    assert visit is not None and visit.practitioner_code == "D440114000001"
+    shown = client.get(f"/api/v1/visits/{visit.id}", headers=world.auth("doctor"))
+    assert shown.json["practitioner_code"] == "D440114000001"
+
+    csrf = login(client)
+    day = visit.visit_date.isoformat()
+    sheet = text_of(client.get(f"/visits/daily?day={day}").text)
+    assert "医师：王建华（D440114000001）" in sheet
+    closed = client.post("/visits/daily/close", data={"csrf_token": csrf, "day": day})
+    assert closed.status_code == 303
+    sheet = client.get(f"/visits/daily?day={day}").text
+    assert "王建华（D440114000001）" in text_of(sheet.split('id="close-status"')[1][:400])
+    daily_pdf = pdf_text(client.get(f"/visits/daily.pdf?day={day}").data, tmp_path)
+    assert "医师：王建华（D440114000001）" in daily_pdf
+    register = text_of(client.get("/visits/register").text)
+    assert "王建华（D440114000001）" in register
+    month = visit.month
+    auth = world.auth("doctor")
+    statement = pdf_text(
+        client.get(f"/api/v1/statements/HD001/{month}.pdf", headers=auth).data, tmp_path
+    )
+    assert "医师王建华（D440114000001）" in statement
+    for page in (sheet, register):
+        assert ">doctor<" not in page and " doctor " not in text_of(page).replace("Doctor", "")

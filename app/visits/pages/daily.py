@@ -33,6 +33,7 @@ from app.visits.queries import (
     day_closes,
     day_totals,
     day_visits,
+    doctor_names,
     masked_names,
     visit_for,
     visits_between,
@@ -120,6 +121,13 @@ def _sheet(clinic: Clinic, day: dt.date) -> tuple[list[Any], DayTotals, DayClose
     return visits, day_totals(visits), day_closes(clinic.id, {day}).get(day)
 
 
+def recorders(visits: list[Any]) -> list[str]:
+    """Who recorded ``visits``, by their shown names (never a login name), in order met."""
+    ids = list(dict.fromkeys(v.recorded_by_id for v in visits))
+    names = doctor_names(ids)
+    return [names[i] for i in ids if i in names]
+
+
 def _is_late(visit: Any, close: DayClose | None) -> bool:
     return close is not None and visit.recorded_at > close.closed_at
 
@@ -146,7 +154,8 @@ def daily_sheet() -> Any:
         visits=visits,
         totals=totals,
         close=close,
-        closer=closer.username if closer else "",
+        closer=closer.shown_name if closer else "",
+        doctors=recorders(visits),
         late={v.id for v in visits if _is_late(v, close)},
         names=masked_names([v.resident_id for v in visits if v.resident_id]),
         mask_id_number=mask_id_number,
@@ -185,8 +194,9 @@ def daily_pdf() -> Response:
         clinic_name=clinic.name,
         day=day.isoformat(),
         generated_at=local(now()).strftime("%Y-%m-%d %H:%M"),
+        doctors="、".join(recorders(visits)),
         closed=(
-            f"{local(close.closed_at).strftime('%Y-%m-%d %H:%M')} {closer.username}"
+            f"{local(close.closed_at).strftime('%Y-%m-%d %H:%M')} {closer.shown_name}"
             if close and closer
             else ""
         ),
