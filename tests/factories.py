@@ -66,6 +66,7 @@ DIAGNOSES = [
     ("K29.700", "胃炎", "western", dt.date(2019, 1, 1), None),
     ("M54.500", "腰痛", "western", dt.date(2019, 1, 1), None),
     ("N76.000", "急性阴道炎", "western", dt.date(2019, 1, 1), None),
+    ("N41.000", "急性前列腺炎", "western", dt.date(2019, 1, 1), None),
     ("J11.100", "流行性感冒", "western", dt.date(2019, 1, 1), dt.date(2025, 12, 31)),
     ("TCM001", "感冒病", "tcm", dt.date(2019, 1, 1), None),
 ]

@@ -40,6 +40,9 @@ class CatalogItem(Model):
     sex: Mapped[str | None] = mapped_column(String(1))  # "M" or "F": suits only that sex
     min_age: Mapped[int | None]
     max_age: Mapped[int | None]
+    # Diagnosis code prefixes the item is indicated for ("J06 J20 J40"), for the
+    # off_indication check; None: not checked.
+    indications: Mapped[str | None] = mapped_column(String(200))
 
     prices: Mapped[list[ItemPrice]] = relationship(
         back_populates="item", order_by="ItemPrice.valid_from"

@@ -126,7 +126,10 @@ class DiagnosisRow:
     valid_to: dt.date | None
 
 
-CHECK_COLUMNS = ("max_per_visit", "units_per_day", "injectable", "sex", "min_age", "max_age")
+CHECK_COLUMNS = (
+    *("max_per_visit", "units_per_day", "injectable", "sex", "min_age", "max_age"),
+    "indications",
+)
 NATIONAL_COLUMNS = ("national_code", "fee_class", "selfpay_ratio", "price_ceiling")
 
 RowResult = tuple[T | None, list[Problem]]

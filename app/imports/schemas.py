@@ -204,6 +204,13 @@ class CatalogSchema(StrictSchema):
     sex = Text(validate=_one_of(("M", "F")))
     min_age = _age()
     max_age = _age()
+    # Diagnosis code prefixes the item is indicated for, space- or comma-separated.
+    indications = Text(
+        validate=[
+            _pattern(r"^[A-Za-z0-9. ,]+$", "diagnosis code prefixes such as J06 J20"),
+            _longest(200),
+        ]
+    )
     # Optional columns of the national catalogue (SPEC §2.1), per price row.
     national_code = Text(
         validate=[_pattern(_NATIONAL_CODE, "a national catalogue code"), _longest(50)]
@@ -237,6 +244,7 @@ KINDS = tuple(SCHEMAS)
 OPTIONAL: dict[str, tuple[str, ...]] = {
     "catalog": (
         *("max_per_visit", "units_per_day", "injectable", "sex", "min_age", "max_age"),
+        "indications",
         *("national_code", "fee_class", "selfpay_ratio", "price_ceiling"),
     ),
 }

@@ -47,6 +47,9 @@ WHY: dict[str, LazyString] = {
     "rule:injectable_without_injection": _l("injectable without an injection fee"),
     "rule:unsuited_item": _l("item not suited to the patient"),
     "rule:late_entry": _l("entered late"),
+    "rule:no_diagnosis": _l("no diagnosis"),
+    "rule:off_indication": _l("drug outside its indications"),
+    "rule:unsuited_diagnosis": _l("diagnosis not suited to the patient"),
     "rule:complaint": _l("patient says he paid more"),
     "random": _l("random sample"),
 }

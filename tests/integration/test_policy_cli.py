@@ -292,7 +292,8 @@ def test_oversight_tables_load_show_and_are_what_is_in_force(app: Flask, tmp_pat
     assert shown[4:] == [
         "  [checks] quantity_over_max=off frequent_visits=off split_visit=off early_refill=off"
         " injection_without_injectable=off injectable_without_injection=off unsuited_item=off"
-        " late_entry=warn late_entry_hours=72",
+        " late_entry=warn no_diagnosis=off off_indication=off unsuited_diagnosis=off"
+        " late_entry_hours=72",
         "  [flags] threshold=3.5 min_peers=5 min_count=3",
         "  [review] trusted_after_months=3 sample_percent=5 sample_above=100.00",
         "  [auto_submit] day=5",
