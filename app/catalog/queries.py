@@ -42,6 +42,7 @@ class ItemOffer:
     insurance_class: str
     pinyin: str
     price: int
+    injectable: bool = False  # the terminal ticks the injection when one is added
 
 
 def like_literal(text: str) -> str:
@@ -67,6 +68,7 @@ def _offer(item: CatalogItem, price: int) -> ItemOffer:
         insurance_class=item.insurance_class,
         pinyin=item.pinyin or "",
         price=price,
+        injectable=bool(item.injectable),
     )
 
 

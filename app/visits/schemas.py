@@ -732,6 +732,7 @@ class TerminalItemSchema(Schema):
     insurance_class = fields.String()
     class_label = fields.Function(lambda offer: str(INSURANCE_CLASS.get(offer.insurance_class, "")))
     price = Yuan()
+    injectable = fields.Boolean()
 
 
 class TerminalDiagnosisSchema(Schema):

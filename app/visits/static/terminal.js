@@ -385,6 +385,8 @@
     body.appendChild(tr);
     reindex();
     setError(linesError, null, "");
+    // An injectable drug is given by injection: tick it (F2 unticks it).
+    if (item.injectable) injection.checked = true;
     requote();
     if (qty.readOnly) { q.focus(); } else { qty.focus(); qty.select(); }
   }
@@ -414,13 +416,13 @@
   });
 
   injection.addEventListener("change", function () { requote(); });
-  /* Shortcuts anywhere on the form: F2 toggles the injection, Ctrl+Enter saves. */
+  /* Shortcuts anywhere on the form: F2 toggles the injection, F9 or Ctrl+Enter saves. */
   document.addEventListener("keydown", function (e) {
     if (e.key === "F2") {
       e.preventDefault();
       injection.checked = !injection.checked;
       requote();
-    } else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+    } else if (e.key === "F9" || (e.key === "Enter" && (e.ctrlKey || e.metaKey))) {
       e.preventDefault();
       closeList();
       if (form.requestSubmit) { form.requestSubmit(save); } else { save.click(); }
