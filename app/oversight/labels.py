@@ -28,6 +28,7 @@ FIGURES: dict[Figure, LazyString] = {
     Figure.LATE_SHARE: _l("Share of late entries"),
     Figure.VOID_SHARE: _l("Share of voided receipts"),
     Figure.COMPLAINT_SHARE: _l("Share of patients who say they paid more"),
+    Figure.CONSULTATION_SHARE: _l("Consultation fee's share of the fund base"),
 }
 MONEY = {Figure.COST_PER_VISIT, Figure.FUND_PER_VISIT, Figure.FISCAL_PER_VISIT}
 SHARES = {
@@ -36,6 +37,7 @@ SHARES = {
     Figure.LATE_SHARE,
     Figure.VOID_SHARE,
     Figure.COMPLAINT_SHARE,
+    Figure.CONSULTATION_SHARE,
 }
 
 WHY: dict[str, LazyString] = {

@@ -29,7 +29,7 @@ from app.people.models import Resident
 from app.periods.models import Statement, StatementEvent
 from app.places.models import Clinic, Town, Village
 from app.policy.queries import policy_for
-from app.visits.models import Visit
+from app.visits.models import Visit, VisitLine
 
 
 @dataclass(frozen=True)
@@ -164,10 +164,24 @@ def clinic_months(
             when(live & Visit.injection).label("injections"),
             when(live & _late_condition(policy.late_entry_hours)).label("late"),
             when(Visit.voided_at.is_not(None)).label("voided"),
+            when(live, Visit.fund_base).label("fund_base"),
         )
         .where(Visit.month == month, Visit.clinic_id.in_(list(clinics)))
         .group_by(Visit.clinic_id)
     ).all()
+    consultation = dict(
+        db.session.execute(
+            select(Visit.clinic_id, func.sum(VisitLine.fund_base))
+            .join(VisitLine, (VisitLine.visit_id == Visit.id) & (VisitLine.month == Visit.month))
+            .where(
+                Visit.month == month,
+                Visit.clinic_id.in_(list(clinics)),
+                live,
+                VisitLine.kind == "consultation",
+            )
+            .group_by(Visit.clinic_id)
+        ).all()
+    )
     villages = {c.village_code for c in clinics.values()}
     residents = dict(
         db.session.execute(
@@ -204,6 +218,8 @@ def clinic_months(
             late=int(r.late),
             voided=int(r.voided),
             complaints=complaints.get(r.clinic_id, 0),
+            fund_base=int(r.fund_base),
+            consultation_base=int(consultation.get(r.clinic_id) or 0),
         )
         for r in rows
     }

@@ -426,6 +426,9 @@ class Figure(StrEnum):
     LATE_SHARE = "late_share"
     VOID_SHARE = "void_share"
     COMPLAINT_SHARE = "complaint_share"  # patients who said they paid more than the receipt
+    # The consultation fee's (一般诊疗费) share of the fund base: a clinic living off
+    # the fee rather than treating (issue 19).
+    CONSULTATION_SHARE = "consultation_share"
 
 
 @dataclass(frozen=True)
@@ -444,6 +447,8 @@ class ClinicMonth:
     late: int  # visits entered late
     voided: int
     complaints: int = 0
+    fund_base: int = 0  # fen: what the fund's ratio applied to, all lines
+    consultation_base: int = 0  # fen: the consultation lines' part of it
 
     def figure(self, which: Figure) -> Fraction | None:
         def ratio(part: int, whole: int) -> Fraction | None:
@@ -462,6 +467,7 @@ class ClinicMonth:
             Figure.LATE_SHARE: ratio(self.late, self.visits),
             Figure.VOID_SHARE: ratio(self.voided, recorded),
             Figure.COMPLAINT_SHARE: ratio(self.complaints, self.visits),
+            Figure.CONSULTATION_SHARE: ratio(self.consultation_base, self.fund_base),
         }[which]
 
     def count(self, which: Figure) -> int:
@@ -476,6 +482,7 @@ class ClinicMonth:
             Figure.LATE_SHARE: self.late,
             Figure.VOID_SHARE: self.voided,
             Figure.COMPLAINT_SHARE: self.complaints,
+            Figure.CONSULTATION_SHARE: self.visits,
         }[which]
 
 
@@ -511,7 +518,7 @@ def peer_flags(months: Sequence[ClinicMonth], policy: FlagPolicy) -> list[Flag]:
 
     A flag is a risk, and every figure is riskier high (more cost, backstop,
     injections, visits per resident, warned, late, voided or complained-about
-    visits): a clinic below its peers is not flagged — with a few visits a
+    visits, more of the fund going to the consultation fee): a clinic below its peers is not flagged — with a few visits a
     month, a cheap one would be noise on the reviewer's board.  Every clinic
     with the figure is a peer (it counts for the median and the MAD), but a
     clinic is flagged on a figure only when the figure rests on at least

@@ -351,3 +351,16 @@ def test_the_policy_is_stored_as_canonical_json_and_read_back_whole() -> None:
         "[review] off",
         "[auto_submit] off",
     ]
+
+
+def test_a_clinic_living_off_the_consultation_fee_is_flagged() -> None:
+    """Issue 19: the consultation fee's share of the fund base, against the peers'."""
+    months = [
+        month(f"C{i}", 2_000_00, fund_base=1_500_00, consultation_base=(50 + i) * 10_00)
+        for i in range(9)
+    ]
+    months.append(month("FEE", 2_000_00, fund_base=1_500_00, consultation_base=1_400_00))
+    (flag,) = peer_flags(months, FLAGS)
+    assert (flag.clinic, flag.figure) == ("FEE", Figure.CONSULTATION_SHARE)
+    # The middle of the ten: (54.00 + 55.00) / 2 of 150.00.
+    assert flag.value == Fraction(14, 15) and flag.median == Fraction(545, 1500)
