@@ -518,8 +518,9 @@ def peer_flags(months: Sequence[ClinicMonth], policy: FlagPolicy) -> list[Flag]:
 
     A flag is a risk, and every figure is riskier high (more cost, backstop,
     injections, visits per resident, warned, late, voided or complained-about
-    visits, more of the fund going to the consultation fee): a clinic below its peers is not flagged — with a few visits a
-    month, a cheap one would be noise on the reviewer's board.  Every clinic
+    visits, more of the fund going to the consultation fee): a clinic below its
+    peers is not flagged — with a few visits a month, a cheap one would be noise
+    on the reviewer's board.  Every clinic
     with the figure is a peer (it counts for the median and the MAD), but a
     clinic is flagged on a figure only when the figure rests on at least
     ``min_count`` events (:meth:`ClinicMonth.count`): with most clinics at
