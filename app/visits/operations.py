@@ -26,7 +26,8 @@ Guarantees:
   ``WITH`` (visit, lines, idempotency key, fund-usage update, the clinic's
   month per item and day, the audit entry and its chain head;
   :func:`_pg_write`).  On SQLite, which has no ``INSERT`` inside ``WITH``,
-  each is its own statement (twelve in all).  It loads nothing lazily and
+  each is its own statement (twelve in all); a visit with diagnoses reads
+  them in one more (:func:`_diagnoses`).  It loads nothing lazily and
   answers from what it wrote (``tests/integration/test_recording_path.py``
   counts them);
 * the clinic's month per item (:class:`ClinicMonthItem`, the statement's item
