@@ -73,7 +73,7 @@ _TERMS = (
         "政策范围内费用",
         "Costs within the policy scope",
         "一般诊疗费与目录内药品、材料的费用，先由医保基金支付，余下部分由区财政兜底（非一元看病由个人自付）。",
-        "The general diagnosis fee and catalogue drugs and materials: the fund pays "
+        "The general consultation fee and catalogue drugs and materials: the fund pays "
         "first, the district pays the rest (for a visit outside the programme, the patient).",
     ),
     Term(
@@ -148,10 +148,10 @@ _TERMS = (
     ),
     # --- what is charged ---
     Term(
-        "diagnosis_fee",
+        "consultation_fee",
         Group.ITEMS,
         "一般诊疗费",
-        "General diagnosis fee",
+        "General consultation fee",
         "村卫生站每次就诊收取的诊查、护理等综合服务费，属政策范围内费用。",
         "The clinic's fee for the consultation and basic care of a visit; it is within the "
         "policy scope.",
@@ -179,7 +179,7 @@ _TERMS = (
         "其他服务项目",
         "Other medical services",
         "一般诊疗费以外的医疗服务项目（如换药），按物价部门核定价格收取，属全自费。",
-        "Medical services other than the diagnosis fee (a dressing change, say), charged at "
+        "Medical services other than the consultation fee (a dressing change, say), charged at "
         "the price bureau's approved price; the patient pays them in full.",
     ),
     # --- visits ---

@@ -77,7 +77,7 @@ class Template:
 
 
 def _items(count: int) -> list[dict[str, Any]]:
-    kinds = ("diagnosis", "drug", "drug", "service", "material")
+    kinds = ("consultation", "drug", "drug", "service", "material")
     return [
         {
             "id": i + 1,

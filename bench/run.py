@@ -41,7 +41,7 @@ POLICY = Policy(100, 100, Decimal("0.70"), 0, 60000, None, Decimal("0.10"), True
 
 def bench_engine(n: int = 50_000) -> None:
     lines = [
-        LineInput("DX001", Kind.DIAGNOSIS, InsuranceClass.A, 1000, 1000),
+        LineInput("DX001", Kind.CONSULTATION, InsuranceClass.A, 1000, 1000),
         LineInput("AMX01", Kind.DRUG, InsuranceClass.A, 35, 12000),
         LineInput("FFGC1", Kind.DRUG, InsuranceClass.B, 350, 1000),
         LineInput("HY001", Kind.SERVICE, InsuranceClass.A, 500, 1000),
@@ -147,7 +147,7 @@ def bench_month(url: str, visits: int = 100_000) -> None:
                 "INSERT INTO visit_line (visit_id, month, line_no, item_id, item_code, item_name, "
                 "kind, unit, insurance_class, quantity, unit_price, amount, in_scope, self_pay, "
                 "fund_base) SELECT id, month, 1, (SELECT MIN(id) FROM catalog_item), 'DX001', 'x', "
-                "'diagnosis', 'x', 'A', 1000, 2270, 2270, 1770, 500, 1735 FROM visit"
+                "'consultation', 'x', 'A', 1000, 2270, 2270, 1770, 500, 1735 FROM visit"
             )
         )
         db.session.commit()

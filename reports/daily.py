@@ -57,6 +57,7 @@ class DailyDocument:
     closed: str = ""  # "2026-10-15 18:02 王医生" when closed (the last close)
     rows: list[DailyRow] = field(default_factory=list)  # the day in one section
     sections: list[DailySection] = field(default_factory=list)  # or cut at each close
+    doctors: str = ""  # who recorded the day's visits, by name (never a login name)
 
     def parts(self) -> list[DailySection]:
         return self.sections or [DailySection("", self.rows)]
@@ -98,6 +99,7 @@ class DailyRenderer(Renderer):
                 ),
                 s["subtitle"],
             ),
+            *([text(f"医师：{d.doctors}", s["subtitle"])] if d.doctors else []),
         ]
         for number, part in enumerate(parts, start=1):
             story.append(Spacer(1, 3 * mm))

@@ -92,6 +92,10 @@ class StatementDocument:
     # a signed paper pins the data, and `flask audit verify --pin` checks it later.
     audit_head: str = ""
     adjustments: tuple[AdjustmentRow, ...] = ()
+    # The month's most frequent main diagnoses: (code, name, visits).
+    diagnoses: tuple[tuple[str, str, int], ...] = ()
+    # Who recorded the month's visits: "王建华（D440114000001）", never a login name.
+    doctors: tuple[str, ...] = ()
 
     @property
     def adjustment_total(self) -> int:
@@ -183,7 +187,13 @@ class ReceiptLine:
     quantity: str
     unit_price: int
     amount: int
-    kind: str = ""  # diagnosis | drug | service | material
+    kind: str = ""  # consultation | drug | service | material
+    # Where the national catalogue's fields applied (SPEC §2.1): the fund's
+    # ceiling per unit and the part of the amount above it; the item's own
+    # self-pay ratio as a percentage ("5%").
+    price_ceiling: int | None = None
+    over_ceiling: int = 0
+    selfpay_percent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +219,8 @@ class ReceiptDocument:
     patient: int
     voided: bool = False
     eligibility_notes: tuple[str, ...] = field(default_factory=tuple)
+    # The visit's diagnoses, "J06.900 急性上呼吸道感染", the main one first.
+    diagnoses: tuple[str, ...] = ()
     # The public receipt check (社会监督): the code printed under the QR code,
     # grouped for reading aloud, and the address the QR code opens.
     check_code: str = ""

@@ -9,6 +9,7 @@ page so it cannot be passed off as valid.
 from __future__ import annotations
 
 from typing import Any
+from xml.sax.saxutils import escape
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
@@ -21,7 +22,7 @@ from reportlab.platypus import Flowable, Paragraph, Spacer, Table
 from app.glossary import zh
 from app.money import format_yuan as yuan
 from reports.base import PageGeometry, Renderer, text
-from reports.data import ReceiptDocument
+from reports.data import ReceiptDocument, ReceiptLine
 from reports.styles import (
     ACCENT,
     HEADER_FILL,
@@ -33,9 +34,9 @@ from reports.styles import (
 )
 
 INSURANCE_CLASS = {"A": "甲类", "B": "乙类", "C": "丙类"}
-# The category column reads as on the receipt page: the diagnosis fee and the
+# The category column reads as on the receipt page: the consultation fee and the
 # service items are their own kinds, drugs and materials show their class.
-KIND_LABELS = {"diagnosis": "诊疗费", "service": "服务项目"}
+KIND_LABELS = {"consultation": "诊疗费", "service": "服务项目"}
 
 
 class ReceiptRenderer(Renderer):
@@ -156,11 +157,14 @@ class ReceiptRenderer(Renderer):
                 text(d.patient_id_number, s["body"]),
             ],
         ]
+        if d.diagnoses:
+            rows.append([text("诊断", s["label"]), text("；".join(d.diagnoses), s["body"]), "", ""])
         return self.table(
             rows,
             [16 * mm, 40 * mm, 19 * mm, 51 * mm],
             [
                 ("SPAN", (2, 0), (3, 0)),
+                *([("SPAN", (1, 3), (3, 3))] if d.diagnoses else []),
                 ("ALIGN", (2, 0), (3, 0), "RIGHT"),
                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                 ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),
@@ -176,7 +180,7 @@ class ReceiptRenderer(Renderer):
         d = self.doc
         rows = [
             [
-                self.cell(line.name),
+                self.name_cell(line),
                 KIND_LABELS.get(line.kind)
                 or INSURANCE_CLASS.get(line.insurance_class, line.insurance_class),
                 self.cell(f"{line.quantity}{line.unit}"),
@@ -198,6 +202,14 @@ class ReceiptRenderer(Renderer):
             total=total,
             total_span=4,
         )
+
+    def name_cell(self, line: ReceiptLine) -> Any:
+        """The item's name; under it, smaller, the national limits that applied to it."""
+        notes = national_notes(line)
+        if not notes:
+            return self.cell(line.name)
+        lines = [escape(line.name), *(f'<font size="7">{escape(n)}</font>' for n in notes)]
+        return Paragraph("<br/>".join(lines), self.styles["cell"])
 
     def share_table(self) -> Table:
         d = self.doc
@@ -239,6 +251,19 @@ class ReceiptRenderer(Renderer):
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
             ],
         )
+
+
+def national_notes(line: ReceiptLine) -> list[str]:
+    """The national catalogue's limits that applied to a line, as the receipt prints them."""
+    notes = []
+    if line.price_ceiling is not None:
+        note = f"医保限价 {yuan(line.price_ceiling)}/{line.unit}"
+        if line.over_ceiling:
+            note += f"，超限 {yuan(line.over_ceiling)}"
+        notes.append(note)
+    if line.selfpay_percent is not None:
+        notes.append(f"先行自付 {line.selfpay_percent}")
+    return notes
 
 
 def render_receipt(doc: ReceiptDocument) -> bytes:

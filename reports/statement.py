@@ -28,6 +28,14 @@ RIGHT_COLUMN = ("fiscal", "registration", "injection", "copay", "self_pay", "pat
 DAY_COLUMNS = ("visits", "programme_visits", "total", "fund", "fiscal", "patient")
 
 
+def _percent(part: int, whole: int) -> str:
+    """``part`` of ``whole`` in per cent with one decimal, half up, in integers."""
+    if not whole:
+        return ""
+    tenths = (part * 2000 + whole) // (2 * whole)
+    return f"{tenths // 10}.{tenths % 10}%"
+
+
 class StatementMismatch(ValueError):
     """The per-day rows do not add up to the statement's figures."""
 
@@ -99,6 +107,8 @@ class StatementRenderer(Renderer):
                 (f"{zh('fund_adjustment')}与{zh('review_deduction')}", self.adjustment_block())
             )
         sections += [("逐日明细", [self.day_table()]), ("诊疗项目明细", [self.item_table()])]
+        if d.diagnoses:
+            sections.append(("主要诊断", [self.diagnosis_table()]))
         if d.history:
             sections.append(("状态记录", [self.history_table()]))
         story.append(self.header_block())
@@ -151,7 +161,7 @@ class StatementRenderer(Renderer):
             ("区", f"{d.district_name}（{d.district_code}）", "镇（街）", d.town_name),
             ("卫生站", d.clinic_name, "卫生站编码", d.clinic_code),
             ("结算月份", d.month, "状态", d.status_label),
-            ("生成时间", d.generated_at, "", ""),
+            ("生成时间", d.generated_at, "医师", "、".join(d.doctors)),
         ]
         rows = [
             [text(a, s["label"]), text(b, s["body"]), text(c, s["label"]), text(e, s["body"])]
@@ -223,6 +233,25 @@ class StatementRenderer(Renderer):
         total = line("合计", sum_figures(tuple(day.figures for day in days)))
         return self.data_table(
             header, rows, (28, 20, 22, 28, 27, 28, 27), numeric_from=1, total=total
+        )
+
+    def diagnosis_table(self) -> Flowable:
+        """The month's most frequent main diagnoses and their share of its visits."""
+        d = self.doc
+        visits = d.figures.visits
+        widths = (32, 96, 26, 26)
+        code, name = (w * mm for w in widths[:2])
+        rows = [
+            [
+                self.cell(c, code),
+                self.cell(n, name),
+                str(count),
+                _percent(count, visits),
+            ]
+            for c, n, count in d.diagnoses
+        ]
+        return self.data_table(
+            ["诊断编码", "诊断名称", "人次", "占比"], rows, widths, numeric_from=2
         )
 
     def item_table(self) -> Flowable:

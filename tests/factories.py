@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.auth.operations import create_user, issue_token
-from app.catalog.models import CatalogItem, ItemPrice
+from app.catalog.models import CatalogItem, Diagnosis, ItemPrice
 from app.catalog.rules import pinyin_initials
 from app.database import unit_of_work
 from app.extensions import db
@@ -50,7 +50,7 @@ DEFAULT_POLICY = Policy(
 
 # code, name, kind, unit, class, price in fen
 CATALOG = [
-    ("DX001", "一般诊疗费", "diagnosis", "次", "A", 1000),
+    ("DX001", "一般诊疗费", "consultation", "次", "A", 1000),
     ("AMX01", "阿莫西林胶囊", "drug", "粒", "A", 35),
     ("FFGC1", "复方甘草片", "drug", "瓶", "B", 350),
     ("HY001", "换药", "service", "次", "A", 500),
@@ -58,6 +58,20 @@ CATALOG = [
     ("ZS001", "肌肉注射", "service", "次", "A", 300),
     ("MZ001", "医用棉签", "material", "包", "A", 150),
     ("BSJ01", "布洛芬缓释胶囊", "drug", "粒", "B", 65),
+]
+
+
+# code, name, system, valid_from, valid_to (a few codes of the national lists)
+DIAGNOSES = [
+    ("J06.900", "急性上呼吸道感染", "western", dt.date(2019, 1, 1), None),
+    ("I10.x00", "高血压", "western", dt.date(2019, 1, 1), None),
+    ("E11.900", "2型糖尿病", "western", dt.date(2019, 1, 1), None),
+    ("K29.700", "胃炎", "western", dt.date(2019, 1, 1), None),
+    ("M54.500", "腰痛", "western", dt.date(2019, 1, 1), None),
+    ("N76.000", "急性阴道炎", "western", dt.date(2019, 1, 1), None),
+    ("N41.000", "急性前列腺炎", "western", dt.date(2019, 1, 1), None),
+    ("J11.100", "流行性感冒", "western", dt.date(2019, 1, 1), dt.date(2025, 12, 31)),
+    ("TCM001", "感冒病", "tcm", dt.date(2019, 1, 1), None),
 ]
 
 
@@ -161,6 +175,17 @@ def build_world(now: dt.datetime, policy: Policy = DEFAULT_POLICY) -> World:
             )
             item.prices.append(ItemPrice(price=price, valid_from=dt.date(2016, 1, 1)))
             s.add(item)
+        for code, name, system, valid_from, valid_to in DIAGNOSES:
+            s.add(
+                Diagnosis(
+                    code=code,
+                    name=name,
+                    system=system,
+                    valid_from=valid_from,
+                    valid_to=valid_to,
+                    pinyin=pinyin_initials(name),
+                )
+            )
         s.add(
             PolicyVersion(
                 district_code=HUADU,

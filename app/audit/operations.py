@@ -378,6 +378,8 @@ def audit_user(
         "district_code": user.district_code,
         "town_code": user.town_code,
     }
+    if user.practitioner_code is not None:  # only then: older entries stay as they were
+        after["practitioner_code"] = user.practitioner_code
     return append(session, actor, action, ("user", user.username), None, after, now)
 
 
@@ -456,7 +458,7 @@ def audit_clinic_event(
 # Tables whose rows decide eligibility or money and are written in bulk (imports):
 # each write records the table's digest (``table.digest``), and verify recomputes
 # it.  Areas' tables are named, not imported: this module sits below them.
-DIGESTED_TABLES = ("village", "clinic", "resident", "catalog_item", "item_price")
+DIGESTED_TABLES = ("village", "clinic", "resident", "catalog_item", "item_price", "diagnosis")
 
 
 def table_rows(

@@ -39,6 +39,11 @@ def _fail(exc: DomainError) -> NoReturn:
 @click.option("--district", "district_code", help="6-digit district code (reviewer, finance)")
 @click.option("--town", "town_code", help="9-digit town code, narrowing a district scope")
 @click.option("--display-name", default="", help="name shown in the UI and on statements")
+@click.option(
+    "--practitioner-code",
+    default=None,
+    help="a doctor's national practitioner code (医保医师编码), sent with his visits",
+)
 @click.option("--password-stdin", is_flag=True, help="read the password from stdin")
 def create_command(
     username: str,
@@ -47,6 +52,7 @@ def create_command(
     district_code: str | None,
     town_code: str | None,
     display_name: str,
+    practitioner_code: str | None,
     password_stdin: bool,
 ) -> None:
     """Create USERNAME with a role and its scope."""
@@ -63,6 +69,7 @@ def create_command(
             district_code=district_code,
             town_code=town_code,
             display_name=display_name,
+            practitioner_code=practitioner_code,
         )
     except DomainError as exc:
         _fail(exc)
@@ -138,7 +145,10 @@ def list_command() -> None:
     users = db.session.scalars(select(User).order_by(User.role, User.username)).all()
     for user in users:
         state = "" if user.active else "  (inactive)"
-        click.echo(f"{user.username:<20} {user.role:<9} {user.display_name}{_scope(user)}{state}")
+        code = f", practitioner {user.practitioner_code}" if user.practitioner_code else ""
+        click.echo(
+            f"{user.username:<20} {user.role:<9} {user.display_name}{_scope(user)}{code}{state}"
+        )
 
 
 def _scope(user: User) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import UTCDateTime
@@ -25,6 +25,8 @@ class User(UserMixin, Model):
             "role NOT IN ('reviewer', 'finance') OR district_code IS NOT NULL",
             name="district_staff_have_district",
         ),
+        # A practitioner code names one person (NULLs, users without one, repeat).
+        Index("uq_user_account_practitioner_code", "practitioner_code", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -36,12 +38,27 @@ class User(UserMixin, Model):
     district_code: Mapped[str | None] = mapped_column(ForeignKey("district.code"))
     town_code: Mapped[str | None] = mapped_column(ForeignKey("town.code"))
     active: Mapped[bool] = mapped_column(default=True)
+    # The national practitioner code (医保医师编码) a doctor's visits are sent with.
+    practitioner_code: Mapped[str | None] = mapped_column(String(30))
 
     clinic: Mapped[Clinic | None] = relationship()
 
     @property
     def is_active(self) -> bool:  # flask-login
         return self.active
+
+    @property
+    def shown_name(self) -> str:
+        """The name papers and pages show: the display name, never the login name."""
+        return person_name(self.display_name, self.practitioner_code)
+
+
+def person_name(display_name: str | None, practitioner_code: str | None) -> str:
+    """``王建华（D440114000001）``, or either alone: who a doctor is on paper."""
+    name = display_name or ""
+    if practitioner_code:
+        return f"{name}（{practitioner_code}）" if name else practitioner_code
+    return name
 
 
 class ApiToken(Model):

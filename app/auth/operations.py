@@ -34,6 +34,8 @@ from app.places.models import Clinic, District, Town
 # werkzeug's salted scrypt; the test suite swaps in one round of PBKDF2 (tests/conftest.py).
 PASSWORD_HASH_METHOD = "scrypt"
 _USERNAME = re.compile(r"^[A-Za-z0-9._-]+$")
+# A national practitioner code (医保医师编码): letters and digits, e.g. D440114000123.
+_PRACTITIONER_CODE = re.compile(r"^[A-Za-z0-9]{1,30}$")
 
 
 def _token_hash(token: str) -> str:
@@ -54,14 +56,22 @@ def create_user(
     town_code: str | None = None,
     display_name: str = "",
     password_hash: str | None = None,
+    practitioner_code: str | None = None,
 ) -> User:
     """Create a user with a role and the scope that role needs.
 
     ``password_hash`` is a hash of ``password`` the caller already made
     (:func:`hash_password`), for loading many users who share a password (the
-    demo's clinic doctors): scrypt costs a fifth of a second a user.
+    demo's clinic doctors): scrypt costs a fifth of a second a user.  A
+    doctor's ``practitioner_code`` (医保医师编码) goes with every visit he
+    records; it is unique.
     """
     problems: list[Problem] = []
+    practitioner_code = (practitioner_code or "").strip() or None
+    if practitioner_code is not None and not _PRACTITIONER_CODE.match(practitioner_code):
+        problems.append(
+            Problem("practitioner_code", "must be 1 to 30 letters and digits, e.g. D440114000123")
+        )
     if not username or len(username) > 60:
         problems.append(Problem("username", "must be 1 to 60 characters"))
     elif not _USERNAME.match(username):
@@ -83,6 +93,10 @@ def create_user(
     with unit_of_work() as session:
         if session.scalar(select(User).where(User.username == username)):
             problems.append(Problem("username", "is already taken"))
+        if practitioner_code is not None and session.scalar(
+            select(User.username).where(User.practitioner_code == practitioner_code)
+        ):
+            problems.append(Problem("practitioner_code", "is already another user's"))
         clinic = None
         if role == "doctor":
             clinic = session.scalar(select(Clinic).where(Clinic.code == (clinic_code or "")))
@@ -105,6 +119,7 @@ def create_user(
             clinic_id=clinic.id if clinic else None,
             district_code=clinic.district_code if clinic else district_code,
             town_code=(clinic.town_code if clinic else town_code) or None,
+            practitioner_code=practitioner_code,
         )
         session.add(user)
         audit_user(session, OPERATOR, "user.create", user, None)

@@ -18,11 +18,12 @@ Nothing here writes.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
-from app.catalog.models import CatalogItem, ItemPrice
+from app.catalog.models import CatalogItem, Diagnosis, ItemPrice
 from app.extensions import db
 
 MAX_RESULTS = 50
@@ -41,6 +42,7 @@ class ItemOffer:
     insurance_class: str
     pinyin: str
     price: int
+    injectable: bool = False  # the terminal ticks the injection when one is added
 
 
 def like_literal(text: str) -> str:
@@ -66,6 +68,7 @@ def _offer(item: CatalogItem, price: int) -> ItemOffer:
         insurance_class=item.insurance_class,
         pinyin=item.pinyin or "",
         price=price,
+        injectable=bool(item.injectable),
     )
 
 
@@ -126,17 +129,85 @@ def price_on(code: str, day: dt.date) -> int | None:
     return offer.price if offer else None
 
 
-def diagnosis_offer(day: dt.date) -> ItemOffer | None:
-    """The catalogue's general diagnosis fee (一般诊疗费) priced on ``day``.
+def consultation_offer(day: dt.date) -> ItemOffer | None:
+    """The catalogue's general consultation fee (一般诊疗费) priced on ``day``.
 
-    The catalogue holds one ``diagnosis`` item; should an import ever hold
+    The catalogue holds one ``consultation`` item; should an import ever hold
     more, the lowest code is the one the terminal adds for the doctor.
     """
     row = db.session.execute(
         select(CatalogItem, ItemPrice.price)
         .join(ItemPrice, ItemPrice.item_id == CatalogItem.id)
-        .where(CatalogItem.kind == "diagnosis", _price_valid_on(day))
+        .where(CatalogItem.kind == "consultation", _price_valid_on(day))
         .order_by(CatalogItem.code)
         .limit(1)
     ).first()
     return _offer(row[0], row[1]) if row else None
+
+
+# --- diagnoses ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiagnosisOffer:
+    """A diagnosis code as the terminal offers it, valid on the day asked about."""
+
+    code: str
+    name: str
+    system: str
+    pinyin: str
+
+
+def _diagnosis_valid_on(day: dt.date) -> ColumnElement[bool]:
+    return and_(
+        Diagnosis.valid_from <= day,
+        or_(Diagnosis.valid_to.is_(None), Diagnosis.valid_to >= day),
+    )
+
+
+def _diagnosis_offer(d: Diagnosis) -> DiagnosisOffer:
+    return DiagnosisOffer(code=d.code, name=d.name, system=d.system, pinyin=d.pinyin or "")
+
+
+def search_diagnoses(text: str, day: dt.date, limit: int = 20) -> list[DiagnosisOffer]:
+    """Codes valid on ``day`` whose code, name or pinyin initials match ``text``.
+
+    As :func:`search_items`: code prefix (any case), pinyin prefix, name
+    substring, matched literally; the exact code first, then code prefixes,
+    pinyin prefixes and name substrings, each group by code.
+    """
+    query = (text or "").strip()[:MAX_QUERY]
+    if not query:
+        return []
+    limit = max(1, min(limit, MAX_RESULTS))
+    literal = like_literal(query)
+    code_exact = func.upper(Diagnosis.code) == query.upper()
+    code_prefix = func.upper(Diagnosis.code).like(literal.upper() + "%", escape=_ESCAPE)
+    pinyin_prefix = Diagnosis.pinyin.like(literal.lower() + "%", escape=_ESCAPE)
+    name_part = Diagnosis.name.like("%" + literal + "%", escape=_ESCAPE)
+    rank = case((code_exact, 0), (code_prefix, 1), (pinyin_prefix, 2), else_=3)
+    rows = db.session.scalars(
+        select(Diagnosis)
+        .where(_diagnosis_valid_on(day), or_(code_prefix, pinyin_prefix, name_part))
+        .order_by(rank, Diagnosis.code)
+        .limit(limit)
+    )
+    return [_diagnosis_offer(d) for d in rows]
+
+
+def diagnoses_by_code(codes: Collection[str]) -> dict[str, Diagnosis]:
+    """The diagnosis rows of ``codes`` (one query), whatever their validity."""
+    if not codes:
+        return {}
+    rows = db.session.scalars(select(Diagnosis).where(Diagnosis.code.in_(set(codes))))
+    return {d.code: d for d in rows}
+
+
+def diagnosis_names(codes: Collection[str]) -> dict[str, str]:
+    """Code → name for the codes the list has (one query)."""
+    if not codes:
+        return {}
+    rows = db.session.execute(
+        select(Diagnosis.code, Diagnosis.name).where(Diagnosis.code.in_(set(codes)))
+    )
+    return {code: name for code, name in rows}

@@ -35,7 +35,7 @@ class ItemOfferSchema(Schema):
     code = fields.String(required=True)
     name = fields.String(required=True)
     kind = fields.String(
-        required=True, metadata={"enum": ["diagnosis", "drug", "service", "material"]}
+        required=True, metadata={"enum": ["consultation", "drug", "service", "material"]}
     )
     unit = fields.String(required=True)
     insurance_class = fields.String(required=True, metadata={"enum": ["A", "B", "C"]})

@@ -44,7 +44,7 @@ DATA = Path(__file__).resolve().parent / "data"
 PASSWORD = "demo1234"
 HOME_DISTRICT = "440114"  # 花都区
 OTHER_DISTRICT = "440112"  # 黄埔区: patients from outside the district
-DIAGNOSIS = "DX001"
+CONSULTATION = "DX001"
 VOID_REASONS = ("录入错误", "患者取消就诊", "重复录入")
 # Full months of history before last month: paid, so clinics earn trust (信用优先).
 HISTORY_MONTHS = 3
@@ -91,7 +91,7 @@ def seed_demo(
     """Build the demo district; ``now`` is the clock (visits are recorded up to it)."""
     rng = random.Random(options.seed)
     report = SeedReport()
-    for kind in ("villages", "clinics", "catalog"):
+    for kind in ("villages", "clinics", "catalog", "diagnoses"):
         report.imports.append(import_file(kind, DATA / f"{kind}.csv", source=f"{kind}.csv"))
         echo(str(report.imports[-1]))
     residents_csv = residents_file(rng, options.residents)
@@ -182,15 +182,19 @@ def _create_users(report: SeedReport) -> dict[str, User]:
         create_user(username, PASSWORD, role, display_name=display, password_hash=shared, **scope)
         report.users.append((username, role, " ".join(scope.values()) or "all"))
     doctors: dict[str, User] = {}
-    for clinic in clinics:
+    # Their own generator: the rest of the demo draws what it drew before.
+    rng = random.Random(len(clinics))
+    for number, clinic in enumerate(clinics, start=1):
         username = f"doc_{clinic.code}"
         doctors[clinic.code] = create_user(
             username,
             PASSWORD,
             "doctor",
             clinic_code=clinic.code,
-            display_name=f"{clinic.name}医生",
+            display_name=random_name(rng, male=number % 3 != 0),
             password_hash=shared,
+            # Illustrative practitioner codes (医保医师编码): D, the district, a serial.
+            practitioner_code=f"D{HOME_DISTRICT}{number:06d}",
         )
         report.users.append((username, "doctor", clinic.code))
     return doctors
@@ -255,7 +259,7 @@ def _visit_lines(
 ) -> list[tuple[str, int]]:
     oral = [i for c, i in items.items() if c.startswith("Y")]
     injectable = [i for c, i in items.items() if c.startswith("Z") and c >= "Z004"]
-    lines: list[tuple[str, int]] = [(DIAGNOSIS, 1)]
+    lines: list[tuple[str, int]] = [(CONSULTATION, 1)]
     lines += _drug_lines(rng, oral, 4 if costly else 1)
     if injection:
         if costly or rng.random() < 0.25:  # an infusion
@@ -272,6 +276,22 @@ def _visit_lines(
         lines += [("F006", 1), ("C003", 1), ("C004", 2)]  # 换药
     # Only codes the catalogue prices today (a demo catalogue edited by hand may lack some).
     return [(code, qty) for code, qty in lines if code in items]
+
+
+# The demo's main diagnoses and how often a village clinic sees them (weights).
+MAIN_DIAGNOSES = {
+    "J06.900": 30, "J00.x00": 8, "J02.900": 6, "J20.900": 6, "R05.x00": 4, "R50.900": 3,
+    "I10.x00": 12, "E11.900": 6, "K29.700": 6, "K30.x00": 3, "K52.900": 3, "M54.500": 5,
+    "M54.200": 3, "M17.900": 2, "R51.x00": 2, "L30.900": 2, "T14.100": 2, "J03.900": 2,
+}  # fmt: skip
+MORE_DIAGNOSES = ("I10.x00", "E11.900", "E78.500", "K29.500")
+
+
+def _diagnoses(rng: random.Random) -> tuple[str, ...]:
+    """One main diagnosis; a chronic one beside it now and then."""
+    main = rng.choices(list(MAIN_DIAGNOSES), list(MAIN_DIAGNOSES.values()))[0]
+    more = rng.choice(MORE_DIAGNOSES)
+    return (main, more) if rng.random() < 0.15 and more != main else (main,)
 
 
 def _patients(rng: random.Random) -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
@@ -322,6 +342,8 @@ def _record_visits(
     today = local_date(now)
     days = _demo_days(options, today)
     items = _catalogue(today)
+    # Its own generator: the visits' mix stays what it was before diagnoses came.
+    diagnoses = random.Random(options.seed + 19)
     patients = _patients(rng)
     # Plain values: every recorded visit commits, which expires loaded objects.
     clinics = list(
@@ -361,6 +383,7 @@ def _record_visits(
                     ),
                     visited_at=visited_at,
                     warning_reason=rng.choice(WARNING_REASONS),
+                    diagnoses=_diagnoses(diagnoses),
                 )
                 try:
                     visit, _ = record_visit(request, actor=doctor, now=recorded_at)

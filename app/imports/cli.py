@@ -19,7 +19,7 @@ from app.imports.schemas import KINDS
 @click.argument("kind", type=click.Choice(KINDS))
 @click.argument("file", type=click.Path(dir_okay=False))
 def import_data(kind: str, file: str) -> None:
-    """Import villages, clinics, residents, the catalogue or deaths from a CSV FILE.
+    """Import villages, clinics, residents, the catalogue, diagnoses, deaths or deliveries from a CSV FILE.
 
     \b
     villages.csv   code,name,kind,town_code,town_name,district_code,district_name
@@ -30,7 +30,9 @@ def import_data(kind: str, file: str) -> None:
     deliveries.csv clinic,date,item,batch_number,expiry,quantity,price,supplier,
                    approval_number  optional: national_code  (quantity in the item's unit)
     catalog.csv    code,name,kind,unit,insurance_class,price,valid_from,valid_to
-                   optional: max_per_visit,units_per_day,injectable,sex,min_age,max_age
+                   optional: max_per_visit,units_per_day,injectable,sex,min_age,max_age,
+                   national_code,fee_class,selfpay_ratio,price_ceiling
+    diagnoses.csv  code,name,system,valid_from,valid_to   (system: western or tcm)
 
     UTF-8 (with or without BOM), a header row; all or nothing; re-importing is safe.
     """

@@ -1,4 +1,5 @@
-"""Bulk import of the bureau's reference data: villages, clinics, residents, catalogue.
+"""Bulk import of the bureau's reference data: villages, clinics, residents, catalogue,
+the national diagnosis lists.
 
 Guarantees, for every file:
 
@@ -40,12 +41,13 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select,
 from sqlalchemy.orm import Session
 
 from app.audit.operations import DIGESTED_TABLES, OPERATOR, audit_import, audit_table_digests
-from app.catalog.models import CatalogItem, ItemPrice
+from app.catalog.models import CatalogItem, Diagnosis, ItemPrice
 from app.catalog.rules import pinyin_initials
 from app.database import unit_of_work
 from app.errors import InvalidInput, Problem
 from app.imports.rules import (
     CHECK_COLUMNS,
+    NATIONAL_COLUMNS,
     CatalogRow,
     Lined,
     Period,
@@ -57,6 +59,7 @@ from app.imports.rules import (
     clinic_row,
     death_row,
     delivery_row,
+    diagnosis_row,
     duplicate_problems,
     reference_problems,
     resident_row,
@@ -174,6 +177,8 @@ _DIGESTED: dict[str, tuple[str, ...]] = {
     "clinics": ("clinic",),
     "residents": ("resident",),
     "catalog": ("catalog_item", "item_price"),
+    "diagnoses": ("diagnosis",),
+    "deaths": ("resident",),
 }
 
 
@@ -658,19 +663,24 @@ def _import_catalog(session: Session, rows: Iterable[LoadedRow], summary: Import
             )
         )
     }
-    prices: dict[tuple[str, dt.date], tuple[int, int, dt.date | None]] = {}
+    # (item, valid_from) → (price id, what the row holds: price, valid_to, national fields)
+    prices: dict[tuple[str, dt.date], tuple[int, dict[str, Any]]] = {}
     periods: dict[str, list[Period]] = {}
-    for code, price_id, price, valid_from, valid_to in session.execute(
+    for code, price_id, valid_from, *stored in session.execute(
         select(
             CatalogItem.code,
             ItemPrice.id,
-            ItemPrice.price,
             ItemPrice.valid_from,
+            ItemPrice.price,
             ItemPrice.valid_to,
+            *(getattr(ItemPrice, name) for name in NATIONAL_COLUMNS),
         ).join(ItemPrice, ItemPrice.item_id == CatalogItem.id)
     ):
-        prices[(code, valid_from)] = (price_id, price, valid_to)
-        periods.setdefault(code, []).append((valid_from, valid_to))
+        prices[(code, valid_from)] = (
+            price_id,
+            dict(zip(("price", "valid_to", *NATIONAL_COLUMNS), stored, strict=True)),
+        )
+        periods.setdefault(code, []).append((valid_from, stored[1]))
 
     problems += catalog_file_problems(values, periods)
     _reject_if(summary.source, problems)
@@ -714,11 +724,13 @@ def _import_catalog(session: Session, rows: Iterable[LoadedRow], summary: Import
         item_changed = c.code not in first_row_seen and item_status[c.code] == "updated"
         first_row_seen.add(c.code)
         existing = prices.get((c.code, c.valid_from))
+        # The national columns the file has; those it leaves out keep what is stored.
+        held = {"price": c.price, "valid_to": c.valid_to, **c.national}
         if existing is None:
             new_prices.append(_price_record(c, item_ids[c.code]))
             summary.count("added")
-        elif (existing[1], existing[2]) != (c.price, c.valid_to):
-            changed_prices.append({"id": existing[0], "price": c.price, "valid_to": c.valid_to})
+        elif {k: v for k, v in existing[1].items() if k in held} != held:
+            changed_prices.append({"id": existing[0], **held})
             summary.count("updated")
         else:
             summary.count("updated" if item_changed else "unchanged")
@@ -728,6 +740,12 @@ def _import_catalog(session: Session, rows: Iterable[LoadedRow], summary: Import
     _insert(session, ItemPrice, new_prices)
     statuses = list(item_status.values())
     summary.notes = [_note("items", statuses.count("added"), statuses.count("updated"))]
+    old_kinds = [row for row in values if row.value.old_kind is not None]
+    if old_kinds:
+        summary.notes.append(
+            f"{len(old_kinds)} row(s) of kind {old_kinds[0].value.old_kind} read as "
+            f"{old_kinds[0].value.kind} (the 一般诊疗费's kind is now called consultation)"
+        )
 
 
 def _price_record(row: CatalogRow, item_id: int) -> dict[str, Any]:
@@ -736,7 +754,62 @@ def _price_record(row: CatalogRow, item_id: int) -> dict[str, Any]:
         "price": row.price,
         "valid_from": row.valid_from,
         "valid_to": row.valid_to,
+        **dict.fromkeys(NATIONAL_COLUMNS),
+        **row.national,
     }
+
+
+# --- diagnoses -------------------------------------------------------------------
+
+
+def _import_diagnoses(session: Session, rows: Iterable[LoadedRow], summary: ImportSummary) -> None:
+    """The national diagnosis list (tens of thousands of rows): one read, batched writes.
+
+    A code's pinyin is worked out only when its name is new or changed: a
+    re-import of the whole list compares and writes nothing.
+    """
+    values, problems = _read(rows, diagnosis_row)
+    problems += duplicate_problems(values, lambda d: d.code, "code", "diagnosis code")
+    _reject_if(summary.source, problems)
+    existing = {
+        code: (did, rest)
+        for did, code, *rest in session.execute(
+            select(
+                Diagnosis.id,
+                Diagnosis.code,
+                Diagnosis.name,
+                Diagnosis.system,
+                Diagnosis.valid_from,
+                Diagnosis.valid_to,
+            )
+        )
+    }
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    for row in values:
+        d = row.value
+        record = {
+            "name": d.name,
+            "system": d.system,
+            "valid_from": d.valid_from,
+            "valid_to": d.valid_to,
+        }
+        if d.code not in existing:
+            new.append({"code": d.code, "pinyin": pinyin_initials(d.name), **record})
+            summary.count("added")
+            continue
+        diagnosis_id, current = existing[d.code]
+        if list(current) != list(record.values()):
+            if current[0] != d.name:
+                record["pinyin"] = pinyin_initials(d.name)
+            changed.append({"id": diagnosis_id, **record})
+            summary.count("updated")
+        else:
+            summary.count("unchanged")
+    _insert(session, Diagnosis, new)
+    # Rows with and without a new pinyin: one executemany per shape.
+    for has_pinyin in (True, False):
+        _update(session, Diagnosis, [c for c in changed if ("pinyin" in c) is has_pinyin])
 
 
 _IMPORTERS: dict[str, Callable[[Session, Iterable[LoadedRow], ImportSummary], None]] = {
@@ -746,4 +819,5 @@ _IMPORTERS: dict[str, Callable[[Session, Iterable[LoadedRow], ImportSummary], No
     "catalog": _import_catalog,
     "deaths": _import_deaths,
     "deliveries": _import_deliveries,
+    "diagnoses": _import_diagnoses,
 }

@@ -34,7 +34,11 @@ T = TypeVar("T")
 
 VILLAGE_KINDS = ("village", "community")
 INSURANCE_TYPES = ("resident", "employee", "none")
-ITEM_KINDS = ("diagnosis", "drug", "service", "material")
+ITEM_KINDS = ("consultation", "drug", "service", "material")
+# Words older files use for a kind: the general consultation fee (一般诊疗费) was
+# kind ``diagnosis`` until diagnoses proper arrived (SPEC §2).  Read as the new
+# word, and the import's summary says how many rows were.
+OLD_ITEM_KINDS = {"diagnosis": "consultation"}
 INSURANCE_CLASSES = ("A", "B", "C")
 
 
@@ -132,9 +136,27 @@ class CatalogRow:
     valid_to: dt.date | None
     # The checks' columns the file has (app.oversight): name → value (None clears it).
     checks: Mapping[str, Any] = field(default_factory=dict)
+    # The national catalogue's columns the file has (SPEC §2.1), of this price
+    # row: name → value (None clears it; a ratio in ten-thousandths, a ceiling in fen).
+    national: Mapping[str, Any] = field(default_factory=dict)
+    # The file's own word for ``kind`` when it was an old one (OLD_ITEM_KINDS).
+    old_kind: str | None = None
 
 
-CHECK_COLUMNS = ("max_per_visit", "units_per_day", "injectable", "sex", "min_age", "max_age")
+@dataclass(frozen=True)
+class DiagnosisRow:
+    code: str
+    name: str
+    system: str
+    valid_from: dt.date
+    valid_to: dt.date | None
+
+
+CHECK_COLUMNS = (
+    *("max_per_visit", "units_per_day", "injectable", "sex", "min_age", "max_age"),
+    "indications",
+)
+NATIONAL_COLUMNS = ("national_code", "fee_class", "selfpay_ratio", "price_ceiling")
 
 RowResult = tuple[T | None, list[Problem]]
 Loaded = Mapping[str, Any]  # a row as its schema loaded it: failed cells absent, empty ones None
@@ -254,11 +276,28 @@ def catalog_row(row: Loaded) -> RowResult[CatalogRow]:
     low, high = row.get("min_age"), row.get("max_age")
     if low is not None and high is not None and high < low:
         problems.append(Problem("max_age", f"must not be below min_age {low}"))
-    names = [name for name in CatalogRow.__dataclass_fields__ if name != "checks"]
+    names = [name for name in CatalogRow.__dataclass_fields__ if name not in _CATALOG_EXTRAS]
     if problems or not _complete(row, names):
         return None, problems
     checks = {name: row[name] for name in CHECK_COLUMNS if name in row}
-    return CatalogRow(**{name: row[name] for name in names}, checks=checks), []
+    national = {name: row[name] for name in NATIONAL_COLUMNS if name in row}
+    values = {name: row[name] for name in names}
+    old_kind = values["kind"] if values["kind"] in OLD_ITEM_KINDS else None
+    if old_kind is not None:
+        values["kind"] = OLD_ITEM_KINDS[old_kind]
+    return CatalogRow(**values, checks=checks, national=national, old_kind=old_kind), []
+
+
+_CATALOG_EXTRAS = ("checks", "national", "old_kind")
+
+
+def diagnosis_row(row: Loaded) -> RowResult[DiagnosisRow]:
+    problems: list[Problem] = []
+    _ordered(problems, "valid_to", row.get("valid_from"), row.get("valid_to"))
+    names = DiagnosisRow.__dataclass_fields__
+    if problems or not _complete(row, names):
+        return None, problems
+    return DiagnosisRow(**{name: row[name] for name in names}), []
 
 
 # --- whole files ---------------------------------------------------------------

@@ -35,15 +35,19 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app.catalog.rules import DIAGNOSIS_SYSTEMS, FEE_CLASSES
 from app.errors import Problem
 from app.fields import Quantity, StrictSchema, Text, Yuan, field_problems
 from app.imports.rules import (
     INSURANCE_CLASSES,
     INSURANCE_TYPES,
     ITEM_KINDS,
+    OLD_ITEM_KINDS,
     VILLAGE_KINDS,
     RowProblem,
 )
+from app.money import MoneyFormatError, exact_int, parse_ratio
+from app.policy.models import RATIO_SCALE
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 REQUIRED: dict[str, Any] = {"required": "is required"}
@@ -89,10 +93,17 @@ def _name(max_len: int) -> Text:
     return Text(required=True, validate=_longest(max_len), error_messages=REQUIRED)
 
 
-def _choice(choices: tuple[str, ...]) -> Text:
+def _choice(choices: tuple[str, ...], old: tuple[str, ...] = ()) -> Text:
+    """One of ``choices`` (or an ``old`` word the rules translate, not offered in messages)."""
+    one_of = _one_of(choices)
+
+    def known(value: str) -> None:
+        if value not in old:
+            one_of(value)
+
     return Text(
         required=True,
-        validate=_one_of(choices),
+        validate=known,
         error_messages={"required": f"is required (one of {', '.join(choices)})"},
     )
 
@@ -180,6 +191,23 @@ class CsvBoolean(fields.Field):
         return text == "true"
 
 
+class CsvRatio(fields.Field):
+    """A share from 0 to 1 with at most four decimals (``0.05``), as ten-thousandths."""
+
+    default_error_messages = {"format": "{reason}"}  # noqa: RUF012 (marshmallow's convention)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        try:
+            return exact_int(parse_ratio(str(value)) * RATIO_SCALE)
+        except MoneyFormatError as exc:
+            raise self.make_error("format", reason=str(exc)) from exc
+
+
+# A national catalogue code: 医保药品 codes such as XJ01CAA040A001010100483, service codes
+# such as 001102000010000-110200001 (letters, digits, and . - _ between them).
+_NATIONAL_CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
 def _age() -> fields.Integer:
     return fields.Integer(
         strict=False,
@@ -191,7 +219,7 @@ def _age() -> fields.Integer:
 class CatalogSchema(StrictSchema):
     code = _code("letters and digits", _LOCAL_CODE, max_len=30)
     name = _name(100)
-    kind = _choice(ITEM_KINDS)
+    kind = _choice(ITEM_KINDS, old=tuple(OLD_ITEM_KINDS))
     unit = _name(20)
     insurance_class = _choice(INSURANCE_CLASSES)
     price = Yuan(required=True, error_messages={"required": "is required (yuan, e.g. 12.50)"})
@@ -205,6 +233,32 @@ class CatalogSchema(StrictSchema):
     sex = Text(validate=_one_of(("M", "F")))
     min_age = _age()
     max_age = _age()
+    # Diagnosis code prefixes the item is indicated for, space- or comma-separated.
+    indications = Text(
+        validate=[
+            _pattern(r"^[A-Za-z0-9. ,]+$", "diagnosis code prefixes such as J06 J20"),
+            _longest(200),
+        ]
+    )
+    # Optional columns of the national catalogue (SPEC §2.1), per price row.
+    national_code = Text(
+        validate=[_pattern(_NATIONAL_CODE, "a national catalogue code"), _longest(50)]
+    )
+    fee_class = Text(validate=_one_of(tuple(FEE_CLASSES)))
+    selfpay_ratio = CsvRatio()
+    price_ceiling = Yuan()
+
+
+# A diagnosis code as the national lists print them: J06.900, I10.x00, A01.000+G01*.
+_DIAGNOSIS_CODE = r"^[A-Za-z0-9][A-Za-z0-9.+*/:-]*$"
+
+
+class DiagnosisSchema(StrictSchema):
+    code = _code("a diagnosis code such as J06.900", _DIAGNOSIS_CODE, max_len=20)
+    name = _name(100)
+    system = _choice(DIAGNOSIS_SYSTEMS)
+    valid_from = IsoDate(required=True)
+    valid_to = IsoDate(load_default=None)
 
 
 SCHEMAS: dict[str, Schema] = {
@@ -214,13 +268,18 @@ SCHEMAS: dict[str, Schema] = {
     "catalog": CatalogSchema(),
     "deaths": DeathSchema(),
     "deliveries": DeliverySchema(),
+    "diagnoses": DiagnosisSchema(),
 }
 KINDS = tuple(SCHEMAS)
 # Columns a file may leave out of its header (after the required ones in its schema).
 OPTIONAL: dict[str, tuple[str, ...]] = {
     "residents": ("died_on",),
     "deliveries": ("national_code",),
-    "catalog": ("max_per_visit", "units_per_day", "injectable", "sex", "min_age", "max_age"),
+    "catalog": (
+        *("max_per_visit", "units_per_day", "injectable", "sex", "min_age", "max_age"),
+        "indications",
+        *("national_code", "fee_class", "selfpay_ratio", "price_ceiling"),
+    ),
 }
 # The required columns of each kind: its schema's fields, in the order SPEC §1 lists them.
 COLUMNS: dict[str, tuple[str, ...]] = {

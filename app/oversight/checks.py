@@ -41,6 +41,7 @@ from app.oversight.rules import (
     Rule,
     Severity,
     blocking,
+    indication_prefixes,
     run_checks,
     supply_end,
     warnings,
@@ -74,6 +75,8 @@ class QuoteLike(Protocol):
     def injection(self) -> bool: ...
     @property
     def split(self) -> Any: ...
+    @property
+    def diagnoses(self) -> Sequence[tuple[str, str]]: ...
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,19 @@ def describe(hit: Hit) -> str:
             if "min_age" in f:
                 return f"{hit.subject}: the patient is {f['age']}, under {f['min_age']}"
             return f"{hit.subject}: the patient is {f['age']}, over {f['max_age']}"
+        case Rule.NO_DIAGNOSIS:
+            return "the visit has no diagnosis"
+        case Rule.OFF_INDICATION:
+            return (
+                f"{hit.subject}: indicated for {f['indications']}, "
+                f"not for the diagnoses {f['diagnoses']}"
+            )
+        case Rule.UNSUITED_DIAGNOSIS:
+            if "diagnosis_sex" in f:
+                return f"diagnosis {f['code']}: for sex {f['diagnosis_sex']} only"
+            if "min_age" in f:
+                return f"diagnosis {f['code']}: the patient is {f['age']}, under {f['min_age']}"
+            return f"diagnosis {f['code']}: the patient is {f['age']}, over {f['max_age']}"
         case Rule.LATE_ENTRY:
             return f"recorded {f['hours']} hours after the visit (limit {f['limit']})"
     return hit.rule.value  # pragma: no cover (every rule is described above)
@@ -152,6 +168,7 @@ def screen(session: Session, quote: QuoteLike, now: dt.datetime) -> Screening:
                 CatalogItem.sex,
                 CatalogItem.min_age,
                 CatalogItem.max_age,
+                CatalogItem.indications,
             ).where(CatalogItem.code.in_(codes))
         )
     }
@@ -166,6 +183,7 @@ def screen(session: Session, quote: QuoteLike, now: dt.datetime) -> Screening:
             sex=catalogue[line.item].sex,
             min_age=catalogue[line.item].min_age,
             max_age=catalogue[line.item].max_age,
+            indications=indication_prefixes(catalogue[line.item].indications),
         )
         for line in priced
     ]
@@ -225,6 +243,7 @@ def screen(session: Session, quote: QuoteLike, now: dt.datetime) -> Screening:
             recent_visit_dates=recent,
             same_clinic_same_day=same_day,
             supply_until=supply_until,
+            diagnoses=[code for code, _ in quote.diagnoses],
         ),
     )
     first_line: dict[str, int] = {}

@@ -34,6 +34,7 @@ FIGURES: dict[Figure, LazyString] = {
     Figure.DISOWNED_SHARE: _l("Share of visits the patient says never happened"),
     Figure.VISITS_PER_PATIENT: _l("Visits per patient seen (repeat visits)"),
     Figure.RESIDENTS_SEEN_SHARE: _l("Share of the village's registered residents seen"),
+    Figure.CONSULTATION_SHARE: _l("Consultation fee's share of the fund base"),
 }
 MONEY = {Figure.COST_PER_VISIT, Figure.FUND_PER_VISIT, Figure.FISCAL_PER_VISIT}
 SHARES = {
@@ -44,6 +45,7 @@ SHARES = {
     Figure.COMPLAINT_SHARE,
     Figure.DISOWNED_SHARE,
     Figure.RESIDENTS_SEEN_SHARE,
+    Figure.CONSULTATION_SHARE,
 }
 
 WHY: dict[str, LazyString] = {
@@ -55,6 +57,9 @@ WHY: dict[str, LazyString] = {
     "rule:injectable_without_injection": _l("injectable without an injection fee"),
     "rule:unsuited_item": _l("item not suited to the patient"),
     "rule:late_entry": _l("entered late"),
+    "rule:no_diagnosis": _l("no diagnosis"),
+    "rule:off_indication": _l("drug outside its indications"),
+    "rule:unsuited_diagnosis": _l("diagnosis not suited to the patient"),
     "rule:complaint": _l("patient says he paid more"),
     "disowned": _l("patient says he was not seen that day"),
     "rule:dispensed_over_delivered": _l("dispensed more than the clinic had in stock"),

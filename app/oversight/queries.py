@@ -32,7 +32,7 @@ from app.periods.models import Statement, StatementEvent
 from app.places.models import Clinic
 from app.places.queries import Scope, within
 from app.policy.queries import policy_for
-from app.visits.models import Visit
+from app.visits.models import Visit, VisitLine
 
 
 @dataclass(frozen=True)
@@ -268,10 +268,24 @@ def clinic_months(
             when(live & _late_condition(policy.late_entry_hours)).label("late"),
             when(Visit.voided_at.is_not(None)).label("voided"),
             func.count(func.distinct(case((live, Visit.patient_id_number)))).label("patients"),
+            when(live, Visit.fund_base).label("fund_base"),
         )
         .where(Visit.month == month, Visit.clinic_id.in_(list(clinics)))
         .group_by(Visit.clinic_id)
     ).all()
+    consultation = dict(
+        db.session.execute(
+            select(Visit.clinic_id, func.sum(VisitLine.fund_base))
+            .join(VisitLine, (VisitLine.visit_id == Visit.id) & (VisitLine.month == Visit.month))
+            .where(
+                Visit.month == month,
+                Visit.clinic_id.in_(list(clinics)),
+                live,
+                VisitLine.kind == "consultation",
+            )
+            .group_by(Visit.clinic_id)
+        ).all()
+    )
     villages = {c.village_code for c in clinics.values()}
     residents = dict(
         db.session.execute(
@@ -327,6 +341,8 @@ def clinic_months(
             disowned=disowned.get(r.clinic_id, 0),
             patients=int(r.patients),
             residents_seen=int(seen.get(r.clinic_id, 0)),
+            fund_base=int(r.fund_base),
+            consultation_base=int(consultation.get(r.clinic_id) or 0),
         )
         for r in rows
     }

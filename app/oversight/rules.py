@@ -52,6 +52,11 @@ class Rule(StrEnum):
     INJECTABLE_WITHOUT_INJECTION = "injectable_without_injection"
     UNSUITED_ITEM = "unsuited_item"
     LATE_ENTRY = "late_entry"
+    # Diagnoses (issue 19): none recorded; a drug outside its listed indications; a
+    # diagnosis that does not suit the patient's sex or age.
+    NO_DIAGNOSIS = "no_diagnosis"
+    OFF_INDICATION = "off_indication"
+    UNSUITED_DIAGNOSIS = "unsuited_diagnosis"
 
 
 @dataclass(frozen=True)
@@ -236,6 +241,9 @@ class CheckLine:
     sex: str | None  # "M" or "F" when the item suits only one sex
     min_age: int | None
     max_age: int | None
+    # Diagnosis code prefixes the item is indicated for (the catalogue's
+    # ``indications``); empty: not checked.
+    indications: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -253,6 +261,8 @@ class CheckInput:
     same_clinic_same_day: int = 0
     # … and, per item, the day the last supply of it runs out.
     supply_until: Mapping[str, dt.date] = field(default_factory=dict)
+    # The visit's diagnosis codes, the main one first.
+    diagnoses: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -263,6 +273,51 @@ class Hit:
     severity: Severity
     subject: str = ""  # the item code it is about, if any
     facts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DiagnosisLimit:
+    """Diagnoses (by code prefix) that suit only one sex, or only some ages."""
+
+    prefixes: tuple[str, ...]
+    sex: str | None = None  # "M" or "F"
+    min_age: int | None = None
+    max_age: int | None = None
+
+
+# A small table of the ICD-10 chapters and blocks that cannot concern every
+# patient: a district may not need more to catch a typed-in wrong code.
+DIAGNOSIS_LIMITS = (
+    DiagnosisLimit(("C53", "C54", "C55", "C56", "D25", "D26", "D27", "N70", "N71", "N72",
+                    "N73", "N75", "N76", "N77", "N80", "N81", "N83", "N84", "N85", "N86",
+                    "N87", "N88", "N89", "N9"), sex="F"),
+    DiagnosisLimit(("O",), sex="F", min_age=10, max_age=60),  # pregnancy and childbirth
+    DiagnosisLimit(("C61", "C62", "D29", "D40", "N40", "N41", "N42", "N43", "N44", "N45",
+                    "N46", "N47", "N48", "N49", "N50", "N51"), sex="M"),
+    DiagnosisLimit(("P",), max_age=1),  # the perinatal period
+    DiagnosisLimit(("E30.0", "E30.1"), max_age=18),  # delayed / precocious puberty
+    DiagnosisLimit(("N95",), sex="F", min_age=35),  # menopausal disorders
+)  # fmt: skip
+
+
+def diagnosis_limit(code: str) -> DiagnosisLimit | None:
+    """The limit of the longest prefix matching ``code``, or None."""
+    best: tuple[int, DiagnosisLimit] | None = None
+    for limit in DIAGNOSIS_LIMITS:
+        for prefix in limit.prefixes:
+            if code.upper().startswith(prefix) and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), limit)
+    return best[1] if best else None
+
+
+def indication_prefixes(text: str | None) -> tuple[str, ...]:
+    """The catalogue's ``indications`` cell (``J06 J20 J40`` or ``J06,J20``) as prefixes."""
+    return tuple(p for p in (text or "").replace(",", " ").split() if p)
+
+
+def indicated(indications: Sequence[str], diagnoses: Sequence[str]) -> bool:
+    """Some diagnosis starts with one of the item's indicated prefixes (any case)."""
+    return any(d.upper().startswith(p.upper()) for d in diagnoses for p in indications)
 
 
 def age_on(birth: dt.date, day: dt.date) -> int:
@@ -340,6 +395,28 @@ def run_checks(policy: OversightPolicy, visit: CheckInput) -> list[Hit]:
     late, limit = visit.recorded_at - visit.visited_at, policy.late_entry_hours
     if limit is not None and late >= dt.timedelta(hours=limit):
         fire(Rule.LATE_ENTRY, hours=int(late.total_seconds() // 3600), limit=limit)
+
+    if not visit.diagnoses:
+        fire(Rule.NO_DIAGNOSIS)
+    else:
+        for line in visit.lines:
+            if line.indications and not indicated(line.indications, visit.diagnoses):
+                fire(
+                    Rule.OFF_INDICATION,
+                    line.item,
+                    diagnoses=",".join(visit.diagnoses),
+                    indications=",".join(line.indications),
+                )
+    for code in visit.diagnoses:
+        rule = diagnosis_limit(code)
+        if rule is None:
+            continue
+        if rule.sex and visit.sex and rule.sex != visit.sex:
+            fire(Rule.UNSUITED_DIAGNOSIS, code=code, sex=visit.sex, diagnosis_sex=rule.sex)
+        elif age is not None and rule.min_age is not None and age < rule.min_age:
+            fire(Rule.UNSUITED_DIAGNOSIS, code=code, age=age, min_age=rule.min_age)
+        elif age is not None and rule.max_age is not None and age > rule.max_age:
+            fire(Rule.UNSUITED_DIAGNOSIS, code=code, age=age, max_age=rule.max_age)
     return hits
 
 
@@ -370,6 +447,9 @@ class Figure(StrEnum):
     # wholesale shows in both, and in visits per resident).
     VISITS_PER_PATIENT = "visits_per_patient"
     RESIDENTS_SEEN_SHARE = "residents_seen_share"
+    # The consultation fee's (一般诊疗费) share of the fund base: a clinic living off
+    # the fee rather than treating (issue 19).
+    CONSULTATION_SHARE = "consultation_share"
 
 
 @dataclass(frozen=True)
@@ -391,6 +471,8 @@ class ClinicMonth:
     disowned: int = 0  # visits whose patient said "我没有在这天看病"
     patients: int = 0  # distinct people among the unvoided visits
     residents_seen: int = 0  # distinct registered residents of the clinic's village among them
+    fund_base: int = 0  # fen: what the fund's ratio applied to, all lines
+    consultation_base: int = 0  # fen: the consultation lines' part of it
 
     def figure(self, which: Figure) -> Fraction | None:
         def ratio(part: int, whole: int) -> Fraction | None:
@@ -412,6 +494,7 @@ class ClinicMonth:
             Figure.DISOWNED_SHARE: ratio(self.disowned, self.visits),
             Figure.VISITS_PER_PATIENT: ratio(self.visits, self.patients),
             Figure.RESIDENTS_SEEN_SHARE: ratio(self.residents_seen, self.residents),
+            Figure.CONSULTATION_SHARE: ratio(self.consultation_base, self.fund_base),
         }[which]
 
     def count(self, which: Figure) -> int:
@@ -430,6 +513,7 @@ class ClinicMonth:
             # The repeat visits: a person seen twice in a quiet month is no pattern.
             Figure.VISITS_PER_PATIENT: self.visits - self.patients,
             Figure.RESIDENTS_SEEN_SHARE: self.residents_seen,
+            Figure.CONSULTATION_SHARE: self.visits,
         }[which]
 
 
@@ -465,8 +549,9 @@ def peer_flags(months: Sequence[ClinicMonth], policy: FlagPolicy) -> list[Flag]:
 
     A flag is a risk, and every figure is riskier high (more cost, backstop,
     injections, visits per resident, warned, late, voided or complained-about
-    visits): a clinic below its peers is not flagged — with a few visits a
-    month, a cheap one would be noise on the reviewer's board.  Every clinic
+    visits, more of the fund going to the consultation fee): a clinic below its
+    peers is not flagged — with a few visits a month, a cheap one would be noise
+    on the reviewer's board.  Every clinic
     with the figure is a peer (it counts for the median and the MAD), but a
     clinic is flagged on a figure only when the figure rests on at least
     ``min_count`` events (:meth:`ClinicMonth.count`): with most clinics at

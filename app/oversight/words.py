@@ -26,6 +26,9 @@ RULE_NAMES = {
     Rule.INJECTABLE_WITHOUT_INJECTION: _l("Injectable without an injection"),
     Rule.UNSUITED_ITEM: _l("Item not suited to the patient"),
     Rule.LATE_ENTRY: _l("Late entry"),
+    Rule.NO_DIAGNOSIS: _l("No diagnosis"),
+    Rule.OFF_INDICATION: _l("Drug outside its indications"),
+    Rule.UNSUITED_DIAGNOSIS: _l("Diagnosis not suited to the patient"),
 }
 
 SEVERITY_NAMES = {
@@ -88,6 +91,32 @@ def check_message(rule: str, facts: Mapping[str, str] | str, item: str = "") -> 
                 "Recorded %(hours)s hours after the visit (the limit is %(limit)s)",
                 hours=f["hours"],
                 limit=f["limit"],
+            )
+        case Rule.NO_DIAGNOSIS:
+            return gettext("The visit has no diagnosis")
+        case Rule.OFF_INDICATION:
+            return gettext(
+                "%(item)s: indicated for %(indications)s, not for the diagnoses %(diagnoses)s",
+                item=item,
+                indications=f["indications"],
+                diagnoses=f["diagnoses"],
+            )
+        case Rule.UNSUITED_DIAGNOSIS:
+            if "diagnosis_sex" in f:
+                sex = gettext("women") if f["diagnosis_sex"] == "F" else gettext("men")
+                return gettext("Diagnosis %(code)s: for %(sex)s only", code=f["code"], sex=sex)
+            if "min_age" in f:
+                return gettext(
+                    "Diagnosis %(code)s: the patient is %(age)s, under the age %(limit)s",
+                    code=f["code"],
+                    age=f["age"],
+                    limit=f["min_age"],
+                )
+            return gettext(
+                "Diagnosis %(code)s: the patient is %(age)s, over the age %(limit)s",
+                code=f["code"],
+                age=f["age"],
+                limit=f["max_age"],
             )
     return rule  # pragma: no cover (every rule is said above)
 

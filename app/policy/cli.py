@@ -64,7 +64,9 @@ def show_command(district: str) -> None:
             f" fund_visit_cap={visit_cap}\n"
             f"  class_b_selfpay_ratio={_ratio(v.class_b_selfpay_ratio)}"
             f" class_b_selfpay_backstopped={str(v.class_b_selfpay_backstopped).lower()}"
-            f" require_insured={str(v.require_insured).lower()}"
+            f" require_insured={str(v.require_insured).lower()}\n"
+            f"  over_ceiling_backstopped={str(v.over_ceiling_backstopped).lower()}"
+            f" require_diagnosis={str(v.require_diagnosis).lower()}"
             f"  source={v.source}"
         )
         for line in policy_lines(v.to_policy().oversight):

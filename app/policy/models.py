@@ -43,6 +43,8 @@ class PolicyVersion(Model):
     class_b_selfpay_ratio: Mapped[int]
     class_b_selfpay_backstopped: Mapped[bool]
     require_insured: Mapped[bool]
+    over_ceiling_backstopped: Mapped[bool] = mapped_column(default=False)
+    require_diagnosis: Mapped[bool] = mapped_column(default=False)
     source: Mapped[str] = mapped_column(String(200), default="")
     # The [checks], [flags], [review] and [auto_submit] tables as canonical JSON
     # (app.oversight.rules.oversight_to_json); None: none of them, all off.
@@ -60,6 +62,8 @@ class PolicyVersion(Model):
             class_b_selfpay_ratio=Decimal(self.class_b_selfpay_ratio) / RATIO_SCALE,
             class_b_selfpay_backstopped=self.class_b_selfpay_backstopped,
             require_insured=self.require_insured,
+            over_ceiling_backstopped=self.over_ceiling_backstopped,
+            require_diagnosis=self.require_diagnosis,
             oversight=oversight_from_json(self.oversight),
         )
 
@@ -75,6 +79,8 @@ class PolicyVersion(Model):
             "class_b_selfpay_ratio": exact_int(policy.class_b_selfpay_ratio * RATIO_SCALE),
             "class_b_selfpay_backstopped": policy.class_b_selfpay_backstopped,
             "require_insured": policy.require_insured,
+            "over_ceiling_backstopped": policy.over_ceiling_backstopped,
+            "require_diagnosis": policy.require_diagnosis,
             "oversight": (
                 oversight_to_json(policy.oversight)
                 if policy.oversight != OversightPolicy()

@@ -31,6 +31,10 @@ class Policy:
     class_b_selfpay_ratio: Decimal
     class_b_selfpay_backstopped: bool
     require_insured: bool
+    # SPEC §2: the district pays the part of a line above the item's price ceiling.
+    over_ceiling_backstopped: bool = False
+    # SPEC §2, §4: a visit needs at least one diagnosis.
+    require_diagnosis: bool = False
     # Oversight (issue 11): the [checks], [flags], [review] and [auto_submit]
     # tables; the default is every one absent, all of it off.
     oversight: OversightPolicy = field(default_factory=OversightPolicy)

@@ -9,6 +9,8 @@ Guarantees, for a parsed TOML document loaded through :class:`PolicyFileSchema`:
   stored scale), read by :func:`app.money.parse_ratio` into ``Decimal``;
 * booleans are TOML ``true``/``false`` only, not ``"yes"`` or ``1``;
 * ``fund_visit_cap`` is optional: an absent key means no cap per visit;
+* ``over_ceiling_backstopped`` and ``require_diagnosis`` are optional, false
+  when absent;
 * ``[checks]`` is optional (absent: every check at recording is off); each
   rule is ``"off"``, ``"warn"`` or ``"block"``, each threshold a whole number
   in its range, required when the rule that reads it is on, and its problems
@@ -154,6 +156,9 @@ class ChecksSchema(StrictSchema):
     injectable_without_injection = _severity()
     unsuited_item = _severity()
     late_entry = _severity()
+    no_diagnosis = _severity()
+    off_indication = _severity()
+    unsuited_diagnosis = _severity()
     frequent_visits_max = _whole(1, 100)
     frequent_visits_days = _whole(1, 366)
     late_entry_hours = _whole(1, 24 * 366)
@@ -261,6 +266,8 @@ class PolicyFileSchema(StrictSchema):
     class_b_selfpay_ratio = Ratio(required=True)
     class_b_selfpay_backstopped = StrictBoolean(required=True, error_messages=_BOOLEAN)
     require_insured = StrictBoolean(required=True, error_messages=_BOOLEAN)
+    over_ceiling_backstopped = StrictBoolean(load_default=False, error_messages=_BOOLEAN)
+    require_diagnosis = StrictBoolean(load_default=False, error_messages=_BOOLEAN)
     checks = fields.Nested(
         ChecksSchema,
         load_default=None,

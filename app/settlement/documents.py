@@ -71,6 +71,8 @@ def _statement_document(view: StatementView, now: dt.datetime) -> doc.StatementD
             for h in view.history
         ),
         adjustments=_adjustment_rows(view),
+        diagnoses=tuple((d.code, d.name, d.visits) for d in view.diagnoses),
+        doctors=tuple(view.doctors),
     )
 
 

@@ -41,6 +41,7 @@ from app.settlement.figures import COUNT_FIELDS, FIGURE_FIELDS, MONEY_FIELDS, Fi
 from app.settlement.labels import document_locale, figure_labels, status_label
 from app.settlement.queries import DistrictSummary, StatementView
 from app.spreadsheet import safe_cell
+from app.visits.rules import diagnosis_text
 
 ITEM_HEADER = ["编码", "名称", "单位", "数量", "金额"]
 ADJUSTMENT_HEADER = [
@@ -53,7 +54,7 @@ ADJUSTMENT_HEADER = [
     "调整金额",
 ]
 # The detail's own columns; the statement's figures follow under their labels.
-VISIT_HEADER = ["收据号", "卫生站编码", "卫生站", "就诊日期", "就诊时间", "身份证号"]
+VISIT_HEADER = ["收据号", "卫生站编码", "卫生站", "就诊日期", "就诊时间", "身份证号", "诊断"]
 # Rows per CSV chunk sent: about 100 kB of a visit detail.
 CHUNK_ROWS = 1000
 MONEY_FORMAT = "0.00"
@@ -155,21 +156,28 @@ def _statement_rows(
         ("backstop_due", view.backstop_due),
     ):
         adjustments.append([zh(name), "", "", "", "", "", money(amount)])
+    diagnoses = [["诊断编码", "诊断名称", "人次"]]
+    diagnoses += [[d.code, d.name, cell("visits", d.visits)] for d in view.diagnoses]
     return {
         "head": head,
         "summary": summary,
         "days": days,
         "items": items,
         "adjustments": adjustments,
+        "diagnoses": diagnoses,
     }
 
 
 def statement_csv(view: StatementView) -> Iterator[bytes]:
-    """Sections separated by a blank line: header, summary, days, items, adjustments."""
+    """Sections separated by a blank line: header, summary, days, items, adjustments and
+    (when the month's visits have any) the top main diagnoses."""
     with document_locale():
         parts = _statement_rows(view, _text, format_yuan, format_quantity, date.isoformat)
     rows: list[list[Any]] = []
-    for name in ("head", "summary", "days", "items", "adjustments"):
+    names = ["head", "summary", "days", "items", "adjustments"]
+    if view.diagnoses:
+        names.append("diagnoses")
+    for name in names:
         if rows:
             rows.append([])
         rows += parts[name]
@@ -214,6 +222,8 @@ def statement_xlsx(view: StatementView) -> bytes:
     _sheet(wb, "逐日", parts["days"])
     _sheet(wb, "项目", parts["items"])
     _sheet(wb, "对账调整", parts["adjustments"])
+    if view.diagnoses:
+        _sheet(wb, "主要诊断", parts["diagnoses"])
     return _xlsx(wb)
 
 
@@ -292,6 +302,7 @@ def _visit_lines(rows: Iterable[Any]) -> Iterator[list[Any]]:
             row.visit_date.isoformat(),
             format_local(row.visited_at, "%H:%M"),
             mask_id_number(row.patient_id_number),
+            safe_cell(diagnosis_text(row.diagnoses, row.diagnosis_names)),
             *map(str, flags),
             *map(format_yuan, values),
         ]

@@ -32,7 +32,8 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import contains_eager
 
 from app.auth.access import can_see_district, require_clinic_visible
-from app.auth.models import User
+from app.auth.models import User, person_name
+from app.catalog.models import Diagnosis
 from app.errors import Forbidden, NotFound, Problem
 from app.extensions import db
 from app.insurance.queries import platform_adjustments
@@ -155,6 +156,10 @@ class StatementView:
     adjustments: list[AdjustmentView] = field(default_factory=list)
     # The checks at recording of the month's visits (one clinic's view only).
     checks: MonthChecks = field(default_factory=MonthChecks)
+    # The month's most frequent main diagnoses (top_diagnoses).
+    diagnoses: list[DiagnosisCount] = field(default_factory=list)
+    # Who recorded the month's visits, by the names papers show (month_doctors).
+    doctors: list[str] = field(default_factory=list)
 
     @property
     def adjustment_total(self) -> int:
@@ -193,7 +198,8 @@ SYSTEM_ACTOR = "system"
 
 
 def _actor_name(user: User | None) -> str:
-    return SYSTEM_ACTOR if user is None else user.display_name or user.username
+    """A history line's actor by the name papers show, never the login name."""
+    return SYSTEM_ACTOR if user is None else user.shown_name or SYSTEM_ACTOR
 
 
 def _history(statement: Statement | None) -> list[HistoryEntry]:
@@ -237,6 +243,8 @@ def statement_view(clinic_code: str, month: str, viewer: User | None) -> Stateme
         paid=_paid(statement),
         adjustments=_adjustments([clinic.id], month).get(clinic.id, []),
         checks=month_checks(clinic.id, month),
+        diagnoses=top_diagnoses([clinic.id], month).get(clinic.id, []),
+        doctors=month_doctors([clinic.id], month).get(clinic.id, []),
     )
 
 
@@ -260,9 +268,11 @@ def _histories(statement_ids: list[int]) -> dict[int, list[HistoryEntry]]:
 def statement_views(clinics: Sequence[Clinic], month: str) -> list[StatementView]:
     """The month's statements of ``clinics`` (already checked visible), in their order.
 
-    Five queries whatever the number of clinics: the statement rows, their
-    events, their adjustment lines, and :func:`month_close`'s days (the
-    clinic-day rollup) and items (the clinic-month item rollup), no visit read.
+    Seven queries whatever the number of clinics: the statement rows, their
+    events, their adjustment lines, :func:`month_close`'s days (the clinic-day
+    rollup) and items (the clinic-month item rollup), the top diagnoses
+    (:func:`top_diagnoses`) and the doctors (:func:`month_doctors`), the two
+    that group the month's visits.
     Each view equals what :func:`statement_view` gives for that clinic.
     """
     require_month(month)
@@ -278,6 +288,8 @@ def statement_views(clinics: Sequence[Clinic], month: str) -> list[StatementView
     histories = _histories([s.id for s in statements.values()])
     adjustments = _adjustments(ids, month)
     close = month_close(ids, month)
+    diagnoses = top_diagnoses(ids, month)
+    doctors = month_doctors(ids, month)
     views = []
     for clinic in clinics:
         statement = statements.get(clinic.id)
@@ -295,6 +307,8 @@ def statement_views(clinics: Sequence[Clinic], month: str) -> list[StatementView
                 history=histories.get(statement.id, []) if statement is not None else [],
                 paid=_paid(statement),
                 adjustments=adjustments.get(clinic.id, []),
+                diagnoses=diagnoses.get(clinic.id, []),
+                doctors=doctors.get(clinic.id, []),
             )
         )
     return views
@@ -517,6 +531,64 @@ def district_summary(district_code: str, month: str, viewer: User | None) -> Dis
 
 
 @dataclass(frozen=True)
+class DiagnosisCount:
+    """One main diagnosis of a clinic's month: how many visits had it."""
+
+    code: str
+    name: str
+    visits: int
+
+
+TOP_DIAGNOSES = 10  # rows of a statement's top-diagnoses table
+
+
+def top_diagnoses(clinic_ids: Sequence[int], month: str) -> dict[int, list[DiagnosisCount]]:
+    """Per clinic, the month's most frequent main diagnoses (non-voided visits), one query.
+
+    The most visits first, then by code; visits without a diagnosis are left
+    out.  The name is the list's, or the code alone when the list no longer has it.
+    """
+    if not clinic_ids:
+        return {}
+    visits = func.count().label("visits")
+    rows = db.session.execute(
+        select(Visit.clinic_id, Visit.main_diagnosis, Diagnosis.name, visits)
+        .outerjoin(Diagnosis, Diagnosis.code == Visit.main_diagnosis)
+        .where(
+            Visit.clinic_id.in_(clinic_ids),
+            Visit.month == month,
+            Visit.voided_at.is_(None),
+            Visit.main_diagnosis.is_not(None),
+        )
+        .group_by(Visit.clinic_id, Visit.main_diagnosis, Diagnosis.name)
+        .order_by(Visit.clinic_id, visits.desc(), Visit.main_diagnosis)
+    )
+    out: dict[int, list[DiagnosisCount]] = {}
+    for clinic_id, code, name, count in rows:
+        top = out.setdefault(clinic_id, [])
+        if len(top) < TOP_DIAGNOSES:
+            top.append(DiagnosisCount(str(code), str(name or code), int(count)))
+    return out
+
+
+def month_doctors(clinic_ids: Sequence[int], month: str) -> dict[int, list[str]]:
+    """Per clinic, who recorded the month's non-voided visits: shown names, by name."""
+    if not clinic_ids:
+        return {}
+    rows = db.session.execute(
+        select(Visit.clinic_id, User.display_name, User.practitioner_code)
+        .join(User, User.id == Visit.recorded_by_id)
+        .where(Visit.clinic_id.in_(clinic_ids), Visit.month == month, Visit.voided_at.is_(None))
+        .group_by(Visit.clinic_id, User.display_name, User.practitioner_code)
+        .order_by(Visit.clinic_id, User.display_name)
+    )
+    out: dict[int, list[str]] = {}
+    for clinic_id, display_name, code in rows:
+        out.setdefault(clinic_id, []).append(person_name(display_name, code))
+    return out
+
+
+@dataclass(frozen=True)
 class VisitDetail:
     """Which visits a detail export lists; scope already checked when it exists."""
 
@@ -554,6 +626,8 @@ def visit_detail_query(detail: VisitDetail) -> Select[*tuple[Any, ...]]:
             Visit.visit_date,
             Visit.visited_at,
             Visit.patient_id_number,
+            Visit.diagnoses,
+            Visit.diagnosis_names,
             Visit.programme,
             Visit.injection.label("injected"),
             Visit.total,

@@ -60,8 +60,12 @@ class NewVisitForm(_Form):
     q = StringField(filters=[_strip, _cap(50)])
     item = Repeated()
     quantity = Repeated()
+    diagnosis = Repeated()  # the chosen codes, the main one first
+    dq = StringField(filters=[_strip, _cap(50)])  # the diagnosis search
     add = StringField(filters=[_strip])
     remove = StringField(filters=[_strip])
+    add_diagnosis = StringField(filters=[_strip, _cap(20)])
+    remove_diagnosis = StringField(filters=[_strip])
     action = StringField(filters=[_strip])
 
 

@@ -40,7 +40,7 @@ INSURANCE = {
 VILLAGE_KIND = {"village": _l("administrative village"), "community": _l("urban community")}
 INSURANCE_CLASS = {"A": _l("Class A"), "B": _l("Class B"), "C": _l("Class C (self-pay)")}
 KIND = {
-    "diagnosis": _l("Diagnosis"),
+    "consultation": _l("Consultation"),
     "drug": _l("Drug"),
     "service": _l("Service"),
     "material": _l("Material"),

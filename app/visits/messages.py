@@ -23,8 +23,8 @@ MESSAGES: dict[str, LazyString] = {
     "unknown_item": _l("This item is not in the catalogue."),
     "no_price": _l("This item has no approved price on the visit date."),
     "negative_price": _l("This item has no approved price on the visit date."),
-    "second_diagnosis": _l("Only one diagnosis fee per visit."),
-    "diagnosis_once": _l("The diagnosis fee is always quantity 1."),
+    "second_consultation": _l("Only one consultation fee per visit."),
+    "consultation_once": _l("The consultation fee is always quantity 1."),
     "no_lines": _l("Add at least one item."),
     "too_many_lines": _l("At most %(n)s items per visit.", n=MAX_LINES),
     "not_number": _l("The quantity must be a number, e.g. 2 or 0.5."),
@@ -32,6 +32,12 @@ MESSAGES: dict[str, LazyString] = {
     "not_positive": _l("The quantity must be greater than zero."),
     "too_much": _l("The quantity is at most 9999.999."),
     "implausible": _l("This amount is implausibly large: check the quantity."),
+    # the diagnoses
+    "no_diagnosis": _l("This district requires a diagnosis: add at least one."),
+    "too_many_diagnoses": _l("At most 5 diagnoses: the main one and four more."),
+    "unknown_diagnosis": _l("This diagnosis code is not in the national list."),
+    "diagnosis_not_valid": _l("This diagnosis code is not valid on the visit date."),
+    "diagnosis_repeated": _l("This diagnosis is listed twice."),
     # the patient's ID number (app.people.rules.ID_PROBLEMS)
     "id_length": _l("The ID number must be 18 characters."),
     "id_shape": _l("The ID number is 17 digits followed by a digit or X."),
@@ -89,6 +95,7 @@ def problem_text(problem: Problem) -> str:
 
 
 _LINE_FIELD = re.compile(r"^lines\[(\d+)\]\.(item|quantity)$")
+_DIAGNOSIS_FIELD = re.compile(r"^diagnoses(\[\d+\])?$")
 _FORM_FIELDS = {
     "patient_id_number": "id_number",
     "id_number": "id_number",
@@ -111,6 +118,8 @@ def form_field(problem_field: str) -> str:
     m = _LINE_FIELD.match(problem_field)
     if m:
         return f"lines-{m.group(1)}-{m.group(2)}"
+    if _DIAGNOSIS_FIELD.match(problem_field):
+        return "diagnoses"
     return _FORM_FIELDS.get(problem_field, "_")
 
 

@@ -64,6 +64,7 @@ from app.database import BigId, UTCDateTime, only_on
 from app.extensions import Model
 from app.ledger import FIGURES
 from app.places.models import Clinic
+from app.visits.rules import diagnosis_pairs, diagnosis_text
 
 if TYPE_CHECKING:
     from app.oversight.models import VisitCheck
@@ -88,6 +89,11 @@ class Visit(Model):
             name="not_negative",
         ),
         CheckConstraint("programme OR fiscal = 0", name="fiscal_only_in_programme"),
+        CheckConstraint(
+            "(main_diagnosis IS NULL AND diagnoses = '') OR "
+            "(main_diagnosis IS NOT NULL AND diagnoses <> '')",
+            name="main_diagnosis_listed",
+        ),
         CheckConstraint("(voided_at IS NULL) = (void_reason IS NULL)", name="void_has_reason"),
         UniqueConstraint("clinic_id", "year", "receipt_seq", "month"),
         # The target of the (visit_id, month) foreign keys.  On PostgreSQL the
@@ -120,6 +126,13 @@ class Visit(Model):
     insured: Mapped[bool]
     reasons: Mapped[str] = mapped_column(String(200), default="")  # comma-separated codes
     injection: Mapped[bool]
+    # The diagnoses (SPEC §4): every code, the main one first, comma-separated
+    # ("" for none), and the main one alone for grouping (None for none); their
+    # names as the list gave them at the visit, tab-separated in the same order
+    # (a name holds no control character: the import refuses them).
+    diagnoses: Mapped[str] = mapped_column(String(120), default="")
+    main_diagnosis: Mapped[str | None] = mapped_column(String(20))
+    diagnosis_names: Mapped[str] = mapped_column(String(520), default="")
 
     lines_total: Mapped[int]
     registration: Mapped[int]
@@ -135,6 +148,8 @@ class Visit(Model):
     total: Mapped[int]
 
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    # The recording doctor's practitioner code (医保医师编码) at the time; None: he had none.
+    practitioner_code: Mapped[str | None] = mapped_column(String(30))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -160,6 +175,21 @@ class Visit(Model):
     def reason_codes(self) -> list[str]:
         return [r for r in self.reasons.split(",") if r]
 
+    @property
+    def diagnosis_codes(self) -> list[str]:
+        """The visit's diagnosis codes, the main one first."""
+        return [c for c in (self.diagnoses or "").split(",") if c]
+
+    @property
+    def diagnosis_list(self) -> list[tuple[str, str]]:
+        """(code, name) of each diagnosis, the main one first."""
+        return diagnosis_pairs(self.diagnoses or "", self.diagnosis_names or "")
+
+    @property
+    def diagnosis_text(self) -> str:
+        """The diagnoses as one line: ``J06.900 急性上呼吸道感染；I10.x00 高血压``."""
+        return diagnosis_text(self.diagnoses or "", self.diagnosis_names or "")
+
 
 class VisitLine(Model):
     __tablename__ = "visit_line"
@@ -168,6 +198,9 @@ class VisitLine(Model):
         UniqueConstraint("visit_id", "line_no", "month"),
         ForeignKeyConstraint(["visit_id", "month"], ["visit.id", "visit.month"]),
         CheckConstraint("amount = in_scope + self_pay", name="amount_parts"),
+        CheckConstraint(
+            "over_ceiling >= 0 AND over_ceiling <= amount", name="over_ceiling_in_amount"
+        ),
         CheckConstraint(
             "quantity > 0 AND unit_price >= 0 AND amount >= 0 AND in_scope >= 0 "
             "AND self_pay >= 0 AND fund_base >= 0",
@@ -185,7 +218,7 @@ class VisitLine(Model):
     # What the catalogue said at the visit: the record does not change if it does.
     item_code: Mapped[str] = mapped_column(String(30))
     item_name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20))
     unit: Mapped[str] = mapped_column(String(20))
     insurance_class: Mapped[str] = mapped_column(String(1))
     quantity: Mapped[int]  # thousandths
@@ -194,6 +227,14 @@ class VisitLine(Model):
     in_scope: Mapped[int]
     self_pay: Mapped[int]
     fund_base: Mapped[int]
+    # The national catalogue's fields on the visit date, as the split used them
+    # (SPEC §2.1, §3): the ratio in ten-thousandths and the ceiling in fen per
+    # unit where the item had one, and the part of the amount above the ceiling.
+    national_code: Mapped[str | None] = mapped_column(String(50))
+    fee_class: Mapped[str | None] = mapped_column(String(2))
+    selfpay_ratio: Mapped[int | None]
+    price_ceiling: Mapped[int | None]
+    over_ceiling: Mapped[int] = mapped_column(default=0)
 
     visit: Mapped[Visit] = relationship(back_populates="lines")
 

@@ -26,7 +26,8 @@ Guarantees:
   ``WITH`` (visit, lines, idempotency key, fund-usage update, the clinic's
   month per item and day, the audit entry and its chain head;
   :func:`_pg_write`).  On SQLite, which has no ``INSERT`` inside ``WITH``,
-  each is its own statement (twelve in all).  It loads nothing lazily and
+  each is its own statement (twelve in all); a visit with diagnoses reads
+  them in one more (:func:`_diagnoses`).  It loads nothing lazily and
   answers from what it wrote (``tests/integration/test_recording_path.py``
   counts them);
 * the clinic's month per item (:class:`ClinicMonthItem`, the statement's item
@@ -44,6 +45,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar, cast
 
@@ -74,6 +76,8 @@ from app.audit.operations import (
 )
 from app.auth.access import require_clinic_visible, require_doctor_of
 from app.auth.models import User
+from app.catalog.queries import diagnoses_by_code
+from app.catalog.rules import MAX_DIAGNOSES
 from app.database import (
     UTCDateTime,
     accumulate_statement,
@@ -96,7 +100,7 @@ from app.periods.models import Statement
 from app.periods.operations import lock_month_open, lock_open_month, require_open
 from app.places.models import Clinic, Village
 from app.places.queries import clinic_by_code
-from app.policy.models import PolicyVersion
+from app.policy.models import RATIO_SCALE, PolicyVersion
 from app.visits.figures import CLINIC_DAY, REBUILD_SETTING, ledger_sql
 from app.visits.models import (
     ClinicMonthItem,
@@ -182,7 +186,8 @@ LINE_COLUMNS = {
     "line_no": "integer", "item_id": "integer", "item_code": "text", "item_name": "text",
     "kind": "text", "unit": "text", "insurance_class": "text", "quantity": "integer",
     "unit_price": "integer", "amount": "integer", "in_scope": "integer", "self_pay": "integer",
-    "fund_base": "integer",
+    "fund_base": "integer", "national_code": "text", "fee_class": "text",
+    "selfpay_ratio": "integer", "price_ceiling": "integer", "over_ceiling": "integer",
 }  # fmt: skip
 
 
@@ -360,6 +365,8 @@ class VisitRequest:
     warning_reason: str | None = None
     # A visit captured at a terminal that could not reach the server (issue 25).
     offline: OfflineCapture | None = None
+    # Diagnosis codes (SPEC §4): the main one first, up to MAX_DIAGNOSES in all.
+    diagnoses: tuple[str, ...] = ()
 
     def fingerprint(self) -> str:
         """A hash of the request as sent, to tell a retry from a different request.
@@ -384,6 +391,8 @@ class VisitRequest:
             ],
             "visited_at": self.visited_at.isoformat() if self.visited_at else None,
         }
+        if self.diagnoses:  # absent from the hash without them: older keys still match
+            body["diagnoses"] = list(self.diagnoses)
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -420,6 +429,8 @@ class Quote:
     split: Split
     hukou_village: Village | None = field(default=None)
     injection: bool = False  # given, whether or not a fee is charged for it
+    # The visit's diagnoses (code, name), the main one first.
+    diagnoses: tuple[tuple[str, str], ...] = ()
     checks: Screening = NOTHING  # the checks at recording that fire (app.oversight.checks)
 
     @property
@@ -536,11 +547,57 @@ def _line_inputs(
                 insurance_class=InsuranceClass(item.insurance_class),
                 unit_price=item.price,
                 quantity=quantity,
+                selfpay_ratio=(
+                    None
+                    if item.selfpay_ratio is None
+                    else Decimal(item.selfpay_ratio) / RATIO_SCALE
+                ),
+                price_ceiling=item.price_ceiling,
             )
         )
     if problems:
         raise InvalidInput(problems)
     return inputs, tuple(items)
+
+
+def _diagnoses(
+    request: VisitRequest, day: dt.date, version: PolicyVersion | None
+) -> tuple[tuple[str, str], ...]:
+    """The request's diagnoses as (code, name), each valid on ``day``; or every problem.
+
+    One query, and none without diagnoses.  A district whose policy says
+    ``require_diagnosis`` refuses a visit without one.
+    """
+    codes = [code.strip() for code in request.diagnoses]
+    problems: list[Problem] = []
+    if not codes and version is not None and version.require_diagnosis:
+        problems.append(
+            Problem("diagnoses", "this district requires at least one diagnosis", "no_diagnosis")
+        )
+    if len(codes) > MAX_DIAGNOSES:
+        problems.append(
+            Problem(
+                "diagnoses",
+                f"at most {MAX_DIAGNOSES} diagnoses: the main one and {MAX_DIAGNOSES - 1} more",
+                "too_many_diagnoses",
+            )
+        )
+    known = diagnoses_by_code(codes[:MAX_DIAGNOSES])
+    found: list[tuple[str, str]] = []
+    for i, code in enumerate(codes[:MAX_DIAGNOSES]):
+        where = f"diagnoses[{i}]"
+        row = known.get(code)
+        if row is None:
+            problems.append(Problem(where, f"unknown diagnosis code {code!r}", "unknown_diagnosis"))
+        elif row.valid_from > day or (row.valid_to is not None and row.valid_to < day):
+            problems.append(Problem(where, f"{code} is not valid on {day}", "diagnosis_not_valid"))
+        elif code in codes[:i]:
+            problems.append(Problem(where, f"{code} is listed twice", "diagnosis_repeated"))
+        else:
+            found.append((code, row.name))
+    if problems:
+        raise InvalidInput(problems)
+    return tuple(found)
 
 
 def _facts(
@@ -602,6 +659,7 @@ def _quote(
         split=split,
         hukou_village=standing.village,
         injection=request.injection,
+        diagnoses=_diagnoses(request, local_date(visited_at), version),
     )
 
 
@@ -920,6 +978,9 @@ def _posting(
         "insured": split.insured,
         "reasons": ",".join(quote.eligibility.reasons),
         "injection": quote.injection,
+        "diagnoses": ",".join(code for code, _ in quote.diagnoses),
+        "main_diagnosis": quote.diagnoses[0][0] if quote.diagnoses else None,
+        "diagnosis_names": "\t".join(name for _, name in quote.diagnoses),
         "lines_total": split.lines_total,
         "registration": split.registration,
         "injection_fee": split.injection,
@@ -933,6 +994,7 @@ def _posting(
         "patient": split.patient,
         "total": split.total,
         "recorded_by_id": actor.id,
+        "practitioner_code": actor.practitioner_code,
         "recorded_at": now,
         "receipt_seq": reserved.seq,
         "receipt_number": f"{clinic.code}-{year}-{reserved.seq:06d}",
@@ -954,6 +1016,11 @@ def _posting(
             "in_scope": priced.in_scope,
             "self_pay": priced.self_pay,
             "fund_base": priced.fund_base,
+            "national_code": item.national_code,
+            "fee_class": item.fee_class,
+            "selfpay_ratio": item.selfpay_ratio if priced.selfpay_ratio is not None else None,
+            "price_ceiling": priced.price_ceiling,
+            "over_ceiling": priced.over,
         }
         for no, (priced, item) in enumerate(zip(split.lines, quote.items, strict=True), start=1)
     ]

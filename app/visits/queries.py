@@ -88,6 +88,11 @@ class PricedItem:
     unit: str
     insurance_class: str
     price: int | None
+    # The national catalogue's fields of the day's price row (SPEC §2.1).
+    national_code: str | None = None
+    fee_class: str | None = None
+    selfpay_ratio: int | None = None  # ten-thousandths
+    price_ceiling: int | None = None  # fen per unit
 
 
 # The rows visit_facts reads, in the order its one row holds their columns.
@@ -244,6 +249,10 @@ def _prices_statement() -> Any:
         CatalogItem.unit,
         CatalogItem.insurance_class,
         ItemPrice.price,
+        ItemPrice.national_code,
+        ItemPrice.fee_class,
+        ItemPrice.selfpay_ratio,
+        ItemPrice.price_ceiling,
     ).outerjoin(ItemPrice, valid_price)
 
 
@@ -561,3 +570,14 @@ def day_sections(visits: list[Visit], closes: list[DayClose]) -> list[DaySection
     if closes and not sections[-1].entries:
         sections.pop()
     return sections
+    return {row.day: row for row in rows}
+
+
+def doctor_names(user_ids: Collection[int]) -> dict[int, str]:
+    """User id → the name papers show (display name and practitioner code), one query."""
+    if not user_ids:
+        return {}
+    return {
+        user.id: user.shown_name
+        for user in db.session.scalars(select(User).where(User.id.in_(set(user_ids))))
+    }

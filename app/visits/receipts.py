@@ -57,6 +57,12 @@ def insurance_note(settlement: InsuranceSettlement | None) -> str:
         return _("Pending insurance settlement (医保待结算): the fund's share shown is expected; "
                  "the platform settles it later. What you pay does not change.")  # fmt: skip
     return _("The insurance settlement of this visit is reversed.")
+def percent(ratio: int | None) -> str | None:
+    """A ratio stored in ten-thousandths as a percentage: 500 → ``5%``, 1250 → ``12.5%``."""
+    if ratio is None:
+        return None
+    whole, hundredths = divmod(ratio, 100)
+    return f"{whole}%" if not hundredths else f"{whole}.{hundredths:02d}".rstrip("0") + "%"
 
 
 def receipt_document(visit: Visit, check_code: str = "", check_url: str = "") -> ReceiptDocument:
@@ -88,6 +94,9 @@ def receipt_document(visit: Visit, check_code: str = "", check_url: str = "") ->
                 unit_price=line.unit_price,
                 amount=line.amount,
                 kind=line.kind,
+                price_ceiling=line.price_ceiling,
+                over_ceiling=line.over_ceiling,
+                selfpay_percent=percent(line.selfpay_ratio),
             )
             for line in visit.lines
         ),
@@ -101,6 +110,7 @@ def receipt_document(visit: Visit, check_code: str = "", check_url: str = "") ->
         patient=patient,
         voided=visit.voided,
         eligibility_notes=tuple(reason_words(visit.reason_codes)),
+        diagnoses=tuple(f"{code} {name}".strip() for code, name in visit.diagnosis_list),
         check_code=check_code,
         check_url=check_url,
         insurance_note=insurance_note(settlement),

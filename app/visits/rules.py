@@ -9,15 +9,23 @@ Guarantees, for every result of :func:`compute_split`:
 * the result depends only on the arguments: no database, no clock, no Flask.
 
 All money is integer fen; the only rounding is :func:`app.money.round_fen`
-(ROUND_HALF_UP), applied once per line amount, once per class-B covered part
-and once to the fund share.  The fiscal backstop is the exact remainder, so the
-identity holds by construction rather than by luck.
+(ROUND_HALF_UP), applied once per line amount, once per line's ceiling
+(``price_ceiling × quantity``), once per covered part (``(amount − over) ×
+(1 − r)``) and once to the fund share.  The fiscal backstop is the exact
+remainder, so the identity holds by construction rather than by luck.
+
+The national catalogue's per-item fields (SPEC §2.1, §3.1, §3.3): the part of a
+line above its payment ceiling (``over``) is never in the fund base, and in
+scope only when the policy backstops it (``over_ceiling_backstopped``); an
+item's own self-pay ratio replaces the policy's class-B ratio, and
+``class_b_selfpay_backstopped`` covers every item's self-pay part.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 
 from app.errors import InvalidInput, Problem
@@ -32,7 +40,7 @@ MAX_AMOUNT = 100_000_000  # 1,000,000.00 yuan for one line or one visit
 
 
 class Kind(StrEnum):
-    DIAGNOSIS = "diagnosis"
+    CONSULTATION = "consultation"
     DRUG = "drug"
     SERVICE = "service"
     MATERIAL = "material"
@@ -56,6 +64,23 @@ class Reason(StrEnum):
     # The register records the patient's death on or before the visit date: no
     # visit at all, programme or not (SPEC §2, ``died_on``).
     DECEASED = "deceased"
+
+
+# --- diagnoses ---------------------------------------------------------------
+
+
+def diagnosis_pairs(codes: str, names: str) -> list[tuple[str, str]]:
+    """A visit's stored diagnoses (codes comma-, names tab-separated) as (code, name) pairs."""
+    name_list = names.split("\t") if names else []
+    return [
+        (code, name_list[i] if i < len(name_list) else "")
+        for i, code in enumerate(c for c in codes.split(",") if c)
+    ]
+
+
+def diagnosis_text(codes: str, names: str) -> str:
+    """``J06.900 急性上呼吸道感染；I10.x00 高血压``: the main one first, as lists print them."""
+    return "；".join(f"{code} {name}".strip() for code, name in diagnosis_pairs(codes, names))
 
 
 # --- eligibility -------------------------------------------------------------
@@ -158,6 +183,9 @@ class LineInput:
     insurance_class: InsuranceClass
     unit_price: int  # fen, from the catalogue on the visit date
     quantity: int  # thousandths
+    # The national catalogue's fields on the visit date (SPEC §2.1); None: none set.
+    selfpay_ratio: Decimal | None = None  # the item's 先行自付比例, 0..1
+    price_ceiling: int | None = None  # fen per unit (医保支付限价)
 
 
 def line_problems(lines: list[LineInput]) -> list[Problem]:
@@ -165,7 +193,7 @@ def line_problems(lines: list[LineInput]) -> list[Problem]:
     problems: list[Problem] = []
     if not lines:
         problems.append(Problem("lines", "a visit needs at least one line", "no_lines"))
-    diagnosis_seen = False
+    consultation_seen = False
     for i, line in enumerate(lines):
         if line.quantity <= 0:
             problems.append(
@@ -181,18 +209,30 @@ def line_problems(lines: list[LineInput]) -> list[Problem]:
             )
         if line.unit_price < 0:
             problems.append(Problem(f"lines[{i}].item", "has a negative price", "negative_price"))
-        if line.kind is Kind.DIAGNOSIS:
-            if diagnosis_seen:
+        if line.price_ceiling is not None and line.price_ceiling < 0:
+            problems.append(
+                Problem(f"lines[{i}].item", "has a negative price ceiling", "negative_ceiling")
+            )
+        if line.selfpay_ratio is not None and not 0 <= line.selfpay_ratio <= 1:
+            problems.append(
+                Problem(f"lines[{i}].item", "has a self-pay ratio outside 0..1", "bad_ratio")
+            )
+        if line.kind is Kind.CONSULTATION:
+            if consultation_seen:
                 problems.append(
                     Problem(
-                        f"lines[{i}].item", "only one diagnosis line per visit", "second_diagnosis"
+                        f"lines[{i}].item",
+                        "only one consultation line per visit",
+                        "second_consultation",
                     )
                 )
-            diagnosis_seen = True
+            consultation_seen = True
             if line.quantity != ONE:
                 problems.append(
                     Problem(
-                        f"lines[{i}].quantity", "the diagnosis fee is quantity 1", "diagnosis_once"
+                        f"lines[{i}].quantity",
+                        "the consultation fee is quantity 1",
+                        "consultation_once",
                     )
                 )
     return problems
@@ -216,7 +256,12 @@ class PricedLine:
     amount: int
     in_scope: int
     self_pay: int
-    fund_base: int  # what of this line the fund's ratio applies to
+    fund_base: int  # what of this line the fund's ratio applies to (its covered part)
+    # Where the national fields applied (None where they did not): the ceiling per
+    # unit and the part of the amount above it; the item's own self-pay ratio.
+    price_ceiling: int | None = None
+    over: int = 0
+    selfpay_ratio: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -242,22 +287,31 @@ class Split:
 
 
 def price_line(line: LineInput, policy: Policy | None) -> PricedLine:
-    """Amount, in-scope and self-pay parts of one line (SPEC §3.1, §3.3)."""
+    """Amount, in-scope and self-pay parts of one line (SPEC §3.1, §3.3).
+
+    Without a policy (no programme, no fund) what is in scope only sorts the
+    patient's own payment: nothing is left out of it but services and class C.
+    """
     amount = line_amount(line.unit_price, line.quantity)
-    if line.kind is Kind.DIAGNOSIS:
-        in_scope, fund_base = amount, amount
-    elif line.kind is Kind.SERVICE or line.insurance_class is InsuranceClass.C:
-        in_scope, fund_base = 0, 0
-    elif line.insurance_class is InsuranceClass.A:
-        in_scope, fund_base = amount, amount
-    else:  # class B drug or material
-        if policy is None:  # no programme and no fund: the split of B is moot
-            b_covered, backstopped = amount, True
-        else:
-            b_covered = apply_ratio(amount, 1 - policy.class_b_selfpay_ratio)
-            backstopped = policy.class_b_selfpay_backstopped
-        fund_base = b_covered
-        in_scope = amount if backstopped else b_covered
+    over = 0
+    if line.price_ceiling is not None:
+        over = max(0, amount - line_amount(line.price_ceiling, line.quantity))
+    fund_covered = line.kind is Kind.CONSULTATION or (
+        line.kind is not Kind.SERVICE and line.insurance_class is not InsuranceClass.C
+    )
+    if not fund_covered:
+        in_scope, covered = 0, 0
+    else:
+        ratio = line.selfpay_ratio
+        if ratio is None:
+            ratio = Decimal(0)
+            if line.insurance_class is InsuranceClass.B and policy is not None:
+                ratio = policy.class_b_selfpay_ratio
+        covered = apply_ratio(amount - over, 1 - ratio)
+        own_part = amount - over - covered
+        over_in = policy is None or policy.over_ceiling_backstopped
+        own_in = policy is None or policy.class_b_selfpay_backstopped
+        in_scope = covered + (over if over_in else 0) + (own_part if own_in else 0)
     return PricedLine(
         item=line.item,
         kind=line.kind,
@@ -267,7 +321,10 @@ def price_line(line: LineInput, policy: Policy | None) -> PricedLine:
         amount=amount,
         in_scope=in_scope,
         self_pay=amount - in_scope,
-        fund_base=fund_base,
+        fund_base=covered,
+        price_ceiling=line.price_ceiling if fund_covered else None,
+        over=over if fund_covered else 0,
+        selfpay_ratio=line.selfpay_ratio if fund_covered else None,
     )
 
 
@@ -306,8 +363,8 @@ def compute_split(
         if policy.fund_visit_cap is not None:
             fund = min(fund, policy.fund_visit_cap)
         fund = max(0, min(fund, policy.fund_annual_cap - usage.fund_paid))
-        # The fund base is never more than in_scope (b_covered ≤ amount), and the
-        # ratio is ≤ 1, so the fund can never exceed what is in scope.
+        # The fund base is never more than in_scope (covered ≤ a line's in-scope
+        # part), and the ratio is ≤ 1, so the fund can never exceed what is in scope.
         fund = min(fund, in_scope)
 
     if eligibility.programme:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, missing, post_load, pre_load, validate
@@ -29,6 +30,7 @@ from app.money import format_quantity, format_yuan
 from app.oversight.checks import describe, stored_check
 from app.oversight.rules import Rule
 from app.people.rules import mask_id_number, mask_name
+from app.policy.models import RATIO_SCALE
 from app.visits.labels import INSURANCE_CLASS, KIND
 from app.visits.operations import LineRequest, OfflineCapture, Quote, VisitRequest
 from app.visits.queries import PatientEligibility
@@ -174,6 +176,19 @@ class VisitInSchema(StrictSchema):
         load_default=False, metadata={"description": "true or false; default false"}
     )
     lines = fields.List(fields.Nested(LineInSchema), required=True)
+    diagnoses = fields.List(
+        Text(validate=validate.Length(min=1, max=20)),
+        load_default=list,
+        validate=validate.Length(max=20, error="is longer than {max} codes"),
+        metadata={
+            "description": (
+                "Diagnosis codes of the national lists (e.g. J06.900), the main one first, "
+                "at most 5, each valid on the visit date; required when the district's "
+                "policy says require_diagnosis."
+            ),
+            "example": ["J06.900", "I10.x00"],
+        },
+    )
     warning_reason = Text(
         load_default=None,
         allow_none=True,
@@ -209,6 +224,7 @@ class VisitInSchema(StrictSchema):
             visited_at=data["visited_at"],
             warning_reason=data["warning_reason"],
             offline=data["offline"],
+            diagnoses=tuple(data["diagnoses"]),
         )
 
 
@@ -366,12 +382,30 @@ class QuoteTotalsSchema(TotalsSchema):
     patient = Whole(QuotePatientTotalsSchema)
 
 
+def stored_ratio(value: int | None) -> Decimal | None:
+    """A ratio stored in ten-thousandths as the ``Decimal`` it is."""
+    return None if value is None else Decimal(value) / RATIO_SCALE
+
+
+def format_ratio(value: Decimal) -> str:
+    """``0.05``, ``0.10``, ``0.125``: at least two decimals, at most four."""
+    text = f"{value:.4f}"
+    return text[:-2] + text[-2:].rstrip("0") if text.endswith("0") else text
+
+
+class RatioText(fields.Field):
+    """A ratio (``Decimal``) out as a string with two to four decimals."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else format_ratio(value)
+
+
 class LineOutSchema(Schema):
     """A priced line: a stored :class:`VisitLine`, or a quote's (PricedLine, CatalogItem)."""
 
     item = fields.String()
     name = fields.String()
-    kind = fields.String(metadata={"enum": ["diagnosis", "drug", "service", "material"]})
+    kind = fields.String(metadata={"enum": ["consultation", "drug", "service", "material"]})
     unit = fields.String()
     insurance_class = fields.String(metadata={"enum": ["A", "B", "C"]})
     quantity = Quantity()
@@ -379,13 +413,43 @@ class LineOutSchema(Schema):
     amount = Yuan()
     in_scope = Yuan()
     self_pay = Yuan()
+    national_code = fields.String(
+        allow_none=True,
+        metadata={"description": "the national catalogue code (med_list_codg) on the visit date"},
+    )
+    fee_class = fields.String(
+        allow_none=True, metadata={"description": "the platform's fee class (med_chrgitm_type)"}
+    )
+    selfpay_ratio = RatioText(
+        allow_none=True,
+        metadata={
+            "description": (
+                'the item\'s own self-pay ratio (先行自付比例) where it applied, e.g. "0.05"; '
+                "null: the policy's class-B ratio (class B) or none"
+            )
+        },
+    )
+    price_ceiling = Yuan(
+        allow_none=True,
+        metadata={
+            "description": "the fund's payment ceiling per unit (医保支付限价) where it applied"
+        },
+    )
+    over_ceiling = Yuan(
+        metadata={"description": "the part of the amount above the ceiling: never in the fund base"}
+    )
 
     _STORED = {"item": "item_code", "name": "item_name"}  # noqa: RUF012
+    _FROM_ITEM = ("name", "unit", "national_code", "fee_class")
 
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         if isinstance(obj, tuple):  # a quote's line: the price from the split, words from the item
             priced, item = obj
-            return getattr(item if attr in ("name", "unit") else priced, attr, default)
+            if attr == "over_ceiling":
+                return priced.over
+            return getattr(item if attr in self._FROM_ITEM else priced, attr, default)
+        if attr == "selfpay_ratio":
+            return stored_ratio(obj.selfpay_ratio)
         return getattr(obj, self._STORED.get(attr, attr), default)
 
 
@@ -467,6 +531,22 @@ class CheckOutSchema(Schema):
         return reason
 
 
+class DiagnosisOutSchema(Schema):
+    """One of a visit's diagnoses: a (code, name) pair."""
+
+    code = fields.String(metadata={"example": "J06.900"})
+    name = fields.String(metadata={"example": "急性上呼吸道感染"})
+    main = fields.Boolean(metadata={"description": "the main diagnosis (the first)"})
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        (code, name), main = obj
+        return {"code": code, "name": name, "main": main}[attr]
+
+
+def _diagnosis_pairs(pairs: Any) -> list[Any]:
+    return [(pair, i == 0) for i, pair in enumerate(pairs)]
+
+
 class VisitSchema(Schema):
     """A recorded visit (a :class:`Visit` row)."""
 
@@ -478,6 +558,14 @@ class VisitSchema(Schema):
     programme = fields.Boolean()
     eligibility = Whole(EligibilityOutSchema)
     injection = fields.Boolean()
+    diagnoses = fields.List(
+        fields.Nested(DiagnosisOutSchema),
+        metadata={"description": "the visit's diagnoses, the main one first"},
+    )
+    practitioner_code = fields.String(
+        allow_none=True,
+        metadata={"description": "the recording doctor's practitioner code (医保医师编码)"},
+    )
     lines = fields.List(fields.Nested(LineOutSchema))
     totals = Whole(TotalsSchema)
     voided = fields.Boolean()
@@ -499,6 +587,8 @@ class VisitSchema(Schema):
         if attr == "checks":
             codes = [line.item_code for line in obj.lines]
             return [stored_check(row, codes) for row in obj.checks]
+        if attr == "diagnoses":
+            return _diagnosis_pairs(obj.diagnosis_list)
         return super().get_attribute(obj, attr, default)
 
 
@@ -529,6 +619,11 @@ def visit_answer(visit: Any) -> dict[str, Any]:
             "reasons": visit.reason_codes,
         },
         "injection": visit.injection,
+        "diagnoses": [
+            {"code": code, "name": name, "main": i == 0}
+            for i, (code, name) in enumerate(visit.diagnosis_list)
+        ],
+        "practitioner_code": visit.practitioner_code,
         "lines": [
             {
                 "item": line.item_code,
@@ -541,6 +636,13 @@ def visit_answer(visit: Any) -> dict[str, Any]:
                 "amount": yuan(line.amount),
                 "in_scope": yuan(line.in_scope),
                 "self_pay": yuan(line.self_pay),
+                "national_code": line.national_code,
+                "fee_class": line.fee_class,
+                "selfpay_ratio": None
+                if line.selfpay_ratio is None
+                else format_ratio(Decimal(line.selfpay_ratio) / RATIO_SCALE),
+                "price_ceiling": None if line.price_ceiling is None else yuan(line.price_ceiling),
+                "over_ceiling": yuan(line.over_ceiling),
             }
             for line in lines
         ],
@@ -625,6 +727,10 @@ class QuoteSchema(Schema):
     programme = fields.Boolean(attribute="split.programme")
     eligibility = Whole(QuoteEligibilitySchema)
     injection = fields.Boolean()
+    diagnoses = fields.List(
+        fields.Nested(DiagnosisOutSchema),
+        metadata={"description": "the visit's diagnoses, the main one first"},
+    )
     lines = fields.List(fields.Nested(LineOutSchema))
     totals = fields.Nested(QuoteTotalsSchema, attribute="split")
     fund_year = Whole(FundYearQuoteSchema)
@@ -641,6 +747,8 @@ class QuoteSchema(Schema):
     def get_attribute(self, obj: Quote, attr: str, default: Any) -> Any:
         if attr == "lines":
             return list(zip(obj.split.lines, obj.items, strict=True))
+        if attr == "diagnoses":
+            return _diagnosis_pairs(obj.diagnoses)
         if attr == "checks":
             return [
                 (hit, where, None)
@@ -711,3 +819,13 @@ class TerminalItemSchema(Schema):
     insurance_class = fields.String()
     class_label = fields.Function(lambda offer: str(INSURANCE_CLASS.get(offer.insurance_class, "")))
     price = Yuan()
+    injectable = fields.Boolean()
+
+
+class TerminalDiagnosisSchema(Schema):
+    """A diagnosis code as the terminal's search lists it."""
+
+    code = fields.String()
+    name = fields.String()
+    system = fields.String()
+    pinyin = fields.String()

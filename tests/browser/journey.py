@@ -29,7 +29,7 @@ PICKERS_REFUSED = True  # the month and date boxes are plain text (issue 10, ite
 ALLOWED_WORDS = {
     *("PDF", "CSV", "Excel", "ID", "QR"),  # names of formats, read as such in Chinese offices
     *("Ctrl", "Enter", "Alt", "Tab", "Esc"),  # the keys' own labels in the keyboard hints
-    *("amxl", "zs"),  # pinyin initials given as examples of what to type
+    *("amxl", "zs", "jxs"),  # pinyin initials given as examples of what to type
     *("doctor", "doctor2", "reviewer", "town_reviewer", "finance"),  # the test users' names
 }
 

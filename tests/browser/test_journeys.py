@@ -25,7 +25,7 @@ from tests.browser.journey import Keys, look
 PRINT_STUB = "window.__printed = 0; window.print = () => { window.__printed += 1; };"
 OCT = "2026-10"
 SEPT = "2026-09"
-WORKED = [("amxl", "12"), ("ffgc", "1"), ("hy", "1")]  # + the diagnosis fee, pre-added
+WORKED = [("amxl", "12"), ("ffgc", "1"), ("hy", "1")]  # + the consultation fee, pre-added
 
 
 def printed(page: Any) -> int:
@@ -67,11 +67,16 @@ def record_visit(
     *,
     injection: bool = True,
     when: str | None = None,
+    diagnosis: str = "jxs",
 ) -> str:
     """One visit from the ID number to the printed receipt; its receipt number."""
     page = keys.page
     keys.wait_focus("#id_number")
     keys.type(id_number)
+    keys.press("Enter")
+    keys.wait_focus("#dq")
+    keys.type(diagnosis)  # the main diagnosis by its pinyin initials
+    page.wait_for_selector("#dq-results [aria-selected=true]")
     keys.press("Enter")
     keys.wait_focus("#q")
     for query, quantity in items:

@@ -6,6 +6,7 @@ the main pages go to ``test-artifacts/screenshots/``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import urllib.request
@@ -14,13 +15,15 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.auth.models import User
+from app.catalog.models import CatalogItem, ItemPrice
+from app.database import unit_of_work
 from app.extensions import db
 from app.visits.models import Visit
 from app.visits.operations import LineRequest, VisitRequest, quote_visit
 from app.visits.schemas import QuoteSchema
 from tests.browser.conftest import LiveServer, Traffic, login, screenshot
 
-WORKED = [("amxl", "12"), ("ffgc", "1"), ("hy", "1")]  # + the diagnosis fee, pre-added
+WORKED = [("amxl", "12"), ("ffgc", "1"), ("hy", "1")]  # + the consultation fee, pre-added
 
 
 def visit_count(server: LiveServer) -> int:
@@ -103,7 +106,7 @@ def test_eligible_patient_live_split_equals_the_api_quote(
 ) -> None:
     world = live_server.world
     login(page, live_server)
-    # The diagnosis fee is there before anything is typed.
+    # The consultation fee is there before anything is typed.
     assert page.locator("#lines-body tr.line").count() == 1
     assert "一般诊疗费" in page.inner_text("#lines-body")
 
@@ -111,7 +114,7 @@ def test_eligible_patient_live_split_equals_the_api_quote(
     panel = page.inner_text("#patient-panel")
     assert "一元看病" in panel and "张*" in panel and "大涡村" in panel
     assert "城乡居民医保" in panel and "¥600.00" in panel
-    assert page.evaluate("document.activeElement.id") == "q"  # on to the items
+    assert page.evaluate("document.activeElement.id") == "dq"  # on to the diagnoses
 
     for query, quantity in WORKED:
         add_item(page, query, quantity)
@@ -186,7 +189,7 @@ def test_not_eligible_patients_see_the_reasons(
     page.wait_for_function("() => document.getElementById('t-total').textContent !== '—'")
     screenshot(page, "02-new-visit-not-eligible")
     wait_total(page, "¥10.00")
-    assert page.inner_text("#t-patient") == "¥3.00"  # 30% of the diagnosis fee
+    assert page.inner_text("#t-patient") == "¥3.00"  # 30% of the consultation fee
     assert page.inner_text("#due") == "本次您需支付 3.00 元"
 
     enter_patient(page, world.ids["unknown"])
@@ -207,6 +210,7 @@ def test_not_eligible_patients_see_the_reasons(
 def test_pinyin_search_with_arrows(page: Any, live_server: LiveServer) -> None:
     login(page, live_server)
     enter_patient(page, live_server.world.ids["insured_village"])
+    page.focus("#q")
     page.keyboard.type("jn")  # pinyin initials match from the start only
     page.wait_for_selector("#q-results li.none:has-text('没有匹配的项目')")
     page.fill("#q", "")
@@ -234,6 +238,7 @@ def test_the_next_items_list_stays_open_when_typed_straight_after_a_pick(
     when the answer came inside the 150 ms the blur waits for a click)."""
     login(page, live_server)
     enter_patient(page, live_server.world.ids["insured_village"])
+    page.focus("#q")
     page.keyboard.type("amxl")
     page.wait_for_selector("#q-results [aria-selected=true]")
     # Pick, then ask for the next item's list at once (ArrowDown searches without the
@@ -406,7 +411,12 @@ def test_keyboard_only_visit(page: Any, live_server: LiveServer, traffic: Traffi
 
     kb.type(live_server.world.ids["insured_village"])  # as a scanner would: digits, Enter
     kb.press("Enter")
+    page.wait_for_function("() => document.activeElement.id === 'dq'")
+    kb.type("jxs")  # 急性上呼吸道感染, the main diagnosis: on to the items
+    page.wait_for_selector("#dq-results [aria-selected=true]")
+    kb.press("Enter")
     page.wait_for_function("() => document.activeElement.id === 'q'")
+    assert page.inner_text("#diagnoses-chosen").split()[:2] == ["J06.900", "急性上呼吸道感染"]
     for query, quantity in WORKED:
         kb.type(query)
         page.wait_for_selector("#q-results [aria-selected=true]")
@@ -535,48 +545,79 @@ def stub_print(page: Any) -> None:
     )
 
 
-def test_typical_visit_takes_at_most_20_keys_after_the_id(
+def add_injectable(server: LiveServer) -> None:
+    """An injectable drug for the typical visit (the test world has none)."""
+    with server.app.app_context(), unit_of_work() as session:
+        item = CatalogItem(
+            code="ZSY01",
+            name="注射用青霉素钠",
+            kind="drug",
+            unit="支",
+            insurance_class="A",
+            pinyin="zsyqmsn",
+            injectable=True,
+        )
+        item.prices.append(ItemPrice(price=60, valid_from=dt.date(2016, 1, 1)))
+        session.add(item)
+    with server.app.app_context():
+        db.session.remove()
+
+
+def test_typical_visit_takes_at_most_22_keys_after_the_id(
     page: Any, live_server: LiveServer, traffic: Traffic
 ) -> None:
+    """ID, one diagnosis, the consultation fee, three drugs (one injectable), the
+    injection, the receipt printed (issue 19 item 6, issue 24 item 7): keyboard only.
+
+    Each search gets the first three letters a doctor types until his item is first.
+    """
+    add_injectable(live_server)
     login(page, live_server)
     page.keyboard.type(live_server.world.ids["insured_village"])  # the scanner's 18 characters
     keys = KeyCounter(page)
     keys.press("Enter")
+    page.wait_for_function("() => document.activeElement.id === 'dq'")
+    keys.type("jxs")  # the main diagnosis, 急性上呼吸道感染
+    page.wait_for_selector("#dq-results [aria-selected=true]")
+    keys.press("Enter")
     page.wait_for_function("() => document.activeElement.id === 'q'")
-    keys.type("amxl")
+    keys.type("amx")
     page.wait_for_selector("#q-results [aria-selected=true]")
     keys.press("Enter")
     page.wait_for_function("() => document.activeElement.name === 'quantity'")
     keys.type("12")
     # A letter in a quantity box starts the next search: no Enter needed in between.
-    for query in ("ffgc", "hy"):
+    for query in ("ffg", "zsy"):
         keys.type(query)
         page.wait_for_selector("#q-results [aria-selected=true]")
         keys.press("Enter")
         page.wait_for_function("() => document.activeElement.name === 'quantity'")
-    keys.press("F2")  # the injection
+    # The injectable ticked the injection: no F2.
     assert page.is_checked("#injection")
-    wait_total(page, "¥24.70")
-    keys.press("Control+Enter")  # save
+    wait_total(page, "¥20.30")
+    keys.press("F9")  # save
     page.wait_for_url(re.compile(r".*/receipt$"))
     stub_print(page)
     assert page.evaluate("document.activeElement.id") == "print"
     keys.press("Enter")  # print
     assert page.evaluate("window.__printed") == 1
-    assert page.inner_text("#r-total") == "¥24.70"
+    assert page.inner_text("#r-total") == "¥20.30"
+    assert "J06.900 急性上呼吸道感染" in page.inner_text("#receipt")
     assert visit_count(live_server) == 1
     count = len(keys.presses)
     print(f"\nkeys after the ID number, receipt printed: {count}: {' '.join(keys.presses)}")
-    assert count <= 20
+    assert count <= 22
     assert_stayed_local(traffic)
 
 
-def test_searching_the_pre_added_diagnosis_fee_stays_in_the_search(
+def test_searching_the_pre_added_consultation_fee_stays_in_the_search(
     page: Any, live_server: LiveServer
 ) -> None:
     login(page, live_server)
     enter_patient(page, live_server.world.ids["insured_village"])
     assert "诊疗费已自动加入" in page.inner_text(".keys")
+    page.keyboard.press("Enter")  # no diagnosis: an empty search goes on to the items
+    page.wait_for_function("() => document.activeElement.id === 'q'")
     page.keyboard.type("ybzlf")
     page.wait_for_selector("#q-results [aria-selected=true]")
     page.keyboard.press("Enter")

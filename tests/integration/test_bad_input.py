@@ -173,14 +173,14 @@ BODY_CASES: dict[str, tuple[Case, int, str]] = {
         422,
         "lines[0].quantity",
     ),
-    "second_diagnosis": (
+    "second_consultation": (
         lambda w: visit_body(
             w, lines=[{"item": "DX001", "quantity": "1"}, {"item": "DX001", "quantity": "1"}]
         ),
         422,
         "lines[1].item",
     ),
-    "diagnosis_quantity_two": (
+    "consultation_quantity_two": (
         lambda w: visit_body(w, lines=[{"item": "DX001", "quantity": "2"}]),
         422,
         "lines[0].quantity",

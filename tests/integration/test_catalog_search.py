@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.catalog.models import CatalogItem, ItemPrice
 from app.catalog.queries import (
-    diagnosis_offer,
+    consultation_offer,
     like_literal,
     offer_for,
     price_on,
@@ -129,10 +129,10 @@ def test_empty_and_long_queries(world: World) -> None:
     assert len(search_items("a", DAY, limit=1)) <= 1
 
 
-def test_the_diagnosis_fee(world: World) -> None:
-    offer = diagnosis_offer(DAY)
+def test_the_consultation_fee(world: World) -> None:
+    offer = consultation_offer(DAY)
     assert offer is not None
-    assert (offer.code, offer.kind, offer.price) == ("DX001", "diagnosis", 1000)
+    assert (offer.code, offer.kind, offer.price) == ("DX001", "consultation", 1000)
 
 
 def test_catalog_api_needs_a_token_and_searches(client: FlaskClient, world: World) -> None:

@@ -119,6 +119,14 @@ def arrange(rule: Rule, client: FlaskClient, world: World, clock: FixedClock) ->
     if rule is Rule.UNSUITED_ITEM:
         item_columns("FFGC1", sex="F" if _patient_sex(world) == "M" else "M")
         return body(world), "lines[2].item"
+    if rule is Rule.NO_DIAGNOSIS:
+        return body(world), "visit"
+    if rule is Rule.OFF_INDICATION:
+        item_columns("AMX01", indications="J06 J20 J40")  # not for gastritis
+        return body(world, diagnoses=["K29.700"]), "lines[1].item"
+    if rule is Rule.UNSUITED_DIAGNOSIS:
+        code = "N76.000" if _patient_sex(world) == "M" else "N41.000"
+        return body(world, diagnoses=[code]), "visit"
     assert rule is Rule.LATE_ENTRY
     return body(world, visited_at=local(clock, hours=80)), "visit"
 

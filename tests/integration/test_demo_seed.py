@@ -40,9 +40,11 @@ def test_demo_seed(app: Flask) -> None:
     assert count(Clinic, Clinic.joined_on.is_(None)) == 1
     assert count(Resident) == 200
     assert count(CatalogItem) >= 150
-    assert count(CatalogItem, CatalogItem.kind == "diagnosis") == 1
-    diagnosis = db.session.scalar(select(CatalogItem).where(CatalogItem.kind == "diagnosis"))
-    assert diagnosis is not None and diagnosis.code == "DX001" and diagnosis.pinyin == "ybzlf"
+    assert count(CatalogItem, CatalogItem.kind == "consultation") == 1
+    consultation = db.session.scalar(select(CatalogItem).where(CatalogItem.kind == "consultation"))
+    assert (
+        consultation is not None and consultation.code == "DX001" and consultation.pinyin == "ybzlf"
+    )
     assert count(PolicyVersion) == 1
     for username in ("doctor", "doctor2", "reviewer", "finance", "admin", "doc_HD0101"):
         assert count(User, User.username == username) == 1, username

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -50,7 +51,7 @@ RESIDENTS = RESIDENTS_HEADER + (
 )
 CATALOG_HEADER = "code,name,kind,unit,insurance_class,price,valid_from,valid_to\n"
 CATALOG = CATALOG_HEADER + (
-    "DX001,一般诊疗费,diagnosis,次,A,10.00,2016-01-01,\n"
+    "DX001,一般诊疗费,consultation,次,A,10.00,2016-01-01,\n"
     "Y001,阿莫西林胶囊,drug,粒,A,0.35,2016-01-01,\n"
     "Y022,复方甘草片,drug,瓶,B,3.5,2016-01-01,\n"
     "F006,换药,service,次,A,5,2016-01-01,\n"
@@ -384,6 +385,25 @@ def test_catalog_import(app: Flask, tmp_path: Path) -> None:
     assert counts()["price"] == 5
 
 
+def test_an_old_catalog_with_kind_diagnosis_still_imports(app: Flask, tmp_path: Path) -> None:
+    """Older files call the 一般诊疗费's kind ``diagnosis``: read as consultation."""
+    old = CATALOG.replace(",consultation,", ",diagnosis,")
+    path = write(tmp_path, "catalog.csv", old)
+    result = run(app, "catalog", path)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == (
+        f"{path}: 5 rows, 5 added, 0 updated, 0 unchanged (items: 5 added, 0 updated; "
+        "1 row(s) of kind diagnosis read as consultation "
+        "(the 一般诊疗费's kind is now called consultation))"
+    )
+    item = db.session.scalar(select(CatalogItem).where(CatalogItem.code == "DX001"))
+    assert item is not None and item.kind == "consultation"
+    db.session.rollback()
+    # The same catalogue in the new word is the same catalogue.
+    again = run(app, "catalog", write(tmp_path, "new.csv", CATALOG))
+    assert "5 rows, 0 added, 0 updated, 5 unchanged" in again.stdout
+
+
 def test_catalog_price_history(app: Flask, tmp_path: Path) -> None:
     run(app, "catalog", write(tmp_path, "catalog.csv", CATALOG))
     # A new price from 2027: the old period is closed in the same file.
@@ -421,6 +441,77 @@ def test_catalog_item_update(app: Flask, tmp_path: Path) -> None:
     assert prices("Y022") == [(380, dt.date(2016, 1, 1), None)]
 
 
+NATIONAL_HEADER = CATALOG_HEADER.strip() + ",national_code,fee_class,selfpay_ratio,price_ceiling\n"
+NATIONAL = NATIONAL_HEADER + (
+    "DX001,一般诊疗费,consultation,次,A,10.00,2016-01-01,,001102000010000,12,,\n"
+    "Y001,阿莫西林胶囊,drug,粒,A,0.35,2016-01-01,2025-12-31,XJ01CAA040A001010100483,09,,0.30\n"
+    "Y001,阿莫西林胶囊,drug,粒,A,0.38,2026-01-01,,XJ01CAA040A001010100483,09,,0.32\n"
+    "Y022,复方甘草片,drug,瓶,B,3.5,2016-01-01,,XR05DAF088A001010100216,09,0.05,\n"
+)
+
+
+def national(code: str) -> list[tuple[Any, ...]]:
+    rows = db.session.execute(
+        select(
+            ItemPrice.valid_from,
+            ItemPrice.national_code,
+            ItemPrice.fee_class,
+            ItemPrice.selfpay_ratio,
+            ItemPrice.price_ceiling,
+        )
+        .join(CatalogItem)
+        .where(CatalogItem.code == code)
+        .order_by(ItemPrice.valid_from)
+    )
+    result = [tuple(row) for row in rows]
+    db.session.rollback()
+    return result
+
+
+def test_catalog_national_fields_per_price_row(app: Flask, tmp_path: Path) -> None:
+    result = run(app, "catalog", write(tmp_path, "catalog.csv", NATIONAL))
+    assert result.exit_code == 0, result.output
+    y2016, y2026 = dt.date(2016, 1, 1), dt.date(2026, 1, 1)
+    assert national("Y001") == [
+        (y2016, "XJ01CAA040A001010100483", "09", None, 30),
+        (y2026, "XJ01CAA040A001010100483", "09", None, 32),
+    ]
+    assert national("Y022") == [(y2016, "XR05DAF088A001010100216", "09", 500, None)]
+    assert national("DX001") == [(y2016, "001102000010000", "12", None, None)]
+    again = run(app, "catalog", write(tmp_path, "catalog.csv", NATIONAL))
+    assert "4 rows, 0 added, 0 updated, 4 unchanged" in again.stdout
+    # A file without the columns changes none of them.
+    without = "".join(",".join(line.split(",")[:8]) + "\n" for line in NATIONAL.splitlines())
+    plain = run(app, "catalog", write(tmp_path, "plain.csv", without))
+    assert plain.exit_code == 0, plain.output
+    assert national("Y022") == [(y2016, "XR05DAF088A001010100216", "09", 500, None)]
+    # A changed ratio updates its price row; an empty cell clears it.
+    changed = NATIONAL.replace(",09,0.05,", ",09,,0.40")
+    result = run(app, "catalog", write(tmp_path, "changed.csv", changed))
+    assert "4 rows, 0 added, 1 updated, 3 unchanged" in result.stdout
+    assert national("Y022") == [(y2016, "XR05DAF088A001010100216", "09", None, 40)]
+
+
+def test_catalog_national_field_problems(app: Flask, tmp_path: Path) -> None:
+    bad = NATIONAL_HEADER + (
+        "Y001,阿莫西林胶囊,drug,粒,A,0.35,2016-01-01,,XJ 01,9,1.5,-0.30\n"
+        "Y002,头孢氨苄胶囊,drug,粒,A,0.18,2016-01-01,,,07,0.12345,0.001\n"
+    )
+    path = write(tmp_path, "catalog.csv", bad)
+    result = run(app, "catalog", path)
+    assert result.exit_code == 1
+    assert errors(result) == [
+        f"{path}:2: national_code: must be a national catalogue code, not 'XJ 01'",
+        f"{path}:2: fee_class: must be one of 02, 05, 08, 09, 10, 11, 12, 13, 14, not '9'",
+        f"{path}:2: selfpay_ratio: ratio must be between 0 and 1: '1.5'",
+        f"{path}:2: price_ceiling: amount must not be negative: '-0.30'",
+        f"{path}:3: fee_class: must be one of 02, 05, 08, 09, 10, 11, 12, 13, 14, not '07'",
+        f"{path}:3: selfpay_ratio: ratio has more than 4 decimals: '0.12345'",
+        f"{path}:3: price_ceiling: amount has more than two decimals: '0.001'",
+    ]
+    assert counts()["price"] == 0
+
+
 def test_catalog_new_period_overlapping_the_catalogue(app: Flask, tmp_path: Path) -> None:
     run(app, "catalog", write(tmp_path, "catalog.csv", CATALOG))
     before = counts()
@@ -440,7 +531,7 @@ def test_catalog_new_period_overlapping_the_catalogue(app: Flask, tmp_path: Path
 
 def test_catalog_problems_write_nothing(app: Flask, tmp_path: Path) -> None:
     bad = CATALOG_HEADER + (
-        "DX001,一般诊疗费,diagnosis,次,A,10.00,2016-01-01,\n"
+        "DX001,一般诊疗费,consultation,次,A,10.00,2016-01-01,\n"
         "Y001,阿莫西林胶囊,pill,粒,D,0.355,,\n"
         "Y002,头孢氨苄胶囊,drug,粒,A,-0.18,2016-01-01,2015-12-31\n"
         "Y003,头孢拉定胶囊,drug,,A,0.25,2016-01-01,\n"
@@ -453,7 +544,7 @@ def test_catalog_problems_write_nothing(app: Flask, tmp_path: Path) -> None:
     result = run(app, "catalog", path)
     assert result.exit_code == 1
     assert errors(result) == [
-        f"{path}:3: kind: must be one of diagnosis, drug, service, material, not 'pill'",
+        f"{path}:3: kind: must be one of consultation, drug, service, material, not 'pill'",
         f"{path}:3: insurance_class: must be one of A, B, C, not 'D'",
         f"{path}:3: price: amount has more than two decimals: '0.355'",
         f"{path}:3: valid_from: is required (a date like 2026-01-31)",

@@ -191,8 +191,9 @@ def test_a_change_is_a_later_version(app: Flask, tmp_path: Path, clock: FixedClo
     lines = shown.stdout.splitlines()
     assert lines[0].startswith("440114 from 2026-01-01") and "1 visits, locked" in lines[0]
     assert "fund_ratio=0.70" in lines[1]
-    assert lines[7].startswith("440114 from 2026-10-16") and "0 visits)" in lines[7]
-    assert "fund_ratio=0.80" in lines[8]
+    assert lines[8].startswith("440114 from 2026-10-16") and "0 visits)" in lines[8]
+    assert "over_ceiling_backstopped=false require_diagnosis=false" in lines[3]
+    assert "fund_ratio=0.80" in lines[9]
 
 
 def test_policy_for_picks_the_latest_version_in_force(app: Flask, tmp_path: Path) -> None:
@@ -288,10 +289,11 @@ def test_oversight_tables_load_show_and_are_what_is_in_force(app: Flask, tmp_pat
     assert settings.policy.auto_submit_day == 5 and settings.policy.late_entry_hours == 72
     assert settings.version.startswith("v")
     shown = run(app, "show", "--district", HUADU).stdout.splitlines()
-    assert shown[3:] == [
+    assert shown[4:] == [
         "  [checks] quantity_over_max=off frequent_visits=off split_visit=off early_refill=off"
         " injection_without_injectable=off injectable_without_injection=off unsuited_item=off"
-        " late_entry=warn late_entry_hours=72",
+        " late_entry=warn no_diagnosis=off off_indication=off unsuited_diagnosis=off"
+        " late_entry_hours=72",
         "  [flags] threshold=3.5 min_peers=5 min_count=3",
         "  [review] trusted_after_months=3 sample_percent=5 sample_above=100.00",
         "  [auto_submit] day=5",

@@ -132,7 +132,7 @@ def good_line(visit_id: int, line_no: int, in_scope: int, self_pay: int) -> dict
         "item_id": 1,
         "item_code": "DX001",
         "item_name": "一般诊疗费",
-        "kind": "diagnosis",
+        "kind": "consultation",
         "unit": "次",
         "insurance_class": "A",
         "quantity": 1000,

@@ -59,6 +59,7 @@ def record(
     at: dt.datetime | None = dt.datetime(2026, 9, 10, 2, 0, tzinfo=dt.UTC),
     lines: tuple[tuple[str, str], ...] = WORKED,
     injection: bool = True,
+    diagnoses: tuple[str, ...] = (),
 ) -> Visit:
     request = VisitRequest(
         clinic=clinic,
@@ -66,6 +67,7 @@ def record(
         injection=injection,
         lines=tuple(LineRequest(item, qty) for item, qty in lines),
         visited_at=at,
+        diagnoses=diagnoses,
     )
     visit, _ = record_visit(request, user(doctor), now)
     return visit

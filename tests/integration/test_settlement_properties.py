@@ -45,7 +45,7 @@ visit = st.fixed_dictionaries(
     {
         "patient": st.sampled_from(PATIENTS),
         "injection": st.booleans(),
-        "diagnosis": st.booleans(),
+        "consultation": st.booleans(),
         "lines": st.lists(line, max_size=4, unique_by=lambda x: x[0]),
         "day": st.integers(1, 28),
         "minute": st.integers(0, 23 * 60 + 59),
@@ -83,7 +83,7 @@ def test_statement_figures_equal_per_visit_sums(
     year, mon = (int(p) for p in month.split("-"))
     doctor = user("doctor")
     for v in visits:
-        lines = (("DX001", "1"),) if v["diagnosis"] or not v["lines"] else ()
+        lines = (("DX001", "1"),) if v["consultation"] or not v["lines"] else ()
         at = dt.datetime(year, mon, v["day"], tzinfo=dt.UTC) - dt.timedelta(hours=8)
         recorded = record(
             world,

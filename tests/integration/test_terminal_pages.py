@@ -165,7 +165,7 @@ def test_only_doctors_use_the_terminal(client: FlaskClient, world: World) -> Non
 # --- the new-visit page ----------------------------------------------------------------
 
 
-def test_new_visit_page_starts_with_the_diagnosis_fee(client: FlaskClient, world: World) -> None:
+def test_new_visit_page_starts_with_the_consultation_fee(client: FlaskClient, world: World) -> None:
     login(client)
     r = client.get("/visits/new")
     assert r.status_code == 200

@@ -577,6 +577,7 @@ def test_openapi_documents_the_endpoints(client: FlaskClient, app: Flask) -> Non
         "lines",
         "warning_reason",
         "offline",
+        "diagnoses",
     }
     assert set(schemas["OfflineIn"]["properties"]) == {
         "captured_at",

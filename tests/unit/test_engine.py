@@ -34,11 +34,11 @@ HUADU = "440114"
 
 POLICY = DEFAULT_POLICY  # the SPEC §2 example policy
 
-D, A, B, C = Kind.DIAGNOSIS, InsuranceClass.A, InsuranceClass.B, InsuranceClass.C
+D, A, B, C = Kind.CONSULTATION, InsuranceClass.A, InsuranceClass.B, InsuranceClass.C
 
 # SPEC §3 worked example: 一般诊疗费, 阿莫西林胶囊 ×12, 复方甘草片 (B), 换药 (service)
 WORKED = [
-    LineInput("DX001", Kind.DIAGNOSIS, A, 1000, 1000),
+    LineInput("DX001", Kind.CONSULTATION, A, 1000, 1000),
     LineInput("AMX01", Kind.DRUG, A, 35, 12000),
     LineInput("FFGC1", Kind.DRUG, B, 350, 1000),
     LineInput("HY001", Kind.SERVICE, A, 500, 1000),
@@ -97,6 +97,88 @@ def test_worked_example_community_variant() -> None:
     assert split.copay == 555
     assert (split.registration, split.injection) == (0, 0)  # no programme fees outside it
     assert_identity(split)
+
+
+# SPEC §3, second worked example: the same lines, amoxicillin with a ceiling of 0.30
+# a capsule and 复方甘草片 with its own self-pay ratio 0.05.
+NATIONAL = [
+    WORKED[0],
+    dataclasses.replace(WORKED[1], price_ceiling=30),
+    dataclasses.replace(WORKED[2], selfpay_ratio=Decimal("0.05")),
+    WORKED[3],
+]
+
+
+def test_second_worked_example_with_national_fields() -> None:
+    split = split_for(lines=NATIONAL)
+    amoxicillin, gancao = split.lines[1], split.lines[2]
+    assert (amoxicillin.amount, amoxicillin.over, amoxicillin.fund_base) == (420, 60, 360)
+    assert amoxicillin.price_ceiling == 30 and amoxicillin.selfpay_ratio is None
+    assert (amoxicillin.in_scope, amoxicillin.self_pay) == (360, 60)
+    # covered = round(3.50 × 0.95) = round(3.325) = 3.33; its 0.17 is backstopped
+    assert (gancao.fund_base, gancao.in_scope, gancao.self_pay) == (333, 350, 0)
+    assert gancao.selfpay_ratio == Decimal("0.05") and gancao.price_ceiling is None
+    assert split.fund_base == 1693
+    assert split.in_scope == 1710
+    assert split.self_pay == 560
+    assert shares(split) == (1185, 525, 760, 2470)
+    assert_identity(split)
+
+
+def test_over_ceiling_backstopped_puts_the_over_part_in_scope_not_in_the_fund_base() -> None:
+    policy = dataclasses.replace(POLICY, over_ceiling_backstopped=True)
+    split = split_for(policy=policy, lines=NATIONAL)
+    assert split.lines[1].in_scope == 420 and split.lines[1].fund_base == 360
+    assert split.fund_base == 1693 and split.fund == 1185
+    assert split.in_scope == 1770 and split.fiscal == 585
+    assert shares(split) == (1185, 585, 700, 2470)
+    assert_identity(split)
+
+
+def test_an_items_own_ratio_is_left_to_the_patient_when_not_backstopped() -> None:
+    """class_b_selfpay_backstopped covers every item's self-pay part, class A's too."""
+    policy = dataclasses.replace(POLICY, class_b_selfpay_backstopped=False)
+    a_with_ratio = LineInput("AMX01", Kind.DRUG, A, 35, 12000, selfpay_ratio=Decimal("0.20"))
+    split = split_for(policy=policy, lines=[a_with_ratio])
+    # covered = round(4.20 × 0.80) = 3.36; the 0.84 is the patient's
+    assert (split.lines[0].fund_base, split.lines[0].in_scope, split.lines[0].self_pay) == (
+        336,
+        336,
+        84,
+    )
+    backstopped = split_for(lines=[a_with_ratio])
+    assert (backstopped.lines[0].in_scope, backstopped.lines[0].self_pay) == (420, 0)
+
+
+def test_a_ceiling_above_the_price_changes_nothing_and_a_ratio_of_zero_overrides_class_b() -> None:
+    high = [dataclasses.replace(WORKED[1], price_ceiling=40), *WORKED[2:]]
+    assert shares(split_for(lines=[WORKED[0], *high])) == shares(split_for())
+    zero = dataclasses.replace(WORKED[2], selfpay_ratio=Decimal(0))
+    split = split_for(
+        lines=[zero], policy=dataclasses.replace(POLICY, class_b_selfpay_backstopped=False)
+    )
+    assert (split.lines[0].fund_base, split.lines[0].self_pay) == (350, 0)
+
+
+def test_ceiling_on_a_fraction_of_a_unit_rounds_once_half_up() -> None:
+    # 0.5 units at 0.35 = 0.175 → 0.18; ceiling 0.25 × 0.5 = 0.125 → 0.13; over 0.05
+    line = LineInput("AMX01", Kind.DRUG, A, 35, 500, price_ceiling=25)
+    priced = split_for(lines=[line]).lines[0]
+    assert (priced.amount, priced.over, priced.fund_base) == (18, 5, 13)
+
+
+def test_services_and_class_c_ignore_the_national_fields() -> None:
+    lines = [
+        LineInput(
+            "HY001", Kind.SERVICE, A, 500, 1000, selfpay_ratio=Decimal("0.5"), price_ceiling=1
+        ),
+        LineInput("VC001", Kind.DRUG, C, 2, 10000, price_ceiling=1),
+    ]
+    split = split_for(lines=lines)
+    assert all(
+        p.over == 0 and p.price_ceiling is None and p.selfpay_ratio is None for p in split.lines
+    )
+    assert split.self_pay == 520 and split.in_scope == 0
 
 
 def test_rounding_edge_12_145_goes_up() -> None:
@@ -279,15 +361,15 @@ def test_class_c_and_materials() -> None:
 # --- line rules -----------------------------------------------------------------------
 
 
-def test_second_diagnosis_line_is_refused() -> None:
+def test_second_consultation_line_is_refused() -> None:
     with pytest.raises(InvalidInput) as err:
         split_for(lines=[*WORKED, LineInput("DX001", D, A, 1000, 1000)])
     assert err.value.field == "lines[4].item"
-    assert err.value.problems[0].code == "second_diagnosis"
+    assert err.value.problems[0].code == "second_consultation"
 
 
 @pytest.mark.parametrize("quantity", [2000, 500, 1001])
-def test_diagnosis_quantity_must_be_one(quantity: int) -> None:
+def test_consultation_quantity_must_be_one(quantity: int) -> None:
     with pytest.raises(InvalidInput) as err:
         split_for(lines=[LineInput("DX001", D, A, 1000, quantity)])
     assert err.value.field == "lines[0].quantity"
@@ -357,6 +439,8 @@ policies = st.builds(
     class_b_selfpay_ratio=ratios,
     class_b_selfpay_backstopped=st.booleans(),
     require_insured=st.booleans(),
+    over_ceiling_backstopped=st.booleans(),
+    require_diagnosis=st.booleans(),
 )
 
 other_lines = st.builds(
@@ -366,6 +450,8 @@ other_lines = st.builds(
     insurance_class=st.sampled_from(list(InsuranceClass)),
     unit_price=st.integers(0, 50_000),
     quantity=st.integers(1, 200_000),
+    selfpay_ratio=st.none() | ratios,
+    price_ceiling=st.none() | st.integers(0, 50_000),
 )
 
 
@@ -432,6 +518,11 @@ def test_split_properties(
         assert getattr(split, name) >= 0, name
     for line in split.lines:
         assert line.amount == line.in_scope + line.self_pay and line.self_pay >= 0
+        # SPEC §3.1: the part over a ceiling is never in the fund base
+        assert 0 <= line.over <= line.amount and line.fund_base <= line.amount - line.over
+        assert line.fund_base <= line.in_scope
+        if policy is not None and not policy.over_ceiling_backstopped:
+            assert line.in_scope <= line.amount - line.over
 
     # the caps
     if policy is not None:

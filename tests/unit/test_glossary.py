@@ -18,7 +18,7 @@ OLD_VARIANTS = ("患者共付", "患者自付（共付）", "非项目", "项目
 # The terms the district's documents speak of (issue 10, "One glossary").
 REQUIRED = {
     "total": "医疗总费用",
-    "diagnosis_fee": "一般诊疗费",
+    "consultation_fee": "一般诊疗费",
     "registration": "挂号费",
     "injection": "注射费",
     "catalogue_drug": "目录内药品",

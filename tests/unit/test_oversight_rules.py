@@ -71,6 +71,7 @@ def visit(*lines: CheckLine, **changes: object) -> CheckInput:
         "visit_date": DAY,
         "visited_at": AT,
         "recorded_at": AT,
+        "diagnoses": ("J06.900",),
     }
     values.update(changes)
     return CheckInput(**values)  # type: ignore[arg-type]
@@ -116,6 +117,25 @@ def test_each_rule_fires_on_its_case_with_its_facts() -> None:
 
     late = visit(recorded_at=AT + dt.timedelta(hours=72))
     assert rules(run_checks(p, late)) == [(Rule.LATE_ENTRY, "")]
+
+    assert rules(run_checks(p, visit(diagnoses=()))) == [(Rule.NO_DIAGNOSIS, "")]
+    for_colds = line("AMX01", indications=("J06", "j20"))
+    assert run_checks(p, visit(for_colds, diagnoses=("K29.700", "J20.900"))) == []
+    off = run_checks(p, visit(for_colds, diagnoses=("K29.700",)))
+    assert rules(off) == [(Rule.OFF_INDICATION, "AMX01")]
+    assert off[0].facts == {"diagnoses": "K29.700", "indications": "J06,j20"}
+    # A man (the visit's sex) with a women's diagnosis; a 66-year-old with a newborn's.
+    women = run_checks(p, visit(diagnoses=("N76.000",)))
+    assert rules(women) == [(Rule.UNSUITED_DIAGNOSIS, "")]
+    assert women[0].facts == {"code": "N76.000", "sex": "M", "diagnosis_sex": "F"}
+    newborn = run_checks(p, visit(diagnoses=("J06.900", "P07.300")))
+    assert newborn[0].facts == {"code": "P07.300", "age": "66", "max_age": "1"}
+    assert (
+        run_checks(p, visit(sex="F", birth_date=dt.date(1990, 1, 1), diagnoses=("O80.000",))) == []
+    )
+    assert rules(run_checks(p, visit(sex="F", diagnoses=("O80.000",)))) == [
+        (Rule.UNSUITED_DIAGNOSIS, "")
+    ]  # 66: over the age
     assert run_checks(p, visit(recorded_at=AT + dt.timedelta(hours=71, minutes=59))) == []
 
 
@@ -372,3 +392,14 @@ def test_the_six_characters_and_the_twelve_months() -> None:
     assert not id_tail_matches(number, "7100X") and not id_tail_matches(number, "071001")
     assert own_visits_since(dt.date(2026, 12, 8)) == dt.date(2025, 12, 9)
     assert own_visits_since(dt.date(2028, 2, 29)) == dt.date(2027, 3, 1)
+def test_a_clinic_living_off_the_consultation_fee_is_flagged() -> None:
+    """Issue 19: the consultation fee's share of the fund base, against the peers'."""
+    months = [
+        month(f"C{i}", 2_000_00, fund_base=1_500_00, consultation_base=(50 + i) * 10_00)
+        for i in range(9)
+    ]
+    months.append(month("FEE", 2_000_00, fund_base=1_500_00, consultation_base=1_400_00))
+    (flag,) = peer_flags(months, FLAGS)
+    assert (flag.clinic, flag.figure) == ("FEE", Figure.CONSULTATION_SHARE)
+    # The middle of the ten: (54.00 + 55.00) / 2 of 150.00.
+    assert flag.value == Fraction(14, 15) and flag.median == Fraction(545, 1500)

@@ -38,6 +38,7 @@ from app.visits.queries import (
     day_sections,
     day_totals,
     day_visits,
+    doctor_names,
     masked_names,
     visit_for,
     visits_between,
@@ -139,8 +140,7 @@ def _sheet(clinic: Clinic, day: dt.date) -> tuple[list[Any], DayTotals, list[Day
 def _closers(sections: list[DaySection]) -> dict[int, str]:
     """Who closed each section, by the name the sheet shows (display name, not login)."""
     ids = {s.close.closed_by_id for s in sections if s.close is not None}
-    users = {u.id: u for u in (db.session.get(User, i) for i in ids) if u is not None}
-    return {i: u.display_name or u.username for i, u in users.items()}
+    return doctor_names(ids)
 
 
 def _section_title(section: DaySection, closers: dict[int, str]) -> str:
@@ -155,6 +155,14 @@ def _section_title(section: DaySection, closers: dict[int, str]) -> str:
         at=local(close.closed_at).strftime("%Y-%m-%d %H:%M"),
         who=closers.get(close.closed_by_id, ""),
     )
+
+
+def recorders(visits: list[Any]) -> list[str]:
+    """Who recorded ``visits``, by their shown names (never a login name), in order met."""
+    ids = list(dict.fromkeys(v.recorded_by_id for v in visits))
+    names = doctor_names(ids)
+    return [names[i] for i in ids if i in names]
+
 
 
 @bp.route("/visits/daily")
@@ -182,6 +190,7 @@ def daily_sheet() -> Any:
         titles=[_section_title(s, closers) for s in sections],
         can_close=bool(sections) and sections[-1].close is None,
         closed=[s for s in sections if s.close is not None],
+        doctors=recorders(visits),
         names=masked_names([v.resident_id for v in visits if v.resident_id]),
         mask_id_number=mask_id_number,
         is_today=day == local_today(),
@@ -240,6 +249,7 @@ def daily_pdf() -> Response:
         clinic_name=clinic.name,
         day=day.isoformat(),
         generated_at=local(now()).strftime("%Y-%m-%d %H:%M"),
+        doctors="、".join(recorders(visits)),
         closed=(
             local(last.closed_at).strftime("%Y-%m-%d %H:%M")
             + f" {closers.get(last.closed_by_id, '')}"

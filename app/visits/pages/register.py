@@ -27,6 +27,7 @@ from app.visits.pages import bp, no_store, now, today
 from app.visits.queries import (
     RegisterFilter,
     day_closes,
+    doctor_names,
     masked_names,
     month_statuses,
     register_visits,
@@ -163,6 +164,7 @@ def register() -> Any:
                 errors=errors,
                 visits=visits,
                 names=masked_names([v.resident_id for v in visits if v.resident_id]),
+                doctors=doctor_names({v.recorded_by_id for v in visits}),
                 months=months,
                 late=late,
                 can_void=doctor,

@@ -29,7 +29,16 @@ from werkzeug.wrappers import Response
 
 from app.audit.operations import record_access
 from app.auth.models import User
-from app.catalog.queries import ItemOffer, diagnosis_offer, offers_for, search_items
+from app.catalog.queries import (
+    DiagnosisOffer,
+    ItemOffer,
+    consultation_offer,
+    diagnosis_names,
+    offers_for,
+    search_diagnoses,
+    search_items,
+)
+from app.catalog.rules import MAX_DIAGNOSES
 from app.errors import DomainError, Problem
 from app.insurance.pages import settle_after_recording
 from app.localtime import SHANGHAI, parse_typed_minute
@@ -53,6 +62,7 @@ from app.visits.queries import PatientEligibility, patient_eligibility
 from app.visits.schemas import (
     PatientEligibilitySchema,
     QuoteSchema,
+    TerminalDiagnosisSchema,
     TerminalItemSchema,
     VisitInSchema,
 )
@@ -83,6 +93,9 @@ class VisitForm:
     q: str = ""
     lines: list[FormLine] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    diagnoses: list[str] = field(default_factory=list)  # codes, the main one first
+    dq: str = ""  # the diagnosis search
+    diagnosis_names: dict[str, str] = field(default_factory=dict)
 
     def visit_request(self, clinic: Clinic, visited_at: dt.datetime | None) -> VisitRequest:
         return VisitRequest(
@@ -92,6 +105,7 @@ class VisitForm:
             lines=tuple(LineRequest(line.item, line.quantity) for line in self.lines),
             visited_at=visited_at,
             warning_reason=self.warning_reason or None,
+            diagnoses=tuple(self.diagnoses),
         )
 
 
@@ -115,6 +129,8 @@ def _posted_form(posted: NewVisitForm) -> VisitForm:
         warning_reason=posted.warning_reason.data or "",
         q=posted.q.data or "",
         lines=lines,
+        diagnoses=[code for code in (posted.diagnosis.data or []) if code][: MAX_DIAGNOSES + 5],
+        dq=posted.dq.data or "",
     )
 
 
@@ -130,6 +146,10 @@ def parse_visited_at(text: str) -> dt.datetime | None:
     if moment is None:
         raise DomainError(Problem("visited_at", "not a date and time", "bad_time"))
     return moment.replace(tzinfo=SHANGHAI)
+
+
+def _attach_diagnosis_names(form: VisitForm) -> None:
+    form.diagnosis_names = diagnosis_names(form.diagnoses)
 
 
 def _attach_offers(form: VisitForm, day: dt.date) -> None:
@@ -153,8 +173,10 @@ def _render_form(
     patient: PatientEligibility | None = None,
     quote: Quote | None = None,
     results: list[ItemOffer] | None = None,
+    diagnosis_results: list[DiagnosisOffer] | None = None,
     status: int = 200,
 ) -> Response:
+    _attach_diagnosis_names(form)
     response = make_response(
         render_template(
             "visits/new_visit.html",
@@ -165,6 +187,8 @@ def _render_form(
             totals=QuoteSchema().dump(quote)["totals"] if quote else None,
             checks=check_words(quote) if quote else [],
             results=results,
+            diagnosis_results=diagnosis_results,
+            max_diagnoses=MAX_DIAGNOSES,
             first_error=next(iter(form.errors.values()), ""),
             strings=_js_strings(),
             max_lines=MAX_LINES,
@@ -178,7 +202,10 @@ def _js_strings() -> dict[str, str]:
     """The few words the script writes itself, in the page's language."""
     return {
         "noMatch": _("No item matches."),
-        "alreadyThere": _("The diagnosis fee is already on this visit."),
+        "noDiagnosis": _("No diagnosis matches."),
+        "main": _("main"),
+        "tooManyDiagnoses": _("At most 5 diagnoses: the main one and four more."),
+        "alreadyThere": _("The consultation fee is already on this visit."),
         "needPatient": _("Enter the patient's ID number to see the split."),
         "needLines": _("Add at least one item."),
         "updating": _("Updating…"),
@@ -209,10 +236,21 @@ def _refresh(form: VisitForm, posted: NewVisitForm, clinic: Clinic, user: User) 
         if not existing:
             form.lines.append(FormLine(item=add, quantity="1"))
         form.q = ""
+    add_diagnosis = posted.add_diagnosis.data or ""
+    remove_diagnosis = posted.remove_diagnosis.data or ""
+    if remove_diagnosis.isdigit() and int(remove_diagnosis) < len(form.diagnoses):
+        del form.diagnoses[int(remove_diagnosis)]
+    if add_diagnosis:
+        if add_diagnosis not in form.diagnoses:
+            form.diagnoses.append(add_diagnosis)
+        form.dq = ""
     results = search_items(form.q, day) if form.q else None
     if results == [] and form.q:
         form.errors["q"] = _("No item matches.")
-    return _checked_render(form, clinic, user, results=results)
+    diagnosis_results = search_diagnoses(form.dq, day) if form.dq else None
+    if diagnosis_results == [] and form.dq:
+        form.errors["diagnoses"] = _("No diagnosis matches.")
+    return _checked_render(form, clinic, user, results=results, diagnosis_results=diagnosis_results)
 
 
 def _checked_render(
@@ -221,6 +259,7 @@ def _checked_render(
     user: User,
     *,
     results: list[ItemOffer] | None = None,
+    diagnosis_results: list[DiagnosisOffer] | None = None,
     status: int = 200,
 ) -> Response:
     """Render the form with the patient panel and the split when they can be worked out."""
@@ -245,7 +284,15 @@ def _checked_render(
                 form.errors.setdefault(key, text)
     if form.errors and status == 200:
         status = 422
-    return _render_form(form, clinic, patient=patient, quote=quote, results=results, status=status)
+    return _render_form(
+        form,
+        clinic,
+        patient=patient,
+        quote=quote,
+        results=results,
+        diagnosis_results=diagnosis_results,
+        status=status,
+    )
 
 
 @bp.route("/visits/new", methods=["GET", "POST"])
@@ -254,9 +301,9 @@ def new_visit() -> Response:
     user, clinic = current_user, doctors_clinic()
     if request.method == "GET":
         form = VisitForm(token=new_token())
-        diagnosis = diagnosis_offer(today())
-        if diagnosis is not None:
-            form.lines.append(FormLine(item=diagnosis.code, quantity="1"))
+        consultation = consultation_offer(today())
+        if consultation is not None:
+            form.lines.append(FormLine(item=consultation.code, quantity="1"))
         _attach_offers(form, today())
         return _render_form(form, clinic)
 
@@ -331,6 +378,15 @@ def items() -> Response:
     doctors_clinic()
     offers = search_items(request.args.get("q", ""), today(), limit=15)
     return jsonify(ok=True, items=TerminalItemSchema(many=True).dump(offers))
+
+
+@bp.route("/visits/diagnoses")
+@role_required("doctor")
+def diagnoses() -> Response:
+    """The diagnosis search: codes valid today by pinyin initials, code or name."""
+    doctors_clinic()
+    found = search_diagnoses(request.args.get("q", ""), today(), limit=15)
+    return jsonify(ok=True, diagnoses=TerminalDiagnosisSchema(many=True).dump(found))
 
 
 def _schema_problems(error: ValidationError) -> list[Problem]:

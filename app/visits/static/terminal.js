@@ -83,7 +83,7 @@
         setError(idError, idInput, "");
         patientOk = true;
         requote();
-        if (moveOn) q.focus();
+        if (moveOn) dq.focus();
       } else {
         patientOk = false;
         panel.innerHTML = "";
@@ -218,6 +218,134 @@
     setTimeout(function () { if (document.activeElement !== q) closeList(); }, 150);
   });
 
+  /* --- diagnoses: the same search, by pinyin initials, code or name ------------------ */
+  var dq = $("#dq"), dlist = $("#dq-results"), chosen = $("#diagnoses-chosen");
+  var dError = $("#diagnoses-error"), dtpl = document.getElementById("diagnosis-template");
+  var dResults = [], dActive = -1, dTimer = null, dSeq = 0, dShownFor = "";
+
+  function chosenCodes() {
+    return Array.prototype.map.call(chosen.querySelectorAll("li"), function (li) { return li.dataset.code; });
+  }
+  function markMain() {
+    Array.prototype.forEach.call(chosen.querySelectorAll("li"), function (li, i) {
+      var badge = li.querySelector(".dx-main");
+      if (badge) badge.hidden = i !== 0;
+      var rm = li.querySelector("button.remove");
+      if (rm) { rm.type = "button"; rm.value = String(i); }
+    });
+  }
+  function closeDiagnoses() {
+    dShownFor = "";
+    dlist.hidden = true;
+    dlist.innerHTML = "";
+    dq.setAttribute("aria-expanded", "false");
+    dq.removeAttribute("aria-activedescendant");
+  }
+  function renderDiagnoses() {
+    dlist.innerHTML = "";
+    if (!dResults.length) {
+      var none = document.createElement("li");
+      none.className = "none";
+      none.textContent = S.noDiagnosis;
+      dlist.appendChild(none);
+    }
+    dResults.forEach(function (d, i) {
+      var li = document.createElement("li");
+      li.id = "dq-opt-" + i;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", i === dActive ? "true" : "false");
+      var name = document.createElement("span");
+      name.className = "opt-name";
+      name.textContent = d.name;
+      var meta = document.createElement("span");
+      meta.className = "opt-meta";
+      meta.textContent = d.code;
+      li.appendChild(name); li.appendChild(meta);
+      li.addEventListener("mousedown", function (e) { e.preventDefault(); pickDiagnosis(i); });
+      dlist.appendChild(li);
+    });
+    dlist.hidden = false;
+    dq.setAttribute("aria-expanded", "true");
+    if (dActive >= 0) dq.setAttribute("aria-activedescendant", "dq-opt-" + dActive);
+  }
+  function searchDiagnoses() {
+    clearTimeout(dTimer);
+    dTimer = null;
+    var text = dq.value.trim();
+    var seq = ++dSeq;
+    if (!text) { closeDiagnoses(); return Promise.resolve(); }
+    return getJSON(form.dataset.diagnosesUrl + "?q=" + encodeURIComponent(text)).then(function (d) {
+      if (seq !== dSeq) return;
+      dShownFor = text;
+      dResults = d.diagnoses || [];
+      dActive = dResults.length ? 0 : -1;
+      renderDiagnoses();
+    }).catch(netFail);
+  }
+  function pickDiagnosis(i) {
+    var d = dResults[i];
+    if (!d) return;
+    dq.value = "";
+    dResults = [];
+    closeDiagnoses();
+    setError(dError, dq, "");
+    if (chosenCodes().indexOf(d.code) < 0) {
+      if (chosenCodes().length >= +chosen.dataset.max) {
+        setError(dError, dq, S.tooManyDiagnoses);
+        return;
+      }
+      var li = dtpl.content.querySelector("li").cloneNode(true);
+      li.dataset.code = d.code;
+      li.querySelector("input").value = d.code;
+      li.querySelector(".dx-code").textContent = d.code;
+      li.querySelector(".dx-name").textContent = d.name;
+      li.querySelector("button.remove").setAttribute("aria-label", S.remove + " " + d.code);
+      chosen.appendChild(li);
+      markMain();
+      requote();
+    }
+    // One diagnosis is the usual visit: straight on to the items.
+    q.focus();
+  }
+  dq.addEventListener("input", function () {
+    setError(dError, dq, "");
+    clearTimeout(dTimer);
+    dTimer = setTimeout(searchDiagnoses, 120);
+  });
+  dq.addEventListener("keydown", function (e) {
+    var open = !dlist.hidden && dResults.length;
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      if (!open) { searchDiagnoses(); return; }
+      var n = dResults.length;
+      dActive = e.key === "ArrowDown" ? (dActive + 1) % n : (dActive - 1 + n) % n;
+      renderDiagnoses();
+    } else if (e.key === "Enter") {
+      e.preventDefault();
+      if (!dq.value.trim()) { closeDiagnoses(); q.focus(); return; }
+      if (dTimer || dShownFor !== dq.value.trim()) {
+        searchDiagnoses().then(function () { if (dActive >= 0) pickDiagnosis(dActive); });
+      } else if (dActive >= 0) {
+        pickDiagnosis(dActive);
+      }
+    } else if (e.key === "Escape") {
+      closeDiagnoses();
+    }
+  });
+  dq.addEventListener("blur", function () {
+    setTimeout(function () { if (document.activeElement !== dq) closeDiagnoses(); }, 150);
+  });
+  chosen.addEventListener("click", function (e) {
+    var rm = e.target.closest ? e.target.closest("button.remove") : null;
+    if (!rm) return;
+    e.preventDefault();
+    rm.closest("li").remove();
+    markMain();
+    requote();
+    dq.focus();
+  });
+  markMain();
+
   /* --- lines --------------------------------------------------------------------- */
   function rows() { return Array.prototype.slice.call(body.querySelectorAll("tr.line")); }
 
@@ -235,7 +363,7 @@
     if (existing) {
       var had = existing.querySelector("input[name=quantity]");
       if (had.readOnly) {
-        // The diagnosis fee is put on every visit already: say so and stay in
+        // The consultation fee is put on every visit already: say so and stay in
         // the search box, so what is typed next is the next item's initials.
         status.textContent = S.alreadyThere;
         q.focus();
@@ -258,13 +386,15 @@
     tr.querySelector(".unit").textContent = item.unit;
     var qty = tr.querySelector("input[name=quantity]");
     qty.value = "1";
-    qty.readOnly = item.kind === "diagnosis";
+    qty.readOnly = item.kind === "consultation";
     qty.setAttribute("aria-label", fmt(S.quantityOf, { name: item.name }));
     var rm = tr.querySelector("button.remove");
     rm.setAttribute("aria-label", S.remove + " " + item.name);
     body.appendChild(tr);
     reindex();
     setError(linesError, null, "");
+    // An injectable drug is given by injection: tick it (F2 unticks it).
+    if (item.injectable) injection.checked = true;
     requote();
     if (qty.readOnly) { q.focus(); } else { qty.focus(); qty.select(); }
   }
@@ -294,13 +424,13 @@
   });
 
   injection.addEventListener("change", function () { requote(); });
-  /* Shortcuts anywhere on the form: F2 toggles the injection, Ctrl+Enter saves. */
+  /* Shortcuts anywhere on the form: F2 toggles the injection, F9 or Ctrl+Enter saves. */
   document.addEventListener("keydown", function (e) {
     if (e.key === "F2") {
       e.preventDefault();
       injection.checked = !injection.checked;
       requote();
-    } else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+    } else if (e.key === "F9" || (e.key === "Enter" && (e.ctrlKey || e.metaKey))) {
       e.preventDefault();
       closeList();
       if (form.requestSubmit) { form.requestSubmit(save); } else { save.click(); }
@@ -335,6 +465,7 @@
     Array.prototype.forEach.call(body.querySelectorAll(".field-error"), function (p) { p.textContent = ""; });
     Array.prototype.forEach.call(body.querySelectorAll("input[aria-invalid]"), function (i) { i.removeAttribute("aria-invalid"); });
     setError(linesError, null, "");
+    setError(dError, dq, "");
     setError(visitedAtError, visitedAt, "");
   }
 
@@ -353,6 +484,8 @@
         setError(linesError, null, errors[key]);
       } else if (key === "visited_at") {
         setError(visitedAtError, visitedAt, errors[key]);
+      } else if (key === "diagnoses") {
+        setError(dError, dq, errors[key]);
       } else {
         status.textContent = errors[key];
       }
@@ -396,6 +529,7 @@
       patient_id_number: normId(idInput.value),
       injection: injection.checked,
       visited_at: when ? typedMinute(when) : null,
+      diagnoses: chosenCodes(),
       lines: rows().map(function (tr) {
         return { item: tr.dataset.code, quantity: tr.querySelector("input[name=quantity]").value };
       })
