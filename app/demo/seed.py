@@ -655,7 +655,7 @@ def _frauds(
                 patient_id_number=number,
                 lines=tuple(
                     LineRequest(code, str(qty))
-                    for code, qty in [(DIAGNOSIS, 1), *_drug_lines(rng, oral)]
+                    for code, qty in [(CONSULTATION, 1), *_drug_lines(rng, oral)]
                 ),
                 visited_at=at,
                 warning_reason=WARNING_REASONS[0],
@@ -702,7 +702,7 @@ def _frauds(
         request = VisitRequest(
             clinic=stock,
             patient_id_number=number,
-            lines=(LineRequest(DIAGNOSIS, "1"), LineRequest("Y001", "12", (TRACE_CODE,))),
+            lines=(LineRequest(CONSULTATION, "1"), LineRequest("Y001", "12", (TRACE_CODE,))),
             visited_at=at,
             warning_reason=WARNING_REASONS[1],
         )

@@ -19,7 +19,9 @@ from app.imports.schemas import KINDS
 @click.argument("kind", type=click.Choice(KINDS))
 @click.argument("file", type=click.Path(dir_okay=False))
 def import_data(kind: str, file: str) -> None:
-    """Import villages, clinics, residents, the catalogue, diagnoses, deaths or deliveries from a CSV FILE.
+    """Import villages, clinics, residents, the catalogue, diagnoses, deaths or deliveries.
+
+    FILE is a CSV file with a header row (SPEC §2).
 
     \b
     villages.csv   code,name,kind,town_code,town_name,district_code,district_name

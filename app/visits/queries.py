@@ -570,7 +570,6 @@ def day_sections(visits: list[Visit], closes: list[DayClose]) -> list[DaySection
     if closes and not sections[-1].entries:
         sections.pop()
     return sections
-    return {row.day: row for row in rows}
 
 
 def doctor_names(user_ids: Collection[int]) -> dict[int, str]:

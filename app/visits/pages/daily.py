@@ -16,7 +16,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.auth.models import User
 from app.errors import DomainError
 from app.extensions import db
 from app.insurance.pages import reverse_after_void, status_words
