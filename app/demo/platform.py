@@ -74,11 +74,19 @@ def load_platform(
             select(ItemPrice.item_id, func.max(ItemPrice.price)).group_by(ItemPrice.item_id)
         ).all()
     )
+    # The platform knows an item by its national code (SPEC §2.1) where one is recorded.
+    national = dict(
+        db.session.execute(
+            select(ItemPrice.item_id, ItemPrice.national_code)
+            .where(ItemPrice.national_code.is_not(None))
+            .order_by(ItemPrice.valid_from)
+        ).all()
+    )
     drugs_bent = 0
     for item in db.session.scalars(select(CatalogItem).order_by(CatalogItem.code)):
         level = "03" if item.kind == "service" else LEVELS.get(item.insurance_class, "03")
         row: dict[str, Any] = {
-            "code": item.code,
+            "code": national.get(item.id) or item.code,
             "chrgitm_lv": level,
             "selfpay_prop": b_ratio if level == "02" else "0",
             "med_chrgitm_type": FEE_CLASS.get(item.kind, "14"),

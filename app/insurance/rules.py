@@ -377,6 +377,7 @@ class ClaimLine(Protocol):
     quantity: int  # thousandths
     unit_price: int
     amount: int
+    national_code: str | None  # the national catalogue code on the visit's date (SPEC §2.1)
 
 
 class ClaimVisit(Protocol):
@@ -390,9 +391,13 @@ class ClaimVisit(Protocol):
     lines_total: int
     insured: bool
     programme: bool
+    practitioner_code: str | None  # the recording doctor's 医保医师编码
 
     @property
     def lines(self) -> Iterable[ClaimLine]: ...
+
+    @property
+    def diagnosis_list(self) -> list[tuple[str, str]]: ...
 
 
 @dataclass(frozen=True)
@@ -442,12 +447,15 @@ class Claim:
 
 
 def visit_claim(visit: ClaimVisit, doctor_login: str, doctor_name: str) -> Claim:
-    """The 2201/2203/2204 fields of a recorded visit — the one mapping to rewire.
+    """The 2201/2203/2204 fields of a recorded visit: the one mapping to the platform.
 
-    Until the national catalogue fields, diagnoses and practitioner codes are
-    recorded, ``med_list_codg`` is the clinic's own item code, the diagnosis
-    list is empty and ``atddr_no`` is the doctor's login name.  Every line is
-    sent, one 2204 row each, with the price and amount recorded on the visit.
+    Each line goes as one 2204 row with the national catalogue code recorded on
+    it (``med_list_codg``) beside the clinic's own (``medins_list_codg``); a line
+    whose item has no national code yet goes under the clinic's code, which the
+    platform refuses or prices as self-pay — so the difference shows.  The
+    diagnoses are the visit's, the main one first (2203).  ``atddr_no`` is the
+    doctor's practitioner code; the login name only stands in for a doctor
+    who has none recorded.
     """
     at = local(visit.visited_at)
     return Claim(
@@ -455,12 +463,12 @@ def visit_claim(visit: ClaimVisit, doctor_login: str, doctor_name: str) -> Claim
         certno=visit.patient_id_number,
         begntime=f"{at:%Y-%m-%d %H:%M:%S}",
         visit_day=at.date().isoformat(),
-        atddr_no=doctor_login,
+        atddr_no=visit.practitioner_code or doctor_login,
         dr_name=doctor_name,
         fee_lines=tuple(
             FeeLine(
                 feedetl_sn=f"{visit.receipt_number}-{line.line_no}",
-                med_list_codg=line.item_code,
+                med_list_codg=line.national_code or line.item_code,
                 medins_list_codg=line.item_code,
                 name=line.item_name,
                 cnt=format_quantity(line.quantity),
@@ -469,7 +477,10 @@ def visit_claim(visit: ClaimVisit, doctor_login: str, doctor_name: str) -> Claim
             )
             for line in visit.lines
         ),
-        diagnoses=(),
+        diagnoses=tuple(
+            Diagnosis(code, name, main=n == 0)
+            for n, (code, name) in enumerate(visit.diagnosis_list)
+        ),
     )
 
 

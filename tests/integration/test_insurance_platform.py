@@ -18,8 +18,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from app.auth.models import User
+from app.catalog.models import CatalogItem, ItemPrice
+from app.database import unit_of_work
 from app.extensions import db
 from app.insurance.models import InsuranceExchange, InsuranceSettlement
 from tests.conftest import FixedClock
@@ -466,3 +469,35 @@ def test_a_void_while_the_platform_is_down_is_reversed_by_the_retry_loop(
     row = db.session.scalar(select(InsuranceSettlement))
     assert row is not None and row.status == "reversed" and row.voided
     assert [s["status"] for s in platform.settlements()] == ["reversed"]
+
+
+def test_the_platform_is_sent_national_codes_diagnoses_and_the_practitioner_code(
+    client: FlaskClient, world: World, platform: Simulator
+) -> None:
+    """SPEC §9: 2204 carries the national code beside the clinic's, 2203 the diagnoses,
+    2201 the doctor's practitioner code (issue 19 wired into issue 20)."""
+    national = "XJ01CAA040A001010100483"
+    with unit_of_work() as session:
+        item_id = session.scalar(select(CatalogItem.id).where(CatalogItem.code == "AMX01"))
+        session.execute(
+            update(ItemPrice).where(ItemPrice.item_id == item_id).values(national_code=national)
+        )
+        session.execute(
+            update(User).where(User.username == "doctor").values(practitioner_code="D440114000001")
+        )
+    # The platform's own catalogue knows amoxicillin by its national code only.
+    platform.post(
+        "admin/catalogue",
+        [{"code": national, "chrgitm_lv": "01", "med_chrgitm_type": "09"}],
+    )
+    resp = record(client, world, diagnoses=["J06.900"])
+    assert resp.status_code == 201, resp.json
+    calls = {c.infno: json.loads(c.request)["input"] for c in exchanges(resp.json["id"])}
+    assert calls["2201"]["data"]["atddr_no"] == "D440114000001"
+    [main] = calls["2203"]["diseinfo"]
+    assert (main["diag_code"], main["diag_srt_no"]) == ("J06.900", "1")
+    assert calls["2203"]["mdtrtinfo"]["dise_codg"] == "J06.900"
+    rows = {r["medins_list_codg"]: r for r in calls["2204"]["feedetail"]}
+    assert rows["AMX01"]["med_list_codg"] == national
+    assert rows["HY001"]["med_list_codg"] == "HY001"  # no national code recorded: its own
+    assert resp.json["insurance"]["status"] == "settled"
