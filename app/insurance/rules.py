@@ -89,7 +89,7 @@ class BadAnswer(Exception):
 # then after ": " the detail — the platform's own ``err_msg`` verbatim for a
 # refusal, the technical cause otherwise.  A failure while undoing a voided
 # visit's settlement is prefixed "reversal ".  The pages put it in words
-# (app.insurance.pages.reason_words) in the user's language.
+# (app.insurance.pages.failure_words) in the user's language.
 FAILURE_KINDS = ("refused", "unreachable", "unknown", "bad_answer", "unreversed")
 
 
