@@ -40,8 +40,9 @@ from app.insurance.operations import (
     reverse_visit_settlement,
     settle_recorded_visit,
 )
-from app.insurance.queries import unsettled
+from app.insurance.queries import pre_settlement_differences, unsettled
 from app.insurance.rules import parse_failure, visit_claim
+from app.money import format_yuan
 from app.places.models import Clinic
 from app.places.queries import clinic_by_code
 from app.web.access import role_required
@@ -113,6 +114,15 @@ def failure_words(stored: str) -> str:
     if failure.reversal:
         return _("Reversing the settlement of a voided visit: %(reason)s", reason=text)
     return text
+
+
+def pre_settlement_words(row: InsuranceSettlement) -> list[str]:
+    """A pending visit whose pre-settlement (2206) answered: its fund against the expected one."""
+    if row.pre_fund is None or row.status not in ("pending", "failed"):
+        return []
+    lead = _("The platform's pre-settlement: fund %(fund)s (expected %(expected)s)",
+             fund=format_yuan(row.pre_fund), expected=format_yuan(row.expected_fund))  # fmt: skip
+    return [lead, *why_words(list(pre_settlement_differences(row)))]
 
 
 def status_words(status: str) -> str:
