@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from hypothesis import given
@@ -141,6 +141,7 @@ class _Line:
     quantity: int
     unit_price: int
     amount: int
+    national_code: str | None = None
 
 
 @dataclass
@@ -154,6 +155,8 @@ class _Visit:
     insured: bool
     programme: bool
     lines: list[_Line]
+    practitioner_code: str | None = None
+    diagnosis_list: list[tuple[str, str]] = field(default_factory=list)
 
 
 def test_a_visit_becomes_one_fee_row_per_line_with_its_own_number() -> None:
