@@ -425,18 +425,24 @@ def _setlinfo(c: dict[str, Any], setl_id: str) -> dict[str, Any]:
     }
 
 
-def _pre_settle(store: Store, rules: dict, body: dict, data: dict) -> tuple[dict, dict]:
-    return {}, {"setlinfo": _setlinfo(_compute(store, rules, data.get("data") or {}), "")}
-
-
-def _settle(store: Store, rules: dict, body: dict, data: dict) -> tuple[dict, dict]:
-    inner = data.get("data") or {}
+def _settleable(store: Store, rules: dict, inner: dict) -> dict[str, Any]:
+    """2206 and 2207 alike: the visit's figures by this platform's rules, or a refusal."""
     settled = store.db.execute(
         "SELECT 1 FROM settlement WHERE mdtrt_id=? AND status='settled'", (inner.get("mdtrt_id"),)
     ).fetchone()
     if settled:
         raise Refuse("该就诊已结算，不能重复结算")
-    c = _compute(store, rules, inner)
+    return _compute(store, rules, inner)
+
+
+def _pre_settle(store: Store, rules: dict, body: dict, data: dict) -> tuple[dict, dict]:
+    """2206: what 2207 would settle, by the same rules; nothing is recorded."""
+    return {}, {"setlinfo": _setlinfo(_settleable(store, rules, data.get("data") or {}), "")}
+
+
+def _settle(store: Store, rules: dict, body: dict, data: dict) -> tuple[dict, dict]:
+    inner = data.get("data") or {}
+    c = _settleable(store, rules, inner)
     setl_id = f"T{store.next('setl'):014d}"
     store.db.execute(
         "INSERT INTO settlement VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'settled', ?)",

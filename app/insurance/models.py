@@ -84,6 +84,8 @@ class InsuranceSettlement(Model):
     visit_info_sent: Mapped[bool] = mapped_column(default=False)
     chrg_bchno: Mapped[str | None] = mapped_column(String(40))
     fee_results: Mapped[str | None] = mapped_column(Text)  # JSON of 2204's result rows
+    # The fund of the platform's pre-settlement (2206), answered before 2207 is sent.
+    pre_fund: Mapped[int | None]
     setl_id: Mapped[str | None] = mapped_column(String(40))
     medins_setl_id: Mapped[str | None] = mapped_column(String(40))
     setlinfo: Mapped[str | None] = mapped_column(Text)  # JSON: amounts in fen

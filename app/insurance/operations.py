@@ -3,9 +3,9 @@
 The visit is recorded and committed first (app.visits.operations.record_visit);
 then :func:`open_settlement` writes its settlement row (pending), and
 :func:`settle` walks the platform's steps — 9001 sign-in (once a day), 1101
-person, 2201 register, 2203 diagnoses, 2204 fee lines, 2207 settle — each
-step's id stored as soon as it is known, so a later attempt resumes where the
-last one stopped.
+person, 2201 register, 2203 diagnoses, 2204 fee lines, 2206 pre-settle, 2207
+settle — each step's id stored as soon as it is known, so a later attempt
+resumes where the last one stopped.
 
 Guarantees:
 
@@ -227,6 +227,7 @@ def _exchange(
     try:
         output = rules.read_answer(answer)
     except Refused as exc:
+        exc.infno = infno
         _answered(exchange_id, "answered", answer, exc.infcode, exc.err_msg, ctx.clock(), elapsed)
         raise
     except BadAnswer as exc:
@@ -405,31 +406,29 @@ def settle(
     )
     db.session.commit()
     if leased and _paused(gateway):
-        return _failed_attempt(
-            settlement_id,
-            "platform unreachable (paused after a failure)",
-            clock,
-            gateway.max_attempts,
-        )
+        paused = rules.Failure("unreachable", "paused after a failure").stored()
+        return _failed_attempt(settlement_id, paused, clock, gateway.max_attempts)
     try:
         _resolve_unknown(ctx)
         _walk(ctx, claim)
-    except NotSettled as exc:
-        return _failed_attempt(settlement_id, exc.reason, clock, gateway.max_attempts)
-    except Unreachable as exc:
-        _pause(gateway)
-        return _failed_attempt(settlement_id, f"unreachable: {exc}", clock, gateway.max_attempts)
-    except Unknown as exc:
-        _pause(gateway)
-        return _failed_attempt(settlement_id, f"answer unknown: {exc}", clock, gateway.max_attempts)
-    except Refused as exc:
-        return _failed_attempt(
-            settlement_id, f"refused {exc.infcode}: {exc.err_msg}", clock, gateway.max_attempts
-        )
-    except BadAnswer as exc:
-        return _failed_attempt(settlement_id, f"bad answer: {exc}", clock, gateway.max_attempts)
+    except (NotSettled, Unreachable, Unknown, Refused, BadAnswer) as exc:
+        if isinstance(exc, (Unreachable, Unknown)):
+            _pause(gateway)
+        return _failed_attempt(settlement_id, _failure(exc).stored(), clock, gateway.max_attempts)
     _resume(gateway)
     return Attempt(settlement_id, "settled", "")
+
+
+def _failure(exc: Exception, *, reversal: bool = False) -> rules.Failure:
+    """Why an attempt stopped, as ``last_error`` keeps it (rules.Failure)."""
+    if isinstance(exc, NotSettled):
+        found = rules.parse_failure(exc.reason) or rules.Failure("other", exc.reason)
+        return rules.Failure(found.kind, found.detail, found.infno, found.infcode, reversal)
+    if isinstance(exc, Refused):
+        infcode = exc.infcode.replace(" ", "") or "?"
+        return rules.Failure("refused", exc.err_msg, exc.infno, infcode, reversal)
+    kind = {Unreachable: "unreachable", Unknown: "unknown"}.get(type(exc), "bad_answer")
+    return rules.Failure(kind, str(exc), reversal=reversal)
 
 
 def _failed_attempt(settlement_id: int, reason: str, clock: Clock, max_attempts: int) -> Attempt:
@@ -491,7 +490,9 @@ def _resolve_unknown(ctx: _Context) -> None:
             _exchange(ctx, rules.REVERSE_UNKNOWN, rules.reverse_unknown_input(psn_no, msgid, infno),
                       sign_no)  # fmt: skip
         except Refused as exc:
-            raise NotSettled(f"2601 of {infno} {msgid} refused: {exc.err_msg}") from exc
+            infcode = exc.infcode.replace(" ", "") or "?"
+            unreversed = rules.Failure("unreversed", f"{exc.err_msg} ({msgid})", infno, infcode)
+            raise NotSettled(unreversed.stored()) from exc
         _mark(exchange_id, "reversed")
 
 
@@ -554,9 +555,23 @@ def _walk(ctx: _Context, claim: Claim) -> None:
 
         _exchange(ctx, rules.FEE_DETAIL, rules.fee_detail_input(claim, mdtrt_id, psn_no, batch),
                   sign_no, fee_results)  # fmt: skip
-    output = _exchange(
-        ctx, rules.SETTLE, rules.settle_input(claim, mdtrt_id, psn_no, insutype, batch), sign_no
-    )
+    settle_input = rules.settle_input(claim, mdtrt_id, psn_no, insutype, batch)
+    row = _row(sid)
+
+    def pre_settled(output: dict[str, Any]) -> dict[str, Any]:
+        info = rules.read_settlement(output, pre=True)
+        # Read like 2207's answer: a fund outside 0..L is an impossible answer.
+        rules.settled_split(lines_total=claim.medfee_sumamt, fees=row.fees,
+                            self_pay=row.self_pay, programme=row.programme,
+                            platform_fund=info.fund_pay_sumamt)  # fmt: skip
+        return {"pre_fund": info.fund_pay_sumamt}
+
+    # 2206 first, with 2207's very inputs: a refusal stops here (2207 is not sent;
+    # the visit stays pending with the platform's reason).  2206 changes nothing
+    # at the platform (rules.SAFE_TO_REPEAT), so a lost 2206 answer needs no 2601:
+    # _resolve_unknown only closes its row, and the next attempt simply repeats it.
+    _exchange(ctx, rules.PRE_SETTLE, settle_input, sign_no, pre_settled)
+    output = _exchange(ctx, rules.SETTLE, settle_input, sign_no)
     _settled(sid, rules.read_settlement(output), claim, ctx.clock())
 
 
@@ -625,7 +640,7 @@ def _settled(sid: int, info: rules.SettlementInfo, claim: Claim, now: dt.datetim
             {"fund": row.expected_fund, "fiscal": row.expected_fiscal,
              "patient": row.expected_patient},
             {"fund": row.fund, "fiscal": row.fiscal, "patient": row.patient,
-             "setl_id": row.setl_id, "mdtrt_id": row.mdtrt_id,
+             "pre_fund": row.pre_fund, "setl_id": row.setl_id, "mdtrt_id": row.mdtrt_id,
              "statement_month": row.statement_month},
             now,
             chain=_chain(session, row.clinic_id),
@@ -727,7 +742,7 @@ def _reverse(sid: int, gateway: Gateway, clock: Clock) -> str:
                       sign_no)  # fmt: skip
     except (Unreachable, Unknown, Refused, BadAnswer, NotSettled) as exc:
         # Left for the retry loop: a voided visit's settlement is reversed, never settled.
-        _step_done(sid, status="pending", last_error=f"reversal: {exc}"[:300],
+        _step_done(sid, status="pending", last_error=_failure(exc, reversal=True).stored(),
                    next_attempt_at=clock() + FIRST_BACKOFF)  # fmt: skip
         return "pending"
     now = clock()

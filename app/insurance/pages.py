@@ -40,8 +40,9 @@ from app.insurance.operations import (
     reverse_visit_settlement,
     settle_recorded_visit,
 )
-from app.insurance.queries import unsettled
-from app.insurance.rules import visit_claim
+from app.insurance.queries import pre_settlement_differences, unsettled
+from app.insurance.rules import parse_failure, visit_claim
+from app.money import format_yuan
 from app.places.models import Clinic
 from app.places.queries import clinic_by_code
 from app.web.access import role_required
@@ -62,6 +63,66 @@ WHY_WORDS = {
     "selfpay_ratio": _l("The platform applies a different self-pay ratio to an item"),
     "cap_or_fund_ratio": _l("The platform applied a different fund ratio or annual cap"),
 }
+
+
+# The platform's transactions as a user reads them (a failure names the one that stopped).
+TRANSACTION_WORDS = {
+    "9001": _l("sign-in 9001"),
+    "1101": _l("person information 1101"),
+    "2201": _l("registration 2201"),
+    "2202": _l("undoing the registration 2202"),
+    "2203": _l("visit information 2203"),
+    "2204": _l("fee detail 2204"),
+    "2205": _l("undoing the fee detail 2205"),
+    "2206": _l("pre-settlement 2206"),
+    "2207": _l("settlement 2207"),
+    "2208": _l("reversing the settlement 2208"),
+    "2601": _l("reversal of an unanswered call 2601"),
+}
+
+
+def _transaction(infno: str) -> str:
+    return str(TRANSACTION_WORDS.get(infno, infno))
+
+
+def failure_words(stored: str) -> str:
+    """A settlement's ``last_error`` (rules.Failure) in the user's words.
+
+    A refusal keeps the platform's own ``err_msg`` verbatim after the words;
+    the technical cause of a network failure stays in the stored exchanges.
+    """
+    failure = parse_failure(stored)
+    if failure is None:
+        return ""
+    if failure.kind == "refused":
+        text = _("Refused by the insurance platform (%(transaction)s, code %(infcode)s): "
+                 "%(err_msg)s", transaction=_transaction(failure.infno),
+                 infcode=failure.infcode, err_msg=failure.detail)  # fmt: skip
+    elif failure.kind == "unreversed":
+        text = _("The insurance platform refused to reverse an unanswered %(transaction)s "
+                 "(code %(infcode)s): %(err_msg)s", transaction=_transaction(failure.infno),
+                 infcode=failure.infcode, err_msg=failure.detail)  # fmt: skip
+    elif failure.kind == "unreachable":
+        text = _("The insurance platform could not be reached")
+    elif failure.kind == "unknown":
+        text = _("No answer from the insurance platform in time: the call is reversed "
+                 "before the next attempt")  # fmt: skip
+    elif failure.kind == "bad_answer":
+        text = _("The insurance platform's answer could not be read")
+    else:
+        text = _("Not settled: %(detail)s", detail=failure.detail)
+    if failure.reversal:
+        return _("Reversing the settlement of a voided visit: %(reason)s", reason=text)
+    return text
+
+
+def pre_settlement_words(row: InsuranceSettlement) -> list[str]:
+    """A pending visit whose pre-settlement (2206) answered: its fund against the expected one."""
+    if row.pre_fund is None or row.status not in ("pending", "failed"):
+        return []
+    lead = _("The platform's pre-settlement: fund %(fund)s (expected %(expected)s)",
+             fund=format_yuan(row.pre_fund), expected=format_yuan(row.expected_fund))  # fmt: skip
+    return [lead, *why_words(list(pre_settlement_differences(row)))]
 
 
 def status_words(status: str) -> str:
@@ -106,6 +167,7 @@ def board() -> str:
         "insurance/board.html",
         rows=rows,
         status_words=status_words,
+        failure_words=failure_words,
         configured=configured_gateway() is not None,
     )
 
@@ -144,5 +206,5 @@ def retry(settlement_id: int) -> Any:
         flash(_("Receipt %(number)s is settled.", number=row.receipt_number), "info")
     else:
         flash(_("Receipt %(number)s is still not settled: %(why)s", number=row.receipt_number,
-                why=attempt.reason), "error")  # fmt: skip
+                why=failure_words(attempt.reason)), "error")  # fmt: skip
     return redirect(url_for("insurance.board"), code=303)

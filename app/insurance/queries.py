@@ -14,6 +14,7 @@ keeps one source of truth (no second row to keep equal to it).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.insurance import rules
 from app.insurance.models import InsuranceExchange, InsuranceSettlement
 from app.places.models import Clinic
 
@@ -29,6 +31,19 @@ def settlement_for_visit(visit_id: int) -> InsuranceSettlement | None:
     return db.session.scalar(
         select(InsuranceSettlement).where(InsuranceSettlement.visit_id == visit_id)
     )
+
+
+def pre_settlement_differences(row: InsuranceSettlement) -> tuple[str, ...]:
+    """Why the pre-settlement's (2206) fund is not the expected one (rules.differences codes).
+
+    Read from what 2204 answered per line; empty when 2206 has not answered or agreed.
+    """
+    if row.pre_fund is None or row.pre_fund == row.expected_fund:
+        return ()
+    expected = [rules.ExpectedLine(**x) for x in json.loads(row.expected_lines)]
+    answered = [rules.FeeResult(**r) for r in json.loads(row.fee_results or "[]")]
+    insured = row.insured_on_platform is not False
+    return rules.differences(row.expected_fund, row.pre_fund, insured, expected, answered)
 
 
 def statuses_for_visits(visit_ids: Iterable[int]) -> dict[int, InsuranceSettlement]:

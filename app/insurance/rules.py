@@ -69,16 +69,61 @@ INSUTYPES = {"resident": "390", "employee": "310"}
 
 
 class Refused(Exception):
-    """The platform answered, with ``infcode`` ≠ 0."""
+    """The platform answered, with ``infcode`` ≠ 0 (``infno``: to which transaction)."""
 
-    def __init__(self, infcode: str, err_msg: str) -> None:
+    def __init__(self, infcode: str, err_msg: str, infno: str = "") -> None:
         self.infcode = infcode
         self.err_msg = err_msg
+        self.infno = infno
         super().__init__(f"infcode {infcode}: {err_msg}")
 
 
 class BadAnswer(Exception):
     """The platform's answer is not an envelope this client can read."""
+
+
+# --- why an attempt stopped -------------------------------------------------------------
+
+# A settlement's ``last_error`` is machine-readable, never shown as is: one of
+# these kinds, then (for a refusal) the transaction and the platform's infcode,
+# then after ": " the detail — the platform's own ``err_msg`` verbatim for a
+# refusal, the technical cause otherwise.  A failure while undoing a voided
+# visit's settlement is prefixed "reversal ".  The pages put it in words
+# (app.insurance.pages.failure_words) in the user's language.
+FAILURE_KINDS = ("refused", "unreachable", "unknown", "bad_answer", "unreversed")
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: str  # FAILURE_KINDS, or "other" for text this module did not write
+    detail: str
+    infno: str = ""
+    infcode: str = ""
+    reversal: bool = False
+
+    def stored(self) -> str:
+        head = ("reversal " if self.reversal else "") + self.kind
+        if self.infno:
+            head += f" {self.infno}"
+        if self.infcode:
+            head += f" {self.infcode}"
+        return f"{head}: {self.detail}"[:300]
+
+
+def parse_failure(text: str) -> Failure | None:
+    """:meth:`Failure.stored` read back; ``None`` for no failure, kind ``other`` if unknown."""
+    if not text:
+        return None
+    head, sep, detail = text.partition(": ")
+    words = head.split(" ")
+    reversal = words[0] == "reversal"
+    if reversal:
+        words = words[1:]
+    if not sep or not words or words[0] not in FAILURE_KINDS or len(words) > 3:
+        return Failure("other", text)
+    infno = words[1] if len(words) > 1 else ""
+    infcode = words[2] if len(words) > 2 else ""
+    return Failure(words[0], detail, infno, infcode, reversal)
 
 
 # --- the envelope --------------------------------------------------------------------

@@ -28,6 +28,10 @@ class SettlementOutSchema(Schema):
         metadata={"description": "the platform's figures (SPEC §7); null until settled"},
     )
     expected = fields.Nested(SettledFiguresSchema, metadata={"description": "the visit's own"})
+    pre_fund = fields.String(
+        allow_none=True,
+        metadata={"description": "the fund of the platform's pre-settlement (2206)"},
+    )
     why = fields.List(
         fields.String(),
         metadata={"description": "why the platform's fund differs from the expected one"},
@@ -57,6 +61,7 @@ def settlement_answer(row: Any) -> dict[str, Any] | None:
             "fiscal": format_yuan(row.expected_fiscal),
             "patient": format_yuan(row.expected_patient),
         },
+        "pre_fund": None if row.pre_fund is None else format_yuan(row.pre_fund),
         "why": row.why_codes,
         "reason": row.last_error,
     }

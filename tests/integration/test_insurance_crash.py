@@ -100,9 +100,10 @@ def test_kill_9_while_settling_then_the_retry_reverses_and_settles_once(
                 .where(InsuranceExchange.settlement_id == row.id)
                 .order_by(InsuranceExchange.id)
             ).all()
-            assert [(c.infno, c.state) for c in calls][-3:] == [
+            assert [(c.infno, c.state) for c in calls][-4:] == [
                 ("2207", "reversed"),
                 ("2601", "answered"),
+                ("2206", "answered"),
                 ("2207", "answered"),
             ]
             db.session.remove()

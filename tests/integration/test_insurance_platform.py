@@ -100,6 +100,7 @@ def test_settled_at_recording_with_the_platforms_ids(
     assert insurance["status"] == "settled"
     assert insurance["settled"] == {"fund": "12.15", "fiscal": "5.55", "patient": "7.00"}
     assert insurance["expected"] == insurance["settled"] and insurance["why"] == []
+    assert insurance["pre_fund"] == "12.15"  # 2206 answered the same fund before 2207
     assert insurance["mdtrt_id"].startswith("M") and insurance["setl_id"].startswith("T")
     # The platform's visit id is its own; the clinic's receipt number went as ipt_otp_no.
     [settled] = platform.settlements()
@@ -107,7 +108,7 @@ def test_settled_at_recording_with_the_platforms_ids(
     assert settled["ipt_otp_no"] == visit["receipt_number"]
     assert settled["fund"] == 1215 and settled["medfee"] == 2270
     calls = exchanges(visit["id"])
-    assert [c.infno for c in calls] == ["1101", "2201", "2203", "2204", "2207"]
+    assert [c.infno for c in calls] == ["1101", "2201", "2203", "2204", "2206", "2207"]
     assert all(c.state == "answered" and c.infcode == "0" for c in calls)
     assert all(len(c.msgid) == 30 and c.msgid.startswith("H44011400001") for c in calls)
     assert len({c.msgid for c in calls}) == len(calls)
@@ -187,6 +188,7 @@ def test_unreachable_visit_is_pending_then_settled_by_the_retry_command(
     login(client)
     page = client.get(f"/visits/{resp.json['id']}/receipt").get_data(as_text=True)
     assert 'id="r-insurance"' in page and "医保待结算" in page
+    assert "无法连接医保平台" in page and "unreachable" not in page
     platform.start()
     runner = app.test_cli_runner()
     out = runner.invoke(args=["insurance", "retry"])
@@ -207,7 +209,7 @@ def test_a_lost_answer_is_reversed_before_trying_again(
     platform.mode(lose={"2207": 1}, hang_seconds=4)
     resp = record(client, world)
     insurance = resp.json["insurance"]
-    assert insurance["status"] == "pending" and insurance["reason"].startswith("answer unknown")
+    assert insurance["status"] == "pending" and insurance["reason"].startswith("unknown: ")
     assert [s["status"] for s in platform.settlements()] == ["settled"]  # it did settle
     clock.advance(minutes=2)
     out = app.test_cli_runner().invoke(args=["insurance", "retry"])
@@ -215,10 +217,59 @@ def test_a_lost_answer_is_reversed_before_trying_again(
     # 2601 undid the lost settlement before 2207 was sent again: one settled, one reversed.
     assert sorted(s["status"] for s in platform.settlements()) == ["reversed", "settled"]
     calls = exchanges(resp.json["id"])
-    assert [c.infno for c in calls][-3:] == ["2207", "2601", "2207"]
-    assert [c.state for c in calls][-3:] == ["reversed", "answered", "answered"]
-    original = json.loads(calls[-2].request)["input"]["data"]
-    assert original["omsgid"] == calls[-3].msgid and original["oinfno"] == "2207"
+    assert [c.infno for c in calls][-4:] == ["2207", "2601", "2206", "2207"]
+    assert [c.state for c in calls][-4:] == ["reversed", "answered", "answered", "answered"]
+    original = json.loads(calls[-3].request)["input"]["data"]
+    assert original["omsgid"] == calls[-4].msgid and original["oinfno"] == "2207"
+
+
+@pytest.mark.usefixtures("request_scoped_g")
+def test_a_refused_pre_settlement_stops_before_2207(
+    app: Flask, client: FlaskClient, world: World, platform: Simulator, clock: FixedClock
+) -> None:
+    platform.post("admin/catalogue", [{"code": "AMX01", "chrgitm_lv": "01",
+                                       "price_ceiling": "0.30"}])  # fmt: skip
+    platform.mode(refuse=["2206"])
+    resp = record(client, world)
+    insurance = resp.json["insurance"]
+    assert insurance["status"] == "pending" and insurance["pre_fund"] is None
+    assert insurance["reason"] == "refused 2206 -1: 系统维护中，请稍后再试"
+    assert [c.infno for c in exchanges(resp.json["id"])][-2:] == ["2204", "2206"]  # no 2207
+    assert platform.settlements() == []
+    login(client)
+    page = client.get(f"/visits/{resp.json['id']}/receipt").get_data(as_text=True)
+    assert "医保待结算" in page
+    assert "医保平台拒绝（门诊预结算 2206，返回码 -1）：系统维护中，请稍后再试" in page
+    # Back: the retry pre-settles and settles; 2206's fund is kept beside the expected one.
+    platform.mode(refuse=[])
+    clock.advance(minutes=2)
+    out = app.test_cli_runner().invoke(args=["insurance", "retry"])
+    assert "settled 1" in out.output, out.output
+    row = db.session.scalar(select(InsuranceSettlement))
+    assert row is not None and row.status == "settled"
+    # The platform's ceiling: 2206 already answered less than the expected fund, as 2207 did.
+    assert (row.expected_fund, row.pre_fund, row.fund) == (1215, 1173, 1173)
+    db.session.rollback()
+    assert [c.infno for c in exchanges(resp.json["id"])][-3:] == ["2206", "2206", "2207"]
+
+
+def test_a_lost_pre_settlement_answer_is_simply_repeated(
+    app: Flask, client: FlaskClient, world: World, platform: Simulator, clock: FixedClock
+) -> None:
+    platform.mode(lose={"2206": 1}, hang_seconds=4)
+    resp = record(client, world)
+    insurance = resp.json["insurance"]
+    assert insurance["status"] == "pending" and insurance["reason"].startswith("unknown: ")
+    assert platform.settlements() == []
+    clock.advance(minutes=2)
+    out = app.test_cli_runner().invoke(args=["insurance", "retry"])
+    assert "settled 1" in out.output, out.output
+    calls = exchanges(resp.json["id"])
+    # 2206 changed nothing at the platform: no 2601, it is sent again, then 2207.
+    assert "2601" not in [c.infno for c in calls]
+    assert [c.infno for c in calls][-3:] == ["2206", "2206", "2207"]
+    assert [c.state for c in calls][-2:] == ["answered", "answered"]
+    assert [s["status"] for s in platform.settlements()] == ["settled"]
 
 
 @pytest.mark.usefixtures("request_scoped_g")
@@ -227,7 +278,7 @@ def test_refused_until_handed_to_a_person(
 ) -> None:
     platform.mode(refuse=["2201"])
     resp = record(client, world)
-    assert resp.json["insurance"]["reason"].startswith("refused -1")
+    assert resp.json["insurance"]["reason"] == "refused 2201 -1: 系统维护中，请稍后再试"
     runner = app.test_cli_runner()
     for _ in range(3):
         clock.advance(hours=1)
@@ -237,7 +288,9 @@ def test_refused_until_handed_to_a_person(
     db.session.rollback()
     csrf = login(client, "reviewer")
     board = client.get("/insurance/pending").get_data(as_text=True)
-    assert row.receipt_number in board and "系统维护中" in board
+    assert row.receipt_number in board
+    assert "医保平台拒绝（门诊挂号 2201，返回码 -1）：系统维护中，请稍后再试" in board
+    assert "refused" not in board
     statements = client.get("/board?month=2026-10").get_data(as_text=True)
     assert "insurance-pending" in statements and "医保待结算 1 笔" in statements
     # The platform is back: a person retries it now.
@@ -336,10 +389,10 @@ def test_no_transaction_is_open_while_the_platform_is_waited_on(
     import app.insurance.operations as operations
 
     real_post = operations.post
-    seen: list[bool] = []
+    seen: list[tuple[str, bool]] = []
 
     def watched(gateway: Any, body: Any) -> Any:
-        seen.append(db.session().in_transaction())
+        seen.append((body["infno"], db.session().in_transaction()))
         return real_post(gateway, body)
 
     monkeypatch.setattr(operations, "post", watched)
@@ -348,7 +401,9 @@ def test_no_transaction_is_open_while_the_platform_is_waited_on(
     record(client, world)
     client.post(f"/api/v1/visits/{visit['id']}/void", json={"reason": "twice"},
                 headers=world.auth("doctor"))  # fmt: skip
-    assert len(seen) == 6 + 5 + 3 and not any(seen)
+    # 9001 once, then 1101 2201 2203 2204 2206 2207 per visit; the void 2208 2205 2202.
+    assert [infno for infno, _ in seen].count("2206") == 2
+    assert len(seen) == 7 + 6 + 3 and not any(open_ for _, open_ in seen)
 
 
 def test_the_retry_command_sweeps_a_visit_left_without_its_settlement(
@@ -441,7 +496,7 @@ def test_a_silent_platform_costs_the_doctor_one_read_time_out(
     resp = record(client, world)
     assert time.monotonic() - started < 3.5  # the 1.5 s read time-out, not the platform's 4 s
     insurance = resp.json["insurance"]
-    assert insurance["status"] == "pending" and insurance["reason"].startswith("answer unknown")
+    assert insurance["status"] == "pending" and insurance["reason"].startswith("unknown: ")
     platform.mode(silent=False)
     clock.advance(minutes=2)
     assert "settled 1" in app.test_cli_runner().invoke(args=["insurance", "retry"]).output

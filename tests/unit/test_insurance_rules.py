@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from hypothesis import given
@@ -141,6 +141,7 @@ class _Line:
     quantity: int
     unit_price: int
     amount: int
+    national_code: str | None = None
 
 
 @dataclass
@@ -154,6 +155,8 @@ class _Visit:
     insured: bool
     programme: bool
     lines: list[_Line]
+    practitioner_code: str | None = None
+    diagnosis_list: list[tuple[str, str]] = field(default_factory=list)
 
 
 def test_a_visit_becomes_one_fee_row_per_line_with_its_own_number() -> None:
@@ -169,3 +172,16 @@ def test_a_visit_becomes_one_fee_row_per_line_with_its_own_number() -> None:
                                ("HD001-2026-000001-2", "AMX01", "12", "0.35", "4.20")]  # fmt: skip
     assert rules.register_input(claim, "P1", "390")["data"]["ipt_otp_no"] == claim.ipt_otp_no
     assert rules.Claim.from_json(claim.to_json()) == claim
+
+
+def test_a_failure_is_stored_and_read_back() -> None:
+    from app.insurance.rules import Failure, parse_failure
+
+    refused = Failure("refused", "余额不足: 请核对", "2206", "-1")
+    assert refused.stored() == "refused 2206 -1: 余额不足: 请核对"
+    assert parse_failure(refused.stored()) == refused
+    lost = Failure("unknown", "no answer within 1.5 s", reversal=True)
+    assert lost.stored() == "reversal unknown: no answer within 1.5 s"
+    assert parse_failure(lost.stored()) == lost
+    assert parse_failure("") is None
+    assert parse_failure("something else: x") == Failure("other", "something else: x")

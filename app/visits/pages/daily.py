@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 
 from app.errors import DomainError
 from app.extensions import db
-from app.insurance.pages import reverse_after_void, status_words
+from app.insurance.pages import failure_words, reverse_after_void, status_words
 from app.insurance.queries import statuses_for_visits, unsettled
 from app.localtime import local, parse_typed_day
 from app.people.rules import mask_id_number
@@ -65,6 +65,7 @@ def today() -> str:
         unsettled=unsettled([clinic.id]),
         settlements=statuses_for_visits(v.id for v in visits),
         status_words=status_words,
+        failure_words=failure_words,
         visits=visits,
         names=names,
         figures=day_figures(clinic.id, day),

@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from app.clock import clock
-from app.insurance.pages import why_words
+from app.insurance.pages import failure_words, pre_settlement_words, why_words
 from app.insurance.queries import settlement_for_visit
 from app.money import format_yuan
 from app.oversight.codes import grouped
@@ -69,6 +69,9 @@ def receipt(visit_id: int) -> str:
 def _settlement_why(visit_id: int) -> list[str]:
     """For the doctor: the expected fund beside the platform's, and why they differ."""
     row = settlement_for_visit(visit_id)
+    if row is not None and row.status in ("pending", "failed") and row.last_error:
+        # Why it is pending (the platform's own words), and what 2206 answered if it did.
+        return [failure_words(row.last_error), *pre_settlement_words(row)]
     if row is None or row.status != "settled" or row.fund == row.expected_fund:
         return []
     lead = _("Expected fund %(expected)s, the platform's %(fund)s:",
