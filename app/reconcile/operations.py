@@ -223,9 +223,7 @@ def _reconcile_month(
     )
     # A row of a visit settled in real time carries the platform's mdtrt_id (SPEC §7):
     # read as the receipt number it was registered with (ipt_otp_no).
-    platform_ids = receipts_by_platform_id(
-        session, list(by_id), (r.mdtrt_id for r in month_rows)
-    )
+    platform_ids = receipts_by_platform_id(session, list(by_id), (r.mdtrt_id for r in month_rows))
 
     def receipt_of(r: FundSettlement) -> str | None:
         clinic = clinics.get(r.insurance_code)

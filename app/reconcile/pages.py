@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from app.auth.models import User
 from app.clock import clock
 from app.errors import DomainError
-from app.extensions import db
+from app.extensions import csrf, db
 from app.localtime import local_date, parse_month, parse_typed_month
 from app.money import format_yuan
 from app.places.models import District
@@ -98,7 +98,7 @@ def _render(
         month=month,
         month_typed=month_typed,
         month_error=month_error,
-        report=reconciliation(district.code, month),
+        report=reconciliation(district.code, month, current_user.town_code),
         form=form,
         problems=problems,
         can_upload=current_user.role == "finance",
@@ -108,11 +108,24 @@ def _render(
     )
 
 
+def _raise_upload_limit() -> None:
+    """A district-month of settlements is far bigger than any other request body.
+
+    The limit must be raised before anything reads the body: the app-wide
+    CSRF check (a ``before_request`` hook) parses the form, and with it the
+    file, under ``MAX_CONTENT_LENGTH`` (2 MB), long before the view runs.  So
+    the upload is exempt from that hook and checks the token itself, after
+    raising the limit (the form checks it again).
+    """
+    request.max_content_length = current_app.config["MAX_UPLOAD_LENGTH"]
+    csrf.protect()
+
+
 @bp.route("/upload", methods=["POST"])
+@csrf.exempt
 @role_required("finance")
 def upload() -> Response | str:
-    # A district-month of settlements is far bigger than any other request body.
-    request.max_content_length = current_app.config["MAX_UPLOAD_LENGTH"]
+    _raise_upload_limit()
     user: User = current_user
     district = _district(user)
     form = SettlementUploadForm()
@@ -152,7 +165,7 @@ def report_file(month: str, kind: str) -> Response:
         abort(404)
     user: User = current_user
     district = _district(user)
-    data = reconciliation(district.code, month)
+    data = reconciliation(district.code, month, user.town_code)
     now = clock()()
     body = (
         documents.pdf(data, district, now) if kind == "pdf" else documents.xlsx(data, district, now)
