@@ -45,7 +45,10 @@ class FundSettlement(Model):
     """One settlement (or reversal) as the fund reported it; money in fen."""
 
     __tablename__ = "fund_settlement"
-    __table_args__ = (Index("ix_fund_settlement_visit_key", "insurance_code", "mdtrt_id"),)
+    __table_args__ = (
+        Index("ix_fund_settlement_visit_key", "insurance_code", "mdtrt_id"),
+        Index("ix_fund_settlement_own_number", "insurance_code", "medins_setl_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     file_id: Mapped[int] = mapped_column(ForeignKey("fund_file.id"), index=True)
@@ -61,6 +64,20 @@ class FundSettlement(Model):
     hifp_pay: Mapped[int]
     fund_pay_sumamt: Mapped[int]
     psn_cash_pay: Mapped[int]
+    # The platform's fuller columns (issue 21): "" / 0 when the file had none.
+    medins_setl_id: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    psn_no: Mapped[str] = mapped_column(String(30), default="", server_default="")
+    insutype: Mapped[str] = mapped_column(String(6), default="", server_default="")
+    med_type: Mapped[str] = mapped_column(String(6), default="", server_default="")
+    refd_setl_flag: Mapped[str] = mapped_column(String(1), default="", server_default="")
+    acct_pay: Mapped[int] = mapped_column(default=0, server_default="0")
+    psn_part_amt: Mapped[int] = mapped_column(default=0, server_default="0")
+    fulamt_ownpay_amt: Mapped[int] = mapped_column(default=0, server_default="0")
+    overlmt_selfpay: Mapped[int] = mapped_column(default=0, server_default="0")
+    preselfpay_amt: Mapped[int] = mapped_column(default=0, server_default="0")
+    hifmi_pay: Mapped[int] = mapped_column(default=0, server_default="0")
+    maf_pay: Mapped[int] = mapped_column(default=0, server_default="0")
+    oth_pay: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class FundFinding(Model):
@@ -90,6 +107,8 @@ class FundFinding(Model):
     fund_paid: Mapped[int]
     backstopped: Mapped[bool]
     setl_ids: Mapped[str] = mapped_column(String(400), default="")
+    # How the counted row was matched (app.reconcile.rules.MatchedBy); "" for none.
+    matched_by: Mapped[str] = mapped_column(String(20), default="", server_default="")
 
     clinic: Mapped[Clinic | None] = relationship()
 

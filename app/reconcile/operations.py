@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
@@ -31,25 +31,33 @@ from app.audit.operations import OPERATOR, append, audit_adjustments
 from app.auth.models import User
 from app.database import unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
-from app.insurance.queries import receipts_by_platform_id, settled_funds
+from app.insurance.queries import (
+    receipts_by_platform_id,
+    receipts_by_platform_setl_id,
+    settled_funds,
+)
 from app.localtime import parse_month
 from app.places.models import Clinic, District, Town, Village
+from app.policy.models import PolicyVersion
+from app.policy.queries import version_in_force
 from app.reconcile.files import FileProblem, SettlementFileRejected, read_settlement_file
 from app.reconcile.models import FundFile, FundFinding, FundSettlement
 from app.reconcile.rules import (
+    DATE_TOLERANCE,
     Finding,
+    MatchedBy,
     RecordedVisit,
     SettlementRow,
     adjustment_delta,
     reconcile,
 )
-from app.reconcile.schemas import COLUMNS
+from app.reconcile.schemas import COLUMNS, OPTIONAL_COLUMNS
 from app.settlement.models import StatementAdjustment
 from app.settlement.operations import AdjustmentLine, book_adjustment
 from app.visits.models import Visit
 
 # The stored columns: the file's, with the institution code named for what it is here.
-_ROW_FIELDS = ("insurance_code", *COLUMNS[1:])
+_ROW_FIELDS = ("insurance_code", *COLUMNS[1:], *OPTIONAL_COLUMNS)
 
 
 @dataclass
@@ -121,18 +129,33 @@ def _recorded(visit: Visit, clinic: Clinic, settled_fund: int | None = None) -> 
         voided=visit.voided_at is not None,
         lines_total=visit.lines_total,
         deductible_applied=visit.deductible_applied,
+        in_scope=visit.in_scope,
         # Settled in real time: the backstop already moved by the platform's fund
         # (app.insurance), so the file is compared with that, never counted twice.
         fund=visit.fund if settled_fund is None else settled_fund,
     )
 
 
-def _stored_row(row: FundSettlement, receipt: str | None = None) -> SettlementRow:
-    """The stored row; ``receipt``: its mdtrt_id is the platform's id of that receipt's visit."""
+def _stored_row(row: FundSettlement, receipt: tuple[str, MatchedBy] | None = None) -> SettlementRow:
+    """The stored row; ``receipt``: the visit its platform mdtrt_id or setl_id names, and which."""
     values = {n: getattr(row, n) for n in _ROW_FIELDS}
     if receipt is not None:
-        values.update(mdtrt_id=receipt, by_platform_id=True)
+        values.update(mdtrt_id=receipt[0], by_platform_id=True, matched_by=receipt[1].value)
     return SettlementRow(line=row.line, **values)
+
+
+def _tolerance(session: Session, district: str, month: str) -> dt.timedelta:
+    """The policy's date tolerance for a match on ID number, date and amount (issue 21)."""
+    parsed = parse_month(month)
+    assert parsed is not None
+    first = dt.date(parsed[0], parsed[1], 1)
+    last = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    days = session.scalar(
+        select(PolicyVersion.settlement_date_tolerance_days).where(
+            PolicyVersion.id == version_in_force(district, last)
+        )
+    )
+    return DATE_TOLERANCE if days is None else dt.timedelta(days=days)
 
 
 def import_settlement_file(
@@ -224,16 +247,29 @@ def _reconcile_month(
     # A row of a visit settled in real time carries the platform's mdtrt_id (SPEC §7):
     # read as the receipt number it was registered with (ipt_otp_no).
     platform_ids = receipts_by_platform_id(session, list(by_id), (r.mdtrt_id for r in month_rows))
+    # Then the platform's setl_id (issue 21): the fund's second key.
+    platform_setl_ids = receipts_by_platform_setl_id(
+        session, list(by_id), (r.setl_id for r in month_rows)
+    )
 
-    def receipt_of(r: FundSettlement) -> str | None:
+    def receipt_of(r: FundSettlement) -> tuple[str, MatchedBy] | None:
         clinic = clinics.get(r.insurance_code)
-        return platform_ids.get((clinic.id, r.mdtrt_id)) if clinic else None
+        if clinic is None:
+            return None
+        by_mdtrt = platform_ids.get((clinic.id, r.mdtrt_id))
+        if by_mdtrt is not None:
+            return by_mdtrt, MatchedBy.MDTRT_ID
+        by_setl = platform_setl_ids.get((clinic.id, r.setl_id))
+        return (by_setl, MatchedBy.SETL_ID) if by_setl is not None else None
 
-    named = {
-        (clinics[r.insurance_code].id, receipt_of(r) or r.mdtrt_id)
-        for r in month_rows
-        if r.insurance_code in clinics
-    }
+    named: set[tuple[int, str]] = set()
+    for r in month_rows:
+        if r.insurance_code in clinics:
+            resolved = receipt_of(r)
+            clinic_id = clinics[r.insurance_code].id
+            named.add((clinic_id, resolved[0] if resolved else r.mdtrt_id))
+            if r.medins_setl_id:
+                named.add((clinic_id, r.medins_setl_id))
     have = {(v.clinic_id, v.receipt_number) for v in visits}
     missing = list(named - have)
     for start in range(0, len(missing), 500):
@@ -241,6 +277,40 @@ def _reconcile_month(
         visits += session.scalars(
             select(Visit).where(tuple_(Visit.clinic_id, Visit.receipt_number).in_(chunk))
         ).all()
+    # The last key, the person, date and amount, may name a visit of a day of the
+    # month before or after (a settlement days after an outage).
+    tolerance = _tolerance(session, district, month)
+    have = {(v.clinic_id, v.receipt_number) for v in visits}
+    parsed = parse_month(month)
+    assert parsed is not None
+    first = dt.date(parsed[0], parsed[1], 1)
+    people = sorted(
+        {
+            (clinics[r.insurance_code].id, r.certno)
+            for r in month_rows
+            if r.insurance_code in clinics
+            and receipt_of(r) is None
+            and (clinics[r.insurance_code].id, r.mdtrt_id) not in have
+            and (clinics[r.insurance_code].id, r.medins_setl_id) not in have
+        }
+    )
+    # Those visits are candidates only: a finding for one only if a row matches it.
+    candidates: list[Visit] = []
+    for start in range(0, len(people), 500):
+        candidates += [
+            v
+            for v in session.scalars(
+                select(Visit).where(
+                    tuple_(Visit.clinic_id, Visit.patient_id_number).in_(
+                        people[start : start + 500]
+                    ),
+                    Visit.visit_date >= first - tolerance,
+                    Visit.visit_date < first + dt.timedelta(days=31) + tolerance,
+                    Visit.month != month,
+                )
+            )
+            if (v.clinic_id, v.receipt_number) not in have
+        ]
     # Every row ever imported for these visits (a reversal may come in a later file),
     # under the receipt number or the platform's id of the visit.
     their_ids = {(c, rc): m for (c, m), rc in platform_ids.items()}
@@ -253,22 +323,28 @@ def _reconcile_month(
     rows: dict[int, FundSettlement] = {r.id: r for r in month_rows}
     for start in range(0, len(row_keys), 500):
         keys = row_keys[start : start + 500]
-        for r in session.scalars(
-            select(FundSettlement).where(
-                tuple_(FundSettlement.insurance_code, FundSettlement.mdtrt_id).in_(keys)
-            )
-        ):
-            rows[r.id] = r
-    funds = settled_funds(session, [v.id for v in visits])
+        for column in (FundSettlement.mdtrt_id, FundSettlement.medins_setl_id):
+            for r in session.scalars(
+                select(FundSettlement).where(
+                    tuple_(FundSettlement.insurance_code, column).in_(keys)
+                )
+            ):
+                rows[r.id] = r
+    funds = settled_funds(session, [v.id for v in visits + candidates])
     findings = reconcile(
-        [_recorded(v, by_id[v.clinic_id], funds.get(v.id)) for v in visits],
+        [_recorded(v, by_id[v.clinic_id], funds.get(v.id)) for v in visits]
+        + [
+            replace(_recorded(v, by_id[v.clinic_id], funds.get(v.id)), candidate_only=True)
+            for v in candidates
+        ],
         [_stored_row(r, receipt_of(r)) for r in rows.values()],
+        tolerance,
     )
     session.execute(
         delete(FundFinding).where(FundFinding.district_code == district, FundFinding.month == month)
     )
     code_to_id = {c.code: c.id for c in clinics.values()}
-    visit_months = {v.id: v.month for v in visits}
+    visit_months = {v.id: v.month for v in visits + candidates}
     if findings:
         session.execute(
             insert(FundFinding),
@@ -279,7 +355,7 @@ def _reconcile_month(
     for finding in findings:
         counts[finding.outcome.value] += 1
     result.outcomes = dict(counts)
-    visit_map = {v.id: v for v in visits}
+    visit_map = {v.id: v for v in visits + candidates}
     _book_adjustments(session, findings, visit_map, by_id, file_id, actor, now, result)
     return result
 
@@ -304,6 +380,7 @@ def _finding_values(
         "fund_paid": finding.fund_paid,
         "backstopped": finding.backstopped,
         "setl_ids": ",".join(finding.setl_ids)[:400],
+        "matched_by": finding.matched_by,
     }
 
 
