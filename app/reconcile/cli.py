@@ -28,11 +28,12 @@ reconcile_cli = AppGroup("reconcile", help="Reconciliation with the insurance fu
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--district", required=True, help="6-digit district code")
 @click.option("--month", required=True, help="YYYY-MM the file settles")
-def import_command(file: Path, district: str, month: str) -> None:
+@click.option("--preview", is_flag=True, help="show what it would change; write nothing")
+def import_command(file: Path, district: str, month: str, preview: bool) -> None:
     """Import FILE (CSV or XLSX, UTF-8 or GBK) and reconcile the month; all or nothing."""
     try:
         result = import_settlement_file(
-            file.read_bytes(), str(file), district, month, None, clock()()
+            file.read_bytes(), str(file), district, month, None, clock()(), preview=preview
         )
     except SettlementFileRejected as exc:
         for line in exc.lines():
@@ -47,8 +48,16 @@ def import_command(file: Path, district: str, month: str) -> None:
         f"{file}: {result.rows} rows ({result.skipped_rows} already known); "
         + ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items()))
     )
+    if result.preview:
+        click.echo("PREVIEW: nothing was written")
+        for change in sorted(result.clinics.values(), key=lambda c: c.clinic):
+            click.echo(
+                f"  {change.clinic} {change.name}: {change.findings} findings, "
+                f"{change.differing} differing, {change.adjustments} adjustments "
+                f"{format_yuan(change.adjustment_total)} yuan"
+            )
     click.echo(
-        f"adjustments booked: {result.adjustments}, "
+        f"adjustments {'that would be ' if result.preview else ''}booked: {result.adjustments}, "
         f"backstop change {format_yuan(result.adjustment_total)} yuan"
     )
 

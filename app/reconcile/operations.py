@@ -61,6 +61,18 @@ _ROW_FIELDS = ("insurance_code", *COLUMNS[1:], *OPTIONAL_COLUMNS)
 
 
 @dataclass
+class ClinicChange:
+    """What an import changes for one clinic (shown by the preview before anything is written)."""
+
+    clinic: str
+    name: str
+    findings: int = 0
+    differing: int = 0  # findings other than matched
+    adjustments: int = 0
+    adjustment_total: int = 0  # fen
+
+
+@dataclass
 class ReconcileResult:
     district: str
     month: str
@@ -71,6 +83,13 @@ class ReconcileResult:
     outcomes: dict[str, int] = field(default_factory=dict)
     adjustments: int = 0
     adjustment_total: int = 0  # fen: + the district owes more, − less
+    preview: bool = False  # nothing of it was written
+    clinics: dict[str, ClinicChange] = field(default_factory=dict)
+
+
+class _RollBack(Exception):  # control flow: a preview ends its unit of work, rolled back
+    def __init__(self, result: ReconcileResult) -> None:
+        self.result = result
 
 
 def _row_values(row: SettlementRow) -> dict[str, object]:
@@ -165,8 +184,29 @@ def import_settlement_file(
     month: str,
     actor: User | None,
     now: dt.datetime,
+    preview: bool = False,
 ) -> ReconcileResult:
-    """Import one settlement detail file of ``district`` for ``month`` and reconcile the month."""
+    """Import one settlement detail file of ``district`` for ``month`` and reconcile the month.
+
+    ``preview``: the same import, matching and booking, in a transaction that is
+    rolled back at its end — what the file would change, per clinic, with
+    nothing written (issue 21; OpenEMR's ERA posting has this dry run).
+    """
+    try:
+        return _import(data, source, district, month, actor, now, preview)
+    except _RollBack as done:
+        return done.result
+
+
+def _import(
+    data: bytes,
+    source: str,
+    district: str,
+    month: str,
+    actor: User | None,
+    now: dt.datetime,
+    preview: bool,
+) -> ReconcileResult:
     problems = []
     if parse_month(month) is None:
         problems.append(Problem("month", "must be YYYY-MM", "bad_month"))
@@ -187,7 +227,9 @@ def import_settlement_file(
             )
         )
         if previous is not None:
-            return ReconcileResult(district, month, previous.id, already_imported=True)
+            return ReconcileResult(
+                district, month, previous.id, already_imported=True, preview=preview
+            )
         fresh, skipped = _new_rows(session, rows, source)
         stored = FundFile(
             district_code=district,
@@ -221,6 +263,9 @@ def import_settlement_file(
         append(
             session, actor or OPERATOR, "import", ("import", "fund_settlement"), None, after, now
         )
+        if preview:
+            result.preview = True
+            raise _RollBack(result)  # unit_of_work rolls everything back
         return result
 
 
@@ -355,6 +400,15 @@ def _reconcile_month(
     for finding in findings:
         counts[finding.outcome.value] += 1
     result.outcomes = dict(counts)
+    names = {c.code: c.name for c in clinics.values()}
+    for finding in findings:
+        if finding.clinic_code is None:
+            continue
+        change = result.clinics.setdefault(
+            finding.clinic_code, ClinicChange(finding.clinic_code, names[finding.clinic_code])
+        )
+        change.findings += 1
+        change.differing += finding.outcome.value != "matched"
     visit_map = {v.id: v for v in visits + candidates}
     _book_adjustments(session, findings, visit_map, by_id, file_id, actor, now, result)
     return result
@@ -436,6 +490,9 @@ def _book_adjustments(
         added.append(adjustment)
         result.adjustments += 1
         result.adjustment_total += delta
+        change = result.clinics[clinics[visit.clinic_id].code]
+        change.adjustments += 1
+        change.adjustment_total += delta
     # Every adjustment is in the audit log, after all statement locks (heads last).
     audit_adjustments(
         session, actor or OPERATOR, added, {c.id: c.code for c in clinics.values()}, now

@@ -26,7 +26,7 @@ from app.places.models import District
 from app.reconcile import documents
 from app.reconcile.files import SettlementFileRejected
 from app.reconcile.forms import SettlementUploadForm
-from app.reconcile.operations import import_settlement_file
+from app.reconcile.operations import ReconcileResult, import_settlement_file
 from app.reconcile.queries import reconciliation
 from app.settlement.adjustments import outcome_label, reason_label
 from app.web.access import role_required
@@ -91,6 +91,7 @@ def _render(
     problems: list[str],
     month_typed: str = "",
     month_error: str | None = None,
+    preview: ReconcileResult | None = None,
 ) -> str:
     return render_template(
         "reconcile/report.html",
@@ -101,6 +102,7 @@ def _render(
         report=reconciliation(district.code, month, current_user.town_code),
         form=form,
         problems=problems,
+        preview=preview,
         can_upload=current_user.role == "finance",
         outcome_label=outcome_label,
         reason_label=reason_label,
@@ -134,14 +136,23 @@ def upload() -> Response | str:
         return _render(district, month, form, problems=[])
     month = form.month.data or ""
     upload = form.file.data
+    preview = bool(form.preview.data)
     try:
         result = import_settlement_file(
-            upload.read(), upload.filename or "upload", district.code, month, user, clock()()
+            upload.read(),
+            upload.filename or "upload",
+            district.code,
+            month,
+            user,
+            clock()(),
+            preview=preview,
         )
     except SettlementFileRejected as exc:
         return _render(district, month, form, problems=exc.lines())
     except DomainError as exc:
         return _render(district, month, form, problems=[exc.message])
+    if preview and not result.already_imported:
+        return _render(district, month, form, problems=[], preview=result)
     if result.already_imported:
         flash(_("This file was already imported; nothing changed."), "info")
     else:

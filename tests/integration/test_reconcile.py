@@ -479,3 +479,45 @@ def test_a_town_scoped_reader_sees_only_the_towns_clinics(
     pdf.write_bytes(client.get("/reconcile/2026-10.pdf").data)
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     assert "HD002" in text and "HD001" not in text
+
+
+def test_a_preview_shows_each_clinics_changes_and_writes_nothing(
+    app: Flask, pages: World, tmp_path: Path
+) -> None:
+    path = tmp_path / "oct.csv"
+    simulate(app, path, lapsed=1, reversed=1)
+    client, csrf = page_client(app, "finance")  # the login is audited
+    audit_before = db.session.scalar(select(func.count()).select_from(AuditEntry))
+    db.session.rollback()
+    r = client.post(
+        "/reconcile/upload",
+        data={
+            "csrf_token": csrf,
+            "month": OCT,
+            "preview": "1",
+            "file": (io.BytesIO(path.read_bytes()), "oct.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 200 and 'id="preview"' in r.text and "尚未写入任何数据" in r.text
+    row = re.search(r'<tr data-clinic="HD001">(.*?)</tr>', r.text)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1))
+    db.session.rollback()
+    for model in (FundFinding, FundAdjustment, AuditEntry):
+        count = db.session.scalar(select(func.count()).select_from(model))
+        assert count == (audit_before if model is AuditEntry else 0), model
+    assert "本月尚未导入医保结算明细" in client.get("/reconcile?month=2026-10").text
+
+    # The CLI's preview says the same, and the import then books exactly that.
+    preview = app.test_cli_runner().invoke(
+        args=["reconcile", "import", str(path), "--district", "440114", "--month", OCT,
+              "--preview"]
+    )  # fmt: skip
+    assert preview.exit_code == 0 and "PREVIEW: nothing was written" in preview.output
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(FundAdjustment)) == 0
+    import_file(app, path)
+    booked = adjustments_by_visit()
+    assert cells[4] == str(len(booked)) and cells[5] == format_yuan(sum(booked.values()))
+    assert "HD001 大涡村卫生站: 14 findings, 2 differing, 2 adjustments" in preview.output
