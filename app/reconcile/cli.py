@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
@@ -157,3 +158,28 @@ def simulate_command(
     rows = platform.run_month(platform_visits(district, month), month)
     out.write_bytes(settlement_csv(rows, encoding))
     click.echo(f"{out}: {len(rows)} settlement rows for {district} {month}")
+
+
+@reconcile_cli.command("daily")
+@click.option("--day", default="", help="YYYY-MM-DD to check (default: yesterday)")
+def daily_command(day: str) -> None:
+    """Check a day with the platform (3201; where it differs 3202) and list the differences."""
+    from app.insurance.client import gateway_from_config
+    from app.localtime import local_date
+    from app.reconcile.operations import run_daily
+
+    gateway = gateway_from_config(current_app.config)
+    if gateway is None:
+        raise click.ClickException("INSURANCE_GATEWAY_URL is not set: no platform to check with")
+    try:
+        when = dt.date.fromisoformat(day) if day else local_date(clock()()) - dt.timedelta(days=1)
+    except ValueError:
+        raise click.ClickException(f"--day: {day!r} is not a date such as 2026-10-15") from None
+    result = run_daily(when, gateway, clock())
+    for clinic, insutype, verdict in result.checked:
+        click.echo(f"{when} {clinic} {insutype}: {'agreed' if verdict == '0' else 'differs'}")
+    click.echo(f"{when}: {result.differences} new differences")
+    for error in result.errors:
+        click.echo(f"error: {error}", err=True)
+    if result.errors:
+        raise click.ClickException(f"{len(result.errors)} checks could not be made")

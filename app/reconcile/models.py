@@ -115,3 +115,39 @@ class FundFinding(Model):
     @property
     def difference(self) -> int:
         return self.fund_computed - self.fund_paid
+
+
+class DailyDifference(Model):
+    """One settlement on which the platform's daily check (3202) and this system disagree.
+
+    Found by ``flask reconcile daily``; a person moves it ``pending → checked →
+    resolved`` (待处理 / 已核对 / 已平账) with a reason, every change audited.
+    Found once per clinic, day, settlement and sign: a re-run adds nothing.
+    """
+
+    __tablename__ = "daily_difference"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "day", "setl_id", "negative"),
+        Index("ix_daily_difference_day", "day", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    day: Mapped[dt.date]
+    insutype: Mapped[str] = mapped_column(String(6))
+    kind: Mapped[str] = mapped_column(String(20))
+    setl_id: Mapped[str] = mapped_column(String(40))
+    mdtrt_id: Mapped[str] = mapped_column(String(40), default="")
+    psn_no: Mapped[str] = mapped_column(String(30), default="")
+    negative: Mapped[bool] = mapped_column(default=False)
+    refd_setl_flag: Mapped[str] = mapped_column(String(1), default="")
+    memo: Mapped[str] = mapped_column(String(100), default="")
+    medfee: Mapped[int]
+    fund: Mapped[int]
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    found_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+
+    clinic: Mapped[Clinic] = relationship()

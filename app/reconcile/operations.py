@@ -19,8 +19,10 @@ Guarantees:
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
@@ -28,20 +30,36 @@ from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.audit.operations import OPERATOR, append, audit_adjustments
+from app.auth.access import require_clinic_visible
 from app.auth.models import User
 from app.database import unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
+from app.extensions import db
+from app.insurance.client import Gateway, Unknown, Unreachable
+from app.insurance.models import InsuranceSettlement
+from app.insurance.operations import Clock, exchange_for_clinic
 from app.insurance.queries import (
     receipts_by_platform_id,
     receipts_by_platform_setl_id,
     settled_funds,
 )
+from app.insurance.rules import BadAnswer, Refused
 from app.localtime import parse_month
+from app.money import format_yuan
 from app.places.models import Clinic, District, Town, Village
 from app.policy.models import PolicyVersion
 from app.policy.queries import version_in_force
+from app.reconcile.daily import (
+    STATUSES,
+    DetailRow,
+    Difference,
+    detail_file,
+    read_result,
+    rows_of_settlement,
+    totals,
+)
 from app.reconcile.files import FileProblem, SettlementFileRejected, read_settlement_file
-from app.reconcile.models import FundFile, FundFinding, FundSettlement
+from app.reconcile.models import DailyDifference, FundFile, FundFinding, FundSettlement
 from app.reconcile.rules import (
     DATE_TOLERANCE,
     Finding,
@@ -497,3 +515,156 @@ def _book_adjustments(
     audit_adjustments(
         session, actor or OPERATOR, added, {c.id: c.code for c in clinics.values()}, now
     )
+
+
+# --- daily reconciliation with the platform (issue 21; SPEC §9: 3201, 9101, 3202, 9102) ----
+
+
+@dataclass
+class DailyResult:
+    day: dt.date
+    checked: list[tuple[str, str, str]] = field(default_factory=list)  # clinic, insutype, rslt
+    differences: int = 0  # newly found
+    errors: list[str] = field(default_factory=list)
+
+
+def _day_rows(day: dt.date) -> dict[tuple[int, str], list[DetailRow]]:
+    """This system's settlements of visits on ``day``, per clinic and insurance type."""
+    out: dict[tuple[int, str], list[DetailRow]] = defaultdict(list)
+    for row in db.session.scalars(
+        select(InsuranceSettlement)
+        .join(
+            Visit,
+            (Visit.id == InsuranceSettlement.visit_id)
+            & (Visit.month == InsuranceSettlement.visit_month),
+        )
+        .where(
+            Visit.visit_date == day,
+            InsuranceSettlement.status == "settled",
+            InsuranceSettlement.setl_id.isnot(None),
+        )
+        .order_by(InsuranceSettlement.setl_id)
+    ):
+        amounts = json.loads(row.setlinfo or "{}")
+        out[(row.clinic_id, row.insutype or "")] += rows_of_settlement(
+            row.setl_id or "",
+            row.mdtrt_id or "",
+            row.psn_no or "",
+            int(amounts.get("medfee_sumamt", 0)),
+            int(row.fund or 0),
+            reversed_=False,
+        )
+    db.session.commit()
+    return out
+
+
+def run_daily(day: dt.date, gateway: Gateway, clock: Clock) -> DailyResult:
+    """Check ``day`` with the platform per clinic and insurance type; list what differs.
+
+    3201 with the day's totals; where the platform's differ, the detail file up
+    (9101), 3202, the result file down (9102), and every row it does not agree
+    on kept as a :class:`DailyDifference` (pending).  Every message is kept
+    like the settlements' (app.insurance); a platform in trouble is reported
+    per clinic and the rest goes on.  Running a day again adds nothing known.
+    """
+    result = DailyResult(day)
+    for (clinic_id, insutype), rows in sorted(_day_rows(day).items()):
+        clinic = db.session.get(Clinic, clinic_id)
+        assert clinic is not None
+        db.session.commit()
+        medfee, fund, acct, count = totals(rows)
+        code = clinic.insurance_code or ""
+        span = {"stmt_begndate": f"{day}", "stmt_enddate": f"{day}", "insutype": insutype,
+                "clr_type": "11", "setl_optins": clinic.district_code,
+                "medfee_sumamt": format_yuan(medfee), "fund_pay_sumamt": format_yuan(fund),
+                "acct_pay": format_yuan(acct), "fixmedins_setl_cnt": count}  # fmt: skip
+        try:
+            output = exchange_for_clinic(
+                clinic, gateway, clock, "3201", {"data": {**span, "refd_setl_flag": "0"}}
+            )
+            verdict = str((output.get("stmtinfo") or {}).get("stmt_rslt", ""))
+            result.checked.append((clinic.code, insutype, verdict))
+            if verdict == "0":
+                continue
+            name = f"{code}-{day:%Y%m%d}-{insutype}.zip"
+            upload = exchange_for_clinic(
+                clinic, gateway, clock, "9101",
+                {"fsUploadIn": {"in": base64.b64encode(detail_file(rows)).decode(),
+                                "filename": name, "fixmedins_code": code}},
+            )  # fmt: skip
+            check = exchange_for_clinic(
+                clinic, gateway, clock, "3202",
+                {"data": {**span, "file_qury_no": upload.get("file_qury_no", "")}},
+            )  # fmt: skip
+            number = (check.get("fileinfo") or {}).get("file_qury_no", "")
+            download = exchange_for_clinic(
+                clinic, gateway, clock, "9102",
+                {"fsDownloadIn": {"file_qury_no": number, "filename": f"result-{name}",
+                                  "fixmedins_code": code}},
+            )  # fmt: skip
+            found = read_result(base64.b64decode(download.get("file") or ""))
+        except (Unreachable, Unknown, Refused, BadAnswer, ValueError) as exc:
+            result.errors.append(f"{clinic.code} {insutype}: {exc}")
+            continue
+        result.differences += _keep_differences(clinic, day, insutype, found, clock())
+    return result
+
+
+def _keep_differences(
+    clinic: Clinic, day: dt.date, insutype: str, found: list[Difference], now: dt.datetime
+) -> int:
+    added = 0
+    with unit_of_work() as session:
+        known: set[tuple[str, bool]] = set(
+            (setl_id, negative)
+            for setl_id, negative in session.execute(
+                select(DailyDifference.setl_id, DailyDifference.negative).where(
+                    DailyDifference.clinic_id == clinic.id, DailyDifference.day == day
+                )
+            ).all()
+        )
+        for d in found:
+            if (d.setl_id, d.negative) in known:
+                continue
+            known.add((d.setl_id, d.negative))
+            row = DailyDifference(
+                clinic_id=clinic.id, day=day, insutype=insutype, kind=d.kind.value,
+                setl_id=d.setl_id, mdtrt_id=d.mdtrt_id, psn_no=d.psn_no, negative=d.negative,
+                refd_setl_flag=d.refd_setl_flag, memo=d.memo, medfee=d.medfee, fund=d.fund,
+                status="pending", found_at=now, reason="",
+            )  # fmt: skip
+            session.add(row)
+            session.flush()
+            append(session, OPERATOR, "daily_difference.found", ("daily_difference", row.id),
+                   None, {"clinic": clinic.code, "day": f"{day}", "kind": d.kind.value,
+                          "setl_id": d.setl_id, "fund": d.fund}, now)  # fmt: skip
+            added += 1
+    return added
+
+
+def set_difference_status(
+    difference_id: int, status: str, reason: str, actor: User, now: dt.datetime
+) -> DailyDifference:
+    """A person marks a difference 已核对 (checked) or 已平账 (resolved), or back; with why."""
+    problems = []
+    if status not in STATUSES:
+        problems.append(Problem("status", f"must be one of {', '.join(STATUSES)}", "bad_status"))
+    if not reason.strip():
+        problems.append(Problem("reason", "say why", "required"))
+    if len(reason) > 200:
+        problems.append(Problem("reason", "200 characters at most", "too_long"))
+    if problems:
+        raise InvalidInput(problems)
+    with unit_of_work() as session:
+        row = session.get(DailyDifference, difference_id, with_for_update=True)
+        if row is None:
+            raise NotFound(Problem("difference", f"no difference {difference_id}"))
+        clinic = session.get(Clinic, row.clinic_id)
+        assert clinic is not None
+        require_clinic_visible(actor, clinic, "difference")
+        before = {"status": row.status, "reason": row.reason}
+        row.status, row.reason = status, reason.strip()
+        row.changed_at, row.changed_by_id = now, actor.id
+        append(session, actor, "daily_difference.status", ("daily_difference", row.id),
+               before, {"status": row.status, "reason": row.reason}, now)  # fmt: skip
+        return row
