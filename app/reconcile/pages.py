@@ -12,6 +12,7 @@ import datetime as dt
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -20,14 +21,18 @@ from app.auth.models import User
 from app.clock import clock
 from app.errors import DomainError
 from app.extensions import csrf, db
-from app.localtime import local_date, parse_month, parse_typed_month
+from app.localtime import local_date, parse_month, parse_typed_day, parse_typed_month
 from app.money import format_yuan
 from app.places.models import District
 from app.reconcile import documents
 from app.reconcile.files import SettlementFileRejected
 from app.reconcile.forms import SettlementUploadForm
-from app.reconcile.operations import ReconcileResult, import_settlement_file
-from app.reconcile.queries import reconciliation
+from app.reconcile.operations import (
+    ReconcileResult,
+    import_settlement_file,
+    set_difference_status,
+)
+from app.reconcile.queries import daily_differences, reconciliation
 from app.settlement.adjustments import outcome_label, reason_label
 from app.web.access import role_required
 from app.web.downloads import download
@@ -182,3 +187,70 @@ def report_file(month: str, kind: str) -> Response:
         documents.pdf(data, district, now) if kind == "pdf" else documents.xlsx(data, district, now)
     )
     return download(body, "pdf" if kind == "pdf" else "xlsx", documents.filename(data, kind))
+
+
+# --- the daily check's differences (issue 21) ------------------------------------------
+
+KIND_LABELS = {
+    "platform_only": _l("The platform has it, we do not"),
+    "clinic_only": _l("We have it, the platform does not"),
+    "amount": _l("Amounts differ"),
+    "refund_flag": _l("Refund flag differs"),
+}
+STATUS_LABELS = {
+    "pending": _l("Pending"),
+    "checked": _l("Checked"),
+    "resolved": _l("Resolved"),
+}
+
+
+def _day(now: dt.datetime) -> tuple[dt.date, str | None]:
+    typed = request.args.get("day", "").strip()[:20]
+    yesterday = local_date(now) - dt.timedelta(days=1)
+    if not typed:
+        return yesterday, None
+    day = parse_typed_day(typed)
+    if day is None:
+        return yesterday, _("Day: enter a day as 2026-10-15.")
+    return day, None
+
+
+@bp.route("/daily")
+@role_required(*READERS)
+def daily() -> tuple[str, int]:
+    user: User = current_user
+    district = _district(user)
+    day, error = _day(clock()())
+    rows = daily_differences(district.code, day, user.town_code)
+    page = render_template(
+        "reconcile/daily.html",
+        district=district,
+        day=day,
+        day_error=error,
+        rows=rows,
+        kinds=KIND_LABELS,
+        statuses=STATUS_LABELS,
+        can_change=user.role == "finance",
+        yuan=format_yuan,
+    )
+    return page, (422 if error else 200)
+
+
+@bp.route("/daily/<int:difference_id>", methods=["POST"])
+@role_required("finance")
+def daily_status(difference_id: int) -> Response:
+    user: User = current_user
+    day = request.form.get("day", "")
+    try:
+        set_difference_status(
+            difference_id,
+            request.form.get("status", ""),
+            request.form.get("reason", ""),
+            user,
+            clock()(),
+        )
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(_("Saved."), "success")
+    return redirect(url_for("reconcile.daily", day=day))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -9,7 +10,7 @@ from sqlalchemy import ColumnElement, case, func, select
 
 from app.extensions import db
 from app.places.models import Clinic, Town, Village
-from app.reconcile.models import FundFile, FundFinding
+from app.reconcile.models import DailyDifference, FundFile, FundFinding
 from app.reconcile.platform import PlatformVisit
 from app.settlement.models import StatementAdjustment
 from app.visits.models import Visit
@@ -188,3 +189,20 @@ def insurance_codes(district: str) -> set[str]:
             .where(Town.district_code == district, Clinic.insurance_code.isnot(None))
         )
     )
+
+
+def daily_differences(
+    district: str, day: dt.date, town: str | None = None
+) -> Sequence[DailyDifference]:
+    """The differences found for ``day`` in the district's (or the town's) clinics."""
+    query = (
+        select(DailyDifference)
+        .join(Clinic, Clinic.id == DailyDifference.clinic_id)
+        .join(Village, Village.code == Clinic.village_code)
+        .join(Town, Town.code == Village.town_code)
+        .where(Town.district_code == district, DailyDifference.day == day)
+        .order_by(Clinic.code, DailyDifference.setl_id, DailyDifference.negative)
+    )
+    if town is not None:
+        query = query.where(Town.code == town)
+    return db.session.scalars(query).all()

@@ -119,3 +119,51 @@ def test_every_kind_of_difference_is_found_and_resolved(
     assert db.session.scalar(select(func.count()).select_from(DailyDifference)) == 4
     verify = cli.invoke(args=["audit", "verify"])
     assert verify.exit_code == 0, verify.output
+
+
+def test_finance_resolves_a_difference_on_the_page_and_the_town_sees_only_its_own(
+    app: Flask,
+    client: FlaskClient,
+    world: World,
+    platform: Simulator,  # noqa: F811 (the fixture)
+    request_scoped_g: None,  # noqa: F811 (the fixture)
+) -> None:
+    from tests.integration.test_reconcile import csrf_from, page_client
+
+    assert record(client, world).status_code == 201
+    day = db.session.scalar(select(func.min(Visit.visit_date)))
+    db.session.rollback()
+    (settled,) = platform.settlements()
+    platform.post("admin/lose-settlement", {"setl_id": settled["setl_id"]})
+    out = app.test_cli_runner().invoke(args=["reconcile", "daily", "--day", f"{day}"])
+    assert "1 new differences" in out.output, out.output
+    db.session.rollback()
+
+    finance, _csrf = page_client(app, "finance")
+    page = finance.get(f"/reconcile/daily?day={day}").text
+    assert 'data-kind="clinic_only"' in page and "本站有，中心无" in page and "待处理" in page
+    (difference,) = db.session.scalars(select(DailyDifference)).all()
+    db.session.rollback()
+    token = csrf_from(page)
+    empty = finance.post(
+        f"/reconcile/daily/{difference.id}",
+        data={"csrf_token": token, "day": f"{day}", "status": "resolved", "reason": ""},
+        follow_redirects=True,
+    )
+    assert "待处理" in empty.text and 'data-status="pending"' in empty.text
+    done = finance.post(
+        f"/reconcile/daily/{difference.id}",
+        data={"csrf_token": token, "day": f"{day}", "status": "resolved", "reason": "医保局补录"},
+        follow_redirects=True,
+    )
+    assert 'data-status="resolved"' in done.text and "医保局补录" in done.text
+
+    town, _csrf = page_client(app, "town_reviewer")  # 赤坭镇: HD001 is not in it
+    assert "当日与医保中心对账无差异" in town.get(f"/reconcile/daily?day={day}").text
+    reviewer, csrf = page_client(app, "reviewer")
+    assert 'data-kind="clinic_only"' in reviewer.get(f"/reconcile/daily?day={day}").text
+    denied = reviewer.post(
+        f"/reconcile/daily/{difference.id}",
+        data={"csrf_token": csrf, "day": f"{day}", "status": "pending", "reason": "x"},
+    )
+    assert denied.status_code == 403
