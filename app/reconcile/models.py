@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.auth.models import User
 from app.database import BigId, UTCDateTime
 from app.extensions import Model
 from app.places.models import Clinic
@@ -151,3 +152,4 @@ class DailyDifference(Model):
     reason: Mapped[str] = mapped_column(String(200), default="")
 
     clinic: Mapped[Clinic] = relationship()
+    changed_by: Mapped[User | None] = relationship()

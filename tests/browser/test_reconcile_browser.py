@@ -62,4 +62,5 @@ def test_finance_previews_a_file_then_sees_the_days_differences(
     page.click(f"{row} button[type=submit]")
     page.wait_for_load_state()
     assert page.get_attribute(row, "data-status") == "resolved"
+    assert "finance" in page.inner_text(f"{row} .changed-by")  # who changed it, and when
     screenshot(page, "reconcile-daily", full_page=True)
