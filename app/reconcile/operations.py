@@ -36,7 +36,7 @@ from app.database import unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
 from app.extensions import db
 from app.insurance.client import Gateway, Unknown, Unreachable
-from app.insurance.models import InsuranceSettlement
+from app.insurance.models import InsuranceExchange, InsuranceSettlement
 from app.insurance.operations import Clock, exchange_for_clinic
 from app.insurance.queries import (
     receipts_by_platform_id,
@@ -528,10 +528,31 @@ class DailyResult:
     errors: list[str] = field(default_factory=list)
 
 
+def _reversed_setl_ids(settlement_ids: list[int]) -> dict[int, str]:
+    """The setl_id each reversed settlement had: read from its answered 2208 (it is cleared)."""
+    out: dict[int, str] = {}
+    for start in range(0, len(settlement_ids), 500):
+        for settlement_id, request in db.session.execute(
+            select(InsuranceExchange.settlement_id, InsuranceExchange.request).where(
+                InsuranceExchange.settlement_id.in_(settlement_ids[start : start + 500]),
+                InsuranceExchange.infno == "2208",
+                InsuranceExchange.infcode == "0",
+            )
+        ):
+            data = (json.loads(request).get("input") or {}).get("data") or {}
+            if settlement_id is not None and data.get("setl_id"):
+                out[settlement_id] = str(data["setl_id"])
+    return out
+
+
 def _day_rows(day: dt.date) -> dict[tuple[int, str], list[DetailRow]]:
-    """This system's settlements of visits on ``day``, per clinic and insurance type."""
+    """This system's settlements of visits on ``day``, per clinic and insurance type.
+
+    A settlement the clinic reversed (a voided visit) is two rows, the
+    original and its negative, both flagged refunded.
+    """
     out: dict[tuple[int, str], list[DetailRow]] = defaultdict(list)
-    for row in db.session.scalars(
+    settlements = db.session.scalars(
         select(InsuranceSettlement)
         .join(
             Visit,
@@ -540,20 +561,25 @@ def _day_rows(day: dt.date) -> dict[tuple[int, str], list[DetailRow]]:
         )
         .where(
             Visit.visit_date == day,
-            InsuranceSettlement.status == "settled",
-            InsuranceSettlement.setl_id.isnot(None),
+            InsuranceSettlement.status.in_(("settled", "reversed")),
         )
-        .order_by(InsuranceSettlement.setl_id)
-    ):
+    ).all()
+    reversed_ids = _reversed_setl_ids([r.id for r in settlements if r.status == "reversed"])
+    for row in settlements:
+        setl_id = row.setl_id if row.status == "settled" else reversed_ids.get(row.id)
+        if not setl_id:
+            continue  # reversed before it was ever settled: the platform has nothing
         amounts = json.loads(row.setlinfo or "{}")
         out[(row.clinic_id, row.insutype or "")] += rows_of_settlement(
-            row.setl_id or "",
+            setl_id,
             row.mdtrt_id or "",
             row.psn_no or "",
             int(amounts.get("medfee_sumamt", 0)),
             int(row.fund or 0),
-            reversed_=False,
+            reversed_=row.status == "reversed",
         )
+    for rows in out.values():
+        rows.sort(key=lambda r: (r.setl_id, r.negative))
     db.session.commit()
     return out
 

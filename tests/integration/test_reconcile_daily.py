@@ -63,6 +63,13 @@ def test_every_kind_of_difference_is_found_and_resolved(
 ) -> None:
     for _ in range(4):
         assert record(client, world).status_code == 201
+    # A fifth, voided: the clinic reverses its settlement (2208); both sides hold the pair.
+    voided = record(client, world).json
+    resp = client.post(
+        f"/api/v1/visits/{voided['id']}/void", json={"reason": "wrong patient"},
+        headers=world.auth("doctor"),
+    )  # fmt: skip
+    assert resp.json["insurance"]["status"] == "reversed"
     day = db.session.scalar(select(func.min(Visit.visit_date)))
     db.session.rollback()
     cli = app.test_cli_runner()
@@ -71,7 +78,7 @@ def test_every_kind_of_difference_is_found_and_resolved(
     assert agreed.exit_code == 0, agreed.output
     assert "agreed" in agreed.output and "0 new differences" in agreed.output
 
-    refunded, lost, altered, _same = (s["setl_id"] for s in platform.settlements())
+    refunded, lost, altered, _same, _voided = (s["setl_id"] for s in platform.settlements())
     platform.post("admin/desk-refund", {"setl_id": refunded})
     platform.post("admin/lose-settlement", {"setl_id": lost})
     platform.post("admin/alter-settlement", {"setl_id": altered, "fund_pay_sumamt": "1.00"})
