@@ -204,6 +204,7 @@ def create_app(path: str) -> Flask:
     def health() -> Any:
         return jsonify({"ok": True})
 
+    _daily_admin(app, store)
     return app
 
 
@@ -526,4 +527,171 @@ HANDLERS: dict[str, Handler] = {
     "2207": _settle,
     "2208": _reverse_settlement,
     "2601": _reverse_unknown,
+    "3201": lambda *a: _daily_totals(*a),
+    "3202": lambda *a: _detail_check(*a),
+    "9101": lambda *a: _file_upload(*a),
+    "9102": lambda *a: _file_download(*a),
 }
+
+
+# --- daily reconciliation (issue 21): 3201 totals, 9101 upload, 3202 check, 9102 download ---
+#
+# The platform's rows of a day: one per settlement of a visit that day (the visit's day:
+# the simulator's clock is the wall clock, the clinic's its own), and for a
+# settlement refunded — reversed by the clinic (2208) or at the platform's own desk — the
+# original flagged refd_setl_flag 1 and its negative.  Admin endpoints let a test make a
+# desk refund the clinic never hears of, lose a settlement, or alter a settled amount.
+
+_DAILY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sim_file (file_qury_no TEXT PRIMARY KEY, content BLOB);
+"""
+
+
+def _daily_admin(app: Flask, store: Store) -> None:
+    store.db.executescript(_DAILY_SCHEMA)
+
+    @app.post("/admin/desk-refund")
+    def desk_refund() -> Any:
+        with store.lock:
+            done = store.db.execute(
+                "UPDATE settlement SET status='refunded' WHERE setl_id=?",
+                ((request.get_json() or {}).get("setl_id"),),
+            ).rowcount
+        return jsonify({"refunded": done})
+
+    @app.post("/admin/lose-settlement")
+    def lose_settlement() -> Any:
+        with store.lock:
+            done = store.db.execute(
+                "DELETE FROM settlement WHERE setl_id=?",
+                ((request.get_json() or {}).get("setl_id"),),
+            ).rowcount
+        return jsonify({"lost": done})
+
+    @app.post("/admin/alter-settlement")
+    def alter_settlement() -> Any:
+        body = request.get_json() or {}
+        with store.lock:
+            done = store.db.execute(
+                "UPDATE settlement SET fund=? WHERE setl_id=?",
+                (fen(body.get("fund_pay_sumamt")), body.get("setl_id")),
+            ).rowcount
+        return jsonify({"altered": done})
+
+
+def _platform_rows(
+    store: Store, code: str, begin: str, end: str, insutype: str
+) -> list[dict[str, Any]]:
+    out = []
+    for s in store.db.execute(
+        "SELECT s.*, r.insutype FROM settlement s JOIN registration r ON r.mdtrt_id = s.mdtrt_id "
+        "WHERE s.fixmedins_code=? AND substr(r.begntime, 1, 10) BETWEEN ? AND ? "
+        "AND r.insutype=? ORDER BY s.setl_id",
+        (code, begin, end, insutype),
+    ):
+        refunded = s["status"] in ("reversed", "refunded")
+        row = {"setl_id": s["setl_id"], "mdtrt_id": s["mdtrt_id"], "psn_no": s["psn_no"],
+               "medfee": s["medfee"], "fund": s["fund"], "acct": 0,
+               "refd": "1" if refunded else "0"}  # fmt: skip
+        out.append(row)
+        if refunded:
+            out.append({**row, "medfee": -s["medfee"], "fund": -s["fund"]})
+    return out
+
+
+def _daily_totals(store: Store, rules: dict, body: dict, data: dict) -> tuple[dict, dict]:
+    inner = data.get("data") or {}
+    rows = _platform_rows(
+        store, str(body.get("fixmedins_code") or ""), str(inner.get("stmt_begndate") or ""),
+        str(inner.get("stmt_enddate") or ""), str(inner.get("insutype") or ""),
+    )  # fmt: skip
+    theirs = (sum(r["medfee"] for r in rows), sum(r["fund"] for r in rows),
+              sum(r["medfee"] >= 0 for r in rows))  # fmt: skip
+    ours = (fen(inner.get("medfee_sumamt") or 0), fen(inner.get("fund_pay_sumamt") or 0),
+            int(inner.get("fixmedins_setl_cnt") or 0))  # fmt: skip
+    equal = theirs == ours
+    return {}, {"stmtinfo": {
+        "setl_optins": inner.get("setl_optins", ""), "stmt_rslt": "0" if equal else "1",
+        "stmt_rslt_dscr": "对账平" if equal else
+        f"对账不平：中心 医疗费 {yuan(theirs[0])} 基金 {yuan(theirs[1])} 笔数 {theirs[2]}",
+    }}  # fmt: skip
+
+
+def _file_upload(store: Store, rules: dict, body: dict, data: dict) -> tuple[dict, dict]:
+    import base64
+
+    inner = data.get("fsUploadIn") or {}
+    number = f"F{store.next('file'):014d}"
+    store.db.execute(
+        "INSERT INTO sim_file VALUES (?, ?)", (number, base64.b64decode(inner.get("in") or ""))
+    )
+    return {}, {"file_qury_no": number, "filename": inner.get("filename", "")}
+
+
+def _file_download(store: Store, rules: dict, body: dict, data: dict) -> tuple[dict, dict]:
+    import base64
+
+    inner = data.get("fsDownloadIn") or {}
+    row = store.db.execute(
+        "SELECT content FROM sim_file WHERE file_qury_no=?", (inner.get("file_qury_no"),)
+    ).fetchone()
+    if row is None:
+        raise Refuse("文件不存在")
+    return {}, {"file": base64.b64encode(row["content"]).decode()}
+
+
+def _detail_check(store: Store, rules: dict, body: dict, data: dict) -> tuple[dict, dict]:
+    import io
+    import zipfile
+
+    inner = data.get("data") or {}
+    row = store.db.execute(
+        "SELECT content FROM sim_file WHERE file_qury_no=?", (inner.get("file_qury_no"),)
+    ).fetchone()
+    if row is None:
+        raise Refuse("明细文件不存在")
+    with zipfile.ZipFile(io.BytesIO(row["content"])) as archive:
+        text = archive.read(archive.namelist()[0]).decode("utf-8")
+    theirs: dict[tuple[str, bool], dict[str, Any]] = {}
+    for line in text.splitlines():
+        cells = [None if c == "null" else c for c in line.split("\t")]
+        if len(cells) < 7:
+            continue
+        setl_id, mdtrt_id, psn_no, medfee, fund, acct, refd = cells[:7]
+        medfee_fen = fen(medfee or 0)
+        theirs[(str(setl_id), medfee_fen < 0)] = {
+            "setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": psn_no, "medfee": medfee_fen,
+            "fund": fen(fund or 0), "acct": fen(acct or 0), "refd": refd or "0"}  # fmt: skip
+    mine = {
+        (r["setl_id"], r["medfee"] < 0): r
+        for r in _platform_rows(
+            store, str(body.get("fixmedins_code") or ""), str(inner.get("stmt_begndate") or ""),
+            str(inner.get("stmt_enddate") or ""), str(inner.get("insutype") or ""),
+        )
+    }  # fmt: skip
+    out = []
+    for key in sorted(set(mine) | set(theirs)):
+        ours, clinic = mine.get(key), theirs.get(key)
+        shown = ours or clinic
+        assert shown is not None
+        if ours is None:
+            result, memo = "1", "医药机构有，中心无"
+        elif clinic is None:
+            result, memo = "2", "中心有，医药机构无"
+        elif any(ours[k] != clinic[k] for k in ("medfee", "fund", "acct")):
+            result, memo = "3", "金额不一致"
+        elif ours["refd"] != clinic["refd"]:
+            result, memo = "4", "退费标志不一致"
+        else:
+            result, memo = "0", "一致"
+        out.append("\t".join(str(v) for v in (
+            shown["psn_no"] or "null", shown["mdtrt_id"] or "null", shown["setl_id"],
+            body.get("msgid", ""), result, shown["refd"], memo, yuan(shown["medfee"]),
+            yuan(shown["fund"]), yuan(shown["acct"]),
+        )))  # fmt: skip
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("result.txt", "\n".join(out) + "\n")
+    number = f"F{store.next('file'):014d}"
+    store.db.execute("INSERT INTO sim_file VALUES (?, ?)", (number, buffer.getvalue()))
+    return {}, {"fileinfo": {"file_qury_no": number, "filename": "result.zip"}}

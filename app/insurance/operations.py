@@ -807,3 +807,22 @@ __all__ = [
     "settle_due",
     "settle_recorded_visit",
 ]
+
+
+# --- reconciliation's transactions (issue 21): 3201, 9101, 3202, 9102 ------------------
+
+
+def exchange_for_clinic(
+    clinic: Clinic, gateway: Gateway, clock: Clock, infno: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """One message of ``clinic`` (signed in first), kept like every other; its ``output``.
+
+    For the daily reconciliation (:mod:`app.reconcile.operations`); raises what
+    :func:`_exchange` raises (Unreachable, Unknown, Refused, BadAnswer).  These
+    transactions are queries and uploads: repeating one settles nothing.
+    """
+    ctx = _Context(
+        gateway, institution_of(clinic, gateway), Operator("SYSTEM", "对账"), clock, None
+    )
+    db.session.commit()
+    return _exchange(ctx, infno, payload, _sign_no(ctx))

@@ -267,3 +267,27 @@ def exchanges_of(settlement_id: int) -> list[InsuranceExchange]:
             .order_by(InsuranceExchange.id)
         )
     )
+
+
+def receipts_by_platform_setl_id(
+    session: Any, clinic_ids: list[int], setl_ids: Iterable[str]
+) -> dict[tuple[int, str], str]:
+    """``(clinic, the platform's setl_id) → receipt number`` of the visits settled in real time.
+
+    The fund's second key after ``mdtrt_id`` (SPEC §7; issue 21).
+    """
+    ids = sorted(set(setl_ids))
+    out: dict[tuple[int, str], str] = {}
+    for start in range(0, len(ids), 500):
+        for clinic_id, setl_id, receipt in session.execute(
+            select(
+                InsuranceSettlement.clinic_id,
+                InsuranceSettlement.setl_id,
+                InsuranceSettlement.receipt_number,
+            ).where(
+                InsuranceSettlement.clinic_id.in_(clinic_ids),
+                InsuranceSettlement.setl_id.in_(ids[start : start + 500]),
+            )
+        ):
+            out[(clinic_id, setl_id)] = receipt
+    return out

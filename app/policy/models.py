@@ -50,6 +50,7 @@ class PolicyVersion(Model):
     # (app.oversight.rules.oversight_to_json); None: none of them, all off.
     # Part of the version like the rest: a change is a new version once used.
     oversight: Mapped[str | None] = mapped_column(Text)
+    settlement_date_tolerance_days: Mapped[int] = mapped_column(default=1, server_default="1")
 
     def to_policy(self) -> Policy:
         return Policy(
@@ -65,6 +66,7 @@ class PolicyVersion(Model):
             over_ceiling_backstopped=self.over_ceiling_backstopped,
             require_diagnosis=self.require_diagnosis,
             oversight=oversight_from_json(self.oversight),
+            settlement_date_tolerance_days=self.settlement_date_tolerance_days,
         )
 
     @staticmethod
@@ -86,4 +88,5 @@ class PolicyVersion(Model):
                 if policy.oversight != OversightPolicy()
                 else None
             ),
+            "settlement_date_tolerance_days": policy.settlement_date_tolerance_days,
         }

@@ -38,6 +38,9 @@ class Policy:
     # Oversight (issue 11): the [checks], [flags], [review] and [auto_submit]
     # tables; the default is every one absent, all of it off.
     oversight: OversightPolicy = field(default_factory=OversightPolicy)
+    # Reconciliation (issue 21): a settlement matched on ID number, date and amount
+    # alone may be this many days from the visit (a settlement after an outage).
+    settlement_date_tolerance_days: int = 1
 
 
 @dataclass(frozen=True)

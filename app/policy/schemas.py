@@ -268,6 +268,8 @@ class PolicyFileSchema(StrictSchema):
     require_insured = StrictBoolean(required=True, error_messages=_BOOLEAN)
     over_ceiling_backstopped = StrictBoolean(load_default=False, error_messages=_BOOLEAN)
     require_diagnosis = StrictBoolean(load_default=False, error_messages=_BOOLEAN)
+    # Days a settlement matched on ID number, date and amount may lie from the visit.
+    settlement_date_tolerance_days = _whole(0, 60)
     checks = fields.Nested(
         ChecksSchema,
         load_default=None,
@@ -296,7 +298,16 @@ class PolicyFileSchema(StrictSchema):
             review=data.pop("review"),
             auto_submit_day=auto_submit["day"] if auto_submit else None,
         )
-        return PolicyFile(district, effective_from, Policy(**data, oversight=oversight))
+        tolerance = data.pop("settlement_date_tolerance_days")
+        return PolicyFile(
+            district,
+            effective_from,
+            Policy(
+                **data,
+                oversight=oversight,
+                settlement_date_tolerance_days=1 if tolerance is None else tolerance,
+            ),
+        )
 
 
 def read_policy(doc: Mapping[str, Any]) -> tuple[PolicyFile | None, list[Problem]]:

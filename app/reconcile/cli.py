@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
@@ -28,11 +29,12 @@ reconcile_cli = AppGroup("reconcile", help="Reconciliation with the insurance fu
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--district", required=True, help="6-digit district code")
 @click.option("--month", required=True, help="YYYY-MM the file settles")
-def import_command(file: Path, district: str, month: str) -> None:
+@click.option("--preview", is_flag=True, help="show what it would change; write nothing")
+def import_command(file: Path, district: str, month: str, preview: bool) -> None:
     """Import FILE (CSV or XLSX, UTF-8 or GBK) and reconcile the month; all or nothing."""
     try:
         result = import_settlement_file(
-            file.read_bytes(), str(file), district, month, None, clock()()
+            file.read_bytes(), str(file), district, month, None, clock()(), preview=preview
         )
     except SettlementFileRejected as exc:
         for line in exc.lines():
@@ -47,8 +49,16 @@ def import_command(file: Path, district: str, month: str) -> None:
         f"{file}: {result.rows} rows ({result.skipped_rows} already known); "
         + ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items()))
     )
+    if result.preview:
+        click.echo("PREVIEW: nothing was written")
+        for change in sorted(result.clinics.values(), key=lambda c: c.clinic):
+            click.echo(
+                f"  {change.clinic} {change.name}: {change.findings} findings, "
+                f"{change.differing} differing, {change.adjustments} adjustments "
+                f"{format_yuan(change.adjustment_total)} yuan"
+            )
     click.echo(
-        f"adjustments booked: {result.adjustments}, "
+        f"adjustments {'that would be ' if result.preview else ''}booked: {result.adjustments}, "
         f"backstop change {format_yuan(result.adjustment_total)} yuan"
     )
 
@@ -148,3 +158,28 @@ def simulate_command(
     rows = platform.run_month(platform_visits(district, month), month)
     out.write_bytes(settlement_csv(rows, encoding))
     click.echo(f"{out}: {len(rows)} settlement rows for {district} {month}")
+
+
+@reconcile_cli.command("daily")
+@click.option("--day", default="", help="YYYY-MM-DD to check (default: yesterday)")
+def daily_command(day: str) -> None:
+    """Check a day with the platform (3201; where it differs 3202) and list the differences."""
+    from app.insurance.client import gateway_from_config
+    from app.localtime import local_date
+    from app.reconcile.operations import run_daily
+
+    gateway = gateway_from_config(current_app.config)
+    if gateway is None:
+        raise click.ClickException("INSURANCE_GATEWAY_URL is not set: no platform to check with")
+    try:
+        when = dt.date.fromisoformat(day) if day else local_date(clock()()) - dt.timedelta(days=1)
+    except ValueError:
+        raise click.ClickException(f"--day: {day!r} is not a date such as 2026-10-15") from None
+    result = run_daily(when, gateway, clock())
+    for clinic, insutype, verdict in result.checked:
+        click.echo(f"{when} {clinic} {insutype}: {'agreed' if verdict == '0' else 'differs'}")
+    click.echo(f"{when}: {result.differences} new differences")
+    for error in result.errors:
+        click.echo(f"error: {error}", err=True)
+    if result.errors:
+        raise click.ClickException(f"{len(result.errors)} checks could not be made")

@@ -5,7 +5,8 @@ Guarantees:
 * the whole file is read and every problem reported, each as
   ``FILE:LINE: field: message`` (line 1 is the header), before anything is
   written — the caller imports all of it or nothing;
-* every required column is present (others are ignored); every row passes
+* every required column is present; the platform's fuller columns are read
+  when present (an empty cell or ``null`` is none), others are ignored; every row passes
   :class:`~app.reconcile.schemas.SettlementRowSchema`; an ID number passes its
   check digit; a settlement's amounts are all ≥ 0 and a reversal's all ≤ 0;
   ``hifp_pay`` never exceeds ``fund_pay_sumamt``; a settlement id appears once;
@@ -31,7 +32,13 @@ from marshmallow import ValidationError
 from app.errors import InvalidInput, Problem
 from app.people.rules import id_number_problem
 from app.reconcile.rules import SettlementRow
-from app.reconcile.schemas import COLUMNS, SettlementRowSchema
+from app.reconcile.schemas import (
+    COLUMNS,
+    OPTIONAL_COLUMNS,
+    OPTIONAL_MONEY,
+    OPTIONAL_TEXT,
+    SettlementRowSchema,
+)
 
 _XLSX_MAGIC = b"PK\x03\x04"
 _MONEY = (
@@ -174,7 +181,14 @@ def read_settlement_file(data: bytes, source: str) -> list[SettlementRow]:
         )
     for line, record in records[1:]:
         try:
-            loaded = schema.load({k: v for k, v in record.items() if k in COLUMNS})
+            loaded = schema.load(
+                {k: v for k, v in record.items() if k in COLUMNS}
+                | {
+                    k: v
+                    for k, v in record.items()
+                    if k in OPTIONAL_COLUMNS and v not in ("", "null", "NULL")
+                }
+            )
         except ValidationError as exc:
             messages = exc.messages if isinstance(exc.messages, dict) else {"row": exc.messages}
             for name, msgs in messages.items():
@@ -198,6 +212,8 @@ def read_settlement_file(data: bytes, source: str) -> list[SettlementRow]:
                     certno=loaded["certno"].upper(),
                     setl_time=loaded["setl_time"],
                     **{name: loaded[name] for name in _MONEY},
+                    **{name: loaded[name] for name in OPTIONAL_MONEY},
+                    **{name: loaded[name] for name in OPTIONAL_TEXT},
                 )
             )
     if problems:

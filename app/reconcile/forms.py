@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import StringField
+from wtforms import StringField, SubmitField
 from wtforms.validators import InputRequired, Regexp
 
 from app.localtime import parse_typed_month
@@ -30,3 +30,6 @@ class SettlementUploadForm(FlaskForm):
             FileAllowed(["csv", "xlsx"], _l("A CSV or XLSX file.")),
         ],
     )
+    # Two buttons: check first (nothing written), or import.
+    preview = SubmitField(_l("Preview (nothing is written)"))
+    submit = SubmitField(_l("Import and reconcile"))

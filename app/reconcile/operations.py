@@ -19,38 +19,76 @@ Guarantees:
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
+import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.audit.operations import OPERATOR, append, audit_adjustments, audit_settlement_rows
+from app.auth.access import require_clinic_visible
 from app.auth.models import User
 from app.database import unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
-from app.insurance.queries import receipts_by_platform_id, settled_funds
+from app.extensions import db
+from app.insurance.client import Gateway, Unknown, Unreachable
+from app.insurance.models import InsuranceExchange, InsuranceSettlement
+from app.insurance.operations import Clock, exchange_for_clinic
+from app.insurance.queries import (
+    receipts_by_platform_id,
+    receipts_by_platform_setl_id,
+    settled_funds,
+)
+from app.insurance.rules import BadAnswer, Refused
 from app.localtime import parse_month
+from app.money import format_yuan
 from app.places.models import Clinic, District
 from app.places.queries import Scope, within
+from app.policy.models import PolicyVersion
+from app.policy.queries import version_in_force
+from app.reconcile.daily import (
+    STATUSES,
+    DetailRow,
+    Difference,
+    detail_file,
+    read_result,
+    rows_of_settlement,
+    totals,
+)
 from app.reconcile.files import FileProblem, SettlementFileRejected, read_settlement_file
-from app.reconcile.models import FundFile, FundFinding, FundSettlement
+from app.reconcile.models import DailyDifference, FundFile, FundFinding, FundSettlement
 from app.reconcile.rules import (
+    DATE_TOLERANCE,
     Finding,
+    MatchedBy,
     RecordedVisit,
     SettlementRow,
     adjustment_delta,
     reconcile,
 )
-from app.reconcile.schemas import COLUMNS
+from app.reconcile.schemas import COLUMNS, OPTIONAL_COLUMNS
 from app.settlement.models import StatementAdjustment
 from app.settlement.operations import AdjustmentLine, book_adjustment
 from app.visits.models import Visit
 
 # The stored columns: the file's, with the institution code named for what it is here.
-_ROW_FIELDS = ("insurance_code", *COLUMNS[1:])
+_ROW_FIELDS = ("insurance_code", *COLUMNS[1:], *OPTIONAL_COLUMNS)
+
+
+@dataclass
+class ClinicChange:
+    """What an import changes for one clinic (shown by the preview before anything is written)."""
+
+    clinic: str
+    name: str
+    findings: int = 0
+    differing: int = 0  # findings other than matched
+    adjustments: int = 0
+    adjustment_total: int = 0  # fen
 
 
 @dataclass
@@ -64,6 +102,13 @@ class ReconcileResult:
     outcomes: dict[str, int] = field(default_factory=dict)
     adjustments: int = 0
     adjustment_total: int = 0  # fen: + the district owes more, − less
+    preview: bool = False  # nothing of it was written
+    clinics: dict[str, ClinicChange] = field(default_factory=dict)
+
+
+class _RollBack(Exception):  # control flow: a preview ends its unit of work, rolled back
+    def __init__(self, result: ReconcileResult) -> None:
+        self.result = result
 
 
 def _row_values(row: SettlementRow) -> dict[str, object]:
@@ -119,18 +164,33 @@ def _recorded(visit: Visit, clinic: Clinic, settled_fund: int | None = None) -> 
         voided=visit.voided_at is not None,
         lines_total=visit.lines_total,
         deductible_applied=visit.deductible_applied,
+        in_scope=visit.in_scope,
         # Settled in real time: the backstop already moved by the platform's fund
         # (app.insurance), so the file is compared with that, never counted twice.
         fund=visit.fund if settled_fund is None else settled_fund,
     )
 
 
-def _stored_row(row: FundSettlement, receipt: str | None = None) -> SettlementRow:
-    """The stored row; ``receipt``: its mdtrt_id is the platform's id of that receipt's visit."""
+def _stored_row(row: FundSettlement, receipt: tuple[str, MatchedBy] | None = None) -> SettlementRow:
+    """The stored row; ``receipt``: the visit its platform mdtrt_id or setl_id names, and which."""
     values = {n: getattr(row, n) for n in _ROW_FIELDS}
     if receipt is not None:
-        values.update(mdtrt_id=receipt, by_platform_id=True)
+        values.update(mdtrt_id=receipt[0], by_platform_id=True, matched_by=receipt[1].value)
     return SettlementRow(line=row.line, **values)
+
+
+def _tolerance(session: Session, district: str, month: str) -> dt.timedelta:
+    """The policy's date tolerance for a match on ID number, date and amount (issue 21)."""
+    parsed = parse_month(month)
+    assert parsed is not None
+    first = dt.date(parsed[0], parsed[1], 1)
+    last = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    days = session.scalar(
+        select(PolicyVersion.settlement_date_tolerance_days).where(
+            PolicyVersion.id == version_in_force(district, last)
+        )
+    )
+    return DATE_TOLERANCE if days is None else dt.timedelta(days=days)
 
 
 def import_settlement_file(
@@ -140,8 +200,29 @@ def import_settlement_file(
     month: str,
     actor: User | None,
     now: dt.datetime,
+    preview: bool = False,
 ) -> ReconcileResult:
-    """Import one settlement detail file of ``district`` for ``month`` and reconcile the month."""
+    """Import one settlement detail file of ``district`` for ``month`` and reconcile the month.
+
+    ``preview``: the same import, matching and booking, in a transaction that is
+    rolled back at its end — what the file would change, per clinic, with
+    nothing written (issue 21; OpenEMR's ERA posting has this dry run).
+    """
+    try:
+        return _import(data, source, district, month, actor, now, preview)
+    except _RollBack as done:
+        return done.result
+
+
+def _import(
+    data: bytes,
+    source: str,
+    district: str,
+    month: str,
+    actor: User | None,
+    now: dt.datetime,
+    preview: bool,
+) -> ReconcileResult:
     problems = []
     if parse_month(month) is None:
         problems.append(Problem("month", "must be YYYY-MM", "bad_month"))
@@ -162,7 +243,9 @@ def import_settlement_file(
             )
         )
         if previous is not None:
-            return ReconcileResult(district, month, previous.id, already_imported=True)
+            return ReconcileResult(
+                district, month, previous.id, already_imported=True, preview=preview
+            )
         fresh, skipped = _new_rows(session, rows, source)
         stored = FundFile(
             district_code=district,
@@ -197,6 +280,9 @@ def import_settlement_file(
             session, actor or OPERATOR, "import", ("import", "fund_settlement"), None, after, now
         )
         audit_settlement_rows(session, actor or OPERATOR, stored.id, now)
+        if preview:
+            result.preview = True
+            raise _RollBack(result)  # unit_of_work rolls everything back
         return result
 
 
@@ -222,19 +308,30 @@ def _reconcile_month(
     )
     # A row of a visit settled in real time carries the platform's mdtrt_id (SPEC §7):
     # read as the receipt number it was registered with (ipt_otp_no).
-    platform_ids = receipts_by_platform_id(
-        session, list(by_id), (r.mdtrt_id for r in month_rows)
+    platform_ids = receipts_by_platform_id(session, list(by_id), (r.mdtrt_id for r in month_rows))
+    # Then the platform's setl_id (issue 21): the fund's second key.
+    platform_setl_ids = receipts_by_platform_setl_id(
+        session, list(by_id), (r.setl_id for r in month_rows)
     )
 
-    def receipt_of(r: FundSettlement) -> str | None:
+    def receipt_of(r: FundSettlement) -> tuple[str, MatchedBy] | None:
         clinic = clinics.get(r.insurance_code)
-        return platform_ids.get((clinic.id, r.mdtrt_id)) if clinic else None
+        if clinic is None:
+            return None
+        by_mdtrt = platform_ids.get((clinic.id, r.mdtrt_id))
+        if by_mdtrt is not None:
+            return by_mdtrt, MatchedBy.MDTRT_ID
+        by_setl = platform_setl_ids.get((clinic.id, r.setl_id))
+        return (by_setl, MatchedBy.SETL_ID) if by_setl is not None else None
 
-    named = {
-        (clinics[r.insurance_code].id, receipt_of(r) or r.mdtrt_id)
-        for r in month_rows
-        if r.insurance_code in clinics
-    }
+    named: set[tuple[int, str]] = set()
+    for r in month_rows:
+        if r.insurance_code in clinics:
+            resolved = receipt_of(r)
+            clinic_id = clinics[r.insurance_code].id
+            named.add((clinic_id, resolved[0] if resolved else r.mdtrt_id))
+            if r.medins_setl_id:
+                named.add((clinic_id, r.medins_setl_id))
     have = {(v.clinic_id, v.receipt_number) for v in visits}
     missing = list(named - have)
     for start in range(0, len(missing), 500):
@@ -242,6 +339,40 @@ def _reconcile_month(
         visits += session.scalars(
             select(Visit).where(tuple_(Visit.clinic_id, Visit.receipt_number).in_(chunk))
         ).all()
+    # The last key, the person, date and amount, may name a visit of a day of the
+    # month before or after (a settlement days after an outage).
+    tolerance = _tolerance(session, district, month)
+    have = {(v.clinic_id, v.receipt_number) for v in visits}
+    parsed = parse_month(month)
+    assert parsed is not None
+    first = dt.date(parsed[0], parsed[1], 1)
+    people = sorted(
+        {
+            (clinics[r.insurance_code].id, r.certno)
+            for r in month_rows
+            if r.insurance_code in clinics
+            and receipt_of(r) is None
+            and (clinics[r.insurance_code].id, r.mdtrt_id) not in have
+            and (clinics[r.insurance_code].id, r.medins_setl_id) not in have
+        }
+    )
+    # Those visits are candidates only: a finding for one only if a row matches it.
+    candidates: list[Visit] = []
+    for start in range(0, len(people), 500):
+        candidates += [
+            v
+            for v in session.scalars(
+                select(Visit).where(
+                    tuple_(Visit.clinic_id, Visit.patient_id_number).in_(
+                        people[start : start + 500]
+                    ),
+                    Visit.visit_date >= first - tolerance,
+                    Visit.visit_date < first + dt.timedelta(days=31) + tolerance,
+                    Visit.month != month,
+                )
+            )
+            if (v.clinic_id, v.receipt_number) not in have
+        ]
     # Every row ever imported for these visits (a reversal may come in a later file),
     # under the receipt number or the platform's id of the visit.
     their_ids = {(c, rc): m for (c, m), rc in platform_ids.items()}
@@ -254,22 +385,28 @@ def _reconcile_month(
     rows: dict[int, FundSettlement] = {r.id: r for r in month_rows}
     for start in range(0, len(row_keys), 500):
         keys = row_keys[start : start + 500]
-        for r in session.scalars(
-            select(FundSettlement).where(
-                tuple_(FundSettlement.insurance_code, FundSettlement.mdtrt_id).in_(keys)
-            )
-        ):
-            rows[r.id] = r
-    funds = settled_funds(session, [v.id for v in visits])
+        for column in (FundSettlement.mdtrt_id, FundSettlement.medins_setl_id):
+            for r in session.scalars(
+                select(FundSettlement).where(
+                    tuple_(FundSettlement.insurance_code, column).in_(keys)
+                )
+            ):
+                rows[r.id] = r
+    funds = settled_funds(session, [v.id for v in visits + candidates])
     findings = reconcile(
-        [_recorded(v, by_id[v.clinic_id], funds.get(v.id)) for v in visits],
+        [_recorded(v, by_id[v.clinic_id], funds.get(v.id)) for v in visits]
+        + [
+            replace(_recorded(v, by_id[v.clinic_id], funds.get(v.id)), candidate_only=True)
+            for v in candidates
+        ],
         [_stored_row(r, receipt_of(r)) for r in rows.values()],
+        tolerance,
     )
     session.execute(
         delete(FundFinding).where(FundFinding.district_code == district, FundFinding.month == month)
     )
     code_to_id = {c.code: c.id for c in clinics.values()}
-    visit_months = {v.id: v.month for v in visits}
+    visit_months = {v.id: v.month for v in visits + candidates}
     if findings:
         session.execute(
             insert(FundFinding),
@@ -280,7 +417,16 @@ def _reconcile_month(
     for finding in findings:
         counts[finding.outcome.value] += 1
     result.outcomes = dict(counts)
-    visit_map = {v.id: v for v in visits}
+    names = {c.code: c.name for c in clinics.values()}
+    for finding in findings:
+        if finding.clinic_code is None:
+            continue
+        change = result.clinics.setdefault(
+            finding.clinic_code, ClinicChange(finding.clinic_code, names[finding.clinic_code])
+        )
+        change.findings += 1
+        change.differing += finding.outcome.value != "matched"
+    visit_map = {v.id: v for v in visits + candidates}
     _book_adjustments(session, findings, visit_map, by_id, file_id, actor, now, result)
     return result
 
@@ -305,6 +451,7 @@ def _finding_values(
         "fund_paid": finding.fund_paid,
         "backstopped": finding.backstopped,
         "setl_ids": ",".join(finding.setl_ids)[:400],
+        "matched_by": finding.matched_by,
     }
 
 
@@ -360,7 +507,189 @@ def _book_adjustments(
         added.append(adjustment)
         result.adjustments += 1
         result.adjustment_total += delta
+        change = result.clinics[clinics[visit.clinic_id].code]
+        change.adjustments += 1
+        change.adjustment_total += delta
     # Every adjustment is in the audit log, after all statement locks (heads last).
     audit_adjustments(
         session, actor or OPERATOR, added, {c.id: c.code for c in clinics.values()}, now
     )
+
+
+# --- daily reconciliation with the platform (issue 21; SPEC §9: 3201, 9101, 3202, 9102) ----
+
+
+@dataclass
+class DailyResult:
+    day: dt.date
+    checked: list[tuple[str, str, str]] = field(default_factory=list)  # clinic, insutype, rslt
+    differences: int = 0  # newly found
+    errors: list[str] = field(default_factory=list)
+
+
+def _reversed_setl_ids(settlement_ids: list[int]) -> dict[int, str]:
+    """The setl_id each reversed settlement had: read from its answered 2208 (it is cleared)."""
+    out: dict[int, str] = {}
+    for start in range(0, len(settlement_ids), 500):
+        for settlement_id, request in db.session.execute(
+            select(InsuranceExchange.settlement_id, InsuranceExchange.request).where(
+                InsuranceExchange.settlement_id.in_(settlement_ids[start : start + 500]),
+                InsuranceExchange.infno == "2208",
+                InsuranceExchange.infcode == "0",
+            )
+        ):
+            data = (json.loads(request).get("input") or {}).get("data") or {}
+            if settlement_id is not None and data.get("setl_id"):
+                out[settlement_id] = str(data["setl_id"])
+    return out
+
+
+def _day_rows(day: dt.date) -> dict[tuple[int, str], list[DetailRow]]:
+    """This system's settlements of visits on ``day``, per clinic and insurance type.
+
+    A settlement the clinic reversed (a voided visit) is two rows, the
+    original and its negative, both flagged refunded.
+    """
+    out: dict[tuple[int, str], list[DetailRow]] = defaultdict(list)
+    settlements = db.session.scalars(
+        select(InsuranceSettlement)
+        .join(
+            Visit,
+            (Visit.id == InsuranceSettlement.visit_id)
+            & (Visit.month == InsuranceSettlement.visit_month),
+        )
+        .where(
+            Visit.visit_date == day,
+            InsuranceSettlement.status.in_(("settled", "reversed")),
+        )
+    ).all()
+    reversed_ids = _reversed_setl_ids([r.id for r in settlements if r.status == "reversed"])
+    for row in settlements:
+        setl_id = row.setl_id if row.status == "settled" else reversed_ids.get(row.id)
+        if not setl_id:
+            continue  # reversed before it was ever settled: the platform has nothing
+        amounts = json.loads(row.setlinfo or "{}")
+        out[(row.clinic_id, row.insutype or "")] += rows_of_settlement(
+            setl_id,
+            row.mdtrt_id or "",
+            row.psn_no or "",
+            int(amounts.get("medfee_sumamt", 0)),
+            int(row.fund or 0),
+            reversed_=row.status == "reversed",
+        )
+    for rows in out.values():
+        rows.sort(key=lambda r: (r.setl_id, r.negative))
+    db.session.commit()
+    return out
+
+
+def run_daily(day: dt.date, gateway: Gateway, clock: Clock) -> DailyResult:
+    """Check ``day`` with the platform per clinic and insurance type; list what differs.
+
+    3201 with the day's totals; where the platform's differ, the detail file up
+    (9101), 3202, the result file down (9102), and every row it does not agree
+    on kept as a :class:`DailyDifference` (pending).  Every message is kept
+    like the settlements' (app.insurance); a platform in trouble is reported
+    per clinic and the rest goes on.  Running a day again adds nothing known.
+    """
+    result = DailyResult(day)
+    for (clinic_id, insutype), rows in sorted(_day_rows(day).items()):
+        clinic = db.session.get(Clinic, clinic_id)
+        assert clinic is not None
+        db.session.commit()
+        medfee, fund, acct, count = totals(rows)
+        code = clinic.insurance_code or ""
+        span = {"stmt_begndate": f"{day}", "stmt_enddate": f"{day}", "insutype": insutype,
+                "clr_type": "11", "setl_optins": clinic.district_code,
+                "medfee_sumamt": format_yuan(medfee), "fund_pay_sumamt": format_yuan(fund),
+                "acct_pay": format_yuan(acct), "fixmedins_setl_cnt": count}  # fmt: skip
+        try:
+            output = exchange_for_clinic(
+                clinic, gateway, clock, "3201", {"data": {**span, "refd_setl_flag": "0"}}
+            )
+            verdict = str((output.get("stmtinfo") or {}).get("stmt_rslt", ""))
+            result.checked.append((clinic.code, insutype, verdict))
+            if verdict == "0":
+                continue
+            name = f"{code}-{day:%Y%m%d}-{insutype}.zip"
+            upload = exchange_for_clinic(
+                clinic, gateway, clock, "9101",
+                {"fsUploadIn": {"in": base64.b64encode(detail_file(rows)).decode(),
+                                "filename": name, "fixmedins_code": code}},
+            )  # fmt: skip
+            check = exchange_for_clinic(
+                clinic, gateway, clock, "3202",
+                {"data": {**span, "file_qury_no": upload.get("file_qury_no", "")}},
+            )  # fmt: skip
+            number = (check.get("fileinfo") or {}).get("file_qury_no", "")
+            download = exchange_for_clinic(
+                clinic, gateway, clock, "9102",
+                {"fsDownloadIn": {"file_qury_no": number, "filename": f"result-{name}",
+                                  "fixmedins_code": code}},
+            )  # fmt: skip
+            found = read_result(base64.b64decode(download.get("file") or ""))
+        except (Unreachable, Unknown, Refused, BadAnswer, ValueError) as exc:
+            result.errors.append(f"{clinic.code} {insutype}: {exc}")
+            continue
+        result.differences += _keep_differences(clinic, day, insutype, found, clock())
+    return result
+
+
+def _keep_differences(
+    clinic: Clinic, day: dt.date, insutype: str, found: list[Difference], now: dt.datetime
+) -> int:
+    added = 0
+    with unit_of_work() as session:
+        known: set[tuple[str, bool]] = set(
+            (setl_id, negative)
+            for setl_id, negative in session.execute(
+                select(DailyDifference.setl_id, DailyDifference.negative).where(
+                    DailyDifference.clinic_id == clinic.id, DailyDifference.day == day
+                )
+            ).all()
+        )
+        for d in found:
+            if (d.setl_id, d.negative) in known:
+                continue
+            known.add((d.setl_id, d.negative))
+            row = DailyDifference(
+                clinic_id=clinic.id, day=day, insutype=insutype, kind=d.kind.value,
+                setl_id=d.setl_id, mdtrt_id=d.mdtrt_id, psn_no=d.psn_no, negative=d.negative,
+                refd_setl_flag=d.refd_setl_flag, memo=d.memo, medfee=d.medfee, fund=d.fund,
+                status="pending", found_at=now, reason="",
+            )  # fmt: skip
+            session.add(row)
+            session.flush()
+            append(session, OPERATOR, "daily_difference.found", ("daily_difference", row.id),
+                   None, {"clinic": clinic.code, "day": f"{day}", "kind": d.kind.value,
+                          "setl_id": d.setl_id, "fund": d.fund}, now)  # fmt: skip
+            added += 1
+    return added
+
+
+def set_difference_status(
+    difference_id: int, status: str, reason: str, actor: User, now: dt.datetime
+) -> DailyDifference:
+    """A person marks a difference 已核对 (checked) or 已平账 (resolved), or back; with why."""
+    problems = []
+    if status not in STATUSES:
+        problems.append(Problem("status", f"must be one of {', '.join(STATUSES)}", "bad_status"))
+    if not reason.strip():
+        problems.append(Problem("reason", "say why", "required"))
+    if len(reason) > 200:
+        problems.append(Problem("reason", "200 characters at most", "too_long"))
+    if problems:
+        raise InvalidInput(problems)
+    with unit_of_work() as session:
+        row = session.get(DailyDifference, difference_id, with_for_update=True)
+        if row is None:
+            raise NotFound(Problem("difference", f"no difference {difference_id}"))
+        clinic = session.get(Clinic, row.clinic_id)
+        assert clinic is not None
+        require_clinic_visible(actor, clinic, "difference")
+        before = {"status": row.status, "reason": row.reason}
+        row.status, row.reason = status, reason.strip()
+        row.changed_at, row.changed_by_id = now, actor.id
+        append(session, actor, "daily_difference.status", ("daily_difference", row.id),
+               before, {"status": row.status, "reason": row.reason}, now)  # fmt: skip
+        return row

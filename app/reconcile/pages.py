@@ -12,6 +12,7 @@ import datetime as dt
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -19,15 +20,19 @@ from werkzeug.wrappers import Response
 from app.auth.models import User
 from app.clock import clock
 from app.errors import DomainError
-from app.extensions import db
-from app.localtime import local_date, parse_month, parse_typed_month
+from app.extensions import csrf, db
+from app.localtime import local_date, parse_month, parse_typed_day, parse_typed_month
 from app.money import format_yuan
 from app.places.models import District
 from app.reconcile import documents
 from app.reconcile.files import SettlementFileRejected
 from app.reconcile.forms import SettlementUploadForm
-from app.reconcile.operations import import_settlement_file
-from app.reconcile.queries import reconciliation
+from app.reconcile.operations import (
+    ReconcileResult,
+    import_settlement_file,
+    set_difference_status,
+)
+from app.reconcile.queries import daily_differences, reconciliation
 from app.settlement.adjustments import outcome_label, reason_label
 from app.web.access import role_required
 from app.web.downloads import Kind, send_document
@@ -91,6 +96,7 @@ def _render(
     problems: list[str],
     month_typed: str = "",
     month_error: str | None = None,
+    preview: ReconcileResult | None = None,
 ) -> str:
     return render_template(
         "reconcile/report.html",
@@ -98,9 +104,10 @@ def _render(
         month=month,
         month_typed=month_typed,
         month_error=month_error,
-        report=reconciliation(district.code, month),
+        report=reconciliation(district.code, month, current_user.town_code),
         form=form,
         problems=problems,
+        preview=preview,
         can_upload=current_user.role == "finance",
         outcome_label=outcome_label,
         reason_label=reason_label,
@@ -108,11 +115,24 @@ def _render(
     )
 
 
+def _raise_upload_limit() -> None:
+    """A district-month of settlements is far bigger than any other request body.
+
+    The limit must be raised before anything reads the body: the app-wide
+    CSRF check (a ``before_request`` hook) parses the form, and with it the
+    file, under ``MAX_CONTENT_LENGTH`` (2 MB), long before the view runs.  So
+    the upload is exempt from that hook and checks the token itself, after
+    raising the limit (the form checks it again).
+    """
+    request.max_content_length = current_app.config["MAX_UPLOAD_LENGTH"]
+    csrf.protect()
+
+
 @bp.route("/upload", methods=["POST"])
+@csrf.exempt
 @role_required("finance")
 def upload() -> Response | str | tuple[str, int]:
-    # A district-month of settlements is far bigger than any other request body.
-    request.max_content_length = current_app.config["MAX_UPLOAD_LENGTH"]
+    _raise_upload_limit()
     user: User = current_user
     district = _district(user)
     form = SettlementUploadForm()
@@ -121,14 +141,23 @@ def upload() -> Response | str | tuple[str, int]:
         return _render(district, month, form, problems=[]), 422
     month = form.month.data or ""
     upload = form.file.data
+    preview = bool(form.preview.data)
     try:
         result = import_settlement_file(
-            upload.read(), upload.filename or "upload", district.code, month, user, clock()()
+            upload.read(),
+            upload.filename or "upload",
+            district.code,
+            month,
+            user,
+            clock()(),
+            preview=preview,
         )
     except SettlementFileRejected as exc:
         return _render(district, month, form, problems=exc.lines()), 422
     except DomainError as exc:
         return _render(district, month, form, problems=[exc.message]), exc.status
+    if preview and not result.already_imported:
+        return _render(district, month, form, problems=[], preview=result)
     if result.already_imported:
         flash(_("This file was already imported; nothing changed."), "info")
     else:
@@ -152,6 +181,73 @@ def report_file(month: str, kind: str) -> Response:
         abort(404)
     user: User = current_user
     district = _district(user)
-    data = reconciliation(district.code, month)
+    data = reconciliation(district.code, month, user.town_code)
     file_kind: Kind = "pdf" if kind == "pdf" else "xlsx"
     return send_document(documents.reconciliation_file(data, district, file_kind, clock()()))
+
+
+# --- the daily check's differences (issue 21) ------------------------------------------
+
+KIND_LABELS = {
+    "platform_only": _l("The platform has it, we do not"),
+    "clinic_only": _l("We have it, the platform does not"),
+    "amount": _l("Amounts differ"),
+    "refund_flag": _l("Refund flag differs"),
+}
+STATUS_LABELS = {
+    "pending": _l("Pending"),
+    "checked": _l("Checked"),
+    "resolved": _l("Resolved"),
+}
+
+
+def _day(now: dt.datetime) -> tuple[dt.date, str | None]:
+    typed = request.args.get("day", "").strip()[:20]
+    yesterday = local_date(now) - dt.timedelta(days=1)
+    if not typed:
+        return yesterday, None
+    day = parse_typed_day(typed)
+    if day is None:
+        return yesterday, _("Day: enter a day as 2026-10-15.")
+    return day, None
+
+
+@bp.route("/daily")
+@role_required(*READERS)
+def daily() -> tuple[str, int]:
+    user: User = current_user
+    district = _district(user)
+    day, error = _day(clock()())
+    rows = daily_differences(district.code, day, user.town_code)
+    page = render_template(
+        "reconcile/daily.html",
+        district=district,
+        day=day,
+        day_error=error,
+        rows=rows,
+        kinds=KIND_LABELS,
+        statuses=STATUS_LABELS,
+        can_change=user.role == "finance",
+        yuan=format_yuan,
+    )
+    return page, (422 if error else 200)
+
+
+@bp.route("/daily/<int:difference_id>", methods=["POST"])
+@role_required("finance")
+def daily_status(difference_id: int) -> Response:
+    user: User = current_user
+    day = request.form.get("day", "")
+    try:
+        set_difference_status(
+            difference_id,
+            request.form.get("status", ""),
+            request.form.get("reason", ""),
+            user,
+            clock()(),
+        )
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(_("Saved."), "success")
+    return redirect(url_for("reconcile.daily", day=day))

@@ -35,7 +35,7 @@ from typing import Protocol
 from app.localtime import local
 from app.money import apply_ratio, format_yuan
 from app.reconcile.rules import SettlementRow
-from app.reconcile.schemas import COLUMNS
+from app.reconcile.schemas import COLUMNS, OPTIONAL_COLUMNS, OPTIONAL_MONEY, OPTIONAL_TEXT
 
 
 @dataclass(frozen=True)
@@ -198,12 +198,21 @@ class SimulatedPlatform:
         return self.settlement_detail(codes, month)
 
 
-def settlement_csv(rows: list[SettlementRow], encoding: str = "utf-8") -> bytes:
-    """The platform's settlement detail file: header row, yuan amounts, local times."""
+def settlement_csv(rows: list[SettlementRow], encoding: str = "utf-8", full: bool = False) -> bytes:
+    """The platform's settlement detail file: header row, yuan amounts, local times.
+
+    ``full``: with the platform's fuller columns too (issue 21), ``null`` for none.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow((*COLUMNS, *OPTIONAL_COLUMNS) if full else COLUMNS)
     for r in rows:
+        extra = (
+            [getattr(r, n) or "null" for n in OPTIONAL_TEXT]
+            + [format_yuan(getattr(r, n)) for n in OPTIONAL_MONEY]
+            if full
+            else []
+        )
         writer.writerow(
             [
                 r.insurance_code,
@@ -222,6 +231,7 @@ def settlement_csv(rows: list[SettlementRow], encoding: str = "utf-8") -> bytes:
                         r.psn_cash_pay,
                     )
                 ),
+                *extra,
             ]
         )
     return out.getvalue().encode(encoding)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 
 from app.extensions import db
 from app.places.models import Clinic
-from app.places.queries import Scope, within
-from app.reconcile.models import FundFile, FundFinding
+from app.places.queries import Scope, clinic_ids, within
+from app.reconcile.models import DailyDifference, FundFile, FundFinding
 from app.reconcile.platform import PlatformVisit
 from app.settlement.models import StatementAdjustment
 from app.visits.models import Visit
@@ -36,7 +37,7 @@ class ClinicLine:
     findings: int
     differing: int
     difference: int  # Σ (computed − paid) over backstopped findings
-    adjusted: int  # adjustments booked on this month's statement
+    adjusted: int  # adjustments belonging to this month, on whichever statement booked
     fiscal: int  # the backstop as recorded (unreconciled)
 
     @property
@@ -58,15 +59,30 @@ class Reconciliation:
         return sum(c.adjusted for c in self.clinics)
 
 
-def reconciliation(district: str, month: str, biggest: int = 20) -> Reconciliation:
-    """Counts and sums per outcome and per clinic, the biggest differences first."""
+def reconciliation(
+    district: str, month: str, town: str | None = None, biggest: int = 20
+) -> Reconciliation:
+    """Counts and sums per outcome and per clinic, the biggest differences first.
+
+    ``town``: a town-scoped reviewer or finance user sees only that town's
+    clinics (the findings without a clinic, rows naming no clinic of the
+    district, are the district's and left out).  A clinic's adjustments are
+    those that *belong to* the month, wherever they were booked: a late file
+    for a paid month puts its money on the next open statement, and this
+    month's report still counts it.
+    """
     files = db.session.scalars(
         select(FundFile)
         .where(FundFile.district_code == district, FundFile.month == month)
         .order_by(FundFile.imported_at)
     ).all()
     report = Reconciliation(district, month, files)
-    where = (FundFinding.district_code == district, FundFinding.month == month)
+    where: tuple[ColumnElement[bool], ...] = (
+        FundFinding.district_code == district,
+        FundFinding.month == month,
+    )
+    if town is not None:
+        where = (*where, FundFinding.clinic_id.in_(clinic_ids(Scope(district, town))))
     for outcome, reason, count, computed, paid in db.session.execute(
         select(
             FundFinding.outcome,
@@ -83,7 +99,7 @@ def reconciliation(district: str, month: str, biggest: int = 20) -> Reconciliati
 
     adjusted = (
         select(StatementAdjustment.clinic_id, func.sum(StatementAdjustment.amount).label("amount"))
-        .where(StatementAdjustment.statement_month == month, StatementAdjustment.source == "fund")
+        .where(StatementAdjustment.belongs_to == month, StatementAdjustment.source == "fund")
         .group_by(StatementAdjustment.clinic_id)
         .subquery()
     )
@@ -167,3 +183,17 @@ def insurance_codes(district: str) -> set[str]:
             )
         )
     )
+
+
+def daily_differences(
+    district: str, day: dt.date, town: str | None = None
+) -> Sequence[DailyDifference]:
+    """The differences found for ``day`` in the district's (or the town's) clinics."""
+    query = within(
+        select(DailyDifference).join(Clinic, Clinic.id == DailyDifference.clinic_id),
+        Scope(district, town),
+    )
+    query = query.where(DailyDifference.day == day).order_by(
+        Clinic.code, DailyDifference.setl_id, DailyDifference.negative
+    )
+    return db.session.scalars(query).all()

@@ -2,8 +2,9 @@
 
 Columns are named as the national medical-insurance platform names its
 settlement fields; money is yuan (negative on a reversed settlement);
-``setl_time`` is Asia/Shanghai local time.  Columns the platform adds beyond
-these (names, insurance types …) are ignored and never stored.
+``setl_time`` is Asia/Shanghai local time.  The platform's fuller columns
+(:data:`OPTIONAL_COLUMNS`) are read when present; any others (names …) are
+ignored and never stored.
 """
 
 from __future__ import annotations
@@ -29,6 +30,21 @@ COLUMNS = (
     "fund_pay_sumamt",
     "psn_cash_pay",
 )
+
+# The platform's fuller settlement columns (issue 21): read when the file has
+# them, an empty cell or ``null`` is none; they give a difference its reason.
+OPTIONAL_TEXT = ("medins_setl_id", "psn_no", "insutype", "med_type", "refd_setl_flag")
+OPTIONAL_MONEY = (
+    "acct_pay",
+    "psn_part_amt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "hifmi_pay",
+    "maf_pay",
+    "oth_pay",
+)
+OPTIONAL_COLUMNS = OPTIONAL_TEXT + OPTIONAL_MONEY
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 
@@ -84,3 +100,16 @@ class SettlementRowSchema(Schema):
     hifp_pay = _money()
     fund_pay_sumamt = _money()
     psn_cash_pay = _money()
+    medins_setl_id = Text(load_default="", validate=validate.Length(max=40))
+    psn_no = Text(load_default="", validate=validate.Length(max=30))
+    insutype = Text(load_default="", validate=validate.Length(max=6))
+    med_type = Text(load_default="", validate=validate.Length(max=6))
+    refd_setl_flag = Text(load_default="", validate=validate.OneOf(("", "0", "1")))
+    acct_pay = Yuan(load_default=0, allow_negative=True)
+    psn_part_amt = Yuan(load_default=0, allow_negative=True)
+    fulamt_ownpay_amt = Yuan(load_default=0, allow_negative=True)
+    overlmt_selfpay = Yuan(load_default=0, allow_negative=True)
+    preselfpay_amt = Yuan(load_default=0, allow_negative=True)
+    hifmi_pay = Yuan(load_default=0, allow_negative=True)
+    maf_pay = Yuan(load_default=0, allow_negative=True)
+    oth_pay = Yuan(load_default=0, allow_negative=True)

@@ -45,6 +45,11 @@ REASONS: dict[str, LazyString] = {
     "self_pay_item": _l("Fully self-paid on the platform"),
     "selfpay_ratio": _l("The platform's self-pay ratio differs"),
     "cap_or_fund_ratio": _l("Cap or ratio applied differently"),
+    # Read from the monthly file's fuller columns (app.reconcile.rules, issue 21).
+    "refund_flag": _l("Refunded at the platform (refund flag)"),
+    "over_ceiling": _l("Above the fund's ceiling (overlmt_selfpay)"),
+    "self_pay_part": _l("The item's self-pay ratio (fulamt_ownpay_amt / preselfpay_amt)"),
+    "medical_assistance": _l("Medical assistance paid a part (maf_pay)"),
 }
 
 

@@ -194,7 +194,7 @@ def test_clerks_type_months_and_payment_dates(
     page.wait_for_load_state()
     assert "月份：请按 2026-10" in page.inner_text("#month-error")
     page.fill("#upload-month", "")
-    page.click("form.upload button[type=submit]")
+    page.click("form.upload button.primary")
     page.wait_for_load_state()
     errors = page.inner_text("form.upload")
     assert "结算月份" in errors and "请按 2026-10 的格式输入月份" in errors

@@ -22,6 +22,8 @@ from flask import Flask, g
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import TestResponse, encode_multipart
 
 from app.audit.models import AuditEntry
 from app.auth.models import User
@@ -385,3 +387,137 @@ def test_a_real_platform_is_configuration_not_code(
         args=["reconcile", "fetch", "--district", "440114", "--month", OCT]
     )
     assert bad.exit_code != 0 and "INSURANCE_PLATFORM" in bad.output
+
+
+# --- issue 21, item 4: a month's report, the upload's size, the town's scope --------------
+
+
+def test_a_late_files_adjustment_still_counts_in_its_own_months_report(
+    app: Flask, world: World, clock: FixedClock, tmp_path: Path
+) -> None:
+    first = tmp_path / "oct.csv"
+    simulate(app, first)
+    import_file(app, first)
+    clock.now = dt.datetime(2026, 11, 2, 2, 0, tzinfo=dt.UTC)
+    statement = submit_statement("HD001", OCT, user("doctor"), clock())
+    review_statement("HD001", OCT, user("reviewer"), clock())
+    assert statement.fiscal is not None
+    pay_statement(
+        "HD001", OCT, Payment(clock().date(), "BANK-1", statement.fiscal), user("finance"), clock()
+    )
+    platform = SimulatedPlatform(Disagreements())
+    settled = platform.run_month(platform_visits("440114", OCT), OCT)
+    late = tmp_path / "oct-late.csv"
+    late.write_bytes(settlement_csv([*settled, platform.reverse(settled[0].setl_id)]))
+    import_file(app, late)
+    (adjustment,) = db.session.scalars(select(FundAdjustment)).all()
+    assert adjustment.statement_month == "2026-11"  # the money is on the next open statement
+    report = reconciliation("440114", OCT)
+    (clinic,) = report.clinics
+    assert clinic.adjusted == adjustment.amount > 0  # and October's report still counts it
+    assert report.backstop_effect == adjustment.amount
+    assert reconciliation("440114", "2026-11").backstop_effect == 0
+
+
+def test_the_upload_takes_a_file_bigger_than_an_ordinary_request(
+    app: Flask, pages: World, tmp_path: Path
+) -> None:
+    path = tmp_path / "oct.csv"
+    simulate(app, path, lapsed=1)
+    data = path.read_bytes()
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    # Blank lines are skipped by the reader: the same file, padded past the request limit.
+    padded = data + b"\r\n" * ((limit - len(data)) // 2 + 1024)
+    assert limit < len(padded) < app.config["MAX_UPLOAD_LENGTH"]
+    client, csrf = page_client(app, "finance")
+
+    def post(fields: dict[str, object]) -> TestResponse:
+        # The body built here, in memory: the test client would spool it to a temp file.
+        boundary, body = encode_multipart(MultiDict(fields))
+        return client.post(
+            "/reconcile/upload",
+            data=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+        )
+
+    upload = FileStorage(io.BytesIO(padded), "oct.csv")
+    r = post({"csrf_token": csrf, "month": OCT, "file": upload})
+    assert r.status_code == 302, r.text[:500]
+    assert sum(adjustments_by_visit().values()) > 0
+    # Without the token the big upload is still refused (CSRF holds on this route).
+    refused = post({"month": OCT, "file": FileStorage(io.BytesIO(padded), "oct.csv")})
+    assert refused.status_code == 400
+
+
+def test_a_town_scoped_reader_sees_only_the_towns_clinics(
+    app: Flask, pages: World, clock: FixedClock, tmp_path: Path
+) -> None:
+    at = dt.datetime(2026, 10, 5, 2, 0, tzinfo=dt.UTC)  # one visit at HD002 (赤坭镇)
+    record_visit(
+        VisitRequest("HD002", pages.ids["expired_village"], True, LINES, at),
+        user("doctor2"),
+        clock(),
+    )
+    path = tmp_path / "oct.csv"
+    simulate(app, path, lapsed=1)
+    import_file(app, path)
+    district = reconciliation("440114", OCT)
+    assert {c.clinic for c in district.clinics} >= {"HD001", "HD002"}
+
+    client, _csrf = page_client(app, "town_reviewer")
+    page = client.get("/reconcile?month=2026-10").text
+    assert "HD002" in page and "HD001" not in page and "大涡村卫生站" not in page
+    book = load_workbook(io.BytesIO(client.get("/reconcile/2026-10.xlsx").data))
+    codes = {
+        row[0]
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        if row and isinstance(row[0], str)
+    }
+    assert "HD002" in codes and "HD001" not in codes
+    pdf = tmp_path / "town.pdf"
+    pdf.write_bytes(client.get("/reconcile/2026-10.pdf").data)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "HD002" in text and "HD001" not in text
+
+
+def test_a_preview_shows_each_clinics_changes_and_writes_nothing(
+    app: Flask, pages: World, tmp_path: Path
+) -> None:
+    path = tmp_path / "oct.csv"
+    simulate(app, path, lapsed=1, reversed=1)
+    client, csrf = page_client(app, "finance")  # the login is audited
+    audit_before = db.session.scalar(select(func.count()).select_from(AuditEntry))
+    db.session.rollback()
+    r = client.post(
+        "/reconcile/upload",
+        data={
+            "csrf_token": csrf,
+            "month": OCT,
+            "preview": "1",
+            "file": (io.BytesIO(path.read_bytes()), "oct.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 200 and 'id="preview"' in r.text and "尚未写入任何数据" in r.text
+    row = re.search(r'<tr data-clinic="HD001">(.*?)</tr>', r.text)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1))
+    db.session.rollback()
+    for model in (FundFinding, FundAdjustment, AuditEntry):
+        count = db.session.scalar(select(func.count()).select_from(model))
+        assert count == (audit_before if model is AuditEntry else 0), model
+    assert "本月尚未导入医保结算明细" in client.get("/reconcile?month=2026-10").text
+
+    # The CLI's preview says the same, and the import then books exactly that.
+    preview = app.test_cli_runner().invoke(
+        args=["reconcile", "import", str(path), "--district", "440114", "--month", OCT,
+              "--preview"]
+    )  # fmt: skip
+    assert preview.exit_code == 0 and "PREVIEW: nothing was written" in preview.output
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(FundAdjustment)) == 0
+    import_file(app, path)
+    booked = adjustments_by_visit()
+    assert cells[4] == str(len(booked)) and cells[5] == format_yuan(sum(booked.values()))
+    assert "HD001 大涡村卫生站: 14 findings, 2 differing, 2 adjustments" in preview.output

@@ -229,3 +229,124 @@ def test_a_missing_column_is_named() -> None:
     with pytest.raises(SettlementFileRejected) as caught:
         read_settlement_file(text.encode(), "x.csv")
     assert caught.value.lines() == ["x.csv:1: hifp_pay: required column is missing"]
+
+
+# --- issue 21: the fund's keys and its own reasons ---------------------------------------
+
+
+def test_the_clinics_own_number_matches_when_the_mdtrt_id_is_the_platforms() -> None:
+    # The platform's mdtrt_id means nothing here; medins_setl_id is our receipt (ipt_otp_no),
+    # a sure key: a settlement five days after the visit (after an outage) still matches.
+    late = row(
+        1,
+        mdtrt_id="44011420261015000123",
+        medins_setl_id="HD001-2026-000001",
+        setl_time=AT + dt.timedelta(days=5),
+    )
+    (finding,) = reconcile([visit(1)], [late])
+    assert (finding.outcome, finding.reason, finding.matched_by) == (
+        Outcome.MATCHED,
+        Reason.EQUAL,
+        "own_number",
+    )
+
+
+def test_last_the_person_date_and_amount_within_the_policys_tolerance() -> None:
+    later = row(1, mdtrt_id="P-1", setl_time=AT + dt.timedelta(days=3))
+    # One day (the default) is not enough: reported, never used to move money.
+    found = reconcile([visit(1)], [later])
+    assert {(f.outcome, f.reason) for f in found} == {
+        (Outcome.NOT_SETTLED, Reason.NEVER_SETTLED),
+        (Outcome.UNKNOWN, Reason.NO_SUCH_RECEIPT),
+    }
+    # Three days of tolerance (the district's policy): it matches, and so does its reversal.
+    cancel = reversal(later, "R1")
+    found = reconcile([visit(1)], [later, cancel], dt.timedelta(days=3))
+    (only,) = found
+    assert (only.outcome, only.reason, only.matched_by) == (
+        Outcome.NOT_SETTLED,
+        Reason.REVERSED,
+        "person_date_amount",
+    )
+    # A different amount, or two visits that fit as well, is no match: no guessing.
+    assert reconcile([visit(1)], [row(1, mdtrt_id="P-1", medfee_sumamt=2000)])[0].visit_id is None
+    twins = [visit(1), visit(2, receipt_number="HD001-2026-000002")]
+    found = reconcile(twins, [row(1, mdtrt_id="P-1")])
+    assert sum(f.visit_id is None for f in found) == 1
+    # A visit of a neighbouring month is a candidate only: no finding unless a row names it.
+    september = visit(3, visit_date=dt.date(2026, 9, 30), candidate_only=True)
+    assert [f.visit_id for f in reconcile([september], [])] == []
+    (hit,) = reconcile(
+        [september],
+        [row(3, mdtrt_id="P-3", setl_time=dt.datetime(2026, 10, 2, 2, 0, tzinfo=dt.UTC))],
+        dt.timedelta(days=3),
+    )
+    assert hit.visit_id == 3 and hit.outcome is Outcome.MATCHED
+
+
+def test_the_platforms_columns_give_the_exact_reason() -> None:
+    visits = [visit(n, in_scope=1770) for n in range(1, 6)]
+    rows = [
+        row(1, fund=1000, overlmt_selfpay=300),
+        row(2, fund=1000, inscp_scp_amt=1500, preselfpay_amt=270),
+        row(3, fund=1300, maf_pay=85),
+        row(4, refd_setl_flag="1"),
+        row(5, fund=1000),
+    ]
+    found = by_receipt(reconcile(visits, rows))
+    assert found["HD001-2026-000001"][:2] == (Outcome.DIFFERENT, Reason.OVER_CEILING)
+    assert found["HD001-2026-000002"][:2] == (Outcome.DIFFERENT, Reason.SELF_PAY_PART)
+    assert found["HD001-2026-000003"][:2] == (Outcome.DIFFERENT, Reason.MEDICAL_ASSISTANCE)
+    # Refunded at the desk: the fund keeps nothing of it, the district owes the whole fund share.
+    assert found["HD001-2026-000004"] == (
+        Outcome.NOT_SETTLED,
+        Reason.REFUND_FLAG,
+        1215,
+        0,
+        True,
+    )
+    assert found["HD001-2026-000005"][:2] == (Outcome.DIFFERENT, Reason.CAP_OR_RATIO)
+
+
+FULL_HEADER = (
+    "fixmedins_code,setl_id,mdtrt_id,medins_setl_id,psn_no,certno,insutype,med_type,setl_time,"
+    "medfee_sumamt,inscp_scp_amt,act_pay_dedc,hifp_pay,fund_pay_sumamt,psn_cash_pay,"
+    "refd_setl_flag,acct_pay,psn_part_amt,fulamt_ownpay_amt,overlmt_selfpay,preselfpay_amt,"
+    "hifmi_pay,maf_pay,oth_pay,psn_name"
+)
+
+
+def test_the_full_settlement_columns_read_in_gbk_csv_and_xlsx() -> None:
+    line = (
+        f"H001,S1,44011420261015000123,HD001-2026-000001,4401000000000001,{PERSON},390,11,"
+        "2026-10-15 10:02:00,22.70,17.70,0,12.15,13.00,9.70,0,null,9.70,0,3.00,2.00,"
+        "null,0.85,0,张三"
+    )
+    gbk = f"{FULL_HEADER}\n{line}\n".encode("gbk")
+    (read,) = read_settlement_file(gbk, "full.csv")
+    assert (read.medins_setl_id, read.psn_no, read.insutype, read.med_type) == (
+        "HD001-2026-000001",
+        "4401000000000001",
+        "390",
+        "11",
+    )
+    assert (read.overlmt_selfpay, read.preselfpay_amt, read.maf_pay, read.acct_pay) == (
+        300,
+        200,
+        85,
+        0,
+    )
+    assert read.refd_setl_flag == "0" and read.psn_part_amt == 970
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(FULL_HEADER.split(","))
+    sheet.append([None if v == "null" else v for v in line.split(",")])
+    out = io.BytesIO()
+    book.save(out)
+    (from_xlsx,) = read_settlement_file(out.getvalue(), "full.xlsx")
+    assert from_xlsx == read
+    bad = gbk.replace(b",0,null,9.70", b",7,null,9.70")
+    with pytest.raises(SettlementFileRejected) as caught:
+        read_settlement_file(bad, "bad.csv")
+    assert any("refd_setl_flag" in problem for problem in caught.value.lines())
