@@ -134,7 +134,9 @@ def test_nothing_wraps_or_overflows_at_1024(
     page.goto(server.url + "/visits/register")
     screenshot(page, "layout-register-doctor")
     no_sideways_scroll(page)
-    assert wrapped(page, "#register tr[data-receipt] td:nth-child(2)") == []
+    # The receipt number on one line, the doctor's name on its own line under it.
+    assert wrapped(page, "#register tr[data-receipt] td:nth-child(2) .receipt") == []
+    assert wrapped(page, "#register tr[data-receipt] td:nth-child(2) .doctor") == []
     assert wrapped(page, "#register td.actions") == []  # 补打 作废
     assert wrapped(page, "#register thead th") == []
 
@@ -210,7 +212,9 @@ def test_nothing_wraps_or_overflows_at_1024(
 
     page.goto(server.url + "/visits/register")
     no_sideways_scroll(page)
-    assert wrapped(page, "#register tr[data-receipt] td:nth-child(2)") == []
+    # The receipt number on one line, the doctor's name on its own line under it.
+    assert wrapped(page, "#register tr[data-receipt] td:nth-child(2) .receipt") == []
+    assert wrapped(page, "#register tr[data-receipt] td:nth-child(2) .doctor") == []
     sign_out(page)
 
     sign_in(page, server, "finance")

@@ -691,7 +691,8 @@ def test_the_register_finds_an_earlier_visit_and_reprints_it(
     screenshot(page, "05-register")
     # Each action fits its cell on one line at 1024 px.
     lines = page.eval_on_selector_all(
-        "#register td.actions .button, #register td:nth-child(1), #register td:nth-child(2)",
+        "#register td.actions .button, #register td:nth-child(1),"
+        " #register td:nth-child(2) .receipt, #register td:nth-child(2) .doctor",
         """els => els.map(e => {
             const r = document.createRange(); r.selectNodeContents(e);
             return new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top))).size;
