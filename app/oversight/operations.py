@@ -40,6 +40,7 @@ from app.oversight.models import (
     VisitDisowned,
 )
 from app.oversight.queries import (
+    clinic_diagnoses,
     clinic_months,
     late_or_complained,
     open_items,
@@ -53,6 +54,7 @@ from app.oversight.rules import (
     ReviewPolicy,
     SampleCandidate,
     TrustDecision,
+    diagnosis_flags,
     draw_sample,
     next_month_start,
     peer_flags,
@@ -183,6 +185,7 @@ def _store(
                 clinic_id=clinic_ids[f.clinic],
                 month=month,
                 figure=f.figure.value,
+                diagnosis=f.diagnosis,
                 value=_text(f.value),
                 median=_text(f.median),
                 mad=_text(f.mad),
@@ -197,15 +200,22 @@ def recompute_flags(district_code: str, month: str, now: dt.datetime) -> list[Fl
     """Compute and store the flags of every clinic-month of a district (CLI, on demand)."""
     settings = oversight_policy_for(district_code, next_month_start(month))
     months = clinic_months(district_code, month, settings.policy)
-    flags = _flags(list(months.values()), settings.policy)
+    flags = _flags(months, month, settings.policy)
     with unit_of_work() as session:
         _store(session, {m.clinic: cid for cid, m in months.items()}, month, flags, now)
     return flags
 
 
-def _flags(months: list[ClinicMonth], policy: OversightPolicy) -> list[Flag]:
-    """The peer flags under the policy's ``[flags]``; none when it has no such table."""
-    return peer_flags(months, policy.flags) if policy.flags is not None else []
+def _flags(months: dict[int, ClinicMonth], month: str, policy: OversightPolicy) -> list[Flag]:
+    """The peer flags under the policy's ``[flags]``, the clinic-months' figures and their
+    diagnosis mix (per diagnosis code); none when the policy has no such table."""
+    if policy.flags is None:
+        return []
+    figures = peer_flags(list(months.values()), policy.flags)
+    mix = diagnosis_flags(clinic_diagnoses(months, month), policy.flags)
+    return sorted(
+        [*figures, *mix], key=lambda f: (-abs(f.score), f.clinic, f.figure, f.diagnosis or "")
+    )
 
 
 def district_of(session: Session, clinic: Clinic) -> str:
@@ -254,7 +264,7 @@ def decide_at_submit(
     settings = oversight_policy_for(district, next_month_start(statement.month))
     policy = settings.policy
     months = clinic_months(district, statement.month, policy)
-    all_flags = _flags(list(months.values()), policy)
+    all_flags = _flags(months, statement.month, policy)
     mine = [f for f in all_flags if f.clinic == clinic.code]
     _store(session, {clinic.code: clinic.id}, statement.month, mine, now)
     review = policy.review

@@ -36,7 +36,7 @@ from app.localtime import format_local, local_date, parse_month
 from app.money import format_money, format_quantity, format_yuan, parse_yuan
 from app.oversight.codes import grouped, normalise
 from app.oversight.forms import CodeForm, FeedbackForm, NotMeForm, OwnVisitsForm
-from app.oversight.labels import behind_label, describe, figure_label
+from app.oversight.labels import behind_label, describe, figure_label, flag_label
 from app.oversight.operations import disown_visit, record_feedback
 from app.oversight.queries import (
     PublicReceipt,
@@ -48,7 +48,13 @@ from app.oversight.queries import (
     public_receipt,
     receipt_patient,
 )
-from app.oversight.rules import Figure, id_tail_matches, next_month_start, own_visits_since
+from app.oversight.rules import (
+    DIAGNOSIS_FIGURES,
+    Figure,
+    id_tail_matches,
+    next_month_start,
+    own_visits_since,
+)
 from app.people.rules import mask_id_number
 from app.places.queries import clinic_by_code
 from app.visits.queries import masked_names
@@ -218,6 +224,12 @@ def not_me(code: str, visit_id: int) -> Response:
 
 # --- the reviewer's side: the visits behind a flag --------------------------------------
 
+
+def diagnosis_heading(figure: Figure, diagnosis: str | None) -> str:
+    """A figure's heading when no stored flag names it (the code, for a diagnosis)."""
+    return f"{diagnosis} {figure_label(figure)}" if diagnosis else figure_label(figure)
+
+
 review_bp = Blueprint("oversight", __name__, template_folder="templates", url_prefix="/oversight")
 
 
@@ -231,9 +243,15 @@ def flagged_visits(clinic: str, month: str) -> str:
     require_clinic_visible(current_user, found)
     flags = flags_by_clinic([found.id], month).get(found.id, [])
     figure = request.args.get("figure", "")
+    # A diagnosis-mix flag is one of a figure and a diagnosis code (issue 19 §5).
+    diagnosis = request.args.get("diagnosis") or None
     # Without a figure: the strongest flag's visits (a flag opens the visits behind it).
     chosen = Figure(figure) if figure in set(Figure) else (flags[0].figure if flags else None)
-    flag = next((f for f in flags if f.figure == chosen), None)
+    if not figure and flags:
+        diagnosis = flags[0].diagnosis
+    if chosen in DIAGNOSIS_FIGURES and not diagnosis:
+        abort(404)  # a share or prevalence of no diagnosis has no visits behind it
+    flag = next((f for f in flags if f.figure == chosen and f.diagnosis == diagnosis), None)
     settings = oversight_policy_for(found.district_code, next_month_start(month))
     visits = clinic_month_visits(
         found.id,
@@ -241,6 +259,7 @@ def flagged_visits(clinic: str, month: str) -> str:
         chosen,
         median=flag.median if flag else None,
         late_entry_hours=settings.policy.late_entry_hours,
+        diagnosis=diagnosis,
     )
     names = masked_names([v.resident_id for v in visits if v.resident_id])
     return render_template(
@@ -248,8 +267,12 @@ def flagged_visits(clinic: str, month: str) -> str:
         clinic=found,
         month=month,
         figure=chosen,
+        diagnosis=diagnosis,
         flags=[(f, describe(f)) for f in flags],
         flag=flag,
+        heading=(flag_label(flag) if flag else diagnosis_heading(chosen, diagnosis))
+        if chosen
+        else "",
         behind=behind_label(chosen) if chosen else "",
         complaints=complaints([v.id for v in visits]) if chosen is Figure.COMPLAINT_SHARE else {},
         visits=visits,

@@ -448,7 +448,10 @@ def board() -> Any:
         "settlement/board.html",
         summary=summary,
         lines=lines,
-        flags={cid: [(f.figure.value, describe(f)) for f in fs] for cid, fs in flags.items()},
+        flags={
+            cid: [(f.figure.value, f.diagnosis, describe(f)) for f in fs]
+            for cid, fs in flags.items()
+        },
         insurance=counts_by_clinic([line.clinic.id for line in lines], month),
         month=month,
         month_typed=typed,
