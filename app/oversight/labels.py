@@ -14,12 +14,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Protocol
 
+from flask import url_for
 from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.money import format_yuan, round_fen
-from app.oversight.rules import Figure
+from app.oversight.rules import STOCK_FIGURES, Figure
 
 FIGURES: dict[Figure, LazyString] = {
     Figure.COST_PER_VISIT: _l("Cost per visit"),
@@ -37,6 +38,9 @@ FIGURES: dict[Figure, LazyString] = {
     Figure.CONSULTATION_SHARE: _l("Consultation fee's share of the fund base"),
     Figure.DIAGNOSIS_SHARE: _l("share of visits"),
     Figure.DIAGNOSIS_PREVALENCE: _l("prevalence"),
+    Figure.STOCK_OVERDRAWN: _l("dispensed more than the clinic had in stock"),
+    Figure.STOCK_FAR_ABOVE: _l("dispensing far above the deliveries"),
+    Figure.STOCK_TRACE_TWICE: _l("a drug traceability code dispensed twice"),
 }
 MONEY = {Figure.COST_PER_VISIT, Figure.FUND_PER_VISIT, Figure.FISCAL_PER_VISIT}
 SHARES = {
@@ -132,7 +136,14 @@ def flag_label(flag: FlagLike) -> str:
 
 
 def describe(flag: FlagLike) -> str:
-    """One flag in words: which figure, the clinic's value, the median, how far out."""
+    """One flag in words: which figure, the clinic's value, the median, how far out
+    (a drug-stock flag: what, and how many visits are behind it)."""
+    if flag.figure in STOCK_FIGURES:
+        return _(
+            "%(figure)s: %(n)s visits behind it",
+            figure=figure_label(flag.figure),
+            n=str(decimal_places(flag.value, 0)),
+        )
     if flag.diagnosis:
         median = (
             str(decimal_places(flag.median, 1))
@@ -191,3 +202,12 @@ def why_label(code: str) -> str:
         else:
             words.append(str(WHY.get(part, part)))
     return "、".join(words)
+
+
+def flag_url(clinic: str, month: str, figure: Figure, diagnosis: str | None) -> str:
+    """Where a flag opens: the visits behind it, or the stock statement for a stock flag."""
+    if Figure(figure) in STOCK_FIGURES:
+        return url_for("stock.statement", clinic=clinic, month=month)
+    return url_for(
+        "oversight.flagged_visits", clinic=clinic, month=month, figure=figure, diagnosis=diagnosis
+    )

@@ -48,6 +48,7 @@ from app.oversight.queries import (
     past_statements,
 )
 from app.oversight.rules import (
+    STOCK_FIGURES,
     ClinicMonth,
     Flag,
     OversightPolicy,
@@ -59,6 +60,7 @@ from app.oversight.rules import (
     next_month_start,
     peer_flags,
     sample_seed,
+    stock_flags,
     trust,
     worklist_month_for,
 )
@@ -170,11 +172,22 @@ def _text(value: Fraction) -> str:
 
 
 def _store(
-    session: Session, clinic_ids: dict[str, int], month: str, flags: list[Flag], now: dt.datetime
+    session: Session,
+    clinic_ids: dict[str, int],
+    month: str,
+    flags: list[Flag],
+    now: dt.datetime,
+    *,
+    with_stock: bool,
 ) -> None:
+    """Replace the clinic-months' stored flags; the stock flags only ``with_stock`` (the
+    submission finds them; the district-wide recomputation cannot, and keeps them)."""
+    kept = [] if with_stock else [f.value for f in STOCK_FIGURES]
     session.execute(
         delete(ClinicFlag).where(
-            ClinicFlag.month == month, ClinicFlag.clinic_id.in_(list(clinic_ids.values()))
+            ClinicFlag.month == month,
+            ClinicFlag.clinic_id.in_(list(clinic_ids.values())),
+            ClinicFlag.figure.not_in(kept),
         )
     )
     for f in flags:
@@ -202,7 +215,14 @@ def recompute_flags(district_code: str, month: str, now: dt.datetime) -> list[Fl
     months = clinic_months(district_code, month, settings.policy)
     flags = _flags(months, month, settings.policy)
     with unit_of_work() as session:
-        _store(session, {m.clinic: cid for cid, m in months.items()}, month, flags, now)
+        _store(
+            session,
+            {m.clinic: cid for cid, m in months.items()},
+            month,
+            flags,
+            now,
+            with_stock=False,
+        )
     return flags
 
 
@@ -266,15 +286,23 @@ def decide_at_submit(
     months = clinic_months(district, statement.month, policy)
     all_flags = _flags(months, statement.month, policy)
     mine = [f for f in all_flags if f.clinic == clinic.code]
-    _store(session, {clinic.code: clinic.id}, statement.month, mine, now)
+    far_above = policy.flags.stock_far_above if policy.flags is not None else None
+    pointed = stock(clinic, statement.month, far_above) if stock is not None else {}
+    stocked = stock_flags(clinic.code, pointed)
+    _store(
+        session,
+        {clinic.code: clinic.id},
+        statement.month,
+        [*mine, *stocked],
+        now,
+        with_stock=True,
+    )
     review = policy.review
     if review is None:
         return SubmitDecision(
             TrustDecision(False, ("review_off",)), settings.version, tuple(mine), 0
         )
     history = past_statements(session, clinic.id, statement.month, review.trusted_after_months)
-    far_above = policy.flags.stock_far_above if policy.flags is not None else None
-    pointed = stock(clinic, statement.month, far_above) if stock is not None else {}
     kinds = [kind for found in pointed.values() for kind in found]
     decision = trust(history, mine, review, pending=open_items(session, statement.id), stock=kinds)
     count = 0

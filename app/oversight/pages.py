@@ -36,7 +36,7 @@ from app.localtime import format_local, local_date, parse_month
 from app.money import format_money, format_quantity, format_yuan, parse_yuan
 from app.oversight.codes import grouped, normalise
 from app.oversight.forms import CodeForm, FeedbackForm, NotMeForm, OwnVisitsForm
-from app.oversight.labels import behind_label, describe, figure_label, flag_label
+from app.oversight.labels import behind_label, describe, figure_label, flag_label, flag_url
 from app.oversight.operations import disown_visit, record_feedback
 from app.oversight.queries import (
     PublicReceipt,
@@ -50,6 +50,7 @@ from app.oversight.queries import (
 )
 from app.oversight.rules import (
     DIAGNOSIS_FIGURES,
+    STOCK_FIGURES,
     Figure,
     id_tail_matches,
     next_month_start,
@@ -235,7 +236,7 @@ review_bp = Blueprint("oversight", __name__, template_folder="templates", url_pr
 
 @review_bp.route("/clinics/<clinic>/<month>/visits")
 @role_required("reviewer", "finance", "admin")
-def flagged_visits(clinic: str, month: str) -> str:
+def flagged_visits(clinic: str, month: str) -> Response | str:
     """A clinic-month's visits, largest first by the flagged figure; names and IDs masked."""
     if parse_month(month) is None:
         abort(404)
@@ -250,7 +251,11 @@ def flagged_visits(clinic: str, month: str) -> str:
     if not figure and flags:
         diagnosis = flags[0].diagnosis
     if chosen in DIAGNOSIS_FIGURES and not diagnosis:
-        abort(404)  # a share or prevalence of no diagnosis has no visits behind it
+        abort(404)
+    if chosen in STOCK_FIGURES:  # the stock statement lists the visits behind those
+        return redirect(
+            url_for("stock.statement", clinic=found.code, month=month)
+        )  # a share or prevalence of no diagnosis has no visits behind it
     flag = next((f for f in flags if f.figure == chosen and f.diagnosis == diagnosis), None)
     settings = oversight_policy_for(found.district_code, next_month_start(month))
     visits = clinic_month_visits(
@@ -281,4 +286,5 @@ def flagged_visits(clinic: str, month: str) -> str:
         yuan=format_money,
         local_time=format_local,
         figure_label=figure_label,
+        flag_url=flag_url,
     )

@@ -456,10 +456,16 @@ class Figure(StrEnum):
     # 2,908 "strokes").  Computed by :func:`diagnosis_flags`, not from a ClinicMonth.
     DIAGNOSIS_SHARE = "diagnosis_share"
     DIAGNOSIS_PREVALENCE = "diagnosis_prevalence"
+    # Drug stock (issue 26 §4): not against peers but against the clinic's own book —
+    # stored like the peer flags so the reviewer's board shows them (:func:`stock_flags`).
+    STOCK_OVERDRAWN = "dispensed_over_delivered"
+    STOCK_FAR_ABOVE = "dispensed_far_above"
+    STOCK_TRACE_TWICE = "trace_code_twice"
 
 
 DIAGNOSIS_FIGURES = (Figure.DIAGNOSIS_SHARE, Figure.DIAGNOSIS_PREVALENCE)
-CLINIC_FIGURES = tuple(f for f in Figure if f not in DIAGNOSIS_FIGURES)
+STOCK_FIGURES = (Figure.STOCK_OVERDRAWN, Figure.STOCK_FAR_ABOVE, Figure.STOCK_TRACE_TWICE)
+CLINIC_FIGURES = tuple(f for f in Figure if f not in DIAGNOSIS_FIGURES + STOCK_FIGURES)
 
 
 @dataclass(frozen=True)
@@ -657,6 +663,25 @@ def diagnosis_flags(months: Sequence[ClinicDiagnoses], policy: FlagPolicy) -> li
             for clinic, value, mid, mad, score in _outliers(values, counts, policy):
                 flags.append(Flag(clinic, which, value, mid, mad, score, len(values), code))
     return _ranked(flags)
+
+
+def stock_flags(clinic: str, pointed: Mapping[int, Sequence[str]]) -> list[Flag]:
+    """A clinic-month's drug-stock flags as flags: one per kind, from the visits each
+    kind points at (``pointed``: visit id -> kinds, as the stock area finds them).
+
+    A stock flag is a fact of the clinic's own book, not a distance from peers:
+    its value and score are the number of visits behind it (so the board ranks
+    it among the others), its median and MAD zero, its peers none.
+    """
+    counts: dict[Figure, int] = {}
+    for kinds in pointed.values():
+        for kind in set(kinds):
+            if kind in set(STOCK_FIGURES):
+                counts[Figure(kind)] = counts.get(Figure(kind), 0) + 1
+    return [
+        Flag(clinic, which, Fraction(n), Fraction(0), Fraction(0), Fraction(n), 0)
+        for which, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
 
 
 # --- credit-first ---------------------------------------------------------------------------

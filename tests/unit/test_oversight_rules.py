@@ -10,7 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.oversight.rules import (
+    CLINIC_FIGURES,
     DIAGNOSIS_FIGURES,
+    STOCK_FIGURES,
     CheckInput,
     CheckLine,
     ClinicDiagnoses,
@@ -31,6 +33,7 @@ from app.oversight.rules import (
     peer_flags,
     run_checks,
     sample_seed,
+    stock_flags,
     supply_end,
     trust,
     warnings,
@@ -470,3 +473,19 @@ def test_peer_flags_never_compute_a_diagnosis_figure_from_a_clinic_month() -> No
     months = [month(f"C{i}", 30_00 + i) for i in range(9)]
     assert all(m.figure(Figure.DIAGNOSIS_SHARE) is None for m in months)
     assert not [f for f in peer_flags(months, FLAGS) if f.figure in DIAGNOSIS_FIGURES]
+
+
+def test_stock_flags_count_the_visits_behind_each_kind() -> None:
+    pointed = {
+        1: ["dispensed_far_above", "dispensed_over_delivered"],
+        2: ["dispensed_far_above"],
+        3: ["split_visit"],  # not a stock kind
+    }
+    flags = stock_flags("HD001", pointed)
+    assert [(f.figure, f.value, f.score, f.peers) for f in flags] == [
+        (Figure.STOCK_FAR_ABOVE, 2, 2, 0),
+        (Figure.STOCK_OVERDRAWN, 1, 1, 0),
+    ]
+    assert stock_flags("HD001", {}) == []
+    # A stock figure is never a peer figure.
+    assert not set(STOCK_FIGURES) & set(CLINIC_FIGURES)
