@@ -27,10 +27,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.audit.operations import audit_clinic_event
+from app.audit.operations import audit_clinic_event, record_access
 from app.database import unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
 from app.extensions import db
+from app.localtime import local_date
 from app.oversight.codes import new_code
 from app.oversight.models import (
     ClinicFlag,
@@ -40,12 +41,15 @@ from app.oversight.models import (
     VisitDisowned,
 )
 from app.oversight.queries import (
+    OwnVisits,
     clinic_diagnoses,
     clinic_months,
     late_or_complained,
     open_items,
     oversight_policy_for,
+    own_visits,
     past_statements,
+    receipt_patient,
 )
 from app.oversight.rules import (
     STOCK_FIGURES,
@@ -57,7 +61,9 @@ from app.oversight.rules import (
     TrustDecision,
     diagnosis_flags,
     draw_sample,
+    id_tail_matches,
     next_month_start,
+    own_visits_since,
     peer_flags,
     sample_seed,
     stock_flags,
@@ -484,3 +490,30 @@ def disown_visit(code: str, visit_id: int, now: dt.datetime) -> bool:
             now,
         )
     return True
+
+
+# --- a resident's own visits: the page's and the API's one path (issue 26 §2) ------------
+
+
+def check_id_tail(code: str, id_tail: str, now: dt.datetime) -> bool | None:
+    """Whether ``id_tail`` is the last six characters of the receipt's patient's ID number.
+
+    None: no receipt has ``code``.  A wrong guess is recorded in the access log
+    (``own_visits_denied``) against the person it was a guess at.
+    """
+    patient = receipt_patient(code)
+    if patient is None:
+        return None
+    if id_tail_matches(patient[1], id_tail):
+        return True
+    record_access("public", patient[2], "own_visits_denied", None, now)
+    return False
+
+
+def read_own_visits(code: str, now: dt.datetime) -> OwnVisits | None:
+    """The receipt's patient's visits of the last twelve months; the look-up is recorded
+    in the access log (``own_visits``).  The caller has checked the six characters."""
+    mine = own_visits(code, own_visits_since(local_date(now)))
+    if mine is not None:
+        record_access("public", mine.resident_id, "own_visits", None, now)
+    return mine
