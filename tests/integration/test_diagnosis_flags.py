@@ -196,3 +196,21 @@ def test_submitting_stores_the_clinics_diagnosis_flags(
     assert {("diagnosis_share", STROKE), ("diagnosis_prevalence", STROKE)} <= set(stored(PHANTOM))
     # Submitting again replaces them, never doubles them.
     assert len(stored(PHANTOM)) == len(set(stored(PHANTOM)))
+
+
+def test_a_decision_naming_a_diagnosis_flag_reads_in_words(app: Flask) -> None:
+    """Credit-first's reasons name a diagnosis-mix flag with its code (rules.trust)."""
+    from app.oversight.rules import Figure, Flag, ReviewPolicy, trust
+    from app.oversight.words import decision_words
+
+    one = Fraction(1)
+    flag = Flag(PHANTOM, Figure.DIAGNOSIS_PREVALENCE, one, one, one, one, 6, STROKE)
+    decision = trust([], [flag], ReviewPolicy(0, 5, 10_000))
+    reason = "credit_first policy v1: " + ",".join(decision.reasons)
+    assert f"flagged:diagnosis_prevalence:{STROKE}" in reason
+    with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
+        words = decision_words(reason)
+        assert f"{STROKE} 患病率" in words and "flagged" not in words
+        # A reason cut at its stored length mid-code stays readable, never an error.
+        cut = decision_words("credit_first policy v1: flagged:diagnosis_sha")
+        assert "diagnosis_sha" in cut
