@@ -67,6 +67,7 @@ def _init_babel(app: Flask) -> None:
 
 def _register_api(app: Flask) -> None:
     from app.catalog.api import blp as catalog_blp
+    from app.oversight.api import blp as verify_blp
     from app.settlement.api import blp as settlement_blp
     from app.stock.api import blp as stock_blp
     from app.visits.api import blp as visits_blp
@@ -74,7 +75,7 @@ def _register_api(app: Flask) -> None:
     from app.web.api_docs import register_api_docs
 
     api = _Api(app)  # one per app: the OpenAPI spec belongs to the app
-    for blp in (visits_blp, residents_blp, catalog_blp, settlement_blp, stock_blp):
+    for blp in (visits_blp, residents_blp, catalog_blp, settlement_blp, stock_blp, verify_blp):
         csrf.exempt(blp)
         api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})

@@ -603,6 +603,7 @@ def sample_patients(clinic_code: str) -> list[SamplePatient]:
 # one bills far more, above): phantom visits, then dispensing beyond its deliveries.
 PHANTOM, STOCK = -2, -3
 PHANTOM_PEOPLE, PHANTOM_VISITS = 8, 5  # villagers billed again and again last month
+PHANTOM_DIAGNOSIS = "I64.x00"  # 脑卒中: flagged on the diagnosis mix (issue 19 §5)
 TRACE_CODE = "81000000000000000001"  # one pack dispensed twice at the stock clinic
 
 
@@ -659,6 +660,8 @@ def _frauds(
                 ),
                 visited_at=at,
                 warning_reason=WARNING_REASONS[0],
+                # The Shan County pattern: the billed villagers all "had a stroke".
+                diagnoses=(PHANTOM_DIAGNOSIS,),
             )
             try:
                 visit, _ = record_visit(request, doctors[phantom], at + dt.timedelta(minutes=5))

@@ -33,5 +33,6 @@ def flags_command(district: str, month: str) -> None:
     flags = recompute_flags(district, _month(month), clock()())
     for f in flags:
         value, score = decimal_places(f.value, 4), decimal_places(f.score, 1)
-        click.echo(f"{f.clinic}\t{f.figure.value}\t{value}\t{score:+}")
+        about = f"{f.figure.value}:{f.diagnosis}" if f.diagnosis else f.figure.value
+        click.echo(f"{f.clinic}\t{about}\t{value}\t{score:+}")
     click.echo(f"{len(flags)} flags for {district} {month}")

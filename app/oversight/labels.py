@@ -14,12 +14,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Protocol
 
+from flask import url_for
 from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.money import format_yuan, round_fen
-from app.oversight.rules import Figure
+from app.oversight.rules import STOCK_FIGURES, Figure
 
 FIGURES: dict[Figure, LazyString] = {
     Figure.COST_PER_VISIT: _l("Cost per visit"),
@@ -35,6 +36,11 @@ FIGURES: dict[Figure, LazyString] = {
     Figure.VISITS_PER_PATIENT: _l("Visits per patient seen (repeat visits)"),
     Figure.RESIDENTS_SEEN_SHARE: _l("Share of the village's registered residents seen"),
     Figure.CONSULTATION_SHARE: _l("Consultation fee's share of the fund base"),
+    Figure.DIAGNOSIS_SHARE: _l("share of visits"),
+    Figure.DIAGNOSIS_PREVALENCE: _l("prevalence"),
+    Figure.STOCK_OVERDRAWN: _l("dispensed more than the clinic had in stock"),
+    Figure.STOCK_FAR_ABOVE: _l("dispensing far above the deliveries"),
+    Figure.STOCK_TRACE_TWICE: _l("a drug traceability code dispensed twice"),
 }
 MONEY = {Figure.COST_PER_VISIT, Figure.FUND_PER_VISIT, Figure.FISCAL_PER_VISIT}
 SHARES = {
@@ -46,6 +52,7 @@ SHARES = {
     Figure.DISOWNED_SHARE,
     Figure.RESIDENTS_SEEN_SHARE,
     Figure.CONSULTATION_SHARE,
+    Figure.DIAGNOSIS_SHARE,
 }
 
 WHY: dict[str, LazyString] = {
@@ -78,6 +85,8 @@ class FlagLike(Protocol):
     def median(self) -> Fraction: ...
     @property
     def score(self) -> Fraction: ...
+    @property
+    def diagnosis(self) -> str | None: ...
 
 
 def decimal_places(value: Fraction, places: int) -> Decimal:
@@ -93,6 +102,8 @@ def figure_value(figure: Figure, value: Fraction) -> str:
         return _("%(yuan)s yuan", yuan=format_yuan(fen))
     if figure in SHARES:
         return f"{decimal_places(value * 100, 1)}%"
+    if figure is Figure.DIAGNOSIS_PREVALENCE:
+        return _("%(value)s per 1,000", value=str(decimal_places(value, 1)))
     return str(decimal_places(value, 2))
 
 
@@ -115,8 +126,37 @@ def distance(figure: Figure, value: Fraction, median: Fraction) -> str:
     return _("%(percent)s%% below it", percent=str(percent))
 
 
+def flag_label(flag: FlagLike) -> str:
+    """What a flag is about: its figure, and for the diagnosis mix the diagnosis first
+    (``脑卒中 I64.x00 患病率``; the code alone when the list does not name it)."""
+    if not flag.diagnosis:
+        return figure_label(flag.figure)
+    name = getattr(flag, "diagnosis_name", "")
+    return " ".join(p for p in (name, flag.diagnosis, figure_label(flag.figure)) if p)
+
+
 def describe(flag: FlagLike) -> str:
-    """One flag in words: which figure, the clinic's value, the median, how far out."""
+    """One flag in words: which figure, the clinic's value, the median, how far out
+    (a drug-stock flag: what, and how many visits are behind it)."""
+    if flag.figure in STOCK_FIGURES:
+        return _(
+            "%(figure)s: %(n)s visits behind it",
+            figure=figure_label(flag.figure),
+            n=str(decimal_places(flag.value, 0)),
+        )
+    if flag.diagnosis:
+        median = (
+            str(decimal_places(flag.median, 1))
+            if flag.figure is Figure.DIAGNOSIS_PREVALENCE
+            else figure_value(flag.figure, flag.median)
+        )
+        return _(
+            "%(figure)s %(value)s, district median %(median)s, %(distance)s",
+            figure=flag_label(flag),
+            value=figure_value(flag.figure, flag.value),
+            median=median,
+            distance=distance(Figure(flag.figure), flag.value, flag.median),
+        )
     return _(
         "%(figure)s %(value)s, district median %(median)s, %(distance)s",
         figure=figure_label(flag.figure),
@@ -140,11 +180,14 @@ BEHIND: dict[Figure, LazyString] = {
     Figure.DISOWNED_SHARE: _l("Visits the patient says never happened"),
     Figure.VISITS_PER_PATIENT: _l("Every visit of the month, by patient"),
     Figure.RESIDENTS_SEEN_SHARE: _l("Every visit of the month, by patient"),
+    Figure.CONSULTATION_SHARE: _l("Every visit of the month"),
+    Figure.DIAGNOSIS_SHARE: _l("Visits with this diagnosis, by patient"),
+    Figure.DIAGNOSIS_PREVALENCE: _l("Visits with this diagnosis, by patient"),
 }
 
 
 def behind_label(figure: Figure) -> str:
-    return str(BEHIND[figure])
+    return str(BEHIND.get(figure, BEHIND[Figure.VISITS_PER_RESIDENT]))
 
 
 def why_label(code: str) -> str:
@@ -159,3 +202,12 @@ def why_label(code: str) -> str:
         else:
             words.append(str(WHY.get(part, part)))
     return "、".join(words)
+
+
+def flag_url(clinic: str, month: str, figure: Figure, diagnosis: str | None) -> str:
+    """Where a flag opens: the visits behind it, or the stock statement for a stock flag."""
+    if Figure(figure) in STOCK_FIGURES:
+        return url_for("stock.statement", clinic=clinic, month=month)
+    return url_for(
+        "oversight.flagged_visits", clinic=clinic, month=month, figure=figure, diagnosis=diagnosis
+    )

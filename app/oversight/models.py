@@ -107,16 +107,18 @@ class ClinicFlag(Model):
 
     The numbers are exact fractions written as decimal text (12 places), so
     nothing is rounded twice; ``score`` is the signed modified z-score.
-    Recomputing a clinic-month replaces its rows.
+    Recomputing a clinic-month replaces its rows.  A diagnosis-mix flag
+    (issue 19 §5) names its diagnosis code; the other figures have none.
     """
 
     __tablename__ = "clinic_flag"
-    __table_args__ = (UniqueConstraint("clinic_id", "month", "figure"),)
+    __table_args__ = (UniqueConstraint("clinic_id", "month", "figure", "diagnosis"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
     month: Mapped[str] = mapped_column(String(7), index=True)
     figure: Mapped[str] = mapped_column(String(30))
+    diagnosis: Mapped[str | None] = mapped_column(String(20))  # the code, per-diagnosis flags
     value: Mapped[str] = mapped_column(String(40))
     median: Mapped[str] = mapped_column(String(40))
     mad: Mapped[str] = mapped_column(String(40))

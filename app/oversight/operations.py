@@ -27,10 +27,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.audit.operations import audit_clinic_event
+from app.audit.operations import audit_clinic_event, record_access
 from app.database import unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
 from app.extensions import db
+from app.localtime import local_date
 from app.oversight.codes import new_code
 from app.oversight.models import (
     ClinicFlag,
@@ -40,23 +41,32 @@ from app.oversight.models import (
     VisitDisowned,
 )
 from app.oversight.queries import (
+    OwnVisits,
+    clinic_diagnoses,
     clinic_months,
     late_or_complained,
     open_items,
     oversight_policy_for,
+    own_visits,
     past_statements,
+    receipt_patient,
 )
 from app.oversight.rules import (
+    STOCK_FIGURES,
     ClinicMonth,
     Flag,
     OversightPolicy,
     ReviewPolicy,
     SampleCandidate,
     TrustDecision,
+    diagnosis_flags,
     draw_sample,
+    id_tail_matches,
     next_month_start,
+    own_visits_since,
     peer_flags,
     sample_seed,
+    stock_flags,
     trust,
     worklist_month_for,
 )
@@ -168,11 +178,22 @@ def _text(value: Fraction) -> str:
 
 
 def _store(
-    session: Session, clinic_ids: dict[str, int], month: str, flags: list[Flag], now: dt.datetime
+    session: Session,
+    clinic_ids: dict[str, int],
+    month: str,
+    flags: list[Flag],
+    now: dt.datetime,
+    *,
+    with_stock: bool,
 ) -> None:
+    """Replace the clinic-months' stored flags; the stock flags only ``with_stock`` (the
+    submission finds them; the district-wide recomputation cannot, and keeps them)."""
+    kept = [] if with_stock else [f.value for f in STOCK_FIGURES]
     session.execute(
         delete(ClinicFlag).where(
-            ClinicFlag.month == month, ClinicFlag.clinic_id.in_(list(clinic_ids.values()))
+            ClinicFlag.month == month,
+            ClinicFlag.clinic_id.in_(list(clinic_ids.values())),
+            ClinicFlag.figure.not_in(kept),
         )
     )
     for f in flags:
@@ -183,6 +204,7 @@ def _store(
                 clinic_id=clinic_ids[f.clinic],
                 month=month,
                 figure=f.figure.value,
+                diagnosis=f.diagnosis,
                 value=_text(f.value),
                 median=_text(f.median),
                 mad=_text(f.mad),
@@ -197,15 +219,29 @@ def recompute_flags(district_code: str, month: str, now: dt.datetime) -> list[Fl
     """Compute and store the flags of every clinic-month of a district (CLI, on demand)."""
     settings = oversight_policy_for(district_code, next_month_start(month))
     months = clinic_months(district_code, month, settings.policy)
-    flags = _flags(list(months.values()), settings.policy)
+    flags = _flags(months, month, settings.policy)
     with unit_of_work() as session:
-        _store(session, {m.clinic: cid for cid, m in months.items()}, month, flags, now)
+        _store(
+            session,
+            {m.clinic: cid for cid, m in months.items()},
+            month,
+            flags,
+            now,
+            with_stock=False,
+        )
     return flags
 
 
-def _flags(months: list[ClinicMonth], policy: OversightPolicy) -> list[Flag]:
-    """The peer flags under the policy's ``[flags]``; none when it has no such table."""
-    return peer_flags(months, policy.flags) if policy.flags is not None else []
+def _flags(months: dict[int, ClinicMonth], month: str, policy: OversightPolicy) -> list[Flag]:
+    """The peer flags under the policy's ``[flags]``, the clinic-months' figures and their
+    diagnosis mix (per diagnosis code); none when the policy has no such table."""
+    if policy.flags is None:
+        return []
+    figures = peer_flags(list(months.values()), policy.flags)
+    mix = diagnosis_flags(clinic_diagnoses(months, month), policy.flags)
+    return sorted(
+        [*figures, *mix], key=lambda f: (-abs(f.score), f.clinic, f.figure, f.diagnosis or "")
+    )
 
 
 def district_of(session: Session, clinic: Clinic) -> str:
@@ -254,17 +290,25 @@ def decide_at_submit(
     settings = oversight_policy_for(district, next_month_start(statement.month))
     policy = settings.policy
     months = clinic_months(district, statement.month, policy)
-    all_flags = _flags(list(months.values()), policy)
+    all_flags = _flags(months, statement.month, policy)
     mine = [f for f in all_flags if f.clinic == clinic.code]
-    _store(session, {clinic.code: clinic.id}, statement.month, mine, now)
+    far_above = policy.flags.stock_far_above if policy.flags is not None else None
+    pointed = stock(clinic, statement.month, far_above) if stock is not None else {}
+    stocked = stock_flags(clinic.code, pointed)
+    _store(
+        session,
+        {clinic.code: clinic.id},
+        statement.month,
+        [*mine, *stocked],
+        now,
+        with_stock=True,
+    )
     review = policy.review
     if review is None:
         return SubmitDecision(
             TrustDecision(False, ("review_off",)), settings.version, tuple(mine), 0
         )
     history = past_statements(session, clinic.id, statement.month, review.trusted_after_months)
-    far_above = policy.flags.stock_far_above if policy.flags is not None else None
-    pointed = stock(clinic, statement.month, far_above) if stock is not None else {}
     kinds = [kind for found in pointed.values() for kind in found]
     decision = trust(history, mine, review, pending=open_items(session, statement.id), stock=kinds)
     count = 0
@@ -446,3 +490,30 @@ def disown_visit(code: str, visit_id: int, now: dt.datetime) -> bool:
             now,
         )
     return True
+
+
+# --- a resident's own visits: the page's and the API's one path (issue 26 §2) ------------
+
+
+def check_id_tail(code: str, id_tail: str, now: dt.datetime) -> bool | None:
+    """Whether ``id_tail`` is the last six characters of the receipt's patient's ID number.
+
+    None: no receipt has ``code``.  A wrong guess is recorded in the access log
+    (``own_visits_denied``) against the person it was a guess at.
+    """
+    patient = receipt_patient(code)
+    if patient is None:
+        return None
+    if id_tail_matches(patient[1], id_tail):
+        return True
+    record_access("public", patient[2], "own_visits_denied", None, now)
+    return False
+
+
+def read_own_visits(code: str, now: dt.datetime) -> OwnVisits | None:
+    """The receipt's patient's visits of the last twelve months; the look-up is recorded
+    in the access log (``own_visits``).  The caller has checked the six characters."""
+    mine = own_visits(code, own_visits_since(local_date(now)))
+    if mine is not None:
+        record_access("public", mine.resident_id, "own_visits", None, now)
+    return mine

@@ -27,28 +27,35 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.audit.operations import record_access
 from app.auth.access import require_clinic_visible
 from app.clock import clock
 from app.errors import InvalidInput, NotFound
 from app.extensions import limiter
-from app.localtime import format_local, local_date, parse_month
+from app.localtime import format_local, parse_month
 from app.money import format_money, format_quantity, format_yuan, parse_yuan
 from app.oversight.codes import grouped, normalise
 from app.oversight.forms import CodeForm, FeedbackForm, NotMeForm, OwnVisitsForm
-from app.oversight.labels import behind_label, describe, figure_label
-from app.oversight.operations import disown_visit, record_feedback
+from app.oversight.labels import behind_label, describe, figure_label, flag_label, flag_url
+from app.oversight.operations import (
+    check_id_tail,
+    disown_visit,
+    read_own_visits,
+    record_feedback,
+)
 from app.oversight.queries import (
     PublicReceipt,
     clinic_month_visits,
     complaints,
     flags_by_clinic,
     oversight_policy_for,
-    own_visits,
     public_receipt,
-    receipt_patient,
 )
-from app.oversight.rules import Figure, id_tail_matches, next_month_start, own_visits_since
+from app.oversight.rules import (
+    DIAGNOSIS_FIGURES,
+    STOCK_FIGURES,
+    Figure,
+    next_month_start,
+)
 from app.people.rules import mask_id_number
 from app.places.queries import clinic_by_code
 from app.visits.queries import masked_names
@@ -152,28 +159,28 @@ def _unlocked(code: str) -> bool:
 
 
 @bp.route("/<code>/mine", methods=["POST"])
-@limiter.limit(_own_limit)
-@limiter.limit(_own_receipt_limit, key_func=_receipt_key)
+# Counters shared with the own-visits API (app.oversight.api): one budget, two doors.
+@limiter.shared_limit(_own_limit, "own_visits_address")
+@limiter.shared_limit(_own_receipt_limit, "own_visits_receipt", key_func=_receipt_key)
 def unlock_own_visits(code: str) -> Response | tuple[str, int]:
     """The receipt's code and the last six characters of the patient's ID number."""
     stored = normalise(code)
     found = public_receipt(stored) if stored else None
-    patient = receipt_patient(stored) if stored else None
-    if found is None or patient is None:
+    if found is None:
         abort(404)
     own = OwnVisitsForm()
     if own.validate_on_submit():
         now = clock()()
-        id_number, resident_id = patient[1], patient[2]
-        if id_tail_matches(id_number, own.id_tail.data or ""):
+        matched = check_id_tail(found.code, own.id_tail.data or "", now)
+        if matched is None:
+            abort(404)
+        if matched:
             minutes = int(current_app.config["OWN_VISITS_MINUTES"])
             session[_OWN] = {
                 "code": found.code,
                 "until": (now + dt.timedelta(minutes=minutes)).isoformat(),
             }
             return redirect(url_for("verify.own_visits_page", code=found.code))
-        # A wrong guess is recorded against the person it was a guess at.
-        record_access("public", resident_id, "own_visits_denied", None, now)
         own.id_tail.errors = [_("These are not the last six characters of the ID number.")]
     return _receipt_page(found, FeedbackForm(formdata=None), own, 422)
 
@@ -185,11 +192,9 @@ def own_visits_page(code: str) -> Response | str:
     stored = normalise(code)
     if not stored or not _unlocked(stored):
         return redirect(url_for("verify.receipt", code=code))
-    now = clock()()
-    mine = own_visits(stored, own_visits_since(local_date(now)))
+    mine = read_own_visits(stored, clock()())
     if mine is None:
         abort(404)
-    record_access("public", mine.resident_id, "own_visits", None, now)
     return render_template(
         "oversight/own_visits.html",
         mine=mine,
@@ -218,12 +223,18 @@ def not_me(code: str, visit_id: int) -> Response:
 
 # --- the reviewer's side: the visits behind a flag --------------------------------------
 
+
+def diagnosis_heading(figure: Figure, diagnosis: str | None) -> str:
+    """A figure's heading when no stored flag names it (the code, for a diagnosis)."""
+    return f"{diagnosis} {figure_label(figure)}" if diagnosis else figure_label(figure)
+
+
 review_bp = Blueprint("oversight", __name__, template_folder="templates", url_prefix="/oversight")
 
 
 @review_bp.route("/clinics/<clinic>/<month>/visits")
 @role_required("reviewer", "finance", "admin")
-def flagged_visits(clinic: str, month: str) -> str:
+def flagged_visits(clinic: str, month: str) -> Response | str:
     """A clinic-month's visits, largest first by the flagged figure; names and IDs masked."""
     if parse_month(month) is None:
         abort(404)
@@ -231,9 +242,19 @@ def flagged_visits(clinic: str, month: str) -> str:
     require_clinic_visible(current_user, found)
     flags = flags_by_clinic([found.id], month).get(found.id, [])
     figure = request.args.get("figure", "")
+    # A diagnosis-mix flag is one of a figure and a diagnosis code (issue 19 §5).
+    diagnosis = request.args.get("diagnosis") or None
     # Without a figure: the strongest flag's visits (a flag opens the visits behind it).
     chosen = Figure(figure) if figure in set(Figure) else (flags[0].figure if flags else None)
-    flag = next((f for f in flags if f.figure == chosen), None)
+    if not figure and flags:
+        diagnosis = flags[0].diagnosis
+    if chosen in DIAGNOSIS_FIGURES and not diagnosis:
+        abort(404)
+    if chosen in STOCK_FIGURES:  # the stock statement lists the visits behind those
+        return redirect(
+            url_for("stock.statement", clinic=found.code, month=month)
+        )  # a share or prevalence of no diagnosis has no visits behind it
+    flag = next((f for f in flags if f.figure == chosen and f.diagnosis == diagnosis), None)
     settings = oversight_policy_for(found.district_code, next_month_start(month))
     visits = clinic_month_visits(
         found.id,
@@ -241,6 +262,7 @@ def flagged_visits(clinic: str, month: str) -> str:
         chosen,
         median=flag.median if flag else None,
         late_entry_hours=settings.policy.late_entry_hours,
+        diagnosis=diagnosis,
     )
     names = masked_names([v.resident_id for v in visits if v.resident_id])
     return render_template(
@@ -248,8 +270,12 @@ def flagged_visits(clinic: str, month: str) -> str:
         clinic=found,
         month=month,
         figure=chosen,
+        diagnosis=diagnosis,
         flags=[(f, describe(f)) for f in flags],
         flag=flag,
+        heading=(flag_label(flag) if flag else diagnosis_heading(chosen, diagnosis))
+        if chosen
+        else "",
         behind=behind_label(chosen) if chosen else "",
         complaints=complaints([v.id for v in visits]) if chosen is Figure.COMPLAINT_SHARE else {},
         visits=visits,
@@ -258,4 +284,5 @@ def flagged_visits(clinic: str, month: str) -> str:
         yuan=format_money,
         local_time=format_local,
         figure_label=figure_label,
+        flag_url=flag_url,
     )

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import case, false, func, select
+from sqlalchemy import case, false, func, literal, select
 from sqlalchemy.orm import selectinload
 
+from app.catalog.models import Diagnosis
 from app.extensions import db
 from app.oversight.models import (
     ClinicFlag,
@@ -26,7 +27,14 @@ from app.oversight.models import (
     VisitCheck,
     VisitDisowned,
 )
-from app.oversight.rules import ClinicMonth, Figure, OversightPolicy, PastStatement
+from app.oversight.rules import (
+    DIAGNOSIS_FIGURES,
+    ClinicDiagnoses,
+    ClinicMonth,
+    Figure,
+    OversightPolicy,
+    PastStatement,
+)
 from app.people.models import Resident
 from app.periods.models import Statement, StatementEvent
 from app.places.models import Clinic
@@ -348,6 +356,40 @@ def clinic_months(
     }
 
 
+def clinic_diagnoses(months: dict[int, ClinicMonth], month: str) -> list[ClinicDiagnoses]:
+    """The diagnosis mix of these clinic-months (:func:`clinic_months`), for the peer flags.
+
+    One query: the month's unvoided visits' clinic, patient and diagnosis codes
+    (stored comma-separated on the visit, the main one first), counted here —
+    per code, the visits carrying it and the distinct people they were for.
+    """
+    if not months:
+        return []
+    rows = db.session.execute(
+        select(Visit.clinic_id, Visit.patient_id_number, Visit.diagnoses).where(
+            Visit.month == month,
+            Visit.clinic_id.in_(list(months)),
+            Visit.voided_at.is_(None),
+            Visit.diagnoses != "",
+        )
+    ).all()
+    visits: dict[int, dict[str, int]] = {cid: {} for cid in months}
+    people: dict[int, dict[str, set[str]]] = {cid: {} for cid in months}
+    for clinic_id, number, codes in rows:
+        for code in {c for c in (codes or "").split(",") if c}:
+            visits[clinic_id][code] = visits[clinic_id].get(code, 0) + 1
+            people[clinic_id].setdefault(code, set()).add(number)
+    return [
+        ClinicDiagnoses(
+            clinic=m.clinic,
+            visits=m.visits,
+            residents=m.residents,
+            by_code={code: (count, len(people[cid][code])) for code, count in visits[cid].items()},
+        )
+        for cid, m in months.items()
+    ]
+
+
 @dataclass(frozen=True)
 class StoredFlag:
     clinic_id: int
@@ -358,9 +400,11 @@ class StoredFlag:
     mad: Fraction
     score: Fraction
     peers: int
+    diagnosis: str | None = None  # the code of a diagnosis-mix flag …
+    diagnosis_name: str = ""  # … and its name in the loaded diagnosis list
 
 
-def _stored(row: ClinicFlag) -> StoredFlag:
+def _stored(row: ClinicFlag, names: dict[str, str]) -> StoredFlag:
     return StoredFlag(
         row.clinic_id,
         row.month,
@@ -370,6 +414,8 @@ def _stored(row: ClinicFlag) -> StoredFlag:
         Fraction(row.mad),
         Fraction(row.score),
         row.peers,
+        row.diagnosis,
+        names.get(row.diagnosis or "", ""),
     )
 
 
@@ -378,11 +424,25 @@ def flags_by_clinic(clinic_ids: list[int], month: str) -> dict[int, list[StoredF
     out: dict[int, list[StoredFlag]] = {}
     if not clinic_ids:
         return out
-    rows = db.session.scalars(
-        select(ClinicFlag).where(ClinicFlag.month == month, ClinicFlag.clinic_id.in_(clinic_ids))
+    rows = list(
+        db.session.scalars(
+            select(ClinicFlag).where(
+                ClinicFlag.month == month, ClinicFlag.clinic_id.in_(clinic_ids)
+            )
+        )
+    )
+    codes = {row.diagnosis for row in rows if row.diagnosis}
+    names = (
+        dict(
+            db.session.execute(
+                select(Diagnosis.code, Diagnosis.name).where(Diagnosis.code.in_(codes))
+            ).all()
+        )
+        if codes
+        else {}
     )
     for row in rows:
-        out.setdefault(row.clinic_id, []).append(_stored(row))
+        out.setdefault(row.clinic_id, []).append(_stored(row, names))
     for flags in out.values():
         flags.sort(key=lambda f: -abs(f.score))
     return out
@@ -444,10 +504,23 @@ VISIT_ORDER: dict[Figure, Any] = {
     # The same person's visits together: repeats show as runs.
     Figure.VISITS_PER_PATIENT: Visit.patient_id_number,
     Figure.RESIDENTS_SEEN_SHARE: Visit.patient_id_number,
+    Figure.DIAGNOSIS_SHARE: Visit.patient_id_number,
+    Figure.DIAGNOSIS_PREVALENCE: Visit.patient_id_number,
 }
 
 
-def _behind(figure: Figure, median: Fraction | None, late_entry_hours: int | None) -> Any:
+def carries_diagnosis(code: str) -> Any:
+    """The visit carries ``code`` among its diagnoses (stored comma-separated)."""
+    listed = literal(",") + Visit.diagnoses + literal(",")
+    return listed.contains(f",{code},", autoescape=True)
+
+
+def _behind(
+    figure: Figure,
+    median: Fraction | None,
+    late_entry_hours: int | None,
+    diagnosis: str | None = None,
+) -> Any:
     """Which visits make up a flag on ``figure``: those that push the figure up.
 
     Money per visit: the visits above the district median (the median is per
@@ -456,6 +529,9 @@ def _behind(figure: Figure, median: Fraction | None, late_entry_hours: int | Non
     Visits per resident: every visit (each counts).
     """
     live = Visit.voided_at.is_(None)
+    if figure in DIAGNOSIS_FIGURES:
+        # A diagnosis-mix flag: the visits with that diagnosis, main or not.
+        return [live, carries_diagnosis(diagnosis or "")]
     above = {
         Figure.COST_PER_VISIT: Visit.total,
         Figure.FUND_PER_VISIT: Visit.fund,
@@ -490,13 +566,15 @@ def clinic_month_visits(
     figure: Figure | None,
     median: Fraction | None = None,
     late_entry_hours: int | None = None,
+    diagnosis: str | None = None,
 ) -> list[Visit]:
-    """The clinic-month's visits; with a flag's ``figure``, only those behind it, worst first."""
+    """The clinic-month's visits; with a flag's ``figure``, only those behind it, worst first
+    (a diagnosis-mix flag's: the visits carrying its ``diagnosis``, by patient)."""
     order = VISIT_ORDER.get(figure, Visit.visit_date) if figure else Visit.visit_date
     if figure is Figure.LATE_SHARE and db.session.get_bind().dialect.name == "sqlite":
         entered = func.coalesce(Visit.captured_at, Visit.recorded_at)
         order = (func.julianday(entered) - func.julianday(Visit.visited_at)).desc()
-    where = _behind(figure, median, late_entry_hours) if figure else []
+    where = _behind(figure, median, late_entry_hours, diagnosis) if figure else []
     return list(
         db.session.scalars(
             select(Visit)

@@ -450,6 +450,22 @@ class Figure(StrEnum):
     # The consultation fee's (一般诊疗费) share of the fund base: a clinic living off
     # the fee rather than treating (issue 19).
     CONSULTATION_SHARE = "consultation_share"
+    # The diagnosis mix (issue 19 §5, issue 26 §3), one flag per diagnosis code: the
+    # share of the clinic's visits carrying the code, and the people with it per 1,000
+    # registered residents of the clinic's village (a village of 2,164 people with
+    # 2,908 "strokes").  Computed by :func:`diagnosis_flags`, not from a ClinicMonth.
+    DIAGNOSIS_SHARE = "diagnosis_share"
+    DIAGNOSIS_PREVALENCE = "diagnosis_prevalence"
+    # Drug stock (issue 26 §4): not against peers but against the clinic's own book —
+    # stored like the peer flags so the reviewer's board shows them (:func:`stock_flags`).
+    STOCK_OVERDRAWN = "dispensed_over_delivered"
+    STOCK_FAR_ABOVE = "dispensed_far_above"
+    STOCK_TRACE_TWICE = "trace_code_twice"
+
+
+DIAGNOSIS_FIGURES = (Figure.DIAGNOSIS_SHARE, Figure.DIAGNOSIS_PREVALENCE)
+STOCK_FIGURES = (Figure.STOCK_OVERDRAWN, Figure.STOCK_FAR_ABOVE, Figure.STOCK_TRACE_TWICE)
+CLINIC_FIGURES = tuple(f for f in Figure if f not in DIAGNOSIS_FIGURES + STOCK_FIGURES)
 
 
 @dataclass(frozen=True)
@@ -495,7 +511,7 @@ class ClinicMonth:
             Figure.VISITS_PER_PATIENT: ratio(self.visits, self.patients),
             Figure.RESIDENTS_SEEN_SHARE: ratio(self.residents_seen, self.residents),
             Figure.CONSULTATION_SHARE: ratio(self.consultation_base, self.fund_base),
-        }[which]
+        }.get(which)  # a diagnosis figure is not a clinic-month's: None
 
     def count(self, which: Figure) -> int:
         """How many events the figure rests on: its counted visits, or the visits averaged."""
@@ -514,7 +530,7 @@ class ClinicMonth:
             Figure.VISITS_PER_PATIENT: self.visits - self.patients,
             Figure.RESIDENTS_SEEN_SHARE: self.residents_seen,
             Figure.CONSULTATION_SHARE: self.visits,
-        }[which]
+        }.get(which, 0)
 
 
 @dataclass(frozen=True)
@@ -528,6 +544,7 @@ class Flag:
     mad: Fraction
     score: Fraction  # the modified z-score (above the threshold: always positive)
     peers: int
+    diagnosis: str | None = None  # the diagnosis code of a diagnosis-mix flag
 
 
 def median(values: Sequence[Fraction]) -> Fraction:
@@ -544,6 +561,41 @@ def median(values: Sequence[Fraction]) -> Fraction:
 _Z_SCALE = Fraction(6745, 10000)
 
 
+def _outliers(
+    values: Mapping[str, Fraction], counts: Mapping[str, int], policy: FlagPolicy
+) -> list[tuple[str, Fraction, Fraction, Fraction, Fraction]]:
+    """(clinic, value, median, MAD, score) of every value far above its peers'.
+
+    Every clinic in ``values`` is a peer; one is flagged only when its
+    modified z-score is above the threshold and its count is at least
+    ``min_count``.  Fewer than ``min_peers`` values: no comparison.
+    """
+    if len(values) < policy.min_peers:
+        return []
+    mid = median(list(values.values()))
+    mad = median([abs(v - mid) for v in values.values()])
+    if mad == 0:
+        # Most clinics identical (e.g. no complaints anywhere): anyone off that
+        # value stands out, scored against the mean absolute deviation instead.
+        mean_ad = sum((abs(v - mid) for v in values.values()), Fraction(0)) / len(values)
+        if mean_ad == 0:
+            return []
+        spread = mean_ad * Fraction(1253314, 1000000)  # ≈ sqrt(pi/2)
+        scale = Fraction(1)
+    else:
+        spread, scale = mad, _Z_SCALE
+    out = []
+    for clinic, value in values.items():
+        score = scale * (value - mid) / spread
+        if score > policy.threshold and counts.get(clinic, 0) >= policy.min_count:
+            out.append((clinic, value, mid, mad, score))
+    return out
+
+
+def _ranked(flags: list[Flag]) -> list[Flag]:
+    return sorted(flags, key=lambda f: (-abs(f.score), f.clinic, f.figure, f.diagnosis or ""))
+
+
 def peer_flags(months: Sequence[ClinicMonth], policy: FlagPolicy) -> list[Flag]:
     """Every clinic figure whose modified z-score is above the policy's threshold.
 
@@ -558,28 +610,78 @@ def peer_flags(months: Sequence[ClinicMonth], policy: FlagPolicy) -> list[Flag]:
     zero voids the MAD is zero, and a single void must not read as a risk.
     """
     flags: list[Flag] = []
-    for which in Figure:
+    for which in CLINIC_FIGURES:
         values = {m.clinic: v for m in months if (v := m.figure(which)) is not None}
-        if len(values) < policy.min_peers:
-            continue
         counts = {m.clinic: m.count(which) for m in months}
-        mid = median(list(values.values()))
-        mad = median([abs(v - mid) for v in values.values()])
-        if mad == 0:
-            # Most clinics identical (e.g. no complaints anywhere): anyone off that
-            # value stands out, scored against the mean absolute deviation instead.
-            mean_ad = sum((abs(v - mid) for v in values.values()), Fraction(0)) / len(values)
-            if mean_ad == 0:
-                continue
-            spread = mean_ad * Fraction(1253314, 1000000)  # ≈ sqrt(pi/2)
-            scale = Fraction(1)
-        else:
-            spread, scale = mad, _Z_SCALE
-        for clinic, value in values.items():
-            score = scale * (value - mid) / spread
-            if score > policy.threshold and counts[clinic] >= policy.min_count:
-                flags.append(Flag(clinic, which, value, mid, mad, score, len(values)))
-    return sorted(flags, key=lambda f: (-abs(f.score), f.clinic, f.figure))
+        for clinic, value, mid, mad, score in _outliers(values, counts, policy):
+            flags.append(Flag(clinic, which, value, mid, mad, score, len(values)))
+    return _ranked(flags)
+
+
+@dataclass(frozen=True)
+class ClinicDiagnoses:
+    """A clinic-month's diagnosis mix: per diagnosis code, the unvoided visits carrying it
+    (as the main or another diagnosis) and the distinct people they were for."""
+
+    clinic: str
+    visits: int  # unvoided visits of the month, with a diagnosis or not
+    residents: int  # registered residents of the clinic's village
+    by_code: Mapping[str, tuple[int, int]]  # code -> (visits with it, people with it)
+
+
+PER_RESIDENTS = 1000  # prevalence is per 1,000 registered residents
+
+
+def diagnosis_flags(months: Sequence[ClinicDiagnoses], policy: FlagPolicy) -> list[Flag]:
+    """Per diagnosis code, the clinics whose share of it or prevalence of it is far above
+    their peers' (the mechanism and thresholds of :func:`peer_flags`).
+
+    Share: visits carrying the code / the clinic's visits.  Prevalence: people
+    with it / registered residents × 1,000.  Every clinic with visits (with
+    residents, for prevalence) is a peer for every code, at zero when it never
+    recorded it — so one clinic's phantom strokes stand out against peers that
+    have none.  The count behind a share is its visits with the code, behind a
+    prevalence its people with it: fewer than ``min_count`` never flags.
+    """
+    flags: list[Flag] = []
+    codes = sorted({code for m in months for code in m.by_code})
+    for code in codes:
+        share = {
+            m.clinic: Fraction(m.by_code.get(code, (0, 0))[0], m.visits) for m in months if m.visits
+        }
+        share_counts = {m.clinic: m.by_code.get(code, (0, 0))[0] for m in months}
+        prevalence = {
+            m.clinic: Fraction(m.by_code.get(code, (0, 0))[1] * PER_RESIDENTS, m.residents)
+            for m in months
+            if m.residents
+        }
+        people = {m.clinic: m.by_code.get(code, (0, 0))[1] for m in months}
+        for which, values, counts in (
+            (Figure.DIAGNOSIS_SHARE, share, share_counts),
+            (Figure.DIAGNOSIS_PREVALENCE, prevalence, people),
+        ):
+            for clinic, value, mid, mad, score in _outliers(values, counts, policy):
+                flags.append(Flag(clinic, which, value, mid, mad, score, len(values), code))
+    return _ranked(flags)
+
+
+def stock_flags(clinic: str, pointed: Mapping[int, Sequence[str]]) -> list[Flag]:
+    """A clinic-month's drug-stock flags as flags: one per kind, from the visits each
+    kind points at (``pointed``: visit id -> kinds, as the stock area finds them).
+
+    A stock flag is a fact of the clinic's own book, not a distance from peers:
+    its value and score are the number of visits behind it (so the board ranks
+    it among the others), its median and MAD zero, its peers none.
+    """
+    counts: dict[Figure, int] = {}
+    for kinds in pointed.values():
+        for kind in set(kinds):
+            if kind in set(STOCK_FIGURES):
+                counts[Figure(kind)] = counts.get(Figure(kind), 0) + 1
+    return [
+        Flag(clinic, which, Fraction(n), Fraction(0), Fraction(0), Fraction(n), 0)
+        for which, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
 
 
 # --- credit-first ---------------------------------------------------------------------------
@@ -614,7 +716,9 @@ def trust(
         reasons.append(f"history_short:{len(recent)}")
     dirty = [s.month for s in recent if not s.accepted_clean]
     reasons += [f"corrected:{m}" for m in dirty]
-    reasons += [f"flagged:{f.figure.value}" for f in flags]
+    reasons += [
+        f"flagged:{f.figure.value}" + (f":{f.diagnosis}" if f.diagnosis else "") for f in flags
+    ]
     if pending:
         reasons.append(f"pending:{pending}")
     reasons += [f"stock:{kind}" for kind in sorted(set(stock))]

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.money import format_quantity
 from app.oversight.labels import figure_label
-from app.oversight.rules import Rule, Severity
+from app.oversight.rules import Figure, Rule, Severity
 
 RULE_NAMES = {
     Rule.QUANTITY_OVER_MAX: _l("Quantity over the maximum"),
@@ -140,7 +140,14 @@ def _decision_input(code: str) -> str:
         case "corrected":
             return gettext("%(month)s was returned or had a disallowance", month=value)
         case "flagged":
-            return gettext("risk flag: %(figure)s", figure=figure_label(value))
+            # A diagnosis-mix flag names its code: "flagged:diagnosis_prevalence:I64.x00".
+            figure, _sep, diagnosis = value.partition(":")
+            if figure not in set(Figure):  # a reason cut at its stored length
+                return code
+            label = figure_label(figure)
+            return gettext(
+                "risk flag: %(figure)s", figure=f"{diagnosis} {label}" if diagnosis else label
+            )
         case "review_off":
             return gettext("credit-first review is off")
     return code

@@ -35,7 +35,7 @@ from app.extensions import db
 from app.insurance.queries import counts_by_clinic, unsettled_blocking
 from app.localtime import format_local, local_date, month_of, parse_typed_month
 from app.money import format_money, format_quantity
-from app.oversight.labels import describe, why_label
+from app.oversight.labels import describe, flag_url, why_label
 from app.oversight.queries import (
     complaints,
     flags_by_clinic,
@@ -443,12 +443,18 @@ def board() -> Any:
     # Flagged clinics first (issue 11 §2), strongest flag first; the rest as sorted.
     flags = flags_by_clinic([line.clinic.id for line in lines], month)
     strongest = {cid: max(abs(f.score) for f in fs) for cid, fs in flags.items()}
+    line_codes = {line.clinic.id: line.clinic.code for line in lines}
     lines.sort(key=lambda line: -strongest.get(line.clinic.id, 0))
     return render_template(
         "settlement/board.html",
         summary=summary,
         lines=lines,
-        flags={cid: [(f.figure.value, describe(f)) for f in fs] for cid, fs in flags.items()},
+        flags={
+            cid: [
+                (flag_url(line_codes[cid], month, f.figure, f.diagnosis), describe(f)) for f in fs
+            ]
+            for cid, fs in flags.items()
+        },
         insurance=counts_by_clinic([line.clinic.id for line in lines], month),
         month=month,
         month_typed=typed,

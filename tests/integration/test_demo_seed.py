@@ -128,6 +128,17 @@ def test_demo_seed_settles_history(app: Flask, clock: object) -> None:
     phantom = db.session.scalar(select(Clinic.id).order_by(Clinic.code.desc()).offset(1).limit(1))
     figures = {(f.clinic_id, f.figure) for f in flags}
     assert (phantom, "visits_per_patient") in figures
+    # …and by its strokes: every villager it billed "had one", no other clinic records any.
+    strokes = {(f.clinic_id, f.figure) for f in flags if f.diagnosis == "I64.x00"}
+    assert (phantom, "diagnosis_share") in strokes
+    people = db.session.scalar(
+        select(func.count(func.distinct(Visit.patient_id_number))).where(
+            Visit.clinic_id == phantom, Visit.month == "2026-09", Visit.diagnoses == "I64.x00"
+        )
+    )
+    # Per 1,000 residents too, once enough people "had one" (min_count 3; 60 people here).
+    assert ((phantom, "diagnosis_prevalence") in strokes) == (people >= 3), people
+    assert {clinic for clinic, _ in strokes} == {phantom}
     costliest = max((f for f in flags if f.clinic_id == costly), key=lambda f: Fraction(f.score))
     assert costliest.figure in ("cost_per_visit", "complaint_share")
     assert all(Fraction(f.score) > 0 for f in flags)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.audit.models import AuditEntry, ResidentAccess
 from app.auth.models import User
 from app.extensions import db
+from app.money import format_yuan
 from app.oversight.models import ReviewItem, VisitDisowned
 from app.oversight.operations import receipt_code_for
 from app.oversight.queries import clinic_months
@@ -174,3 +175,84 @@ def test_population_figures_count_people_and_the_village_seen(
     assert client.post("/login", data=login).status_code == 302
     page = client.get("/oversight/clinics/HD001/2026-10/visits?figure=visits_per_patient")
     assert page.status_code == 200 and "人均就诊次数" in page.text
+
+
+# --- the same through the public API ------------------------------------------------------
+
+
+def test_the_api_shows_his_visits_and_takes_a_not_me_like_the_page(
+    app: Flask, world: World, client: FlaskClient, clock: FixedClock
+) -> None:
+    # Room for this test's malformed tries; the shared throttle has a test of its own.
+    app.config["OWN_VISITS_RECEIPT_LIMIT"] = app.config["OWN_VISITS_LIMIT"] = "20/hour"
+    number = world.ids["insured_village"]
+    here, _ = record_visit(VisitRequest("HD001", number, False, LINES), user("doctor"), clock())
+    clock.advance(hours=1)
+    there, _ = record_visit(VisitRequest("HD002", number, True, LINES), user("doctor2"), clock())
+    stranger, _ = record_visit(
+        VisitRequest("HD001", world.ids["uninsured_village"], False, LINES), user("doctor"), clock()
+    )
+    code = receipt_code_for(here.id, clock())
+    url = f"/api/v1/receipts/{code}/own-visits"
+
+    wrong = client.post(url, json={"id_tail": "000000"})
+    assert wrong.status_code == 422 and "id_tail" in wrong.json["errors"]
+    assert client.post(url, json={"id_tail": "12"}).status_code == 422  # six characters
+    assert client.post(url, json={}).status_code == 422
+    assert (
+        client.post(
+            "/api/v1/receipts/ZZZZZZZZZZZZ/own-visits", json={"id_tail": number[-6:]}
+        ).status_code
+        == 404
+    )
+    assert accesses() == ["own_visits_denied"]  # a malformed body reads nothing
+
+    right = client.post(url, json={"id_tail": number[-6:].lower()})
+    assert right.status_code == 200, right.json
+    body = right.json
+    assert [v["visit_id"] for v in body["visits"]] == [here.id, there.id]  # not the stranger's
+    first = body["visits"][0]
+    assert first["clinic_name"] == "大涡村卫生站" and first["disowned"] is False
+    assert {"name": "阿莫西林胶囊", "quantity": "12", "unit": "粒"} in first["items"]
+    assert first["patient"] == format_yuan(here.patient) and first["fund"] == format_yuan(here.fund)
+    assert number not in right.text and "张三" not in right.text
+    assert accesses() == ["own_visits_denied", "own_visits"]
+
+    not_me = f"{url}/{there.id}/not-me"
+    assert client.post(not_me, json={"id_tail": "000000"}).status_code == 422
+    said = client.post(not_me, json={"id_tail": number[-6:]})
+    assert said.status_code == 200 and said.json == {"visit_id": there.id, "recorded": True}
+    again = client.post(not_me, json={"id_tail": number[-6:]})
+    assert again.json == {"visit_id": there.id, "recorded": False}
+    assert (
+        client.post(f"{url}/{stranger.id}/not-me", json={"id_tail": number[-6:]}).status_code == 404
+    )
+    (answer,) = db.session.scalars(select(VisitDisowned)).all()
+    assert answer.visit_id == there.id and answer.via_visit_id == here.id
+    assert client.post(url, json={"id_tail": number[-6:]}).json["visits"][1]["disowned"] is True
+
+    spec = client.get("/api/v1/openapi.json").json
+    post = spec["paths"]["/api/v1/receipts/{code}/own-visits"]["post"]
+    assert post["security"] == [] and "429" in post["responses"]
+    assert "OwnVisits" in spec["components"]["schemas"]
+    assert "/api/v1/receipts/{code}/own-visits/{visit_id}/not-me" in spec["paths"]
+
+
+def test_the_api_and_the_page_share_the_receipts_throttle(
+    app: Flask, world: World, client: FlaskClient, clock: FixedClock
+) -> None:
+    app.config["OWN_VISITS_RECEIPT_LIMIT"] = "3/hour"
+    visit, _ = record_visit(
+        VisitRequest("HD001", world.ids["insured_village"], False, LINES), user("doctor"), clock()
+    )
+    code = receipt_code_for(visit.id, clock())
+    token = csrf_from(client.get(f"/v/{code}").text)
+    page = client.post(f"/v/{code}/mine", data={"csrf_token": token, "id_tail": "000001"})
+    assert page.status_code == 422
+    url = f"/api/v1/receipts/{code}/own-visits"
+    answers = [client.post(url, json={"id_tail": f"00000{i}"}).status_code for i in range(3)]
+    assert answers == [422, 422, 429]
+    # A wrong six characters on a "not me" counts too; the right ones are refused now.
+    right = client.post(url, json={"id_tail": world.ids["insured_village"][-6:]})
+    assert right.status_code == 429
+    assert client.post(f"{url}/{visit.id}/not-me", json={"id_tail": "000009"}).status_code == 429

@@ -7,6 +7,7 @@ import io
 import re
 import subprocess
 import uuid
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -245,3 +246,66 @@ def test_the_stock_endpoints_are_in_the_openapi_document(client: FlaskClient) ->
     assert {"/api/v1/stock/{clinic}/{month}", "/api/v1/stock/{clinic}/takes"} <= set(paths)
     line = client.get("/api/v1/openapi.json").json["components"]["schemas"]["LineIn"]
     assert "trace_codes" in line["properties"]
+
+
+def _stock_far_above(multiple: str) -> None:
+    """Huadu's policy version with ``[flags] stock_far_above`` (issue 26 §4)."""
+    from dataclasses import replace
+    from fractions import Fraction
+
+    from app.database import unit_of_work
+    from app.oversight.rules import oversight_from_json, oversight_to_json
+    from app.policy.models import PolicyVersion
+
+    with unit_of_work() as s:
+        version = s.scalars(select(PolicyVersion)).one()
+        policy = oversight_from_json(version.oversight)
+        assert policy.flags is not None
+        flags = replace(policy.flags, stock_far_above=Fraction(multiple))
+        version.oversight = oversight_to_json(replace(policy, flags=flags))
+
+
+def test_stock_flags_are_stored_and_shown_on_the_reviewers_board(
+    app: Flask, world: World, client: FlaskClient, tmp_path: Path, clock: FixedClock
+) -> None:
+    """Issue 26 §4: "far above the deliveries" is on the board like the peer flags."""
+    from app.oversight.models import ClinicFlag
+
+    set_oversight_policy(review=False)
+    _stock_far_above("2")
+    delivered = HEADER + "\nHD001,2026-10-01,AMX01,B1,2028-01-01,10,0.20,广药,国药准字H1\n"
+    assert run(app, tmp_path, delivered)[0] == 0
+    for _ in range(3):  # 30 dispensed against 10 delivered: far above twice the deliveries
+        assert visit(client, world, "10").status_code == 201
+        clock.advance(hours=1)
+    clock.advance(days=20)
+    submit_statement("HD001", "2026-10", user("doctor"), clock())
+
+    def stored() -> dict[str, str]:
+        return dict(
+            db.session.execute(
+                select(ClinicFlag.figure, ClinicFlag.value).where(
+                    ClinicFlag.clinic_id == world.clinic.id, ClinicFlag.month == "2026-10"
+                )
+            ).all()
+        )
+
+    flags = stored()
+    assert Fraction(flags["dispensed_far_above"]) == 3  # every visit dispensed AMX01
+    assert "dispensed_over_delivered" in flags
+    # The district-wide recomputation cannot see the stock: it keeps those flags.
+    result = app.test_cli_runner().invoke(
+        args=["oversight", "flags", "--district", "440114", "--month", "2026-10"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "dispensed_far_above" in stored()
+
+    login(client, "reviewer")
+    board = client.get("/board?month=2026-10").text
+    assert "发药远超进货：涉及 3 次就诊" in board
+    rows = re.findall(r'data-clinic="([^"]+)"', board)
+    assert rows[0] == "HD001"  # flagged first
+    assert 'href="/stock/HD001/2026-10"' in board
+    # The flagged-visits page sends a stock flag to the stock statement, which lists them.
+    page = client.get("/oversight/clinics/HD001/2026-10/visits?figure=dispensed_far_above")
+    assert page.status_code == 302 and page.location.endswith("/stock/HD001/2026-10")

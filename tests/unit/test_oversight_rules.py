@@ -10,8 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.oversight.rules import (
+    CLINIC_FIGURES,
+    DIAGNOSIS_FIGURES,
+    STOCK_FIGURES,
     CheckInput,
     CheckLine,
+    ClinicDiagnoses,
     ClinicMonth,
     Figure,
     FlagPolicy,
@@ -23,11 +27,13 @@ from app.oversight.rules import (
     Severity,
     auto_submit_due,
     blocking,
+    diagnosis_flags,
     draw_sample,
     median,
     peer_flags,
     run_checks,
     sample_seed,
+    stock_flags,
     supply_end,
     trust,
     warnings,
@@ -392,6 +398,8 @@ def test_the_six_characters_and_the_twelve_months() -> None:
     assert not id_tail_matches(number, "7100X") and not id_tail_matches(number, "071001")
     assert own_visits_since(dt.date(2026, 12, 8)) == dt.date(2025, 12, 9)
     assert own_visits_since(dt.date(2028, 2, 29)) == dt.date(2027, 3, 1)
+
+
 def test_a_clinic_living_off_the_consultation_fee_is_flagged() -> None:
     """Issue 19: the consultation fee's share of the fund base, against the peers'."""
     months = [
@@ -403,3 +411,81 @@ def test_a_clinic_living_off_the_consultation_fee_is_flagged() -> None:
     assert (flag.clinic, flag.figure) == ("FEE", Figure.CONSULTATION_SHARE)
     # The middle of the ten: (54.00 + 55.00) / 2 of 150.00.
     assert flag.value == Fraction(14, 15) and flag.median == Fraction(545, 1500)
+
+
+# --- the diagnosis mix (issue 19 §5, issue 26 §3) ------------------------------------------
+
+
+def _mix(clinic: str, visits: int, residents: int, **codes: tuple[int, int]) -> ClinicDiagnoses:
+    return ClinicDiagnoses(
+        clinic, visits, residents, {k.replace("_", "."): v for k, v in codes.items()}
+    )
+
+
+def _normal_district() -> list[ClinicDiagnoses]:
+    """Nine clinics of ~2,000 residents: colds everywhere, a stroke now and then."""
+    return [
+        _mix(f"C{i}", 300 + i, 2_000 + 10 * i, J06_900=(120 + i, 110 + i), I64_x00=(i % 3, i % 3))
+        for i in range(9)
+    ]
+
+
+def test_a_village_with_phantom_strokes_is_flagged_on_share_and_prevalence() -> None:
+    """Shan County: 2,164 people, hundreds of "strokes" in a month; the peers have a few."""
+    months = [*_normal_district(), _mix("PH", 600, 2_164, J06_900=(130, 120), I64_x00=(260, 260))]
+    flags = [f for f in diagnosis_flags(months, FLAGS) if f.clinic == "PH"]
+    assert {(f.figure, f.diagnosis) for f in flags} == {
+        (Figure.DIAGNOSIS_SHARE, "I64.x00"),
+        (Figure.DIAGNOSIS_PREVALENCE, "I64.x00"),
+    }
+    prevalence = next(f for f in flags if f.figure is Figure.DIAGNOSIS_PREVALENCE)
+    assert prevalence.value == Fraction(260 * 1000, 2_164)  # ≈ 120.1 per 1,000
+    assert prevalence.peers == 10 and prevalence.score > FLAGS.threshold
+    # The colds are like everyone's: no flag on J06.
+    assert not [f for f in diagnosis_flags(months, FLAGS) if f.diagnosis == "J06.900"]
+
+
+def test_one_odd_diagnosis_in_a_quiet_clinic_is_not_a_flag() -> None:
+    """Below min_count people (or visits) with the diagnosis: never flagged, however rare."""
+    months = [
+        *[_mix(f"C{i}", 300, 2_000, J06_900=(120, 110)) for i in range(9)],
+        _mix("ONE", 20, 300, J06_900=(8, 8), C61=(1, 1)),
+    ]
+    assert FLAGS.min_count > 1
+    assert diagnosis_flags(months, FLAGS) == []
+    enough = replace(FLAGS, min_count=1)
+    assert {f.figure for f in diagnosis_flags(months, enough) if f.diagnosis == "C61"} == {
+        Figure.DIAGNOSIS_SHARE,
+        Figure.DIAGNOSIS_PREVALENCE,
+    }
+
+
+def test_diagnosis_flags_need_enough_peers_and_skip_a_clinic_without_residents() -> None:
+    few = [_mix("A", 100, 1_000, I64_x00=(50, 50)), _mix("B", 100, 1_000, I64_x00=(1, 1))]
+    assert diagnosis_flags(few, FLAGS) == []
+    months = [*_normal_district(), _mix("NR", 600, 0, I64_x00=(260, 260))]
+    flags = [f for f in diagnosis_flags(months, FLAGS) if f.clinic == "NR"]
+    # No registered residents: no prevalence, but the share still compares.
+    assert [f.figure for f in flags] == [Figure.DIAGNOSIS_SHARE]
+
+
+def test_peer_flags_never_compute_a_diagnosis_figure_from_a_clinic_month() -> None:
+    months = [month(f"C{i}", 30_00 + i) for i in range(9)]
+    assert all(m.figure(Figure.DIAGNOSIS_SHARE) is None for m in months)
+    assert not [f for f in peer_flags(months, FLAGS) if f.figure in DIAGNOSIS_FIGURES]
+
+
+def test_stock_flags_count_the_visits_behind_each_kind() -> None:
+    pointed = {
+        1: ["dispensed_far_above", "dispensed_over_delivered"],
+        2: ["dispensed_far_above"],
+        3: ["split_visit"],  # not a stock kind
+    }
+    flags = stock_flags("HD001", pointed)
+    assert [(f.figure, f.value, f.score, f.peers) for f in flags] == [
+        (Figure.STOCK_FAR_ABOVE, 2, 2, 0),
+        (Figure.STOCK_OVERDRAWN, 1, 1, 0),
+    ]
+    assert stock_flags("HD001", {}) == []
+    # A stock figure is never a peer figure.
+    assert not set(STOCK_FIGURES) & set(CLINIC_FIGURES)
