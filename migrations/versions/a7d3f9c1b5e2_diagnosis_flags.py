@@ -5,7 +5,7 @@ visits, prevalence per 1,000 residents) and is NULL for the clinic-month's other
 figures; a clinic-month has one row per figure and diagnosis.
 
 Revision ID: a7d3f9c1b5e2
-Revises: e5a7c9d2e4f6
+Revises: c21d4e6f8a10
 Create Date: 2026-12-08 00:10:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "a7d3f9c1b5e2"
-down_revision = "e5a7c9d2e4f6"
+down_revision = "c21d4e6f8a10"
 branch_labels = None
 depends_on = None
 
