@@ -58,13 +58,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("policy_version") as batch:
-        batch.drop_column("settlement_date_tolerance_days")
-    with op.batch_alter_table("fund_finding") as batch:
-        batch.drop_column("matched_by")
-    with op.batch_alter_table("fund_settlement") as batch:
-        batch.drop_index("ix_fund_settlement_own_number")
-        for name in reversed(_MONEY):
-            batch.drop_column(name)
-        for name, _length in reversed(_TEXT):
-            batch.drop_column(name)
+    # A plain DROP COLUMN (SQLite 3.35+ and PostgreSQL): a batch rebuild would drop
+    # and recreate policy_version, which the visits' foreign keys point at.
+    op.drop_index("ix_fund_settlement_own_number", table_name="fund_settlement")
+    dropped = {
+        "policy_version": ["settlement_date_tolerance_days"],
+        "fund_finding": ["matched_by"],
+        "fund_settlement": [*reversed(_MONEY), *(name for name, _ in reversed(_TEXT))],
+    }
+    for table, columns in dropped.items():
+        for column in columns:
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
