@@ -312,15 +312,26 @@ def test_the_terminal_stays_light(page: Any, live_server: LiveServer) -> None:
 
 
 def wait_for_bundle(page: Any) -> None:
-    """Until the terminal has stored its bundle (evaluate awaits the IndexedDB promise)."""
+    """Until the terminal has stored its bundle and its page is kept for offline use."""
     for _ in range(150):
         if page.evaluate(
             "() => idbKeyval.get('bundle', idbKeyval.createStore('yiyuan-terminal', 'meta'))"
             ".then(b => !!b)"
         ):
+            break
+        page.wait_for_timeout(100)
+    else:
+        raise AssertionError("the terminal stored no offline bundle")
+    # And until the service worker controls the page and keeps the page itself:
+    # a navigation offline before that (a busy machine) has nothing to be served.
+    for _ in range(300):
+        if page.evaluate(
+            "() => !!navigator.serviceWorker.controller &&"
+            " caches.open('terminal-v1').then(c => c.match('/visits/new')).then(r => !!r)"
+        ):
             return
         page.wait_for_timeout(100)
-    raise AssertionError("the terminal stored no offline bundle")
+    raise AssertionError("the service worker did not keep the terminal page")
 
 
 def test_offline_payment_is_what_the_server_charges(page: Any, live_server: LiveServer) -> None:
