@@ -322,12 +322,14 @@ def wait_for_bundle(page: Any) -> None:
         page.wait_for_timeout(100)
     else:
         raise AssertionError("the terminal stored no offline bundle")
-    # And until the service worker controls the page and keeps the page itself:
-    # a navigation offline before that (a busy machine) has nothing to be served.
+    # And until the service worker is active and keeps the page itself: a
+    # navigation offline before that (a busy machine) has nothing to be served.
     for _ in range(300):
         if page.evaluate(
-            "() => !!navigator.serviceWorker.controller &&"
-            " caches.open('terminal-v1').then(c => c.match('/visits/new')).then(r => !!r)"
+            "() => navigator.serviceWorker.getRegistration('/visits/')"
+            ".then(r => !!(r && r.active))"
+            ".then(ok => ok && caches.open('terminal-v1')"
+            ".then(c => c.match('/visits/new')).then(r => !!r))"
         ):
             return
         page.wait_for_timeout(100)
