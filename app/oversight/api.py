@@ -18,7 +18,6 @@ from flask_smorest import Blueprint
 from app.clock import clock
 from app.errors import InvalidInput, NotFound, Problem
 from app.extensions import limiter
-from app.fields import ErrorSchema
 from app.oversight.codes import normalise
 from app.oversight.operations import check_id_tail, disown_visit, read_own_visits
 from app.oversight.schemas import (
@@ -28,6 +27,7 @@ from app.oversight.schemas import (
     OwnVisitsSchema,
     ReceiptPathSchema,
 )
+from app.web.api_docs import error_answers
 
 blp = Blueprint(
     "verify_api",
@@ -68,13 +68,7 @@ def _wrong_tail(response: Any) -> bool:
     return bool(response.status_code == 422)
 
 
-def errors(*codes: int) -> Any:
-    def decorate(view: Any) -> Any:
-        for code in reversed(codes):
-            view = blp.alt_response(code, schema=ErrorSchema, description=ERRORS[code])(view)
-        return view
-
-    return decorate
+errors = error_answers(blp, ERRORS)
 
 
 def _checked(code: str, id_tail: str) -> str:

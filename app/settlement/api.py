@@ -16,7 +16,6 @@ from flask_smorest import Blueprint
 
 from app.auth.api_auth import api_user, authenticate_bearer
 from app.clock import clock
-from app.fields import ErrorSchema
 from app.oversight.models import ReviewItem
 from app.oversight.queries import worklist
 from app.settlement import documents
@@ -53,6 +52,7 @@ from app.settlement.schemas import (
     SummaryPathSchema,
     WorkItemSchema,
 )
+from app.web.api_docs import error_answers
 from app.web.downloads import MEDIA_TYPES, Kind, send_document
 
 blp = Blueprint("settlement_api", __name__, url_prefix="", description="Monthly settlement")
@@ -68,15 +68,7 @@ ERRORS = {
 }
 
 
-def errors(*codes: int) -> Any:
-    """Document an endpoint's error answers, all in the one published error shape."""
-
-    def decorate(view: Any) -> Any:
-        for code in reversed(codes):
-            view = blp.alt_response(code, schema=ErrorSchema, description=ERRORS[code])(view)
-        return view
-
-    return decorate
+errors = error_answers(blp, ERRORS)
 
 
 def file_answer(kind: Kind, description: str) -> Any:

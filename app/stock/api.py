@@ -13,7 +13,6 @@ from flask_smorest import Blueprint
 
 from app.auth.api_auth import api_user, authenticate_bearer
 from app.clock import clock
-from app.fields import ErrorSchema
 from app.localtime import local_date
 from app.stock.exports import stock_pdf, stock_xlsx
 from app.stock.models import StockTake
@@ -26,6 +25,7 @@ from app.stock.schemas import (
     StockTakeOutSchema,
     StockTakeSchema,
 )
+from app.web.api_docs import error_answers
 from app.web.downloads import Document, send_document
 
 blp = Blueprint("stock_api", __name__, url_prefix="/stock", description="Drug stock (进销存)")
@@ -40,13 +40,7 @@ ERRORS = {
 }
 
 
-def errors(*codes: int) -> Any:
-    def decorate(view: Any) -> Any:
-        for code in reversed(codes):
-            view = blp.alt_response(code, schema=ErrorSchema, description=ERRORS[code])(view)
-        return view
-
-    return decorate
+errors = error_answers(blp, ERRORS)
 
 
 @blp.route("/<clinic>/<month>", methods=["GET"])

@@ -21,7 +21,6 @@ from app.auth.api_auth import api_user, authenticate_bearer
 from app.auth.models import User
 from app.clock import clock
 from app.errors import InvalidInput, PreconditionRequired, Problem
-from app.fields import ErrorSchema
 from app.insurance.pages import configured_gateway, reverse_after_void, settle_after_recording
 from app.insurance.queries import settlement_for_visit
 from app.insurance.schemas import settlement_answer
@@ -45,6 +44,7 @@ from app.visits.schemas import (
     VoidInSchema,
     visit_answer,
 )
+from app.web.api_docs import error_answers
 from app.web.routing import id_rule
 
 
@@ -92,17 +92,8 @@ ERROR_DESCRIPTIONS = {
 }
 
 
-def _errors(*codes: int, on: Blueprint = blp) -> Any:
-    """Document the error answers an endpoint really gives (all one :class:`ErrorSchema`)."""
-
-    def decorate(func: Any) -> Any:
-        for code in reversed(codes):
-            func = on.alt_response(code, schema=ErrorSchema, description=ERROR_DESCRIPTIONS[code])(
-                func
-            )
-        return func
-
-    return decorate
+_errors = error_answers(blp, ERROR_DESCRIPTIONS)
+_resident_errors = error_answers(residents_blp, ERROR_DESCRIPTIONS)
 
 
 def _with_settlement(visit: Visit) -> None:
@@ -240,7 +231,7 @@ class VisitVoid(MethodView):
 class ResidentEligibility(MethodView):
     @residents_blp.arguments(EligibilityArgsSchema)
     @residents_blp.response(200, PatientEligibilitySchema)
-    @_errors(401, 403, 415, 422, on=residents_blp)
+    @_resident_errors(401, 403, 415, 422)
     def post(self, args: dict[str, Any]) -> PatientEligibility:
         """Who the patient is and whether a visit would be a programme visit
 
