@@ -127,24 +127,25 @@ def platform_adjustment_total(session: Any, clinic_id: int, month: str) -> int:
     return int(total or 0)
 
 
-def receipts_by_platform_id(
-    session: Any, clinic_ids: list[int], mdtrt_ids: Iterable[str]
+def receipts_by_platform_key(
+    session: Any, key: str, clinic_ids: list[int], values: Iterable[str]
 ) -> dict[tuple[int, str], str]:
-    """``(clinic, the platform's mdtrt_id) → receipt number`` of the visits settled in real time."""
-    ids = sorted(set(mdtrt_ids))
+    """``(clinic, the platform's key) → receipt number`` of the visits settled in real time.
+
+    ``key`` is ``"mdtrt_id"`` (the platform's visit id) or ``"setl_id"``, the
+    fund's first and second keys (SPEC §7); read 500 values a statement.
+    """
+    column = {"mdtrt_id": InsuranceSettlement.mdtrt_id, "setl_id": InsuranceSettlement.setl_id}[key]
+    ids = sorted(set(values))
     out: dict[tuple[int, str], str] = {}
     for start in range(0, len(ids), 500):
-        for clinic_id, mdtrt_id, receipt in session.execute(
-            select(
-                InsuranceSettlement.clinic_id,
-                InsuranceSettlement.mdtrt_id,
-                InsuranceSettlement.receipt_number,
-            ).where(
+        for clinic_id, value, receipt in session.execute(
+            select(InsuranceSettlement.clinic_id, column, InsuranceSettlement.receipt_number).where(
                 InsuranceSettlement.clinic_id.in_(clinic_ids),
-                InsuranceSettlement.mdtrt_id.in_(ids[start : start + 500]),
+                column.in_(ids[start : start + 500]),
             )
         ):
-            out[(clinic_id, mdtrt_id)] = receipt
+            out[(clinic_id, value)] = receipt
     return out
 
 
@@ -267,27 +268,3 @@ def exchanges_of(settlement_id: int) -> list[InsuranceExchange]:
             .order_by(InsuranceExchange.id)
         )
     )
-
-
-def receipts_by_platform_setl_id(
-    session: Any, clinic_ids: list[int], setl_ids: Iterable[str]
-) -> dict[tuple[int, str], str]:
-    """``(clinic, the platform's setl_id) → receipt number`` of the visits settled in real time.
-
-    The fund's second key after ``mdtrt_id`` (SPEC §7; issue 21).
-    """
-    ids = sorted(set(setl_ids))
-    out: dict[tuple[int, str], str] = {}
-    for start in range(0, len(ids), 500):
-        for clinic_id, setl_id, receipt in session.execute(
-            select(
-                InsuranceSettlement.clinic_id,
-                InsuranceSettlement.setl_id,
-                InsuranceSettlement.receipt_number,
-            ).where(
-                InsuranceSettlement.clinic_id.in_(clinic_ids),
-                InsuranceSettlement.setl_id.in_(ids[start : start + 500]),
-            )
-        ):
-            out[(clinic_id, setl_id)] = receipt
-    return out

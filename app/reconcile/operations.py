@@ -39,8 +39,7 @@ from app.insurance.client import Gateway, Unknown, Unreachable
 from app.insurance.models import InsuranceExchange, InsuranceSettlement
 from app.insurance.operations import Clock, exchange_for_clinic
 from app.insurance.queries import (
-    receipts_by_platform_id,
-    receipts_by_platform_setl_id,
+    receipts_by_platform_key,
     settled_funds,
 )
 from app.insurance.rules import BadAnswer, Refused
@@ -308,10 +307,13 @@ def _reconcile_month(
     )
     # A row of a visit settled in real time carries the platform's mdtrt_id (SPEC §7):
     # read as the receipt number it was registered with (ipt_otp_no).
-    platform_ids = receipts_by_platform_id(session, list(by_id), (r.mdtrt_id for r in month_rows))
+    ids = list(by_id)
+    platform_ids = receipts_by_platform_key(
+        session, "mdtrt_id", ids, (r.mdtrt_id for r in month_rows)
+    )
     # Then the platform's setl_id (issue 21): the fund's second key.
-    platform_setl_ids = receipts_by_platform_setl_id(
-        session, list(by_id), (r.setl_id for r in month_rows)
+    platform_setl_ids = receipts_by_platform_key(
+        session, "setl_id", ids, (r.setl_id for r in month_rows)
     )
 
     def receipt_of(r: FundSettlement) -> tuple[str, MatchedBy] | None:
