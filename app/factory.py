@@ -106,11 +106,11 @@ def _register_pages(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
-    from app.audit.cli import audit_cli
     from app.auth.cli import users_cli
     from app.demo.cli import demo_cli
     from app.imports.cli import import_data
     from app.insurance.cli import insurance_cli
+    from app.integrity.cli import audit_cli
     from app.oversight.cli import oversight_cli
     from app.policy.cli import policy_cli
     from app.reconcile.cli import reconcile_cli

@@ -234,7 +234,7 @@ def build_world(now: dt.datetime, policy: Policy = DEFAULT_POLICY) -> World:
         world.tokens[username] = issue_token(username, now)
     # The reference data above was written directly, not imported: record it in
     # the audit chain as `flask audit adopt` does, so verify holds it from here.
-    from app.audit.adopt import adopt_unaudited
+    from app.integrity.adopt import adopt_unaudited
 
     adopt_unaudited("cli", now)
     return world

@@ -14,8 +14,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from app.audit.verify import verify as verify_audit
 from app.extensions import db
+from app.integrity.verify import verify as verify_audit
 from app.maintenance.backup import BackupError, backup, restore
 from app.places.models import Clinic
 from app.settlement.models import Statement

@@ -21,11 +21,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.audit.models import AuditChain, AuditEntry
 from app.audit.rules import Entry, clinic_chain, seal
-from app.audit.verify import verify
 from app.auth.models import User
 from app.catalog.models import ItemPrice
 from app.database import unit_of_work
 from app.extensions import db
+from app.integrity.verify import verify
 from app.settlement.figures import item_rollup_differences
 from app.settlement.models import Statement
 from app.settlement.operations import (

@@ -22,9 +22,9 @@ from app.audit.models import AuditChain, AuditEntry
 from app.audit.operations import append, table_digest_state
 from app.audit.queries import entries
 from app.audit.rules import clinic_chain, seal
-from app.audit.verify import verify
 from app.database import unit_of_work
 from app.extensions import db
+from app.integrity.verify import verify
 from tests.factories import World
 from tests.integration.test_audit import tamper
 from tests.integration.test_reconcile import import_file, simulate, world

@@ -9,14 +9,14 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.audit.adopt import adopt_unaudited
-from app.audit.anchors import anchor_line, write_anchor
 from app.audit.operations import OPERATOR
 from app.audit.queries import heads, resident_reads
-from app.audit.verify import verify
 from app.clock import clock
 from app.errors import DomainError
 from app.extensions import db
+from app.integrity.adopt import adopt_unaudited
+from app.integrity.anchors import anchor_line, write_anchor
+from app.integrity.verify import verify
 from app.localtime import format_local
 from app.people.models import Resident
 from app.people.rules import mask_id_number, parse_id_number

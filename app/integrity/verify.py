@@ -14,7 +14,7 @@ Guarantees: :func:`verify` reports (and only reads)
   inserted outside the app;
 * a pinned head (``chain #seq hash``, as a printed statement carries it) that
   the chain no longer holds, and likewise every head in the signed anchor file
-  (:mod:`app.audit.anchors`), checked by itself when one is configured;
+  (:mod:`app.integrity.anchors`), checked by itself when one is configured;
 * every policy version and every statement adjustment line that differs from
   its last audited state or was never audited; each bulk-written table that
   decides eligibility or prices (villages, clinics, residents, catalogue items
@@ -35,7 +35,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.audit.anchors import anchor_findings
 from app.audit.operations import (
     DIGESTED_TABLES,
     adjustment_state,
@@ -58,6 +57,7 @@ from app.audit.rules import (
     visit_state,
 )
 from app.extensions import db
+from app.integrity.anchors import anchor_findings
 from app.places.models import Clinic
 from app.policy.models import PolicyVersion
 from app.settlement.models import Statement, StatementAdjustment, StatementEvent
