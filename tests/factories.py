@@ -247,7 +247,7 @@ def set_oversight_policy(review: bool, auto_submit_day: int | None = None) -> No
 
     from sqlalchemy import select
 
-    from app.oversight.rules import FlagPolicy, OversightPolicy, ReviewPolicy, oversight_to_json
+    from app.checks.rules import FlagPolicy, OversightPolicy, ReviewPolicy, oversight_to_json
 
     with unit_of_work() as s:
         version = s.scalars(select(PolicyVersion).where(PolicyVersion.district_code == HUADU)).one()

@@ -15,10 +15,10 @@ from typing import Any
 from flask import current_app, request
 from flask_smorest import Blueprint
 
+from app.checks.codes import normalise
 from app.clock import clock
 from app.errors import InvalidInput, NotFound, Problem
 from app.extensions import limiter
-from app.oversight.codes import normalise
 from app.oversight.operations import check_id_tail, disown_visit, read_own_visits
 from app.oversight.schemas import (
     IdTailSchema,

@@ -30,11 +30,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.catalog.models import CatalogItem
-from app.errors import InvalidInput, Problem
-from app.localtime import local_date
-from app.money import format_quantity
-from app.oversight.models import VisitCheck
-from app.oversight.rules import (
+from app.checks.rules import (
     CheckInput,
     CheckLine,
     Hit,
@@ -46,6 +42,10 @@ from app.oversight.rules import (
     supply_end,
     warnings,
 )
+from app.errors import InvalidInput, Problem
+from app.localtime import local_date
+from app.money import format_quantity
+from app.oversight.models import VisitCheck
 from app.people.rules import parse_id_number
 from app.visits.models import Visit, VisitLine
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from app.checks.labels import decimal_places
 from app.clock import clock
 from app.localtime import parse_month
-from app.oversight.labels import decimal_places
 from app.oversight.operations import recompute_flags
 
 oversight_cli = AppGroup("oversight", help="Peer flags, credit-first review, auto-submit.")

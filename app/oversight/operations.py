@@ -28,30 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit.operations import audit_clinic_event, record_access
-from app.database import unit_of_work
-from app.errors import InvalidInput, NotFound, Problem
-from app.extensions import db
-from app.localtime import local_date
-from app.oversight.codes import new_code
-from app.oversight.models import (
-    ClinicFlag,
-    ReceiptCode,
-    ReceiptFeedback,
-    ReviewItem,
-    VisitDisowned,
-)
-from app.oversight.queries import (
-    OwnVisits,
-    clinic_diagnoses,
-    clinic_months,
-    late_or_complained,
-    open_items,
-    oversight_policy_for,
-    own_visits,
-    past_statements,
-    receipt_patient,
-)
-from app.oversight.rules import (
+from app.checks.codes import new_code
+from app.checks.rules import (
     STOCK_FIGURES,
     ClinicMonth,
     Flag,
@@ -69,6 +47,28 @@ from app.oversight.rules import (
     stock_flags,
     trust,
     worklist_month_for,
+)
+from app.database import unit_of_work
+from app.errors import InvalidInput, NotFound, Problem
+from app.extensions import db
+from app.localtime import local_date
+from app.oversight.models import (
+    ClinicFlag,
+    ReceiptCode,
+    ReceiptFeedback,
+    ReviewItem,
+    VisitDisowned,
+)
+from app.oversight.queries import (
+    OwnVisits,
+    clinic_diagnoses,
+    clinic_months,
+    late_or_complained,
+    open_items,
+    oversight_policy_for,
+    own_visits,
+    past_statements,
+    receipt_patient,
 )
 from app.periods.models import Statement
 from app.periods.operations import lock_clinic_month

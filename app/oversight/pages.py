@@ -28,14 +28,20 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.auth.access import require_clinic_visible
+from app.checks.codes import grouped, normalise
+from app.checks.labels import behind_label, describe, figure_label, flag_label, flag_url
+from app.checks.rules import (
+    DIAGNOSIS_FIGURES,
+    STOCK_FIGURES,
+    Figure,
+    next_month_start,
+)
 from app.clock import clock
 from app.errors import InvalidInput, NotFound
 from app.extensions import limiter
 from app.localtime import format_local, parse_month
 from app.money import format_money, format_quantity, format_yuan, parse_yuan
-from app.oversight.codes import grouped, normalise
 from app.oversight.forms import CodeForm, FeedbackForm, NotMeForm, OwnVisitsForm
-from app.oversight.labels import behind_label, describe, figure_label, flag_label, flag_url
 from app.oversight.operations import (
     check_id_tail,
     disown_visit,
@@ -49,12 +55,6 @@ from app.oversight.queries import (
     flags_by_clinic,
     oversight_policy_for,
     public_receipt,
-)
-from app.oversight.rules import (
-    DIAGNOSIS_FIGURES,
-    STOCK_FIGURES,
-    Figure,
-    next_month_start,
 )
 from app.people.rules import mask_id_number
 from app.places.queries import clinic_by_code

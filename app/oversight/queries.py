@@ -18,6 +18,14 @@ from sqlalchemy import case, false, func, literal, select
 from sqlalchemy.orm import selectinload
 
 from app.catalog.models import Diagnosis
+from app.checks.rules import (
+    DIAGNOSIS_FIGURES,
+    ClinicDiagnoses,
+    ClinicMonth,
+    Figure,
+    OversightPolicy,
+    PastStatement,
+)
 from app.extensions import db
 from app.oversight.models import (
     ClinicFlag,
@@ -26,14 +34,6 @@ from app.oversight.models import (
     ReviewItem,
     VisitCheck,
     VisitDisowned,
-)
-from app.oversight.rules import (
-    DIAGNOSIS_FIGURES,
-    ClinicDiagnoses,
-    ClinicMonth,
-    Figure,
-    OversightPolicy,
-    PastStatement,
 )
 from app.people.models import Resident
 from app.periods.models import Statement, StatementEvent

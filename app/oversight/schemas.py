@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from app.checks.rules import ID_TAIL
 from app.fields import Quantity, StrictSchema, Text, Yuan
-from app.oversight.rules import ID_TAIL
 
 
 class ReceiptPathSchema(StrictSchema):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from app.checks.rules import policy_lines
 from app.errors import DomainError
 from app.money import format_yuan
-from app.oversight.rules import policy_lines
 from app.policy.models import RATIO_SCALE
 from app.policy.operations import PolicyRefused, PolicyRejected, load_policy_file
 from app.policy.queries import policy_versions

@@ -8,9 +8,9 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.checks.rules import OversightPolicy, oversight_from_json, oversight_to_json
 from app.extensions import Model
 from app.money import exact_int
-from app.oversight.rules import OversightPolicy, oversight_from_json, oversight_to_json
 from app.policy.rules import Policy
 
 RATIO_SCALE = 10000  # ratios are stored as integer ten-thousandths (0.70 → 7000)
@@ -47,7 +47,7 @@ class PolicyVersion(Model):
     require_diagnosis: Mapped[bool] = mapped_column(default=False)
     source: Mapped[str] = mapped_column(String(200), default="")
     # The [checks], [flags], [review] and [auto_submit] tables as canonical JSON
-    # (app.oversight.rules.oversight_to_json); None: none of them, all off.
+    # (app.checks.rules.oversight_to_json); None: none of them, all off.
     # Part of the version like the rest: a change is a new version once used.
     oversight: Mapped[str | None] = mapped_column(Text)
     settlement_date_tolerance_days: Mapped[int] = mapped_column(default=1, server_default="1")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeVar
 
-from app.oversight.rules import OversightPolicy
+from app.checks.rules import OversightPolicy
 
 V = TypeVar("V")
 

@@ -37,10 +37,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
-from app.errors import Problem
-from app.fields import StrictBoolean, StrictSchema, Text, Yuan, field_problems
-from app.money import MoneyFormatError, parse_ratio
-from app.oversight.rules import (
+from app.checks.rules import (
     CHECK_THRESHOLDS,
     FlagPolicy,
     OversightPolicy,
@@ -48,6 +45,9 @@ from app.oversight.rules import (
     Rule,
     Severity,
 )
+from app.errors import Problem
+from app.fields import StrictBoolean, StrictSchema, Text, Yuan, field_problems
+from app.money import MoneyFormatError, parse_ratio
 from app.policy.rules import Policy, PolicyFile
 
 

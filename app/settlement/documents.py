@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from flask_babel import gettext as _
 
 from app.audit.queries import clinic_head_label
+from app.checks.words import decision_words
 from app.document import Document, Kind
 from app.localtime import format_local
 from app.money import format_quantity
-from app.oversight.words import decision_words
 from app.settlement import exports
 from app.settlement.adjustments import reason_label, source_label
 from app.settlement.labels import action_label, document_locale, figure_labels, status_label

@@ -51,6 +51,7 @@ from app.audit.operations import (
 )
 from app.auth.access import can_see_district, require_clinic_visible, require_role
 from app.auth.models import User
+from app.checks.rules import auto_submit_due
 from app.database import unit_of_work
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from app.insurance.queries import platform_adjustment_total, unsettled_blocking
@@ -59,7 +60,6 @@ from app.money import format_yuan
 from app.oversight.models import FINDINGS, ReviewItem
 from app.oversight.operations import SubmitDecision, decide_at_submit
 from app.oversight.queries import open_items, open_statements_of, oversight_policy_for
-from app.oversight.rules import auto_submit_due
 from app.periods.operations import lock_clinic_month
 from app.places.models import Clinic
 from app.places.queries import Scope, clinic_by_code, within

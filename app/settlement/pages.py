@@ -29,13 +29,15 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.auth.models import User
+from app.checks.labels import describe, flag_url, why_label
+from app.checks.rules import Rule
+from app.checks.words import RULE_NAMES, check_message, decision_words
 from app.clock import clock
 from app.errors import DomainError, InvalidInput, Problem
 from app.extensions import db
 from app.insurance.queries import counts_by_clinic, unsettled_blocking
 from app.localtime import format_local, local_date, month_of, parse_typed_month
 from app.money import format_money, format_quantity
-from app.oversight.labels import describe, flag_url, why_label
 from app.oversight.queries import (
     complaints,
     flags_by_clinic,
@@ -43,8 +45,6 @@ from app.oversight.queries import (
     system_submitted,
     worklist,
 )
-from app.oversight.rules import Rule
-from app.oversight.words import RULE_NAMES, check_message, decision_words
 from app.people.rules import mask_id_number
 from app.places.models import Clinic, District, Town, Village
 from app.settlement import documents

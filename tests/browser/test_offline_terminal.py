@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import select
 
 from app.catalog.models import CatalogItem, ItemPrice
+from app.checks.rules import OversightPolicy, Rule, Severity, oversight_to_json
 from app.database import unit_of_work
 from app.extensions import db
 from app.oversight.models import VisitCheck
-from app.oversight.rules import OversightPolicy, Rule, Severity, oversight_to_json
 from app.policy.models import PolicyVersion
 from app.visits.models import Visit
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, login, screenshot

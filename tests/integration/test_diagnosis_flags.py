@@ -21,9 +21,9 @@ from sqlalchemy import select
 from app.auth.operations import create_user
 from app.catalog.models import Diagnosis
 from app.catalog.rules import pinyin_initials
+from app.checks.labels import decimal_places
 from app.database import unit_of_work
 from app.extensions import db
-from app.oversight.labels import decimal_places
 from app.oversight.models import ClinicFlag
 from app.people.models import Resident
 from app.people.rules import make_id_number
@@ -200,8 +200,8 @@ def test_submitting_stores_the_clinics_diagnosis_flags(
 
 def test_a_decision_naming_a_diagnosis_flag_reads_in_words(app: Flask) -> None:
     """Credit-first's reasons name a diagnosis-mix flag with its code (rules.trust)."""
-    from app.oversight.rules import Figure, Flag, ReviewPolicy, trust
-    from app.oversight.words import decision_words
+    from app.checks.rules import Figure, Flag, ReviewPolicy, trust
+    from app.checks.words import decision_words
 
     one = Fraction(1)
     flag = Flag(PHANTOM, Figure.DIAGNOSIS_PREVALENCE, one, one, one, one, 6, STROKE)

@@ -18,12 +18,12 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEntry
 from app.auth.operations import create_user
+from app.checks.rules import ReviewPolicy
 from app.database import unit_of_work
 from app.errors import Conflict
 from app.extensions import db
 from app.oversight.models import ClinicFlag, ReviewItem
 from app.oversight.queries import past_statements
-from app.oversight.rules import ReviewPolicy
 from app.places.models import Clinic
 from app.settlement.models import Statement, StatementAdjustment, StatementEvent
 from app.settlement.operations import (
@@ -249,7 +249,7 @@ def test_findings_flow_into_the_statement_and_the_clinics_record(
     # Recorded on 15 October for September: both entered late, and the big one is big.
     assert worklist == {small.id: "rule:late_entry", big.id: "rule:late_entry,above:10000"}
     # Reproducible: the same seed draws the same sample.
-    from app.oversight.rules import SampleCandidate, draw_sample, sample_seed
+    from app.checks.rules import SampleCandidate, draw_sample, sample_seed
 
     seed = sample_seed(HUADU, SEPT, "HD002", "v1")
     again = draw_sample(

@@ -13,12 +13,12 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEntry, ResidentAccess
 from app.auth.models import User
+from app.checks.rules import OversightPolicy
 from app.extensions import db
 from app.money import format_yuan
 from app.oversight.models import ReviewItem, VisitDisowned
 from app.oversight.operations import receipt_code_for
 from app.oversight.queries import clinic_months
-from app.oversight.rules import OversightPolicy
 from app.periods.models import Statement
 from app.visits.operations import LineRequest, VisitRequest, record_visit
 from tests.conftest import FixedClock

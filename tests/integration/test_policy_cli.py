@@ -277,8 +277,8 @@ day = 5
 def test_oversight_tables_load_show_and_are_what_is_in_force(app: Flask, tmp_path: Path) -> None:
     from fractions import Fraction
 
+    from app.checks.rules import FlagPolicy, ReviewPolicy
     from app.oversight.queries import oversight_policy_for
-    from app.oversight.rules import FlagPolicy, ReviewPolicy
 
     add_district()
     result = run(app, "load", str(write(tmp_path, POLICY + OVERSIGHT)))

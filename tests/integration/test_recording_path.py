@@ -214,7 +214,7 @@ def test_the_api_answer_is_the_schemas_dump_for_every_kind_of_visit(
     app: Flask, world: World
 ) -> None:
     """``visit_answer`` (the 201's body, built directly) equals what VisitSchema documents."""
-    from app.oversight.rules import Rule, Severity
+    from app.checks.rules import Rule, Severity
     from tests.integration.test_checks import THRESHOLDS, configure, item_columns
 
     item_columns("AMX01", max_per_visit=10000)  # 12 capsules: fires the quantity check

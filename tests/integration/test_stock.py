@@ -253,8 +253,8 @@ def _stock_far_above(multiple: str) -> None:
     from dataclasses import replace
     from fractions import Fraction
 
+    from app.checks.rules import oversight_from_json, oversight_to_json
     from app.database import unit_of_work
-    from app.oversight.rules import oversight_from_json, oversight_to_json
     from app.policy.models import PolicyVersion
 
     with unit_of_work() as s:

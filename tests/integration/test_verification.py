@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEntry
 from app.auth.models import User
+from app.checks.codes import ALPHABET, grouped, new_code, normalise
 from app.extensions import db
-from app.oversight.codes import ALPHABET, grouped, new_code, normalise
 from app.oversight.models import ReceiptFeedback
 from app.oversight.operations import receipt_code_for
 from app.oversight.queries import complaints_by_clinic

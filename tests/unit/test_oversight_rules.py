@@ -9,7 +9,7 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.oversight.rules import (
+from app.checks.rules import (
     CLINIC_FIGURES,
     DIAGNOSIS_FIGURES,
     STOCK_FIGURES,
@@ -329,7 +329,7 @@ def test_auto_submit_from_day_d_of_the_next_month() -> None:
 
 
 def test_the_policy_is_stored_as_canonical_json_and_read_back_whole() -> None:
-    from app.oversight.rules import oversight_from_json, oversight_to_json, policy_lines
+    from app.checks.rules import oversight_from_json, oversight_to_json, policy_lines
 
     policy = OversightPolicy(
         severities={Rule.LATE_ENTRY: Severity.WARN},
@@ -360,7 +360,7 @@ def test_the_policy_is_stored_as_canonical_json_and_read_back_whole() -> None:
 
 
 def test_visits_already_on_the_worklist_withhold_trust_and_late_findings_move_on() -> None:
-    from app.oversight.rules import ReviewPolicy, trust, worklist_month_for
+    from app.checks.rules import ReviewPolicy, trust, worklist_month_for
 
     policy = ReviewPolicy(trusted_after_months=0, sample_percent=5, sample_above=10000)
     assert trust([], [], policy).trusted
@@ -391,7 +391,7 @@ def test_a_register_billed_wholesale_stands_out_from_the_population() -> None:
 def test_the_six_characters_and_the_twelve_months() -> None:
     import datetime as dt
 
-    from app.oversight.rules import id_tail_matches, own_visits_since
+    from app.checks.rules import id_tail_matches, own_visits_since
 
     number = "44011419600307100X"
     assert id_tail_matches(number, "07100x") and id_tail_matches(number, " 07100X ")

@@ -17,14 +17,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from app.checks.codes import grouped
+from app.checks.rules import Rule
+from app.checks.words import RULE_NAMES, check_message
 from app.clock import clock
 from app.insurance.pages import failure_words, pre_settlement_words, why_words
 from app.insurance.queries import settlement_for_visit
 from app.money import format_yuan
-from app.oversight.codes import grouped
 from app.oversight.operations import receipt_code_for
-from app.oversight.rules import Rule
-from app.oversight.words import RULE_NAMES, check_message
 from app.visits.models import Visit
 from app.visits.pages import bp
 from app.visits.queries import month_statuses, visit_for

@@ -39,12 +39,12 @@ from app.catalog.queries import (
     search_items,
 )
 from app.catalog.rules import MAX_DIAGNOSES
+from app.checks.rules import Severity
+from app.checks.words import RULE_NAMES, SEVERITY_NAMES, check_message
 from app.errors import DomainError, Problem
 from app.insurance.pages import settle_after_recording
 from app.localtime import SHANGHAI, parse_typed_minute
 from app.money import format_yuan
-from app.oversight.rules import Severity
-from app.oversight.words import RULE_NAMES, SEVERITY_NAMES, check_message
 from app.places.models import Clinic
 from app.visits.forms import NewVisitForm
 from app.visits.labels import INSURANCE_CLASS

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
+from app.checks.labels import figure_label
+from app.checks.rules import Figure, Rule, Severity
 from app.money import format_quantity
-from app.oversight.labels import figure_label
-from app.oversight.rules import Figure, Rule, Severity
 
 RULE_NAMES = {
     Rule.QUANTITY_OVER_MAX: _l("Quantity over the maximum"),

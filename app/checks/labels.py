@@ -19,8 +19,8 @@ from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.checks.rules import STOCK_FIGURES, Figure
 from app.money import format_yuan, round_fen
-from app.oversight.rules import STOCK_FIGURES, Figure
 
 FIGURES: dict[Figure, LazyString] = {
     Figure.COST_PER_VISIT: _l("Cost per visit"),
