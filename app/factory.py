@@ -50,6 +50,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
 
+    _wire_visits(app)
     _register_api(app)
     _register_pages(app)
     _register_cli(app)
@@ -63,6 +64,15 @@ def _init_babel(app: Flask) -> None:
 
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", translation_directories())
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Shanghai")
+
+
+def _wire_visits(app: Flask) -> None:
+    """The oversight's screen and receipt codes, which the visits use but may not import."""
+    from app.oversight.checks import screen
+    from app.oversight.operations import receipt_code_for
+    from app.visits.hooks import VisitHooks, install
+
+    install(app, VisitHooks(screen=screen, receipt_code=receipt_code_for))
 
 
 def _register_api(app: Flask) -> None:

@@ -14,7 +14,6 @@ from app.oversight.models import (
     ReceiptCode,
     ReceiptFeedback,
     ReviewItem,
-    VisitCheck,
     VisitDisowned,
 )
 from app.people.models import Resident
@@ -32,6 +31,7 @@ from app.visits.models import (
     IdempotencyKey,
     ReceiptCounter,
     Visit,
+    VisitCheck,
     VisitLine,
 )
 from app.web.throttle import ThrottleCounter

@@ -23,6 +23,7 @@ from sqlalchemy import insert, select, text
 from app.auth.models import User
 from app.extensions import db
 from app.factory import create_app
+from app.oversight.checks import screen
 from app.policy.rules import Policy
 from app.visits.models import Visit
 from app.visits.operations import LineRequest, VisitRequest, record_visit
@@ -83,7 +84,7 @@ def bench_record(url: str, n: int = 300) -> None:
                 lines=(LineRequest("DX001", "1"), LineRequest("AMX01", str(rng.randint(6, 24)))),
                 visited_at=now - dt.timedelta(seconds=n - i),
             )
-            record_visit(request, doctor, now)
+            record_visit(request, doctor, now, screen=screen)
         elapsed = time.perf_counter() - start
         print(
             f"record_visit ({db.engine.dialect.name}): {n / elapsed:,.0f} visits/s "

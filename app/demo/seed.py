@@ -337,6 +337,7 @@ def _record_visits(
 ) -> None:
     # Imported here: the visits package is the newest part of the app, and the
     # rest of the demo (imports, policy, users) must not depend on it to load.
+    from app.oversight.checks import screen
     from app.visits.operations import LineRequest, VisitRequest, record_visit, void_visit
 
     today = local_date(now)
@@ -386,7 +387,7 @@ def _record_visits(
                     diagnoses=_diagnoses(diagnoses),
                 )
                 try:
-                    visit, _ = record_visit(request, actor=doctor, now=recorded_at)
+                    visit, _ = record_visit(request, actor=doctor, now=recorded_at, screen=screen)
                 except InvalidInput as refused:
                     # A check set to block (a split visit, say): the doctor sends the
                     # patient home with the first visit's receipt; nothing is saved.
@@ -623,6 +624,7 @@ def _frauds(
 ) -> None:
     """A death with a visit after it, a clinic with phantom visits that villagers disown,
     and a clinic whose dispensing outruns its deliveries — each where its role sees it."""
+    from app.oversight.checks import screen
     from app.oversight.operations import disown_visit, receipt_code_for
     from app.visits.operations import LineRequest, VisitRequest, record_visit
 
@@ -664,7 +666,9 @@ def _frauds(
                 diagnoses=(PHANTOM_DIAGNOSIS,),
             )
             try:
-                visit, _ = record_visit(request, doctors[phantom], at + dt.timedelta(minutes=5))
+                visit, _ = record_visit(
+                    request, doctors[phantom], at + dt.timedelta(minutes=5), screen=screen
+                )
             except InvalidInput:  # a check set to block: nothing saved
                 continue
             billed.setdefault(number, []).append(visit.id)
@@ -710,7 +714,7 @@ def _frauds(
             warning_reason=WARNING_REASONS[1],
         )
         try:
-            record_visit(request, doctors[stock], at + dt.timedelta(minutes=5))
+            record_visit(request, doctors[stock], at + dt.timedelta(minutes=5), screen=screen)
             report.visits += 1
         except InvalidInput:
             pass

@@ -10,49 +10,44 @@ Guarantees:
   columns; the person's unvoided visits of the window, at any clinic (one
   range scan of ``ix_visit_patient_date``); and, when a supplied drug is on
   the visit, the person's earlier supplies of it;
-* :func:`screen` decides, :func:`enforce` refuses — a block with
-  ``check_<rule>`` on ``lines[i].item`` or ``visit``, a warning without the
-  doctor's reason with ``warning_reason_required`` listing each warning —
-  before anything is written; :func:`store_checks` writes every hit with the
-  visit (rule, severity, facts, reason, policy version), in its transaction.
+* :func:`screen` decides; recording, which receives it as a callable from
+  the composition root (app.factory), refuses with
+  :func:`app.checks.screening.enforce` — a block with ``check_<rule>`` on
+  ``lines[i].item`` or ``visit``, a warning without the doctor's reason with
+  ``warning_reason_required`` listing each warning — before anything is
+  written, then writes every hit with the visit (rule, severity, facts,
+  reason, policy version), in its transaction
+  (:func:`app.visits.operations.store_checks`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.catalog.models import CatalogItem
 from app.checks.rules import (
     CheckInput,
     CheckLine,
-    Hit,
     Rule,
     Severity,
-    blocking,
     indication_prefixes,
     run_checks,
     supply_end,
-    warnings,
 )
-from app.errors import InvalidInput, Problem
+from app.checks.screening import NOTHING, Screening
 from app.localtime import local_date
-from app.money import format_quantity
-from app.oversight.models import VisitCheck
 from app.people.rules import parse_id_number
 from app.visits.models import Visit, VisitLine
 
 # How far back an earlier supply is looked for: longer courses than this are
 # not dispensed at a village clinic (the catalogue's maxima are a month at most).
 SUPPLY_LOOKBACK_DAYS = 90
-REASON_MAX = 200
 
 
 class _Priced(Protocol):
@@ -77,75 +72,6 @@ class QuoteLike(Protocol):
     def split(self) -> Any: ...
     @property
     def diagnoses(self) -> Sequence[tuple[str, str]]: ...
-
-
-@dataclass(frozen=True)
-class Screening:
-    """The hits of one visit and where each points (``lines[i].item`` or ``visit``)."""
-
-    hits: tuple[Hit, ...] = ()
-    fields: tuple[str, ...] = ()
-    policy_version_id: int | None = None
-    reason: str | None = None
-
-    @property
-    def blocks(self) -> list[Hit]:
-        return blocking(self.hits)
-
-    @property
-    def warnings(self) -> list[Hit]:
-        return warnings(self.hits)
-
-
-NOTHING = Screening()
-
-
-def describe(hit: Hit) -> str:
-    """The hit in English (the API's message; pages say it in Chinese by its code)."""
-    f = hit.facts
-    match hit.rule:
-        case Rule.QUANTITY_OVER_MAX:
-            return (
-                f"{hit.subject}: quantity {format_quantity(int(f['quantity']))} is over "
-                f"the maximum of {format_quantity(int(f['maximum']))} per visit"
-            )
-        case Rule.FREQUENT_VISITS:
-            return (
-                f"visit {f['visits']} of this person in {f['days']} days (more than {f['maximum']})"
-            )
-        case Rule.SPLIT_VISIT:
-            return "the person was already seen at this clinic today (a split visit)"
-        case Rule.EARLY_REFILL:
-            return (
-                f"{hit.subject}: the last supply lasts until {f['until']} "
-                f"({f['days_left']} day(s) left)"
-            )
-        case Rule.INJECTION_WITHOUT_INJECTABLE:
-            return "an injection without an injectable item"
-        case Rule.INJECTABLE_WITHOUT_INJECTION:
-            return f"{hit.subject}: an injectable item without an injection"
-        case Rule.UNSUITED_ITEM:
-            if "item_sex" in f:
-                return f"{hit.subject}: the item is for sex {f['item_sex']} only"
-            if "min_age" in f:
-                return f"{hit.subject}: the patient is {f['age']}, under {f['min_age']}"
-            return f"{hit.subject}: the patient is {f['age']}, over {f['max_age']}"
-        case Rule.NO_DIAGNOSIS:
-            return "the visit has no diagnosis"
-        case Rule.OFF_INDICATION:
-            return (
-                f"{hit.subject}: indicated for {f['indications']}, "
-                f"not for the diagnoses {f['diagnoses']}"
-            )
-        case Rule.UNSUITED_DIAGNOSIS:
-            if "diagnosis_sex" in f:
-                return f"diagnosis {f['code']}: for sex {f['diagnosis_sex']} only"
-            if "min_age" in f:
-                return f"diagnosis {f['code']}: the patient is {f['age']}, under {f['min_age']}"
-            return f"diagnosis {f['code']}: the patient is {f['age']}, over {f['max_age']}"
-        case Rule.LATE_ENTRY:
-            return f"recorded {f['hours']} hours after the visit (limit {f['limit']})"
-    return hit.rule.value  # pragma: no cover (every rule is described above)
 
 
 def screen(session: Session, quote: QuoteLike, now: dt.datetime) -> Screening:
@@ -255,89 +181,3 @@ def screen(session: Session, quote: QuoteLike, now: dt.datetime) -> Screening:
     return Screening(tuple(hits), fields, version.id)
 
 
-def enforce(screening: Screening, reason: str | None) -> Screening:
-    """Refuse a blocked visit, or a warned one without a reason; the screening to store."""
-    if screening.blocks:
-        problems: dict[str, Problem] = {}
-        for hit, field in zip(screening.hits, screening.fields, strict=True):
-            if hit.severity is Severity.BLOCK and field not in problems:
-                problems[field] = Problem(field, describe(hit), f"check_{hit.rule.value}")
-        raise InvalidInput(list(problems.values()))
-    reason = (reason or "").strip() or None
-    if reason is not None and len(reason) > REASON_MAX:
-        raise InvalidInput(
-            Problem("warning_reason", f"at most {REASON_MAX} characters", "too_long")
-        )
-    if screening.warnings and reason is None:
-        listed = [
-            Problem(field, describe(hit), f"check_{hit.rule.value}")
-            for hit, field in zip(screening.hits, screening.fields, strict=True)
-        ]
-        seen: dict[str, Problem] = {}
-        for problem in listed:
-            seen.setdefault(problem.field, problem)
-        raise InvalidInput(
-            [
-                Problem(
-                    "warning_reason",
-                    "the visit has warnings; give the reason to record it: "
-                    + "; ".join(p.message for p in listed),
-                    "warning_reason_required",
-                ),
-                *seen.values(),
-            ]
-        )
-    return replace(screening, reason=reason if screening.hits else None)
-
-
-def screen_for_recording(
-    session: Session, quote: QuoteLike, now: dt.datetime, reason: str | None
-) -> Screening:
-    """:func:`screen` then :func:`enforce`: what recording calls before it writes."""
-    return enforce(screen(session, quote, now), reason)
-
-
-def store_checks(session: Session, visit: Visit, screening: Screening) -> None:
-    """Every hit with the visit, in the visit's transaction (no statement when none fired).
-
-    The visit's ``checks`` are set to what was written, so the answer needs no read-back.
-    """
-    rows = [
-        VisitCheck(
-            visit_id=visit.id,
-            visit_month=visit.month,
-            rule=hit.rule.value,
-            severity=hit.severity.value,
-            subject=hit.subject,
-            facts=json.dumps(dict(hit.facts), sort_keys=True, ensure_ascii=False),
-            reason=screening.reason,
-            policy_version_id=screening.policy_version_id,
-        )
-        for hit in screening.hits
-    ]
-    set_committed_value(visit, "checks", rows)
-    if not rows:
-        return
-    session.execute(
-        insert(VisitCheck),
-        [
-            {
-                "visit_id": visit.id,
-                "visit_month": visit.month,
-                "rule": hit.rule.value,
-                "severity": hit.severity.value,
-                "subject": hit.subject,
-                "facts": json.dumps(dict(hit.facts), sort_keys=True, ensure_ascii=False),
-                "reason": screening.reason,
-                "policy_version_id": screening.policy_version_id,
-            }
-            for hit in screening.hits
-        ],
-    )
-
-
-def stored_check(row: VisitCheck, codes: Sequence[str]) -> tuple[Hit, str, str | None]:
-    """A stored check as (hit, field, reason); ``codes`` are the visit's item codes in order."""
-    hit = Hit(Rule(row.rule), Severity(row.severity), row.subject, json.loads(row.facts))
-    where = f"lines[{codes.index(row.subject)}].item" if row.subject in codes else "visit"
-    return hit, where, row.reason

@@ -14,7 +14,6 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -77,29 +76,6 @@ class VisitDisowned(Model):
     visit_month: Mapped[str] = mapped_column(String(7))
     via_visit_id: Mapped[int] = mapped_column(BigId)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-
-
-class VisitCheck(Model):
-    """A check that fired when the visit was recorded (事前审核): append-only.
-
-    The rule, its severity then, the facts it fired on, the doctor's reason
-    (for a warning) and the policy version whose settings applied.
-    """
-
-    __tablename__ = "visit_check"
-    __table_args__ = (
-        ForeignKeyConstraint(["visit_id", "visit_month"], ["visit.id", "visit.month"]),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    visit_id: Mapped[int] = mapped_column(BigId, index=True)
-    visit_month: Mapped[str] = mapped_column(String(7))
-    rule: Mapped[str] = mapped_column(String(40))
-    severity: Mapped[str] = mapped_column(String(5))
-    subject: Mapped[str] = mapped_column(String(30), default="")  # the item code, if any
-    facts: Mapped[str] = mapped_column(Text)  # JSON object of strings
-    reason: Mapped[str | None] = mapped_column(String(200))
-    policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_version.id"))
 
 
 class ClinicFlag(Model):

@@ -32,7 +32,6 @@ from app.oversight.models import (
     ReceiptCode,
     ReceiptFeedback,
     ReviewItem,
-    VisitCheck,
     VisitDisowned,
 )
 from app.people.models import Resident
@@ -40,7 +39,7 @@ from app.periods.models import Statement, StatementEvent
 from app.places.models import Clinic
 from app.places.queries import Scope, within
 from app.policy.queries import policy_for
-from app.visits.models import Visit, VisitLine
+from app.visits.models import Visit, VisitCheck, VisitLine
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from app.insurance.schemas import settlement_answer
 from app.localtime import local_date
 from app.places.models import Clinic
 from app.places.queries import clinic_by_code
+from app.visits.hooks import hooks
 from app.visits.models import Visit
 from app.visits.operations import Quote, VisitRequest, quote_visit, record_visit, void_visit
 from app.visits.queries import PatientEligibility, patient_eligibility, visit_for, visits_between
@@ -122,7 +123,7 @@ class VisitQuote(MethodView):
         The same pricing path as recording, so the saved visit matches the
         quote to the fen (given the same time and year-to-date fund use).
         """
-        return quote_visit(visit_request, api_user(), clock()())
+        return quote_visit(visit_request, api_user(), clock()(), screen=hooks().screen)
 
 
 @blp.route("")
@@ -186,7 +187,7 @@ class Visits(MethodView):
                 )
             )
         actor = api_user()
-        visit, created = record_visit(visit_request, actor, clock()(), key)
+        visit, created = record_visit(visit_request, actor, clock()(), key, screen=hooks().screen)
         # VisitSchema's answer, built directly (visit_answer); the schema documents it.
         answer = visit_answer(visit)
         if configured_gateway() is not None:

@@ -45,7 +45,6 @@ Visits are never updated in place except to be voided (reason, actor, time).
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
@@ -56,6 +55,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -65,9 +65,6 @@ from app.extensions import Model
 from app.ledger import FIGURES
 from app.places.models import Clinic
 from app.visits.rules import diagnosis_pairs, diagnosis_text
-
-if TYPE_CHECKING:
-    from app.oversight.models import VisitCheck
 
 
 class Visit(Model):
@@ -164,7 +161,7 @@ class Visit(Model):
     lines: Mapped[list[VisitLine]] = relationship(
         back_populates="visit", order_by="VisitLine.line_no", cascade="all, delete-orphan"
     )
-    # The checks at recording that fired (written by app.oversight.checks, never here).
+    # The checks at recording that fired (written with the visit, never changed).
     checks: Mapped[list[VisitCheck]] = relationship(order_by="VisitCheck.id", viewonly=True)
 
     @property
@@ -397,3 +394,28 @@ class DayClose(Model):
     fund: Mapped[int]
     fiscal: Mapped[int]
     total: Mapped[int]
+
+
+class VisitCheck(Model):
+    """A check that fired when the visit was recorded (事前审核): append-only.
+
+    The rule, its severity then, the facts it fired on, the doctor's reason
+    (for a warning) and the policy version whose settings applied.  Screened
+    by app.oversight.checks, written by recording in the visit's transaction
+    (:func:`app.visits.operations.store_checks`).
+    """
+
+    __tablename__ = "visit_check"
+    __table_args__ = (
+        ForeignKeyConstraint(["visit_id", "visit_month"], ["visit.id", "visit.month"]),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    visit_id: Mapped[int] = mapped_column(BigId, index=True)
+    visit_month: Mapped[str] = mapped_column(String(7))
+    rule: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(5))
+    subject: Mapped[str] = mapped_column(String(30), default="")  # the item code, if any
+    facts: Mapped[str] = mapped_column(Text)  # JSON object of strings
+    reason: Mapped[str | None] = mapped_column(String(200))
+    policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_version.id"))

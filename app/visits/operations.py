@@ -47,7 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cache
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import (
     Connection,
@@ -78,6 +78,7 @@ from app.auth.access import require_clinic_visible, require_doctor_of
 from app.auth.models import User
 from app.catalog.queries import diagnoses_by_code
 from app.catalog.rules import MAX_DIAGNOSES
+from app.checks.screening import NOTHING, Screening, enforce
 from app.database import (
     UTCDateTime,
     accumulate_statement,
@@ -93,7 +94,6 @@ from app.errors import Conflict, DomainError, InvalidInput, NotFound, Problem
 from app.extensions import db
 from app.localtime import local, local_date, month_of
 from app.money import MoneyFormatError, parse_quantity
-from app.oversight.checks import NOTHING, Screening, screen, screen_for_recording, store_checks
 from app.people.models import Resident
 from app.people.rules import parse_id_number
 from app.periods.models import Statement
@@ -110,6 +110,7 @@ from app.visits.models import (
     IdempotencyKey,
     ReceiptCounter,
     Visit,
+    VisitCheck,
     VisitLine,
 )
 from app.visits.partitions import ensure_month, known
@@ -431,7 +432,7 @@ class Quote:
     injection: bool = False  # given, whether or not a fee is charged for it
     # The visit's diagnoses (code, name), the main one first.
     diagnoses: tuple[tuple[str, str], ...] = ()
-    checks: Screening = NOTHING  # the checks at recording that fire (app.oversight.checks)
+    checks: Screening = NOTHING  # the checks at recording that fire (a :class:`Screen`'s)
 
     @property
     def year(self) -> int:
@@ -753,7 +754,20 @@ def _refuse_frozen_month(clinic: Clinic, month: str, name: str = "visited_at") -
         )
 
 
-def quote_visit(request: VisitRequest, actor: User, now: dt.datetime) -> Quote:
+class Screen(Protocol):
+    """The checks at recording of a priced visit: what fires, nothing written.
+
+    Recording receives it from the composition root (app.factory installs
+    :func:`app.oversight.checks.screen`, which queries the person's earlier
+    visits), so this area never imports the oversight above it.
+    """
+
+    def __call__(self, session: Session, quote: Quote, now: dt.datetime) -> Screening: ...
+
+
+def quote_visit(
+    request: VisitRequest, actor: User, now: dt.datetime, *, screen: Screen
+) -> Quote:
     """Price a visit without saving it (the terminal's live split, the API quote)."""
     facts, visited_at, id_number = _facts(request, actor, now, recording=False)
     _refuse_frozen_month(facts.clinic, month_of(visited_at))
@@ -793,6 +807,8 @@ def record_visit(
     actor: User,
     now: dt.datetime,
     idempotency_key: str | None = None,
+    *,
+    screen: Screen,
 ) -> tuple[Visit, bool]:
     """Record a visit; ``(visit, created)``. A retried key returns the first visit.
 
@@ -808,7 +824,7 @@ def record_visit(
         raise InvalidInput(Problem("Idempotency-Key", "must be 1 to 100 characters", "bad_key"))
     _ensure_partition(request, now)
     try:
-        return _record(request, actor, now, idempotency_key, fingerprint), True
+        return _record(request, actor, now, idempotency_key, fingerprint, screen), True
     except (IntegrityError, DomainError):
         if idempotency_key is None:
             raise
@@ -844,6 +860,7 @@ def _record(
     now: dt.datetime,
     idempotency_key: str | None,
     fingerprint: str,
+    screen: Screen,
 ) -> Visit:
     """One visit in 3 statements (12 on SQLite), locks in the module's order; answered in memory."""
     # Everything is written with Core statements and answered from what was
@@ -874,7 +891,7 @@ def _record(
         # The screen: the checks at recording (a refusal raises, nothing written).
         # Late or not is measured to when the visit was entered at the terminal:
         # an offline capture's time in the queue does not count.
-        checks = screen_for_recording(session, quote, captured_at or now, request.warning_reason)
+        checks = enforce(screen(session, quote, captured_at or now), request.warning_reason)
         # The post: the visit, its lines and every row derived from them.
         key = None
         if idempotency_key is not None:
@@ -890,6 +907,45 @@ def _record(
         if not audited:
             audit_visit(session, actor, "visit.record", visit, now)
     return visit
+
+
+def store_checks(session: Session, visit: Visit, screening: Screening) -> None:
+    """Every hit with the visit, in the visit's transaction (no statement when none fired).
+
+    The visit's ``checks`` are set to what was written, so the answer needs no read-back.
+    """
+    rows = [
+        VisitCheck(
+            visit_id=visit.id,
+            visit_month=visit.month,
+            rule=hit.rule.value,
+            severity=hit.severity.value,
+            subject=hit.subject,
+            facts=json.dumps(dict(hit.facts), sort_keys=True, ensure_ascii=False),
+            reason=screening.reason,
+            policy_version_id=screening.policy_version_id,
+        )
+        for hit in screening.hits
+    ]
+    set_committed_value(visit, "checks", rows)
+    if not rows:
+        return
+    session.execute(
+        insert(VisitCheck),
+        [
+            {
+                "visit_id": visit.id,
+                "visit_month": visit.month,
+                "rule": hit.rule.value,
+                "severity": hit.severity.value,
+                "subject": hit.subject,
+                "facts": json.dumps(dict(hit.facts), sort_keys=True, ensure_ascii=False),
+                "reason": screening.reason,
+                "policy_version_id": screening.policy_version_id,
+            }
+            for hit in screening.hits
+        ],
+    )
 
 
 def pack_problems(request: VisitRequest) -> list[Problem]:

@@ -24,11 +24,11 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, missing, post_load, pre_load, validate
 
 from app.checks.rules import Rule
+from app.checks.screening import describe, stored_check
 from app.fields import Quantity, StrictBoolean, StrictSchema, Text, Yuan
 from app.insurance.schemas import SettlementOutSchema
 from app.localtime import local
 from app.money import format_quantity, format_yuan
-from app.oversight.checks import describe, stored_check
 from app.people.rules import mask_id_number, mask_name
 from app.policy.models import RATIO_SCALE
 from app.visits.labels import INSURANCE_CLASS, KIND

@@ -24,9 +24,9 @@ from app.catalog.models import CatalogItem, ItemPrice
 from app.checks.rules import OversightPolicy, Rule, Severity, oversight_to_json
 from app.database import unit_of_work
 from app.extensions import db
-from app.oversight.models import VisitCheck
+from app.oversight.checks import screen
 from app.policy.models import PolicyVersion
-from app.visits.models import Visit
+from app.visits.models import Visit, VisitCheck
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, login, screenshot
 
 QUEUE = "() => idbKeyval.values(idbKeyval.createStore('yiyuan-queue', 'visits'))"
@@ -384,6 +384,7 @@ def test_offline_payment_is_what_the_server_charges(page: Any, live_server: Live
                 ),
                 doctor,
                 live_server.clock(),
+                screen=screen,
             ).split
             db.session.remove()
         assert offline.get("ok"), offline

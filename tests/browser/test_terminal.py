@@ -18,6 +18,7 @@ from app.auth.models import User
 from app.catalog.models import CatalogItem, ItemPrice
 from app.database import unit_of_work
 from app.extensions import db
+from app.oversight.checks import screen
 from app.visits.models import Visit
 from app.visits.operations import LineRequest, VisitRequest, quote_visit
 from app.visits.schemas import QuoteSchema
@@ -161,6 +162,7 @@ def test_eligible_patient_live_split_equals_the_api_quote(
                 ),
                 doctor,
                 live_server.clock(),
+                screen=screen,
             )
         )
         db.session.remove()

@@ -26,6 +26,7 @@ from app.catalog.models import ItemPrice
 from app.database import unit_of_work
 from app.extensions import db
 from app.integrity.verify import verify
+from app.oversight.checks import screen
 from app.settlement.figures import item_rollup_differences
 from app.settlement.models import Statement
 from app.settlement.operations import (
@@ -59,7 +60,9 @@ def record(world: World, now: dt.datetime, at: dt.datetime | None, clinic: str =
         lines=tuple(LineRequest(item, qty) for item, qty in WORKED),
         visited_at=at,
     )
-    visit, _ = record_visit(request, user("doctor" if clinic == "HD001" else "doctor2"), now)
+    visit, _ = record_visit(
+        request, user("doctor" if clinic == "HD001" else "doctor2"), now, screen=screen
+    )
     return visit
 
 

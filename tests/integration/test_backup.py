@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.extensions import db
+from app.oversight.checks import screen
 from app.visits.models import FundUsage, ReceiptCounter, Visit
 from app.visits.operations import LineRequest, VisitRequest, record_visit
 from tests.conftest import FixedClock
@@ -75,7 +76,7 @@ def test_backup_while_recording_then_restore(app: Flask, clock: FixedClock, tmp_
             try:
                 while not stop.is_set() and len(recorded) < 400:
                     visit, _ = record_visit(
-                        VisitRequest("HD001", patient, False, LINES), actor, clock()
+                        VisitRequest("HD001", patient, False, LINES), actor, clock(), screen=screen
                     )
                     recorded.append(visit.id)
             except BaseException as exc:
@@ -108,13 +109,19 @@ def test_backup_while_recording_then_restore(app: Flask, clock: FixedClock, tmp_
 
     # A quiescent backup restores to exactly what it was taken from.
     record_visit(
-        VisitRequest("HD001", patient, True, LINES), db.session.get(User, doctor_id), clock()
+        VisitRequest("HD001", patient, True, LINES),
+        db.session.get(User, doctor_id),
+        clock(),
+        screen=screen,
     )
     before = fingerprint()
     still = tmp_path / "still.backup"
     cli(app, "backup", str(still))
     record_visit(
-        VisitRequest("HD001", patient, False, LINES), db.session.get(User, doctor_id), clock()
+        VisitRequest("HD001", patient, False, LINES),
+        db.session.get(User, doctor_id),
+        clock(),
+        screen=screen,
     )
     assert fingerprint() != before
     cli(app, "restore", "--yes", str(still))

@@ -22,10 +22,9 @@ from app.catalog.models import CatalogItem
 from app.checks.rules import OversightPolicy, Rule, Severity, oversight_to_json
 from app.database import unit_of_work
 from app.extensions import db
-from app.oversight.models import VisitCheck
 from app.policy.models import PolicyVersion
 from app.policy.operations import PolicyRejected, read_policy_file
-from app.visits.models import Visit
+from app.visits.models import Visit, VisitCheck
 from tests.conftest import FixedClock
 from tests.factories import World, build_world
 

@@ -25,6 +25,7 @@ from app.auth.models import User
 from app.auth.operations import create_user
 from app.database import unit_of_work
 from app.extensions import db
+from app.oversight.checks import screen
 from app.people.models import Resident
 from app.policy.models import PolicyVersion
 from app.settlement.figures import day_rollup_differences, item_rollup_differences
@@ -134,7 +135,7 @@ def test_one_person_two_clinics_never_passes_the_cap(
         clinic = ("HD001", "HD002")[i % 2]
         for _ in range(VISITS_PER_THREAD):
             request = VisitRequest(clinic, person, injection=True, lines=LINES)
-            _visit, created = record_visit(request, actor, clock())
+            _visit, created = record_visit(request, actor, clock(), screen=screen)
             assert created
 
     errors = run_threads(app, work)
@@ -162,7 +163,9 @@ def test_voids_and_visits_race(app: Flask, world: World, clock: FixedClock) -> N
     first: list[int] = []
     for n in range(THREADS // 2):
         actor = user(f"racer{n * 2}")  # HD001 doctors
-        visit, _ = record_visit(VisitRequest("HD001", person, True, LINES), actor, clock())
+        visit, _ = record_visit(
+            VisitRequest("HD001", person, True, LINES), actor, clock(), screen=screen
+        )
         first.append(visit.id)
     db.session.rollback()
 
@@ -172,7 +175,9 @@ def test_voids_and_visits_race(app: Flask, world: World, clock: FixedClock) -> N
             void_visit(first[i // 2], "entered twice", actor, clock())
         else:
             for _ in range(2):
-                record_visit(VisitRequest("HD002", person, True, LINES), actor, clock())
+                record_visit(
+                    VisitRequest("HD002", person, True, LINES), actor, clock(), screen=screen
+                )
 
     assert run_threads(app, work) == []
     books = check_books(person)
@@ -199,7 +204,7 @@ def test_a_rollup_rebuild_racing_visits_loses_and_doubles_nothing(
             request = VisitRequest(
                 ("HD001", "HD002")[i % 2], person, injection=True, lines=LINES, visited_at=when
             )
-            record_visit(request, actor, now)
+            record_visit(request, actor, now, screen=screen)
 
     assert run_threads(app, work) == []
     db.session.rollback()
@@ -218,7 +223,9 @@ def test_one_idempotency_key_from_many_threads_records_once(
 
     def work(_i: int) -> None:
         request = VisitRequest("HD001", person, injection=True, lines=LINES)
-        visit, created = record_visit(request, user("doctor"), clock(), "retry-storm")
+        visit, created = record_visit(
+            request, user("doctor"), clock(), "retry-storm", screen=screen
+        )
         results.append((visit.id, created))
 
     assert run_threads(app, work) == []

@@ -15,6 +15,7 @@ from flask import Flask
 from sqlalchemy import event, func, select
 
 from app.extensions import db
+from app.oversight.checks import screen
 from app.places.models import Clinic
 from app.settlement.queries import statement_view, statement_views
 from app.visits.models import IdempotencyKey, Visit
@@ -115,7 +116,7 @@ def _keyed_visit(world: World, key: str, at: dt.datetime) -> Visit:
         lines=(LineRequest("DX001", "1"),),
         visited_at=at,
     )
-    visit, _ = record_visit(request, user("doctor"), at, idempotency_key=key)
+    visit, _ = record_visit(request, user("doctor"), at, idempotency_key=key, screen=screen)
     return visit
 
 

@@ -20,10 +20,9 @@ from app.checks.rules import OversightPolicy, Rule, Severity, oversight_to_json
 from app.database import unit_of_work
 from app.extensions import db
 from app.insurance.models import InsuranceSettlement
-from app.oversight.models import VisitCheck
 from app.oversight.queries import late_or_complained, oversight_policy_for
 from app.policy.models import PolicyVersion
-from app.visits.models import Visit
+from app.visits.models import Visit, VisitCheck
 from app.visits.offline import roster_key
 from tests.conftest import FixedClock
 from tests.factories import World, build_world

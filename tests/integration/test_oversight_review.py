@@ -388,8 +388,8 @@ def test_auto_submit_on_day_d_and_the_doctor_pulls_it_back(
 def test_a_check_that_fired_puts_its_visit_on_the_worklist_and_counts_as_warned(
     world: World, peers: list[str], clock: FixedClock
 ) -> None:
-    from app.oversight.models import VisitCheck
     from app.oversight.queries import clinic_months, oversight_policy_for
+    from app.visits.models import VisitCheck
 
     set_oversight_policy(review=True)
     seed_district(world, clock())

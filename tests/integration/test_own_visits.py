@@ -16,6 +16,7 @@ from app.auth.models import User
 from app.checks.rules import OversightPolicy
 from app.extensions import db
 from app.money import format_yuan
+from app.oversight.checks import screen
 from app.oversight.models import ReviewItem, VisitDisowned
 from app.oversight.operations import receipt_code_for
 from app.oversight.queries import clinic_months
@@ -57,17 +58,24 @@ def test_a_resident_sees_his_visits_everywhere_and_disowns_one(
     app: Flask, world: World, client: FlaskClient, clock: FixedClock
 ) -> None:
     number = world.ids["insured_village"]
-    here, _ = record_visit(VisitRequest("HD001", number, False, LINES), user("doctor"), clock())
+    here, _ = record_visit(
+        VisitRequest("HD001", number, False, LINES), user("doctor"), clock(), screen=screen
+    )
     clock.advance(hours=1)
-    there, _ = record_visit(VisitRequest("HD002", number, True, LINES), user("doctor2"), clock())
+    there, _ = record_visit(
+        VisitRequest("HD002", number, True, LINES), user("doctor2"), clock(), screen=screen
+    )
     stranger, _ = record_visit(
-        VisitRequest("HD001", world.ids["uninsured_village"], False, LINES), user("doctor"), clock()
+        VisitRequest("HD001", world.ids["uninsured_village"], False, LINES),
+        user("doctor"),
+        clock(),
+        screen=screen,
     )
     import datetime as dt
 
     old_at = dt.datetime(2025, 10, 10, 2, 0, tzinfo=dt.UTC)  # more than twelve months ago
     old, _ = record_visit(
-        VisitRequest("HD001", number, False, LINES, old_at), user("doctor"), clock()
+        VisitRequest("HD001", number, False, LINES, old_at), user("doctor"), clock(), screen=screen
     )
     code = receipt_code_for(here.id, clock())
 
@@ -136,7 +144,10 @@ def test_the_six_characters_are_throttled_per_receipt(
 ) -> None:
     app.config["OWN_VISITS_RECEIPT_LIMIT"] = "3/hour"
     visit, _ = record_visit(
-        VisitRequest("HD001", world.ids["insured_village"], False, LINES), user("doctor"), clock()
+        VisitRequest("HD001", world.ids["insured_village"], False, LINES),
+        user("doctor"),
+        clock(),
+        screen=screen,
     )
     code = receipt_code_for(visit.id, clock())
     token = csrf_from(client.get(f"/v/{code}").text)
@@ -164,7 +175,9 @@ def test_population_figures_count_people_and_the_village_seen(
 ) -> None:
     doctor = user("doctor")
     for who in ("insured_village", "insured_village", "uninsured_village", "other_district"):
-        record_visit(VisitRequest("HD001", world.ids[who], False, LINES), doctor, clock())
+        record_visit(
+            VisitRequest("HD001", world.ids[who], False, LINES), doctor, clock(), screen=screen
+        )
         clock.advance(minutes=10)
     months = clinic_months("440114", "2026-10", OversightPolicy())
     mine = months[world.clinic.id]
@@ -186,11 +199,18 @@ def test_the_api_shows_his_visits_and_takes_a_not_me_like_the_page(
     # Room for this test's malformed tries; the shared throttle has a test of its own.
     app.config["OWN_VISITS_RECEIPT_LIMIT"] = app.config["OWN_VISITS_LIMIT"] = "20/hour"
     number = world.ids["insured_village"]
-    here, _ = record_visit(VisitRequest("HD001", number, False, LINES), user("doctor"), clock())
+    here, _ = record_visit(
+        VisitRequest("HD001", number, False, LINES), user("doctor"), clock(), screen=screen
+    )
     clock.advance(hours=1)
-    there, _ = record_visit(VisitRequest("HD002", number, True, LINES), user("doctor2"), clock())
+    there, _ = record_visit(
+        VisitRequest("HD002", number, True, LINES), user("doctor2"), clock(), screen=screen
+    )
     stranger, _ = record_visit(
-        VisitRequest("HD001", world.ids["uninsured_village"], False, LINES), user("doctor"), clock()
+        VisitRequest("HD001", world.ids["uninsured_village"], False, LINES),
+        user("doctor"),
+        clock(),
+        screen=screen,
     )
     code = receipt_code_for(here.id, clock())
     url = f"/api/v1/receipts/{code}/own-visits"
@@ -243,7 +263,10 @@ def test_the_api_and_the_page_share_the_receipts_throttle(
 ) -> None:
     app.config["OWN_VISITS_RECEIPT_LIMIT"] = "3/hour"
     visit, _ = record_visit(
-        VisitRequest("HD001", world.ids["insured_village"], False, LINES), user("doctor"), clock()
+        VisitRequest("HD001", world.ids["insured_village"], False, LINES),
+        user("doctor"),
+        clock(),
+        screen=screen,
     )
     code = receipt_code_for(visit.id, clock())
     token = csrf_from(client.get(f"/v/{code}").text)

@@ -20,6 +20,7 @@ from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
+from app.oversight.checks import screen
 from app.oversight.models import ReceiptCode
 from app.oversight.operations import receipt_code_for
 from app.visits.models import IdempotencyKey, Visit, VisitLine
@@ -132,13 +133,17 @@ def test_recording_into_a_month_without_a_partition_makes_it(app: Flask, clock: 
     march = dt.datetime(2026, 3, 16, 2, 0, tzinfo=dt.UTC)
     assert not exists("visit_y2026m03") and not exists("visit_line_y2026m03")
     request = worked_visit(world.ids["insured_village"], march)
-    visit, created = record_visit(request, user("doctor"), clock(), idempotency_key="march-1")
+    visit, created = record_visit(
+        request, user("doctor"), clock(), idempotency_key="march-1", screen=screen
+    )
     assert created and visit.month == "2026-03"
     db.session.remove()
     assert exists("visit_y2026m03") and exists("visit_line_y2026m03")
     assert where("visit", [visit.id]) == {visit.id: "visit_y2026m03"}
     # The key points at (id, month); a retry finds the first visit.
-    again, created = record_visit(request, user("doctor"), clock(), idempotency_key="march-1")
+    again, created = record_visit(
+        request, user("doctor"), clock(), idempotency_key="march-1", screen=screen
+    )
     assert not created and again.id == visit.id
     key = db.session.scalars(select(IdempotencyKey)).one()
     assert (key.visit_id, key.visit_month) == (visit.id, "2026-03")
@@ -239,7 +244,9 @@ def test_the_migration_keeps_every_row_and_the_ids_count_on(app: Flask, clock: F
     world = build_world(clock())
     visits = [record(world, clock(), at=at) for at in (SEPTEMBER, OCTOBER, OCTOBER)]
     keyed = worked_visit(world.ids["insured_village"], SEPTEMBER)
-    visits.append(record_visit(keyed, user("doctor"), clock(), idempotency_key="k-1")[0])
+    visits.append(
+        record_visit(keyed, user("doctor"), clock(), idempotency_key="k-1", screen=screen)[0]
+    )
     receipt_code_for(visits[0].id, clock())
     db.session.remove()
     before = _counts()
@@ -271,5 +278,7 @@ def test_the_migration_keeps_every_row_and_the_ids_count_on(app: Flask, clock: F
     assert after.id > max(months)
     first_line = select(func.min(VisitLine.id)).where(VisitLine.visit_id == after.id)
     assert db.session.scalar(first_line) > top_line
-    again, created = record_visit(keyed, user("doctor"), clock(), idempotency_key="k-1")
+    again, created = record_visit(
+        keyed, user("doctor"), clock(), idempotency_key="k-1", screen=screen
+    )
     assert not created and again.id == visits[-1].id

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from app.auth.models import User
 from app.database import unit_of_work
 from app.extensions import db
+from app.oversight.checks import screen
 from app.places.models import District
 from app.policy.models import PolicyVersion
 from app.policy.queries import policy_for
@@ -138,6 +139,7 @@ def _record_one_visit(clock: FixedClock) -> None:
         ),
         actor=doctor,
         now=clock.now,
+        screen=screen,
     )
     db.session.rollback()
 

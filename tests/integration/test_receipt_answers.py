@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.extensions import db
+from app.oversight.checks import screen
 from app.oversight.models import ReceiptFeedback
 from app.oversight.operations import receipt_code_for
 from app.oversight.queries import complaints_by_clinic
@@ -30,7 +31,10 @@ def test_one_answer_per_receipt_which_can_be_changed(
     app: Flask, world: World, client: FlaskClient, clock: FixedClock
 ) -> None:
     visit, _ = record_visit(
-        VisitRequest("HD001", world.ids["insured_village"], True, LINES), doctor(), clock()
+        VisitRequest("HD001", world.ids["insured_village"], True, LINES),
+        doctor(),
+        clock(),
+        screen=screen,
     )
     code = receipt_code_for(visit.id, clock())
     for said in ("20", "30", "99"):
@@ -56,7 +60,10 @@ def test_an_absurd_amount_is_refused(
     app: Flask, world: World, client: FlaskClient, clock: FixedClock
 ) -> None:
     visit, _ = record_visit(
-        VisitRequest("HD001", world.ids["insured_village"], True, LINES), doctor(), clock()
+        VisitRequest("HD001", world.ids["insured_village"], True, LINES),
+        doctor(),
+        clock(),
+        screen=screen,
     )
     code = receipt_code_for(visit.id, clock())
     page = client.get(f"/v/{code}")
@@ -74,7 +81,10 @@ def test_answers_are_throttled_per_address(
     codes = []
     for _ in range(4):
         visit, _ = record_visit(
-            VisitRequest("HD001", world.ids["insured_village"], True, LINES), doctor(), clock()
+            VisitRequest("HD001", world.ids["insured_village"], True, LINES),
+            doctor(),
+            clock(),
+            screen=screen,
         )
         codes.append(receipt_code_for(visit.id, clock()))
     statuses = [_answer(client, code, "yes", "50") for code in codes]

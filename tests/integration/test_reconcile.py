@@ -30,6 +30,7 @@ from app.auth.models import User
 from app.errors import InvalidInput
 from app.extensions import db
 from app.money import format_yuan, parse_yuan
+from app.oversight.checks import screen
 from app.reconcile.models import FundFinding
 from app.reconcile.platform import Disagreements, SimulatedPlatform, settlement_csv
 from app.reconcile.queries import platform_visits, reconciliation
@@ -62,6 +63,7 @@ def world(app: Flask, clock: FixedClock) -> World:
             VisitRequest("HD001", world.ids["insured_village"], day % 2 == 0, LINES, at),
             user("doctor"),
             clock(),
+            screen=screen,
         )
     for day in (3, 4):
         at = dt.datetime(2026, 10, day, 3, 0, tzinfo=dt.UTC)
@@ -69,6 +71,7 @@ def world(app: Flask, clock: FixedClock) -> World:
             VisitRequest("HD001", world.ids["insured_community"], False, LINES, at),
             user("doctor"),
             clock(),
+            screen=screen,
         )
     return world
 
@@ -457,6 +460,7 @@ def test_a_town_scoped_reader_sees_only_the_towns_clinics(
         VisitRequest("HD002", pages.ids["expired_village"], True, LINES, at),
         user("doctor2"),
         clock(),
+        screen=screen,
     )
     path = tmp_path / "oct.csv"
     simulate(app, path, lapsed=1)

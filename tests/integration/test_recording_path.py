@@ -26,6 +26,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from app.auth.models import User
 from app.extensions import db
 from app.localtime import month_of
+from app.oversight.checks import screen
 from app.visits.operations import LineRequest, VisitRequest, record_visit, void_visit
 from app.visits.partitions import ensure_month
 from app.visits.schemas import VisitSchema, visit_answer
@@ -119,10 +120,14 @@ def test_a_recorded_visit_takes_a_bounded_number_of_statements(
     app: Flask, world: World, label: str
 ) -> None:
     doctor = _doctor()
-    record_visit(_request(world, 60, label), doctor, _now())  # month, year and counter rows exist
+    record_visit(
+        _request(world, 60, label), doctor, _now(), screen=screen
+    )  # month, year and counter rows exist
     doctor = _doctor()  # as a request would have it: freshly authenticated
     with counted() as statements, no_lazy_loads() as loads:
-        visit, created = record_visit(_request(world, 30, label), doctor, _now(), "bounded-1")
+        visit, created = record_visit(
+            _request(world, 30, label), doctor, _now(), "bounded-1", screen=screen
+        )
         answer = _answer(visit)
     assert created and answer["receipt_number"] == "HD001-2026-000002"
     assert loads == []
@@ -142,7 +147,7 @@ def test_the_first_visit_of_a_month_and_year_creates_its_rows_in_few_statements(
     # (made on demand instead, once per month: tests/integration/test_partitions.py).
     ensure_month(db.engine, month_of(_now()))
     with counted() as statements, no_lazy_loads() as loads:
-        visit, _ = record_visit(_request(world, 30), doctor, _now(), "first")
+        visit, _ = record_visit(_request(world, 30), doctor, _now(), "first", screen=screen)
         _answer(visit)
     assert loads == []
     # The statement row of the month is created on first use (two more statements),
@@ -192,7 +197,7 @@ def test_the_write_is_within_what_psycopg_caches() -> None:
 
 
 def test_the_answer_is_what_was_stored(app: Flask, world: World) -> None:
-    visit, _ = record_visit(_request(world, 30), _doctor(), _now(), "stored")
+    visit, _ = record_visit(_request(world, 30), _doctor(), _now(), "stored", screen=screen)
     answer = _answer(visit)
     db.session.expire_all()
     db.session.close()
@@ -201,12 +206,12 @@ def test_the_answer_is_what_was_stored(app: Flask, world: World) -> None:
 
 def test_a_replay_answers_the_first_visit_and_writes_nothing(app: Flask, world: World) -> None:
     request = _request(world, 30)
-    first, created = record_visit(request, _doctor(), _now(), "again")
-    again, created_again = record_visit(request, _doctor(), _now(), "again")
+    first, created = record_visit(request, _doctor(), _now(), "again", screen=screen)
+    again, created_again = record_visit(request, _doctor(), _now(), "again", screen=screen)
     assert created and not created_again
     assert _answer(again) == _answer(first)
     # The refused retry gave its receipt number back: the next visit is gapless.
-    third, _ = record_visit(_request(world, 20), _doctor(), _now(), "third")
+    third, _ = record_visit(_request(world, 20), _doctor(), _now(), "third", screen=screen)
     assert third.receipt_number == "HD001-2026-000002"
 
 
@@ -222,7 +227,7 @@ def test_the_api_answer_is_the_schemas_dump_for_every_kind_of_visit(
     visits = []
     for minutes, label in enumerate(world.ids, start=1):  # insured, uninsured, unknown, …
         request = replace(_request(world, minutes, label), warning_reason="外出务工")
-        visits.append(record_visit(request, _doctor(), _now(), f"kind-{label}")[0])
+        visits.append(record_visit(request, _doctor(), _now(), f"kind-{label}", screen=screen)[0])
     voided = void_visit(visits[0].id, "录错了", _doctor(), _now())
     assert any(visit.checks for visit in visits)
     assert any(not visit.programme for visit in visits)

@@ -25,6 +25,7 @@ from sqlalchemy import select, text
 from app.auth.models import User
 from app.errors import Conflict
 from app.extensions import db
+from app.oversight.checks import screen
 from app.settlement.figures import FIGURE_FIELDS, MONEY_FIELDS
 from app.settlement.labels import document_locale, figure_labels
 from app.settlement.models import Statement, StatementEvent
@@ -69,7 +70,7 @@ def record(
         visited_at=at,
         diagnoses=diagnoses,
     )
-    visit, _ = record_visit(request, user(doctor), now)
+    visit, _ = record_visit(request, user(doctor), now, screen=screen)
     return visit
 
 

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.oversight.checks import screen
 from app.people.rules import make_id_number
 from app.visits.models import Visit
 from app.visits.operations import LineRequest, VisitRequest, quote_visit
@@ -267,6 +268,7 @@ def test_quote_endpoint_equals_quote_visit_and_the_api(
             ),
             doctor,
             clock(),
+            screen=screen,
         )
     )
     assert page == direct

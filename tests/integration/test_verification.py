@@ -15,6 +15,7 @@ from app.audit.models import AuditEntry
 from app.auth.models import User
 from app.checks.codes import ALPHABET, grouped, new_code, normalise
 from app.extensions import db
+from app.oversight.checks import screen
 from app.oversight.models import ReceiptFeedback
 from app.oversight.operations import receipt_code_for
 from app.oversight.queries import complaints_by_clinic
@@ -60,7 +61,10 @@ def test_a_patient_checks_his_receipt_and_answers(
     app: Flask, world: World, client: FlaskClient, clock: FixedClock
 ) -> None:
     visit, _ = record_visit(
-        VisitRequest("HD001", world.ids["insured_village"], True, LINES), doctor(), clock()
+        VisitRequest("HD001", world.ids["insured_village"], True, LINES),
+        doctor(),
+        clock(),
+        screen=screen,
     )
     code = receipt_code_for(visit.id, clock())
     assert receipt_code_for(visit.id, clock()) == code  # one code per visit
@@ -108,7 +112,10 @@ def test_the_receipt_page_and_pdf_carry_the_qr_code_and_the_short_code(
     app: Flask, world: World, client: FlaskClient, clock: FixedClock, tmp_path: Path
 ) -> None:
     visit, _ = record_visit(
-        VisitRequest("HD001", world.ids["insured_village"], False, LINES), doctor(), clock()
+        VisitRequest("HD001", world.ids["insured_village"], False, LINES),
+        doctor(),
+        clock(),
+        screen=screen,
     )
     token = csrf_from(client.get("/login").text)
     client.post(
@@ -133,7 +140,10 @@ def test_a_patient_who_answered_sees_his_answer_not_a_blank_form(
 ) -> None:
     """Issue 24 §5: coming back to the receipt check shows what was recorded."""
     visit, _ = record_visit(
-        VisitRequest("HD001", world.ids["insured_village"], True, LINES), doctor(), clock()
+        VisitRequest("HD001", world.ids["insured_village"], True, LINES),
+        doctor(),
+        clock(),
+        screen=screen,
     )
     code = receipt_code_for(visit.id, clock())
     page = client.get(f"/v/{code}").text
@@ -147,7 +157,10 @@ def test_a_patient_who_answered_sees_his_answer_not_a_blank_form(
     assert "被要求多付费用，实付 ¥30.00" in again and "2026-10-15" in again
     # Another receipt, answered "no": that answer is shown too.
     other, _ = record_visit(
-        VisitRequest("HD001", world.ids["insured_village"], False, LINES), doctor(), clock()
+        VisitRequest("HD001", world.ids["insured_village"], False, LINES),
+        doctor(),
+        clock(),
+        screen=screen,
     )
     other_code = receipt_code_for(other.id, clock())
     page = client.get(f"/v/{other_code}").text

@@ -37,6 +37,7 @@ from app.fields import Yuan
 from app.insurance.pages import settle_after_recording
 from app.localtime import local
 from app.money import format_yuan
+from app.visits.hooks import hooks
 from app.visits.labels import INSURANCE_CLASS, KIND
 from app.visits.messages import field_errors, problem_text
 from app.visits.offline import OfflineBundle, offline_bundle
@@ -256,7 +257,9 @@ def offline_sync() -> Response:
         return _refusal([Problem("offline", "is required here", "required")], 422, {})
     clock_now = now()
     try:
-        visit, created = record_visit(visit_request, user, clock_now, idempotency_key=key)
+        visit, created = record_visit(
+            visit_request, user, clock_now, idempotency_key=key, screen=hooks().screen
+        )
     except DomainError as exc:
         extra: dict[str, Any] = {}
         codes = {p.code for p in exc.problems}
@@ -269,7 +272,7 @@ def offline_sync() -> Response:
                     offline=None,
                     visited_at=visit_request.visited_at or visit_request.offline.captured_at,
                 )
-                quote = quote_visit(as_recorded, user, clock_now)
+                quote = quote_visit(as_recorded, user, clock_now, screen=hooks().screen)
                 extra = {"quote": QuoteSchema().dump(quote), "checks": check_words(quote)}
             except DomainError:
                 extra = {}

@@ -24,7 +24,7 @@ from app.clock import clock
 from app.insurance.pages import failure_words, pre_settlement_words, why_words
 from app.insurance.queries import settlement_for_visit
 from app.money import format_yuan
-from app.oversight.operations import receipt_code_for
+from app.visits.hooks import hooks
 from app.visits.models import Visit
 from app.visits.pages import bp
 from app.visits.queries import month_statuses, visit_for
@@ -35,7 +35,7 @@ from app.web.routing import id_rule
 
 def _check(visit_id: int) -> tuple[str, str]:
     """The receipt's public check code (grouped) and the address its QR code opens."""
-    code = receipt_code_for(visit_id, clock()())
+    code = hooks().receipt_code(visit_id, clock()())
     base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
     return grouped(code), f"{base.rstrip('/')}{url_for('verify.receipt', code=code)}"
 

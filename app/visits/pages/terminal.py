@@ -47,6 +47,7 @@ from app.localtime import SHANGHAI, parse_typed_minute
 from app.money import format_yuan
 from app.places.models import Clinic
 from app.visits.forms import NewVisitForm
+from app.visits.hooks import hooks
 from app.visits.labels import INSURANCE_CLASS
 from app.visits.messages import field_errors
 from app.visits.operations import (
@@ -277,7 +278,9 @@ def _checked_render(
     if patient is not None and form.lines:
         try:
             visited_at = parse_visited_at(form.visited_at)
-            quote = quote_visit(form.visit_request(clinic, visited_at), user, now())
+            quote = quote_visit(
+                form.visit_request(clinic, visited_at), user, now(), screen=hooks().screen
+            )
             _apply_quote(form, quote)
         except DomainError as exc:
             for key, text in field_errors(exc).items():
@@ -314,7 +317,11 @@ def new_visit() -> Response:
     try:
         visited_at = parse_visited_at(form.visited_at)
         visit, created = record_visit(
-            form.visit_request(clinic, visited_at), user, now(), idempotency_key=form.token
+            form.visit_request(clinic, visited_at),
+            user,
+            now(),
+            idempotency_key=form.token,
+            screen=hooks().screen,
         )
     except DomainError as exc:
         reused = any(p.code == "key_reused" for p in exc.problems)
@@ -411,7 +418,7 @@ def quote() -> Response:
     except ValidationError as error:
         return make_response(jsonify(ok=False, errors=field_errors(_schema_problems(error))), 422)
     try:
-        priced = quote_visit(visit_request, user, now())
+        priced = quote_visit(visit_request, user, now(), screen=hooks().screen)
     except DomainError as exc:
         return _json_errors(exc)
     return jsonify(
