@@ -122,7 +122,7 @@ def _register_cli(app: Flask) -> None:
     from app.insurance.cli import insurance_cli
     from app.integrity.cli import audit_cli
     from app.oversight.cli import oversight_cli
-    from app.policy.cli import policy_cli
+    from app.publishing.cli import policy_cli
     from app.reconcile.cli import reconcile_cli
     from app.settlement.cli import statements_cli
     from app.visits.maintenance import visits_cli

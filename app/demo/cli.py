@@ -18,7 +18,7 @@ from app.demo.seed import (
 from app.errors import DomainError
 from app.extensions import db
 from app.imports.operations import ImportRejected
-from app.policy.operations import PolicyRefused, PolicyRejected
+from app.publishing.operations import PolicyRefused, PolicyRejected
 
 demo_cli = AppGroup("demo", help="Demo data.")
 

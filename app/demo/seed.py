@@ -2,7 +2,7 @@
 
 Everything goes in through the same doors as real data — villages, clinics,
 the catalogue and the generated residents through the CSV import operations,
-the policy through :func:`app.policy.operations.load_policy_file`, users
+the policy through :func:`app.publishing.operations.load_policy_file`, users
 through :func:`app.auth.operations.create_user`, and visits through
 :func:`app.visits.operations.record_visit` / ``void_visit`` — so the demo
 database obeys every rule and constraint a real one does.
@@ -37,7 +37,7 @@ from app.money import format_yuan, parse_yuan
 from app.people.models import Resident
 from app.people.rules import make_id_number
 from app.places.models import Clinic, District, Village
-from app.policy.operations import PolicyLoad, load_policy_file
+from app.publishing.operations import PolicyLoad, load_policy_file
 from app.visits.models import Visit
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -4,7 +4,7 @@
 district on this day" (SPEC §2: the version with the latest ``effective_from``
 ≤ the day; no version → no programme).  These queries read policy versions
 only, so :mod:`app.visits` can use them; what the visits say about a version is
-:mod:`app.policy.usage`.
+:mod:`app.publishing.usage`.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from app.checks.rules import OversightPolicy, Rule, Severity, oversight_to_json
 from app.database import unit_of_work
 from app.extensions import db
 from app.policy.models import PolicyVersion
-from app.policy.operations import PolicyRejected, read_policy_file
+from app.publishing.operations import PolicyRejected, read_policy_file
 from app.visits.models import Visit, VisitCheck
 from tests.conftest import FixedClock
 from tests.factories import World, build_world
@@ -294,7 +294,7 @@ def test_policy_checks_problems_name_the_key(table: str, key: str) -> None:
 
 
 def test_checks_are_part_of_the_version(app: Flask, tmp_path: Path) -> None:
-    from app.policy.operations import load_policy_file
+    from app.publishing.operations import load_policy_file
 
     with unit_of_work() as s:
         from app.places.models import District

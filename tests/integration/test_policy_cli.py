@@ -356,7 +356,7 @@ def test_turning_review_on_is_a_new_version_once_visits_used_the_old(
 def test_the_readme_example_of_the_oversight_tables_loads() -> None:
     import re
 
-    from app.policy.operations import read_policy_file
+    from app.publishing.operations import read_policy_file
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("*Turning it on.*") :]

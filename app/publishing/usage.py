@@ -1,9 +1,8 @@
-"""What the recorded visits say about policy versions: the policy module that reads visits.
+"""What the recorded visits say about policy versions.
 
 A version that has priced a visit must never change, and a new version must
 start after the last day already priced.  These questions are about visits, so
-this module (and :mod:`app.policy.operations` and :mod:`app.policy.cli`, which
-ask them) sit above :mod:`app.visits` in the import order, while the policy
+this area sits above :mod:`app.visits` in the import order, while the policy
 rules, models and :mod:`app.policy.queries` sit below it.
 """
 

@@ -30,7 +30,7 @@ from app.places.models import District
 from app.policy.models import PolicyVersion
 from app.policy.rules import PolicyFile
 from app.policy.schemas import read_policy
-from app.policy.usage import last_priced_day, visits_priced_with
+from app.publishing.usage import last_priced_day, visits_priced_with
 
 
 class PolicyRejected(InvalidInput):

@@ -9,9 +9,9 @@ from app.checks.rules import policy_lines
 from app.errors import DomainError
 from app.money import format_yuan
 from app.policy.models import RATIO_SCALE
-from app.policy.operations import PolicyRefused, PolicyRejected, load_policy_file
 from app.policy.queries import policy_versions
-from app.policy.usage import visits_per_version
+from app.publishing.operations import PolicyRefused, PolicyRejected, load_policy_file
+from app.publishing.usage import visits_per_version
 
 policy_cli = AppGroup("policy", help="Programme policy versions per district.")
 
