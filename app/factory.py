@@ -119,13 +119,13 @@ def _register_cli(app: Flask) -> None:
     from app.auth.cli import users_cli
     from app.demo.cli import demo_cli
     from app.imports.cli import import_data
-    from app.insurance.cli import insurance_cli
     from app.integrity.cli import audit_cli
     from app.oversight.cli import oversight_cli
     from app.publishing.cli import policy_cli
     from app.reconcile.cli import reconcile_cli
     from app.settlement.cli import statements_cli
     from app.visits.maintenance import visits_cli
+    from app.visits.settling import insurance_cli
 
     commands = (
         users_cli,

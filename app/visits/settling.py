@@ -1,4 +1,7 @@
-"""``flask insurance …``: the retry loop (补结算) and the sweep after a crash.
+"""``flask insurance …``: settling recorded visits — the retry loop (补结算) and the sweep.
+
+It lives with the visits because its sweep finds recorded visits that never got
+a settlement row; the settling itself is :mod:`app.insurance`, below the visits.
 
 Run ``flask insurance retry`` every minute from cron (or a worker loop with
 ``--every 60``): it settles every pending visit whose time has come, with
