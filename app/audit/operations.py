@@ -29,9 +29,18 @@ import datetime as dt
 import hashlib
 from dataclasses import replace
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
-from sqlalchemy import BindParameter, LargeBinary, String, TextClause, bindparam, select, text
+from sqlalchemy import (
+    BindParameter,
+    FromClause,
+    LargeBinary,
+    String,
+    TextClause,
+    bindparam,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditChain, ResidentAccess
@@ -41,10 +50,14 @@ from app.audit.rules import (
     SEQ_SEPARATOR,
     SYSTEM_CHAIN,
     Acting,
+    AuditedAdjustment,
     AuditedEvent,
     AuditedStatement,
+    AuditedToken,
+    AuditedUser,
     AuditedVisit,
     Entry,
+    ImportCounts,
     State,
     canonical_head,
     clinic_chain,
@@ -290,7 +303,7 @@ def audit_adjustments(
         )
 
 
-def adjustment_state(a: Any, clinic_code: str) -> State:
+def adjustment_state(a: AuditedAdjustment, clinic_code: str) -> State:
     """A statement adjustment line as the chain records it (verify compares the live row)."""
     return {
         "statement": f"{clinic_code}/{a.statement_month}",
@@ -332,7 +345,7 @@ def audit_import(
     kind: str,
     source: str,
     data: bytes | tuple[str, int],
-    summary: Any,
+    summary: ImportCounts,
     now: dt.datetime | None = None,
 ) -> Entry:
     """An imported file: its SHA-256 and what it did, row by row counted.
@@ -355,8 +368,23 @@ def audit_import(
     return append(session, actor, "import", ("import", kind), None, after, now)
 
 
+class AuditedVersion(Protocol):
+    """A policy version (app.policy.models.PolicyVersion): its key, then every column as stored."""
+
+    __table__: ClassVar[FromClause]
+
+    @property
+    def district_code(self) -> str: ...
+    @property
+    def effective_from(self) -> dt.date: ...
+
+
 def audit_policy(
-    session: Session, actor: Acting, version: Any, status: str, now: dt.datetime | None = None
+    session: Session,
+    actor: Acting,
+    version: AuditedVersion,
+    status: str,
+    now: dt.datetime | None = None,
 ) -> Entry:
     """A policy version added or updated (``status``), with every figure it holds."""
     session.flush()
@@ -367,7 +395,7 @@ def audit_policy(
 
 
 def audit_user(
-    session: Session, actor: Acting, action: str, user: Any, now: dt.datetime | None
+    session: Session, actor: Acting, action: str, user: AuditedUser, now: dt.datetime | None
 ) -> Entry:
     """A user created (``user.create``) or deactivated (``user.deactivate``)."""
     session.flush()
@@ -384,7 +412,7 @@ def audit_user(
 
 
 def audit_token(
-    session: Session, actor: Acting, action: str, token: Any, now: dt.datetime
+    session: Session, actor: Acting, action: str, token: AuditedToken, now: dt.datetime
 ) -> Entry:
     """An API token issued (``token.issue``) or revoked (``token.revoke``); never the token."""
     session.flush()
@@ -487,7 +515,7 @@ def table_digest_state(session: Session, name: str, columns: list[str] | None = 
 
 
 def audit_table_digests(
-    session: Session, actor: Any, names: tuple[str, ...], now: dt.datetime | None
+    session: Session, actor: Acting, names: tuple[str, ...], now: dt.datetime | None
 ) -> None:
     """Record the digest of each table in ``names`` as it now is (after a bulk write)."""
     session.flush()
@@ -516,7 +544,7 @@ def settlement_rows_state(
 
 
 def audit_settlement_rows(
-    session: Session, actor: Any, file_id: int, now: dt.datetime | None
+    session: Session, actor: Acting, file_id: int, now: dt.datetime | None
 ) -> None:
     """Record the digest of the fund settlement rows one file stored."""
     session.flush()

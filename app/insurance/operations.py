@@ -37,14 +37,15 @@ import datetime as dt
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, text, update
 
 from app.audit.operations import append
 from app.audit.rules import clinic_chain
+from app.auth.models import User
 from app.database import unit_of_work
 from app.errors import Conflict, InvalidInput, NotFound, Problem
 from app.extensions import db
@@ -59,6 +60,8 @@ from app.insurance.models import (
 from app.insurance.rules import (
     BadAnswer,
     Claim,
+    ClaimLine,
+    ClaimVisit,
     ExpectedLine,
     Institution,
     Operator,
@@ -93,12 +96,39 @@ def _chain(session: Any, clinic_id: int) -> str:
 # --- opening --------------------------------------------------------------------------
 
 
+class SettledLine(ClaimLine, Protocol):
+    fund_base: int  # what the fund's ratio applied to (the platform's answer is compared)
+
+
+class SettledVisit(ClaimVisit, Protocol):
+    """What settling reads of a recorded visit (app.visits.models.Visit): the claim, the money.
+
+    The insurance area sits below the visits that call it, so it names the
+    shape it reads instead of importing the model.
+    """
+
+    clinic_id: int
+    voided_at: dt.datetime | None
+    registration: int
+    injection_fee: int
+    self_pay: int
+    fund: int
+    fiscal: int
+    patient: int
+
+    @property
+    def clinic(self) -> Clinic: ...
+
+    @property
+    def lines(self) -> Iterable[SettledLine]: ...
+
+
 def designated(clinic: Clinic) -> bool:
     """A clinic the platform knows: a 12-character institution code (fixmedins_code)."""
     return bool(clinic.insurance_code) and len(clinic.insurance_code or "") == 12
 
 
-def expected_lines(visit: Any) -> list[ExpectedLine]:
+def expected_lines(visit: SettledVisit) -> list[ExpectedLine]:
     return [
         ExpectedLine(f"{visit.receipt_number}-{line.line_no}", line.amount, line.fund_base)
         for line in visit.lines
@@ -106,7 +136,7 @@ def expected_lines(visit: Any) -> list[ExpectedLine]:
 
 
 def open_settlement(
-    visit: Any, claim: Claim, now: dt.datetime, *, leased: bool = True
+    visit: SettledVisit, claim: Claim, now: dt.datetime, *, leased: bool = True
 ) -> tuple[int, bool] | None:
     """The pending settlement of an insured visit: ``(id, made now)``; ``None``: not claimed.
 
@@ -651,7 +681,7 @@ def _settled(sid: int, info: rules.SettlementInfo, claim: Claim, now: dt.datetim
 
 
 def settle_recorded_visit(
-    visit: Any, claim: Claim, gateway: Gateway, clock: Clock
+    visit: SettledVisit, claim: Claim, gateway: Gateway, clock: Clock
 ) -> Attempt | None:
     """After the visit's commit: open its settlement and try once, now (``None``: not claimed)."""
     opened = open_settlement(visit, claim, clock())
@@ -760,7 +790,7 @@ def _reverse(sid: int, gateway: Gateway, clock: Clock) -> str:
 
 
 def decide_at_expected(
-    clinic_id: int, month: str, reason: str, actor: Any, now: dt.datetime
+    clinic_id: int, month: str, reason: str, actor: User, now: dt.datetime
 ) -> int:
     """Finance lets a statement be paid while visits are pending: at the expected figures.
 

@@ -28,6 +28,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.auth.access import can_see_clinic
+from app.auth.models import User
 from app.clock import clock
 from app.errors import DomainError
 from app.extensions import db
@@ -35,6 +36,7 @@ from app.insurance.client import Gateway, gateway_from_config
 from app.insurance.models import InsuranceSettlement
 from app.insurance.operations import (
     Attempt,
+    SettledVisit,
     decide_at_expected,
     retry_now,
     reverse_visit_settlement,
@@ -137,7 +139,7 @@ def configured_gateway() -> Gateway | None:
     return gateway_from_config(current_app.config)
 
 
-def settle_after_recording(visit: Any, recorder: Any) -> Attempt | None:
+def settle_after_recording(visit: SettledVisit, recorder: User) -> Attempt | None:
     """After ``record_visit`` committed: settle the visit now, or leave it pending."""
     gateway = configured_gateway()
     if gateway is None:

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit.operations import audit_clinic_event, record_access
+from app.audit.rules import Acting
 from app.checks.codes import new_code
 from app.checks.rules import (
     STOCK_FIGURES,
@@ -358,7 +359,7 @@ def _draw_worklist(
 
 
 def list_visits_after_deaths(
-    session: Session, deaths: Mapping[str, dt.date], actor: Any, now: dt.datetime
+    session: Session, deaths: Mapping[str, dt.date], actor: Acting, now: dt.datetime
 ) -> int:
     """Put every unvoided visit on or after a patient's date of death on a review worklist.
 

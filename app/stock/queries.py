@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 
 from app.auth.access import require_clinic_visible
+from app.auth.models import User
 from app.catalog.models import CatalogItem
 from app.errors import NotFound
 from app.extensions import db
@@ -336,7 +337,7 @@ def visits_by_id(ids: Sequence[int]) -> dict[int, Visit]:
     return {v.id: v for v in db.session.scalars(select(Visit).where(Visit.id.in_(list(ids))))}
 
 
-def stock_view(clinic_code: str, month: str, user: Any) -> StockStatement:
+def stock_view(clinic_code: str, month: str, user: User) -> StockStatement:
     """The statement of a clinic the user may see (a doctor: his own), with the policy's
     far-above check."""
     clinic = clinic_by_code(clinic_code, missing=NotFound)

@@ -32,6 +32,7 @@ from app.money import format_quantity, format_yuan
 from app.people.rules import mask_id_number, mask_name
 from app.policy.models import RATIO_SCALE
 from app.visits.labels import INSURANCE_CLASS, KIND
+from app.visits.models import Visit
 from app.visits.operations import LineRequest, OfflineCapture, Quote, VisitRequest
 from app.visits.queries import PatientEligibility
 
@@ -592,7 +593,7 @@ class VisitSchema(Schema):
         return super().get_attribute(obj, attr, default)
 
 
-def visit_answer(visit: Any) -> dict[str, Any]:
+def visit_answer(visit: Visit) -> dict[str, Any]:
     """``VisitSchema().dump(visit)``, built directly: the answer of ``POST /visits``.
 
     Recording answers every visit it writes; the schema's field-by-field dump
