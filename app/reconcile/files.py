@@ -286,32 +286,46 @@ _TEXT_MAX = {"fixmedins_code": 30, "setl_id": 40, "mdtrt_id": 40, "certno": 30}
 _OPTIONAL_TEXT_MAX = {"medins_setl_id": 40, "psn_no": 30, "insutype": 6, "med_type": 6}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _FAST_YUAN = re.compile(r"(-?)([0-9]{1,15})(?:\.([0-9]{1,2}))?")
-_FAST_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})")
+_FAST_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 _LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 _NONE = ("", "null", "NULL")
+
+
+# Amounts and ID numbers repeat across a month's rows (a few dozen prices, each
+# person's visits): what they load to is remembered, a bounded number of them.
+_REMEMBERED = 50_000
+_yuan_seen: dict[str, int | None] = {}
+_certno_seen: dict[str, str | None] = {}
 
 
 def _fast_yuan(value: Any) -> int | None:
     """Fen of a plain ``-12.5``-shaped amount (what parse_yuan gives); None: ask the schema."""
     if type(value) is not str:
         return None
+    try:
+        return _yuan_seen[value]
+    except KeyError:
+        pass
+    fen: int | None = None
     match = _FAST_YUAN.fullmatch(value)
-    if match is None:
-        return None
-    sign, whole, cents = match.groups()
-    fen = int(whole) * 100 + (int(cents.ljust(2, "0")) if cents else 0)
-    return -fen if sign else fen
+    if match is not None:
+        sign, whole, cents = match.groups()
+        fen = int(whole) * 100 + (int(cents.ljust(2, "0")) if cents else 0)
+        fen = -fen if sign else fen
+    if len(_yuan_seen) >= _REMEMBERED:
+        _yuan_seen.clear()
+    _yuan_seen[value] = fen
+    return fen
 
 
 def _fast_time(value: Any) -> dt.datetime | None:
     """:class:`~app.reconcile.schemas.LocalTime` of the common shapes; None: ask the schema."""
     if isinstance(value, dt.datetime):
         moment = value
-    elif type(value) is str and (match := _FAST_TIME.fullmatch(value)) is not None:
-        try:
-            year, month, day, hour, minute, second = map(int, match.groups())
-            moment = dt.datetime(year, month, day, hour, minute, second)
+    elif type(value) is str and _FAST_TIME.fullmatch(value) is not None:
+        try:  # the pattern admits only what strptime's "%Y-%m-%d %H:%M:%S" reads alike
+            moment = dt.datetime.fromisoformat(value)
         except ValueError:
             return None
     else:
@@ -323,14 +337,32 @@ def _fast_time(value: Any) -> dt.datetime | None:
     return moment.astimezone(dt.UTC)
 
 
-def _fast_load(record: dict[str, Any]) -> dict[str, Any] | None:
+def _id_problem(certno: str) -> str | None:
+    try:
+        return _certno_seen[certno]
+    except KeyError:
+        pass
+    if len(_certno_seen) >= _REMEMBERED:
+        _certno_seen.clear()
+    problem = _certno_seen[certno] = id_number_problem(certno)
+    return problem
+
+
+_ABSENT: dict[str, Any] = {
+    **dict.fromkeys(OPTIONAL_TEXT, ""),
+    **dict.fromkeys(OPTIONAL_MONEY, 0),
+}
+
+
+def _fast_load(record: dict[str, Any], optional: tuple[str, ...]) -> dict[str, Any] | None:
     """What the schema would load from a plainly valid row, or None to let the schema decide.
 
     Accepts a subset of what the schema accepts, and gives the same values:
     anything unusual (and every invalid row) goes through the schema, whose
-    messages are the ones reported.
+    messages are the ones reported.  ``optional``: the optional columns the
+    file has (the others load as none).
     """
-    loaded: dict[str, Any] = {}
+    loaded: dict[str, Any] = dict(_ABSENT)
     for name, longest in _TEXT_MAX.items():
         value = record.get(name)
         if type(value) is not str or not 1 <= len(value) <= longest or _CONTROL.search(value):
@@ -345,34 +377,31 @@ def _fast_load(record: dict[str, Any]) -> dict[str, Any] | None:
         if fen is None:
             return None
         loaded[name] = fen
-    for name, longest in _OPTIONAL_TEXT_MAX.items():
+    for name in optional:
         value = record.get(name, "")
         if value in _NONE:
-            value = ""
-        elif type(value) is not str or len(value) > longest or _CONTROL.search(value):
-            return None
-        loaded[name] = value
-    flag = record.get("refd_setl_flag", "")
-    if flag in _NONE:
-        flag = ""
-    elif flag not in ("0", "1"):
-        return None
-    loaded["refd_setl_flag"] = flag
-    for name in OPTIONAL_MONEY:
-        value = record.get(name, "")
-        if value in _NONE:
-            loaded[name] = 0
             continue
-        fen = _fast_yuan(value)
-        if fen is None:
-            return None
-        loaded[name] = fen
+        if name in _OPTIONAL_TEXT_MAX:
+            if type(value) is not str or len(value) > _OPTIONAL_TEXT_MAX[name]:
+                return None
+            if _CONTROL.search(value):
+                return None
+            loaded[name] = value
+        elif name == "refd_setl_flag":
+            if value not in ("0", "1"):
+                return None
+            loaded[name] = value
+        else:
+            fen = _fast_yuan(value)
+            if fen is None:
+                return None
+            loaded[name] = fen
     return loaded
 
 
 def _check_meaning(line: int, row: dict[str, Any]) -> list[FileProblem]:
     problems = []
-    id_problem = id_number_problem(row["certno"])
+    id_problem = _id_problem(row["certno"])
     if id_problem:
         problems.append(FileProblem(line, "certno", f"not a valid ID number: {id_problem}"))
     positive = [n for n in _MONEY if row[n] > 0]
@@ -416,8 +445,9 @@ def settlement_rows(
             raise SettlementFileRejected(
                 source, [FileProblem(1, name, "required column is missing") for name in missing]
             )
+        optional = tuple(name for name in OPTIONAL_COLUMNS if name in header)
         for line, record in records:
-            loaded = _fast_load(record)
+            loaded = _fast_load(record, optional)
             if loaded is None:
                 try:
                     loaded = schema.load(
