@@ -51,7 +51,7 @@ from sqlalchemy.engine import make_url
 from bench.generate import MONTH
 from bench.scale import _database, _load
 
-PASSES = ("baseline", "import", "refuse")
+PASSES = ("baseline", "refuse", "import")
 SCALE_OF = {100_000: "district", 1_000_000: "city"}
 HEADER = (
     "fixmedins_code,setl_id,mdtrt_id,certno,setl_time,medfee_sumamt,inscp_scp_amt,"
@@ -259,6 +259,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--drop", action="store_true")
+    parser.add_argument(
+        "--commit-up-to", type=int, default=100_000, help="import for real files this small"
+    )
     parser.add_argument("--prepare-only", action="store_true", help="databases only; no timing")
     parser.add_argument("--baseline-child", nargs=2, metavar=("URL", "FILE"))
     args = parser.parse_args(argv)
@@ -302,6 +305,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"| {lines:,} | {kind} | {median:.1f} | {min(s.seconds):.1f} | "
                   f"{max(s.peak_mb):.0f} | {median / base:.1f}× |")  # fmt: skip
     for rows, (url, good, bad, district, _) in sizes.items():
+        if rows > args.commit_up_to:
+            continue
         seconds, peak = _committed(url, good, bad, district)
         print(f"{rows}: committed import {seconds:.1f} s, {peak:.0f} MB; refusal wrote nothing")
         if args.drop:

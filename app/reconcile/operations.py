@@ -513,12 +513,18 @@ def _reconcile_clinic(
     )
     # A row of a visit settled in real time carries the platform's mdtrt_id (SPEC §7):
     # read as the receipt number it was registered with (ipt_otp_no).
-    platform_ids = receipts_by_platform_key(
-        session, "mdtrt_id", [clinic.id], (r.mdtrt_id for r in month_rows)
+    # A clinic that never settled in real time has no platform ids to look up.
+    real_time = session.scalar(select(exists().where(InsuranceSettlement.clinic_id == clinic.id)))
+    platform_ids = (
+        receipts_by_platform_key(session, "mdtrt_id", [clinic.id], (r.mdtrt_id for r in month_rows))
+        if real_time
+        else {}
     )
     # Then the platform's setl_id (issue 21): the fund's second key.
-    platform_setl_ids = receipts_by_platform_key(
-        session, "setl_id", [clinic.id], (r.setl_id for r in month_rows)
+    platform_setl_ids = (
+        receipts_by_platform_key(session, "setl_id", [clinic.id], (r.setl_id for r in month_rows))
+        if real_time
+        else {}
     )
 
     def receipt_of(r: Any) -> tuple[str, MatchedBy] | None:
@@ -573,21 +579,24 @@ def _reconcile_clinic(
         ]
     # Every row ever imported for these visits (a reversal may come in a later file),
     # under the receipt number or the platform's id of the visit.
+    # The month's own visits by a join; the few others (and platform ids) by value.
     their_ids = {rc: m for (_, m), rc in platform_ids.items()}
-    row_keys = [v.receipt_number for v in visits]
+    own = select(Visit.receipt_number).where(Visit.clinic_id == clinic.id, Visit.month == month)
+    row_keys = [v.receipt_number for v in visits if v.month != month]
     row_keys += [their_ids[v.receipt_number] for v in visits if v.receipt_number in their_ids]
     rows: dict[int, Any] = {r.id: r for r in month_rows}
-    for start in range(0, len(row_keys), 500):
-        keys = row_keys[start : start + 500]
-        for column in (FundSettlement.mdtrt_id, FundSettlement.medins_setl_id):
+    earlier = (FundSettlement.insurance_code == code, FundSettlement.file_id.not_in(month_files))
+    for column in (FundSettlement.mdtrt_id, FundSettlement.medins_setl_id):
+        for r in session.execute(select(*_SETTLEMENT_COLUMNS).where(*earlier, column.in_(own))):
+            rows.setdefault(r.id, r)
+        for start in range(0, len(row_keys), 500):
             for r in session.execute(
                 select(*_SETTLEMENT_COLUMNS).where(
-                    FundSettlement.insurance_code == code,
-                    column.in_(keys),
+                    *earlier, column.in_(row_keys[start : start + 500])
                 )
             ):
                 rows.setdefault(r.id, r)
-    funds = settled_funds(session, [v.id for v in visits + candidates])
+    funds = settled_funds(session, [v.id for v in visits + candidates]) if real_time else {}
     findings = reconcile(
         [_recorded(v, clinic, funds.get(v.id)) for v in visits]
         + [replace(_recorded(v, clinic, funds.get(v.id)), candidate_only=True) for v in candidates],
