@@ -498,7 +498,8 @@ def table_rows(
     query = select(*chosen).order_by(*table.primary_key.columns)
     if where is not None:
         query = query.where(where(table))
-    return (tuple(row) for row in session.execute(query))
+    # Streamed (a server-side cursor on PostgreSQL): a million rows are digested, not held.
+    return (tuple(row) for row in session.execute(query.execution_options(yield_per=10_000)))
 
 
 def table_digest_state(session: Session, name: str, columns: list[str] | None = None) -> State:

@@ -62,6 +62,7 @@ def gateway_from_config(config: Mapping[str, Any]) -> Gateway | None:
     url = (config.get("INSURANCE_GATEWAY_URL") or "").strip()
     if not url:
         return None
+
     def number(name: str, default: float) -> float:
         value = config.get(name)
         return default if value is None or value == "" else float(value)

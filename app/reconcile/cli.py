@@ -33,9 +33,10 @@ reconcile_cli = AppGroup("reconcile", help="Reconciliation with the insurance fu
 def import_command(file: Path, district: str, month: str, preview: bool) -> None:
     """Import FILE (CSV or XLSX, UTF-8 or GBK) and reconcile the month; all or nothing."""
     try:
-        result = import_settlement_file(
-            file.read_bytes(), str(file), district, month, None, clock()(), preview=preview
-        )
+        with file.open("rb") as stream:  # read as a stream: a city's month is a million rows
+            result = import_settlement_file(
+                stream, str(file), district, month, None, clock()(), preview=preview
+            )
     except SettlementFileRejected as exc:
         for line in exc.lines():
             click.echo(line, err=True)

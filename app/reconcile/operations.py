@@ -4,7 +4,13 @@ Guarantees:
 
 * an import is one unit of work: the file, its rows, the month's findings and
   any adjustments are written together, or nothing is (a bad row rejects the
-  whole file with every problem listed);
+  whole file, every problem counted, the first of each field listed);
+* an import holds a bounded amount in memory whatever the file's size: the
+  file is read as a stream and staged a chunk at a time in a temporary table
+  (COPY on PostgreSQL), checked there set-based (a settlement id repeated, or
+  imported before with other figures), and the month is matched clinic by
+  clinic — the same findings as matching it at once, since every key lies
+  within one institution code — reading columns, never a million ORM objects;
 * importing the same file again changes nothing (its digest is stored per
   district and month); a settlement id already imported with the same figures
   is skipped, with different figures it is refused;
@@ -21,12 +27,26 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
+import io
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from typing import IO, Any, cast
 
-from sqlalchemy import delete, func, insert, select, tuple_
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from app.audit.operations import OPERATOR, append, audit_adjustments, audit_settlement_rows
@@ -58,7 +78,7 @@ from app.reconcile.daily import (
     rows_of_settlement,
     totals,
 )
-from app.reconcile.files import FileProblem, SettlementFileRejected, read_settlement_file
+from app.reconcile.files import FileProblem, ProblemLog, Survey, settlement_rows, survey
 from app.reconcile.models import DailyDifference, FundFile, FundFinding, FundSettlement
 from app.reconcile.rules import (
     DATE_TOLERANCE,
@@ -76,6 +96,42 @@ from app.visits.models import Visit
 
 # The stored columns: the file's, with the institution code named for what it is here.
 _ROW_FIELDS = ("insurance_code", *COLUMNS[1:], *OPTIONAL_COLUMNS)
+# Rows staged per statement, and stray rows read per statement: an import's
+# memory does not grow with the file (issue 22 goal 3).
+CHUNK_ROWS = 5000
+_INSERT_SLICE = 100_000  # staged rows copied into fund_settlement per statement
+_SETTLEMENT = cast(Table, FundSettlement.__table__)
+_FINDING = cast(Table, FundFinding.__table__)
+# The file's rows, staged while it is read: a temporary table of the import's
+# transaction, so a refused file leaves nothing behind and no other import sees it.
+_INCOMING = Table(
+    "fund_settlement_incoming",
+    MetaData(),
+    Column("line", Integer, nullable=False),
+    *(Column(name, _SETTLEMENT.c[name].type, nullable=False) for name in _ROW_FIELDS),
+    prefixes=["TEMPORARY"],
+)
+# What matching reads: columns, not ORM objects (a city's month is a million of each).
+_SETTLEMENT_COLUMNS = (
+    FundSettlement.id,
+    FundSettlement.line,
+    *(getattr(FundSettlement, name) for name in _ROW_FIELDS),
+)
+_VISIT_COLUMNS = (
+    Visit.id,
+    Visit.clinic_id,
+    Visit.month,
+    Visit.receipt_number,
+    Visit.patient_id_number,
+    Visit.visit_date,
+    Visit.programme,
+    Visit.insured,
+    Visit.voided_at,
+    Visit.lines_total,
+    Visit.deductible_applied,
+    Visit.in_scope,
+    Visit.fund,
+)
 
 
 @dataclass
@@ -122,35 +178,7 @@ def _district_clinics(session: Session, district: str) -> dict[str, Clinic]:
     return {c.insurance_code or "": c for c in clinics}
 
 
-def _new_rows(
-    session: Session, rows: list[SettlementRow], source: str
-) -> tuple[list[SettlementRow], int]:
-    """Rows not imported before; a settlement id seen before must carry the same figures."""
-    existing: dict[str, FundSettlement] = {}
-    ids = [r.setl_id for r in rows]
-    for start in range(0, len(ids), 1000):
-        for stored in session.scalars(
-            select(FundSettlement).where(FundSettlement.setl_id.in_(ids[start : start + 1000]))
-        ):
-            existing[stored.setl_id] = stored
-    fresh: list[SettlementRow] = []
-    problems: list[FileProblem] = []
-    for row in rows:
-        known = existing.get(row.setl_id)
-        if known is None:
-            fresh.append(row)
-        elif any(getattr(known, n) != getattr(row, n) for n in _ROW_FIELDS):
-            problems.append(
-                FileProblem(
-                    row.line, "setl_id", "already imported with different figures (file mixed up?)"
-                )
-            )
-    if problems:
-        raise SettlementFileRejected(source, problems)
-    return fresh, len(rows) - len(fresh)
-
-
-def _recorded(visit: Visit, clinic: Clinic, settled_fund: int | None = None) -> RecordedVisit:
+def _recorded(visit: Any, clinic: Clinic, settled_fund: int | None = None) -> RecordedVisit:
     return RecordedVisit(
         visit_id=visit.id,
         clinic_code=clinic.code,
@@ -170,7 +198,7 @@ def _recorded(visit: Visit, clinic: Clinic, settled_fund: int | None = None) -> 
     )
 
 
-def _stored_row(row: FundSettlement, receipt: tuple[str, MatchedBy] | None = None) -> SettlementRow:
+def _stored_row(row: Any, receipt: tuple[str, MatchedBy] | None = None) -> SettlementRow:
     """The stored row; ``receipt``: the visit its platform mdtrt_id or setl_id names, and which."""
     values = {n: getattr(row, n) for n in _ROW_FIELDS}
     if receipt is not None:
@@ -193,44 +221,127 @@ def _tolerance(session: Session, district: str, month: str) -> dt.timedelta:
 
 
 def import_settlement_file(
-    data: bytes,
+    data: bytes | IO[bytes],
     source: str,
     district: str,
     month: str,
     actor: User | None,
     now: dt.datetime,
     preview: bool = False,
+    chunk: int = CHUNK_ROWS,
 ) -> ReconcileResult:
     """Import one settlement detail file of ``district`` for ``month`` and reconcile the month.
 
-    ``preview``: the same import, matching and booking, in a transaction that is
-    rolled back at its end — what the file would change, per clinic, with
-    nothing written (issue 21; OpenEMR's ERA posting has this dry run).
+    ``data``: the file's bytes, or a seekable binary stream of them (read twice:
+    once for its digest and encoding, once for its rows).  ``preview``: the
+    same import, matching and booking, in a transaction that is rolled back at
+    its end — what the file would change, per clinic, with nothing written
+    (issue 21; OpenEMR's ERA posting has this dry run).  ``chunk``: rows staged
+    per statement.
     """
+    stream = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
     try:
-        return _import(data, source, district, month, actor, now, preview)
+        return _import(stream, source, district, month, actor, now, preview, chunk)
     except _RollBack as done:
         return done.result
 
 
+def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys): COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[name] for name in names])
+
+
+def _stage(
+    session: Session,
+    stream: IO[bytes],
+    source: str,
+    found: Survey,
+    problems: ProblemLog,
+    chunk: int,
+) -> int:
+    """Stage the file's rows in :data:`_INCOMING`, ``chunk`` at a time; how many were staged.
+
+    A row is kept only until its chunk is written: memory does not grow with the file.
+    """
+    staged = 0
+    batch: list[dict[str, Any]] = []
+    for row in settlement_rows(stream, source, problems, found):
+        batch.append({"line": row.line, **_row_values(row)})
+        if len(batch) >= chunk:
+            _bulk_insert(session, _INCOMING, batch)
+            staged += len(batch)
+            batch = []
+    _bulk_insert(session, _INCOMING, batch)
+    return staged + len(batch)
+
+
+def _file_problems(session: Session, problems: ProblemLog, chunk: int) -> int:
+    """Add what only the whole file shows to ``problems``; how many rows were imported before.
+
+    A settlement id repeated in the file, and one imported before with other
+    figures (a settlement id imported with the same figures is skipped).
+    """
+    staged = _INCOMING.c
+    first = (
+        select(staged.setl_id, func.min(staged.line).label("first"))
+        .group_by(staged.setl_id)
+        .having(func.count() > 1)
+        .subquery()
+    )
+    repeated = (
+        select(staged.line, first.c.first)
+        .join(first, first.c.setl_id == staged.setl_id)
+        .where(staged.line > first.c.first)
+        .order_by(staged.line)
+        .execution_options(yield_per=chunk)
+    )
+    for line, first_line in session.execute(repeated):
+        problems.add(FileProblem(line, "setl_id", f"repeats line {first_line}"))
+    stored = _SETTLEMENT.c
+    joined = _INCOMING.join(_SETTLEMENT, stored.setl_id == staged.setl_id)
+    same = and_(*(staged[name] == stored[name] for name in _ROW_FIELDS))
+    differing = (
+        select(staged.line)
+        .select_from(joined)
+        .where(~same)
+        .order_by(staged.line)
+        .execution_options(yield_per=chunk)
+    )
+    for (line,) in session.execute(differing):
+        problems.add(
+            FileProblem(line, "setl_id", "already imported with different figures (file mixed up?)")
+        )
+    return session.scalar(select(func.count()).select_from(joined).where(same)) or 0
+
+
 def _import(
-    data: bytes,
+    stream: IO[bytes],
     source: str,
     district: str,
     month: str,
     actor: User | None,
     now: dt.datetime,
     preview: bool,
+    chunk: int,
 ) -> ReconcileResult:
     problems = []
     if parse_month(month) is None:
         problems.append(Problem("month", "must be YYYY-MM", "bad_month"))
-    if len(data) == 0:
+    found = survey(stream, source)
+    if found.size == 0:
         problems.append(Problem("file", "the file is empty", "empty"))
     if problems:
         raise InvalidInput(problems)
-    digest = hashlib.sha256(data).hexdigest()
-    rows = read_settlement_file(data, source)  # every problem, before anything is written
     with unit_of_work() as session:
         if session.get(District, district) is None:
             raise NotFound(Problem("district", f"unknown district {district!r}"))
@@ -238,39 +349,59 @@ def _import(
             select(FundFile).where(
                 FundFile.district_code == district,
                 FundFile.month == month,
-                FundFile.sha256 == digest,
+                FundFile.sha256 == found.sha256,
             )
         )
         if previous is not None:
             return ReconcileResult(
                 district, month, previous.id, already_imported=True, preview=preview
             )
-        fresh, skipped = _new_rows(session, rows, source)
+        # Staged in a temporary table of this transaction: a refusal rolls it back
+        # with everything else, and no other import sees it.
+        _INCOMING.drop(session.connection(), checkfirst=True)
+        _INCOMING.create(session.connection())
+        file_problems = ProblemLog()
+        rows = _stage(session, stream, source, found, file_problems, chunk)
+        skipped = _file_problems(session, file_problems, chunk)
+        if file_problems.total:
+            raise file_problems.rejected(source)  # nothing written: the unit rolls back
         stored = FundFile(
             district_code=district,
             month=month,
             filename=source[-200:],
-            sha256=digest,
-            rows=len(rows),
+            sha256=found.sha256,
+            rows=rows,
             imported_at=now,
             imported_by_id=actor.id if actor else None,
         )
         session.add(stored)
         session.flush()
-        if fresh:
+        staged = _INCOMING.c
+        last_line = session.scalar(select(func.max(staged.line))) or 0
+        # In slices of lines: each statement stays well inside the statement timeout.
+        for start in range(0, last_line + 1, _INSERT_SLICE):
             session.execute(
-                insert(FundSettlement),
-                [{"file_id": stored.id, "line": r.line, **_row_values(r)} for r in fresh],
+                insert(_SETTLEMENT).from_select(
+                    ["file_id", "line", *_ROW_FIELDS],
+                    select(
+                        literal(stored.id, Integer), staged.line, *(staged[n] for n in _ROW_FIELDS)
+                    ).where(
+                        staged.line >= start,
+                        staged.line < start + _INSERT_SLICE,
+                        ~exists().where(_SETTLEMENT.c.setl_id == staged.setl_id),
+                    ),
+                )
             )
-        result = _reconcile_month(session, district, month, stored.id, actor, now)
-        result.rows, result.skipped_rows = len(rows), skipped
+        _INCOMING.drop(session.connection())
+        result = _reconcile_month(session, district, month, stored.id, actor, now, chunk)
+        result.rows, result.skipped_rows = rows, skipped
         after = {
             "source": source[-200:],
-            "sha256": digest,
+            "sha256": found.sha256,
             "district": district,
             "month": month,
-            "rows": len(rows),
-            "new_rows": len(fresh),
+            "rows": rows,
+            "new_rows": rows - skipped,
             "outcomes": result.outcomes,
             "adjustments": result.adjustments,
             "adjustment_total": result.adjustment_total,
@@ -292,145 +423,187 @@ def _reconcile_month(
     file_id: int,
     actor: User | None,
     now: dt.datetime,
+    chunk: int = CHUNK_ROWS,
 ) -> ReconcileResult:
+    """Reconcile the district-month clinic by clinic, then the rows of no clinic of it.
+
+    Every key the fund matches on lies within one institution code (SPEC §7),
+    so each clinic's findings are the same as those of the whole month at once;
+    only one clinic's visits and rows are held at a time.
+    """
     clinics = _district_clinics(session, district)
     by_id = {c.id: c for c in clinics.values()}
+    code_to_id = {c.code: c.id for c in clinics.values()}
+    names = {c.code: c.name for c in clinics.values()}
     month_files = select(FundFile.id).where(
         FundFile.district_code == district, FundFile.month == month
     )
-    month_rows = session.scalars(
-        select(FundSettlement).where(FundSettlement.file_id.in_(month_files))
+    tolerance = _tolerance(session, district, month)
+    session.execute(
+        delete(FundFinding).where(FundFinding.district_code == district, FundFinding.month == month)
+    )
+    result = ReconcileResult(district, month, file_id)
+    counts: dict[str, int] = defaultdict(int)
+    added: list[StatementAdjustment] = []
+
+    def keep(findings: list[Finding], visit_months: dict[int, str]) -> None:
+        _bulk_insert(
+            session,
+            _FINDING,
+            [_finding_values(f, district, month, code_to_id, visit_months) for f in findings],
+        )
+        for finding in findings:
+            counts[finding.outcome.value] += 1
+            if finding.clinic_code is None:
+                continue
+            change = result.clinics.setdefault(
+                finding.clinic_code, ClinicChange(finding.clinic_code, names[finding.clinic_code])
+            )
+            change.findings += 1
+            change.differing += finding.outcome.value != "matched"
+
+    for clinic in sorted(clinics.values(), key=lambda c: c.code):
+        findings, visits = _reconcile_clinic(session, clinic, month, month_files, tolerance)
+        keep(findings, {v.id: v.month for v in visits.values()})
+        added += _book_adjustments(session, findings, visits, by_id, file_id, actor, now, result)
+    # Rows of an institution code no clinic of the district has: each an unknown clinic.
+    last = 0
+    while True:
+        stray = session.execute(
+            select(*_SETTLEMENT_COLUMNS)
+            .where(
+                FundSettlement.file_id.in_(month_files),
+                FundSettlement.insurance_code.not_in(list(clinics)),
+                FundSettlement.id > last,
+            )
+            .order_by(FundSettlement.id)
+            .limit(chunk)
+        ).all()
+        if not stray:
+            break
+        last = stray[-1].id
+        keep(reconcile([], [_stored_row(r) for r in stray], tolerance), {})
+    result.outcomes = dict(counts)
+    # Every adjustment is in the audit log, after all statement locks (heads last).
+    audit_adjustments(
+        session, actor or OPERATOR, added, {c.id: c.code for c in clinics.values()}, now
+    )
+    return result
+
+
+def _reconcile_clinic(
+    session: Session,
+    clinic: Clinic,
+    month: str,
+    month_files: Select[Any],
+    tolerance: dt.timedelta,
+) -> tuple[list[Finding], dict[int, Any]]:
+    """One clinic's findings for the month, and the visits they name (by id)."""
+    code = clinic.insurance_code or ""
+    month_rows = session.execute(
+        select(*_SETTLEMENT_COLUMNS).where(
+            FundSettlement.file_id.in_(month_files), FundSettlement.insurance_code == code
+        )
     ).all()
     # The visits: the month's own, and any (of another month) that a row names.
     visits = list(
-        session.scalars(select(Visit).where(Visit.clinic_id.in_(list(by_id)), Visit.month == month))
+        session.execute(
+            select(*_VISIT_COLUMNS).where(Visit.clinic_id == clinic.id, Visit.month == month)
+        ).all()
     )
     # A row of a visit settled in real time carries the platform's mdtrt_id (SPEC §7):
     # read as the receipt number it was registered with (ipt_otp_no).
-    ids = list(by_id)
-    platform_ids = receipts_by_platform_key(
-        session, "mdtrt_id", ids, (r.mdtrt_id for r in month_rows)
+    # A clinic that never settled in real time has no platform ids to look up.
+    real_time = session.scalar(select(exists().where(InsuranceSettlement.clinic_id == clinic.id)))
+    platform_ids = (
+        receipts_by_platform_key(session, "mdtrt_id", [clinic.id], (r.mdtrt_id for r in month_rows))
+        if real_time
+        else {}
     )
     # Then the platform's setl_id (issue 21): the fund's second key.
-    platform_setl_ids = receipts_by_platform_key(
-        session, "setl_id", ids, (r.setl_id for r in month_rows)
+    platform_setl_ids = (
+        receipts_by_platform_key(session, "setl_id", [clinic.id], (r.setl_id for r in month_rows))
+        if real_time
+        else {}
     )
 
-    def receipt_of(r: FundSettlement) -> tuple[str, MatchedBy] | None:
-        clinic = clinics.get(r.insurance_code)
-        if clinic is None:
-            return None
+    def receipt_of(r: Any) -> tuple[str, MatchedBy] | None:
         by_mdtrt = platform_ids.get((clinic.id, r.mdtrt_id))
         if by_mdtrt is not None:
             return by_mdtrt, MatchedBy.MDTRT_ID
         by_setl = platform_setl_ids.get((clinic.id, r.setl_id))
         return (by_setl, MatchedBy.SETL_ID) if by_setl is not None else None
 
-    named: set[tuple[int, str]] = set()
+    named: set[str] = set()
     for r in month_rows:
-        if r.insurance_code in clinics:
-            resolved = receipt_of(r)
-            clinic_id = clinics[r.insurance_code].id
-            named.add((clinic_id, resolved[0] if resolved else r.mdtrt_id))
-            if r.medins_setl_id:
-                named.add((clinic_id, r.medins_setl_id))
-    have = {(v.clinic_id, v.receipt_number) for v in visits}
-    missing = list(named - have)
+        resolved = receipt_of(r)
+        named.add(resolved[0] if resolved else r.mdtrt_id)
+        if r.medins_setl_id:
+            named.add(r.medins_setl_id)
+    have = {v.receipt_number for v in visits}
+    missing = sorted(named - have)
     for start in range(0, len(missing), 500):
-        chunk = missing[start : start + 500]
-        visits += session.scalars(
-            select(Visit).where(tuple_(Visit.clinic_id, Visit.receipt_number).in_(chunk))
+        visits += session.execute(
+            select(*_VISIT_COLUMNS).where(
+                Visit.clinic_id == clinic.id, Visit.receipt_number.in_(missing[start : start + 500])
+            )
         ).all()
     # The last key, the person, date and amount, may name a visit of a day of the
     # month before or after (a settlement days after an outage).
-    tolerance = _tolerance(session, district, month)
-    have = {(v.clinic_id, v.receipt_number) for v in visits}
+    have = {v.receipt_number for v in visits}
     parsed = parse_month(month)
     assert parsed is not None
     first = dt.date(parsed[0], parsed[1], 1)
     people = sorted(
         {
-            (clinics[r.insurance_code].id, r.certno)
+            r.certno
             for r in month_rows
-            if r.insurance_code in clinics
-            and receipt_of(r) is None
-            and (clinics[r.insurance_code].id, r.mdtrt_id) not in have
-            and (clinics[r.insurance_code].id, r.medins_setl_id) not in have
+            if receipt_of(r) is None and r.mdtrt_id not in have and r.medins_setl_id not in have
         }
     )
     # Those visits are candidates only: a finding for one only if a row matches it.
-    candidates: list[Visit] = []
+    candidates: list[Any] = []
     for start in range(0, len(people), 500):
         candidates += [
             v
-            for v in session.scalars(
-                select(Visit).where(
-                    tuple_(Visit.clinic_id, Visit.patient_id_number).in_(
-                        people[start : start + 500]
-                    ),
+            for v in session.execute(
+                select(*_VISIT_COLUMNS).where(
+                    Visit.clinic_id == clinic.id,
+                    Visit.patient_id_number.in_(people[start : start + 500]),
                     Visit.visit_date >= first - tolerance,
                     Visit.visit_date < first + dt.timedelta(days=31) + tolerance,
                     Visit.month != month,
                 )
             )
-            if (v.clinic_id, v.receipt_number) not in have
+            if v.receipt_number not in have
         ]
     # Every row ever imported for these visits (a reversal may come in a later file),
     # under the receipt number or the platform's id of the visit.
-    their_ids = {(c, rc): m for (c, m), rc in platform_ids.items()}
-    row_keys = [(by_id[v.clinic_id].insurance_code, v.receipt_number) for v in visits]
-    row_keys += [
-        (by_id[v.clinic_id].insurance_code, their_ids[(v.clinic_id, v.receipt_number)])
-        for v in visits
-        if (v.clinic_id, v.receipt_number) in their_ids
-    ]
-    rows: dict[int, FundSettlement] = {r.id: r for r in month_rows}
-    for start in range(0, len(row_keys), 500):
-        keys = row_keys[start : start + 500]
-        for column in (FundSettlement.mdtrt_id, FundSettlement.medins_setl_id):
-            for r in session.scalars(
-                select(FundSettlement).where(
-                    tuple_(FundSettlement.insurance_code, column).in_(keys)
+    # The month's own visits by a join; the few others (and platform ids) by value.
+    their_ids = {rc: m for (_, m), rc in platform_ids.items()}
+    own = select(Visit.receipt_number).where(Visit.clinic_id == clinic.id, Visit.month == month)
+    row_keys = [v.receipt_number for v in visits if v.month != month]
+    row_keys += [their_ids[v.receipt_number] for v in visits if v.receipt_number in their_ids]
+    rows: dict[int, Any] = {r.id: r for r in month_rows}
+    earlier = (FundSettlement.insurance_code == code, FundSettlement.file_id.not_in(month_files))
+    for column in (FundSettlement.mdtrt_id, FundSettlement.medins_setl_id):
+        for r in session.execute(select(*_SETTLEMENT_COLUMNS).where(*earlier, column.in_(own))):
+            rows.setdefault(r.id, r)
+        for start in range(0, len(row_keys), 500):
+            for r in session.execute(
+                select(*_SETTLEMENT_COLUMNS).where(
+                    *earlier, column.in_(row_keys[start : start + 500])
                 )
             ):
-                rows[r.id] = r
-    funds = settled_funds(session, [v.id for v in visits + candidates])
+                rows.setdefault(r.id, r)
+    funds = settled_funds(session, [v.id for v in visits + candidates]) if real_time else {}
     findings = reconcile(
-        [_recorded(v, by_id[v.clinic_id], funds.get(v.id)) for v in visits]
-        + [
-            replace(_recorded(v, by_id[v.clinic_id], funds.get(v.id)), candidate_only=True)
-            for v in candidates
-        ],
+        [_recorded(v, clinic, funds.get(v.id)) for v in visits]
+        + [replace(_recorded(v, clinic, funds.get(v.id)), candidate_only=True) for v in candidates],
         [_stored_row(r, receipt_of(r)) for r in rows.values()],
         tolerance,
     )
-    session.execute(
-        delete(FundFinding).where(FundFinding.district_code == district, FundFinding.month == month)
-    )
-    code_to_id = {c.code: c.id for c in clinics.values()}
-    visit_months = {v.id: v.month for v in visits + candidates}
-    if findings:
-        session.execute(
-            insert(FundFinding),
-            [_finding_values(f, district, month, code_to_id, visit_months) for f in findings],
-        )
-    result = ReconcileResult(district, month, file_id)
-    counts: dict[str, int] = defaultdict(int)
-    for finding in findings:
-        counts[finding.outcome.value] += 1
-    result.outcomes = dict(counts)
-    names = {c.code: c.name for c in clinics.values()}
-    for finding in findings:
-        if finding.clinic_code is None:
-            continue
-        change = result.clinics.setdefault(
-            finding.clinic_code, ClinicChange(finding.clinic_code, names[finding.clinic_code])
-        )
-        change.findings += 1
-        change.differing += finding.outcome.value != "matched"
-    visit_map = {v.id: v for v in visits + candidates}
-    _book_adjustments(session, findings, visit_map, by_id, file_id, actor, now, result)
-    return result
+    return findings, {v.id: v for v in visits + candidates}
 
 
 def _finding_values(
@@ -460,13 +633,14 @@ def _finding_values(
 def _book_adjustments(
     session: Session,
     findings: list[Finding],
-    visits: dict[int, Visit],
+    visits: dict[int, Any],
     clinics: dict[int, Clinic],
     file_id: int,
     actor: User | None,
     now: dt.datetime,
     result: ReconcileResult,
-) -> None:
+) -> list[StatementAdjustment]:
+    """Book what each finding still owes; the lines booked (the caller audits them)."""
     candidates = [f for f in findings if f.backstopped and f.visit_id is not None]
     booked: dict[int, int] = {}
     ids = [f.visit_id for f in candidates if f.visit_id is not None]
@@ -512,10 +686,7 @@ def _book_adjustments(
         change = result.clinics[clinics[visit.clinic_id].code]
         change.adjustments += 1
         change.adjustment_total += delta
-    # Every adjustment is in the audit log, after all statement locks (heads last).
-    audit_adjustments(
-        session, actor or OPERATOR, added, {c.id: c.code for c in clinics.values()}, now
-    )
+    return added
 
 
 # --- daily reconciliation with the platform (issue 21; SPEC §9: 3201, 9101, 3202, 9102) ----

@@ -144,7 +144,7 @@ def upload() -> Response | str | tuple[str, int]:
     preview = bool(form.preview.data)
     try:
         result = import_settlement_file(
-            upload.read(),
+            upload.stream,  # spooled to disk when large: read as a stream, never whole
             upload.filename or "upload",
             district.code,
             month,

@@ -57,6 +57,8 @@ def insurance_note(settlement: InsuranceSettlement | None) -> str:
         return _("Pending insurance settlement (医保待结算): the fund's share shown is expected; "
                  "the platform settles it later. What you pay does not change.")  # fmt: skip
     return _("The insurance settlement of this visit is reversed.")
+
+
 def percent(ratio: int | None) -> str | None:
     """A ratio stored in ten-thousandths as a percentage: 500 → ``5%``, 1250 → ``12.5%``."""
     if ratio is None:

@@ -34,9 +34,9 @@ def error_answers(blp: Blueprint, descriptions: dict[int, str]) -> Callable[...,
     def errors(*codes: int) -> Callable[[Any], Any]:
         def decorate(view: Any) -> Any:
             for code in reversed(codes):
-                view = blp.alt_response(
-                    code, schema=ErrorSchema, description=descriptions[code]
-                )(view)
+                view = blp.alt_response(code, schema=ErrorSchema, description=descriptions[code])(
+                    view
+                )
             return view
 
         return decorate

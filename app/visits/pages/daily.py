@@ -164,7 +164,6 @@ def recorders(visits: list[Any]) -> list[str]:
     return [names[i] for i in ids if i in names]
 
 
-
 @bp.route("/visits/daily")
 @role_required("doctor")
 def daily_sheet() -> Any:
