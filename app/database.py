@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
@@ -380,6 +380,10 @@ def attached(session: Session, model: type[T], values: dict[str, Any]) -> T:
     usual.  An instance the session already holds for that key is answered as it
     is (the session's own copy; the caller decided on the row's fresh values).
     """
+    # Mappers are configured on first use, lazily and under a lock; a Core-only path
+    # must wait for it too, or a worker's first concurrent requests meet attributes
+    # not yet instrumented (a no-op once configured).
+    configure_mappers()
     mapper = sa_inspect(model)
     key = mapper.identity_key_from_primary_key(
         [values[column.key] for column in mapper.primary_key]
