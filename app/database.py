@@ -33,8 +33,9 @@ from sqlalchemy import (
     event,
     select,
 )
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
@@ -368,6 +369,31 @@ def loaded_instance(model: type[T], values: dict[str, Any]) -> T:
     """
     instance = cast(T, model.__mapper__.class_manager.new_instance())  # type: ignore[attr-defined]
     instance_dict(instance).update(values)
+    return instance
+
+
+def attached(session: Session, model: type[T], values: dict[str, Any]) -> T:
+    """The row ``values`` (every column) as a persistent instance of ``session``, no query.
+
+    What the ORM's loader makes of a row, for a caller that read it with Core: the
+    instance is in the session's identity map, so its relationships load lazily as
+    usual.  An instance the session already holds for that key is answered as it
+    is (the session's own copy; the caller decided on the row's fresh values).
+    """
+    # Mappers are configured on first use, lazily and under a lock; a Core-only path
+    # must wait for it too, or a worker's first concurrent requests meet attributes
+    # not yet instrumented (a no-op once configured).
+    configure_mappers()
+    mapper = sa_inspect(model)
+    key = mapper.identity_key_from_primary_key(
+        [values[column.key] for column in mapper.primary_key]
+    )
+    existing = session.identity_map.get(key)
+    if existing is not None:
+        return cast(T, existing)
+    instance = loaded_instance(model, values)
+    make_transient_to_detached(instance)
+    session.add(instance)
     return instance
 
 

@@ -19,14 +19,14 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Table, bindparam, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.audit.operations import OPERATOR, audit_login, audit_token, audit_user
 from app.auth.models import ROLES, ApiToken, LoginSession, User
-from app.database import unit_of_work
+from app.database import attached, unit_of_work
 from app.errors import InvalidInput, NotFound, Problem
 from app.extensions import db
 from app.places.models import Clinic, District, Town
@@ -154,24 +154,43 @@ def issue_token(username: str, now: dt.datetime, valid_days: int | None = 90) ->
 _TOUCH_EVERY = dt.timedelta(minutes=1)
 
 
-def user_for_token(token: str, now: dt.datetime) -> User | None:
-    """The active user a live (unrevoked, unexpired) bearer token belongs to, or None."""
-    # The user comes with the token (one statement, no lazy load): every API
-    # request pays for this lookup.
-    row = db.session.scalar(
-        select(ApiToken)
-        .options(joinedload(ApiToken.user, innerjoin=True))
-        .where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None))
+# The token's row and its user's, in one Core statement (no ORM load, no joined
+# eager-loading machinery): every API request pays for this lookup.  Nothing is
+# cached across requests, so a revoked or expired token, or a deactivated user,
+# is refused by the very next request.
+_USER_COLUMNS = tuple(cast(Table, User.__table__).c)
+_TOKEN = cast(Table, ApiToken.__table__).c
+_TOKEN_LOOKUP = (
+    select(
+        _TOKEN.id.label("token_id"),
+        _TOKEN.expires_at.label("token_expires_at"),
+        _TOKEN.last_used_at.label("token_last_used_at"),
+        *_USER_COLUMNS,
     )
-    if row is None or not row.user.active:
+    .join_from(cast(Table, ApiToken.__table__), cast(Table, User.__table__))
+    .where(_TOKEN.token_hash == bindparam("token_hash"), _TOKEN.revoked_at.is_(None))
+)
+
+
+def user_for_token(token: str, now: dt.datetime) -> User | None:
+    """The active user a live (unrevoked, unexpired) bearer token belongs to, or None.
+
+    One statement on the session's connection (in the request's transaction, which
+    recording carries on); the user is put in the session as loaded from that row,
+    so what the request does with it (its clinic, say) works as with an ORM load.
+    """
+    session = db.session()
+    row = session.connection().execute(_TOKEN_LOOKUP, {"token_hash": _token_hash(token)}).first()
+    if row is None or not row.active:
         return None
-    if row.expires_at is not None and row.expires_at <= now:
+    if row.token_expires_at is not None and row.token_expires_at <= now:
         return None
-    if row.last_used_at is None or now - row.last_used_at >= _TOUCH_EVERY:
-        with unit_of_work() as session:
-            session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-        row = db.session.get(ApiToken, row.id) or row
-    return row.user
+    if row.token_last_used_at is None or now - row.token_last_used_at >= _TOUCH_EVERY:
+        with unit_of_work() as writer:
+            writer.execute(
+                update(ApiToken).where(ApiToken.id == row.token_id).values(last_used_at=now)
+            )
+    return attached(session, User, {column.key: row._mapping[column] for column in _USER_COLUMNS})
 
 
 def revoke_token(token_id: int, now: dt.datetime) -> ApiToken:

@@ -25,9 +25,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.catalog.models import CatalogItem
@@ -74,6 +74,41 @@ class QuoteLike(Protocol):
     def diagnoses(self) -> Sequence[tuple[str, str]]: ...
 
 
+_ITEM = cast(Table, CatalogItem.__table__).c
+_VISIT = cast(Table, Visit.__table__).c
+_LINE = cast(Table, VisitLine.__table__).c
+# The items' catalogue columns the checks read.
+_CATALOGUE = select(
+    _ITEM.code, _ITEM.name, _ITEM.max_per_visit, _ITEM.units_per_day, _ITEM.injectable,
+    _ITEM.sex, _ITEM.min_age, _ITEM.max_age, _ITEM.indications,
+).where(_ITEM.code.in_(bindparam("codes", expanding=True)))  # fmt: skip
+# The person's unvoided visits of the window, at any clinic: one range scan of
+# ix_visit_patient_date (patient_id_number, visit_date).
+_RECENT = (
+    select(_VISIT.visit_date, _VISIT.clinic_id)
+    .where(
+        _VISIT.patient_id_number == bindparam("person"),
+        _VISIT.visit_date >= bindparam("since"),
+        _VISIT.visit_date <= bindparam("day"),
+        _VISIT.voided_at.is_(None),
+    )
+    .order_by(_VISIT.visit_date.desc())
+)
+# The person's earlier supplies of the visit's supplied drugs.
+_SUPPLIES = (
+    select(_LINE.item_code, _VISIT.visit_date, _LINE.quantity)
+    .join_from(cast(Table, VisitLine.__table__), cast(Table, Visit.__table__),
+               _VISIT.id == _LINE.visit_id)
+    .where(
+        _VISIT.patient_id_number == bindparam("person"),
+        _VISIT.visit_date >= bindparam("since"),
+        _VISIT.visit_date <= bindparam("day"),
+        _VISIT.voided_at.is_(None),
+        _LINE.item_code.in_(bindparam("codes", expanding=True)),
+    )
+)  # fmt: skip
+
+
 def screen(session: Session, quote: QuoteLike, now: dt.datetime) -> Screening:
     """The checks of the quote's policy version on this visit; nothing written."""
     version = quote.policy_version
@@ -82,22 +117,9 @@ def screen(session: Session, quote: QuoteLike, now: dt.datetime) -> Screening:
         return NOTHING
     priced: Sequence[_Priced] = quote.split.lines
     codes = {line.item for line in priced}
-    catalogue = {
-        row.code: row
-        for row in session.execute(
-            select(
-                CatalogItem.code,
-                CatalogItem.name,
-                CatalogItem.max_per_visit,
-                CatalogItem.units_per_day,
-                CatalogItem.injectable,
-                CatalogItem.sex,
-                CatalogItem.min_age,
-                CatalogItem.max_age,
-                CatalogItem.indications,
-            ).where(CatalogItem.code.in_(codes))
-        )
-    }
+    # Core statements on the connection, built once (no ORM execution per visit).
+    connection = session.connection()
+    catalogue = {row.code: row for row in connection.execute(_CATALOGUE, {"codes": sorted(codes)})}
     lines = [
         CheckLine(
             item=line.item,
@@ -124,15 +146,8 @@ def screen(session: Session, quote: QuoteLike, now: dt.datetime) -> Screening:
     ):
         # Only today's visits when the frequent-visits window is not set (split visits).
         since = day - dt.timedelta(days=max((policy.frequent_visits_days or 1) - 1, 0))
-        for visit_date, clinic_id in session.execute(
-            select(Visit.visit_date, Visit.clinic_id)
-            .where(
-                Visit.patient_id_number == person,
-                Visit.visit_date >= since,
-                Visit.visit_date <= day,
-                Visit.voided_at.is_(None),
-            )
-            .order_by(Visit.visit_date.desc())
+        for visit_date, clinic_id in connection.execute(
+            _RECENT, {"person": person, "since": since, "day": day}
         ):
             recent.append(visit_date)
             same_day += visit_date == day and clinic_id == quote.clinic.id
@@ -140,16 +155,14 @@ def screen(session: Session, quote: QuoteLike, now: dt.datetime) -> Screening:
     supply_until: dict[str, dt.date] = {}
     supplied = {line.item: line for line in lines if line.units_per_day}
     if supplied and policy.severity(Rule.EARLY_REFILL) is not Severity.OFF:
-        for code, visit_date, quantity in session.execute(
-            select(VisitLine.item_code, Visit.visit_date, VisitLine.quantity)
-            .join(Visit, Visit.id == VisitLine.visit_id)
-            .where(
-                Visit.patient_id_number == person,
-                Visit.visit_date >= day - dt.timedelta(days=SUPPLY_LOOKBACK_DAYS),
-                Visit.visit_date <= day,
-                Visit.voided_at.is_(None),
-                VisitLine.item_code.in_(supplied),
-            )
+        for code, visit_date, quantity in connection.execute(
+            _SUPPLIES,
+            {
+                "person": person,
+                "since": day - dt.timedelta(days=SUPPLY_LOOKBACK_DAYS),
+                "day": day,
+                "codes": sorted(supplied),
+            },
         ):
             earlier = replace(supplied[code], quantity=quantity)
             until = supply_end(earlier, visit_date)

@@ -1,9 +1,18 @@
-"""Policy versions per district. Immutable once a visit has used one."""
+"""Policy versions per district. Immutable once a visit has used one.
+
+:meth:`PolicyVersion.to_policy` parses a version's row into a :class:`Policy`
+once per process and content: the parsed value is cached under the version's
+id **and every column it is built from** (its content), so a version changed
+in place (allowed while no visit has used it) or a new version is parsed
+afresh at its first use — never a stale policy — and a version unchanged is
+not re-parsed from its JSON on every visit.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import lru_cache
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -53,20 +62,22 @@ class PolicyVersion(Model):
     settlement_date_tolerance_days: Mapped[int] = mapped_column(default=1, server_default="1")
 
     def to_policy(self) -> Policy:
-        return Policy(
-            registration_fee=self.registration_fee,
-            injection_fee=self.injection_fee,
-            fund_ratio=Decimal(self.fund_ratio) / RATIO_SCALE,
-            fund_deductible=self.fund_deductible,
-            fund_annual_cap=self.fund_annual_cap,
-            fund_visit_cap=self.fund_visit_cap,
-            class_b_selfpay_ratio=Decimal(self.class_b_selfpay_ratio) / RATIO_SCALE,
-            class_b_selfpay_backstopped=self.class_b_selfpay_backstopped,
-            require_insured=self.require_insured,
-            over_ceiling_backstopped=self.over_ceiling_backstopped,
-            require_diagnosis=self.require_diagnosis,
-            oversight=oversight_from_json(self.oversight),
-            settlement_date_tolerance_days=self.settlement_date_tolerance_days,
+        """The version as a :class:`Policy`; parsed once per id and content (frozen values)."""
+        return _parsed(
+            self.id,
+            self.registration_fee,
+            self.injection_fee,
+            self.fund_ratio,
+            self.fund_deductible,
+            self.fund_annual_cap,
+            self.fund_visit_cap,
+            self.class_b_selfpay_ratio,
+            self.class_b_selfpay_backstopped,
+            self.require_insured,
+            self.over_ceiling_backstopped,
+            self.require_diagnosis,
+            self.oversight,
+            self.settlement_date_tolerance_days,
         )
 
     @staticmethod
@@ -90,3 +101,39 @@ class PolicyVersion(Model):
             ),
             "settlement_date_tolerance_days": policy.settlement_date_tolerance_days,
         }
+
+
+# Keyed by the version's id and all its columns: a changed row is a new key, so it
+# is parsed again at once; the old entry ages out.  A few versions per district.
+@lru_cache(maxsize=256)
+def _parsed(
+    version_id: int | None,
+    registration_fee: int,
+    injection_fee: int,
+    fund_ratio: int,
+    fund_deductible: int,
+    fund_annual_cap: int,
+    fund_visit_cap: int | None,
+    class_b_selfpay_ratio: int,
+    class_b_selfpay_backstopped: bool,
+    require_insured: bool,
+    over_ceiling_backstopped: bool,
+    require_diagnosis: bool,
+    oversight: str | None,
+    settlement_date_tolerance_days: int,
+) -> Policy:
+    return Policy(
+        registration_fee=registration_fee,
+        injection_fee=injection_fee,
+        fund_ratio=Decimal(fund_ratio) / RATIO_SCALE,
+        fund_deductible=fund_deductible,
+        fund_annual_cap=fund_annual_cap,
+        fund_visit_cap=fund_visit_cap,
+        class_b_selfpay_ratio=Decimal(class_b_selfpay_ratio) / RATIO_SCALE,
+        class_b_selfpay_backstopped=class_b_selfpay_backstopped,
+        require_insured=require_insured,
+        over_ceiling_backstopped=over_ceiling_backstopped,
+        require_diagnosis=require_diagnosis,
+        oversight=oversight_from_json(oversight),
+        settlement_date_tolerance_days=settlement_date_tolerance_days,
+    )
