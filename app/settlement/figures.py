@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from app.extensions import db
 from app.ledger import COUNT_FIELDS, FIGURE_FIELDS, MONEY_FIELDS, Figures
@@ -98,21 +98,27 @@ def figures_by_clinic(clinic_ids: list[int], month: str) -> dict[int, Figures]:
     return {row.clinic_id: _figures(row) for row in rows}
 
 
-def rollup_figures(clinic_ids: Sequence[int], month: str) -> dict[int, Figures]:
+def rollup_figures(
+    clinic_ids: Sequence[int] | Select[tuple[int]], month: str
+) -> dict[int, Figures]:
     """Each listed clinic's month totals from the day rollup, one ``GROUP BY`` clinic.
 
     Reads the month's ``clinic_day`` rows of these clinics (clinics × days, never
     a visit); equal to :func:`figures_by_clinic` because the rollup equals its
     visits.  A clinic without a row is absent; one whose visits were all voided
-    sums to zeros.
+    sums to zeros.  ``clinic_ids`` may be a ``SELECT`` of ids (a scope).
     """
-    if not clinic_ids:
+    if isinstance(clinic_ids, Select):
+        ids: Any = clinic_ids
+    elif not clinic_ids:
         return {}
+    else:
+        ids = sorted(set(clinic_ids))
     day = ClinicDay.__table__.c
     sql = ledger_sql()
     rows = db.session.execute(
         select(day.clinic_id, *(func.sum(day[name]).label(name) for name in sql.names))
-        .where(day.month == month, day.clinic_id.in_(sorted(set(clinic_ids))))
+        .where(day.month == month, day.clinic_id.in_(ids))
         .group_by(day.clinic_id)
     )
     return {row.clinic_id: sql.read(row) for row in rows}

@@ -104,9 +104,12 @@ class AdjustmentView:
     amount: int
 
 
-def _adjustments(clinic_ids: list[int], month: str) -> dict[int, list[AdjustmentView]]:
+def _adjustments(
+    clinic_ids: list[int] | Select[tuple[int]], month: str
+) -> dict[int, list[AdjustmentView]]:
+    """The month's adjustment lines of ``clinic_ids`` (a list, or a ``SELECT`` of ids)."""
     out: dict[int, list[AdjustmentView]] = {}
-    if not clinic_ids:
+    if not isinstance(clinic_ids, Select) and not clinic_ids:
         return out
     for row in db.session.scalars(
         select(StatementAdjustment)
@@ -509,7 +512,9 @@ def district_summary(district_code: str, month: str, viewer: User | None) -> Dis
     town_code = viewer.town_code if viewer is not None else None
     town = db.session.get(Town, town_code) if town_code else None
     clinics = _district_clinics(district_code, month, town_code)
-    ids = [c.id for c in clinics]
+    # The scope's clinic ids as a subquery, not a list of a parameter per clinic: the
+    # rows of the scope's other clinics, if any, are read and not used.
+    ids = clinic_ids(Scope(district_code, town_code))
     statements = {
         s.clinic_id: s
         for s in db.session.scalars(
@@ -523,8 +528,7 @@ def district_summary(district_code: str, month: str, viewer: User | None) -> Dis
         for clinic_id, lines in lines_of.items()
     }
     returned = _return_reasons(list(statements.values()))
-    live_ids = [i for i in ids if stored_figures(statements.get(i)) is None]
-    live = rollup_figures(live_ids, month)
+    live = rollup_figures(ids, month)  # used for the open months only
     lines = []
     for clinic in clinics:
         statement = statements.get(clinic.id)
