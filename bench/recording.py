@@ -189,7 +189,7 @@ def prepare(url: str) -> Bench:
     from app.people.rules import make_id_number
     from app.places.models import Clinic
     from app.policy.models import PolicyVersion
-    from app.policy.operations import read_policy_file
+    from app.publishing.operations import read_policy_file
     from tests.factories import build_world
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})

@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import json
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
@@ -491,46 +491,56 @@ class ClinicMonth:
     consultation_base: int = 0  # fen: the consultation lines' part of it
 
     def figure(self, which: Figure) -> Fraction | None:
-        def ratio(part: int, whole: int) -> Fraction | None:
-            return Fraction(part, whole) if whole else None
-
-        recorded = self.visits + self.voided
-        return {
-            Figure.COST_PER_VISIT: ratio(self.total, self.visits),
-            Figure.FUND_PER_VISIT: ratio(self.fund, self.visits),
-            # Per programme visit: a clinic outside the programme has no backstop to
-            # compare, and its non-programme visits would dilute one that has.
-            Figure.FISCAL_PER_VISIT: ratio(self.fiscal, self.programme),
-            Figure.INJECTION_RATE: ratio(self.injections, self.visits),
-            Figure.VISITS_PER_RESIDENT: ratio(self.visits, self.residents),
-            Figure.WARNING_SHARE: ratio(self.warned, self.visits),
-            Figure.LATE_SHARE: ratio(self.late, self.visits),
-            Figure.VOID_SHARE: ratio(self.voided, recorded),
-            Figure.COMPLAINT_SHARE: ratio(self.complaints, self.visits),
-            Figure.DISOWNED_SHARE: ratio(self.disowned, self.visits),
-            Figure.VISITS_PER_PATIENT: ratio(self.visits, self.patients),
-            Figure.RESIDENTS_SEEN_SHARE: ratio(self.residents_seen, self.residents),
-            Figure.CONSULTATION_SHARE: ratio(self.consultation_base, self.fund_base),
-        }.get(which)  # a diagnosis figure is not a clinic-month's: None
+        """The figure as an exact fraction; None when its denominator is zero (or for a
+        diagnosis figure, which is not a clinic-month's).  Only the asked one is made."""
+        parts = _RATIOS.get(which)
+        if parts is None:
+            return None
+        part, whole = parts(self)
+        return Fraction(part, whole) if whole else None
 
     def count(self, which: Figure) -> int:
         """How many events the figure rests on: its counted visits, or the visits averaged."""
-        return {
-            Figure.COST_PER_VISIT: self.visits,
-            Figure.FUND_PER_VISIT: self.visits,
-            Figure.FISCAL_PER_VISIT: self.programme,
-            Figure.INJECTION_RATE: self.injections,
-            Figure.VISITS_PER_RESIDENT: self.visits,
-            Figure.WARNING_SHARE: self.warned,
-            Figure.LATE_SHARE: self.late,
-            Figure.VOID_SHARE: self.voided,
-            Figure.COMPLAINT_SHARE: self.complaints,
-            Figure.DISOWNED_SHARE: self.disowned,
-            # The repeat visits: a person seen twice in a quiet month is no pattern.
-            Figure.VISITS_PER_PATIENT: self.visits - self.patients,
-            Figure.RESIDENTS_SEEN_SHARE: self.residents_seen,
-            Figure.CONSULTATION_SHARE: self.visits,
-        }.get(which, 0)
+        counted = _COUNTS.get(which)
+        return counted(self) if counted is not None else 0
+
+
+# Each clinic figure as (part, whole) of a clinic-month.
+_RATIOS: dict[Figure, Callable[[ClinicMonth], tuple[int, int]]] = {
+    Figure.COST_PER_VISIT: lambda m: (m.total, m.visits),
+    Figure.FUND_PER_VISIT: lambda m: (m.fund, m.visits),
+    # Per programme visit: a clinic outside the programme has no backstop to
+    # compare, and its non-programme visits would dilute one that has.
+    Figure.FISCAL_PER_VISIT: lambda m: (m.fiscal, m.programme),
+    Figure.INJECTION_RATE: lambda m: (m.injections, m.visits),
+    Figure.VISITS_PER_RESIDENT: lambda m: (m.visits, m.residents),
+    Figure.WARNING_SHARE: lambda m: (m.warned, m.visits),
+    Figure.LATE_SHARE: lambda m: (m.late, m.visits),
+    Figure.VOID_SHARE: lambda m: (m.voided, m.visits + m.voided),
+    Figure.COMPLAINT_SHARE: lambda m: (m.complaints, m.visits),
+    Figure.DISOWNED_SHARE: lambda m: (m.disowned, m.visits),
+    Figure.VISITS_PER_PATIENT: lambda m: (m.visits, m.patients),
+    Figure.RESIDENTS_SEEN_SHARE: lambda m: (m.residents_seen, m.residents),
+    Figure.CONSULTATION_SHARE: lambda m: (m.consultation_base, m.fund_base),
+}
+
+# How many events each clinic figure rests on.
+_COUNTS: dict[Figure, Callable[[ClinicMonth], int]] = {
+    Figure.COST_PER_VISIT: lambda m: m.visits,
+    Figure.FUND_PER_VISIT: lambda m: m.visits,
+    Figure.FISCAL_PER_VISIT: lambda m: m.programme,
+    Figure.INJECTION_RATE: lambda m: m.injections,
+    Figure.VISITS_PER_RESIDENT: lambda m: m.visits,
+    Figure.WARNING_SHARE: lambda m: m.warned,
+    Figure.LATE_SHARE: lambda m: m.late,
+    Figure.VOID_SHARE: lambda m: m.voided,
+    Figure.COMPLAINT_SHARE: lambda m: m.complaints,
+    Figure.DISOWNED_SHARE: lambda m: m.disowned,
+    # The repeat visits: a person seen twice in a quiet month is no pattern.
+    Figure.VISITS_PER_PATIENT: lambda m: m.visits - m.patients,
+    Figure.RESIDENTS_SEEN_SHARE: lambda m: m.residents_seen,
+    Figure.CONSULTATION_SHARE: lambda m: m.visits,
+}
 
 
 @dataclass(frozen=True)
@@ -584,11 +594,13 @@ def _outliers(
         scale = Fraction(1)
     else:
         spread, scale = mad, _Z_SCALE
+    # score > threshold exactly when value > mid + threshold * spread / scale (spread
+    # and scale are positive): one comparison per peer, the score made only for those above.
+    bound = mid + policy.threshold * spread / scale
     out = []
     for clinic, value in values.items():
-        score = scale * (value - mid) / spread
-        if score > policy.threshold and counts.get(clinic, 0) >= policy.min_count:
-            out.append((clinic, value, mid, mad, score))
+        if value > bound and counts.get(clinic, 0) >= policy.min_count:
+            out.append((clinic, value, mid, mad, scale * (value - mid) / spread))
     return out
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from app.extensions import db
 from app.insurance import rules
@@ -86,9 +86,12 @@ class PlatformAdjustment:
     amount: int
 
 
-def platform_adjustments(clinic_ids: list[int], month: str) -> list[PlatformAdjustment]:
-    """Settled visits whose backstop differs, on ``month``'s statements of ``clinic_ids``."""
-    if not clinic_ids:
+def platform_adjustments(
+    clinic_ids: list[int] | Select[tuple[int]], month: str
+) -> list[PlatformAdjustment]:
+    """Settled visits whose backstop differs, on ``month``'s statements of ``clinic_ids``
+    (a list, or a ``SELECT`` of ids)."""
+    if not isinstance(clinic_ids, Select) and not clinic_ids:
         return []
     rows = db.session.scalars(
         select(InsuranceSettlement)

@@ -82,7 +82,8 @@ def file_answer(kind: Kind, description: str) -> Any:
 
 
 def _statement(path: dict[str, str]) -> StatementView:
-    return statement_view(path["clinic"], path["month"], api_user())
+    # The answer carries the checks' counts, not the papers' tables: no visit is read.
+    return statement_view(path["clinic"], path["month"], api_user(), papers=False)
 
 
 def _summary(path: dict[str, str]) -> DistrictSummary:

@@ -14,10 +14,14 @@ Guarantees:
   :class:`~app.visits.models.ClinicMonthItem`, which the recording path keeps
   equal to the ``GROUP BY`` over the month's non-voided visits and lines
   (:func:`day_rollup_differences` and :func:`item_rollup_differences` prove
-  it, ``flask statements check-rollup`` runs both): the month close reads
-  neither a visit nor a line.  A single clinic's open statement
-  (:func:`month_figures`, :func:`figures_by_day`) and submit's frozen figures
-  are summed from the visits themselves.
+  it, ``flask statements check-rollup`` runs both; on PostgreSQL a deferred
+  constraint trigger refuses any commit that would make a day differ from its
+  visits): the month close, a clinic's statement, the district summary
+  (:func:`rollup_figures`) and submit's frozen figures read neither a visit
+  nor a line, so their cost grows with clinics × days, not with visits;
+* :func:`month_figures`, :func:`figures_by_day` and :func:`figures_by_clinic`
+  still sum the visits themselves: what :func:`~app.settlement.queries.verify_statement`
+  proves a frozen statement against, independently of the rollup.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from app.extensions import db
 from app.ledger import COUNT_FIELDS, FIGURE_FIELDS, MONEY_FIELDS, Figures
@@ -53,6 +57,7 @@ __all__ = [
     "month_close",
     "month_figures",
     "month_items",
+    "rollup_figures",
     "stored_figures",
 ]
 
@@ -91,6 +96,32 @@ def figures_by_clinic(clinic_ids: list[int], month: str) -> dict[int, Figures]:
         .group_by(Visit.clinic_id)
     ).all()
     return {row.clinic_id: _figures(row) for row in rows}
+
+
+def rollup_figures(
+    clinic_ids: Sequence[int] | Select[tuple[int]], month: str
+) -> dict[int, Figures]:
+    """Each listed clinic's month totals from the day rollup, one ``GROUP BY`` clinic.
+
+    Reads the month's ``clinic_day`` rows of these clinics (clinics × days, never
+    a visit); equal to :func:`figures_by_clinic` because the rollup equals its
+    visits.  A clinic without a row is absent; one whose visits were all voided
+    sums to zeros.  ``clinic_ids`` may be a ``SELECT`` of ids (a scope).
+    """
+    if isinstance(clinic_ids, Select):
+        ids: Any = clinic_ids
+    elif not clinic_ids:
+        return {}
+    else:
+        ids = sorted(set(clinic_ids))
+    day = ClinicDay.__table__.c
+    sql = ledger_sql()
+    rows = db.session.execute(
+        select(day.clinic_id, *(func.sum(day[name]).label(name) for name in sql.names))
+        .where(day.month == month, day.clinic_id.in_(ids))
+        .group_by(day.clinic_id)
+    )
+    return {row.clinic_id: sql.read(row) for row in rows}
 
 
 @dataclass(frozen=True)

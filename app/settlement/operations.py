@@ -63,7 +63,7 @@ from app.oversight.queries import open_items, open_statements_of, oversight_poli
 from app.periods.operations import lock_clinic_month
 from app.places.models import Clinic
 from app.places.queries import Scope, clinic_by_code, within
-from app.settlement.figures import FIGURE_FIELDS, Figures, month_figures
+from app.settlement.figures import FIGURE_FIELDS, Figures, rollup_figures
 from app.settlement.models import Statement, StatementAdjustment, StatementEvent
 from app.settlement.rules import (
     Action,
@@ -123,8 +123,13 @@ def _freeze_and_submit(
     source = statement.status
     target = next_status(Action.SUBMIT, source)
     # Computed after the lock: every visit of the month has committed or
-    # will be refused, so these are the figures of the visits that exist.
-    figures = month_figures(statement.clinic_id, statement.month)
+    # will be refused, so these are the figures of the visits that exist —
+    # read from the day rollup, which each visit's own transaction keeps
+    # equal to its visits (checked at commit on PostgreSQL); verify_statement
+    # proves the frozen figures against the visits themselves.
+    figures = rollup_figures([statement.clinic_id], statement.month).get(
+        statement.clinic_id, Figures()
+    )
     if expected is not None and expected != figures:
         raise Conflict(
             Problem(

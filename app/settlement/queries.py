@@ -2,9 +2,13 @@
 
 Guarantees:
 
-* an open month's figures are computed live from the visits (SQL
-  aggregation); a frozen month's figures are the ones stored at submit, and
-  :func:`verify_statement` proves they still equal the live aggregation;
+* an open month's figures are live: summed from the rollups the recording
+  path keeps equal to the visits (``clinic_day`` for figures and days,
+  ``clinic_month_item`` for items; PostgreSQL checks the day rollup against
+  its visits at every commit), so a statement or a summary reads clinics ×
+  days rows and never the month's visits; a frozen month's figures are the
+  ones stored at submit, and :func:`verify_statement` proves they still equal
+  the aggregation over the visits themselves;
 * the district summary lists every clinic that was in the programme on at
   least one day of the month (with or without visits) plus any other clinic
   of the district with a statement row for the month (it had visits — fund
@@ -38,19 +42,18 @@ from app.errors import Forbidden, NotFound, Problem
 from app.extensions import db
 from app.insurance.queries import platform_adjustments
 from app.localtime import month_bounds
-from app.oversight.queries import MonthChecks, month_checks
+from app.oversight.queries import MonthChecks, month_check_counts, month_checks
 from app.places.models import Clinic, District, Town, Village
 from app.places.queries import Scope, clinic_by_code, clinic_ids, within
 from app.settlement.figures import (
     FIGURE_FIELDS,
     Figures,
     ItemFigures,
-    figures_by_clinic,
-    figures_by_day,
+    MonthFigures,
     figures_by_month,
-    item_figures,
     month_close,
     month_figures,
+    rollup_figures,
     stored_figures,
 )
 from app.settlement.models import Statement, StatementAdjustment, StatementEvent
@@ -101,9 +104,12 @@ class AdjustmentView:
     amount: int
 
 
-def _adjustments(clinic_ids: list[int], month: str) -> dict[int, list[AdjustmentView]]:
+def _adjustments(
+    clinic_ids: list[int] | Select[tuple[int]], month: str
+) -> dict[int, list[AdjustmentView]]:
+    """The month's adjustment lines of ``clinic_ids`` (a list, or a ``SELECT`` of ids)."""
     out: dict[int, list[AdjustmentView]] = {}
-    if not clinic_ids:
+    if not isinstance(clinic_ids, Select) and not clinic_ids:
         return out
     for row in db.session.scalars(
         select(StatementAdjustment)
@@ -225,26 +231,38 @@ def visible_clinic(clinic_code: str, viewer: User | None) -> Clinic:
     return clinic
 
 
-def statement_view(clinic_code: str, month: str, viewer: User | None) -> StatementView:
+def statement_view(
+    clinic_code: str, month: str, viewer: User | None, *, papers: bool = True
+) -> StatementView:
+    """One clinic's month, its figures, days and items read from the rollups.
+
+    An open month's figures are the sum of its days in the ``clinic_day``
+    rollup (:func:`month_close`, which the recording path keeps equal to the
+    visits); a frozen month's are the stored ones.  ``papers=False`` (the API)
+    leaves out what only the page and the papers print — the top diagnoses,
+    the doctors and the warned visits one by one — and counts the checks from
+    their own rows: nothing then reads the month's visits.
+    """
     require_month(month)
     clinic = visible_clinic(clinic_code, viewer)
     statement = statement_row(clinic.id, month)
     stored = stored_figures(statement) if statement is not None else None
+    # A frozen month's visits cannot change, so its breakdowns stay live.
+    live = month_close([clinic.id], month).get(clinic.id, MonthFigures())
     return StatementView(
         clinic=clinic,
         month=month,
         status=statement.status if statement else Status.OPEN.value,
-        figures=stored if stored is not None else month_figures(clinic.id, month),
+        figures=stored if stored is not None else live.figures,
         frozen=stored is not None,
-        # A frozen month's visits cannot change, so its breakdowns stay live.
-        days=figures_by_day(clinic.id, month),
-        items=item_figures(clinic.id, month),
+        days=live.days,
+        items=live.items,
         history=_history(statement),
         paid=_paid(statement),
         adjustments=_adjustments([clinic.id], month).get(clinic.id, []),
-        checks=month_checks(clinic.id, month),
-        diagnoses=top_diagnoses([clinic.id], month).get(clinic.id, []),
-        doctors=month_doctors([clinic.id], month).get(clinic.id, []),
+        checks=month_checks(clinic.id, month) if papers else month_check_counts(clinic.id, month),
+        diagnoses=top_diagnoses([clinic.id], month).get(clinic.id, []) if papers else [],
+        doctors=month_doctors([clinic.id], month).get(clinic.id, []) if papers else [],
     )
 
 
@@ -483,16 +501,20 @@ def _visible_district(district_code: str, viewer: User | None) -> District:
 def district_summary(district_code: str, month: str, viewer: User | None) -> DistrictSummary:
     """The month's summary as ``viewer`` may see it (``None``: the CLI operator).
 
-    One aggregate over the visits (open months only) plus a constant number of
-    queries whatever the number of clinics: clinics, statements, adjustment lines
-    and the open statements' last steps (a returned month shows as 已退回).
+    A constant number of queries whatever the number of clinics and visits:
+    clinics, statements, adjustment lines, the open statements' last steps (a
+    returned month shows as 已退回) and the open months' figures, summed from
+    the ``clinic_day`` rollup (:func:`rollup_figures`: clinics × days rows,
+    never a visit).
     """
     require_month(month)
     district = _visible_district(district_code, viewer)
     town_code = viewer.town_code if viewer is not None else None
     town = db.session.get(Town, town_code) if town_code else None
     clinics = _district_clinics(district_code, month, town_code)
-    ids = [c.id for c in clinics]
+    # The scope's clinic ids as a subquery, not a list of a parameter per clinic: the
+    # rows of the scope's other clinics, if any, are read and not used.
+    ids = clinic_ids(Scope(district_code, town_code))
     statements = {
         s.clinic_id: s
         for s in db.session.scalars(
@@ -506,8 +528,7 @@ def district_summary(district_code: str, month: str, viewer: User | None) -> Dis
         for clinic_id, lines in lines_of.items()
     }
     returned = _return_reasons(list(statements.values()))
-    live_ids = [i for i in ids if stored_figures(statements.get(i)) is None]
-    live = figures_by_clinic(live_ids, month) if live_ids else {}
+    live = rollup_figures(ids, month)  # used for the open months only
     lines = []
     for clinic in clinics:
         statement = statements.get(clinic.id)

@@ -17,6 +17,7 @@ import json
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
@@ -26,16 +27,21 @@ from app.extensions import db
 from app.places.models import Clinic
 from app.settlement.figures import (
     day_rollup_differences,
+    figures_by_clinic,
     figures_by_day,
     month_close,
     month_figures,
 )
-from app.settlement.queries import statement_view, statement_views
+from app.settlement.models import StatementAdjustment
+from app.settlement.operations import submit_statement
+from app.settlement.queries import statement_row, statement_view, statement_views, verify_statement
 from app.settlement.rules import FIGURE_FIELDS, Figures
+from app.settlement.schemas import StatementDaySchema, StatementFiguresSchema
 from app.visits.models import ClinicDay, Visit
 from tests.conftest import FixedClock
-from tests.factories import build_world, past_the_rollup_check
+from tests.factories import HUADU, build_world, past_the_rollup_check
 from tests.integration.test_item_rollup import forty_visits
+from tests.integration.test_settlement import user
 
 REVISION = "c5e7d9a1b3f2"  # migrations/versions/…_clinic_day.py
 MONTHS = ("2026-09", "2026-10")
@@ -112,6 +118,71 @@ def test_every_clinics_close_prints_what_one_clinics_statement_prints(
         for view in statement_views(everyone, month):
             single = statement_view(view.clinic.code, month, None)
             assert (view.figures, view.days) == (single.figures, single.days)
+
+
+def test_the_statement_summary_and_submit_read_from_the_rollups_equal_the_visits(
+    app: Flask, client: FlaskClient, clock: FixedClock
+) -> None:
+    """Issue 22 goal 2: the API statement, the district summary and submit's frozen
+    figures read the day rollup; each equals the visits' own sum (summed in Python
+    here and by the aggregate over the visits) in months with voids and adjustment lines."""
+    world = build_world(clock())
+    forty_visits(world, clock())
+    hd002 = db.session.scalars(select(Clinic).where(Clinic.code == "HD002")).one()
+    kept = db.session.scalars(
+        select(Visit).where(Visit.clinic_id == hd002.id, Visit.voided_at.is_(None))
+    ).first()
+    assert kept is not None
+    for source, amount in (("fund", 123), ("review", -450)):
+        db.session.add(
+            StatementAdjustment(
+                clinic_id=hd002.id, statement_month=kept.month, belongs_to=kept.month,
+                visit_id=kept.id, receipt_number=kept.receipt_number, source=source,
+                outcome="different", reason="price_difference", fund_computed=kept.fund,
+                fund_paid=kept.fund - amount, amount=amount, created_at=clock(),
+            )
+        )  # fmt: skip
+    db.session.commit()
+    truth = visits_grouped()
+    everyone = list(db.session.scalars(select(Clinic).order_by(Clinic.code)))
+    figures_schema, days_schema = StatementFiguresSchema(), StatementDaySchema(many=True)
+    for month in MONTHS:
+        from_visits = figures_by_clinic([c.id for c in everyone], month)
+        summary = client.get(f"/api/v1/districts/{HUADU}/summaries/{month}",
+                             headers=world.auth("reviewer"))  # fmt: skip
+        assert summary.status_code == 200, summary.json
+        rows = {row["clinic"]: row for row in summary.json["rows"]}
+        for clinic in everyone:
+            days = sorted(
+                (day, f) for (m, c, day), f in truth.items() if m == month and c == clinic.id
+            )
+            total = sum((f for _, f in days), Figures())
+            assert total == month_figures(clinic.id, month)
+            assert days == figures_by_day(clinic.id, month)
+            answer = client.get(f"/api/v1/statements/{clinic.code}/{month}",
+                                headers=world.auth("reviewer"))  # fmt: skip
+            assert answer.status_code == 200, answer.json
+            assert answer.json["figures"] == figures_schema.dump(total)
+            assert answer.json["days"] == days_schema.dump(days)
+            page = statement_view(clinic.code, month, None)  # the papers' view, checks listed
+            assert answer.json["checks"] == {
+                "warned": page.checks.warned, "by_rule": page.checks.by_rule
+            }  # fmt: skip
+            lines = sum(a.amount for a in page.adjustments)
+            assert (
+                answer.json["backstop_due"]
+                == figures_schema.dump(Figures(fiscal=total.fiscal + lines))["fiscal"]
+            )
+            if clinic.code in rows:
+                expected = from_visits.get(clinic.id, Figures())
+                assert rows[clinic.code]["figures"] == figures_schema.dump(expected)
+    assert any(a.amount for a in statement_view("HD002", kept.month, None).adjustments)
+    # Submit freezes the rollup's figures: verify_statement proves them against the visits.
+    submit_statement("HD002", "2026-09", user("doctor2"), clock())
+    assert statement_row(hd002.id, "2026-09") is not None
+    assert verify_statement("HD002", "2026-09").ok
+    frozen = statement_view("HD002", "2026-09", None, papers=False)
+    assert frozen.frozen and frozen.figures == month_figures(hd002.id, "2026-09")
 
 
 def test_the_migration_backfills_the_rollup_from_the_visits(app: Flask, many: list[Visit]) -> None:

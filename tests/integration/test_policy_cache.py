@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import select
 
+from app.checks.rules import Rule, Severity
 from app.extensions import db
-from app.oversight.rules import Rule, Severity
 from app.policy.models import PolicyVersion
 from tests.factories import World
 
