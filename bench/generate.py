@@ -566,6 +566,8 @@ def _complete(engine: Engine, phases: _Phases | None = None) -> None:
         _attach(engine)
         phases.done("attach (indexes, foreign keys)")
     with engine.begin() as conn:
+        if postgresql:  # the rollups' and statements' GROUP BYs, hashed in memory
+            conn.execute(text("SET LOCAL work_mem = '256MB'"))
         conn.execute(text("DELETE FROM receipt_counter"))
         conn.execute(
             text(
@@ -664,6 +666,8 @@ def verify(engine: Engine) -> list[str]:
         del checks["visits whose visit_date is not their Shanghai date"]
     problems = []
     with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":  # a GROUP BY visit of every line, in memory
+            conn.execute(text("SET LOCAL work_mem = '256MB'"))
         for what, sql in checks.items():
             count = conn.execute(text(sql)).scalar_one()
             if count:

@@ -101,18 +101,20 @@ def peak_memory(fn: Callable[[], Any]) -> float:
     return peak / 1e6
 
 
-def _database(url: str, name: str, *, fresh: bool = True) -> str:
-    """A fresh database ``name`` on the server of ``url`` (PostgreSQL; as it is unless
-    ``fresh``), or ``url`` (SQLite)."""
+def _database(url: str, name: str, *, fresh: bool = True, template: str | None = None) -> str:
+    """A fresh database ``name`` on the server of ``url`` (PostgreSQL; a copy of
+    ``template`` if given; as it is unless ``fresh``), or ``url`` (SQLite)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         return url
-    if not fresh:
+    if not fresh and template is None:
         return parsed.set(database=name).render_as_string(hide_password=False)
     admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
+        conn.execute(
+            text(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+        )
     admin.dispose()
     return parsed.set(database=name).render_as_string(hide_password=False)
 
@@ -184,6 +186,7 @@ def run(
     workers: int = 2,
     database: str | None = None,
     reuse: bool = False,
+    template: str | None = None,
 ) -> Report:
     """Generate ``scale`` into a fresh database and measure every figure.
 
@@ -191,7 +194,8 @@ def run(
     dropped and created on the server ``url`` names, and left for inspection;
     ``reuse`` measures it as an earlier run left it instead (a province takes
     15–50 minutes to generate), if that run measured nothing yet (its submits
-    would be done).
+    would be done); ``template`` measures a copy of that generated database
+    (``python -m bench.generate``), which stays as it was for the next run.
     """
     from flask_migrate import upgrade
 
@@ -206,7 +210,8 @@ def run(
     from reports import render_statement
     from reports.fonts import cjk_font_name
 
-    url = _database(url, database or f"yiyuan_bench_{scale}", fresh=not reuse)
+    url = _database(url, database or f"yiyuan_bench_{scale}", fresh=not reuse, template=template)
+    reuse = reuse or template is not None
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     now = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
     with app.app_context():
@@ -447,7 +452,15 @@ def main() -> None:
     # old-path reads run for minutes.
     os.environ.setdefault("DB_STATEMENT_TIMEOUT", "3600")
     reuse = os.environ.get("BENCH_REUSE") == "1"
-    report = run(url, scale, rounds=int(os.environ.get("ROUNDS", "5")), budget=budget, reuse=reuse)
+    report = run(
+        url,
+        scale,
+        rounds=int(os.environ.get("ROUNDS", "5")),
+        budget=budget,
+        database=os.environ.get("BENCH_DATABASE") or None,
+        reuse=reuse,
+        template=os.environ.get("BENCH_FROM") or None,
+    )
     print(report.table(), flush=True)
 
 
