@@ -187,6 +187,7 @@ def run(
     database: str | None = None,
     reuse: bool = False,
     template: str | None = None,
+    submitted: int | None = None,
 ) -> Report:
     """Generate ``scale`` into a fresh database and measure every figure.
 
@@ -196,6 +197,8 @@ def run(
     15–50 minutes to generate), if that run measured nothing yet (its submits
     would be done); ``template`` measures a copy of that generated database
     (``python -m bench.generate``), which stays as it was for the next run.
+    ``submitted`` clinics are submitted (default half of them): at a province's
+    scale on a loaded machine each submit takes a minute.
     """
     from flask_migrate import upgrade
 
@@ -227,7 +230,7 @@ def run(
 
         # --- submit: one clinic's month frozen, against its bare aggregate -------------
         doctors = []
-        for clinic in clinics[: len(clinics) // 2]:
+        for clinic in clinics[: submitted or len(clinics) // 2]:
             doctor = User(username=f"d{clinic.code}", password_hash="-", role="doctor",
                           clinic_id=clinic.id)  # fmt: skip
             db.session.add(doctor)
@@ -460,6 +463,7 @@ def main() -> None:
         database=os.environ.get("BENCH_DATABASE") or None,
         reuse=reuse,
         template=os.environ.get("BENCH_FROM") or None,
+        submitted=int(os.environ.get("BENCH_SUBMITS", "0")) or None,
     )
     print(report.table(), flush=True)
 
