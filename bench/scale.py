@@ -112,9 +112,14 @@ def _database(url: str, name: str, *, fresh: bool = True, template: str | None =
     admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(
-            text(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
-        )
+        copy = ""
+        if template:
+            copy = f" TEMPLATE {template}"
+            # PostgreSQL 15 copies through the WAL by default: gigabytes are copied
+            # faster as files (one checkpoint).
+            if int(conn.execute(text("SHOW server_version_num")).scalar_one()) >= 150000:
+                copy += " STRATEGY FILE_COPY"
+        conn.execute(text(f"CREATE DATABASE {name}{copy}"))
     admin.dispose()
     return parsed.set(database=name).render_as_string(hide_password=False)
 
