@@ -59,6 +59,12 @@ class Report:
     generated: Generated
     dialect: str
     results: list[Result] = field(default_factory=list)
+    progress: bool = False
+
+    def add(self, result: Result) -> None:
+        self.results.append(result)
+        if self.progress:  # a long run's lines as they are measured, not only at its end
+            print(result.row(), flush=True)
 
     def table(self) -> str:
         g = self.generated
@@ -193,6 +199,7 @@ def run(
     reuse: bool = False,
     template: str | None = None,
     submitted: int | None = None,
+    progress: bool = False,
 ) -> Report:
     """Generate ``scale`` into a fresh database and measure every figure.
 
@@ -225,7 +232,7 @@ def run(
     with app.app_context():
         upgrade()
         generated = resume(db.engine, scale) if reuse else generate(db.engine, scale, budget=budget)
-        report = Report(generated, db.engine.dialect.name)
+        report = Report(generated, db.engine.dialect.name, progress=progress)
         clinics = list(
             db.session.scalars(select(Clinic).join(Village).join(Town).order_by(Clinic.code))
         )
@@ -253,7 +260,7 @@ def run(
                 start = time.perf_counter()
                 fn()
                 out.append(time.perf_counter() - start)
-        report.results.append(
+        report.add(
             Result(
                 "submit one clinic's month (lock, aggregate, freeze, event)",
                 statistics.median(submits) * 1000,
@@ -290,7 +297,7 @@ def run(
             lambda: figures_by_clinic(ids, MONTH),
             rounds,
         )
-        report.results.append(
+        report.add(
             Result(
                 f"every clinic's statement figures (totals and days), {len(clinics)} clinics",
                 figures_only,
@@ -301,7 +308,7 @@ def run(
                 (load, _load()),
             )
         )
-        report.results.append(
+        report.add(
             Result(
                 f"every clinic's whole statement (+ items, history), {len(clinics)} clinics",
                 ours,
@@ -321,7 +328,7 @@ def run(
             lambda: _items_from_lines(ids),
             rounds,
         )
-        report.results.append(
+        report.add(
             Result(
                 "every clinic's item table alone: the rollup, against the lines",
                 rollup_s,
@@ -335,7 +342,7 @@ def run(
         )
         views_peak = peak_memory(lambda: statement_views(clinics, MONTH))
         limit_peak = peak_memory(lambda: figures_by_clinic(ids, MONTH))
-        report.results.append(
+        report.add(
             Result(
                 "peak Python memory of the month close",
                 views_peak,
@@ -354,7 +361,7 @@ def run(
             lambda: figures_by_clinic(district_ids, MONTH),
             rounds,
         )
-        report.results.append(
+        report.add(
             Result(
                 f"district summary ({len(in_district)} clinics)",
                 ours,
@@ -393,7 +400,7 @@ def run(
             lambda: [_bare_pdf("月度结算单", r, font) for r in bare_rows],
             rounds,
         )
-        report.results.append(
+        report.add(
             Result(
                 f"statement PDF, per page ({len(documents)} statements, {ours_pages} pages)",
                 ours_s / ours_pages * 1000,
@@ -407,7 +414,7 @@ def run(
         )
         db.session.remove()
         db.engine.dispose()
-    report.results.append(_render_cli(url, generated.districts[0], workers))
+    report.add(_render_cli(url, generated.districts[0], workers))
     return report
 
 
@@ -469,6 +476,7 @@ def main() -> None:
         reuse=reuse,
         template=os.environ.get("BENCH_FROM") or None,
         submitted=int(os.environ.get("BENCH_SUBMITS", "0")) or None,
+        progress=os.environ.get("BENCH_PROGRESS") == "1",
     )
     print(report.table(), flush=True)
 
