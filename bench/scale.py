@@ -59,6 +59,12 @@ class Report:
     generated: Generated
     dialect: str
     results: list[Result] = field(default_factory=list)
+    progress: bool = False
+
+    def add(self, result: Result) -> None:
+        self.results.append(result)
+        if self.progress:  # a long run's lines as they are measured, not only at its end
+            print(result.row(), flush=True)
 
     def table(self) -> str:
         g = self.generated
@@ -101,18 +107,25 @@ def peak_memory(fn: Callable[[], Any]) -> float:
     return peak / 1e6
 
 
-def _database(url: str, name: str, *, fresh: bool = True) -> str:
-    """A fresh database ``name`` on the server of ``url`` (PostgreSQL; as it is unless
-    ``fresh``), or ``url`` (SQLite)."""
+def _database(url: str, name: str, *, fresh: bool = True, template: str | None = None) -> str:
+    """A fresh database ``name`` on the server of ``url`` (PostgreSQL; a copy of
+    ``template`` if given; as it is unless ``fresh``), or ``url`` (SQLite)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         return url
-    if not fresh:
+    if not fresh and template is None:
         return parsed.set(database=name).render_as_string(hide_password=False)
     admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
+        copy = ""
+        if template:
+            copy = f" TEMPLATE {template}"
+            # PostgreSQL 15 copies through the WAL by default: gigabytes are copied
+            # faster as files (one checkpoint).
+            if int(conn.execute(text("SHOW server_version_num")).scalar_one()) >= 150000:
+                copy += " STRATEGY FILE_COPY"
+        conn.execute(text(f"CREATE DATABASE {name}{copy}"))
     admin.dispose()
     return parsed.set(database=name).render_as_string(hide_password=False)
 
@@ -184,6 +197,9 @@ def run(
     workers: int = 2,
     database: str | None = None,
     reuse: bool = False,
+    template: str | None = None,
+    submitted: int | None = None,
+    progress: bool = False,
 ) -> Report:
     """Generate ``scale`` into a fresh database and measure every figure.
 
@@ -191,7 +207,10 @@ def run(
     dropped and created on the server ``url`` names, and left for inspection;
     ``reuse`` measures it as an earlier run left it instead (a province takes
     15–50 minutes to generate), if that run measured nothing yet (its submits
-    would be done).
+    would be done); ``template`` measures a copy of that generated database
+    (``python -m bench.generate``), which stays as it was for the next run.
+    ``submitted`` clinics are submitted (default half of them): at a province's
+    scale on a loaded machine each submit takes a minute.
     """
     from flask_migrate import upgrade
 
@@ -206,13 +225,14 @@ def run(
     from reports import render_statement
     from reports.fonts import cjk_font_name
 
-    url = _database(url, database or f"yiyuan_bench_{scale}", fresh=not reuse)
+    url = _database(url, database or f"yiyuan_bench_{scale}", fresh=not reuse, template=template)
+    reuse = reuse or template is not None
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     now = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
     with app.app_context():
         upgrade()
         generated = resume(db.engine, scale) if reuse else generate(db.engine, scale, budget=budget)
-        report = Report(generated, db.engine.dialect.name)
+        report = Report(generated, db.engine.dialect.name, progress=progress)
         clinics = list(
             db.session.scalars(select(Clinic).join(Village).join(Town).order_by(Clinic.code))
         )
@@ -222,7 +242,7 @@ def run(
 
         # --- submit: one clinic's month frozen, against its bare aggregate -------------
         doctors = []
-        for clinic in clinics[: len(clinics) // 2]:
+        for clinic in clinics[: submitted or len(clinics) // 2]:
             doctor = User(username=f"d{clinic.code}", password_hash="-", role="doctor",
                           clinic_id=clinic.id)  # fmt: skip
             db.session.add(doctor)
@@ -240,7 +260,7 @@ def run(
                 start = time.perf_counter()
                 fn()
                 out.append(time.perf_counter() - start)
-        report.results.append(
+        report.add(
             Result(
                 "submit one clinic's month (lock, aggregate, freeze, event)",
                 statistics.median(submits) * 1000,
@@ -277,7 +297,7 @@ def run(
             lambda: figures_by_clinic(ids, MONTH),
             rounds,
         )
-        report.results.append(
+        report.add(
             Result(
                 f"every clinic's statement figures (totals and days), {len(clinics)} clinics",
                 figures_only,
@@ -288,7 +308,7 @@ def run(
                 (load, _load()),
             )
         )
-        report.results.append(
+        report.add(
             Result(
                 f"every clinic's whole statement (+ items, history), {len(clinics)} clinics",
                 ours,
@@ -308,7 +328,7 @@ def run(
             lambda: _items_from_lines(ids),
             rounds,
         )
-        report.results.append(
+        report.add(
             Result(
                 "every clinic's item table alone: the rollup, against the lines",
                 rollup_s,
@@ -322,7 +342,7 @@ def run(
         )
         views_peak = peak_memory(lambda: statement_views(clinics, MONTH))
         limit_peak = peak_memory(lambda: figures_by_clinic(ids, MONTH))
-        report.results.append(
+        report.add(
             Result(
                 "peak Python memory of the month close",
                 views_peak,
@@ -341,7 +361,7 @@ def run(
             lambda: figures_by_clinic(district_ids, MONTH),
             rounds,
         )
-        report.results.append(
+        report.add(
             Result(
                 f"district summary ({len(in_district)} clinics)",
                 ours,
@@ -380,7 +400,7 @@ def run(
             lambda: [_bare_pdf("月度结算单", r, font) for r in bare_rows],
             rounds,
         )
-        report.results.append(
+        report.add(
             Result(
                 f"statement PDF, per page ({len(documents)} statements, {ours_pages} pages)",
                 ours_s / ours_pages * 1000,
@@ -394,7 +414,7 @@ def run(
         )
         db.session.remove()
         db.engine.dispose()
-    report.results.append(_render_cli(url, generated.districts[0], workers))
+    report.add(_render_cli(url, generated.districts[0], workers))
     return report
 
 
@@ -447,7 +467,17 @@ def main() -> None:
     # old-path reads run for minutes.
     os.environ.setdefault("DB_STATEMENT_TIMEOUT", "3600")
     reuse = os.environ.get("BENCH_REUSE") == "1"
-    report = run(url, scale, rounds=int(os.environ.get("ROUNDS", "5")), budget=budget, reuse=reuse)
+    report = run(
+        url,
+        scale,
+        rounds=int(os.environ.get("ROUNDS", "5")),
+        budget=budget,
+        database=os.environ.get("BENCH_DATABASE") or None,
+        reuse=reuse,
+        template=os.environ.get("BENCH_FROM") or None,
+        submitted=int(os.environ.get("BENCH_SUBMITS", "0")) or None,
+        progress=os.environ.get("BENCH_PROGRESS") == "1",
+    )
     print(report.table(), flush=True)
 
 
