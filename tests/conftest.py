@@ -37,7 +37,7 @@ import shutil
 import uuid
 import weakref
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,9 +238,8 @@ class SessionApp:
     error_handlers: dict[Any, dict[Any, dict[Any, Any]]]
 
     @classmethod
-    def make(cls, url: str, config: dict[str, Any] = TEST_CONFIG) -> SessionApp:
-        """The app made once with ``config`` (the browser tests' live server has its own)."""
-        app = create_app({**config, "SQLALCHEMY_DATABASE_URI": url})
+    def make(cls, url: str) -> SessionApp:
+        app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
         return cls(
             app,
             dict(app.config),
@@ -250,7 +249,7 @@ class SessionApp:
             _copy_handlers(app.error_handler_spec),
         )
 
-    def switch(self, url: str, clock: Callable[[], dt.datetime]) -> Flask:
+    def switch(self, url: str, clock: FixedClock) -> Flask:
         """The app on the database at ``url`` with ``clock``, as freshly made."""
         app = self.app
         app.config.clear()

@@ -2,9 +2,7 @@
 Debian's Chromium driven by Playwright.
 
 * ``live_server`` copies the SQLite template that already holds the factory
-  world (``sqlite_templates``), switches the session's browser app to it (made
-  once, like the integration tests' :class:`tests.conftest.SessionApp`), and
-  serves it with werkzeug's server on a
+  world (``sqlite_templates``), and serves the app with werkzeug's server on a
   free port (port 0: the system picks one, so xdist workers never clash) in a
   thread.  Its clock starts at 2026-10-15 10:00 in
   Shanghai and runs at real speed, so every visit of a test falls on the same
@@ -31,7 +29,8 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from app.extensions import db
-from tests.conftest import SessionApp, Templates
+from app.factory import create_app
+from tests.conftest import Templates
 from tests.factories import World
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -102,26 +101,20 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-# The live server's app: not TESTING (errors answer as they would in production).
-BROWSER_CONFIG: dict[str, Any] = {"SECRET_KEY": "browser-tests"}
-
-
 @pytest.fixture
 def live_server(
-    chromium_path: Path,
-    sqlite_templates: Templates,
-    tmp_path: Path,
-    session_apps: dict[str, SessionApp],
+    chromium_path: Path, sqlite_templates: Templates, tmp_path: Path
 ) -> Iterator[LiveServer]:
     path = tmp_path / "browser.sqlite3"
     shutil.copyfile(sqlite_templates.world, path)
-    url = f"sqlite:///{path}"
     clock = RunningClock(START)
-    # One app per session, as for the integration tests (SessionApp): each test
-    # gets it switched to its own database copy and clock, as freshly made.
-    if "browser" not in session_apps:
-        session_apps["browser"] = SessionApp.make(url, BROWSER_CONFIG)
-    app = session_apps["browser"].switch(url, clock)
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "SECRET_KEY": "browser-tests",
+            "CLOCK": clock,
+        }
+    )
     with app.app_context():
         world = sqlite_templates.seeded.load()
         db.session.remove()
