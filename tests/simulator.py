@@ -41,13 +41,14 @@ class Simulator:
                 cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                 stdout=log, stderr=log, start_new_session=True,
             )  # fmt: skip
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded machine; it returns as soon as up
         while time.monotonic() < deadline:
             try:
                 self.get("admin/health")
                 return
             except OSError:
                 time.sleep(0.05)
+        self.stop()  # not left running past the test
         raise RuntimeError(f"the simulator did not start: {self.log.read_text()[-2000:]}")
 
     def stop(self) -> None:

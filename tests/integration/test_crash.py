@@ -77,13 +77,15 @@ class Server:
                 ],
                 cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True,
             )  # fmt: skip
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded CI machine; it returns as soon as up
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(self.url + "/login", timeout=2):
                     return
             except OSError:
                 time.sleep(0.1)
+        # Not left running (it would outlive the test run, holding a port and a core).
+        self.stop()
         raise AssertionError("server did not start: " + self.log.read_text()[-2000:])
 
     def kill(self) -> None:
@@ -164,8 +166,8 @@ def test_kill_9_mid_run_then_retry_records_each_key_once(
             if time.monotonic() - started > DEADLINE:
                 return
 
-    server.start()
     try:
+        server.start()
         threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
         for thread in threads:
             thread.start()

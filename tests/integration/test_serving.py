@@ -34,7 +34,7 @@ from app.factory import create_app
 from app.web.serving import build_static
 
 ROOT = Path(__file__).resolve().parents[2]
-STARTUP = 30  # seconds gunicorn may take to answer /healthz
+STARTUP = 90  # seconds gunicorn may take to answer /healthz (a loaded machine: 30 s was not enough)
 HASHED_CSS = re.compile(r'href="(/static/web/app\.[0-9a-f]{12}\.css)"')
 HASHED_ICON = re.compile(r'rel="icon"[^>]*href="(/static/web/favicon\.[0-9a-f]{12}\.svg)"')
 
