@@ -29,7 +29,7 @@ from zipfile import BadZipFile
 
 from marshmallow import ValidationError
 
-from app.errors import InvalidInput, Problem
+from app.errors import InvalidInput, Problem, ProblemCode
 from app.people.rules import id_number_problem
 from app.reconcile.rules import SettlementRow
 from app.reconcile.schemas import (
@@ -68,7 +68,7 @@ class SettlementFileRejected(InvalidInput):
         self.source = source
         self.file_problems = problems
         super().__init__(
-            [Problem(f"line {p.line}.{p.field}", p.message, "bad_row") for p in problems]
+            [Problem(f"line {p.line}.{p.field}", p.message, ProblemCode.BAD_ROW) for p in problems]
         )
 
     def lines(self) -> list[str]:

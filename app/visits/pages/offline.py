@@ -32,7 +32,7 @@ from flask_wtf.csrf import generate_csrf
 from marshmallow import Schema, ValidationError, fields
 from werkzeug.wrappers import Response
 
-from app.errors import DomainError, Problem
+from app.errors import DomainError, Problem, ProblemCode
 from app.fields import Yuan
 from app.insurance.pages import settle_after_recording
 from app.localtime import local
@@ -247,14 +247,14 @@ def offline_sync() -> Response:
     doctors_clinic()
     key = request.headers.get("Idempotency-Key", "")
     if not key:
-        problem = Problem("Idempotency-Key", "is required", "required")
+        problem = Problem("Idempotency-Key", "is required", ProblemCode.REQUIRED)
         return _refusal([problem], 428, {})
     try:
         visit_request = VisitInSchema().load(request.get_json(silent=True) or {})
     except ValidationError as error:
         return _refusal(_schema_problems(error), 422, {})
     if visit_request.offline is None:
-        return _refusal([Problem("offline", "is required here", "required")], 422, {})
+        return _refusal([Problem("offline", "is required here", ProblemCode.REQUIRED)], 422, {})
     clock_now = now()
     try:
         visit, created = record_visit(
