@@ -46,6 +46,7 @@ from app.visits.pages import bp, doctors_clinic, no_store, now, today
 from app.visits.pages.terminal import _schema_problems, check_words
 from app.visits.schemas import QuoteSchema, VisitInSchema
 from app.web.access import role_required
+from app.web.glossary import term_name
 
 SERVICE_WORKER = Path(__file__).resolve().parents[1] / "static" / "offline" / "sw.js"
 # Codes whose answer carries the server's own figures for the visit.
@@ -130,7 +131,7 @@ def offline_strings() -> dict[str, str]:
         "slipCode": _("Slip no."),
         "slipTime": _("Captured at"),
         "slipPatient": _("Patient"),
-        "slipPays": _("Patient pays"),
+        "slipPays": str(term_name("patient")),  # the glossary's name: one name everywhere
         "slipNote": _(
             "Recorded while the network was down. The official receipt number is given "
             "by the server after upload; the insurance fund's and the district's shares "
