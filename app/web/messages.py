@@ -195,6 +195,11 @@ MESSAGES: dict[ProblemCode, LazyString] = {
 # label is named as the request names it.
 FIELD_LABELS = {
     "reason": _l("reason"),
+    "warning_reason": _l("reason"),
+    "note": _l("Note"),
+    "clinic": _l("Clinic"),
+    "display_name": _l("display name"),
+    "insured_from": _l("insured from"),
     "reference": _l("payment reference"),
     "paid_on": _l("payment date"),
     "amount": _l("amount"),
