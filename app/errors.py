@@ -168,12 +168,13 @@ class DomainError(Exception):
     status = 400
 
     def __init__(self, problems: list[Problem] | Problem) -> None:
-        if isinstance(problems, Problem):
-            problems = [problems]
         # A bare string would be a problem without a code (and without words).
-        if isinstance(problems, str) or not all(isinstance(p, Problem) for p in problems):
+        if isinstance(problems, str):
             raise TypeError(f"{type(self).__name__} takes Problems, not {problems!r}")
-        self.problems: list[Problem] = list(problems)
+        listed = [problems] if isinstance(problems, Problem) else list(problems)
+        if not all(isinstance(p, Problem) for p in listed):
+            raise TypeError(f"{type(self).__name__} takes Problems, not {listed!r}")
+        self.problems: list[Problem] = listed
         super().__init__("; ".join(f"{p.field}: {p.message}" for p in self.problems))
 
     @property
