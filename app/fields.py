@@ -26,7 +26,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields
 
-from app.errors import Problem
+from app.errors import Problem, ProblemCode
 from app.money import (
     MoneyFormatError,
     format_quantity,
@@ -180,7 +180,7 @@ def field_problems(error: ValidationError, schema: Schema) -> list[Problem]:
             for message in value:
                 walk(path, message)
         else:
-            problems.append(Problem(path, str(value)))
+            problems.append(Problem(path, str(value), ProblemCode.BAD_SHAPE))
 
     for key, value in sorted(
         ((str(k), v) for k, v in messages.items()), key=lambda kv: rank(kv[0])

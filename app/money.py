@@ -25,7 +25,8 @@ class MoneyFormatError(ValueError):
     """A yuan string, ratio or quantity that cannot be read exactly.
 
     ``code`` says which way, stably (``not_number``, ``decimals``, ``not_positive``),
-    for callers that choose their own words.
+    for callers that choose their own words: each is a value of
+    :class:`app.errors.ProblemCode` (a unit test checks; this module sits below it).
     """
 
     def __init__(self, message: str, code: str = "not_number") -> None:

@@ -8,7 +8,7 @@ everything.  Checks raise :class:`Forbidden` so every surface answers 403.
 from __future__ import annotations
 
 from app.auth.models import User
-from app.errors import Forbidden, Problem
+from app.errors import Forbidden, Problem, ProblemCode
 from app.places.models import Clinic
 
 
@@ -24,14 +24,20 @@ def can_see_clinic(user: User, clinic: Clinic) -> bool:
 
 def require_clinic_visible(user: User, clinic: Clinic, field: str = "clinic") -> None:
     if not can_see_clinic(user, clinic):
-        raise Forbidden(Problem(field, f"clinic {clinic.code} is outside your scope", "scope"))
+        raise Forbidden(
+            Problem(field, f"clinic {clinic.code} is outside your scope", ProblemCode.SCOPE)
+        )
 
 
 def require_doctor_of(user: User, clinic: Clinic, field: str = "clinic") -> None:
     """Visits are recorded by a doctor at his own clinic."""
     if user.role != "doctor" or user.clinic_id != clinic.id:
         raise Forbidden(
-            Problem(field, f"only a doctor of clinic {clinic.code} may do this", "scope")
+            Problem(
+                field,
+                f"only a doctor of clinic {clinic.code} may do this",
+                ProblemCode.NOT_YOUR_CLINIC,
+            )
         )
 
 
@@ -49,4 +55,4 @@ def require_role(user: User, *roles: str, field: str = "_", doing: str | None = 
     if user.role not in roles:
         wanted = " or ".join(roles)
         message = f"only a {wanted} may {doing}" if doing else f"needs the role {wanted}"
-        raise Forbidden(Problem(field, message, "role"))
+        raise Forbidden(Problem(field, message, ProblemCode.ROLE))

@@ -19,7 +19,7 @@ from app.auth.models import ROLES, User
 from app.auth.operations import create_user, deactivate_user, issue_token, revoke_token
 from app.auth.queries import tokens_of
 from app.clock import clock
-from app.errors import DomainError
+from app.errors import DomainError, Problem, ProblemCode
 from app.extensions import db
 from app.localtime import format_local
 
@@ -101,7 +101,7 @@ def tokens_command(username: str) -> None:
     """List USERNAME's API tokens: id, issued, expires, last used, state."""
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
-        _fail(DomainError(f"no user {username!r}", "username"))
+        _fail(DomainError(Problem("username", f"no user {username!r}", ProblemCode.NOT_FOUND)))
     now = clock()()
     for row in tokens_of(user):
         if row.revoked_at is not None:

@@ -27,7 +27,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.audit.operations import OPERATOR, audit_login, audit_token, audit_user
 from app.auth.models import ROLES, ApiToken, LoginSession, User
 from app.database import attached, unit_of_work
-from app.errors import InvalidInput, NotFound, Problem
+from app.errors import InvalidInput, NotFound, Problem, ProblemCode
 from app.extensions import db
 from app.places.models import Clinic, District, Town
 
@@ -70,45 +70,99 @@ def create_user(
     practitioner_code = (practitioner_code or "").strip() or None
     if practitioner_code is not None and not _PRACTITIONER_CODE.match(practitioner_code):
         problems.append(
-            Problem("practitioner_code", "must be 1 to 30 letters and digits, e.g. D440114000123")
+            Problem(
+                "practitioner_code",
+                "must be 1 to 30 letters and digits, e.g. D440114000123",
+                ProblemCode.BAD_PRACTITIONER_CODE,
+            )
         )
     if not username or len(username) > 60:
-        problems.append(Problem("username", "must be 1 to 60 characters"))
+        problems.append(Problem("username", "must be 1 to 60 characters", ProblemCode.BAD_USERNAME))
     elif not _USERNAME.match(username):
-        problems.append(Problem("username", "may hold only letters, digits, '.', '_' and '-'"))
+        problems.append(
+            Problem(
+                "username",
+                "may hold only letters, digits, '.', '_' and '-'",
+                ProblemCode.BAD_USERNAME,
+            )
+        )
     if len(display_name) > 60:
-        problems.append(Problem("display_name", "must be at most 60 characters"))
+        problems.append(
+            Problem("display_name", "must be at most 60 characters", ProblemCode.TOO_LONG)
+        )
     # A scope option the role does not use is refused, not silently dropped:
     # a reviewer created with --clinic would otherwise see the whole district.
     if role == "doctor" and (district_code or town_code):
-        problems.append(Problem("district", "a doctor's scope is his clinic; give only the clinic"))
+        problems.append(
+            Problem(
+                "district",
+                "a doctor's scope is his clinic; give only the clinic",
+                ProblemCode.SCOPE_FOR_ROLE,
+            )
+        )
     if role in ("reviewer", "finance") and clinic_code:
-        problems.append(Problem("clinic", f"a {role} has a district (and town), not a clinic"))
+        problems.append(
+            Problem(
+                "clinic",
+                f"a {role} has a district (and town), not a clinic",
+                ProblemCode.SCOPE_FOR_ROLE,
+            )
+        )
     if role == "admin" and (clinic_code or district_code or town_code):
-        problems.append(Problem("role", "an admin sees every district; give no clinic or district"))
+        problems.append(
+            Problem(
+                "role",
+                "an admin sees every district; give no clinic or district",
+                ProblemCode.SCOPE_FOR_ROLE,
+            )
+        )
     if len(password) < 8:
-        problems.append(Problem("password", "must be at least 8 characters"))
+        problems.append(
+            Problem("password", "must be at least 8 characters", ProblemCode.PASSWORD_TOO_SHORT)
+        )
     if role not in ROLES:
-        problems.append(Problem("role", f"must be one of {', '.join(ROLES)}"))
+        problems.append(
+            Problem("role", f"must be one of {', '.join(ROLES)}", ProblemCode.UNKNOWN_ROLE)
+        )
     with unit_of_work() as session:
         if session.scalar(select(User).where(User.username == username)):
-            problems.append(Problem("username", "is already taken"))
+            problems.append(Problem("username", "is already taken", ProblemCode.USERNAME_TAKEN))
         if practitioner_code is not None and session.scalar(
             select(User.username).where(User.practitioner_code == practitioner_code)
         ):
-            problems.append(Problem("practitioner_code", "is already another user's"))
+            problems.append(
+                Problem(
+                    "practitioner_code",
+                    "is already another user's",
+                    ProblemCode.PRACTITIONER_CODE_TAKEN,
+                )
+            )
         clinic = None
         if role == "doctor":
             clinic = session.scalar(select(Clinic).where(Clinic.code == (clinic_code or "")))
             if clinic is None:
-                problems.append(Problem("clinic", f"unknown clinic {clinic_code!r}"))
+                problems.append(
+                    Problem("clinic", f"unknown clinic {clinic_code!r}", ProblemCode.UNKNOWN_CLINIC)
+                )
         if role in ("reviewer", "finance"):
             if session.get(District, district_code or "") is None:
-                problems.append(Problem("district", f"unknown district {district_code!r}"))
+                problems.append(
+                    Problem(
+                        "district",
+                        f"unknown district {district_code!r}",
+                        ProblemCode.UNKNOWN_DISTRICT,
+                    )
+                )
             if town_code:
                 town = session.get(Town, town_code)
                 if town is None or town.district_code != district_code:
-                    problems.append(Problem("town", f"unknown town {town_code!r} in the district"))
+                    problems.append(
+                        Problem(
+                            "town",
+                            f"unknown town {town_code!r} in the district",
+                            ProblemCode.UNKNOWN_TOWN,
+                        )
+                    )
         if problems:
             raise InvalidInput(problems)
         user = User(
@@ -133,13 +187,17 @@ def issue_token(username: str, now: dt.datetime, valid_days: int | None = 90) ->
     administrator's choice, shown as such by ``flask users tokens``).
     """
     if valid_days is not None and valid_days < 1:
-        raise InvalidInput(Problem("days", "must be at least 1"))
+        raise InvalidInput(Problem("days", "must be at least 1", ProblemCode.BAD_DAYS))
     with unit_of_work() as session:
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
-            raise NotFound(Problem("username", f"no user {username!r}"))
+            raise NotFound(Problem("username", f"no user {username!r}", ProblemCode.NOT_FOUND))
         if not user.active:
-            raise InvalidInput(Problem("username", f"user {username!r} is deactivated"))
+            raise InvalidInput(
+                Problem(
+                    "username", f"user {username!r} is deactivated", ProblemCode.USER_DEACTIVATED
+                )
+            )
         token = secrets.token_urlsafe(32)
         expires = now + dt.timedelta(days=valid_days) if valid_days is not None else None
         row = ApiToken(
@@ -198,7 +256,7 @@ def revoke_token(token_id: int, now: dt.datetime) -> ApiToken:
     with unit_of_work() as session:
         row = session.get(ApiToken, token_id)
         if row is None:
-            raise NotFound(Problem("token", f"no token {token_id}"))
+            raise NotFound(Problem("token", f"no token {token_id}", ProblemCode.NOT_FOUND))
         if row.revoked_at is None:
             row.revoked_at = now
             audit_token(session, OPERATOR, "token.revoke", row, now)
@@ -232,7 +290,7 @@ def deactivate_user(username: str, now: dt.datetime) -> User:
     with unit_of_work() as session:
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
-            raise NotFound(Problem("username", f"no user {username!r}"))
+            raise NotFound(Problem("username", f"no user {username!r}", ProblemCode.NOT_FOUND))
         user.active = False
         session.execute(
             update(ApiToken)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from app.checks.rules import Hit, Rule, Severity, blocking, warnings
-from app.errors import InvalidInput, Problem
+from app.errors import InvalidInput, Problem, ProblemCode
 from app.money import format_quantity
 
 REASON_MAX = 200
@@ -56,6 +56,11 @@ class Screening:
 
 
 NOTHING = Screening()
+
+
+def check_code(rule: Rule) -> ProblemCode:
+    """The problem code a check's refusal carries: ``check_`` and the rule's value."""
+    return ProblemCode(f"check_{rule.value}")
 
 
 def describe(hit: Hit) -> str:
@@ -112,16 +117,16 @@ def enforce(screening: Screening, reason: str | None) -> Screening:
         problems: dict[str, Problem] = {}
         for hit, field in zip(screening.hits, screening.fields, strict=True):
             if hit.severity is Severity.BLOCK and field not in problems:
-                problems[field] = Problem(field, describe(hit), f"check_{hit.rule.value}")
+                problems[field] = Problem(field, describe(hit), check_code(hit.rule))
         raise InvalidInput(list(problems.values()))
     reason = (reason or "").strip() or None
     if reason is not None and len(reason) > REASON_MAX:
         raise InvalidInput(
-            Problem("warning_reason", f"at most {REASON_MAX} characters", "too_long")
+            Problem("warning_reason", f"at most {REASON_MAX} characters", ProblemCode.TOO_LONG)
         )
     if screening.warnings and reason is None:
         listed = [
-            Problem(field, describe(hit), f"check_{hit.rule.value}")
+            Problem(field, describe(hit), check_code(hit.rule))
             for hit, field in zip(screening.hits, screening.fields, strict=True)
         ]
         seen: dict[str, Problem] = {}
@@ -133,7 +138,7 @@ def enforce(screening: Screening, reason: str | None) -> Screening:
                     "warning_reason",
                     "the visit has warnings; give the reason to record it: "
                     + "; ".join(p.message for p in listed),
-                    "warning_reason_required",
+                    ProblemCode.WARNING_REASON_REQUIRED,
                 ),
                 *seen.values(),
             ]

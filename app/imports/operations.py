@@ -44,7 +44,7 @@ from app.audit.operations import DIGESTED_TABLES, OPERATOR, audit_import, audit_
 from app.catalog.models import CatalogItem, Diagnosis, ItemPrice
 from app.catalog.rules import pinyin_initials
 from app.database import unit_of_work
-from app.errors import InvalidInput, Problem
+from app.errors import InvalidInput, Problem, ProblemCode
 from app.imports.rules import (
     CHECK_COLUMNS,
     NATIONAL_COLUMNS,
@@ -118,7 +118,10 @@ class ImportRejected(InvalidInput):
         self.source = source
         self.row_problems = sorted(problems, key=lambda p: p.line)  # stable: column order kept
         super().__init__(
-            [Problem(f"{source}:{p.line}: {p.field}", p.message) for p in self.row_problems]
+            [
+                Problem(f"{source}:{p.line}: {p.field}", p.message, ProblemCode.BAD_ROW)
+                for p in self.row_problems
+            ]
         )
 
     def lines(self) -> list[str]:
@@ -133,7 +136,9 @@ def import_file(
     try:
         stream = Path(path).open("rb")  # noqa: SIM115 (closed below)
     except OSError as exc:
-        raise InvalidInput(Problem("file", f"{source}: {exc.strerror or exc}")) from None
+        raise InvalidInput(
+            Problem("file", f"{source}: {exc.strerror or exc}", ProblemCode.FILE_UNREADABLE)
+        ) from None
     with stream:
         return import_stream(kind, stream, source=source, now=now)
 
@@ -153,7 +158,9 @@ def import_stream(
     items a death puts visits on, their audit entries); None: the audit's own time.
     """
     if kind not in KINDS:
-        raise InvalidInput(Problem("kind", f"must be one of {', '.join(KINDS)}"))
+        raise InvalidInput(
+            Problem("kind", f"must be one of {', '.join(KINDS)}", ProblemCode.UNKNOWN_KIND)
+        )
     digest = _Digest()
     raw_lines = digest.lines(stream)
     summary = ImportSummary(source, now=now)

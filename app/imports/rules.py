@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from app.errors import InvalidInput, Problem
+from app.errors import InvalidInput, Problem, ProblemCode
 from app.people.rules import parse_id_number
 
 T = TypeVar("T")
@@ -169,7 +169,9 @@ def _complete(row: Loaded, names: Iterable[str]) -> bool:
 def _ordered(problems: list[Problem], field: str, start: Any, end: Any) -> None:
     """``end`` (inclusive) on or after ``start``; the problem goes on the later field."""
     if start is not None and end is not None and end < start:
-        problems.append(Problem(field, f"must not be before {start.isoformat()}"))
+        problems.append(
+            Problem(field, f"must not be before {start.isoformat()}", ProblemCode.DATE_ORDER)
+        )
 
 
 def village_row(row: Loaded) -> RowResult[VillageRow]:
@@ -178,9 +180,17 @@ def village_row(row: Loaded) -> RowResult[VillageRow]:
     # Division codes nest: district (6) ⊂ town (9) ⊂ village (12).  A mismatch
     # is almost always two columns swapped in the spreadsheet.
     if town_code and district_code and not town_code.startswith(district_code):
-        problems.append(Problem("town_code", f"does not belong to district {district_code}"))
+        problems.append(
+            Problem(
+                "town_code",
+                f"does not belong to district {district_code}",
+                ProblemCode.PLACE_MISMATCH,
+            )
+        )
     if code and town_code and not code.startswith(town_code):
-        problems.append(Problem("code", f"does not belong to town {town_code}"))
+        problems.append(
+            Problem("code", f"does not belong to town {town_code}", ProblemCode.PLACE_MISMATCH)
+        )
     names = VillageRow.__dataclass_fields__
     if problems or not _complete(row, names):
         return None, problems
@@ -191,10 +201,22 @@ def clinic_row(row: Loaded) -> RowResult[ClinicRow]:
     problems: list[Problem] = []
     joined_on, left_on = row.get("joined_on"), row.get("left_on")
     if left_on is not None and "joined_on" in row and joined_on is None:
-        problems.append(Problem("left_on", "needs joined_on: a clinic cannot leave before joining"))
+        problems.append(
+            Problem(
+                "left_on",
+                "needs joined_on: a clinic cannot leave before joining",
+                ProblemCode.DATE_ORDER,
+            )
+        )
     elif left_on is not None and joined_on is not None and left_on <= joined_on:
         # In the programme while joined_on ≤ d < left_on: equal dates mean never.
-        problems.append(Problem("left_on", f"must be after joined_on {joined_on.isoformat()}"))
+        problems.append(
+            Problem(
+                "left_on",
+                f"must be after joined_on {joined_on.isoformat()}",
+                ProblemCode.DATE_ORDER,
+            )
+        )
     names = ClinicRow.__dataclass_fields__
     if problems or not _complete(row, names):
         return None, problems
@@ -215,14 +237,28 @@ def resident_row(row: Loaded) -> RowResult[ResidentRow]:
         "insured_from" in row and row["insured_from"] is None
     ):
         # The enrolment is active from insured_from; without it it never is.
-        problems.append(Problem("insured_from", f"is required for insurance_type {insurance_type}"))
+        problems.append(
+            Problem(
+                "insured_from",
+                f"is required for insurance_type {insurance_type}",
+                ProblemCode.REQUIRED,
+            )
+        )
     if insurance_type == "none":
         for field in ("insured_from", "insured_to"):
             if row.get(field) is not None:
-                problems.append(Problem(field, "must be empty when insurance_type is none"))
+                problems.append(
+                    Problem(
+                        field,
+                        "must be empty when insurance_type is none",
+                        ProblemCode.MUST_BE_EMPTY,
+                    )
+                )
     died_on = row.get("died_on")
     if ident is not None and died_on is not None and died_on < ident.birth_date:
-        problems.append(Problem("died_on", _before_birth(ident.birth_date)))
+        problems.append(
+            Problem("died_on", _before_birth(ident.birth_date), ProblemCode.DIED_BEFORE_BIRTH)
+        )
     names = ("name", "hukou_village_code", "insurance_type", "insured_from", "insured_to")
     if problems or ident is None or not _complete(row, names):
         return None, problems
@@ -250,7 +286,9 @@ def death_row(row: Loaded) -> RowResult[DeathRow]:
             problems.extend(exc.problems)
     died_on = row.get("died_on")
     if ident is not None and died_on is not None and died_on < ident.birth_date:
-        problems.append(Problem("died_on", _before_birth(ident.birth_date)))
+        problems.append(
+            Problem("died_on", _before_birth(ident.birth_date), ProblemCode.DIED_BEFORE_BIRTH)
+        )
     if problems or ident is None or died_on is None:
         return None, problems
     return DeathRow(ident.value, died_on), []
@@ -261,7 +299,11 @@ def delivery_row(row: Loaded) -> RowResult[DeliveryRow]:
     problems: list[Problem] = []
     day, expiry = row.get("date"), row.get("expiry")
     if day is not None and expiry is not None and expiry < day:
-        problems.append(Problem("expiry", f"is before the delivery date {day.isoformat()}"))
+        problems.append(
+            Problem(
+                "expiry", f"is before the delivery date {day.isoformat()}", ProblemCode.DATE_ORDER
+            )
+        )
     names = [n for n in DeliveryRow.__dataclass_fields__ if n != "national_code"]
     if problems or not _complete(row, names):
         return None, problems
@@ -275,7 +317,9 @@ def catalog_row(row: Loaded) -> RowResult[CatalogRow]:
     _ordered(problems, "valid_to", row.get("valid_from"), row.get("valid_to"))
     low, high = row.get("min_age"), row.get("max_age")
     if low is not None and high is not None and high < low:
-        problems.append(Problem("max_age", f"must not be below min_age {low}"))
+        problems.append(
+            Problem("max_age", f"must not be below min_age {low}", ProblemCode.AGE_RANGE)
+        )
     names = [name for name in CatalogRow.__dataclass_fields__ if name not in _CATALOG_EXTRAS]
     if problems or not _complete(row, names):
         return None, problems

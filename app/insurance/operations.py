@@ -47,7 +47,7 @@ from app.audit.operations import append
 from app.audit.rules import clinic_chain
 from app.auth.models import User
 from app.database import unit_of_work
-from app.errors import Conflict, InvalidInput, NotFound, Problem
+from app.errors import Conflict, InvalidInput, NotFound, Problem, ProblemCode
 from app.extensions import db
 from app.insurance import rules
 from app.insurance.client import Gateway, Unknown, Unreachable, post
@@ -718,9 +718,13 @@ def retry_now(settlement_id: int, gateway: Gateway, clock: Clock) -> Attempt:
     """A person retries a pending or failed settlement at once (the lease still holds)."""
     row = db.session.get(InsuranceSettlement, settlement_id)
     if row is None:
-        raise NotFound(Problem("settlement", f"no settlement {settlement_id}", "not_found"))
+        raise NotFound(
+            Problem("settlement", f"no settlement {settlement_id}", ProblemCode.NOT_FOUND)
+        )
     if row.status not in ("pending", "failed"):
-        raise Conflict(Problem("settlement", f"the settlement is {row.status}", "not_pending"))
+        raise Conflict(
+            Problem("settlement", f"the settlement is {row.status}", ProblemCode.NOT_PENDING)
+        )
     db.session.commit()
     return settle(settlement_id, gateway, clock, force=True)
 
@@ -800,9 +804,9 @@ def decide_at_expected(
     """
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput(Problem("reason", "a reason is required", "reason_required"))
+        raise InvalidInput(Problem("reason", "a reason is required", ProblemCode.REASON_REQUIRED))
     if len(reason) > 200:
-        raise InvalidInput(Problem("reason", "at most 200 characters", "reason_too_long"))
+        raise InvalidInput(Problem("reason", "at most 200 characters", ProblemCode.REASON_TOO_LONG))
     with unit_of_work() as session:
         rows = list(
             session.scalars(

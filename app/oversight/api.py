@@ -17,7 +17,7 @@ from flask_smorest import Blueprint
 
 from app.checks.codes import normalise
 from app.clock import clock
-from app.errors import InvalidInput, NotFound, Problem
+from app.errors import InvalidInput, NotFound, Problem, ProblemCode
 from app.extensions import limiter
 from app.oversight.operations import check_id_tail, disown_visit, read_own_visits
 from app.oversight.schemas import (
@@ -76,10 +76,14 @@ def _checked(code: str, id_tail: str) -> str:
     stored = normalise(code)
     matched = check_id_tail(stored, id_tail, clock()()) if stored else None
     if matched is None or stored is None:
-        raise NotFound(Problem("code", "no receipt with this code"))
+        raise NotFound(Problem("code", "no receipt with this code", ProblemCode.NOT_FOUND))
     if not matched:
         raise InvalidInput(
-            Problem("id_tail", "is not the last six characters of the ID number", "mismatch")
+            Problem(
+                "id_tail",
+                "is not the last six characters of the ID number",
+                ProblemCode.ID_TAIL_MISMATCH,
+            )
         )
     return stored
 
@@ -99,7 +103,7 @@ def post_own_visits(path: dict[str, str], body: dict[str, str], **_: Any) -> Any
     stored = _checked(path["code"], body["id_tail"])
     mine = read_own_visits(stored, clock()())
     if mine is None:
-        raise NotFound(Problem("code", "no receipt with this code"))
+        raise NotFound(Problem("code", "no receipt with this code", ProblemCode.NOT_FOUND))
     return {
         "since": mine.since,
         "visits": [
@@ -137,5 +141,7 @@ def post_not_me(path: dict[str, Any], body: dict[str, str], **_: Any) -> Any:
     try:
         recorded = disown_visit(stored, int(path["visit_id"]), clock()())
     except NotFound:
-        raise NotFound(Problem("visit_id", "no such visit of this receipt's patient")) from None
+        raise NotFound(
+            Problem("visit_id", "no such visit of this receipt's patient", ProblemCode.NOT_FOUND)
+        ) from None
     return {"visit_id": path["visit_id"], "recorded": recorded}

@@ -50,7 +50,7 @@ from app.checks.rules import (
     worklist_month_for,
 )
 from app.database import unit_of_work
-from app.errors import InvalidInput, NotFound, Problem
+from app.errors import InvalidInput, NotFound, Problem, ProblemCode
 from app.extensions import db
 from app.localtime import local_date
 from app.oversight.models import (
@@ -87,7 +87,7 @@ def receipt_code_for(visit_id: int, now: dt.datetime) -> str:
             with unit_of_work() as session:
                 visit = session.get(Visit, visit_id)
                 if visit is None:
-                    raise NotFound(Problem("visit", f"no visit {visit_id}"))
+                    raise NotFound(Problem("visit", f"no visit {visit_id}", ProblemCode.NOT_FOUND))
                 if session.get(ReceiptCode, visit_id) is None:
                     session.add(
                         ReceiptCode(
@@ -124,13 +124,15 @@ def record_feedback(
     ``said_paid`` is at most ``most`` fen (a village visit costs tens of yuan).
     """
     if said_paid is not None and said_paid < 0:
-        raise InvalidInput(Problem("said_paid", "must not be negative"))
+        raise InvalidInput(
+            Problem("said_paid", "must not be negative", ProblemCode.NEGATIVE_AMOUNT)
+        )
     if said_paid is not None and said_paid > most:
-        raise InvalidInput(Problem("said_paid", f"at most {most} fen", "too_large"))
+        raise InvalidInput(Problem("said_paid", f"at most {most} fen", ProblemCode.TOO_LARGE))
     with unit_of_work() as session:
         row = session.scalar(select(ReceiptCode).where(ReceiptCode.code == code))
         if row is None:
-            raise NotFound(Problem("code", "no receipt with this code"))
+            raise NotFound(Problem("code", "no receipt with this code", ProblemCode.NOT_FOUND))
         said = said_paid if asked_more else None
         # The receipt's answer, locked: two answers at once leave one row, the later.
         answer = session.scalar(
@@ -469,7 +471,9 @@ def disown_visit(code: str, visit_id: int, now: dt.datetime) -> bool:
             or visit.patient_id_number != via.patient_id_number
             or visit.voided_at is not None
         ):
-            raise NotFound(Problem("visit", "no such visit of this receipt's patient"))
+            raise NotFound(
+                Problem("visit", "no such visit of this receipt's patient", ProblemCode.NOT_FOUND)
+            )
         exists = session.scalar(
             select(VisitDisowned.id).where(
                 VisitDisowned.visit_id == visit.id, VisitDisowned.visit_month == visit.month

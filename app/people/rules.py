@@ -14,7 +14,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from app.errors import InvalidInput, Problem
+from app.errors import InvalidInput, Problem, ProblemCode
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -40,26 +40,26 @@ def check_digit(first17: str) -> str:
 
 # Why a text is not an ID number: a stable code (what pages choose their words by) → reason.
 ID_PROBLEMS = {
-    "id_length": "must be 18 characters",
-    "id_shape": "must be 17 digits followed by a digit or X",
-    "id_birth_date": "contains an impossible birth date",
-    "id_check_digit": "check digit is wrong",
+    ProblemCode.ID_LENGTH: "must be 18 characters",
+    ProblemCode.ID_SHAPE: "must be 17 digits followed by a digit or X",
+    ProblemCode.ID_BIRTH_DATE: "contains an impossible birth date",
+    ProblemCode.ID_CHECK_DIGIT: "check digit is wrong",
 }
 
 
-def id_number_problem_code(text: str) -> str | None:
+def id_number_problem_code(text: str) -> ProblemCode | None:
     """The code (a key of :data:`ID_PROBLEMS`) of why ``text`` is not valid, or None."""
     value = text.strip().upper()
     if len(value) != 18:
-        return "id_length"
+        return ProblemCode.ID_LENGTH
     if not _SHAPE.match(value):
-        return "id_shape"
+        return ProblemCode.ID_SHAPE
     try:
         dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        return "id_birth_date"
+        return ProblemCode.ID_BIRTH_DATE
     if check_digit(value[:17]) != value[17]:
-        return "id_check_digit"
+        return ProblemCode.ID_CHECK_DIGIT
     return None
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.database import insert_missing, lock_or_create
-from app.errors import Conflict, Problem
+from app.errors import Conflict, Problem, ProblemCode
 from app.periods.models import Statement
 from app.places.models import Clinic
 
@@ -66,6 +66,6 @@ def require_open(clinic: Clinic, month: str, status: str, field: str) -> None:
             Problem(
                 field,
                 f"{month} of clinic {clinic.code} is {status}; its visits can no longer change",
-                "month_frozen",
+                ProblemCode.MONTH_FROZEN,
             )
         )

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
 
-from app.errors import DomainError, InvalidInput, Problem
+from app.errors import DomainError, InvalidInput, Problem, ProblemCode
 from app.extensions import db
 from app.places.models import Clinic, District, Town, Village
 
@@ -66,7 +66,7 @@ def clinic_by_code(
     """
     clinic = db.session.scalar(select(Clinic).where(Clinic.code == code))
     if clinic is None:
-        raise missing(Problem(field, f"unknown clinic {code!r}", "unknown_clinic"))
+        raise missing(Problem(field, f"unknown clinic {code!r}", ProblemCode.UNKNOWN_CLINIC))
     return clinic
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from app.audit.operations import OPERATOR, audit_policy
 from app.database import locked, unit_of_work
-from app.errors import Conflict, InvalidInput, Problem
+from app.errors import Conflict, InvalidInput, Problem, ProblemCode
 from app.places.models import District
 from app.policy.models import PolicyVersion
 from app.policy.rules import PolicyFile
@@ -76,9 +76,11 @@ def read_policy_file(data: bytes, source: str) -> PolicyFile:
     try:
         doc: dict[str, Any] = tomllib.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        raise PolicyRejected(source, [Problem("file", "is not UTF-8 text")]) from None
+        raise PolicyRejected(
+            source, [Problem("file", "is not UTF-8 text", ProblemCode.FILE_UNREADABLE)]
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyRejected(source, [Problem("toml", str(exc))]) from None
+        raise PolicyRejected(source, [Problem("toml", str(exc), ProblemCode.BAD_TOML)]) from None
     policy_file, problems = read_policy(doc)
     if policy_file is None:
         raise PolicyRejected(source, problems)
@@ -90,7 +92,9 @@ def load_policy_file(path: str | Path, *, source: str | None = None) -> PolicyLo
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise PolicyRejected(source, [Problem("file", exc.strerror or str(exc))]) from None
+        raise PolicyRejected(
+            source, [Problem("file", exc.strerror or str(exc), ProblemCode.FILE_UNREADABLE)]
+        ) from None
     return load_policy(read_policy_file(data, source), source=source)
 
 
@@ -107,7 +111,13 @@ def load_policy(policy_file: PolicyFile, *, source: str) -> PolicyLoad:
         if locked(session, District, code=district_code) is None:
             raise PolicyRejected(
                 source,
-                [Problem("district", f"unknown district {district_code}; import villages first")],
+                [
+                    Problem(
+                        "district",
+                        f"unknown district {district_code}; import villages first",
+                        ProblemCode.UNKNOWN_DISTRICT,
+                    )
+                ],
             )
         version = session.scalar(
             select(PolicyVersion).where(
@@ -129,7 +139,7 @@ def load_policy(policy_file: PolicyFile, *, source: str) -> PolicyLoad:
                         f"the version of {district_code} from {effective_from.isoformat()} "
                         f"was used by {used} visit(s) and cannot change ({changed}); "
                         "load the change as a new version with a later effective_from",
-                        "version_used",
+                        ProblemCode.VERSION_USED,
                     ),
                 )
             for key, value in columns.items():
@@ -146,7 +156,7 @@ def load_policy(policy_file: PolicyFile, *, source: str) -> PolicyLoad:
                     "effective_from",
                     f"visits up to {last_priced.isoformat()} were already priced with the "
                     f"policy of {district_code}; a new version must start after that day",
-                    "before_recorded_visits",
+                    ProblemCode.BEFORE_RECORDED_VISITS,
                 ),
             )
         version = PolicyVersion(

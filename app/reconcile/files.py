@@ -39,7 +39,7 @@ from zipfile import BadZipFile
 
 from marshmallow import ValidationError
 
-from app.errors import InvalidInput, Problem
+from app.errors import InvalidInput, Problem, ProblemCode
 from app.localtime import SHANGHAI
 from app.people.rules import id_number_problem
 from app.reconcile.rules import SettlementRow
@@ -140,9 +140,9 @@ class SettlementFileRejected(InvalidInput):
         self.omitted = dict(omitted or {})
         self.counts = dict(counts or {})
         super().__init__(
-            [Problem(f"line {p.line}.{p.field}", p.message, "bad_row") for p in problems]
+            [Problem(f"line {p.line}.{p.field}", p.message, ProblemCode.BAD_ROW) for p in problems]
             + [
-                Problem(name, self._more(name, more), "more_problems")
+                Problem(name, self._more(name, more), ProblemCode.MORE_PROBLEMS)
                 for name, more in sorted(self.omitted.items())
             ]
         )

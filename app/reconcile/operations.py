@@ -53,7 +53,7 @@ from app.audit.operations import OPERATOR, append, audit_adjustments, audit_sett
 from app.auth.access import require_clinic_visible
 from app.auth.models import User
 from app.database import unit_of_work
-from app.errors import InvalidInput, NotFound, Problem
+from app.errors import InvalidInput, NotFound, Problem, ProblemCode
 from app.extensions import db
 from app.insurance.client import Gateway, Unknown, Unreachable
 from app.insurance.models import InsuranceExchange, InsuranceSettlement
@@ -336,15 +336,17 @@ def _import(
 ) -> ReconcileResult:
     problems = []
     if parse_month(month) is None:
-        problems.append(Problem("month", "must be YYYY-MM", "bad_month"))
+        problems.append(Problem("month", "must be YYYY-MM", ProblemCode.BAD_MONTH))
     found = survey(stream, source)
     if found.size == 0:
-        problems.append(Problem("file", "the file is empty", "empty"))
+        problems.append(Problem("file", "the file is empty", ProblemCode.EMPTY_FILE))
     if problems:
         raise InvalidInput(problems)
     with unit_of_work() as session:
         if session.get(District, district) is None:
-            raise NotFound(Problem("district", f"unknown district {district!r}"))
+            raise NotFound(
+                Problem("district", f"unknown district {district!r}", ProblemCode.UNKNOWN_DISTRICT)
+            )
         previous = session.scalar(
             select(FundFile).where(
                 FundFile.district_code == district,
@@ -846,17 +848,21 @@ def set_difference_status(
     """A person marks a difference 已核对 (checked) or 已平账 (resolved), or back; with why."""
     problems = []
     if status not in STATUSES:
-        problems.append(Problem("status", f"must be one of {', '.join(STATUSES)}", "bad_status"))
+        problems.append(
+            Problem("status", f"must be one of {', '.join(STATUSES)}", ProblemCode.BAD_STATUS)
+        )
     if not reason.strip():
-        problems.append(Problem("reason", "say why", "required"))
+        problems.append(Problem("reason", "say why", ProblemCode.REQUIRED))
     if len(reason) > 200:
-        problems.append(Problem("reason", "200 characters at most", "too_long"))
+        problems.append(Problem("reason", "200 characters at most", ProblemCode.TOO_LONG))
     if problems:
         raise InvalidInput(problems)
     with unit_of_work() as session:
         row = session.get(DailyDifference, difference_id, with_for_update=True)
         if row is None:
-            raise NotFound(Problem("difference", f"no difference {difference_id}"))
+            raise NotFound(
+                Problem("difference", f"no difference {difference_id}", ProblemCode.NOT_FOUND)
+            )
         clinic = session.get(Clinic, row.clinic_id)
         assert clinic is not None
         require_clinic_visible(actor, clinic, "difference")

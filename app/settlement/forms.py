@@ -5,7 +5,7 @@ decimals, a count is a whole number — and hand typed values (int fen, a
 ``date``) to the operations, whose rules check meaning and name the failing
 field.  A form that does not load becomes an :class:`~app.errors.InvalidInput`
 naming its first bad field with a stable code, so the page words it from
-:mod:`app.settlement.messages` like any other refusal.  The CSRF token is
+:mod:`app.web.messages` like any other refusal.  The CSRF token is
 checked here too, with the same token the pages already render.
 """
 
@@ -17,14 +17,14 @@ from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, IntegerField, StringField
 from wtforms.validators import InputRequired, NumberRange, Optional, Regexp
 
-from app.errors import InvalidInput, Problem
+from app.errors import InvalidInput, Problem, ProblemCode
 from app.localtime import parse_typed_day
 from app.money import MoneyFormatError, parse_yuan
 from app.settlement.rules import FIGURE_FIELDS
 from app.settlement.schemas import MONTH_PATTERN
 
 # The code a field's shape error carries (pages word it by code).
-SHAPE_CODES = {"amount": "bad_amount", "paid_on": "bad_date"}
+SHAPE_CODES = {"amount": ProblemCode.BAD_AMOUNT, "paid_on": ProblemCode.BAD_DATE}
 
 
 class YuanField(StringField):
@@ -116,6 +116,8 @@ def loaded(form: FlaskForm) -> FlaskForm:
             message = str(field.errors[0])
             typed = field.raw_data[0] if field.raw_data else ""
             blank = not (typed.strip() if isinstance(typed, str) else typed)
-            code = "required" if blank else SHAPE_CODES.get(field.name, "required")
+            code = (
+                ProblemCode.REQUIRED if blank else SHAPE_CODES.get(field.name, ProblemCode.REQUIRED)
+            )
             raise InvalidInput(Problem(field.name, message, code))
-    raise InvalidInput(Problem("_", "the form could not be read", "required"))
+    raise InvalidInput(Problem("_", "the form could not be read", ProblemCode.REQUIRED))

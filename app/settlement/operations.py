@@ -53,7 +53,7 @@ from app.auth.access import can_see_district, require_clinic_visible, require_ro
 from app.auth.models import User
 from app.checks.rules import auto_submit_due
 from app.database import unit_of_work
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem, ProblemCode
 from app.insurance.queries import platform_adjustment_total, unsettled_blocking
 from app.localtime import local_date
 from app.money import format_yuan
@@ -136,7 +136,7 @@ def _freeze_and_submit(
                 "figures",
                 f"the month changed while you were looking: now {figures.visits} visits, "
                 f"backstop {format_yuan(figures.fiscal)}; check the figures again",
-                "figures_changed",
+                ProblemCode.FIGURES_CHANGED,
             )
         )
     for name in FIGURE_FIELDS:
@@ -194,7 +194,7 @@ def review_statement(
                 Problem(
                     "worklist",
                     f"{pending} visits on the review worklist have no finding yet",
-                    "worklist_open",
+                    ProblemCode.WORKLIST_OPEN,
                 )
             )
         statement.status = target.value
@@ -285,7 +285,9 @@ def pay_reviewed_statements(
     _require_role(actor, Action.PAY)
     if not can_see_district(actor, district_code):
         raise Forbidden(
-            Problem("district", f"district {district_code} is outside your scope", "scope")
+            Problem(
+                "district", f"district {district_code} is outside your scope", ProblemCode.SCOPE
+            )
         )
     with unit_of_work() as session:
         query = within(
@@ -307,14 +309,18 @@ def pay_reviewed_statements(
         }
         total = sum(due.values())
         if not statements:
-            raise Conflict(Problem("count", f"no reviewed statement to pay for {month}", "none"))
+            raise Conflict(
+                Problem(
+                    "count", f"no reviewed statement to pay for {month}", ProblemCode.NOTHING_TO_PAY
+                )
+            )
         if len(statements) != batch.count or total != batch.amount:
             raise Conflict(
                 Problem(
                     "amount",
                     f"the reviewed statements changed: now {len(statements)} clinics, "
                     f"{format_yuan(total)}; check them again",
-                    "batch_changed",
+                    ProblemCode.BATCH_CHANGED,
                 )
             )
         today = local_date(now)
@@ -354,7 +360,7 @@ def _refuse_unsettled(session: Session, clinic: Clinic, month: str) -> None:
                 "statement",
                 f"{pending} visits of {clinic.code} {month} are pending insurance settlement: "
                 "wait for the platform, or decide them at the expected figures with a reason",
-                "pending_settlement",
+                ProblemCode.PENDING_SETTLEMENT,
             )
         )
 
@@ -385,7 +391,9 @@ def book_adjustment(
     moves on to the next open statement.
     """
     if line.amount == 0:
-        raise InvalidInput(Problem("amount", "an adjustment must move money", "zero"))
+        raise InvalidInput(
+            Problem("amount", "an adjustment must move money", ProblemCode.ZERO_ADJUSTMENT)
+        )
     while True:
         statuses = dict(
             session.execute(
@@ -441,17 +449,21 @@ def record_finding(
     require_month(month)
     _require_role(actor, Action.REVIEW)
     if finding not in FINDINGS:
-        raise InvalidInput(Problem("finding", "must be accepted or disallowed", "bad_finding"))
+        raise InvalidInput(
+            Problem("finding", "must be accepted or disallowed", ProblemCode.BAD_FINDING)
+        )
     reason = (reason or "").strip()
     if len(reason) > 300:
-        raise InvalidInput(Problem("reason", "at most 300 characters", "too_long"))
+        raise InvalidInput(Problem("reason", "at most 300 characters", ProblemCode.TOO_LONG))
     with unit_of_work() as session:
         clinic = clinic_by_code(clinic_code, missing=NotFound)
         require_clinic_visible(actor, clinic)
         statement = lock_clinic_month(session, clinic, month)
         if statement.status != Status.SUBMITTED.value:
             raise Conflict(
-                Problem("status", f"the statement is {statement.status}", "illegal_transition")
+                Problem(
+                    "status", f"the statement is {statement.status}", ProblemCode.ILLEGAL_TRANSITION
+                )
             )
         item = session.scalar(
             select(ReviewItem).where(
@@ -459,13 +471,17 @@ def record_finding(
             )
         )
         if item is None:
-            raise NotFound(Problem("visit", "this visit is not on the worklist", "not_on_worklist"))
+            raise NotFound(
+                Problem("visit", "this visit is not on the worklist", ProblemCode.NOT_ON_WORKLIST)
+            )
         if item.finding is not None:
-            raise Conflict(Problem("finding", "this visit already has a finding", "already_found"))
+            raise Conflict(
+                Problem("finding", "this visit already has a finding", ProblemCode.ALREADY_FOUND)
+            )
         visit = item.visit
         if finding == "disallowed":
             if not reason:
-                raise InvalidInput(Problem("reason", "a reason is required", "required"))
+                raise InvalidInput(Problem("reason", "a reason is required", ProblemCode.REQUIRED))
             taken = visit.fiscal if amount is None else amount
             if not 0 < taken <= visit.fiscal:
                 raise InvalidInput(
@@ -473,7 +489,7 @@ def record_finding(
                         "amount",
                         f"must be more than 0 and at most the visit's backstop "
                         f"{format_yuan(visit.fiscal)}",
-                        "bad_disallowed_amount",
+                        ProblemCode.BAD_DISALLOWED_AMOUNT,
                     )
                 )
             line = AdjustmentLine(
@@ -529,7 +545,7 @@ def pull_back_statement(clinic_code: str, month: str, actor: User, now: dt.datet
                 Problem(
                     "status",
                     "only a statement the system submitted can be pulled back",
-                    "not_system_submitted",
+                    ProblemCode.NOT_SYSTEM_SUBMITTED,
                 )
             )
         statement.status = target.value

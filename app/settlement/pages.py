@@ -33,7 +33,7 @@ from app.checks.labels import describe, flag_url, why_label
 from app.checks.rules import Rule
 from app.checks.words import RULE_NAMES, check_message, decision_words
 from app.clock import clock
-from app.errors import DomainError, InvalidInput, Problem
+from app.errors import DomainError, InvalidInput, Problem, ProblemCode
 from app.extensions import db
 from app.insurance.queries import counts_by_clinic, unsettled_blocking
 from app.localtime import format_local, local_date, month_of, parse_typed_month
@@ -61,7 +61,6 @@ from app.settlement.forms import (
     loaded,
 )
 from app.settlement.labels import FIGURE_LABELS, action_label, status_label
-from app.settlement.messages import message_for
 from app.settlement.operations import (
     BatchPayment,
     pay_reviewed_statements,
@@ -85,6 +84,7 @@ from app.settlement.queries import (
 from app.settlement.rules import Payment, Status, allowed_actions, first_day_after
 from app.web.access import role_required
 from app.web.downloads import KINDS, Kind, send_document
+from app.web.messages import problem_words
 
 bp = Blueprint(
     "settlement",
@@ -164,7 +164,7 @@ def _month_choice(default: str) -> tuple[str, str, str | None]:
         return default, "", None
     month = parse_typed_month(typed)
     if month is None:
-        return default, typed, message_for(Problem("month", "not a month", "bad_month"))
+        return default, typed, problem_words(Problem("month", "not a month", ProblemCode.BAD_MONTH))
     return month, month, None
 
 
@@ -177,13 +177,13 @@ def _error_text(exc: DomainError) -> str:
     problem = exc.problems[0]
     args = request.view_args or {}
     params = {"month": args.get("month", "")}
-    if problem.code == "illegal_transition" and "clinic" in args:
+    if problem.code is ProblemCode.ILLEGAL_TRANSITION and "clinic" in args:
         params["status"] = status_label(
             statement_view(args["clinic"], args["month"], _user()).status
         )
-    if problem.code == "month_not_ended":
+    if problem.code is ProblemCode.MONTH_NOT_ENDED:
         params["date"] = first_day_after(params["month"]).isoformat()
-    return message_for(problem, **params) or exc.message
+    return problem_words(problem, **params)
 
 
 def _run(action: Callable[[], Any], success: str, back: str) -> BaseResponse:

@@ -38,7 +38,7 @@ from sqlalchemy.orm import contains_eager
 from app.auth.access import can_see_district, require_clinic_visible
 from app.auth.models import User, person_name
 from app.catalog.models import Diagnosis
-from app.errors import Forbidden, NotFound, Problem
+from app.errors import Forbidden, NotFound, Problem, ProblemCode
 from app.extensions import db
 from app.insurance.queries import platform_adjustments
 from app.localtime import month_bounds
@@ -490,10 +490,14 @@ def _district_clinics(district_code: str, month: str, town_code: str | None) -> 
 def _visible_district(district_code: str, viewer: User | None) -> District:
     district = db.session.get(District, district_code)
     if district is None:
-        raise NotFound(Problem("district", f"unknown district {district_code!r}", "unknown"))
+        raise NotFound(
+            Problem("district", f"unknown district {district_code!r}", ProblemCode.UNKNOWN_DISTRICT)
+        )
     if viewer is not None and not can_see_district(viewer, district_code):
         raise Forbidden(
-            Problem("district", f"district {district_code} is outside your scope", "scope")
+            Problem(
+                "district", f"district {district_code} is outside your scope", ProblemCode.SCOPE
+            )
         )
     return district
 
@@ -777,13 +781,20 @@ def verify_statement(clinic_code: str, month: str) -> Verification:
     adjusted = sum(a.amount for a in _adjustments([clinic.id], month).get(clinic.id, []))
     due = live.fiscal + adjusted
     if paid and statement is not None and statement.paid_amount != due:
-        problems.append(Problem("paid_amount", f"paid {statement.paid_amount} but due {due}"))
+        problems.append(
+            Problem(
+                "paid_amount",
+                f"paid {statement.paid_amount} but due {due}",
+                ProblemCode.FIGURES_MISMATCH,
+            )
+        )
     if paid and statement is not None and statement.paid_adjustments != adjusted:
         # An adjustment line added, changed or removed after the payment.
         problems.append(
             Problem(
                 "adjustments",
                 f"paid with adjustments {statement.paid_adjustments}; the lines sum to {adjusted}",
+                ProblemCode.FIGURES_MISMATCH,
             )
         )
     return Verification(clinic.code, month, status, True, problems)

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.errors import Conflict, InvalidInput, Problem
+from app.errors import Conflict, InvalidInput, Problem, ProblemCode
 
 # The figures are declared once, in app.ledger; these names stay importable here.
 from app.ledger import COUNT_FIELDS as COUNT_FIELDS
@@ -106,7 +106,7 @@ def next_status(action: Action, current: Status | str) -> Status:
             Problem(
                 "status",
                 f"the statement is {current.value}; {action.value} needs it {allowed}",
-                "illegal_transition",
+                ProblemCode.ILLEGAL_TRANSITION,
             )
         )
     return transition.target
@@ -122,10 +122,16 @@ def clean_reason(action: Action, reason: str | None) -> str:
     reason = (reason or "").strip()
     if TRANSITIONS[action].reason_required and not reason:
         raise InvalidInput(
-            Problem("reason", f"a reason is required to {action.value} a statement", "required")
+            Problem(
+                "reason",
+                f"a reason is required to {action.value} a statement",
+                ProblemCode.REQUIRED,
+            )
         )
     if len(reason) > MAX_REASON:
-        raise InvalidInput(Problem("reason", f"at most {MAX_REASON} characters", "too_long"))
+        raise InvalidInput(
+            Problem("reason", f"at most {MAX_REASON} characters", ProblemCode.TOO_LONG)
+        )
     return reason
 
 
@@ -147,7 +153,7 @@ def require_month_ended(month: str, today: dt.date) -> None:
                 "month",
                 f"{month} has not ended yet; it can be submitted from {opens_on.isoformat()} "
                 "(Asia/Shanghai)",
-                "month_not_ended",
+                ProblemCode.MONTH_NOT_ENDED,
             )
         )
 
@@ -167,25 +173,35 @@ def check_payment(payment: Payment, due: int, today: dt.date, month: str) -> lis
             Problem(
                 "amount",
                 f"must equal the backstop due, {due // 100}.{due % 100:02d}",
-                "amount_mismatch",
+                ProblemCode.AMOUNT_MISMATCH,
             )
         )
     if payment.paid_on > today:
-        problems.append(Problem("paid_on", "is in the future", "future"))
+        problems.append(Problem("paid_on", "is in the future", ProblemCode.PAID_IN_FUTURE))
     elif payment.paid_on < first_day_after(month):
-        problems.append(Problem("paid_on", f"is before {month} ended", "before_month_end"))
+        problems.append(
+            Problem("paid_on", f"is before {month} ended", ProblemCode.BEFORE_MONTH_END)
+        )
     reference = payment.reference.strip()
     if not reference:
-        problems.append(Problem("reference", "a payment reference is required", "required"))
+        problems.append(
+            Problem("reference", "a payment reference is required", ProblemCode.REQUIRED)
+        )
     elif len(reference) > MAX_REFERENCE:
-        problems.append(Problem("reference", f"at most {MAX_REFERENCE} characters", "too_long"))
+        problems.append(
+            Problem("reference", f"at most {MAX_REFERENCE} characters", ProblemCode.TOO_LONG)
+        )
     return problems
 
 
 def compare_figures(stored: Mapping[str, int], live: Mapping[str, int]) -> list[Problem]:
     """Every figure where the stored statement and the visits disagree."""
     return [
-        Problem(name, f"stored {stored[name]} but the visits sum to {live[name]}", "mismatch")
+        Problem(
+            name,
+            f"stored {stored[name]} but the visits sum to {live[name]}",
+            ProblemCode.FIGURES_MISMATCH,
+        )
         for name in live
         if stored.get(name) != live[name]
     ]
@@ -193,7 +209,9 @@ def compare_figures(stored: Mapping[str, int], live: Mapping[str, int]) -> list[
 
 def require_month(month: str) -> str:
     if parse_month(month) is None:
-        raise InvalidInput(Problem("month", f"not a month (YYYY-MM): {month!r}", "bad_month"))
+        raise InvalidInput(
+            Problem("month", f"not a month (YYYY-MM): {month!r}", ProblemCode.BAD_MONTH)
+        )
     return month
 
 

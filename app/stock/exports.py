@@ -16,6 +16,7 @@ from flask_babel import force_locale
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from app.glossary import zh
 from app.localtime import format_local
 from app.money import format_yuan
 from app.spreadsheet import safe_cell
@@ -109,7 +110,7 @@ def stock_xlsx(view: StockStatement) -> bytes:
         ws.append([safe_cell(v) for v in values])
     for c in ws[1]:
         c.font = Font(bold=True)
-    sheet = wb.create_sheet("风险提示")
+    sheet = wb.create_sheet(zh("risk_flag"))
     sheet.append(["提示", "涉及收据"])
     for flag in flags:
         sheet.append([safe_cell(flag.what), safe_cell(flag.visits)])

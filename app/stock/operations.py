@@ -19,7 +19,7 @@ from app.auth.access import require_doctor_of
 from app.auth.models import User
 from app.catalog.models import CatalogItem
 from app.database import unit_of_work
-from app.errors import Conflict, InvalidInput, NotFound, Problem
+from app.errors import Conflict, InvalidInput, NotFound, Problem, ProblemCode
 from app.money import MoneyFormatError, parse_quantity
 from app.places.queries import clinic_by_code
 from app.stock.models import StockTake
@@ -51,18 +51,20 @@ def record_stock_take(
         try:
             quantity = parse_quantity(counted)
         except MoneyFormatError as exc:
-            problems.append(Problem("counted", str(exc), exc.code))
+            problems.append(Problem("counted", str(exc), ProblemCode(exc.code)))
     if taken_on > today:
-        problems.append(Problem("taken_on", "is in the future", "future"))
+        problems.append(Problem("taken_on", "is in the future", ProblemCode.COUNTED_IN_FUTURE))
     note = (note or "").strip()
     if len(note) > 200:
-        problems.append(Problem("note", "at most 200 characters", "too_long"))
+        problems.append(Problem("note", "at most 200 characters", ProblemCode.TOO_LONG))
     with unit_of_work() as session:
         clinic = clinic_by_code(clinic_code, missing=NotFound)
         require_doctor_of(actor, clinic)
         item = session.scalar(select(CatalogItem).where(CatalogItem.code == item_code))
         if item is None or item.kind not in STOCKED_KINDS:
-            problems.append(Problem("item", f"{item_code!r} is not a stocked item", "unknown_item"))
+            problems.append(
+                Problem("item", f"{item_code!r} is not a stocked item", ProblemCode.UNKNOWN_ITEM)
+            )
         if problems:
             raise InvalidInput(problems)
         exists = session.scalar(
@@ -74,7 +76,9 @@ def record_stock_take(
         )
         if exists is not None:
             raise Conflict(
-                Problem("taken_on", "this item was already counted on that day", "counted")
+                Problem(
+                    "taken_on", "this item was already counted on that day", ProblemCode.COUNTED
+                )
             )
         book = book_on(clinic.id, item_code, taken_on)
         take = StockTake(

@@ -20,7 +20,7 @@ from app.auth.access import require_clinic_visible
 from app.auth.api_auth import api_user, authenticate_bearer
 from app.auth.models import User
 from app.clock import clock
-from app.errors import InvalidInput, PreconditionRequired, Problem
+from app.errors import InvalidInput, PreconditionRequired, Problem, ProblemCode
 from app.insurance.pages import configured_gateway, reverse_after_void, settle_after_recording
 from app.insurance.queries import settlement_for_visit
 from app.insurance.schemas import settlement_answer
@@ -108,7 +108,7 @@ def _clinic_in_scope(code: str | None, actor: User) -> Clinic:
     if code is None:
         if actor.role == "doctor" and actor.clinic is not None:
             return actor.clinic
-        raise InvalidInput(Problem("clinic", "is required", "required"))
+        raise InvalidInput(Problem("clinic", "is required", ProblemCode.REQUIRED))
     return clinic_by_code(code)
 
 
@@ -141,7 +141,9 @@ class Visits(MethodView):
         total and the pages.
         """
         if pagination_parameters.page > MAX_PAGE:
-            raise InvalidInput(Problem("page", f"must be at most {MAX_PAGE}", "invalid"))
+            raise InvalidInput(
+                Problem("page", f"must be at most {MAX_PAGE}", ProblemCode.BAD_SHAPE)
+            )
         actor = api_user()
         clinic = _clinic_in_scope(args.get("clinic"), actor)
         require_clinic_visible(actor, clinic)
@@ -183,7 +185,7 @@ class Visits(MethodView):
                 Problem(
                     "Idempotency-Key",
                     "is required: send a new key per visit, and the same key on a retry",
-                    "required",
+                    ProblemCode.REQUIRED,
                 )
             )
         actor = api_user()

@@ -90,7 +90,7 @@ from app.database import (
     unit_of_work,
     upsert_statement,
 )
-from app.errors import Conflict, DomainError, InvalidInput, NotFound, Problem
+from app.errors import Conflict, DomainError, InvalidInput, NotFound, Problem, ProblemCode
 from app.extensions import db
 from app.localtime import local, local_date, month_of
 from app.money import MoneyFormatError, parse_quantity
@@ -447,15 +447,17 @@ def _visited_at(request: VisitRequest, now: dt.datetime) -> dt.datetime:
     visited_at = request.visited_at or captured or now
     if request.visited_at is None and captured is not None and captured.tzinfo and captured > now:
         # The terminal's clock is ahead of the server's: said of the capture time.
-        raise InvalidInput(Problem("captured_at", "is in the future", "capture_future"))
+        raise InvalidInput(Problem("captured_at", "is in the future", ProblemCode.CAPTURE_FUTURE))
     if visited_at.tzinfo is None:
-        raise InvalidInput(Problem("visited_at", "needs a time zone, e.g. +08:00", "no_zone"))
+        raise InvalidInput(
+            Problem("visited_at", "needs a time zone, e.g. +08:00", ProblemCode.NO_ZONE)
+        )
     if visited_at > now:
-        raise InvalidInput(Problem("visited_at", "is in the future", "future"))
+        raise InvalidInput(Problem("visited_at", "is in the future", ProblemCode.FUTURE))
     # A floor against typos (and against dates whose UTC or Shanghai reading
     # falls outside what datetime can hold); the programme itself began in 2016.
     if visited_at < EARLIEST_VISIT:
-        raise InvalidInput(Problem("visited_at", "is before 2000", "too_early"))
+        raise InvalidInput(Problem("visited_at", "is before 2000", ProblemCode.TOO_EARLY))
     return visited_at.astimezone(dt.UTC)
 
 
@@ -468,12 +470,14 @@ def _captured_at(request: VisitRequest, visited_at: dt.datetime, now: dt.datetim
     assert request.offline is not None
     captured = request.offline.captured_at
     if captured.tzinfo is None:
-        raise InvalidInput(Problem("captured_at", "needs a time zone, e.g. +08:00", "no_zone"))
+        raise InvalidInput(
+            Problem("captured_at", "needs a time zone, e.g. +08:00", ProblemCode.NO_ZONE)
+        )
     if captured > now:
-        raise InvalidInput(Problem("captured_at", "is in the future", "capture_future"))
+        raise InvalidInput(Problem("captured_at", "is in the future", ProblemCode.CAPTURE_FUTURE))
     if captured < visited_at:
         raise InvalidInput(
-            Problem("captured_at", "is before the visit time", "capture_before_visit")
+            Problem("captured_at", "is before the visit time", ProblemCode.CAPTURE_BEFORE_VISIT)
         )
     return captured.astimezone(dt.UTC)
 
@@ -495,7 +499,7 @@ def _check_expectations(request: VisitRequest, split: Split, reasons: tuple[str,
                 "expected_programme",
                 f"the slip said programme={offline.expected_programme}; the register says "
                 f"{split.programme} ({', '.join(reasons) or 'no reason'})",
-                "programme_differs",
+                ProblemCode.PROGRAMME_DIFFERS,
             )
         )
     if offline.expected_patient is not None and offline.expected_patient != split.patient:
@@ -504,7 +508,7 @@ def _check_expectations(request: VisitRequest, split: Split, reasons: tuple[str,
                 "expected_patient",
                 f"the slip said the patient pays {offline.expected_patient} fen; "
                 f"the catalogue and register give {split.patient}",
-                "patient_differs",
+                ProblemCode.PATIENT_DIFFERS,
             )
         )
 
@@ -515,9 +519,11 @@ def _line_inputs(
     """The lines priced from ``catalogue`` (the facts' items, on ``day``), or every problem."""
     problems: list[Problem] = []
     if not request.lines:
-        problems.append(Problem("lines", "a visit needs at least one line", "no_lines"))
+        problems.append(Problem("lines", "a visit needs at least one line", ProblemCode.NO_LINES))
     if len(request.lines) > MAX_LINES:
-        problems.append(Problem("lines", f"at most {MAX_LINES} lines per visit", "too_many_lines"))
+        problems.append(
+            Problem("lines", f"at most {MAX_LINES} lines per visit", ProblemCode.TOO_MANY_LINES)
+        )
 
     inputs: list[LineInput] = []
     items: list[PricedItem] = []
@@ -525,18 +531,24 @@ def _line_inputs(
         try:
             quantity = parse_quantity(line.quantity)
         except MoneyFormatError as exc:
-            problems.append(Problem(f"lines[{i}].quantity", str(exc), exc.code))
+            problems.append(Problem(f"lines[{i}].quantity", str(exc), ProblemCode(exc.code)))
             quantity = 0
         item = catalogue.get(line.item)
         if item is None:
             problems.append(
-                Problem(f"lines[{i}].item", f"unknown catalogue item {line.item!r}", "unknown_item")
+                Problem(
+                    f"lines[{i}].item",
+                    f"unknown catalogue item {line.item!r}",
+                    ProblemCode.UNKNOWN_ITEM,
+                )
             )
             continue
         if item.price is None:
             problems.append(
                 Problem(
-                    f"lines[{i}].item", f"{line.item} has no approved price on {day}", "no_price"
+                    f"lines[{i}].item",
+                    f"{line.item} has no approved price on {day}",
+                    ProblemCode.NO_PRICE,
                 )
             )
             continue
@@ -573,14 +585,18 @@ def _diagnoses(
     problems: list[Problem] = []
     if not codes and version is not None and version.require_diagnosis:
         problems.append(
-            Problem("diagnoses", "this district requires at least one diagnosis", "no_diagnosis")
+            Problem(
+                "diagnoses",
+                "this district requires at least one diagnosis",
+                ProblemCode.NO_DIAGNOSIS,
+            )
         )
     if len(codes) > MAX_DIAGNOSES:
         problems.append(
             Problem(
                 "diagnoses",
                 f"at most {MAX_DIAGNOSES} diagnoses: the main one and {MAX_DIAGNOSES - 1} more",
-                "too_many_diagnoses",
+                ProblemCode.TOO_MANY_DIAGNOSES,
             )
         )
     known = diagnoses_by_code(codes[:MAX_DIAGNOSES])
@@ -589,11 +605,17 @@ def _diagnoses(
         where = f"diagnoses[{i}]"
         row = known.get(code)
         if row is None:
-            problems.append(Problem(where, f"unknown diagnosis code {code!r}", "unknown_diagnosis"))
+            problems.append(
+                Problem(where, f"unknown diagnosis code {code!r}", ProblemCode.UNKNOWN_DIAGNOSIS)
+            )
         elif row.valid_from > day or (row.valid_to is not None and row.valid_to < day):
-            problems.append(Problem(where, f"{code} is not valid on {day}", "diagnosis_not_valid"))
+            problems.append(
+                Problem(where, f"{code} is not valid on {day}", ProblemCode.DIAGNOSIS_NOT_VALID)
+            )
         elif code in codes[:i]:
-            problems.append(Problem(where, f"{code} is listed twice", "diagnosis_repeated"))
+            problems.append(
+                Problem(where, f"{code} is listed twice", ProblemCode.DIAGNOSIS_REPEATED)
+            )
         else:
             found.append((code, row.name))
     if problems:
@@ -749,7 +771,7 @@ def _refuse_frozen_month(clinic: Clinic, month: str, name: str = "visited_at") -
             Problem(
                 name,
                 f"{month} of clinic {clinic.code} is {status}; its visits can no longer change",
-                "month_frozen",
+                ProblemCode.MONTH_FROZEN,
             )
         )
 
@@ -793,7 +815,11 @@ def _replay(session: Session, actor: User, key: str, fingerprint: str) -> Visit 
         return None
     if row.request_hash != fingerprint:
         raise Conflict(
-            Problem("Idempotency-Key", "was already used with a different request", "key_reused")
+            Problem(
+                "Idempotency-Key",
+                "was already used with a different request",
+                ProblemCode.KEY_REUSED,
+            )
         )
     return session.scalars(
         select(Visit)
@@ -821,7 +847,9 @@ def record_visit(
     """
     fingerprint = request.fingerprint()
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 100:
-        raise InvalidInput(Problem("Idempotency-Key", "must be 1 to 100 characters", "bad_key"))
+        raise InvalidInput(
+            Problem("Idempotency-Key", "must be 1 to 100 characters", ProblemCode.BAD_KEY)
+        )
     _ensure_partition(request, now)
     try:
         return _record(request, actor, now, idempotency_key, fingerprint, screen), True
@@ -959,7 +987,7 @@ def pack_problems(request: VisitRequest) -> list[Problem]:
                     Problem(
                         f"lines[{i}].trace_codes[{j}]",
                         "this traceability code is already on this visit",
-                        "trace_code_repeated",
+                        ProblemCode.TRACE_CODE_REPEATED,
                     )
                 )
             seen.add(code)
@@ -1301,14 +1329,14 @@ def void_visit(visit_id: int, reason: str, actor: User, now: dt.datetime) -> Vis
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput(
-            Problem("reason", "a reason is required to void a visit", "reason_required")
+            Problem("reason", "a reason is required to void a visit", ProblemCode.REASON_REQUIRED)
         )
     if len(reason) > 200:
-        raise InvalidInput(Problem("reason", "at most 200 characters", "reason_too_long"))
+        raise InvalidInput(Problem("reason", "at most 200 characters", ProblemCode.REASON_TOO_LONG))
     with unit_of_work() as session:
         visit = session.get(Visit, visit_id)
         if visit is None:
-            raise NotFound(Problem("visit", f"no visit {visit_id}", "not_found"))
+            raise NotFound(Problem("visit", f"no visit {visit_id}", ProblemCode.NOT_FOUND))
         clinic = visit.clinic
         require_doctor_of(actor, clinic, "visit")
         lock_open_month(session, clinic, visit.month, "visit")
@@ -1316,7 +1344,9 @@ def void_visit(visit_id: int, reason: str, actor: User, now: dt.datetime) -> Vis
         assert visit is not None
         if visit.voided_at is not None:
             raise Conflict(
-                Problem("visit", f"visit {visit.receipt_number} is already voided", "voided")
+                Problem(
+                    "visit", f"visit {visit.receipt_number} is already voided", ProblemCode.VOIDED
+                )
             )
         unpost_visit(session, visit, reason, actor, now)
         audit_visit(session, actor, "visit.void", visit, now)
@@ -1335,7 +1365,7 @@ def close_day(clinic: Clinic, day: dt.date, actor: User, now: dt.datetime) -> Da
     """
     require_doctor_of(actor, clinic, "day")
     if day > local_date(now):
-        raise InvalidInput(Problem("day", f"{day} has not begun", "future_day"))
+        raise InvalidInput(Problem("day", f"{day} has not begun", ProblemCode.FUTURE_DAY))
     with unit_of_work() as session:
         # Two clicks on 日结 at once must not both become close number n: the
         # clinic's row is locked while its closes are counted (SQLite: BEGIN IMMEDIATE).
@@ -1352,7 +1382,9 @@ def close_day(clinic: Clinic, day: dt.date, actor: User, now: dt.datetime) -> Da
         if open_part is None or (closes and not open_part.entries):
             raise Conflict(
                 Problem(
-                    "day", f"{day} of clinic {clinic.code} has nothing new to close", "day_closed"
+                    "day",
+                    f"{day} of clinic {clinic.code} has nothing new to close",
+                    ProblemCode.DAY_CLOSED,
                 )
             )
         totals = open_part.totals

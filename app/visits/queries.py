@@ -17,7 +17,7 @@ from app.auth.models import User
 from app.catalog.models import CatalogItem, ItemPrice
 from app.catalog.rules import pinyin_initials
 from app.database import loaded_instance
-from app.errors import NotFound, Problem
+from app.errors import NotFound, Problem, ProblemCode
 from app.extensions import db
 from app.localtime import start_of_local_day
 from app.people.models import Resident
@@ -293,7 +293,7 @@ def patient_eligibility(
 def visit_for(visit_id: int, actor: User) -> Visit:
     visit = db.session.get(Visit, visit_id)
     if visit is None:
-        raise NotFound(Problem("visit", f"no visit {visit_id}"))
+        raise NotFound(Problem("visit", f"no visit {visit_id}", ProblemCode.NOT_FOUND))
     require_clinic_visible(actor, visit.clinic, "visit")
     return visit
 

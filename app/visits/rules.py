@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-from app.errors import InvalidInput, Problem
+from app.errors import InvalidInput, Problem, ProblemCode
 from app.money import apply_ratio, line_amount
 from app.policy.rules import Policy
 
@@ -167,7 +167,7 @@ def deceased_problem(eligibility: Eligibility) -> Problem | None:
         "patient_id_number",
         f"the register records this person's death on {eligibility.died_on.isoformat()}; "
         "no visit can be recorded on or after that day",
-        "deceased",
+        ProblemCode.DECEASED,
     )
 
 
@@ -192,30 +192,42 @@ def line_problems(lines: list[LineInput]) -> list[Problem]:
     """Meaning checks on the lines; each problem names ``lines[i].field``."""
     problems: list[Problem] = []
     if not lines:
-        problems.append(Problem("lines", "a visit needs at least one line", "no_lines"))
+        problems.append(Problem("lines", "a visit needs at least one line", ProblemCode.NO_LINES))
     consultation_seen = False
     for i, line in enumerate(lines):
         if line.quantity <= 0:
             problems.append(
-                Problem(f"lines[{i}].quantity", "must be greater than zero", "not_positive")
+                Problem(
+                    f"lines[{i}].quantity", "must be greater than zero", ProblemCode.NOT_POSITIVE
+                )
             )
         elif line.quantity > MAX_QUANTITY:
-            problems.append(Problem(f"lines[{i}].quantity", "must be at most 9999.999", "too_much"))
+            problems.append(
+                Problem(f"lines[{i}].quantity", "must be at most 9999.999", ProblemCode.TOO_MUCH)
+            )
         elif line_amount(max(line.unit_price, 0), line.quantity) > MAX_AMOUNT:
             problems.append(
                 Problem(
-                    f"lines[{i}].quantity", "the line amount is implausibly large", "implausible"
+                    f"lines[{i}].quantity",
+                    "the line amount is implausibly large",
+                    ProblemCode.IMPLAUSIBLE,
                 )
             )
         if line.unit_price < 0:
-            problems.append(Problem(f"lines[{i}].item", "has a negative price", "negative_price"))
+            problems.append(
+                Problem(f"lines[{i}].item", "has a negative price", ProblemCode.NEGATIVE_PRICE)
+            )
         if line.price_ceiling is not None and line.price_ceiling < 0:
             problems.append(
-                Problem(f"lines[{i}].item", "has a negative price ceiling", "negative_ceiling")
+                Problem(
+                    f"lines[{i}].item", "has a negative price ceiling", ProblemCode.NEGATIVE_CEILING
+                )
             )
         if line.selfpay_ratio is not None and not 0 <= line.selfpay_ratio <= 1:
             problems.append(
-                Problem(f"lines[{i}].item", "has a self-pay ratio outside 0..1", "bad_ratio")
+                Problem(
+                    f"lines[{i}].item", "has a self-pay ratio outside 0..1", ProblemCode.BAD_RATIO
+                )
             )
         if line.kind is Kind.CONSULTATION:
             if consultation_seen:
@@ -223,7 +235,7 @@ def line_problems(lines: list[LineInput]) -> list[Problem]:
                     Problem(
                         f"lines[{i}].item",
                         "only one consultation line per visit",
-                        "second_consultation",
+                        ProblemCode.SECOND_CONSULTATION,
                     )
                 )
             consultation_seen = True
@@ -232,7 +244,7 @@ def line_problems(lines: list[LineInput]) -> list[Problem]:
                     Problem(
                         f"lines[{i}].quantity",
                         "the consultation fee is quantity 1",
-                        "consultation_once",
+                        ProblemCode.CONSULTATION_ONCE,
                     )
                 )
     return problems
@@ -349,7 +361,9 @@ def compute_split(
     priced = tuple(price_line(line, policy) for line in lines)
     lines_total = sum(p.amount for p in priced)
     if lines_total > MAX_AMOUNT:
-        raise InvalidInput(Problem("lines", "the visit total is implausibly large", "implausible"))
+        raise InvalidInput(
+            Problem("lines", "the visit total is implausibly large", ProblemCode.IMPLAUSIBLE)
+        )
     in_scope = sum(p.in_scope for p in priced)
     self_pay = sum(p.self_pay for p in priced)
     fund_base = sum(p.fund_base for p in priced)

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from app.errors import DomainError
+from app.errors import DomainError, ProblemCode
 
 
 def _wants_json() -> bool:
@@ -60,7 +60,7 @@ def _http_error_json(exc: HTTPException) -> Any:
         headers["WWW-Authenticate"] = "Bearer"
     if errors:
         body["errors"] = errors
-        body["codes"] = dict.fromkeys(errors, "invalid")
+        body["codes"] = dict.fromkeys(errors, ProblemCode.BAD_SHAPE)
     return jsonify(body), exc.code, headers
 
 

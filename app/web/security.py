@@ -27,6 +27,7 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import BadRequest
 
+from app.errors import ProblemCode
 from app.extensions import db
 
 CSP = (
@@ -103,7 +104,7 @@ def _database_unavailable(exc: Exception) -> Any:
             "error": "ServiceUnavailable",
             "message": "the database is unavailable; retry later",
             "errors": {"_": ["the database is unavailable; retry later"]},
-            "codes": {"_": "unavailable"},
+            "codes": {"_": ProblemCode.UNAVAILABLE},
         }
         return jsonify(body), 503, headers
     page = render_template(

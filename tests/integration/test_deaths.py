@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from app.audit.models import AuditEntry
 from app.auth.models import User
 from app.database import unit_of_work
-from app.errors import Problem
+from app.errors import Problem, ProblemCode
 from app.extensions import db
 from app.oversight.models import ReviewItem
 from app.people.models import Resident
@@ -135,7 +135,7 @@ def test_no_visit_on_or_after_the_death(
     assert resp.status_code == 200 and "deceased" in resp.json["reasons"]
     assert resp.json["programme"] is False
     with app.test_request_context():
-        words = problem_text(Problem("patient_id_number", "x", "deceased"))
+        words = problem_text(Problem("patient_id_number", "x", ProblemCode.DECEASED))
     assert "已死亡" in words
 
 

@@ -10,10 +10,10 @@ from flask import Flask, g
 from flask.testing import FlaskClient
 from flask_babel import force_locale, refresh
 
-from app.errors import Problem
-from app.settlement.messages import message_for
+from app.errors import Problem, ProblemCode
 from app.settlement.queries import district_summary
 from app.visits.models import Visit
+from app.web.messages import problem_words
 from tests.conftest import FixedClock
 from tests.factories import World
 from tests.integration.test_month_close import counted
@@ -206,13 +206,14 @@ def test_english_on_request(client: FlaskClient, world: World, username: str) ->
 
 def test_pages_choose_their_words_by_code_not_by_english(app: Flask) -> None:
     with app.test_request_context(), force_locale("zh"):
-        reworded = Problem("amount", "whatever the rule says today", "amount_mismatch")
-        assert message_for(reworded) == "拨付金额必须等于应付兜底金额。"
-        required = message_for(Problem("reference", "a payment reference is required", "required"))
-        assert required is not None and "凭证" in required
-        assert message_for(Problem("x", "a rule without words yet", "no_such_code")) is None
+        reworded = Problem("amount", "whatever the rule says today", ProblemCode.AMOUNT_MISMATCH)
+        assert problem_words(reworded) == "拨付金额必须等于应付兜底金额。"
+        required = problem_words(
+            Problem("reference", "a payment reference is required", ProblemCode.REQUIRED)
+        )
+        assert "凭证" in required
     with app.test_request_context(), force_locale("en"):
-        future = message_for(Problem("paid_on", "is in the future", "future"))
+        future = problem_words(Problem("paid_on", "is in the future", ProblemCode.PAID_IN_FUTURE))
         assert future == "The payment date is in the future."
 
 

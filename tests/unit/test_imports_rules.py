@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app.catalog.rules import pinyin_initials
-from app.errors import Problem
+from app.errors import Problem, ProblemCode
 from app.imports.rules import (
     CatalogRow,
     Lined,
@@ -386,21 +386,27 @@ def test_a_bom_file_loads_by_column_name_in_any_order() -> None:
 )
 def test_a_bad_money_cell_names_the_price(price: str, message: str) -> None:
     value, problems = read("catalog", price=price)
-    assert value is None and problems == [Problem("price", message)]
+    assert value is None and problems == [Problem("price", message, ProblemCode.BAD_SHAPE)]
 
 
 def test_the_row_schema_refuses_an_unknown_column_and_control_characters() -> None:
     _, problems = load_cells(SCHEMAS["villages"], {**cells("villages"), "colour": "red"})
-    assert problems == [Problem("colour", "Unknown field.")]
+    assert problems == [Problem("colour", "Unknown field.", ProblemCode.BAD_SHAPE)]
     value, problems = read("villages", name="大涡\x00村")
-    assert value is None and problems == [Problem("name", "must not contain control characters")]
+    assert value is None and problems == [
+        Problem("name", "must not contain control characters", ProblemCode.BAD_SHAPE)
+    ]
 
 
 def test_dates_are_iso_only() -> None:
     for bad in ("2016-1-1", "20160101", "2016-01-01T00:00"):
         value, problems = read("clinics", joined_on=bad)
         assert value is None
-        assert problems == [Problem("joined_on", f"must be a date like 2026-01-31, not {bad!r}")]
+        assert problems == [
+            Problem(
+                "joined_on", f"must be a date like 2026-01-31, not {bad!r}", ProblemCode.BAD_SHAPE
+            )
+        ]
 
 
 def test_decode_lines_streams_like_decode() -> None:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.auth.access import require_role
-from app.errors import Conflict, Forbidden, InvalidInput
+from app.errors import Conflict, Forbidden, InvalidInput, ProblemCode
 from app.settlement.chart import Bar, bar_chart, column_chart, tick_step
 from app.settlement.rules import (
     TRANSITIONS,
@@ -94,7 +94,7 @@ def test_payment_checks() -> None:
     fields = {p.field for p in check_payment(Payment(today, "", 1111), 1110, today, "2026-09")}
     assert fields == {"amount", "reference"}
     late = check_payment(Payment(dt.date(2026, 10, 16), "R", 1110), 1110, today, "2026-09")
-    assert [p.code for p in late] == ["future"]
+    assert [p.code for p in late] == [ProblemCode.PAID_IN_FUTURE]
     early = check_payment(Payment(dt.date(2026, 9, 30), "R", 1110), 1110, today, "2026-09")
     assert [p.code for p in early] == ["before_month_end"]
     [mismatch] = check_payment(Payment(today, "R", 5), 1110, today, "2026-09")

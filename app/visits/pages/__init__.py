@@ -22,7 +22,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.clock import clock
-from app.errors import Forbidden, Problem
+from app.errors import Forbidden, Problem, ProblemCode
 from app.localtime import local_date
 from app.people.rules import mask_id_number, mask_name
 from app.places.models import Clinic
@@ -71,7 +71,9 @@ def doctors_clinic() -> Clinic:
     """The signed-in doctor's clinic (after ``role_required("doctor")``)."""
     clinic: Clinic | None = current_user.clinic
     if clinic is None:
-        raise Forbidden(Problem("_", "only a clinic's doctor records visits", "role"))
+        raise Forbidden(
+            Problem("_", "only a clinic's doctor records visits", ProblemCode.NO_CLINIC)
+        )
     return clinic
 
 

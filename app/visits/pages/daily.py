@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.errors import DomainError
+from app.errors import DomainError, ProblemCode
 from app.extensions import db
 from app.insurance.pages import failure_words, reverse_after_void, status_words
 from app.insurance.queries import statuses_for_visits, unsettled
@@ -25,7 +25,7 @@ from app.people.rules import mask_id_number
 from app.places.models import Clinic
 from app.visits.figures import day_figures
 from app.visits.forms import CloseDayForm, VoidForm
-from app.visits.messages import MESSAGES, field_errors
+from app.visits.messages import field_errors
 from app.visits.operations import close_day, void_visit
 from app.visits.pages import bp, doctors_clinic, now
 from app.visits.pages import today as local_today
@@ -44,6 +44,7 @@ from app.visits.queries import (
 )
 from app.web.access import role_required
 from app.web.downloads import Document, send_document
+from app.web.messages import MESSAGES
 from app.web.routing import id_rule
 from reports.daily import DailyDocument, DailyRow, DailySection, render_daily
 
@@ -104,7 +105,7 @@ def void(visit_id: int) -> Any:
                       "info")  # fmt: skip
             return redirect(back_url, code=303)
     elif visit.voided:
-        errors = {"_": str(MESSAGES["voided"])}
+        errors = {"_": str(MESSAGES[ProblemCode.VOIDED])}
     names = masked_names([visit.resident_id] if visit.resident_id else [])
     return (
         render_template(

@@ -32,7 +32,7 @@ from flask_wtf.csrf import generate_csrf
 from marshmallow import Schema, ValidationError, fields
 from werkzeug.wrappers import Response
 
-from app.errors import DomainError, Problem
+from app.errors import DomainError, Problem, ProblemCode
 from app.fields import Yuan
 from app.insurance.pages import settle_after_recording
 from app.localtime import local
@@ -46,6 +46,7 @@ from app.visits.pages import bp, doctors_clinic, no_store, now, today
 from app.visits.pages.terminal import _schema_problems, check_words
 from app.visits.schemas import QuoteSchema, VisitInSchema
 from app.web.access import role_required
+from app.web.glossary import term_name
 
 SERVICE_WORKER = Path(__file__).resolve().parents[1] / "static" / "offline" / "sw.js"
 # Codes whose answer carries the server's own figures for the visit.
@@ -130,7 +131,7 @@ def offline_strings() -> dict[str, str]:
         "slipCode": _("Slip no."),
         "slipTime": _("Captured at"),
         "slipPatient": _("Patient"),
-        "slipPays": _("Patient pays"),
+        "slipPays": str(term_name("patient")),  # the glossary's name: one name everywhere
         "slipNote": _(
             "Recorded while the network was down. The official receipt number is given "
             "by the server after upload; the insurance fund's and the district's shares "
@@ -247,14 +248,14 @@ def offline_sync() -> Response:
     doctors_clinic()
     key = request.headers.get("Idempotency-Key", "")
     if not key:
-        problem = Problem("Idempotency-Key", "is required", "required")
+        problem = Problem("Idempotency-Key", "is required", ProblemCode.REQUIRED)
         return _refusal([problem], 428, {})
     try:
         visit_request = VisitInSchema().load(request.get_json(silent=True) or {})
     except ValidationError as error:
         return _refusal(_schema_problems(error), 422, {})
     if visit_request.offline is None:
-        return _refusal([Problem("offline", "is required here", "required")], 422, {})
+        return _refusal([Problem("offline", "is required here", ProblemCode.REQUIRED)], 422, {})
     clock_now = now()
     try:
         visit, created = record_visit(

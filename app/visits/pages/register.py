@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.audit.operations import record_access
-from app.errors import DomainError, Forbidden, Problem
+from app.errors import DomainError, Forbidden, Problem, ProblemCode
 from app.localtime import parse_typed_day
 from app.people.rules import mask_id_number, parse_id_number
 from app.places.models import Clinic
@@ -55,11 +55,11 @@ def _clinic(chosen: str) -> tuple[Clinic, list[Clinic]]:
     if current_user.role == "doctor":
         clinic: Clinic | None = current_user.clinic
         if clinic is None:
-            raise Forbidden(Problem("_", "only a clinic's doctor", "role"))
+            raise Forbidden(Problem("_", "only a clinic's doctor", ProblemCode.NO_CLINIC))
         return clinic, [clinic]
     clinics = visible_clinics(current_user)
     if not clinics:
-        raise Forbidden(Problem("clinic", "no clinic in your scope", "scope"))
+        raise Forbidden(Problem("clinic", "no clinic in your scope", ProblemCode.SCOPE))
     by_code = {c.code: c for c in clinics}
     return by_code.get(chosen, clinics[0]), clinics
 

@@ -41,7 +41,7 @@ from app.catalog.queries import (
 from app.catalog.rules import MAX_DIAGNOSES
 from app.checks.rules import Severity
 from app.checks.words import RULE_NAMES, SEVERITY_NAMES, check_message
-from app.errors import DomainError, Problem
+from app.errors import DomainError, Problem, ProblemCode
 from app.insurance.pages import settle_after_recording
 from app.localtime import SHANGHAI, parse_typed_minute
 from app.money import format_yuan
@@ -145,7 +145,7 @@ def parse_visited_at(text: str) -> dt.datetime | None:
         return None
     moment = parse_typed_minute(text)
     if moment is None:
-        raise DomainError(Problem("visited_at", "not a date and time", "bad_time"))
+        raise DomainError(Problem("visited_at", "not a date and time", ProblemCode.BAD_TIME))
     return moment.replace(tzinfo=SHANGHAI)
 
 
@@ -324,7 +324,7 @@ def new_visit() -> Response:
             screen=hooks().screen,
         )
     except DomainError as exc:
-        reused = any(p.code == "key_reused" for p in exc.problems)
+        reused = any(p.code is ProblemCode.KEY_REUSED for p in exc.problems)
         if reused:
             # This form was saved before (Back, then changed): say so, and hand
             # out a new token so a deliberate second save records a new visit.
@@ -400,7 +400,9 @@ def _schema_problems(error: ValidationError) -> list[Problem]:
     """A schema's refusal as problems named like the API names them (``lines[0].quantity``)."""
     return [
         # The visit time is typed by hand: its shape error is worded like the form's.
-        Problem(name, message, "bad_time" if name == "visited_at" else "invalid")
+        Problem(
+            name, message, ProblemCode.BAD_TIME if name == "visited_at" else ProblemCode.BAD_SHAPE
+        )
         for name, messages in web_field_errors({"json": error.messages}).items()
         for message in messages
     ]
