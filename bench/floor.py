@@ -57,6 +57,7 @@ from app.audit.rules import (
     visit_state,
 )
 from app.visits.operations import _PG_RESERVE, AUDIT, LINE_COLUMNS, _pg_write
+from bench.timing import for_a_while
 
 # The tables a recorded visit writes (partitions are summed into these).
 TABLES = (
@@ -254,17 +255,8 @@ def measure(
             if not stop.is_set():
                 mine.append(time.perf_counter() - started)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     try:
-        for thread in threads:
-            thread.start()
-        barrier.wait()
-        started = time.perf_counter()
-        time.sleep(seconds)
-        stop.set()
-        elapsed = time.perf_counter() - started
-        for thread in threads:
-            thread.join(timeout=120)
+        elapsed = for_a_while(client, clients, seconds, barrier, stop)
     finally:
         for conn in connections:
             conn.close()

@@ -38,6 +38,7 @@ from bench.recording import (
     _postgresql,
     prepare,
 )
+from bench.timing import for_a_while
 from tests.simulator import FACTORY_CATALOGUE, Simulator
 
 DATABASE = "yiyuan_bench_platform"
@@ -85,16 +86,7 @@ def measure(port: int, tokens: list[str], ids: list[str], clients: int, seconds:
                 latencies[n].append(time.perf_counter() - started)
         conn.close()
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    time.sleep(seconds)
-    stop.set()
-    elapsed = time.perf_counter() - started
-    for thread in threads:
-        thread.join(timeout=300)
+    elapsed = for_a_while(client, clients, seconds, barrier, stop, join_timeout=300)
     if failures:
         raise SystemExit(f"{len(failures)} failed visits, e.g. {failures[:3]}")
     done = [x for mine in latencies for x in mine]

@@ -34,9 +34,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +42,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from bench.generate import MONTH, generate
+from bench.timing import side_by_side
 
 FIGURES = (
     "visits, programme_visits, injections, total, in_scope, fund, fiscal, registration, "
@@ -96,24 +94,6 @@ RAW_SUMMARY = (
 
 def _load() -> float:
     return os.getloadavg()[0]
-
-
-def side_by_side(
-    ours: Callable[[int], Any], limit: Callable[[int], Any], rounds: int
-) -> tuple[float, float]:
-    """Medians of interleaved rounds, seconds; the order alternates each round.
-
-    Both sides get the round's number (which clinic to read, which to submit).
-    """
-    a: list[float] = []
-    b: list[float] = []
-    for index in range(rounds):
-        pair = ((ours, a), (limit, b)) if index % 2 == 0 else ((limit, b), (ours, a))
-        for fn, out in pair:
-            start = time.perf_counter()
-            fn(index)
-            out.append(time.perf_counter() - start)
-    return statistics.median(a), statistics.median(b)
 
 
 def _database(server: str, name: str) -> str:

@@ -70,6 +70,7 @@ from sqlalchemy.engine import make_url
 
 from bench import floor
 from bench.floor import conninfo
+from bench.timing import for_a_while
 
 ROOT = Path(__file__).resolve().parents[1]
 # The three sides, each measured against the others: the limit, the floor, the work.
@@ -393,16 +394,7 @@ def measure(
             if not stop.is_set():
                 mine.append(time.perf_counter() - started)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    time.sleep(seconds)
-    stop.set()
-    elapsed = time.perf_counter() - started
-    for thread in threads:
-        thread.join(timeout=120)
+    elapsed = for_a_while(client, clients, seconds, barrier, stop)
     if failures:
         raise SystemExit(f"{path}: {len(failures)} failed requests, e.g. {failures[:3]}")
     done = [x for mine in latencies for x in mine]

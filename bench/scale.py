@@ -28,6 +28,7 @@ from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
 from bench.generate import MONTH, SCALES, Generated, generate, resume
+from bench.timing import side_by_side as interleaved
 
 BARE_COLUMNS = 7
 
@@ -84,16 +85,8 @@ def _load() -> float:
 def side_by_side(
     ours: Callable[[], Any], limit: Callable[[], Any], rounds: int
 ) -> tuple[float, float]:
-    """Medians of interleaved rounds, seconds; the order alternates each round."""
-    a: list[float] = []
-    b: list[float] = []
-    for index in range(rounds):
-        pair = ((ours, a), (limit, b)) if index % 2 == 0 else ((limit, b), (ours, a))
-        for fn, out in pair:
-            start = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - start)
-    return statistics.median(a), statistics.median(b)
+    """Medians of interleaved rounds, seconds (:func:`bench.timing.side_by_side`)."""
+    return interleaved(lambda _: ours(), lambda _: limit(), rounds)
 
 
 def peak_memory(fn: Callable[[], Any]) -> float:
