@@ -81,9 +81,10 @@ def file_answer(kind: Kind, description: str) -> Any:
     )
 
 
-def _statement(path: dict[str, str]) -> StatementView:
-    # The answer carries the checks' counts, not the papers' tables: no visit is read.
-    return statement_view(path["clinic"], path["month"], api_user(), papers=False)
+def _statement(path: dict[str, str], *, papers: bool = False) -> StatementView:
+    # The JSON answer carries the checks' counts, not the papers' tables (top
+    # diagnoses, doctors, warned visits): no visit is read.  A file prints them.
+    return statement_view(path["clinic"], path["month"], api_user(), papers=papers)
 
 
 def _summary(path: dict[str, str]) -> DistrictSummary:
@@ -185,7 +186,9 @@ def pay(path: dict[str, str], body: dict[str, Any], **_: str) -> StatementView:
 
 
 def _statement_file(path: dict[str, str], kind: Kind) -> Response:
-    return send_document(documents.statement_file(_statement(path), kind, clock()()))
+    return send_document(
+        documents.statement_file(_statement(path, papers=True), kind, clock()())
+    )
 
 
 @blp.route("/statements/<clinic>/<month>.pdf", methods=["GET"])
