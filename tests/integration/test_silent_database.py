@@ -211,7 +211,9 @@ def test_gunicorn_replaces_a_worker_stuck_in_a_request(
         # About 2 x GUNICORN_TIMEOUT; bounded well below the 120 s the blocked read would wait.
         assert time.monotonic() - began < 90
         blocker.execute("ROLLBACK")
-        assert _status(port, "GET", "/healthz", timeout=5) == 200  # the new worker serves
+        # The new worker serves once it has loaded the app (tens of seconds on a loaded
+        # machine: "Booting worker" is logged before the import, not after).
+        _wait_for(lambda: _status(port, "GET", "/healthz", timeout=5) == 200, 120, log)
     finally:
         blocker.close()
         os.killpg(process.pid, signal.SIGTERM)
