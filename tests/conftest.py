@@ -267,13 +267,7 @@ class SessionApp:
         app._got_first_request = False
         # The engine Flask-SQLAlchemy would make for ``url`` (app.factory's options).
         engines = db._app_engines[app]
-        # A connection the last test left checked out (a thread, a cursor it never
-        # closed) is closed here with its engine, not whenever the collector gets
-        # to it, which would report it in whatever test runs then.
-        for connection in list(_OPENED):
-            with contextlib.suppress(Exception):
-                connection.close()
-        _OPENED.clear()
+        _close_leftovers()
         for engine in engines.values():
             engine.dispose()
         engines.clear()
@@ -290,6 +284,17 @@ class SessionApp:
             limiter.reset()
             db.session.remove()
         return app
+
+
+def _close_leftovers() -> None:
+    """Close the PostgreSQL connections a test left checked out (a thread, a cursor
+    it never closed) with its engine, not whenever the collector gets to them, which
+    would report them in whatever test runs then (often a SQLite or unit test, as
+    no PostgreSQL test may follow on that worker to switch the engine)."""
+    for connection in list(_OPENED):
+        with contextlib.suppress(Exception):
+            connection.close()
+    _OPENED.clear()
 
 
 def _copy_lists(hooks: dict[Any, list[Any]]) -> dict[Any, list[Any]]:
@@ -352,7 +357,8 @@ def app(
     with app.app_context():
         yield app
         db.session.remove()
-        db.engine.dispose()
+        db.engine.dispose()  # (dispose closes only the connections checked in)
+        _close_leftovers()
 
 
 @pytest.fixture
