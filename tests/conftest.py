@@ -47,7 +47,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 import app.auth.operations as auth_operations
 from app.config import engine_options
@@ -219,6 +219,23 @@ _HOOKS = (
 _OPENED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
+@event.listens_for(Engine, "connect")
+def _track_app_connections(dbapi: Any, _record: Any) -> None:
+    # Every app's PostgreSQL connection, whichever engine made it (the session
+    # app's, make_app's, a live server's): the app's own connection class has
+    # the client deadline (app.database); the fixtures' admin engines are left alone.
+    if type(dbapi).__name__ == "DeadlineConnection":
+        _OPENED.add(dbapi)
+
+
+@pytest.fixture(autouse=True)
+def _no_connection_outlives_its_test() -> Iterator[None]:
+    """Close what a test's apps left open when it ends (after their fixtures), so a
+    leak is never reported by the collector in a later, unrelated test."""
+    yield
+    _close_leftovers()
+
+
 @dataclass
 class SessionApp:
     """One app per database kind and test session (indico's pattern), as it was made.
@@ -277,8 +294,6 @@ class SessionApp:
         db._apply_driver_defaults(options, app)
         engines[None] = db._make_engine(None, options, app)
         configure_engine(engines[None])
-        if engines[None].dialect.name == "postgresql":  # (sqlite3's have no weak references)
-            event.listen(engines[None], "connect", lambda dbapi, _record: _OPENED.add(dbapi))
         # Each test starts with no counts (in memory, or in its own database's table).
         with app.app_context():
             limiter.reset()
